@@ -1,0 +1,23 @@
+//! One function per subcommand. Each returns the exit code on success or an [`Error`] that `main`
+//! renders once.
+
+mod check;
+mod explain;
+mod profiles;
+mod run;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Result};
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Some(Command::Run(args)) => run::run(&args, &cli.global),
+        Some(Command::Check(args)) => check::check(&args),
+        Some(Command::Explain(args)) => explain::explain(&args),
+        Some(Command::Profiles) => profiles::profiles(),
+        None if cli.run.command.is_empty() => Err(Error::usage("no command given").with_hint(
+            "put the command after `--`, e.g. `tooljail -- ls /`, or see `tooljail --help`",
+        )),
+        None => run::run(&cli.run, &cli.global),
+    }
+}

@@ -1,0 +1,18 @@
+//! tooljail: run untrusted tool calls inside a jail built from a TOML profile.
+//!
+//! The data flow (see docs/design.md): argv + profile files -> [`profile`] (as written, spans
+//! kept) -> [`policy::Policy`] (resolved, pure data) -> [`preflight`] (kernel features) ->
+//! [`plan`] (the launch plan) -> [`supervisor`] (parent) / [`jail`] (child) -> report + exit.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod jail;
+pub mod plan;
+pub mod policy;
+pub mod preflight;
+pub mod profile;
+pub mod supervisor;
+pub mod sys;
+
+pub use error::{Error, ErrorKind, Result};

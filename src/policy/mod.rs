@@ -1,0 +1,281 @@
+//! The Policy: a profile (or a stack of profiles plus command-line overrides) fully resolved into
+//! plain data. Variables are expanded, `extends` merged, host paths canonical and checked, sizes
+//! and durations parsed, syscall groups expanded. Nothing here performs I/O: resolution reads the
+//! host only through [`resolve::Host`], which tests replace with a fake.
+//!
+//! Everything downstream (preflight, the launch plan, the jail, the report) reads the Policy and
+//! nothing else, so `tooljail explain` shows exactly what will be enforced.
+
+pub mod resolve;
+pub mod size;
+pub mod syscalls;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The fully resolved jail description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Profiles that were merged, outermost (the one the user named) last.
+    pub profiles: Vec<ProfileSource>,
+    /// The description of the profile the user named (first line of its `description`).
+    pub description: String,
+    pub filesystem: Filesystem,
+    pub network: Network,
+    pub syscalls: Syscalls,
+    pub landlock: Landlock,
+    pub limits: Limits,
+    /// The command's complete environment, in order. Nothing else is passed.
+    pub env: BTreeMap<String, String>,
+    /// Working directory inside the jail (absolute, inside-the-jail path).
+    pub cwd: PathBuf,
+    /// Hostname inside the jail's UTS namespace.
+    pub hostname: String,
+    pub export: Export,
+    pub budget: Budget,
+    pub audit: Audit,
+}
+
+/// Where one merged profile came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSource {
+    pub name: String,
+    /// `builtin:NAME` for profiles embedded in the binary, else the file's path.
+    pub origin: String,
+}
+
+/// What exists inside the jail. Anything not listed here is absent (ENOENT), not denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filesystem {
+    /// Bind mounts from the host, in the order they are made (parents before children).
+    pub binds: Vec<Bind>,
+    /// The size-capped tmpfs that holds every writable byte the jail has of its own.
+    pub scratch: Scratch,
+    /// Device nodes bound from the host into the jail's /dev (a fixed, audited set).
+    pub devices: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bind {
+    /// Canonical host path (symlinks resolved at resolution time).
+    pub source: PathBuf,
+    /// Absolute path inside the jail (usually equal to `source`).
+    pub target: PathBuf,
+    pub access: Access,
+    /// Whether files below this bind may be executed (Landlock execute right; without it the
+    /// mount is also `noexec`).
+    pub exec: bool,
+    /// File or directory, as found on the host at resolution time. Landlock gives a file rule
+    /// only file rights.
+    pub kind: FileKind,
+    /// Where this rule was written, for errors and `explain` (`file:line:col` or `--ro`).
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    Dir,
+    File,
+}
+
+/// The scratch tmpfs. One superblock, one size cap: the working/home directory, /tmp and
+/// /dev/shm are all directories of it, so a disk filler hits one wall wherever it writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scratch {
+    /// Where the scratch work directory appears inside the jail.
+    pub path: PathBuf,
+    /// Size cap in bytes.
+    pub size: u64,
+    /// Whether files in scratch may be executed.
+    pub exec: bool,
+    /// Whether /tmp inside is a directory of scratch (otherwise /tmp does not exist).
+    pub tmp: bool,
+    /// Whether /dev/shm inside is a directory of scratch.
+    pub shm: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub mode: NetMode,
+    /// TCP ports the command may connect to (host mode only; enforced by Landlock ABI 4).
+    pub tcp_connect: Vec<u16>,
+    /// TCP ports the command may bind (host mode only; enforced by Landlock ABI 4).
+    pub tcp_bind: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetMode {
+    /// A private network namespace holding only `lo` (up): nothing outside is reachable.
+    None,
+    /// The same private namespace; says that the tool talks to servers it starts itself.
+    Loopback,
+    /// The host's network namespace, with TCP ports limited by Landlock.
+    Host,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Syscalls {
+    /// Syscall names allowed (groups already expanded, sorted, deduplicated). Every other
+    /// syscall gets `action`.
+    pub allow: Vec<String>,
+    /// What a syscall outside `allow` gets.
+    pub action: SeccompAction,
+    /// Always-denied hardening rules the profile explicitly turned off (visible in `explain`
+    /// and the report). Empty in every shipped profile.
+    pub unsafe_allow: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "errno")]
+pub enum SeccompAction {
+    /// Fail the syscall with this errno (EPERM = 1 by default).
+    Errno(i32),
+    /// Kill the whole process.
+    Kill,
+    /// Allow, but have the kernel log it (for writing profiles).
+    Log,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Landlock {
+    pub mode: Compat,
+    /// Block connecting to abstract unix sockets outside the jail's Landlock domain (ABI 6).
+    pub scope_abstract_unix: bool,
+    /// Block signals to processes outside the jail's Landlock domain (ABI 6).
+    pub scope_signals: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compat {
+    /// The kernel must enforce everything the Policy asks, or nothing runs (exit 125).
+    Required,
+    /// Run with what the kernel offers and report exactly what was not enforced.
+    BestEffort,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock time before the jail gets SIGTERM.
+    #[serde(with = "humantime_serde_compat")]
+    pub wall_time: Duration,
+    /// Grace between SIGTERM and SIGKILL after the wall time.
+    #[serde(with = "humantime_serde_compat")]
+    pub kill_after: Duration,
+    /// CPU seconds (RLIMIT_CPU), `None` = unlimited.
+    #[serde(with = "humantime_serde_compat::option")]
+    pub cpu_time: Option<Duration>,
+    /// Memory in bytes (cgroup memory.max, or RLIMIT_DATA as the fallback).
+    pub memory: Option<u64>,
+    /// Processes/threads in the jail (cgroup pids.max, or RLIMIT_NPROC).
+    pub processes: Option<u64>,
+    /// Open file descriptors per process (RLIMIT_NOFILE).
+    pub open_files: Option<u64>,
+    /// Largest file the command may write (RLIMIT_FSIZE).
+    pub file_size: Option<u64>,
+    /// Whether cgroup v2 enforcement is required (no rlimit fallback).
+    pub require_cgroup: bool,
+}
+
+/// What may leave the scratch directory when the command ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    /// Host directory exported files are copied to; `None` = nothing leaves.
+    pub to: Option<PathBuf>,
+    /// Glob patterns relative to the scratch directory.
+    pub patterns: Vec<String>,
+    /// Total bytes that may be exported.
+    pub max_bytes: u64,
+}
+
+/// Rate limits and the loop guard, checked before a call is allowed to start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// Calls per minute for this profile, `None` = unlimited.
+    pub calls_per_minute: Option<u32>,
+    /// Identical consecutive calls (same argv and profile) before the loop guard refuses.
+    pub max_identical_calls: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    pub enabled: bool,
+    /// Audit log path; `None` = the default location for the invoking user.
+    pub log: Option<PathBuf>,
+}
+
+/// Serialize durations as humantime strings ("30s", "1m 30s") so `explain --json` is readable
+/// and round-trips.
+pub mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use std::time::Duration;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+impl Policy {
+    /// sha256 of the canonical JSON form: the identity of what was enforced, for the report
+    /// and the audit record.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let json = serde_json::to_vec(self).expect("Policy serializes");
+        let digest = Sha256::digest(&json);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The name of the profile the user asked for (the last one merged).
+    pub fn name(&self) -> &str {
+        self.profiles
+            .last()
+            .map(|p| p.name.as_str())
+            .unwrap_or("default")
+    }
+}
