@@ -44,6 +44,15 @@ pub enum Command {
     Explain(ExplainArgs),
     /// List the profiles found, where each comes from, and what it is for.
     Profiles,
+    /// Report what this kernel and host support, and which profiles can be enforced in full.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

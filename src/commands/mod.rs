@@ -2,6 +2,7 @@
 //! renders once.
 
 mod check;
+mod doctor;
 mod explain;
 mod profiles;
 mod run;
@@ -15,6 +16,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Check(args)) => check::check(&args),
         Some(Command::Explain(args)) => explain::explain(&args),
         Some(Command::Profiles) => profiles::profiles(),
+        Some(Command::Doctor(args)) => doctor::doctor(&args),
         None if cli.run.command.is_empty() => Err(Error::usage("no command given").with_hint(
             "put the command after `--`, e.g. `tooljail -- ls /`, or see `tooljail --help`",
         )),
