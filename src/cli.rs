@@ -46,6 +46,47 @@ pub enum Command {
     Profiles,
     /// Report what this kernel and host support, and which profiles can be enforced in full.
     Doctor(DoctorArgs),
+    /// Query the audit trail: who ran what, as whom, when, and what happened.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The audit log to read (default: the invoking user's default log).
+    #[arg(long, value_name = "PATH")]
+    pub log: Option<PathBuf>,
+    /// Only runs by this user (name or uid, invoking or effective).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Only runs started at or after T (RFC 3339, or a duration ago such as `2h`).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Only runs started before T (RFC 3339, or a duration ago).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Only runs labelled with this tool.
+    #[arg(long, value_name = "TOOL")]
+    pub tool: Option<String>,
+    /// Only runs labelled with this session.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Only runs with this outcome.
+    #[arg(long, value_enum, value_name = "OUTCOME")]
+    pub outcome: Option<OutcomeArg>,
+    /// Print matching records as JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    Exited,
+    Signaled,
+    Timeout,
+    Limit,
+    Violation,
+    Refused,
+    SetupError,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +100,30 @@ pub struct DoctorArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
+
+    /// Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor).
+    #[arg(long, value_name = "FILE|-|fd:N")]
+    pub report: Option<String>,
+
+    /// Append the audit record to PATH instead of the profile's or the default log.
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Session label for the report and audit record.
+    #[arg(long, env = "TOOLJAIL_SESSION", value_name = "ID")]
+    pub session: Option<String>,
+
+    /// Agent label for the report and audit record.
+    #[arg(long, env = "TOOLJAIL_AGENT", value_name = "NAME")]
+    pub agent: Option<String>,
+
+    /// Tool label for the report and audit record.
+    #[arg(long, env = "TOOLJAIL_TOOL", value_name = "NAME")]
+    pub tool: Option<String>,
+
+    /// Run the jail as this user (name or uid); only when tooljail is started as root.
+    #[arg(long, value_name = "NAME|UID")]
+    pub user: Option<String>,
 
     /// The command and its arguments, after `--`; passed to execve verbatim, never to a shell.
     #[arg(last = true, value_name = "CMD")]

@@ -4,6 +4,7 @@
 //! kept) -> [`policy::Policy`] (resolved, pure data) -> [`preflight`] (kernel features) ->
 //! [`plan`] (the launch plan) -> [`supervisor`] (parent) / [`jail`] (child) -> report + exit.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod plan;
 pub mod policy;
 pub mod preflight;
 pub mod profile;
+pub mod report;
 pub mod supervisor;
 pub mod sys;
 

@@ -1,6 +1,7 @@
 //! One function per subcommand. Each returns the exit code on success or an [`Error`] that `main`
 //! renders once.
 
+mod audit;
 mod check;
 mod doctor;
 mod explain;
@@ -17,6 +18,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Explain(args)) => explain::explain(&args),
         Some(Command::Profiles) => profiles::profiles(),
         Some(Command::Doctor(args)) => doctor::doctor(&args),
+        Some(Command::Audit(args)) => audit::audit(&args),
         None if cli.run.command.is_empty() => Err(Error::usage("no command given").with_hint(
             "put the command after `--`, e.g. `tooljail -- ls /`, or see `tooljail --help`",
         )),

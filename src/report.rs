@@ -1,0 +1,261 @@
+//! The run report: one JSON document per run telling an orchestrator precisely what happened,
+//! without parsing stderr. The schema is versioned (`schema`) and documented in docs/report.md.
+
+use crate::error::{exit, Error};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub const SCHEMA: &str = "tooljail.report/1";
+
+/// How the run ended, from the orchestrator's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The command exited by itself; `exit_code` is its status.
+    Exited,
+    /// The command was killed by a signal nobody in tooljail sent for a limit.
+    Signaled,
+    /// The wall-clock limit fired (exit 124).
+    Timeout,
+    /// Another resource limit stopped the command (`stopped_by` names it).
+    Limit,
+    /// A security rule stopped the command (e.g. a seccomp kill).
+    Violation,
+    /// tooljail refused to start the command (budget, unsafe profile use).
+    Refused,
+    /// The jail could not be built or the command could not be executed; it never ran.
+    SetupError,
+}
+
+/// Which limit or rule stopped the command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoppedBy {
+    /// `limit` or `rule`.
+    pub kind: String,
+    /// `wall_time`, `cpu_time`, `memory`, `processes`, `file_size`, `open_files`,
+    /// `scratch_full`, or a rule name such as `seccomp:ptrace`.
+    pub name: String,
+    /// The evidence, in words (e.g. "SIGXCPU after 1s of CPU time").
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeniedSyscall {
+    pub name: String,
+    pub arch: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub caller_uid: u32,
+    pub caller_user: Option<String>,
+    /// The host uid the jail ran as (65534 when root started tooljail without `--user`).
+    pub jail_uid: u32,
+    pub jail_user: Option<String>,
+    pub session: Option<String>,
+    pub agent: Option<String>,
+    pub tool: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub user_cpu_ms: u64,
+    pub system_cpu_ms: u64,
+    /// Largest resident set of any process in the jail, in KiB (rusage ru_maxrss).
+    pub max_rss_kib: u64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub run_id: String,
+    pub profiles: Vec<String>,
+    pub policy_sha256: Option<String>,
+    pub argv: Vec<String>,
+    /// The caller's working directory on the host.
+    pub cwd: Option<PathBuf>,
+    pub identity: Identity,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub outcome: Outcome,
+    /// tooljail's own exit status for this run.
+    pub exit_status: i32,
+    /// The command's exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that killed the command, by name (e.g. "SIGKILL").
+    pub signal: Option<String>,
+    pub stopped_by: Option<StoppedBy>,
+    pub denied_syscalls: Vec<DeniedSyscall>,
+    /// What isolation was requested and what was applied (free-form per layer).
+    pub isolation: serde_json::Value,
+    pub resources: Resources,
+    /// The error, when tooljail failed or refused.
+    pub error: Option<Error>,
+    /// Whether retrying the same call may succeed.
+    pub retryable: bool,
+    /// Warnings printed on stderr (e.g. best-effort isolation that was not enforced).
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// A report for a run that starts now; the caller fills in the rest.
+    pub fn begin(argv: Vec<String>) -> Report {
+        Report {
+            schema: SCHEMA.to_string(),
+            run_id: new_run_id(),
+            profiles: Vec::new(),
+            policy_sha256: None,
+            argv,
+            cwd: std::env::current_dir().ok(),
+            identity: Identity::default(),
+            started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            duration_ms: 0,
+            outcome: Outcome::SetupError,
+            exit_status: exit::FAILED,
+            exit_code: None,
+            signal: None,
+            stopped_by: None,
+            denied_syscalls: Vec::new(),
+            isolation: serde_json::Value::Null,
+            resources: Resources::default(),
+            error: None,
+            retryable: false,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Record that tooljail failed (or refused) before the command ran.
+    pub fn fail(&mut self, e: &Error) {
+        self.outcome = Outcome::SetupError;
+        self.exit_status = e.exit_code();
+        self.retryable = e.retryable;
+        self.error = Some(e.clone());
+    }
+}
+
+/// 128 random bits as 32 hex digits (from /dev/urandom; time and pid if that is unreadable,
+/// which is unique enough for a run id: it is not a secret).
+fn new_run_id() -> String {
+    use std::io::Read;
+    let mut buf = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    if random.is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        buf[..8].copy_from_slice(&(t as u64).to_le_bytes());
+        buf[8..12].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where the report goes: `--report FILE | - | fd:N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sink {
+    Stdout,
+    File(PathBuf),
+    Fd(i32),
+}
+
+impl std::str::FromStr for Sink {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Sink, String> {
+        if s == "-" {
+            return Ok(Sink::Stdout);
+        }
+        if let Some(n) = s.strip_prefix("fd:") {
+            let fd: i32 = n
+                .parse()
+                .map_err(|_| format!("`{s}`: expected fd:N with N a number"))?;
+            if fd < 0 {
+                return Err(format!("`{s}`: a file descriptor is not negative"));
+            }
+            return Ok(Sink::Fd(fd));
+        }
+        if s.is_empty() {
+            return Err("an empty path; use FILE, `-` or fd:N".into());
+        }
+        Ok(Sink::File(PathBuf::from(s)))
+    }
+}
+
+/// An opened report sink. Opened before the jail is built (launch step 1), so a bad `--report`
+/// fails before anything runs, and an inherited fd is claimed before tooljail opens others.
+pub struct OpenSink(Box<dyn Write>);
+
+impl Sink {
+    pub fn open(&self) -> Result<OpenSink, Error> {
+        let w: Box<dyn Write> = match self {
+            Sink::Stdout => Box::new(std::io::stdout()),
+            Sink::File(p) => Box::new(std::fs::File::create(p).map_err(|e| {
+                Error::usage(format!("--report {}: {e}", p.display()))
+                    .with_hint("give a writable file, `-` for stdout, or fd:N")
+            })?),
+            Sink::Fd(fd) => {
+                let fd = *fd;
+                // Check the fd is open and writable before claiming ownership of it.
+                let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| {
+                    Error::usage(format!("--report fd:{fd}: {}", e.desc())).with_hint(
+                        "open the descriptor in the calling process and pass it to tooljail",
+                    )
+                })?;
+                let acc =
+                    nix::fcntl::OFlag::from_bits_truncate(flags) & nix::fcntl::OFlag::O_ACCMODE;
+                if acc == nix::fcntl::OFlag::O_RDONLY {
+                    return Err(Error::usage(format!(
+                        "--report fd:{fd}: the descriptor is read-only"
+                    ))
+                    .with_hint("pass a descriptor opened for writing"));
+                }
+                // Mark it close-on-exec so the jail never inherits it.
+                let _ = nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+                );
+                Box::new(std::fs::File::from(crate::sys::fd::claim(fd)))
+            }
+        };
+        Ok(OpenSink(w))
+    }
+}
+
+impl OpenSink {
+    /// Write the report as one JSON document followed by a newline.
+    pub fn write(mut self, report: &Report) -> std::io::Result<()> {
+        let mut json = serde_json::to_vec_pretty(report).expect("Report serializes");
+        json.push(b'\n');
+        self.0.write_all(&json)?;
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sinks_parse() {
+        assert_eq!("-".parse::<Sink>(), Ok(Sink::Stdout));
+        assert_eq!("fd:3".parse::<Sink>(), Ok(Sink::Fd(3)));
+        assert_eq!("r.json".parse::<Sink>(), Ok(Sink::File("r.json".into())));
+        assert!("fd:x".parse::<Sink>().is_err());
+        assert!("fd:-1".parse::<Sink>().is_err());
+    }
+
+    #[test]
+    fn report_round_trips() {
+        let mut r = Report::begin(vec!["true".into()]);
+        r.fail(&Error::profile("p.toml:1:1", "bad"));
+        let json = serde_json::to_string(&r).unwrap();
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.outcome, Outcome::SetupError);
+        assert_eq!(back.exit_status, 125);
+        assert_eq!(r.run_id.len(), 32);
+    }
+}
