@@ -172,8 +172,11 @@ pub struct PolicyArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum NetArg {
+    /// A private network namespace with only `lo`: nothing outside is reachable.
     None,
+    /// The same private namespace, for tools that talk to servers they start themselves.
     Loopback,
+    /// The host's network, with TCP ports limited to the profile's list by Landlock.
     Host,
 }
 

@@ -1,0 +1,116 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_tooljail_global_optspecs
+    string join \n p/profile= ro= rw= net= timeout= memory= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose h/help V/version
+end
+
+function __fish_tooljail_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_tooljail_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_tooljail_using_subcommand
+    set -l cmd (__fish_tooljail_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c tooljail -n "__fish_tooljail_needs_command" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l ro -d 'Bind PATH read-only into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l rw -d 'Bind PATH read-write into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
+loopback\t'The same private namespace, for tools that talk to servers they start themselves'
+host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_needs_command" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l report -d 'Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor)' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l audit-log -d 'Append the audit record to PATH instead of the profile\'s or the default log' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l session -d 'Session label for the report and audit record' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l agent -d 'Agent label for the report and audit record' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l tool -d 'Tool label for the report and audit record' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_needs_command" -s V -l version -d 'Print version'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "run" -d 'Run CMD in a jail built from the profile(s)'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l ro -d 'Bind PATH read-only into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l rw -d 'Bind PATH read-write into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
+loopback\t'The same private namespace, for tools that talk to servers they start themselves'
+host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l report -d 'Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l audit-log -d 'Append the audit record to PATH instead of the profile\'s or the default log' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l session -d 'Session label for the report and audit record' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l agent -d 'Agent label for the report and audit record' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l tool -d 'Tool label for the report and audit record' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s h -l help -d 'Print help'
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l ro -d 'Bind PATH read-only into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l rw -d 'Bind PATH read-write into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
+loopback\t'The same private namespace, for tools that talk to servers they start themselves'
+host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -s h -l help -d 'Print help'
+complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -l json -d 'Print the findings as JSON'
+complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log -d 'The audit log to read (default: the invoking user\'s default log)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l user -d 'Only runs by this user (name or uid, invoking or effective)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l since -d 'Only runs started at or after T (RFC 3339, or a duration ago such as `2h`)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l until -d 'Only runs started before T (RFC 3339, or a duration ago)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l tool -d 'Only runs labelled with this tool' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l session -d 'Only runs labelled with this session' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l outcome -d 'Only runs with this outcome' -r -f -a "exited\t''
+signaled\t''
+timeout\t''
+limit\t''
+violation\t''
+refused\t''
+setup-error\t''"
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l json -d 'Print matching records as JSON lines instead of a table'
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s h -l help -d 'Print help'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

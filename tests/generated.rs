@@ -1,0 +1,86 @@
+//! The man pages and shell completions are generated from the clap definitions in src/cli.rs
+//! (the one source of truth) and committed, so packages and `man -l` need no build step. This
+//! test fails when a committed file is stale. Regenerate with:
+//!
+//!     TOOLJAIL_REGENERATE=1 cargo test --test generated
+
+use clap::CommandFactory;
+use std::path::{Path, PathBuf};
+use tooljail::cli::Cli;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every generated file, as (path relative to the repository, expected contents).
+fn generated() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let cmd = Cli::command();
+
+    // tooljail.1: clap's sections, then the hand-written ones (exit status, environment, files,
+    // examples) from man/fragments/tooljail.1.tail.
+    let mut page = Vec::new();
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(&mut page).unwrap();
+    man.render_name_section(&mut page).unwrap();
+    man.render_synopsis_section(&mut page).unwrap();
+    man.render_description_section(&mut page).unwrap();
+    man.render_options_section(&mut page).unwrap();
+    man.render_subcommands_section(&mut page).unwrap();
+    page.extend(std::fs::read(root().join("man/fragments/tooljail.1.tail")).unwrap());
+    man.render_version_section(&mut page).unwrap();
+    out.push((PathBuf::from("man/tooljail.1"), page));
+
+    // One page per subcommand: tooljail-run.1, tooljail-check.1, ...
+    for sub in cmd.get_subcommands() {
+        // clap keeps names as &'static str; a few leaked bytes per test run are fine.
+        let name: &'static str = Box::leak(format!("tooljail-{}", sub.get_name()).into_boxed_str());
+        let sub = sub.clone().name(name).version(env!("CARGO_PKG_VERSION"));
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub).render(&mut page).unwrap();
+        out.push((PathBuf::from(format!("man/{name}.1")), page));
+    }
+
+    for (shell, file) in [
+        (clap_complete::Shell::Bash, "tooljail.bash"),
+        (clap_complete::Shell::Zsh, "_tooljail"),
+        (clap_complete::Shell::Fish, "tooljail.fish"),
+    ] {
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "tooljail", &mut buf);
+        out.push((PathBuf::from("completions").join(file), buf));
+    }
+    out
+}
+
+#[test]
+fn man_pages_and_completions_are_current() {
+    let regenerate = std::env::var_os("TOOLJAIL_REGENERATE").is_some();
+    let mut stale = Vec::new();
+    for (rel, want) in generated() {
+        let path = root().join(&rel);
+        let have = std::fs::read(&path).unwrap_or_default();
+        if have != want {
+            if regenerate {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &want).unwrap();
+            } else {
+                stale.push(rel.display().to_string());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale generated files: {}; run `TOOLJAIL_REGENERATE=1 cargo test --test generated` and commit",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn every_subcommand_has_a_page() {
+    let names: Vec<_> = generated().into_iter().map(|(p, _)| p).collect();
+    for sub in Cli::command().get_subcommands() {
+        let page = Path::new("man").join(format!("tooljail-{}.1", sub.get_name()));
+        assert!(names.contains(&page), "no page for {}", sub.get_name());
+    }
+}
