@@ -8,6 +8,7 @@ use std::path::PathBuf;
 #[command(
     name = "tooljail",
     version,
+    long_version = env!("TOOLJAIL_LONG_VERSION"),
     about = "Run a command in a jail described by a TOML profile",
     long_about = "Run a command in a jail described by a TOML profile: fresh namespaces, a new root \
 built only from the paths the profile names, Landlock, seccomp, rlimits and a size-capped scratch \

@@ -15,7 +15,8 @@ fn root() -> PathBuf {
 /// Every generated file, as (path relative to the repository, expected contents).
 fn generated() -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
-    let cmd = Cli::command();
+    // The long version carries the git commit; generated files must not change per commit.
+    let cmd = Cli::command().long_version(env!("CARGO_PKG_VERSION"));
 
     // tooljail.1: clap's sections, then the hand-written ones (exit status, environment, files,
     // examples) from man/fragments/tooljail.1.tail.
