@@ -5,10 +5,12 @@
 //! [`plan`] (the launch plan) -> [`supervisor`] (parent) / [`jail`] (child) -> report + exit.
 
 pub mod audit;
+pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod jail;
+pub mod limits;
 pub mod plan;
 pub mod policy;
 pub mod preflight;

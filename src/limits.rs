@@ -1,0 +1,370 @@
+//! Resource limits: which mechanism enforces each of the Policy's `[limits]`, the rlimits the
+//! command process sets before execve, and the attribution of a stop to the limit that caused it.
+//!
+//! Mechanisms, in order of preference:
+//! - cgroup v2 (`memory.max` + `memory.swap.max`, `pids.max`) when tooljail can create a child
+//!   cgroup with those controllers (see [`crate::cgroup`]): one budget for the whole jail;
+//! - otherwise rlimits, set in the command process and inherited by everything it starts:
+//!   - memory: RLIMIT_DATA, not RLIMIT_AS. RLIMIT_AS counts reserved address space, which V8
+//!     (node) and the JVM reserve by the gigabyte without touching: 512 MiB of AS kills node at
+//!     start, 1 GiB breaks npm. RLIMIT_DATA counts private writable mappings (heap, anonymous
+//!     mmap) — what a balloon actually grows — and leaves PROT_NONE reservations alone. It is per
+//!     process, so the jail's total is bounded by `memory × processes`; the report says so.
+//!   - processes: RLIMIT_NPROC. Since Linux 5.14 it is counted per (user namespace, uid), and
+//!     every jail has its own user namespace, so it caps the jail's processes and threads without
+//!     touching the caller's other processes (tests/limits.rs proves both). The kernel ignores it
+//!     for real root, which is one reason root-started jails run as nobody.
+//! - always rlimits: CPU time (RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL one second later at
+//!   the hard limit), open files (RLIMIT_NOFILE), file size (RLIMIT_FSIZE: SIGXFSZ), core dumps
+//!   off (RLIMIT_CORE = 0: a core file would land in scratch and could carry secrets).
+//! - wall time: the supervisor's deadline (SIGTERM, then SIGKILL of the jail after `kill_after`).
+//! - scratch size: the tmpfs `size=` cap (ENOSPC inside).
+
+use crate::policy::Limits;
+use crate::report::StoppedBy;
+use serde::{Deserialize, Serialize};
+
+/// How one limit is enforced in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    Cgroup,
+    Rlimit,
+    Supervisor,
+    Tmpfs,
+    /// The Policy sets no such limit.
+    Unlimited,
+}
+
+/// One rlimit to set in the command process: (resource, soft, hard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimit {
+    pub resource: RlimitResource,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RlimitResource {
+    Cpu,
+    Data,
+    Nproc,
+    Nofile,
+    Fsize,
+    Core,
+}
+
+impl RlimitResource {
+    fn to_nix(self) -> nix::sys::resource::Resource {
+        use nix::sys::resource::Resource;
+        match self {
+            RlimitResource::Cpu => Resource::RLIMIT_CPU,
+            RlimitResource::Data => Resource::RLIMIT_DATA,
+            RlimitResource::Nproc => Resource::RLIMIT_NPROC,
+            RlimitResource::Nofile => Resource::RLIMIT_NOFILE,
+            RlimitResource::Fsize => Resource::RLIMIT_FSIZE,
+            RlimitResource::Core => Resource::RLIMIT_CORE,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RlimitResource::Cpu => "RLIMIT_CPU",
+            RlimitResource::Data => "RLIMIT_DATA",
+            RlimitResource::Nproc => "RLIMIT_NPROC",
+            RlimitResource::Nofile => "RLIMIT_NOFILE",
+            RlimitResource::Fsize => "RLIMIT_FSIZE",
+            RlimitResource::Core => "RLIMIT_CORE",
+        }
+    }
+}
+
+/// The mechanism chosen for each limit, for `explain`, `doctor` and the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitPlan {
+    pub wall_time: Mechanism,
+    pub cpu_time: Mechanism,
+    pub memory: Mechanism,
+    pub processes: Mechanism,
+    pub open_files: Mechanism,
+    pub file_size: Mechanism,
+    pub scratch: Mechanism,
+    /// The rlimits the command process sets, in order.
+    pub rlimits: Vec<Rlimit>,
+}
+
+/// Decide how each limit is enforced. `cgroup` says whether a jail cgroup with the memory and
+/// pids controllers is available for this run. Pure.
+pub fn plan(limits: &Limits, cgroup: bool) -> LimitPlan {
+    let mut rlimits = Vec::new();
+    let cpu_time = match limits.cpu_time {
+        Some(t) => {
+            // Soft limit: SIGXCPU (attributable); hard limit one second later: SIGKILL for a
+            // process that ignores SIGXCPU.
+            let secs = t.as_secs().max(1);
+            rlimits.push(Rlimit {
+                resource: RlimitResource::Cpu,
+                soft: secs,
+                hard: secs + 1,
+            });
+            Mechanism::Rlimit
+        }
+        None => Mechanism::Unlimited,
+    };
+    let mut set = |resource, v: u64| {
+        rlimits.push(Rlimit {
+            resource,
+            soft: v,
+            hard: v,
+        })
+    };
+    let memory = match limits.memory {
+        Some(_) if cgroup => Mechanism::Cgroup,
+        Some(m) => {
+            set(RlimitResource::Data, m);
+            Mechanism::Rlimit
+        }
+        None => Mechanism::Unlimited,
+    };
+    let processes = match limits.processes {
+        Some(_) if cgroup => Mechanism::Cgroup,
+        Some(n) => {
+            set(RlimitResource::Nproc, n);
+            Mechanism::Rlimit
+        }
+        None => Mechanism::Unlimited,
+    };
+    let open_files = match limits.open_files {
+        Some(n) => {
+            set(RlimitResource::Nofile, n);
+            Mechanism::Rlimit
+        }
+        None => Mechanism::Unlimited,
+    };
+    let file_size = match limits.file_size {
+        Some(n) => {
+            set(RlimitResource::Fsize, n);
+            Mechanism::Rlimit
+        }
+        None => Mechanism::Unlimited,
+    };
+    set(RlimitResource::Core, 0);
+    LimitPlan {
+        wall_time: Mechanism::Supervisor,
+        cpu_time,
+        memory,
+        processes,
+        open_files,
+        file_size,
+        scratch: Mechanism::Tmpfs,
+        rlimits,
+    }
+}
+
+/// Set the planned rlimits in the calling process (the command process, before execve).
+/// Lowering limits needs no privilege; a failure is a setup error (fail closed).
+pub fn apply(plan: &LimitPlan) -> Result<(), (String, i32)> {
+    for r in &plan.rlimits {
+        nix::sys::resource::setrlimit(r.resource.to_nix(), r.soft, r.hard)
+            .map_err(|e| (format!("setrlimit {}", r.resource.name()), e as i32))?;
+    }
+    Ok(())
+}
+
+/// Evidence gathered when the jail ended, for attribution.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// The supervisor's wall-clock deadline fired.
+    pub timed_out: bool,
+    /// The signal that killed the command, if any.
+    pub signal: Option<i32>,
+    /// cgroup memory.events `oom_kill` went up during the run.
+    pub cgroup_oom_kill: bool,
+    /// cgroup pids.events `max` went up during the run.
+    pub cgroup_pids_max: bool,
+    /// Bytes used in scratch when the command ended, and the cap.
+    pub scratch_used: Option<(u64, u64)>,
+}
+
+/// Which limit stopped the command, from the evidence; `None` when no limit did.
+pub fn attribute(limits: &Limits, ev: &Evidence) -> Option<StoppedBy> {
+    let stop = |name: &str, evidence: String| {
+        Some(StoppedBy {
+            kind: "limit".into(),
+            name: name.into(),
+            evidence,
+        })
+    };
+    if ev.timed_out {
+        return stop(
+            "wall_time",
+            format!(
+                "the wall-clock limit of {} passed",
+                humantime::format_duration(limits.wall_time)
+            ),
+        );
+    }
+    if ev.cgroup_oom_kill {
+        return stop(
+            "memory",
+            "the cgroup's memory.events counted an oom_kill".into(),
+        );
+    }
+    match ev.signal {
+        Some(libc::SIGXCPU) => {
+            return stop(
+                "cpu_time",
+                "SIGXCPU: the CPU-time limit (RLIMIT_CPU) was reached".into(),
+            )
+        }
+        Some(libc::SIGXFSZ) => {
+            return stop(
+                "file_size",
+                "SIGXFSZ: a write went past the file-size limit (RLIMIT_FSIZE)".into(),
+            )
+        }
+        _ => {}
+    }
+    if ev.cgroup_pids_max {
+        return stop(
+            "processes",
+            "the cgroup's pids.events counted a refused fork".into(),
+        );
+    }
+    if let Some((used, cap)) = ev.scratch_used {
+        // tmpfs rounds to pages: within one page of the cap counts as full.
+        if cap > 0 && used + 4096 >= cap {
+            return stop(
+                "scratch_full",
+                format!("scratch used {used} of {cap} bytes"),
+            );
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn limits() -> Limits {
+        Limits {
+            wall_time: Duration::from_secs(60),
+            kill_after: Duration::from_secs(2),
+            cpu_time: Some(Duration::from_secs(10)),
+            memory: Some(1 << 30),
+            processes: Some(64),
+            open_files: Some(256),
+            file_size: Some(1 << 20),
+            require_cgroup: false,
+        }
+    }
+
+    #[test]
+    fn without_cgroup_memory_and_processes_fall_back_to_rlimits() {
+        let p = plan(&limits(), false);
+        assert_eq!(p.memory, Mechanism::Rlimit);
+        assert_eq!(p.processes, Mechanism::Rlimit);
+        let r = &p.rlimits;
+        let get = |res| r.iter().find(|x| x.resource == res).copied();
+        assert_eq!(get(RlimitResource::Data).unwrap().soft, 1 << 30);
+        assert_eq!(get(RlimitResource::Nproc).unwrap().soft, 64);
+        let cpu = get(RlimitResource::Cpu).unwrap();
+        assert_eq!((cpu.soft, cpu.hard), (10, 11));
+        assert_eq!(get(RlimitResource::Core).unwrap().hard, 0);
+        // Never an address-space limit: it breaks node and the JVM.
+        assert!(r.iter().all(|x| x.resource.name() != "RLIMIT_AS"));
+    }
+
+    #[test]
+    fn with_cgroup_memory_and_processes_use_it() {
+        let p = plan(&limits(), true);
+        assert_eq!(p.memory, Mechanism::Cgroup);
+        assert_eq!(p.processes, Mechanism::Cgroup);
+        assert!(p.rlimits.iter().all(|r| r.resource != RlimitResource::Data));
+        assert!(p
+            .rlimits
+            .iter()
+            .all(|r| r.resource != RlimitResource::Nproc));
+    }
+
+    #[test]
+    fn unset_limits_are_unlimited() {
+        let mut l = limits();
+        l.cpu_time = None;
+        l.memory = None;
+        let p = plan(&l, false);
+        assert_eq!(p.cpu_time, Mechanism::Unlimited);
+        assert_eq!(p.memory, Mechanism::Unlimited);
+    }
+
+    #[test]
+    fn attribution_follows_evidence() {
+        let l = limits();
+        let name = |ev: Evidence| attribute(&l, &ev).map(|s| s.name);
+        assert_eq!(
+            name(Evidence {
+                timed_out: true,
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("wall_time")
+        );
+        assert_eq!(
+            name(Evidence {
+                signal: Some(libc::SIGXCPU),
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("cpu_time")
+        );
+        assert_eq!(
+            name(Evidence {
+                signal: Some(libc::SIGXFSZ),
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("file_size")
+        );
+        assert_eq!(
+            name(Evidence {
+                cgroup_oom_kill: true,
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("memory")
+        );
+        assert_eq!(
+            name(Evidence {
+                cgroup_pids_max: true,
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("processes")
+        );
+        assert_eq!(
+            name(Evidence {
+                scratch_used: Some((256 << 20, 256 << 20)),
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("scratch_full")
+        );
+        assert_eq!(
+            name(Evidence {
+                scratch_used: Some((1 << 20, 256 << 20)),
+                ..Default::default()
+            }),
+            None
+        );
+        assert_eq!(
+            name(Evidence {
+                signal: Some(libc::SIGTERM),
+                ..Default::default()
+            }),
+            None
+        );
+    }
+}
