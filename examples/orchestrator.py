@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""How an agent orchestrator calls tooljail.
+
+Every tool call runs as `tooljail run -p PROFILE ... --report fd:N -- argv...` in a subprocess.
+The orchestrator never parses stderr: it reads the JSON report (schema tooljail.report/1,
+docs/report.md) and decides from `outcome` and `retryable` whether to retry, give up, or hand
+the result to the model.
+
+Run it:  python3 examples/orchestrator.py [--tooljail PATH] -- CMD [ARGS...]
+It prints one JSON line: the decision and the fields of the report it was based on.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def run_tool_call(tooljail, argv, profile="default", timeout="30s", tool=None, session=None):
+    """Run one tool call in a jail; return (report, stdout, stderr).
+
+    The report travels over a pipe passed as an inherited descriptor (`--report fd:N`), so no
+    temporary file is needed. tooljail writes it once, when the run ends.
+    """
+    read_end, write_end = os.pipe()
+    cmd = [tooljail, "run", "-p", profile, "--timeout", timeout, "--report", f"fd:{write_end}"]
+    if tool:
+        cmd += ["--tool", tool]
+    if session:
+        cmd += ["--session", session]
+    cmd += ["--", *argv]
+    proc = subprocess.Popen(
+        cmd, pass_fds=(write_end,), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as report_pipe:
+        # The report is written at the end of the run; read it while the output pipes are
+        # drained by communicate() below (both end when tooljail exits).
+        out, err = proc.communicate(timeout=600)
+        raw = report_pipe.read()
+    report = json.loads(raw) if raw.strip() else None
+    return proc.returncode, report, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def decide(returncode, report):
+    """What an orchestrator does with a finished call."""
+    if report is None:
+        # No report at all means tooljail could not even start (bad arguments before the report
+        # sink opened): a terminal error in the call itself.
+        return "give_up"
+    if report["outcome"] == "exited":
+        return "done"  # the tool ran; its exit code is part of the answer, not a failure of ours
+    if report["retryable"]:
+        return "retry"  # transient: a budget window, EAGAIN-type setup failure
+    return "give_up"  # timeout, limit, violation, bad profile, not found: retrying cannot help
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tooljail", default="tooljail")
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--timeout", default="30s")
+    ap.add_argument("--attempts", type=int, default=3)
+    ap.add_argument("argv", nargs="+")
+    args = ap.parse_args()
+
+    for attempt in range(1, args.attempts + 1):
+        code, report, out, err = run_tool_call(
+            args.tooljail, args.argv, args.profile, args.timeout, tool=args.argv[0], session="example"
+        )
+        decision = decide(code, report)
+        if decision != "retry" or attempt == args.attempts:
+            break
+        time.sleep(0.2 * 2 ** attempt)  # back off before retrying a transient failure
+
+    print(json.dumps({
+        "decision": decision,
+        "attempts": attempt,
+        "exit_status": code,
+        "outcome": report and report["outcome"],
+        "retryable": report and report["retryable"],
+        "stopped_by": report and report["stopped_by"],
+        "error": report and report["error"],
+        "stdout": out,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
