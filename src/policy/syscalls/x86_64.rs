@@ -4,7 +4,10 @@
 //! ABI rows; x32 rows, numbered from 512 with the 0x40000000 bit, are not native calls)
 //! as exported in the UAPI headers packaged by linux-raw-sys 0.12.1, with:
 //!
-//!     grep '__NR_' linux-raw-sys/src/x86_64/general.rs | sed ... | sort
+//! ```text
+//! grep -o '__NR_[a-z0-9_]*: u32 = [0-9]*' linux-raw-sys/src/x86_64/general.rs \
+//!   | sed -E 's/__NR_([a-z0-9_]*): u32 = ([0-9]*)/\1 \2/' | LC_ALL=C sort -k1,1
+//! ```
 //!
 //! Sorted by name so lookups are a binary search. Do not edit by hand: regenerate.
 
