@@ -34,7 +34,7 @@ pub use notify::{Denial, DenialCount, DenialRule, Denials, Notifier};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::syscalls::{
-    self, Arch, HardeningKind, AF_NETLINK, HARDENING, NETLINK_ROUTE, SOCKET_FAMILIES,
+    self, socket_families, Arch, HardeningKind, AF_NETLINK, HARDENING, NETLINK_ROUTE,
     X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
@@ -313,13 +313,14 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         lifted.contains("socket-families"),
     ) {
         // socket(domain, type, protocol): domain and protocol are ints (low 32 bits).
-        let n = SOCKET_FAMILIES.len();
+        let families = socket_families(policy.network.mode);
+        let n = families.len();
         let mut b = vec![Op::Ld(arg_lo(0))];
         // Layout: ld; n x jeq family -> allow; jeq NETLINK ? next : deny; ld proto;
         //         jeq ROUTE ? allow : deny; deny; allow.   (index 0 = the first ld)
         let deny = n + 4;
         let allow = n + 5;
-        for (i, (af, _)) in SOCKET_FAMILIES.iter().enumerate() {
+        for (i, (af, _)) in families.iter().enumerate() {
             let at = i + 1;
             b.push(Op::Jeq(*af, (allow - at - 1) as u8, 0));
         }

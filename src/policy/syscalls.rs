@@ -18,7 +18,8 @@ mod x86_64;
 
 pub use groups::{Group, GROUPS};
 pub use hardening::{
-    hardening, Hardening, HardeningKind, AF_NETLINK, HARDENING, NETLINK_ROUTE, SOCKET_FAMILIES,
+    hardening, socket_families, Hardening, HardeningKind, AF_NETLINK, HARDENING, NETLINK_ROUTE,
+    SOCKET_FAMILIES,
 };
 
 use serde::{Deserialize, Serialize};

@@ -412,3 +412,22 @@ fn summary_line() {
     h.record(&mk("bpf", DenialRule::Hardening));
     assert!(h.summary_line().unwrap().contains("unsafe_allow"));
 }
+
+#[test]
+fn every_network_mode_gets_unix_and_inet_but_never_packet() {
+    use crate::policy::NetMode;
+    for mode in [NetMode::None, NetMode::Loopback, NetMode::Host] {
+        let mut p = default_policy();
+        p.network.mode = mode;
+        let prog = compile(&p).unwrap();
+        for af in [libc::AF_UNIX, libc::AF_INET, libc::AF_INET6] {
+            assert_eq!(
+                call(&prog, "socket", &[af as u64, 1, 0]),
+                ret::ALLOW,
+                "{mode:?}"
+            );
+        }
+        let packet = call(&prog, "socket", &[libc::AF_PACKET as u64, 3, 0]);
+        assert_eq!(packet, ret::USER_NOTIF, "{mode:?}");
+    }
+}

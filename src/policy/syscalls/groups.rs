@@ -29,6 +29,11 @@ pub const GROUPS: &[Group] = &[
             "exit_group",
             "futex",
             "futex_waitv",
+            "futex_wait", // futex2 (Linux 6.7): wait/wake/requeue as separate calls
+            "futex_wake",
+            "futex_requeue",
+            "get_thread_area", // x86 TLS descriptors (harmless query/set of our own)
+            "set_thread_area",
             "get_robust_list",
             "getegid",
             "geteuid",
@@ -119,6 +124,7 @@ pub const GROUPS: &[Group] = &[
               plus inotify (the rootfs and Landlock decide what is reachable)",
         members: &[
             "access",
+            "cachestat", // page-cache statistics of a file we have open
             "chdir",
             "chmod",
             "close",
@@ -239,6 +245,12 @@ pub const GROUPS: &[Group] = &[
         ],
     },
     Group {
+        name: "@io-uring",
+        doc: "io_uring: always denied by the hardening rules (it performs calls the filter \
+              never sees, and has been the source of many kernel escalations)",
+        members: &["io_uring_enter", "io_uring_register", "io_uring_setup"],
+    },
+    Group {
         name: "@keyring",
         doc: "the kernel keyring; shared across the whole user, not namespaced, so always \
               denied by the hardening rules",
@@ -326,6 +338,8 @@ pub const GROUPS: &[Group] = &[
             "_sysctl",
             "afs_syscall",
             "create_module",
+            "epoll_ctl_old",
+            "epoll_wait_old",
             "get_kernel_syms",
             "getpmsg",
             "putpmsg",
@@ -373,6 +387,7 @@ pub const GROUPS: &[Group] = &[
             "setreuid",
             "setuid",
             "vhangup",
+            "syslog",
         ],
     },
     Group {

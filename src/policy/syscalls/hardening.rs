@@ -111,6 +111,15 @@ pub fn hardening(key: &str) -> Result<&'static Hardening, String> {
 /// glibc's getaddrinfo(AI_ADDRCONFIG) and if_nameindex read interface addresses through it;
 /// changing routes or links needs CAP_NET_ADMIN, which the jail never has.
 pub const SOCKET_FAMILIES: &[(u32, &str)] = &[(1, "AF_UNIX"), (2, "AF_INET"), (10, "AF_INET6")];
+/// The socket families `mode` needs (see [`SOCKET_FAMILIES`] for why every mode gets the same
+/// three: `none` and `loopback` differ from `host` in the network namespace, not in families).
+pub fn socket_families(mode: crate::policy::NetMode) -> &'static [(u32, &'static str)] {
+    use crate::policy::NetMode;
+    match mode {
+        NetMode::None | NetMode::Loopback | NetMode::Host => SOCKET_FAMILIES,
+    }
+}
+
 /// `AF_NETLINK`, allowed only with protocol [`NETLINK_ROUTE`].
 pub const AF_NETLINK: u32 = 16;
 /// `NETLINK_ROUTE`.
