@@ -76,33 +76,37 @@ fn supervise_mode(policy_path: &str, policy: &Policy, argv: &[String]) -> i32 {
         .unwrap_or_else(|e| die(&e.to_string()));
     let mut notifier: Option<Notifier> = None;
     let mut denials = Denials::default();
+    // The hand-off socket is polled until the listener arrives (or the child side closes it);
+    // after that only the listener: a hung-up socket would make poll return at once forever.
     let status = loop {
-        let mut fds = vec![PollFd::new(ours.as_fd(), PollFlags::POLLIN)];
-        if let Some(n) = &notifier {
-            fds.push(PollFd::new(n.fd(), PollFlags::POLLIN));
+        let mut fds = Vec::with_capacity(1);
+        match &notifier {
+            None => fds.push(PollFd::new(ours.as_fd(), PollFlags::POLLIN)),
+            Some(n) => fds.push(PollFd::new(n.fd(), PollFlags::POLLIN)),
         }
         let _ = poll(&mut fds, PollTimeout::from(50u16));
-        let sock_ready = fds[0]
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN));
-        let notif_ready = fds
-            .get(1)
-            .and_then(|f| f.revents())
-            .is_some_and(|r| r.contains(PollFlags::POLLIN));
+        let ev = fds[0].revents().unwrap_or(PollFlags::empty());
         drop(fds);
-        if sock_ready && notifier.is_none() {
-            notifier = Notifier::from_handoff(ours.as_fd(), &prog).ok();
-        }
-        if notif_ready {
-            if let Some(n) = notifier.as_mut() {
+        match notifier.as_mut() {
+            None if ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP) => {
+                match Notifier::from_handoff(ours.as_fd(), &prog) {
+                    Ok(n) => notifier = Some(n),
+                    Err(e) => {
+                        let _ = child.wait();
+                        die(&e.to_string());
+                    }
+                }
+            }
+            Some(n) if ev.contains(PollFlags::POLLIN) => {
                 if let Ok(Some(d)) = n.handle() {
                     denials.record(&d);
                     if d.kill {
                         let _ = child.kill();
                     }
                 }
+                continue;
             }
-            continue;
+            _ => {}
         }
         if let Ok(Some(st)) = child.try_wait() {
             break st;

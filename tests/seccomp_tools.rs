@@ -95,3 +95,57 @@ fn curl() {
         assert_clean(&o, "curl file://");
     }
 }
+
+#[test]
+fn node() {
+    assert!(Path::new("/usr/bin/node").exists(), "install nodejs");
+    let script = "const fs = require('fs'), cp = require('child_process'); \
+                  const f = require('os').tmpdir() + '/n' + process.pid; fs.writeFileSync(f, 'x'); \
+                  const { Worker } = require('worker_threads'); \
+                  new Worker('1', { eval: true }).on('exit', () => \
+                  console.log(fs.readFileSync(f, 'utf8'), cp.execSync('echo hi').toString().trim(), \
+                  require('crypto').randomBytes(4).length));";
+    for user in users() {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(uid) = user {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(uid)).unwrap();
+        }
+        let p = dir.path().to_string_lossy().into_owned();
+        let o = run(
+            &default_policy(),
+            user,
+            Some(dir.path()),
+            &["/usr/bin/env", &format!("TMPDIR={p}"), "node", "-e", script],
+        );
+        assert_clean(&o, "node");
+        assert_eq!(o.stdout.trim(), "x hi 4", "{}", o.dump());
+    }
+}
+
+#[test]
+fn build_tools() {
+    for user in users() {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(uid) = user {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(uid)).unwrap();
+        }
+        let o = run(
+            &default_policy(),
+            user,
+            Some(dir.path()),
+            &[
+                "/bin/sh",
+                "-c",
+                "printf 'int main(void){return 3;}\\n' > t.c && printf 't: t.c\\n\\tgcc -o t t.c\\n' > Makefile \
+                 && make -s -j2 && { ./t; echo rc=$?; } && rg -c main t.c && echo '{\"a\":1}' | jq -c .a",
+            ],
+        );
+        assert_clean(&o, "gcc/make/rg/jq");
+        assert_eq!(
+            o.stdout.split_whitespace().collect::<Vec<_>>(),
+            ["rc=3", "1", "1"],
+            "{}",
+            o.dump()
+        );
+    }
+}
