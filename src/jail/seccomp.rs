@@ -413,7 +413,8 @@ fn verify(prog: &Program) -> Result<()> {
 /// Install `prog` on the calling (command) process and hand its notification listener to the
 /// supervisor over `handoff` (a unix socket created before clone). The last step before
 /// execve: no_new_privs is (re)asserted, the filter is loaded with
-/// SECCOMP_FILTER_FLAG_NEW_LISTENER, and the listener is sent with one
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER (and TSYNC, so a stray thread cannot stay unfiltered),
+/// and the listener is sent with one
 /// `sendmsg(handoff, .., MSG_NOSIGNAL)`, which the program allows even when the profile does not
 /// (see [`compile_for`]). The listener fd is not closed here: it is O_CLOEXEC, so execve closes
 /// it and no close(2) has to pass the filter. `handoff` should be O_CLOEXEC too.
@@ -453,7 +454,10 @@ pub fn install(prog: &Program, handoff: BorrowedFd<'_>) -> Result<()> {
                 "a seccomp filter with a listener is already installed (tooljail inside \
                  tooljail or another supervisor): run tooljail outside it"
             }
-            Some(libc::EINVAL) => "the kernel lacks seccomp user notification (Linux >= 5.0)",
+            Some(libc::EINVAL) => {
+                "the kernel lacks seccomp user notification with thread sync (Linux >= 5.7)"
+            }
+            Some(libc::ESRCH) => "another thread of the command process could not be filtered",
             _ => "check that seccomp is enabled (CONFIG_SECCOMP_FILTER)",
         };
         setup_err("seccomp filter", &e, hint)

@@ -27,8 +27,10 @@ pub fn set_no_new_privs() -> io::Result<()> {
     cvt(r.into()).map(|_| ())
 }
 
-/// Install `filter` on the calling thread with `SECCOMP_FILTER_FLAG_NEW_LISTENER` and return
-/// the listener fd (the kernel opens it O_CLOEXEC). The caller checked the program with the
+/// Install `filter` on every thread of the calling process (`SECCOMP_FILTER_FLAG_TSYNC`, with
+/// `TSYNC_ESRCH` as the kernel requires next to `NEW_LISTENER`: ESRCH when some thread cannot
+/// be synchronised) and return the listener fd (`SECCOMP_FILTER_FLAG_NEW_LISTENER`; the kernel
+/// opens it O_CLOEXEC). The caller checked the program with the
 /// verifier rules of `jail::seccomp::bpf::check`; the kernel checks again and returns EINVAL.
 /// EBUSY means a filter with a listener is already installed (tooljail inside tooljail).
 pub fn install_filter_with_listener(filter: &[libc::sock_filter]) -> io::Result<OwnedFd> {
@@ -47,7 +49,9 @@ pub fn install_filter_with_listener(filter: &[libc::sock_filter]) -> io::Result<
         libc::syscall(
             libc::SYS_seccomp,
             SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+                | libc::SECCOMP_FILTER_FLAG_TSYNC
+                | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH,
             &prog as *const libc::sock_fprog,
         )
     };
