@@ -455,7 +455,7 @@ pub fn install(prog: &Program, handoff: BorrowedFd<'_>) -> Result<()> {
                  tooljail or another supervisor): run tooljail outside it"
             }
             Some(libc::EINVAL) => {
-                "the kernel lacks seccomp user notification with thread sync (Linux >= 5.7)"
+                "the kernel lacks seccomp user notification with TSYNC_ESRCH and WAIT_KILLABLE_RECV (Linux >= 5.19)"
             }
             Some(libc::ESRCH) => "another thread of the command process could not be filtered",
             _ => "check that seccomp is enabled (CONFIG_SECCOMP_FILTER)",

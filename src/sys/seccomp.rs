@@ -30,7 +30,9 @@ pub fn set_no_new_privs() -> io::Result<()> {
 /// Install `filter` on every thread of the calling process (`SECCOMP_FILTER_FLAG_TSYNC`, with
 /// `TSYNC_ESRCH` as the kernel requires next to `NEW_LISTENER`: ESRCH when some thread cannot
 /// be synchronised) and return the listener fd (`SECCOMP_FILTER_FLAG_NEW_LISTENER`; the kernel
-/// opens it O_CLOEXEC). The caller checked the program with the
+/// opens it O_CLOEXEC). `WAIT_KILLABLE_RECV` (Linux 5.19): once the supervisor has taken a
+/// notification, the caller waits for the answer killably only, so a signal cannot restart the
+/// denied call and have it counted twice. The caller checked the program with the
 /// verifier rules of `jail::seccomp::bpf::check`; the kernel checks again and returns EINVAL.
 /// EBUSY means a filter with a listener is already installed (tooljail inside tooljail).
 pub fn install_filter_with_listener(filter: &[libc::sock_filter]) -> io::Result<OwnedFd> {
@@ -51,7 +53,8 @@ pub fn install_filter_with_listener(filter: &[libc::sock_filter]) -> io::Result<
             SECCOMP_SET_MODE_FILTER,
             libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
                 | libc::SECCOMP_FILTER_FLAG_TSYNC
-                | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH,
+                | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+                | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
             &prog as *const libc::sock_fprog,
         )
     };
