@@ -1,13 +1,270 @@
-//! Named syscall groups, in the spirit of systemd's `SystemCallFilter=` sets.
+//! Named syscall groups, in the spirit of systemd's `SystemCallFilter=` sets, and the syscall
+//! number tables they resolve against.
+//!
+//! A profile names groups (`@system-service`) and single syscalls (`getrandom`). [`expand`]
+//! turns them into the sorted list of syscall names stored in `Policy.syscalls.allow`; the
+//! seccomp compiler (`jail::seccomp`) resolves names to numbers per architecture with
+//! [`Arch::number`]. A name that exists on no supported architecture is an error (a typo must
+//! never become a silent hole); a name that exists on some architectures only (`open`, `fork`,
+//! `stat` are absent on aarch64) is skipped on the others.
+//!
+//! The always-denied hardening rules live in [`HARDENING`]: they are not groups, because no
+//! allow-list lifts them; only a visible `unsafe_allow` entry does.
 
-/// Expand group names (`@name`) and syscall names into a sorted, deduplicated list of syscall
-/// names for x86_64. `Err(name)` names the first unknown group or syscall.
-pub fn expand(names: &[String]) -> Result<Vec<String>, String> {
-    let mut out: Vec<String> = Vec::new();
-    for n in names {
-        out.push(n.clone());
+mod aarch64;
+mod groups;
+mod hardening;
+mod x86_64;
+
+pub use groups::{Group, GROUPS};
+pub use hardening::{
+    hardening, socket_families, Hardening, HardeningKind, AF_NETLINK, HARDENING, NETLINK_ROUTE,
+    SOCKET_FAMILIES,
+};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// An architecture the seccomp filter is compiled for. The filter checks `seccomp_data.arch`
+/// first, so a program only ever runs syscalls numbered for its own architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    /// Every architecture tooljail has number tables for.
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
+
+    /// The architecture this binary was built for (the one whose filter is installed).
+    #[cfg(target_arch = "x86_64")]
+    pub const NATIVE: Arch = Arch::X86_64;
+    #[cfg(target_arch = "aarch64")]
+    pub const NATIVE: Arch = Arch::Aarch64;
+
+    /// The name used in reports: `x86_64`, `aarch64`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
     }
-    out.sort();
-    out.dedup();
-    Ok(out)
+
+    /// `AUDIT_ARCH_*` from linux/audit.h, as seen in `seccomp_data.arch`.
+    pub fn audit_arch(self) -> u32 {
+        match self {
+            Arch::X86_64 => AUDIT_ARCH_X86_64,
+            Arch::Aarch64 => AUDIT_ARCH_AARCH64,
+        }
+    }
+
+    /// The architecture whose `AUDIT_ARCH_*` value this is, if tooljail knows it.
+    pub fn from_audit_arch(value: u32) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|a| a.audit_arch() == value)
+    }
+
+    fn table(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Arch::X86_64 => x86_64::TABLE,
+            Arch::Aarch64 => aarch64::TABLE,
+        }
+    }
+
+    /// The syscall number of `name` on this architecture, `None` when it does not exist here.
+    pub fn number(self, name: &str) -> Option<u32> {
+        let t = self.table();
+        t.binary_search_by(|(n, _)| n.cmp(&name))
+            .ok()
+            .map(|i| t[i].1)
+    }
+
+    /// The name of syscall `nr` on this architecture (for reports).
+    pub fn name_of(self, nr: u32) -> Option<&'static str> {
+        self.table().iter().find(|(_, n)| *n == nr).map(|(s, _)| *s)
+    }
+
+    /// The largest syscall number in the table.
+    pub fn max_nr(self) -> u32 {
+        self.table().iter().map(|(_, n)| *n).max().unwrap_or(0)
+    }
+}
+
+/// `AUDIT_ARCH_X86_64` = `EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE`.
+pub const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+/// `AUDIT_ARCH_AARCH64` = `EM_AARCH64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE`.
+pub const AUDIT_ARCH_AARCH64: u32 = 0xC000_00B7;
+/// `AUDIT_ARCH_I386`: what a 64-bit x86 process's `int $0x80` shows in `seccomp_data.arch`.
+pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+/// `AUDIT_ARCH_ARM`: what a 32-bit (compat) process on aarch64 shows.
+pub const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
+/// `__X32_SYSCALL_BIT`: x32 syscalls on x86_64 carry this bit in their number.
+pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// True when `name` is a syscall on at least one supported architecture.
+pub fn is_known(name: &str) -> bool {
+    Arch::ALL.iter().any(|a| a.number(name).is_some())
+}
+
+/// Look a group up by its `@name`.
+pub fn group(name: &str) -> Option<&'static Group> {
+    GROUPS.iter().find(|g| g.name == name)
+}
+
+/// Expand group names (`@name`, nestable) and syscall names into a sorted, deduplicated list of
+/// syscall names. A syscall name is accepted when it exists on at least one supported
+/// architecture (x86_64, aarch64); the compiler skips it on the others. `Err(name)` names the
+/// first unknown group or syscall (the profile layer adds file:line:col).
+pub fn expand(names: &[String]) -> Result<Vec<String>, String> {
+    let mut out = BTreeSet::new();
+    for n in names {
+        expand_one(n, &mut out, 0)?;
+    }
+    Ok(out.into_iter().collect())
+}
+
+fn expand_one(name: &str, out: &mut BTreeSet<String>, depth: usize) -> Result<(), String> {
+    // Groups nest a few levels at most; the bound turns an accidental cycle in the table into an
+    // error instead of a stack overflow (a unit test checks the shipped table has none).
+    if depth > 8 {
+        return Err(name.to_string());
+    }
+    if name.starts_with('@') {
+        let g = group(name).ok_or_else(|| name.to_string())?;
+        for m in g.members {
+            expand_one(m, out, depth + 1)?;
+        }
+        Ok(())
+    } else if is_known(name) {
+        out.insert(name.to_string());
+        Ok(())
+    } else {
+        Err(name.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn known_numbers() {
+        let x = Arch::X86_64;
+        assert_eq!(x.number("read"), Some(0));
+        assert_eq!(x.number("open"), Some(2));
+        assert_eq!(x.number("ioctl"), Some(16));
+        assert_eq!(x.number("socket"), Some(41));
+        assert_eq!(x.number("clone"), Some(56));
+        assert_eq!(x.number("execve"), Some(59));
+        assert_eq!(x.number("ptrace"), Some(101));
+        assert_eq!(x.number("getppid"), Some(110));
+        assert_eq!(x.number("clone3"), Some(435));
+        assert_eq!(x.number("io_uring_setup"), Some(425));
+        let a = Arch::Aarch64;
+        assert_eq!(a.number("io_setup"), Some(0));
+        assert_eq!(a.number("ioctl"), Some(29));
+        assert_eq!(a.number("openat"), Some(56));
+        assert_eq!(a.number("read"), Some(63));
+        assert_eq!(a.number("ptrace"), Some(117));
+        assert_eq!(a.number("getppid"), Some(173));
+        assert_eq!(a.number("socket"), Some(198));
+        assert_eq!(a.number("clone"), Some(220));
+        assert_eq!(a.number("execve"), Some(221));
+        assert_eq!(a.number("clone3"), Some(435));
+        assert_eq!(a.number("open"), None);
+        assert_eq!(a.number("fork"), None);
+        assert_eq!(x.name_of(101), Some("ptrace"));
+        assert_eq!(a.name_of(117), Some("ptrace"));
+    }
+
+    #[test]
+    fn tables_are_sorted_and_unique() {
+        for a in Arch::ALL {
+            let t = a.table();
+            assert!(t.len() > 300, "{a:?} table too small");
+            assert!(t.windows(2).all(|w| w[0].0 < w[1].0), "{a:?} not sorted");
+            let mut nrs: Vec<u32> = t.iter().map(|(_, n)| *n).collect();
+            nrs.sort_unstable();
+            assert!(nrs.windows(2).all(|w| w[0] != w[1]), "{a:?} duplicate nr");
+        }
+    }
+
+    #[test]
+    fn every_group_member_resolves_on_x86_64() {
+        for g in GROUPS {
+            assert!(g.name.starts_with('@') && !g.doc.is_empty());
+            for m in g.members {
+                if m.starts_with('@') {
+                    assert!(group(m).is_some(), "{} includes unknown {m}", g.name);
+                } else {
+                    assert!(
+                        Arch::X86_64.number(m).is_some(),
+                        "{} member {m} is not an x86_64 syscall",
+                        g.name
+                    );
+                }
+            }
+            // Every group expands (no cycles, no unknown names).
+            let e = expand(&s(&[g.name])).unwrap();
+            assert!(!e.is_empty());
+        }
+    }
+
+    #[test]
+    fn group_names_unique() {
+        let names: BTreeSet<_> = GROUPS.iter().map(|g| g.name).collect();
+        assert_eq!(names.len(), GROUPS.len());
+    }
+
+    #[test]
+    fn expand_nests_sorts_and_dedups() {
+        let e = expand(&s(&["@privileged", "chown", "@chown"])).unwrap();
+        assert!(e.contains(&"chown".to_string()));
+        assert!(e.contains(&"reboot".to_string())); // via @reboot inside @privileged
+        assert!(e.windows(2).all(|w| w[0] < w[1]));
+        let sys = expand(&s(&["@system-service"])).unwrap();
+        for must in [
+            "execve",
+            "read",
+            "openat",
+            "clone",
+            "getrandom",
+            "ioctl",
+            "wait4",
+        ] {
+            assert!(sys.contains(&must.to_string()), "{must} missing");
+        }
+        for never in ["ptrace", "mount", "bpf", "keyctl", "unshare", "setns"] {
+            assert!(
+                !sys.contains(&never.to_string()),
+                "{never} in @system-service"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        assert_eq!(expand(&s(&["read", "@nope"])), Err("@nope".into()));
+        assert_eq!(expand(&s(&["raed"])), Err("raed".into()));
+        // Exists on x86_64 only: accepted, skipped on aarch64 by the compiler.
+        assert_eq!(expand(&s(&["open"])), Ok(s(&["open"])));
+    }
+
+    #[test]
+    fn hardening_keys_resolve() {
+        for h in HARDENING {
+            if h.kind == HardeningKind::Syscall {
+                assert!(Arch::X86_64.number(h.key).is_some(), "{}", h.key);
+                assert!(Arch::Aarch64.number(h.key).is_some(), "{}", h.key);
+            }
+            assert!(!h.why.is_empty());
+        }
+        assert!(hardening("ptrace").is_ok());
+        assert_eq!(hardening("ptrac").unwrap_err(), "ptrac");
+    }
 }

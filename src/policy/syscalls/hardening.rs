@@ -1,0 +1,126 @@
+//! The always-denied hardening rules: data, each with the reason it exists.
+
+/// What an always-denied hardening rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HardeningKind {
+    /// Every call of this syscall is denied with EPERM (and reported).
+    Syscall,
+    /// `clone` with any `CLONE_NEW*` flag in its flags argument is denied with EPERM.
+    CloneNamespaces,
+    /// `clone3` fails with ENOSYS, not reported: glibc then falls back to `clone`, whose flags
+    /// argument (unlike clone3's struct in memory) the filter can read.
+    Clone3Enosys,
+    /// `ioctl` with TIOCSTI or TIOCLINUX (low 32 bits of the request) is denied with EPERM.
+    TtyInjection,
+    /// `socket` limited to the families in [`SOCKET_FAMILIES`]; others get EAFNOSUPPORT.
+    SocketFamilies,
+}
+
+/// One always-denied hardening rule. `key` is what `[syscalls] unsafe_allow` names to lift it.
+#[derive(Debug, Clone, Copy)]
+pub struct Hardening {
+    pub key: &'static str,
+    pub kind: HardeningKind,
+    /// Why it is denied.
+    pub why: &'static str,
+}
+
+const fn deny(key: &'static str, why: &'static str) -> Hardening {
+    Hardening {
+        key,
+        kind: HardeningKind::Syscall,
+        why,
+    }
+}
+
+/// Denied whatever the allow-list says, unless the profile lists the key in `unsafe_allow`
+/// (then the allow-list decides, as for any other syscall). Plus two rules no profile can lift:
+/// a foreign-architecture syscall (i386 `int $0x80`) and an x32 number kill the process.
+pub const HARDENING: &[Hardening] = &[
+    deny("io_uring_setup", "io_uring bypasses seccomp for the calls it performs and has had many privilege-escalation bugs"),
+    deny("io_uring_enter", "io_uring: see io_uring_setup"),
+    deny("io_uring_register", "io_uring: see io_uring_setup"),
+    deny("bpf", "eBPF verifier bugs are a recurring kernel escalation path"),
+    deny("perf_event_open", "large kernel attack surface and a side channel"),
+    deny("userfaultfd", "stalls kernel page faults at will: the standard way to win kernel races"),
+    deny("keyctl", "the keyring is not namespaced: keys of the host user are reachable"),
+    deny("add_key", "the keyring is not namespaced"),
+    deny("request_key", "the keyring is not namespaced"),
+    deny("kexec_load", "replaces the running kernel"),
+    deny("kexec_file_load", "replaces the running kernel"),
+    deny("init_module", "loads kernel code"),
+    deny("finit_module", "loads kernel code"),
+    deny("delete_module", "unloads kernel code"),
+    deny("ptrace", "reads and writes other processes' memory and registers"),
+    deny("process_vm_readv", "reads another process's memory"),
+    deny("process_vm_writev", "writes another process's memory"),
+    deny("open_by_handle_at", "CVE-2014-3519 (shocker): opens files outside the visible tree"),
+    deny("name_to_handle_at", "the other half of open_by_handle_at; leaks inode identities"),
+    deny("mount", "the jail's mount tree is final before exec"),
+    deny("umount2", "the jail's mount tree is final before exec"),
+    deny("pivot_root", "the jail's root is final before exec"),
+    deny("move_mount", "new mount API"),
+    deny("fsopen", "new mount API"),
+    deny("fsmount", "new mount API"),
+    deny("fsconfig", "new mount API"),
+    deny("fspick", "new mount API"),
+    deny("open_tree", "new mount API"),
+    deny("mount_setattr", "new mount API"),
+    deny("setns", "joins other namespaces"),
+    deny("unshare", "new namespaces (user namespaces above all) reopen kernel attack surface"),
+    deny("acct", "process accounting writes host-wide"),
+    deny("swapon", "host-wide swap"),
+    deny("swapoff", "host-wide swap"),
+    deny("reboot", "reboots the host (or kills a pid namespace's init)"),
+    deny("syslog", "reads the kernel log: addresses and other tenants' messages"),
+    Hardening {
+        key: "clone-namespaces",
+        kind: HardeningKind::CloneNamespaces,
+        why: "clone with CLONE_NEW* creates namespaces, like unshare",
+    },
+    Hardening {
+        key: "clone3",
+        kind: HardeningKind::Clone3Enosys,
+        why: "clone3's flags live in memory the filter cannot read; ENOSYS makes libc use clone",
+    },
+    Hardening {
+        key: "tty-injection",
+        kind: HardeningKind::TtyInjection,
+        why: "TIOCSTI/TIOCLINUX push keystrokes into the controlling terminal (CVE-2017-5226)",
+    },
+    Hardening {
+        key: "socket-families",
+        kind: HardeningKind::SocketFamilies,
+        why: "rarely used socket families (packet, alg, vsock, ...) are a large attack surface",
+    },
+];
+
+/// Look up a hardening rule by its `unsafe_allow` key. `Err(key)` for an unknown key, so the
+/// profile layer can report it with file:line:col.
+pub fn hardening(key: &str) -> Result<&'static Hardening, String> {
+    HARDENING
+        .iter()
+        .find(|h| h.key == key)
+        .ok_or_else(|| key.to_string())
+}
+
+/// Socket families `socket(2)` may create in every network mode, as (AF_*, name). In `none`
+/// and `loopback` modes the network namespace holds only `lo`, so AF_INET/AF_INET6 reach
+/// nothing outside, but tools (python, node, curl's resolver) create them to probe or to talk
+/// to servers they start themselves. AF_NETLINK is limited to NETLINK_ROUTE (protocol 0):
+/// glibc's getaddrinfo(AI_ADDRCONFIG) and if_nameindex read interface addresses through it;
+/// changing routes or links needs CAP_NET_ADMIN, which the jail never has.
+pub const SOCKET_FAMILIES: &[(u32, &str)] = &[(1, "AF_UNIX"), (2, "AF_INET"), (10, "AF_INET6")];
+/// The socket families `mode` needs (see [`SOCKET_FAMILIES`] for why every mode gets the same
+/// three: `none` and `loopback` differ from `host` in the network namespace, not in families).
+pub fn socket_families(mode: crate::policy::NetMode) -> &'static [(u32, &'static str)] {
+    use crate::policy::NetMode;
+    match mode {
+        NetMode::None | NetMode::Loopback | NetMode::Host => SOCKET_FAMILIES,
+    }
+}
+
+/// `AF_NETLINK`, allowed only with protocol [`NETLINK_ROUTE`].
+pub const AF_NETLINK: u32 = 16;
+/// `NETLINK_ROUTE`.
+pub const NETLINK_ROUTE: u32 = 0;

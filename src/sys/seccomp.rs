@@ -1,0 +1,209 @@
+//! Raw seccomp(2), the user-notification ioctls and the SCM_RIGHTS hand-off of the listener.
+//!
+//! Each function is a thin safe wrapper; the contract is written above it. None of them
+//! allocates, so they can run in a freshly forked child.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// `SECCOMP_SET_MODE_FILTER` (linux/seccomp.h).
+const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+
+fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Set `PR_SET_NO_NEW_PRIVS` on the calling thread (idempotent; required to install a filter
+/// without CAP_SYS_ADMIN). Errors are returned, never ignored.
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) takes no pointers; it only sets a flag
+    // on the calling thread.
+    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    cvt(r.into()).map(|_| ())
+}
+
+/// Install `filter` on every thread of the calling process (`SECCOMP_FILTER_FLAG_TSYNC`, with
+/// `TSYNC_ESRCH` as the kernel requires next to `NEW_LISTENER`: ESRCH when some thread cannot
+/// be synchronised) and return the listener fd (`SECCOMP_FILTER_FLAG_NEW_LISTENER`; the kernel
+/// opens it O_CLOEXEC). `WAIT_KILLABLE_RECV` (Linux 5.19): once the supervisor has taken a
+/// notification, the caller waits for the answer killably only, so a signal cannot restart the
+/// denied call and have it counted twice. The caller checked the program with the
+/// verifier rules of `jail::seccomp::bpf::check`; the kernel checks again and returns EINVAL.
+/// EBUSY means a filter with a listener is already installed (tooljail inside tooljail).
+pub fn install_filter_with_listener(filter: &[libc::sock_filter]) -> io::Result<OwnedFd> {
+    let len = u16::try_from(filter.len())
+        .ok()
+        .filter(|l| *l > 0)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let prog = libc::sock_fprog {
+        len,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: `prog` points to `len` initialised sock_filter entries that outlive the call;
+    // the kernel copies the program and never writes through the pointer (the cast to *mut is
+    // only the C type).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+                | libc::SECCOMP_FILTER_FLAG_TSYNC
+                | libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH
+                | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    let fd = cvt(r)?;
+    let fd = libc::c_int::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: on success seccomp(2) returns a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Room for one `SCM_RIGHTS` control message carrying one fd, aligned for `cmsghdr`.
+#[repr(C)]
+union CmsgBuf {
+    _align: libc::cmsghdr,
+    bytes: [u8; 64],
+}
+
+/// Send `fd` over the unix socket `sock` (SCM_RIGHTS) with one payload byte, using exactly the
+/// `flags` given (the seccomp filter may allow this sendmsg only for these flags).
+pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<()> {
+    let mut payload = [b'L'];
+    let mut iov = libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: an all-zero CmsgBuf is a valid value (plain bytes).
+    let mut buf: CmsgBuf = unsafe { zeroed() };
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(size_of::<libc::c_int>() as u32) } as usize;
+    // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    // SAFETY: `buf` is 64 bytes, more than CMSG_SPACE(sizeof(int)) = 24; we write through it
+    // only via CMSG_FIRSTHDR/CMSG_DATA, which stay inside msg_controllen bytes.
+    unsafe {
+        msg.msg_control = buf.bytes.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(size_of::<libc::c_int>() as u32) as _;
+        libc::CMSG_DATA(c)
+            .cast::<libc::c_int>()
+            .write_unaligned(fd.as_raw_fd());
+    }
+    loop {
+        // SAFETY: `msg` points to `iov`, `payload` and `buf`, all alive for the call.
+        let r = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
+        match cvt(r as libc::c_long) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Receive one fd sent by [`send_fd`] (marked O_CLOEXEC on arrival). `Ok(None)` when the peer
+/// closed the socket without sending one. Blocks unless `sock` is non-blocking.
+pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
+    let mut payload = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: all-zero CmsgBuf and msghdr are valid values.
+    let mut buf: CmsgBuf = unsafe { zeroed() };
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    // SAFETY: taking a raw pointer to the union's bytes; the kernel writes at most
+    // msg_controllen (64) bytes there.
+    msg.msg_control = unsafe { buf.bytes.as_mut_ptr().cast() };
+    msg.msg_controllen = 64;
+    let n = loop {
+        // SAFETY: `msg` points to live buffers of the stated sizes.
+        let r = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        match cvt(r as libc::c_long) {
+            Ok(n) => break n,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    // SAFETY: CMSG_FIRSTHDR reads msg_control/msg_controllen, which the kernel set to the
+    // received control data inside `buf`.
+    let c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    if c.is_null() {
+        return if n == 0 {
+            Ok(None)
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "hand-off message carried no fd",
+            ))
+        };
+    }
+    // SAFETY: `c` is non-null and points inside `buf`, at a header the kernel wrote.
+    let (level, kind, len) = unsafe { ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len) };
+    // SAFETY: CMSG_LEN only computes a size.
+    let want = unsafe { libc::CMSG_LEN(size_of::<libc::c_int>() as u32) };
+    if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS || len != want as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "hand-off message is not exactly one SCM_RIGHTS fd",
+        ));
+    }
+    // SAFETY: the header says one int of SCM_RIGHTS data follows; the kernel installed that fd
+    // in our table for us alone, so we own it.
+    let fd = unsafe { libc::CMSG_DATA(c).cast::<libc::c_int>().read_unaligned() };
+    // SAFETY: see above: a fresh fd owned by nobody else.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// One received notification: `seccomp_notif` (id, pid, flags, seccomp_data).
+pub type Notif = libc::seccomp_notif;
+
+/// `SECCOMP_IOCTL_NOTIF_RECV`: wait for (or, after poll said POLLIN, take) one notification.
+/// ENOENT means the notifying thread died before we read it; EINTR is returned as is.
+pub fn notif_recv(listener: BorrowedFd<'_>) -> io::Result<Notif> {
+    // SAFETY: the kernel requires the buffer zeroed; all-zero is a valid seccomp_notif.
+    let mut n: Notif = unsafe { zeroed() };
+    // SAFETY: `n` is a live, writable seccomp_notif whose size matches the one encoded in the
+    // ioctl number; the kernel writes only that struct.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_RECV,
+            &mut n as *mut Notif,
+        )
+    };
+    cvt(r.into()).map(|_| n)
+}
+
+/// `SECCOMP_IOCTL_NOTIF_SEND`: fail notification `id`'s syscall with `errno` (positive).
+/// ENOENT means the target died or the notification is no longer pending.
+pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<()> {
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: `resp` is a fully initialised seccomp_notif_resp the kernel only reads.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SEND,
+            &resp as *const libc::seccomp_notif_resp,
+        )
+    };
+    cvt(r.into()).map(|_| ())
+}

@@ -1,0 +1,162 @@
+//! The filter installed for real (without the rest of the jail): the probe's checks from the
+//! inside, the denials as the supervisor sees them, the foreign-ABI kills, the profile's
+//! actions, and the hand-off when the profile denies sendmsg.
+
+mod seccomp_support;
+
+use seccomp_support::{default_policy, policy, run, users};
+use std::os::unix::process::ExitStatusExt;
+use tooljail::jail::seccomp::DenialRule;
+use tooljail::policy::syscalls::{Arch, HardeningKind, HARDENING};
+use tooljail::policy::SeccompAction;
+
+#[test]
+fn probe_checks_pass_and_every_denial_is_named() {
+    for user in users() {
+        let o = run(&default_policy(), user, None, &["@probe"]);
+        assert!(o.status.success(), "{}", o.dump());
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        assert!(lines.len() > 50, "{}", o.dump());
+        for l in &lines {
+            assert!(l.contains("\"ok\":true"), "failed check {l}\n{}", o.dump());
+        }
+        let arch = Arch::NATIVE.name();
+        for h in HARDENING
+            .iter()
+            .filter(|h| h.kind == HardeningKind::Syscall)
+        {
+            let d = o
+                .denials
+                .iter()
+                .find(|d| d.name == h.key)
+                .unwrap_or_else(|| panic!("no denial for {}: {}", h.key, o.dump()));
+            assert_eq!(d.arch, arch);
+            assert_eq!(d.rule, DenialRule::Hardening);
+            assert_eq!(d.errno, Some(libc::EPERM));
+            assert!(!d.kill);
+        }
+        let count = |name: &str| o.denials.iter().filter(|d| d.name == name).count();
+        assert_eq!(count("ioctl"), 3, "{}", o.dump()); // TIOCSTI x2, TIOCLINUX
+        assert_eq!(count("socket"), 4, "{}", o.dump()); // netlink audit, packet, alg, vsock
+        assert_eq!(count("clone"), 2, "{}", o.dump()); // CLONE_NEWUSER, NEWNS|NEWPID
+        assert_eq!(count("unshare"), 2, "{}", o.dump());
+        // clone3's ENOSYS comes from the kernel and is not a denial; allowed calls never are.
+        for allowed in [
+            "clone3",
+            "read",
+            "write",
+            "uname",
+            "getrandom",
+            "getcwd",
+            "newfstatat",
+        ] {
+            assert_eq!(count(allowed), 0, "{allowed}: {}", o.dump());
+        }
+        let line = o.summary.clone().unwrap();
+        assert!(line.starts_with("tooljail: denied syscalls: "), "{line}");
+        assert!(line.contains(&format!("ptrace({arch}) x1")), "{line}");
+        assert!(line.contains(&format!("socket({arch}) x4")), "{line}");
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn int80_from_a_64_bit_process_is_killed() {
+    for user in users() {
+        let o = run(&default_policy(), user, None, &["@probe", "int80"]);
+        assert_eq!(o.status.signal(), Some(libc::SIGSYS), "{}", o.dump());
+        assert!(o.stdout.is_empty(), "survived: {}", o.dump());
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn x32_syscall_is_killed() {
+    for user in users() {
+        let o = run(&default_policy(), user, None, &["@probe", "x32"]);
+        assert_eq!(o.status.signal(), Some(libc::SIGSYS), "{}", o.dump());
+    }
+}
+
+fn without_uname(action: SeccompAction) -> tooljail::policy::Policy {
+    let mut p = policy(&["@system-service"], action);
+    p.syscalls.allow.retain(|n| n != "uname");
+    p
+}
+
+#[test]
+fn profile_denial_gets_the_profiles_errno_and_is_reported() {
+    for user in users() {
+        let o = run(
+            &without_uname(SeccompAction::Errno(libc::EACCES)),
+            user,
+            None,
+            &["uname"],
+        );
+        assert!(!o.status.success(), "{}", o.dump());
+        assert!(o.stderr.contains("Permission denied"), "{}", o.dump());
+        assert_eq!(o.denied_names(), vec!["uname"], "{}", o.dump());
+        let d = &o.denials[0];
+        assert_eq!(
+            (d.rule, d.errno, d.kill),
+            (DenialRule::Profile, Some(libc::EACCES), false)
+        );
+        assert_eq!(
+            o.summary.as_deref(),
+            Some(
+                format!(
+                    "tooljail: denied syscalls: uname({}) x1; allow them in [syscalls] if the \
+                     tool needs them",
+                    Arch::NATIVE.name()
+                )
+                .as_str()
+            )
+        );
+    }
+}
+
+#[test]
+fn kill_action_blocks_the_call_until_the_jail_is_killed() {
+    for user in users() {
+        let o = run(&without_uname(SeccompAction::Kill), user, None, &["uname"]);
+        assert_eq!(o.status.signal(), Some(libc::SIGKILL), "{}", o.dump());
+        assert_eq!(o.denied_names(), vec!["uname"]);
+        assert!(o.denials[0].kill && o.denials[0].errno.is_none());
+        // The call was never answered, so uname printed nothing.
+        assert!(o.stdout.is_empty(), "{}", o.dump());
+    }
+}
+
+#[test]
+fn log_action_lets_the_call_run() {
+    let o = run(&without_uname(SeccompAction::Log), None, None, &["uname"]);
+    assert!(o.status.success(), "{}", o.dump());
+    assert!(o.denials.is_empty(), "{}", o.dump());
+}
+
+#[test]
+fn handoff_works_when_the_profile_denies_sendmsg() {
+    // No @network-io: sendmsg is outside the allow-list, yet the hand-off must not deadlock.
+    let p = policy(
+        &[
+            "@default",
+            "@basic-io",
+            "@file-system",
+            "@memory",
+            "@signal",
+            "@process",
+            "ioctl",
+        ],
+        SeccompAction::Errno(libc::EPERM),
+    );
+    assert!(!p.syscalls.allow.contains(&"sendmsg".to_string()));
+    for user in users() {
+        let o = run(&p, user, None, &["/bin/true"]);
+        assert!(o.status.success(), "{}", o.dump());
+        assert!(
+            !o.denied_names().contains(&"sendmsg".to_string()),
+            "{}",
+            o.dump()
+        );
+    }
+}
