@@ -75,8 +75,11 @@ pub fn build(policy: &Policy) -> Result<()> {
     //    bind below /tmp (or below the work dir) lands on top of it instead of being hidden.
     let scratch = mount_scratch(root.as_fd(), policy)?;
 
-    // 5. The Policy's binds, in order (parents before children).
-    for (bind, src) in policy.filesystem.binds.iter().zip(sources) {
+    // 5. The Policy's binds, parents before children (a stable sort by depth guarantees it even
+    //    if the Policy lists a child first, which would hide the child under its parent).
+    let mut binds: Vec<_> = policy.filesystem.binds.iter().zip(sources).collect();
+    binds.sort_by_key(|(bind, _)| bind.target.components().count());
+    for (bind, src) in binds {
         attach_bind(root.as_fd(), bind, src)?;
     }
 

@@ -258,7 +258,7 @@ pub fn tempdir(mode: u32) -> tempfile::TempDir {
     dir
 }
 
-/// A string unique to this call, for markers searched on the host.
+/// A string unique to this call (tag + digits), for markers searched on the host.
 pub fn unique(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
@@ -266,16 +266,27 @@ pub fn unique(tag: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
+    // Digits only, so that `sleep MARKER` stays a valid duration.
     format!(
-        "{tag}{}x{}x{}",
+        "{tag}{}{:04}{nanos:09}",
         std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        nanos
+        N.fetch_add(1, Ordering::Relaxed)
     )
 }
 
 /// Host pids whose command line contains `needle` (zombies have an empty one).
 pub fn host_pids_with(needle: &str) -> Vec<i32> {
+    host_pids_matching(|cmdline| cmdline.contains(needle))
+}
+
+/// Host pids running `program` (argv[0]) with `needle` somewhere in their arguments: the jailed
+/// processes themselves, not tooljail (whose own argv holds the same marker).
+pub fn host_pids_running(program: &str, needle: &str) -> Vec<i32> {
+    let prefix = format!("{program}\0");
+    host_pids_matching(|cmdline| cmdline.starts_with(&prefix) && cmdline.contains(needle))
+}
+
+fn host_pids_matching(pred: impl Fn(&str) -> bool) -> Vec<i32> {
     let mut pids = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return pids;
@@ -288,7 +299,7 @@ pub fn host_pids_with(needle: &str) -> Vec<i32> {
             continue;
         }
         if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            if String::from_utf8_lossy(&cmdline).contains(needle) {
+            if pred(&String::from_utf8_lossy(&cmdline)) {
                 pids.push(pid);
             }
         }
