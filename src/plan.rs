@@ -68,6 +68,13 @@ impl Plan {
         .map(|p| c("the command path", &p))
         .collect::<Result<Vec<_>>>()?;
         let cwd = c("the working directory", policy.cwd.as_os_str().as_bytes())?;
+        // tmpfs reads size=0 as "unlimited": refuse it rather than lift the cap.
+        if policy.filesystem.scratch.size == 0 {
+            return Err(
+                Error::usage("the scratch size is 0, which tmpfs would take as unlimited")
+                    .with_hint("give the scratch tmpfs a size, e.g. 256M"),
+            );
+        }
         let private_net = policy.network.mode != NetMode::Host;
         let mut clone_flags = (libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS

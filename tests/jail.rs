@@ -262,3 +262,45 @@ fn started_as_root_the_jail_runs_as_nobody() {
         );
     });
 }
+
+#[test]
+fn proc_is_masked_and_its_sysctls_read_only() {
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--", "cat", "/proc/self/mountinfo"]);
+        r.expect(0);
+        let mounted: Vec<&str> = r
+            .stdout
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .collect();
+        for name in [
+            "kcore",
+            "keys",
+            "timer_list",
+            "sched_debug",
+            "sysrq-trigger",
+            "acpi",
+            "scsi",
+        ] {
+            let host = format!("/proc/{name}");
+            if std::path::Path::new(&host).exists() {
+                assert!(
+                    mounted.contains(&host.as_str()),
+                    "{host} not masked\n{}",
+                    r.dump()
+                );
+            }
+        }
+        let sys = r
+            .stdout
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/proc/sys"))
+            .unwrap_or_else(|| panic!("/proc/sys not remounted\n{}", r.dump()));
+        assert!(sys.split(' ').nth(5).unwrap().starts_with("ro,"), "{sys}");
+        jail(
+            ctx,
+            &["--", "sh", "-c", "echo 3 > /proc/sys/vm/drop_caches"],
+        )
+        .expect_stderr_contains("Read-only file system");
+    });
+}
