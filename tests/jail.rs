@@ -304,3 +304,32 @@ fn proc_is_masked_and_its_sysctls_read_only() {
         .expect_stderr_contains("Read-only file system");
     });
 }
+
+#[test]
+fn hostname_is_the_policys() {
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--", "hostname"]);
+        r.expect(0);
+        assert_eq!(r.stdout.trim(), "tooljail", "{}", r.dump());
+    });
+}
+
+#[test]
+fn a_bind_source_the_jail_user_cannot_read_fails_setup_with_the_uid() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs a directory the test user cannot read, made by root");
+        return;
+    }
+    // Root-owned and 0700: root could read it, but tooljail started by root runs as nobody.
+    let dir = tempdir(0o700);
+    let inner = dir.path().join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--ro", inner.to_str().unwrap(), "--", "true"]);
+        r.expect(125).expect_stderr_contains("Permission denied");
+        if ctx.is_root() {
+            // Root itself resolved the path; the jail's setup step names who could not.
+            r.expect_stderr_contains("uid 65534");
+        }
+    });
+}

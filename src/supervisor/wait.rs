@@ -19,12 +19,12 @@ pub struct Jail {
     pub signals: SignalFd,
 }
 
-/// Reap the jail's pid 1 (blocking until it is gone).
+/// Reap the jail's pid 1, blocking until it is gone.
 pub fn reap(pid: i32) -> Result<(i32, Rusage)> {
     loop {
-        match process::wait4_nohang(pid) {
+        match process::wait4(pid, true) {
             Ok(Some(r)) => return Ok(r),
-            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Ok(None) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
             Err(e) => return Err(Error::setup("wait for the jail", crate::sys::errno_of(&e))),
         }

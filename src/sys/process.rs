@@ -103,14 +103,15 @@ fn timeval(tv: libc::timeval) -> Duration {
     Duration::new(tv.tv_sec.max(0) as u64, (tv.tv_usec.max(0) as u32) * 1000)
 }
 
-/// `wait4(pid, WNOHANG)`: `Ok(None)` while `pid` is still running, else its raw wait status and
-/// rusage.
-pub fn wait4_nohang(pid: i32) -> io::Result<Option<(i32, Rusage)>> {
+/// `wait4(pid)`: the raw wait status and rusage of the child `pid` once it has ended. With
+/// `block == false` (WNOHANG), `Ok(None)` while it is still running.
+pub fn wait4(pid: i32, block: bool) -> io::Result<Option<(i32, Rusage)>> {
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data; zero is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let flags = if block { 0 } else { libc::WNOHANG };
     // SAFETY: both out-pointers are valid for writes for the duration of the call.
-    let ret = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut ru) };
+    let ret = unsafe { libc::wait4(pid, &mut status, flags, &mut ru) };
     match ret {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(None),
