@@ -268,7 +268,19 @@ fn mount_scratch(root: BorrowedFd<'_>, policy: &Policy) -> Result<OwnedFd> {
 /// that somehow held capabilities could not read kernel memory or keys, trigger sysrq, or write
 /// sysctls.
 fn mount_proc(root: BorrowedFd<'_>) -> Result<()> {
-    let proc = mount::new_fs("proc", &[], NOSUID | NODEV | NOEXEC).map_err(step("mount /proc"))?;
+    let proc = mount::new_fs("proc", &[], NOSUID | NODEV | NOEXEC).map_err(|e| {
+        let err = step("mount /proc")(e);
+        if err.errno == Some(libc::EPERM) {
+            // The kernel only lets a user namespace mount proc when a fully visible proc is
+            // already mounted (mount_too_revealing); containers usually mask parts of theirs.
+            err.with_hint(
+                "the host's /proc has masked or over-mounted parts (typical inside a container), \
+                 so the kernel refuses a fresh /proc in a user namespace; run tooljail on the host",
+            )
+        } else {
+            err
+        }
+    })?;
     let at = mount_point(root, Path::new("/proc"), FileKind::Dir).map_err(step("mount /proc"))?;
     mount::attach(proc.as_fd(), at.as_fd()).map_err(step("mount /proc"))?;
     // Existing entries only: a file this kernel does not have needs no mask.

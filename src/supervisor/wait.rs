@@ -59,25 +59,26 @@ fn set_nonblocking(fd: &OwnedFd) {
 pub fn wait(jail: Jail, started: Instant, limits: &Limits) -> Result<Outcome> {
     set_nonblocking(&jail.err_rx);
     set_nonblocking(&jail.status_rx);
-    let deadline = started + limits.wall_time;
+    // A wall time too large to represent is no deadline at all.
+    let deadline = started.checked_add(limits.wall_time);
     let mut kill_at: Option<Instant> = None;
     let mut timed_out = false;
     let (mut err_buf, mut status_buf) = (Vec::new(), Vec::new());
     let (mut err_open, mut status_open) = (true, true);
     loop {
         let now = Instant::now();
-        if !timed_out && now >= deadline {
+        if !timed_out && deadline.is_some_and(|d| now >= d) {
             tracing::debug!("wall-clock limit reached: SIGTERM to the command");
             timed_out = true;
             let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGTERM);
-            kill_at = Some(now + limits.kill_after);
+            kill_at = Some(now.checked_add(limits.kill_after).unwrap_or(now));
         }
         if kill_at.is_some_and(|k| now >= k) {
             tracing::debug!("grace period over: SIGKILL to the jail");
             let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGKILL);
             kill_at = None;
         }
-        let next = if timed_out { kill_at } else { Some(deadline) };
+        let next = if timed_out { kill_at } else { deadline };
         let timeout = match next {
             // Round up so we never wake a hair early and spin.
             Some(t) => {

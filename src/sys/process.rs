@@ -151,7 +151,7 @@ pub fn exit_now(code: i32) -> ! {
 /// SIG_IGN and the signal mask both survive execve(2); the Rust runtime ignores SIGPIPE and the
 /// supervisor blocks the signals it forwards, so the command must not inherit either.
 pub fn reset_signals() -> io::Result<()> {
-    for sig in 1..libc::SIGRTMAX() {
+    for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
