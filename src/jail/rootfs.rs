@@ -51,12 +51,14 @@ pub fn build(policy: &Policy) -> Result<()> {
     mount::make_rprivate_root().map_err(step("make / private"))?;
 
     // 2. Detached copies of every bind source, taken while the host tree is whole.
+    let host_root = mount::open_host_dir(c"/").map_err(step("open the host's /"))?;
     let sources = policy
         .filesystem
         .binds
         .iter()
-        .map(clone_source)
+        .map(|bind| clone_source(host_root.as_fd(), bind))
         .collect::<Result<Vec<_>>>()?;
+    drop(host_root);
 
     // 3. The new root: a small tmpfs, attached over /tmp of this namespace while it is built.
     let root = mount::new_fs(
@@ -98,28 +100,44 @@ pub fn build(policy: &Policy) -> Result<()> {
     Ok(())
 }
 
-/// Step 2: a detached, recursive copy of a bind's source (symlinks were resolved when the Policy
-/// was built; the source path is canonical).
-fn clone_source(bind: &Bind) -> Result<OwnedFd> {
-    mount::clone_tree(None, &c(&bind.source)?, true).map_err(|e| {
-        let errno = crate::sys::errno_of(&e);
-        let err = Error::setup(bind_step(bind), errno);
-        match errno {
-            libc::ENOENT => err.with_hint(format!(
-                "{} does not exist on the host; create it or remove it ({})",
-                bind.source.display(),
-                bind.origin
-            )),
-            libc::EACCES => err.with_hint(format!(
+/// Step 2: a detached, recursive copy of a bind's source. The Policy's source is canonical, so
+/// it is opened without following any symlink: if a component became a symlink since the Policy
+/// was resolved (say, planted by an earlier run in a directory it could write), the step fails
+/// instead of binding whatever the link now points at.
+fn clone_source(host_root: BorrowedFd<'_>, bind: &Bind) -> Result<OwnedFd> {
+    let relative = bind.source.strip_prefix("/").unwrap_or(&bind.source);
+    let relative = if relative.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        relative
+    };
+    mount::open_beneath(host_root, &c(relative)?, libc::O_PATH, 0)
+        .and_then(|fd| mount::clone_tree(Some(fd.as_fd()), c"", true))
+        .map_err(|e| {
+            let errno = crate::sys::errno_of(&e);
+            let err = Error::setup(bind_step(bind), errno);
+            match errno {
+                libc::ENOENT => err.with_hint(format!(
+                    "{} does not exist on the host; create it or remove it ({})",
+                    bind.source.display(),
+                    bind.origin
+                )),
+                libc::ELOOP => err.with_hint(format!(
+                    "{} holds a symlink now, but the Policy resolved it to a real path; check who \
+                 changed it ({})",
+                    bind.source.display(),
+                    bind.origin
+                )),
+                libc::EACCES => err.with_hint(format!(
                 "uid {} cannot reach {}; make it readable by that user (started as root, tooljail \
                  runs as nobody, uid 65534), or remove it ({})",
                 nix::unistd::getuid(),
                 bind.source.display(),
                 bind.origin
             )),
-            _ => err,
-        }
-    })
+                _ => err,
+            }
+        })
 }
 
 fn bind_step(bind: &Bind) -> String {

@@ -28,8 +28,9 @@ unsafe fn owned(ret: libc::c_long) -> io::Result<OwnedFd> {
 }
 
 /// `open_tree(dirfd, path, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC[|AT_RECURSIVE])`: a detached copy of
-/// the mount (tree) at `path`, as a bind mount not yet attached anywhere. Symlinks in `path` are
-/// followed unless `nofollow` (AT_SYMLINK_NOFOLLOW on the last component).
+/// the mount (tree) at `path` (relative to `dirfd`, or the cwd when None), as a bind mount not yet
+/// attached anywhere. Symlinks in `path` are followed; an empty `path` means `dirfd` itself
+/// (AT_EMPTY_PATH), which is how a path opened with [`open_beneath`] is cloned.
 pub fn clone_tree(
     dirfd: Option<BorrowedFd<'_>>,
     path: &CStr,
