@@ -333,3 +333,44 @@ fn a_bind_source_the_jail_user_cannot_read_fails_setup_with_the_uid() {
         }
     });
 }
+
+#[test]
+fn pid1_is_locked_down_too() {
+    each_identity(|ctx| {
+        // Pid 1 drops its capabilities right after forking the command; give it a moment.
+        let r = jail(ctx, &["--", "sh", "-c", "sleep 0.3; cat /proc/1/status"]);
+        r.expect(0);
+        for name in ["CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"] {
+            let line = r
+                .stdout
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{name} missing\n{}", r.dump()));
+            assert!(
+                line.ends_with("0000000000000000"),
+                "pid 1 {line}\n{}",
+                r.dump()
+            );
+        }
+        assert!(
+            r.stdout.lines().any(|l| l == "NoNewPrivs:\t1"),
+            "{}",
+            r.dump()
+        );
+        // Non-dumpable: its memory and environment are closed to the command.
+        let r = jail(
+            ctx,
+            &[
+                "--",
+                "sh",
+                "-c",
+                "head -c1 /proc/1/mem; cat /proc/1/environ",
+            ],
+        );
+        assert!(
+            r.stderr.matches("Permission denied").count() >= 2,
+            "{}",
+            r.dump()
+        );
+    });
+}

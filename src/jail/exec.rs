@@ -29,11 +29,13 @@ fn last_steps(plan: &Plan) -> Result<Infallible> {
     // setsid: a new session with no controlling terminal, so TIOCSTI into the caller's terminal
     // is impossible and the command's process group can be signalled as a whole.
     nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
+    // Resource limits are applied here (rlimits; cgroups later); see the limits issue.
     apply_rlimits(plan)?;
     // Every fd above 2 is closed at execve (CLOSE_RANGE_CLOEXEC keeps the error pipe usable
     // until then); the caller's fds were already closed by pid 1.
     process::close_range(3, libc::CLOSE_RANGE_CLOEXEC).map_err(step("close fds above 2"))?;
-    // The environment is exactly plan.envp (Policy.env); it is passed to execve below.
+    // The environment is rebuilt from Policy.env alone (plan.envp, passed to execve below).
+    // chdir to Policy.cwd, inside the new root.
     nix::unistd::chdir(plan.cwd.as_c_str()).map_err(|e| {
         step(format!("chdir {}", plan.policy.cwd.display()))(e.into()).with_hint(
             "the working directory must exist inside the jail: bind it or use the scratch dir",
@@ -47,8 +49,10 @@ fn last_steps(plan: &Plan) -> Result<Infallible> {
         return Err(Error::setup("check no_new_privs", libc::EPERM)
             .with_hint("the kernel did not keep PR_SET_NO_NEW_PRIVS"));
     }
+    // Landlock/seccomp are applied here; see src/jail/landlock.rs / seccomp.rs
     apply_landlock(plan)?;
     apply_seccomp(plan)?;
+    // execve: argv verbatim, envp from the Policy only.
     Err(exec(plan))
 }
 
