@@ -1,1 +1,142 @@
-//! (placeholder)
+//! The supervisor (tooljail's own process): drops root, clones the jail's pid 1 into new
+//! namespaces, writes its id maps, releases it, and waits — forwarding signals, enforcing the
+//! wall-clock timeout, collecting rusage and the command's exact status or setup error.
+
+mod identity;
+mod userns;
+mod wait;
+
+use crate::error::{Error, Result};
+use crate::jail::ChildFds;
+use crate::plan::Plan;
+pub use crate::sys::process::Rusage;
+use crate::sys::process::{self, Forked};
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// How the jailed command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The command exited with this code.
+    Exited(i32),
+    /// The command was killed by this signal.
+    Signaled(i32),
+    /// The wall-clock limit fired (the command got SIGTERM, and the jail SIGKILL after the
+    /// grace period if it was still running).
+    TimedOut,
+    /// The jail could not be built, or the command could not be executed: it never ran.
+    SetupFailed(Error),
+}
+
+/// What the supervisor observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub end: End,
+    /// From clone to the jail's end.
+    pub duration: Duration,
+    /// Resource use of the whole jail (pid 1 reaps every process in it).
+    pub rusage: Rusage,
+}
+
+/// Run `plan` in a new jail and wait for it to end.
+///
+/// Errors before the jail exists (pipes, clone refused, id maps) are returned as `Err`; errors
+/// inside the jail (a bind, execve) come back as [`End::SetupFailed`].
+pub fn run(plan: &Plan) -> Result<Outcome> {
+    let _span = tracing::debug_span!("supervisor").entered();
+    // clone3 in a multi-threaded process would copy only this thread, with other threads' locks
+    // held forever in the child.
+    let threads = process::thread_count()
+        .map_err(|e| Error::setup("count threads", crate::sys::errno_of(&e)))?;
+    if threads != 1 {
+        return Err(
+            Error::setup("check the supervisor is single-threaded", libc::EBUSY).with_hint(
+                format!("{threads} threads are running; this is a tooljail bug"),
+            ),
+        );
+    }
+    // Root without --user runs the jail as nobody:nogroup, before any namespace exists.
+    identity::drop_root_if_needed()?;
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+
+    let pipe = |what: &str| {
+        nix::unistd::pipe2(OFlag::O_CLOEXEC)
+            .map_err(|e| Error::setup(format!("create the {what} pipe"), e as i32))
+    };
+    let (sync_rx, sync_tx) = pipe("sync")?;
+    let (err_rx, err_tx) = pipe("error")?;
+    let (status_rx, status_tx) = pipe("status")?;
+
+    // Signals to forward are blocked and read from a signalfd (no handlers, no static state).
+    // The jail's pid 1 inherits the mask and keeps it for its own signalfd.
+    let mut forwarded = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        forwarded.add(sig);
+    }
+    let mut old_mask = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
+        .map_err(|e| Error::setup("block forwarded signals", e as i32))?;
+    let sfd = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| Error::setup("create a signalfd", e as i32))?;
+
+    let started = Instant::now();
+    let forked = process::clone3(plan.clone_flags)
+        .map_err(|e| userns::clone_refused(crate::sys::errno_of(&e)));
+    let (pid, pidfd) = match forked {
+        Ok(Forked::Child) => {
+            drop((sync_tx, err_rx, status_rx, sfd));
+            crate::jail::init::pid1(
+                plan,
+                ChildFds {
+                    sync_rx,
+                    err_tx,
+                    status_tx,
+                },
+            )
+        }
+        Ok(Forked::Parent {
+            pid,
+            pidfd: Some(pidfd),
+        }) => (pid, pidfd),
+        Ok(Forked::Parent { pidfd: None, .. }) => {
+            return Err(Error::setup("clone3 (no pidfd returned)", libc::EINVAL))
+        }
+        Err(e) => {
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            return Err(e);
+        }
+    };
+    drop((sync_rx, err_tx, status_tx));
+
+    // Map our uid/gid to the same ids inside, then release the child.
+    if let Err(e) = identity::write_id_maps(pid, uid, gid) {
+        let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        let _ = wait::reap(pid);
+        return Err(e);
+    }
+    // If this write fails the child sees EOF and exits; the wait loop below reports it.
+    let _ = nix::unistd::write(&sync_tx, &[1]);
+    drop(sync_tx);
+
+    let outcome = wait::wait(
+        wait::Jail {
+            pid,
+            pidfd,
+            err_rx,
+            status_rx,
+            signals: sfd,
+        },
+        started,
+        &plan.policy.limits,
+    );
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    let mut outcome = outcome?;
+    if let End::SetupFailed(e) = &mut outcome.end {
+        userns::explain_eperm(e);
+    }
+    Ok(outcome)
+}

@@ -1,4 +1,28 @@
-//! The only place with `unsafe`: thin, safe wrappers around raw syscalls, each with its contract.
+//! The only `unsafe` in tooljail: thin, safe wrappers around the raw syscalls the supervisor and
+//! the jail need (clone3, the new mount API, openat2, pidfd, wait4, memory scrubbing). Each
+//! wrapper states its contract above it; each `unsafe` block states the invariant it relies on.
+//!
+//! Everything returns `std::io::Result` so callers can turn the errno into a structured
+//! [`crate::Error::setup`] naming the step.
 
 pub mod fd;
+pub mod mount;
+pub mod net;
+pub mod process;
 pub mod seccomp;
+
+use std::io;
+
+/// `-1` from a raw syscall becomes the thread's errno as an `io::Error`.
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The raw errno of an `io::Error`, or EIO when it carries none.
+pub fn errno_of(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}

@@ -1,0 +1,130 @@
+//! The command process: forked by the jail's pid 1, it takes the last steps before execve in
+//! the order DESIGN.md fixes, then becomes the command. Any failure goes to the supervisor as a
+//! structured error and the command never runs.
+
+use super::{report, step};
+use crate::error::{Error, ErrorKind, Result};
+use crate::plan::Plan;
+use crate::sys::process;
+use nix::errno::Errno;
+use std::convert::Infallible;
+use std::os::fd::BorrowedFd;
+
+/// Become the command, or report why not and exit (125 setup, 126 not executable, 127 not
+/// found).
+pub(crate) fn become_command(plan: &Plan, err_tx: BorrowedFd<'_>) -> ! {
+    let e = match last_steps(plan) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    report(err_tx, &e);
+    process::exit_now(e.exit_code())
+}
+
+fn last_steps(plan: &Plan) -> Result<Infallible> {
+    let _span = tracing::debug_span!("command").entered();
+    // Signals back to their defaults, none blocked: pid 1's mask and Rust's ignored SIGPIPE
+    // would otherwise survive execve.
+    process::reset_signals().map_err(step("reset signal dispositions"))?;
+    // setsid: a new session with no controlling terminal, so TIOCSTI into the caller's terminal
+    // is impossible and the command's process group can be signalled as a whole.
+    nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
+    // Resource limits are applied here (rlimits; cgroups later); see the limits issue.
+    apply_rlimits(plan)?;
+    // Every fd above 2 is closed at execve (CLOSE_RANGE_CLOEXEC keeps the error pipe usable
+    // until then); the caller's fds were already closed by pid 1.
+    process::close_range(3, libc::CLOSE_RANGE_CLOEXEC).map_err(step("close fds above 2"))?;
+    // The environment is rebuilt from Policy.env alone (plan.envp, passed to execve below).
+    // chdir to Policy.cwd, inside the new root.
+    nix::unistd::chdir(plan.cwd.as_c_str()).map_err(|e| {
+        step(format!("chdir {}", plan.policy.cwd.display()))(e.into()).with_hint(
+            "the working directory must exist inside the jail: bind it or use the scratch dir",
+        )
+    })?;
+    // All five capability sets emptied, and checked empty.
+    super::caps::drop_all()?;
+    // No way back to privilege: setuid bits and file capabilities stop working.
+    nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs")(e.into()))?;
+    if !nix::sys::prctl::get_no_new_privs().map_err(|e| step("check no_new_privs")(e.into()))? {
+        return Err(Error::setup("check no_new_privs", libc::EPERM)
+            .with_hint("the kernel did not keep PR_SET_NO_NEW_PRIVS"));
+    }
+    // Landlock/seccomp are applied here; see src/jail/landlock.rs / seccomp.rs
+    apply_landlock(plan)?;
+    apply_seccomp(plan)?;
+    // execve: argv verbatim, envp from the Policy only.
+    Err(exec(plan))
+}
+
+/// Resource limits (rlimits, later cgroups) are applied here; see the limits issue.
+fn apply_rlimits(_plan: &Plan) -> Result<()> {
+    Ok(())
+}
+
+// Landlock/seccomp are applied here; see src/jail/landlock.rs / seccomp.rs
+fn apply_landlock(_plan: &Plan) -> Result<()> {
+    Ok(())
+}
+
+// Landlock/seccomp are applied here; see src/jail/landlock.rs / seccomp.rs
+fn apply_seccomp(_plan: &Plan) -> Result<()> {
+    Ok(())
+}
+
+/// execve each candidate in turn with the Policy's environment; returns only on failure, with
+/// the error env(1) would give: 127 when nothing was found, 126 when something was found but
+/// could not be executed. Like execvp(3), a search goes on past ENOENT/ENOTDIR/EACCES and stops
+/// at any other error; unlike it, ENOEXEC is never retried through a shell.
+fn exec(plan: &Plan) -> Error {
+    let program = plan.program();
+    let mut denied = None;
+    let mut last = Errno::ENOENT;
+    for path in &plan.candidates {
+        let err = match nix::unistd::execve(path, &plan.argv, &plan.envp) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        match err {
+            Errno::ENOENT | Errno::ENOTDIR => last = err,
+            Errno::EACCES => denied = Some(path.to_string_lossy().into_owned()),
+            other => return not_executable(&path.to_string_lossy(), other),
+        }
+    }
+    if let Some(path) = denied {
+        return not_executable(&path, Errno::EACCES);
+    }
+    let where_ = if program.contains('/') {
+        program.clone()
+    } else {
+        format!(
+            "{program} (searched PATH={})",
+            plan.policy
+                .env
+                .get("PATH")
+                .map_or("<unset>", String::as_str)
+        )
+    };
+    let mut e = Error::new(
+        ErrorKind::NotFound,
+        where_,
+        "command not found inside the jail",
+    )
+    .with_hint("bind the directory that holds it (--ro DIR) or fix PATH in the profile");
+    e.errno = Some(last as i32);
+    e
+}
+
+fn not_executable(path: &str, errno: Errno) -> Error {
+    let mut e = Error::new(
+        ErrorKind::NotExecutable,
+        path,
+        format!("cannot execute: {}", errno.desc()),
+    )
+    .with_hint(match errno {
+        Errno::EACCES => "it is not executable, or sits on a path the profile binds without exec",
+        Errno::ENOEXEC => "it is not a binary this kernel runs; scripts need a #! line",
+        _ => "check the file inside the jail with `tooljail run -- ls -l PATH`",
+    });
+    e.errno = Some(errno as i32);
+    e
+}

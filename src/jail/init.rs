@@ -1,0 +1,117 @@
+//! Pid 1 of the jail's pid namespace: builds the jail, forks the command, then stays a minimal
+//! init that reaps every child, forwards signals to the command, and reports the command's exact
+//! wait status to the supervisor. When pid 1 exits, the kernel kills everything left in the pid
+//! namespace (daemons included).
+
+use super::{report, step, ChildFds};
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::sys::{net, process};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::{AsFd, AsRawFd};
+
+/// Signals pid 1 takes through its signalfd. SIGCHLD drives reaping; the rest are forwarded to
+/// the command (the supervisor forwards SIGINT/SIGTERM/SIGHUP to us).
+const WATCHED: &[Signal] = &[
+    Signal::SIGCHLD,
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// The jail's pid 1, right after clone. Never returns.
+pub fn pid1(plan: &Plan, fds: ChildFds) -> ! {
+    match run(plan, &fds) {
+        Ok(never) => match never {},
+        Err(e) => {
+            report(fds.err_tx.as_fd(), &e);
+            process::exit_now(e.exit_code())
+        }
+    }
+}
+
+fn run(plan: &Plan, fds: &ChildFds) -> Result<std::convert::Infallible> {
+    // 1. Die with the supervisor; then wait for it to write our id maps. EOF without the go
+    //    byte means it died before PR_SET_PDEATHSIG took effect: leave quietly.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| step("set PR_SET_PDEATHSIG")(e.into()))?;
+    // 2. Keep no fd of the caller's: only our three pipe ends survive.
+    process::close_fds_except(&[
+        fds.sync_rx.as_raw_fd(),
+        fds.err_tx.as_raw_fd(),
+        fds.status_tx.as_raw_fd(),
+    ])
+    .map_err(step("close inherited fds"))?;
+    let mut go = [0u8; 1];
+    match nix::unistd::read(fds.sync_rx.as_raw_fd(), &mut go) {
+        Ok(1) => {}
+        _ => process::exit_now(0),
+    }
+    // 3. The new root: binds, scratch, /proc, /dev; pivot_root.
+    super::rootfs::build(&plan.policy)?;
+    // 4. Hostname of the private UTS namespace.
+    nix::unistd::sethostname(&plan.policy.hostname).map_err(|e| step("set hostname")(e.into()))?;
+    // 5. A private network namespace starts with lo down; bring it up.
+    if plan.private_net {
+        net::interface_up("lo").map_err(step("bring lo up"))?;
+    }
+    // 6. Pid 1 holds no secret: argv/environ memory zeroed, and not dumpable (no ptrace, no
+    //    /proc/1/mem or environ for the command).
+    process::scrub_args_and_env().map_err(step("scrub pid 1's argv and environment"))?;
+    nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
+    // 7. Signals arrive through a signalfd; blocked before the fork so none is lost.
+    let mut mask = SigSet::empty();
+    for &sig in WATCHED {
+        mask.add(sig);
+    }
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
+        .map_err(|e| step("block signals in pid 1")(e.into()))?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| step("signalfd in pid 1")(e.into()))?;
+    // 8. Fork the command.
+    let command = match process::fork().map_err(step("fork the command"))? {
+        process::Forked::Child => super::exec::become_command(plan, fds.err_tx.as_fd()),
+        process::Forked::Parent { pid, .. } => pid,
+    };
+    // 9. Lock pid 1 down too: no capability, no new privileges.
+    super::caps::drop_all()?;
+    nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs in pid 1")(e.into()))?;
+    // 10. Minimal init until the command ends.
+    let status = supervise(command, &sfd)?;
+    let _ = nix::unistd::write(fds.status_tx.as_fd(), &status.to_ne_bytes());
+    process::exit_now(0)
+}
+
+/// Reap every child; forward other signals to the command's process group (it called setsid,
+/// so its pgid is its pid; before that, to the command alone). Returns the command's raw wait
+/// status.
+fn supervise(command: i32, sfd: &SignalFd) -> Result<i32> {
+    loop {
+        while let Some((pid, status)) = process::reap_any().map_err(step("reap children"))? {
+            if pid == command {
+                return Ok(status);
+            }
+        }
+        let info = match sfd.read_signal() {
+            Ok(Some(info)) => info,
+            Ok(None) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::setup("read signals in pid 1", e as i32)),
+        };
+        let sig = info.ssi_signo as i32;
+        if sig == libc::SIGCHLD {
+            continue;
+        }
+        let Ok(sig) = Signal::try_from(sig) else {
+            continue;
+        };
+        let pgid = nix::unistd::Pid::from_raw(-command);
+        if nix::sys::signal::kill(pgid, sig).is_err() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(command), sig);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The wait loop: poll over the jail's pidfd, our signalfd and the two pipes from the jail, with
+//! the wall-clock deadline as the poll timeout. No signal handlers, no global state.
+
+use super::{End, Outcome};
+use crate::error::{Error, Result};
+use crate::policy::Limits;
+use crate::sys::process::{self, Rusage};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signalfd::SignalFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// The supervisor's handles on a released jail.
+pub struct Jail {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+    pub err_rx: OwnedFd,
+    pub status_rx: OwnedFd,
+    pub signals: SignalFd,
+}
+
+/// Reap the jail's pid 1, blocking until it is gone.
+pub fn reap(pid: i32) -> Result<(i32, Rusage)> {
+    loop {
+        match process::wait4(pid, true) {
+            Ok(Some(r)) => return Ok(r),
+            Ok(None) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) => return Err(Error::setup("wait for the jail", crate::sys::errno_of(&e))),
+        }
+    }
+}
+
+/// Read what is available from `fd` into `buf`; false at EOF.
+fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 4096];
+    match nix::unistd::read(fd.as_raw_fd(), &mut chunk) {
+        Ok(0) => false,
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
+        }
+        Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => true,
+        Err(_) => false,
+    }
+}
+
+fn set_nonblocking(fd: &OwnedFd) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    if let Ok(flags) = fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL) {
+        let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+        let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags));
+    }
+}
+
+/// Wait for the jail to end, forwarding SIGINT/SIGTERM/SIGHUP to it and enforcing
+/// `limits.wall_time` (SIGTERM to the command via pid 1, then SIGKILL to pid 1 after
+/// `limits.kill_after`; the kernel then kills the whole pid namespace).
+pub fn wait(jail: Jail, started: Instant, limits: &Limits) -> Result<Outcome> {
+    set_nonblocking(&jail.err_rx);
+    set_nonblocking(&jail.status_rx);
+    // A wall time too large to represent is no deadline at all.
+    let deadline = started.checked_add(limits.wall_time);
+    let mut kill_at: Option<Instant> = None;
+    let mut timed_out = false;
+    let (mut err_buf, mut status_buf) = (Vec::new(), Vec::new());
+    let (mut err_open, mut status_open) = (true, true);
+    loop {
+        let now = Instant::now();
+        if !timed_out && deadline.is_some_and(|d| now >= d) {
+            tracing::debug!("wall-clock limit reached: SIGTERM to the command");
+            timed_out = true;
+            let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGTERM);
+            kill_at = Some(now.checked_add(limits.kill_after).unwrap_or(now));
+        }
+        if kill_at.is_some_and(|k| now >= k) {
+            tracing::debug!("grace period over: SIGKILL to the jail");
+            let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGKILL);
+            kill_at = None;
+        }
+        let next = if timed_out { kill_at } else { deadline };
+        let timeout = match next {
+            // Round up so we never wake a hair early and spin.
+            Some(t) => {
+                PollTimeout::try_from(t.saturating_duration_since(now) + Duration::from_millis(1))
+                    .unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = vec![
+            PollFd::new(jail.pidfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(jail.signals.as_fd(), PollFlags::POLLIN),
+        ];
+        if err_open {
+            fds.push(PollFd::new(jail.err_rx.as_fd(), PollFlags::POLLIN));
+        }
+        if status_open {
+            fds.push(PollFd::new(jail.status_rx.as_fd(), PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::setup("poll the jail", e as i32)),
+        }
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
+        let (pid_done, sig_ready) = (ready(0), ready(1));
+        let err_ready = err_open && ready(2);
+        let status_ready = status_open && ready(if err_open { 3 } else { 2 });
+        drop(fds);
+        if sig_ready {
+            while let Ok(Some(info)) = jail.signals.read_signal() {
+                tracing::debug!(signal = info.ssi_signo, "forwarding to the jail");
+                let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), info.ssi_signo as i32);
+            }
+        }
+        if err_ready {
+            err_open = read_some(&jail.err_rx, &mut err_buf);
+        }
+        if status_ready {
+            status_open = read_some(&jail.status_rx, &mut status_buf);
+        }
+        if pid_done {
+            break;
+        }
+    }
+    let (pid1_status, rusage) = reap(jail.pid)?;
+    let duration = started.elapsed();
+    // Every process of the jail is gone now (the pid namespace died with pid 1), so both pipes
+    // are at EOF after what was written.
+    while err_open && read_some(&jail.err_rx, &mut err_buf) {}
+    while status_open && read_some(&jail.status_rx, &mut status_buf) {}
+    let end = decide(&err_buf, &status_buf, timed_out, pid1_status);
+    Ok(Outcome {
+        end,
+        duration,
+        rusage,
+    })
+}
+
+/// How the jail ended, from what the pipes carried, whether the timeout fired, and pid 1's own
+/// wait status (meaningful only when pid 1 died without reporting).
+fn decide(err: &[u8], status: &[u8], timed_out: bool, pid1_status: i32) -> End {
+    if !err.is_empty() {
+        // The first message is the cause; a later one (if any) is a consequence.
+        let first = serde_json::Deserializer::from_slice(err)
+            .into_iter::<Error>()
+            .next();
+        return End::SetupFailed(match first {
+            Some(Ok(e)) => e,
+            _ => Error::setup("read the jail's error report", libc::EPROTO)
+                .with_hint("the jail sent a malformed error; this is a tooljail bug"),
+        });
+    }
+    if timed_out {
+        return End::TimedOut;
+    }
+    let raw = match <[u8; 4]>::try_from(status) {
+        Ok(bytes) => i32::from_ne_bytes(bytes),
+        // Pid 1 died without reporting: it was killed from outside (e.g. the OOM killer).
+        Err(_) => pid1_status,
+    };
+    if libc::WIFEXITED(raw) {
+        End::Exited(libc::WEXITSTATUS(raw))
+    } else if libc::WIFSIGNALED(raw) {
+        End::Signaled(libc::WTERMSIG(raw))
+    } else {
+        End::SetupFailed(Error::setup(
+            "decode the command's wait status",
+            libc::EPROTO,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_pipe_decides_unless_an_error_or_timeout_came_first() {
+        assert_eq!(
+            decide(&[], &(7i32 << 8).to_ne_bytes(), false, 0),
+            End::Exited(7)
+        );
+        assert_eq!(
+            decide(&[], &15i32.to_ne_bytes(), false, 0),
+            End::Signaled(15)
+        );
+        assert_eq!(decide(&[], &[], true, 9), End::TimedOut);
+        assert_eq!(decide(&[], &[], false, 9), End::Signaled(9));
+        let e = Error::setup("bind /x read-only", libc::ENOENT);
+        let json = serde_json::to_vec(&e).unwrap();
+        assert_eq!(decide(&json, &[], true, 0), End::SetupFailed(e));
+        assert!(matches!(
+            decide(b"{garbage", &[], false, 0),
+            End::SetupFailed(_)
+        ));
+    }
+}

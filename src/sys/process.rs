@@ -1,0 +1,236 @@
+//! Processes: clone3 with a pidfd, fork, pidfd signals, wait4 with rusage, exiting without
+//! unwinding, signal dispositions, closing fds, and scrubbing pid 1's argv/env memory.
+
+use super::check;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// What `clone3`/`fork` returned in this process.
+#[derive(Debug)]
+pub enum Forked {
+    /// We are the new process.
+    Child,
+    /// We are the caller; `pidfd` refers to the child (only from [`clone3`]).
+    Parent { pid: i32, pidfd: Option<OwnedFd> },
+}
+
+/// Fork-like `clone3(2)` with `flags` (e.g. `CLONE_NEWUSER|...`) plus `CLONE_PIDFD`; the child
+/// gets SIGCHLD as exit signal and continues on a copy of the caller's stack, exactly as after
+/// `fork(2)`.
+///
+/// Contract: the calling process must be single-threaded (the caller checks with
+/// [`thread_count`]); in the child only this thread exists, so locks held by other threads cannot
+/// be inherited and the child may allocate. glibc's `atfork` handlers do not run, which is fine
+/// for a single-threaded caller that does not use `pthread_atfork`.
+pub fn clone3(flags: u64) -> io::Result<Forked> {
+    let mut pidfd: libc::c_int = -1;
+    // SAFETY: clone_args is plain old data; all-zero is the documented "no option" value for
+    // every field we do not set.
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags | libc::CLONE_PIDFD as u64;
+    args.pidfd = std::ptr::addr_of_mut!(pidfd) as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    // stack = 0: the child runs on a copy-on-write copy of our stack, like fork.
+    // SAFETY: `args` is a valid, initialised clone_args of the size we pass, and `pidfd` outlives
+    // the call. With no stack given and no CLONE_VM the child gets a private copy of our address
+    // space, so returning through our stack frames in both processes is sound (fork semantics);
+    // single-threadedness is the caller's documented obligation.
+    let ret = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            std::ptr::addr_of_mut!(args),
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    })?;
+    if ret == 0 {
+        return Ok(Forked::Child);
+    }
+    // SAFETY: with CLONE_PIDFD the kernel stored a new, owned pidfd in `pidfd` on success.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok(Forked::Parent {
+        pid: ret as i32,
+        pidfd: Some(pidfd),
+    })
+}
+
+/// Plain `fork(2)`. Contract: the caller is single-threaded (pid 1 of the jail is).
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: the caller is single-threaded (documented contract), so the child does not inherit
+    // locks held by other threads and may run arbitrary code.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent { pid, pidfd: None }),
+    }
+}
+
+/// The number of threads in this process, from /proc/self/status.
+pub fn thread_count() -> io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `pidfd_send_signal(2)`: signal the process `pidfd` refers to (never a recycled pid).
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: a valid pidfd, a null siginfo (the kernel fills it in as for kill) and no flags.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
+/// Resource use of a reaped process and every descendant it waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Rusage {
+    pub user_time: Duration,
+    pub system_time: Duration,
+    /// Peak resident set size of the largest process, KiB.
+    pub max_rss_kib: u64,
+}
+
+fn timeval(tv: libc::timeval) -> Duration {
+    Duration::new(tv.tv_sec.max(0) as u64, (tv.tv_usec.max(0) as u32) * 1000)
+}
+
+/// `wait4(pid)`: the raw wait status and rusage of the child `pid` once it has ended. With
+/// `block == false` (WNOHANG), `Ok(None)` while it is still running.
+pub fn wait4(pid: i32, block: bool) -> io::Result<Option<(i32, Rusage)>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; zero is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let flags = if block { 0 } else { libc::WNOHANG };
+    // SAFETY: both out-pointers are valid for writes for the duration of the call.
+    let ret = unsafe { libc::wait4(pid, &mut status, flags, &mut ru) };
+    match ret {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        _ => Ok(Some((
+            status,
+            Rusage {
+                user_time: timeval(ru.ru_utime),
+                system_time: timeval(ru.ru_stime),
+                max_rss_kib: ru.ru_maxrss.max(0) as u64,
+            },
+        ))),
+    }
+}
+
+/// `waitpid(-1, WNOHANG)`: reap one exited child, `Ok(None)` when none is ready (or there are no
+/// children left).
+pub fn reap_any() -> io::Result<Option<(i32, i32)>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `status` is valid for writes for the duration of the call.
+    let ret = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    match ret {
+        -1 if io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) => Ok(None),
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some((pid, status))),
+    }
+}
+
+/// `_exit(2)`: end this process now, without running atexit handlers or unwinding. Used by the
+/// cloned/forked children, which share the parent's copy of the Rust runtime state.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions and does not return.
+    unsafe { libc::_exit(code) }
+}
+
+/// Reset every catchable signal to its default action and unblock all signals. A disposition of
+/// SIG_IGN and the signal mask both survive execve(2); the Rust runtime ignores SIGPIPE and the
+/// supervisor blocks the signals it forwards, so the command must not inherit either.
+pub fn reset_signals() -> io::Result<()> {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL involves no handler code; signals the kernel refuses
+        // (reserved by glibc) just return EINVAL, which we ignore.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: an empty, initialised sigset and a null old-set pointer.
+    let ret = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
+    };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// `close_range(first, ~0, flags)`.
+pub fn close_range(first: u32, flags: u32) -> io::Result<()> {
+    // SAFETY: close_range only affects this process's fd table; callers own no Rust object over
+    // the fds it closes (see the callers' contracts), or set CLOSE_RANGE_CLOEXEC, which closes
+    // nothing before execve.
+    check(unsafe { libc::close_range(first, u32::MAX, flags as libc::c_int) } as libc::c_long)
+        .map(drop)
+}
+
+/// Close every fd of this process except 0, 1, 2 and `keep`.
+///
+/// Contract: the caller holds no Rust object (`OwnedFd`, `File`) for the fds being closed; they
+/// are fds inherited from the caller of tooljail or copies made by clone that this process never
+/// took ownership of.
+pub fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .map(|&fd| fd as u32)
+        .filter(|&fd| fd > 2)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut first = 3u32;
+    for k in keep {
+        if k > first {
+            // SAFETY: closes fds in [first, k-1], none of which is in `keep` (sorted); the
+            // caller's contract says no Rust object owns them.
+            check(unsafe { libc::close_range(first, k - 1, 0) } as libc::c_long)?;
+        }
+        first = k + 1;
+    }
+    close_range(first, 0)
+}
+
+/// Zero this process's argv and environment strings (the ranges the kernel reports in
+/// /proc/self/stat fields 48-51), so /proc/PID/cmdline and /proc/PID/environ of pid 1 reveal
+/// nothing of the caller. Afterwards `std::env::args()`/`var()` read empty strings.
+pub fn scrub_args_and_env() -> io::Result<()> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) may hold spaces and ')', so count fields after the last ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // rest starts with field 3 (state); fields 48..=51 are at index 45..=48.
+    let fields: Vec<usize> = rest
+        .split_whitespace()
+        .skip(45)
+        .take(4)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let [arg_start, arg_end, env_start, env_end] = fields[..] else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    for (start, end) in [(arg_start, arg_end), (env_start, env_end)] {
+        if start == 0 || end <= start {
+            continue;
+        }
+        // SAFETY: the kernel reports [start, end) as this process's argv/env strings, which
+        // live in our own writable stack mapping. No Rust reference points into them: std and
+        // glibc keep only raw pointers (argv, environ), which stay valid and now read empty
+        // strings. The process is single-threaded, so nothing reads them concurrently.
+        unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };
+    }
+    Ok(())
+}

@@ -1,0 +1,322 @@
+//! The shared integration-test harness: runs the real `tooljail` binary, bounded in time, as
+//! root and as an unprivileged user.
+//!
+//! When the test process is root, every case runs twice: as root, and as the user named by
+//! `TOOLJAIL_TEST_USER` (default `nobody`) through `setpriv --reuid U --regid G --init-groups`,
+//! with the binary copied into a 0755 directory that user can execute. Otherwise the case runs
+//! once, as the current user. Output is dumped on every failed assertion.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Default bound for one tooljail run.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Who starts tooljail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// Root (tooljail then drops to nobody before building the jail).
+    Root,
+    /// An unprivileged user (from root, via setpriv).
+    User { name: String, uid: u32, gid: u32 },
+    /// The non-root user running the tests.
+    Current { uid: u32 },
+}
+
+/// One identity a case runs under.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub who: Who,
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The identities every case runs as: root and the test user when the tests run as root, else
+/// the current user.
+pub fn identities() -> Vec<Ctx> {
+    if !is_root() {
+        return vec![Ctx {
+            who: Who::Current {
+                uid: nix::unistd::getuid().as_raw(),
+            },
+        }];
+    }
+    let name = std::env::var("TOOLJAIL_TEST_USER").unwrap_or_else(|_| "nobody".into());
+    let user = nix::unistd::User::from_name(&name)
+        .expect("look up TOOLJAIL_TEST_USER")
+        .unwrap_or_else(|| panic!("TOOLJAIL_TEST_USER {name} does not exist"));
+    vec![
+        Ctx { who: Who::Root },
+        Ctx {
+            who: Who::User {
+                name,
+                uid: user.uid.as_raw(),
+                gid: user.gid.as_raw(),
+            },
+        },
+    ]
+}
+
+/// Run `case` once per identity; a failure names the identity.
+pub fn each_identity(case: impl Fn(&Ctx)) {
+    for ctx in identities() {
+        eprintln!("--- running as {:?}", ctx.who);
+        case(&ctx);
+    }
+}
+
+/// The binary, copied once per test process into a 0755 directory any user can execute.
+fn shared_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = std::env::temp_dir().join("tooljail-test-bin");
+        std::fs::create_dir_all(&dir).expect("create the shared binary dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tmp = dir.join(format!(".tooljail.{}", std::process::id()));
+        std::fs::copy(env!("CARGO_BIN_EXE_tooljail"), &tmp).expect("copy tooljail");
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("tooljail");
+        std::fs::rename(&tmp, &bin).expect("install the shared tooljail");
+        bin
+    })
+}
+
+/// Prepare the harness (copies the binary) before a test snapshots host state.
+pub fn init() {
+    if is_root() {
+        shared_binary();
+    }
+}
+
+impl Ctx {
+    /// The uid the jail's processes have (nobody when root started tooljail).
+    pub fn jail_uid(&self) -> u32 {
+        match &self.who {
+            Who::Root => 65534,
+            Who::User { uid, .. } => *uid,
+            Who::Current { uid } => *uid,
+        }
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.who == Who::Root
+    }
+
+    /// `tooljail ARGS...` as this identity.
+    pub fn tooljail<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = match &self.who {
+            Who::Root | Who::Current { .. } => Command::new(env!("CARGO_BIN_EXE_tooljail")),
+            Who::User { uid, gid, .. } => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={gid}"))
+                    .arg("--init-groups")
+                    .arg("--")
+                    .arg(shared_binary());
+                c
+            }
+        };
+        cmd.args(args);
+        cmd
+    }
+}
+
+/// A finished (or killed) run.
+#[derive(Debug)]
+pub struct Run {
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+    pub timed_out: bool,
+    pub what: String,
+}
+
+impl Run {
+    /// The exit code; panics (with the dump) when the run was killed by a signal or timed out.
+    pub fn code(&self) -> i32 {
+        match self.status.and_then(|s| s.code()) {
+            Some(c) if !self.timed_out => c,
+            _ => panic!("no exit code\n{}", self.dump()),
+        }
+    }
+
+    pub fn dump(&self) -> String {
+        format!(
+            "command: {}\nstatus: {:?} (timed out: {}) after {:?}\n--- stdout\n{}\n--- stderr\n{}\n---",
+            self.what, self.status, self.timed_out, self.elapsed, self.stdout, self.stderr
+        )
+    }
+
+    /// Assert the exit code, dumping everything when it differs.
+    pub fn expect(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "unexpected exit code\n{}", self.dump());
+        self
+    }
+
+    pub fn expect_stdout_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n{}",
+            self.dump()
+        );
+        self
+    }
+
+    pub fn expect_stderr_contains(&self, needle: &str) -> &Self {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            self.dump()
+        );
+        self
+    }
+}
+
+/// Spawn `cmd` in its own process group with stdin closed and stdout/stderr piped.
+pub fn spawn(cmd: &mut Command) -> Child {
+    cmd.process_group(0);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn")
+}
+
+/// Run `cmd`, killing its process group after `timeout`.
+pub fn run_for(mut cmd: Command, timeout: Duration) -> Run {
+    let what = format!("{cmd:?}");
+    finish(spawn(&mut cmd), timeout, what)
+}
+
+/// Run `cmd` with [`RUN_TIMEOUT`].
+pub fn run(cmd: Command) -> Run {
+    run_for(cmd, RUN_TIMEOUT)
+}
+
+/// Wait for `child` (spawned by [`spawn`]) at most `timeout`, then SIGKILL its process group.
+pub fn finish(mut child: Child, timeout: Duration, what: String) -> Run {
+    let start = Instant::now();
+    let out = child.stdout.take();
+    let err = child.stderr.take();
+    let out_t = std::thread::spawn(move || read_all(out));
+    let err_t = std::thread::spawn(move || read_all(err));
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break Some(st);
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            break child.wait().ok();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    Run {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+        elapsed,
+        timed_out,
+        what,
+    }
+}
+
+fn read_all(r: Option<impl Read>) -> String {
+    let mut s = Vec::new();
+    if let Some(mut r) = r {
+        let _ = r.read_to_end(&mut s);
+    }
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+/// A temporary directory (outside the jail's default paths) with `mode`, so the jail's uid can
+/// use it.
+pub fn tempdir(mode: u32) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("tooljail-test-")
+        .tempdir()
+        .expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    dir
+}
+
+/// A string unique to this call (tag + digits), for markers searched on the host.
+pub fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    // Digits only, so that `sleep MARKER` stays a valid duration.
+    format!(
+        "{tag}{}{:04}{nanos:09}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Host pids whose command line contains `needle` (zombies have an empty one).
+pub fn host_pids_with(needle: &str) -> Vec<i32> {
+    host_pids_matching(|cmdline| cmdline.contains(needle))
+}
+
+/// Host pids running `program` (argv[0]) with `needle` somewhere in their arguments: the jailed
+/// processes themselves, not tooljail (whose own argv holds the same marker).
+pub fn host_pids_running(program: &str, needle: &str) -> Vec<i32> {
+    let prefix = format!("{program}\0");
+    host_pids_matching(|cmdline| cmdline.starts_with(&prefix) && cmdline.contains(needle))
+}
+
+fn host_pids_matching(pred: impl Fn(&str) -> bool) -> Vec<i32> {
+    let mut pids = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == std::process::id() as i32 {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            if pred(&String::from_utf8_lossy(&cmdline)) {
+                pids.push(pid);
+            }
+        }
+    }
+    pids
+}
+
+/// Poll `cond` every 10 ms until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

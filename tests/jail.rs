@@ -1,0 +1,376 @@
+//! The jail as a whole: exit statuses, what exists inside, what the command inherits.
+//! Every case runs as root and as the unprivileged test user (see tests/common/mod.rs).
+
+mod common;
+
+use common::{each_identity, run, tempdir, unique, Ctx};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+
+fn jail(ctx: &Ctx, args: &[&str]) -> common::Run {
+    let mut a = vec!["run"];
+    a.extend_from_slice(args);
+    run(ctx.tooljail(a))
+}
+
+#[test]
+fn exit_statuses_follow_the_command_and_env1() {
+    each_identity(|ctx| {
+        jail(ctx, &["--", "/bin/true"]).expect(0);
+        jail(ctx, &["--", "sh", "-c", "exit 7"]).expect(7);
+        // Killed by SIGTERM: 128 + 15.
+        jail(ctx, &["--", "sh", "-c", "kill -TERM $$"]).expect(143);
+        jail(ctx, &["--", "no-such-command-xyz"])
+            .expect(127)
+            .expect_stderr_contains("command not found");
+        // Found but not executable (a directory).
+        jail(ctx, &["--", "/scratch"]).expect(126);
+    });
+}
+
+#[test]
+fn argv_is_passed_verbatim_never_to_a_shell() {
+    each_identity(|ctx| {
+        jail(ctx, &["--", "printf", "[%s]", "a b", "$HOME", "*", ";"])
+            .expect(0)
+            .expect_stdout_contains("[a b][$HOME][*][;]");
+    });
+}
+
+#[test]
+fn setup_failure_is_125_and_the_command_never_runs() {
+    each_identity(|ctx| {
+        let dir = tempdir(0o777);
+        let marker = dir.path().join("MARKER");
+        let touch = format!("touch {}", marker.display());
+        let d = dir.path().to_str().unwrap();
+        let r = jail(
+            ctx,
+            &[
+                "--ro",
+                "/does/not/exist",
+                "--rw",
+                d,
+                "--",
+                "sh",
+                "-c",
+                &touch,
+            ],
+        );
+        r.expect(125);
+        assert!(!marker.exists(), "the command ran\n{}", r.dump());
+        // A failure inside the jail (chdir in the command's last steps) is reported the same way.
+        let r = jail(
+            ctx,
+            &["--rw", d, "--cwd", "/nope", "--", "sh", "-c", &touch],
+        );
+        r.expect(125).expect_stderr_contains("chdir /nope");
+        assert!(!marker.exists(), "the command ran\n{}", r.dump());
+        assert_eq!(
+            r.stderr.lines().count(),
+            1,
+            "one actionable line\n{}",
+            r.dump()
+        );
+    });
+}
+
+#[test]
+fn host_paths_outside_the_policy_do_not_exist() {
+    each_identity(|ctx| {
+        let dir = tempdir(0o755);
+        std::fs::write(dir.path().join("f"), "x").unwrap();
+        for path in [
+            "/etc/hostname",
+            "/root",
+            "/home",
+            dir.path().to_str().unwrap(),
+        ] {
+            let r = jail(ctx, &["--", "ls", "-d", path]);
+            assert_ne!(r.code(), 0, "{path} exists inside\n{}", r.dump());
+            r.expect_stderr_contains("No such file or directory");
+            assert!(!r.stderr.contains("Permission denied"), "{}", r.dump());
+        }
+    });
+}
+
+#[test]
+fn read_only_refuses_writes_and_read_write_reaches_the_host() {
+    each_identity(|ctx| {
+        let ro = tempdir(0o777);
+        let rw = tempdir(0o777);
+        let (ro_p, rw_p) = (ro.path().to_str().unwrap(), rw.path().to_str().unwrap());
+        let r = jail(ctx, &["--ro", ro_p, "--", "touch", &format!("{ro_p}/x")]);
+        assert_ne!(r.code(), 0, "{}", r.dump());
+        r.expect_stderr_contains("Read-only file system");
+        assert!(!ro.path().join("x").exists());
+        let script = format!("echo written > {rw_p}/out");
+        jail(ctx, &["--rw", rw_p, "--", "sh", "-c", &script]).expect(0);
+        assert_eq!(
+            std::fs::read_to_string(rw.path().join("out")).unwrap(),
+            "written\n"
+        );
+    });
+}
+
+#[test]
+fn environment_is_only_what_the_policy_keeps() {
+    each_identity(|ctx| {
+        let show = ["--", "sh", "-c", "echo \"[$TJ_SECRET][$TJ_SET]\""];
+        let mut cmd = ctx.tooljail(["run"].iter().chain(show.iter()));
+        cmd.env("TJ_SECRET", "hunter2");
+        run(cmd).expect(0).expect_stdout_contains("[][]");
+        let mut args = vec!["run", "--keep-env", "TJ_SECRET", "--env", "TJ_SET=v"];
+        args.extend_from_slice(&show);
+        let mut cmd = ctx.tooljail(args);
+        cmd.env("TJ_SECRET", "hunter2");
+        run(cmd).expect(0).expect_stdout_contains("[hunter2][v]");
+    });
+}
+
+#[test]
+fn caller_fds_are_not_inherited() {
+    each_identity(|ctx| {
+        let dir = tempdir(0o755);
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cr3t").unwrap();
+        let file = std::fs::File::open(&secret).unwrap();
+        let mut cmd = ctx.tooljail([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "ls /proc/self/fd; cat <&7 && echo READ-FD7",
+        ]);
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&file);
+        // SAFETY: dup2 is async-signal-safe; `raw` stays open in the parent until spawn returns.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(raw, 7) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let r = run(cmd);
+        assert!(
+            !r.stdout.contains("READ-FD7"),
+            "fd 7 readable\n{}",
+            r.dump()
+        );
+        assert!(!r.stdout.contains("s3cr3t"), "{}", r.dump());
+        let fds: Vec<&str> = r.stdout.lines().take_while(|l| !l.is_empty()).collect();
+        // sh's own 0,1,2 and the fd ls opened to read the directory, nothing else.
+        assert!(
+            fds.iter().all(|f| ["0", "1", "2", "3"].contains(f)),
+            "unexpected fds {fds:?}\n{}",
+            r.dump()
+        );
+    });
+}
+
+#[test]
+fn proc_shows_only_the_jail_and_pid1_holds_no_secret() {
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--", "ls", "/proc"]);
+        r.expect(0);
+        let mut pids: Vec<u32> = r.stdout.lines().filter_map(|l| l.parse().ok()).collect();
+        pids.sort();
+        assert_eq!(pids, [1, 2], "only pid 1 and the command\n{}", r.dump());
+
+        let secret = unique("SECRETVALUE");
+        let script = "cat /proc/1/environ; cat /proc/1/cmdline; echo; echo DONE";
+        let mut cmd = ctx.tooljail(["run", "--", "sh", "-c", script, &secret]);
+        cmd.env("TJ_SECRET", &secret);
+        let r = run(cmd);
+        r.expect(0).expect_stdout_contains("DONE");
+        assert!(
+            !r.stdout.contains(&secret) && !r.stderr.contains(&secret),
+            "{}",
+            r.dump()
+        );
+        assert!(!r.stdout.contains("TJ_SECRET"), "{}", r.dump());
+
+        let before = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+        let r = jail(
+            ctx,
+            &[
+                "--",
+                "sh",
+                "-c",
+                "echo '|/tmp/pwn' > /proc/sys/kernel/core_pattern",
+            ],
+        );
+        assert_ne!(r.code(), 0, "core_pattern writable\n{}", r.dump());
+        assert_eq!(
+            std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+            before
+        );
+    });
+}
+
+#[test]
+fn no_capabilities_and_no_new_privileges() {
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--", "cat", "/proc/self/status"]);
+        r.expect(0);
+        for name in ["CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"] {
+            let line = r
+                .stdout
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{name} missing\n{}", r.dump()));
+            assert!(line.ends_with("0000000000000000"), "{line}\n{}", r.dump());
+        }
+        assert!(
+            r.stdout.lines().any(|l| l == "NoNewPrivs:\t1"),
+            "{}",
+            r.dump()
+        );
+    });
+}
+
+#[test]
+fn setuid_root_binary_does_not_raise_euid() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: creating a setuid-root binary needs root");
+        return;
+    }
+    let dir = tempdir(0o755);
+    let id = dir.path().join("id");
+    std::fs::copy("/usr/bin/id", &id).unwrap();
+    std::fs::set_permissions(&id, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    each_identity(|ctx| {
+        let d = dir.path().to_str().unwrap();
+        let r = jail(ctx, &["--ro", d, "--", id.to_str().unwrap(), "-u"]);
+        r.expect(0);
+        assert_eq!(r.stdout.trim(), ctx.jail_uid().to_string(), "{}", r.dump());
+    });
+}
+
+#[test]
+fn started_as_root_the_jail_runs_as_nobody() {
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--", "sh", "-c", "id -u; id -G"]);
+        r.expect(0);
+        let uid = ctx.jail_uid().to_string();
+        assert_eq!(r.stdout.lines().next(), Some(uid.as_str()), "{}", r.dump());
+        assert!(
+            !r.stdout.split_whitespace().any(|g| g == "0"),
+            "{}",
+            r.dump()
+        );
+    });
+}
+
+#[test]
+fn proc_is_masked_and_its_sysctls_read_only() {
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--", "cat", "/proc/self/mountinfo"]);
+        r.expect(0);
+        let mounted: Vec<&str> = r
+            .stdout
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .collect();
+        for name in [
+            "kcore",
+            "keys",
+            "timer_list",
+            "sched_debug",
+            "sysrq-trigger",
+            "acpi",
+            "scsi",
+        ] {
+            let host = format!("/proc/{name}");
+            if std::path::Path::new(&host).exists() {
+                assert!(
+                    mounted.contains(&host.as_str()),
+                    "{host} not masked\n{}",
+                    r.dump()
+                );
+            }
+        }
+        let sys = r
+            .stdout
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/proc/sys"))
+            .unwrap_or_else(|| panic!("/proc/sys not remounted\n{}", r.dump()));
+        assert!(sys.split(' ').nth(5).unwrap().starts_with("ro,"), "{sys}");
+        jail(
+            ctx,
+            &["--", "sh", "-c", "echo 3 > /proc/sys/vm/drop_caches"],
+        )
+        .expect_stderr_contains("Read-only file system");
+    });
+}
+
+#[test]
+fn hostname_is_the_policys() {
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--", "hostname"]);
+        r.expect(0);
+        assert_eq!(r.stdout.trim(), "tooljail", "{}", r.dump());
+    });
+}
+
+#[test]
+fn a_bind_source_the_jail_user_cannot_read_fails_setup_with_the_uid() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs a directory the test user cannot read, made by root");
+        return;
+    }
+    // Root-owned and 0700: root could read it, but tooljail started by root runs as nobody.
+    let dir = tempdir(0o700);
+    let inner = dir.path().join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    each_identity(|ctx| {
+        let r = jail(ctx, &["--ro", inner.to_str().unwrap(), "--", "true"]);
+        r.expect(125).expect_stderr_contains("Permission denied");
+        if ctx.is_root() {
+            // Root itself resolved the path; the jail's setup step names who could not.
+            r.expect_stderr_contains("uid 65534");
+        }
+    });
+}
+
+#[test]
+fn pid1_is_locked_down_too() {
+    each_identity(|ctx| {
+        // Pid 1 drops its capabilities right after forking the command; give it a moment.
+        let r = jail(ctx, &["--", "sh", "-c", "sleep 0.3; cat /proc/1/status"]);
+        r.expect(0);
+        for name in ["CapEff", "CapPrm", "CapInh", "CapBnd", "CapAmb"] {
+            let line = r
+                .stdout
+                .lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_else(|| panic!("{name} missing\n{}", r.dump()));
+            assert!(
+                line.ends_with("0000000000000000"),
+                "pid 1 {line}\n{}",
+                r.dump()
+            );
+        }
+        assert!(
+            r.stdout.lines().any(|l| l == "NoNewPrivs:\t1"),
+            "{}",
+            r.dump()
+        );
+        // Non-dumpable: its memory and environment are closed to the command.
+        let r = jail(
+            ctx,
+            &[
+                "--",
+                "sh",
+                "-c",
+                "head -c1 /proc/1/mem; cat /proc/1/environ",
+            ],
+        );
+        assert!(
+            r.stderr.matches("Permission denied").count() >= 2,
+            "{}",
+            r.dump()
+        );
+    });
+}
