@@ -179,6 +179,9 @@ pub struct Evidence {
     pub timed_out: bool,
     /// The signal that killed the command, if any.
     pub signal: Option<i32>,
+    /// The jail used at least its CPU-time limit (a SIGKILL then comes from RLIMIT_CPU's hard
+    /// limit, which a process ignoring SIGXCPU reaches).
+    pub cpu_exhausted: bool,
     /// cgroup memory.events `oom_kill` went up during the run.
     pub cgroup_oom_kill: bool,
     /// cgroup pids.events `max` went up during the run.
@@ -216,6 +219,12 @@ pub fn attribute(limits: &Limits, ev: &Evidence) -> Option<StoppedBy> {
             return stop(
                 "cpu_time",
                 "SIGXCPU: the CPU-time limit (RLIMIT_CPU) was reached".into(),
+            )
+        }
+        Some(libc::SIGKILL) if ev.cpu_exhausted => {
+            return stop(
+                "cpu_time",
+                "SIGKILL at the CPU-time hard limit (SIGXCPU was ignored)".into(),
             )
         }
         Some(libc::SIGXFSZ) => {

@@ -25,6 +25,10 @@ pub struct Plan {
     pub clone_flags: u64,
     /// Whether the jail has its own network namespace (then `lo` is brought up inside).
     pub private_net: bool,
+    /// The seccomp filter, compiled before clone (the command installs it last before execve).
+    pub seccomp: crate::jail::seccomp::Program,
+    /// How each limit is enforced, and the rlimits the command sets.
+    pub limits: crate::limits::LimitPlan,
 }
 
 impl Plan {
@@ -85,7 +89,11 @@ impl Plan {
         if private_net {
             clone_flags |= libc::CLONE_NEWNET as u64;
         }
+        let seccomp = crate::jail::seccomp::compile(&policy)?;
+        let limits = crate::limits::plan(&policy.limits, false);
         Ok(Plan {
+            seccomp,
+            limits,
             policy,
             argv,
             envp,

@@ -1,26 +1,251 @@
-//! `tooljail run`: resolve the Policy, run it, map the outcome to the exit status.
+//! `tooljail run`: open the report and audit sinks, resolve the Policy, run it, then write the
+//! report and the audit record (for failed and refused runs too) and map the outcome to the exit
+//! status.
 
+use crate::audit::AuditLog;
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::error::{exit, Error, Result};
+use crate::limits::{self, Evidence};
 use crate::plan::Plan;
-use crate::supervisor::{self, End};
+use crate::report::{DeniedSyscall, Outcome, Report, Sink, StoppedBy};
+use crate::supervisor::{self, identity, End};
+use std::path::PathBuf;
 
 pub fn run(args: &RunArgs, _global: &GlobalArgs) -> Result<i32> {
-    let mut policy = crate::profile::policy_from_args(&args.policy)?;
-    // TEMPORARY: the hand-written default Policy ignores --timeout; apply it here until the
-    // profile loader does (setting the same field twice is harmless).
-    if let Some(t) = &args.policy.timeout {
-        policy.limits.wall_time = humantime::parse_duration(t).map_err(|e| {
-            Error::usage(format!("--timeout {t}: {e}")).with_hint("use e.g. `30s`, `5m`, `1h`")
-        })?;
+    let argv: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut report = Report::begin(argv);
+    let caller = nix::unistd::getuid();
+    report.identity.caller_uid = caller.as_raw();
+    report.identity.caller_user = nix::unistd::User::from_uid(caller)
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    report.identity.session = args.session.clone();
+    report.identity.agent = args.agent.clone();
+    report.identity.tool = args.tool.clone();
+
+    // Launch step 1: the sinks are opened first, with the invoking user's rights, so that a bad
+    // --report fails before anything runs and root's audit log stays root's.
+    let sink = match &args.report {
+        Some(s) => {
+            let sink: Sink = s.parse().map_err(|m| {
+                Error::usage(format!("--report {m}")).with_hint("use FILE, `-` (stdout) or fd:N")
+            })?;
+            Some(sink.open()?)
+        }
+        None => None,
+    };
+
+    let mut audit = None;
+    let result = prepare_and_run(args, &mut report, &mut audit);
+    let code = match &result {
+        Ok(code) => *code,
+        Err(e) => {
+            report.fail(e);
+            e.exit_code()
+        }
+    };
+    report.exit_status = code;
+
+    for w in &report.warnings {
+        eprintln!("tooljail: warning: {w}");
     }
+    // The audit record and the report are written whatever happened; failing to write them is
+    // said loudly but does not change the command's status (it already ran).
+    if let Some(log) = audit.or_else(|| fallback_audit_log(args, &report)) {
+        if let Err(e) = log.append(&report) {
+            eprintln!(
+                "tooljail: audit log {}: {e}; the record of this run is lost",
+                log.path().display()
+            );
+        }
+    }
+    if let Some(sink) = sink {
+        if let Err(e) = sink.write(&report) {
+            eprintln!("tooljail: --report: {e}; the report of this run is lost");
+        }
+    }
+    result
+}
+
+/// Everything between the sinks and the report: identity, Policy, audit sink, plan, jail.
+/// `audit` receives the audit log as soon as it is open, so a later failure is recorded too.
+fn prepare_and_run(
+    args: &RunArgs,
+    report: &mut Report,
+    audit: &mut Option<AuditLog>,
+) -> Result<i32> {
+    let who = identity::resolve(args.user.as_deref())?;
+    report.identity.jail_uid = who.uid;
+    report.identity.jail_user = who.user.clone();
+
+    let policy = crate::profile::policy_from_args(&args.policy)?;
+    report.profiles = policy.profiles.iter().map(|p| p.name.clone()).collect();
+    report.policy_sha256 = Some(policy.hash());
+
+    // The audit log is opened now (before the jail user is taken) so a bad path fails closed.
+    *audit = open_audit(args, &policy)?;
+
     let plan = Plan::new(policy, &args.command)?;
-    let outcome = supervisor::run(&plan)?;
+    report.isolation = isolation(&plan);
+    let outcome = supervisor::run(&plan, &who)?;
     tracing::debug!(?outcome, "jail ended");
-    match outcome.end {
-        End::Exited(code) => Ok(code),
-        End::Signaled(sig) => Ok(exit::SIGNAL_BASE + sig),
-        End::TimedOut => Ok(exit::TIMEOUT),
-        End::SetupFailed(e) => Err(e),
+    if let Some(line) = outcome.denials.summary_line() {
+        eprintln!("{line}");
     }
+
+    report.duration_ms = outcome.duration.as_millis() as u64;
+    report.resources.user_cpu_ms = outcome.rusage.user_time.as_millis() as u64;
+    report.resources.system_cpu_ms = outcome.rusage.system_time.as_millis() as u64;
+    report.resources.max_rss_kib = outcome.rusage.max_rss_kib;
+    report.denied_syscalls = outcome
+        .denials
+        .entries()
+        .iter()
+        .map(|d| DeniedSyscall {
+            name: d.name.clone(),
+            arch: d.arch.clone(),
+            count: d.count,
+        })
+        .collect();
+
+    let signal = match &outcome.end {
+        End::Signaled(s) => Some(*s),
+        _ => None,
+    };
+    let cpu_used = outcome.rusage.user_time + outcome.rusage.system_time;
+    let evidence = Evidence {
+        timed_out: outcome.end == End::TimedOut,
+        signal,
+        cpu_exhausted: plan
+            .policy
+            .limits
+            .cpu_time
+            .is_some_and(|limit| cpu_used >= limit),
+        scratch_used: outcome.scratch,
+        ..Default::default()
+    };
+    report.stopped_by = limits::attribute(&plan.policy.limits, &evidence);
+
+    let code = match outcome.end {
+        End::SetupFailed(e) => return Err(e),
+        End::TimedOut => {
+            report.outcome = Outcome::Timeout;
+            exit::TIMEOUT
+        }
+        End::Signaled(sig) => {
+            report.signal = Some(signal_name(sig));
+            report.outcome = if let Some(d) = &outcome.seccomp_kill {
+                report.stopped_by = Some(StoppedBy {
+                    kind: "rule".into(),
+                    name: format!("seccomp:{}", d.name),
+                    evidence: format!(
+                        "{}({}) is denied and the profile's action is kill",
+                        d.name, d.arch
+                    ),
+                });
+                Outcome::Violation
+            } else if sig == libc::SIGSYS {
+                report.stopped_by = Some(StoppedBy {
+                    kind: "rule".into(),
+                    name: "seccomp:arch".into(),
+                    evidence:
+                        "SIGSYS: a syscall of another architecture (i386 int 0x80, x32) was killed"
+                            .into(),
+                });
+                Outcome::Violation
+            } else if report.stopped_by.is_some() {
+                Outcome::Limit
+            } else {
+                Outcome::Signaled
+            };
+            exit::SIGNAL_BASE + sig
+        }
+        End::Exited(code) => {
+            report.exit_code = Some(code);
+            // A command that failed while a limit was exhausted (scratch full) was stopped by
+            // it; one that succeeded anyway was not.
+            report.outcome = if code != 0 && report.stopped_by.is_some() {
+                Outcome::Limit
+            } else {
+                report.stopped_by = None;
+                Outcome::Exited
+            };
+            code
+        }
+    };
+    Ok(code)
+}
+
+/// When the run failed before its audit log was opened (before the Policy was known),
+/// `--audit-log` or the caller's default log, so refused and failed runs leave a record too. A
+/// log that cannot be opened then is skipped: the run's own error is already on stderr.
+fn fallback_audit_log(args: &RunArgs, report: &Report) -> Option<AuditLog> {
+    if report.policy_sha256.is_some() {
+        // The Policy was resolved and chose not to audit, or opening failed (already an error).
+        return None;
+    }
+    let path = args.audit_log.clone().or_else(default_audit_path)?;
+    AuditLog::open(&path).ok()
+}
+
+fn default_audit_path() -> Option<PathBuf> {
+    crate::audit::default_path(
+        nix::unistd::getuid().as_raw(),
+        std::env::var("XDG_STATE_HOME").ok().as_deref(),
+        std::env::var("HOME").ok().as_deref(),
+    )
+}
+
+/// Open the audit log the Policy asks for (`--audit-log` wins over the profile's path, which
+/// wins over the default). Fails closed: a run that must be audited and cannot be does not run.
+fn open_audit(args: &RunArgs, policy: &crate::policy::Policy) -> Result<Option<AuditLog>> {
+    if !policy.audit.enabled && args.audit_log.is_none() {
+        return Ok(None);
+    }
+    let path = args
+        .audit_log
+        .clone()
+        .or_else(|| policy.audit.log.clone())
+        .or_else(default_audit_path)
+        .ok_or_else(|| {
+            Error::usage("no audit log: HOME and XDG_STATE_HOME are unset").with_hint(
+                "pass --audit-log PATH, or set [audit] log or enabled = false in the profile",
+            )
+        })?;
+    AuditLog::open(&path).map(Some)
+}
+
+/// What isolation this run applies, for the report.
+fn isolation(plan: &Plan) -> serde_json::Value {
+    let p = &plan.policy;
+    let mut namespaces = vec!["user", "mount", "pid", "ipc", "uts", "cgroup"];
+    if plan.private_net {
+        namespaces.push("net");
+    }
+    serde_json::json!({
+        "namespaces": namespaces,
+        "network": p.network.mode,
+        "binds": p.filesystem.binds.len(),
+        "scratch_bytes": p.filesystem.scratch.size,
+        "seccomp": {
+            "allowed_syscalls": p.syscalls.allow.len(),
+            "action": p.syscalls.action,
+            "unsafe_allow": p.syscalls.unsafe_allow,
+        },
+        "landlock": p.landlock,
+        "limits": plan.limits,
+        "capabilities": "none",
+        "no_new_privs": true,
+    })
+}
+
+fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| format!("signal {sig}"))
 }

@@ -12,8 +12,12 @@ use std::os::fd::BorrowedFd;
 
 /// Become the command, or report why not and exit (125 setup, 126 not executable, 127 not
 /// found).
-pub(crate) fn become_command(plan: &Plan, err_tx: BorrowedFd<'_>) -> ! {
-    let e = match last_steps(plan) {
+pub(crate) fn become_command(
+    plan: &Plan,
+    err_tx: BorrowedFd<'_>,
+    seccomp_tx: Option<BorrowedFd<'_>>,
+) -> ! {
+    let e = match last_steps(plan, seccomp_tx) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -21,7 +25,7 @@ pub(crate) fn become_command(plan: &Plan, err_tx: BorrowedFd<'_>) -> ! {
     process::exit_now(e.exit_code())
 }
 
-fn last_steps(plan: &Plan) -> Result<Infallible> {
+fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>) -> Result<Infallible> {
     let _span = tracing::debug_span!("command").entered();
     // Signals back to their defaults, none blocked: pid 1's mask and Rust's ignored SIGPIPE
     // would otherwise survive execve.
@@ -29,8 +33,9 @@ fn last_steps(plan: &Plan) -> Result<Infallible> {
     // setsid: a new session with no controlling terminal, so TIOCSTI into the caller's terminal
     // is impossible and the command's process group can be signalled as a whole.
     nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
-    // Resource limits are applied here (rlimits; cgroups later); see the limits issue.
-    apply_rlimits(plan)?;
+    // rlimits (CPU, file size, open files, no core dumps; memory and processes when no cgroup
+    // enforces them), inherited by everything the command starts. See src/limits.rs.
+    crate::limits::apply(&plan.limits).map_err(|(what, errno)| Error::setup(what, errno))?;
     // Every fd above 2 is closed at execve (CLOSE_RANGE_CLOEXEC keeps the error pipe usable
     // until then); the caller's fds were already closed by pid 1.
     process::close_range(3, libc::CLOSE_RANGE_CLOEXEC).map_err(step("close fds above 2"))?;
@@ -49,25 +54,21 @@ fn last_steps(plan: &Plan) -> Result<Infallible> {
         return Err(Error::setup("check no_new_privs", libc::EPERM)
             .with_hint("the kernel did not keep PR_SET_NO_NEW_PRIVS"));
     }
-    // Landlock/seccomp are applied here; see src/jail/landlock.rs / seccomp.rs
+    // Landlock is applied here; see src/jail/landlock.rs
     apply_landlock(plan)?;
-    apply_seccomp(plan)?;
+    // The seccomp filter, last: it may forbid what the steps before it need. It sends its
+    // listener fd to the supervisor, which answers (and reports) every denied call.
+    let handoff = seccomp_tx.ok_or_else(|| {
+        Error::setup("install the seccomp filter", libc::EBADF)
+            .with_hint("the seccomp hand-off socket is missing; this is a tooljail bug")
+    })?;
+    crate::jail::seccomp::install(&plan.seccomp, handoff)?;
     // execve: argv verbatim, envp from the Policy only.
     Err(exec(plan))
 }
 
-/// Resource limits (rlimits, later cgroups) are applied here; see the limits issue.
-fn apply_rlimits(_plan: &Plan) -> Result<()> {
-    Ok(())
-}
-
 // Landlock/seccomp are applied here; see src/jail/landlock.rs / seccomp.rs
 fn apply_landlock(_plan: &Plan) -> Result<()> {
-    Ok(())
-}
-
-// Landlock/seccomp are applied here; see src/jail/landlock.rs / seccomp.rs
-fn apply_seccomp(_plan: &Plan) -> Result<()> {
     Ok(())
 }
 

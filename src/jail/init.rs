@@ -25,8 +25,8 @@ const WATCHED: &[Signal] = &[
 ];
 
 /// The jail's pid 1, right after clone. Never returns.
-pub fn pid1(plan: &Plan, fds: ChildFds) -> ! {
-    match run(plan, &fds) {
+pub fn pid1(plan: &Plan, mut fds: ChildFds) -> ! {
+    match run(plan, &mut fds) {
         Ok(never) => match never {},
         Err(e) => {
             report(fds.err_tx.as_fd(), &e);
@@ -35,18 +35,19 @@ pub fn pid1(plan: &Plan, fds: ChildFds) -> ! {
     }
 }
 
-fn run(plan: &Plan, fds: &ChildFds) -> Result<std::convert::Infallible> {
+fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
     // 1. Die with the supervisor; then wait for it to write our id maps. EOF without the go
     //    byte means it died before PR_SET_PDEATHSIG took effect: leave quietly.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| step("set PR_SET_PDEATHSIG")(e.into()))?;
-    // 2. Keep no fd of the caller's: only our three pipe ends survive.
-    process::close_fds_except(&[
+    // 2. Keep no fd of the caller's: only our pipe ends and the seccomp hand-off survive.
+    let mut keep = vec![
         fds.sync_rx.as_raw_fd(),
         fds.err_tx.as_raw_fd(),
         fds.status_tx.as_raw_fd(),
-    ])
-    .map_err(step("close inherited fds"))?;
+    ];
+    keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
+    process::close_fds_except(&keep).map_err(step("close inherited fds"))?;
     let mut go = [0u8; 1];
     match nix::unistd::read(fds.sync_rx.as_raw_fd(), &mut go) {
         Ok(1) => {}
@@ -75,15 +76,35 @@ fn run(plan: &Plan, fds: &ChildFds) -> Result<std::convert::Infallible> {
         .map_err(|e| step("signalfd in pid 1")(e.into()))?;
     // 8. Fork the command.
     let command = match process::fork().map_err(step("fork the command"))? {
-        process::Forked::Child => super::exec::become_command(plan, fds.err_tx.as_fd()),
+        process::Forked::Child => super::exec::become_command(
+            plan,
+            fds.err_tx.as_fd(),
+            fds.seccomp_tx.as_ref().map(|f| f.as_fd()),
+        ),
         process::Forked::Parent { pid, .. } => pid,
     };
+    // Only the command sends the seccomp listener; our copy would keep the supervisor from
+    // seeing the socket hang up if the command fails before installing the filter.
+    drop(fds.seccomp_tx.take());
     // 9. Lock pid 1 down too: no capability, no new privileges.
     super::caps::drop_all()?;
     nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs in pid 1")(e.into()))?;
     // 10. Minimal init until the command ends.
     let status = supervise(command, &sfd)?;
-    let _ = nix::unistd::write(fds.status_tx.as_fd(), &status.to_ne_bytes());
+    // 11. Report the exact wait status, and how full scratch was (evidence for scratch_full):
+    //     i32 status, u64 bytes used, u64 bytes total, native endian, one write.
+    let (used, total) = nix::sys::statvfs::statvfs(&plan.policy.filesystem.scratch.path)
+        .map(|v| {
+            let frsize = v.fragment_size();
+            let total = v.blocks() * frsize;
+            (total - v.blocks_free() * frsize, total)
+        })
+        .unwrap_or((0, 0));
+    let mut msg = Vec::with_capacity(20);
+    msg.extend_from_slice(&status.to_ne_bytes());
+    msg.extend_from_slice(&used.to_ne_bytes());
+    msg.extend_from_slice(&total.to_ne_bytes());
+    let _ = nix::unistd::write(fds.status_tx.as_fd(), &msg);
     process::exit_now(0)
 }
 

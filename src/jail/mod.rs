@@ -22,6 +22,9 @@ pub struct ChildFds {
     /// Write end of the status pipe: pid 1 writes the command's raw wait status (i32, native
     /// endian) when it ends.
     pub status_tx: OwnedFd,
+    /// The command's end of the seccomp hand-off socket (it sends the filter's listener fd to
+    /// the supervisor). Pid 1 closes its copy once the command is forked.
+    pub seccomp_tx: Option<OwnedFd>,
 }
 
 /// Send `e` to the supervisor. Best effort: if the pipe is gone the supervisor is gone too, and

@@ -116,7 +116,8 @@ pub fn policy_from_args(args: &PolicyArgs) -> Result<Policy> {
             tcp_bind: vec![],
         },
         syscalls: Syscalls {
-            allow: vec![],
+            allow: crate::policy::syscalls::expand(&["@system-service".to_string()])
+                .map_err(|n| Error::profile("builtin:default", format!("unknown syscall {n}")))?,
             action: SeccompAction::Errno(libc::EPERM),
             unsafe_allow: vec![],
         },
@@ -126,7 +127,11 @@ pub fn policy_from_args(args: &PolicyArgs) -> Result<Policy> {
             scope_signals: true,
         },
         limits: Limits {
-            wall_time: Duration::from_secs(60),
+            wall_time: match &args.timeout {
+                Some(t) => humantime::parse_duration(t)
+                    .map_err(|e| Error::usage(format!("--timeout {t}: {e}")))?,
+                None => Duration::from_secs(60),
+            },
             kill_after: Duration::from_secs(2),
             cpu_time: Some(Duration::from_secs(60)),
             memory: Some(1 << 30),

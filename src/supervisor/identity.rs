@@ -7,31 +7,113 @@ use nix::unistd::{Gid, Uid};
 /// nobody:nogroup on Debian and most distributions.
 const NOBODY: u32 = 65534;
 
-/// When started as root (real or effective uid 0), become nobody:nogroup with no supplementary
-/// groups, irrevocably (real, effective and saved ids), before creating any namespace: the jail
-/// then takes exactly the unprivileged path, RLIMIT_NPROC counts against nobody, and no host-root
+/// Who the jail runs as on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JailIdentity {
+    pub uid: u32,
+    pub gid: u32,
+    pub user: Option<String>,
+}
+
+/// Resolve `--user NAME|UID` before anything else happens, so a bad value fails before any
+/// sink is written or namespace made. `None` from a non-root caller: the caller itself.
+/// `None` from root: nobody:nogroup. Refuses `--user` from a non-root caller and any uid 0.
+pub fn resolve(spec: Option<&str>) -> Result<JailIdentity> {
+    let root = nix::unistd::getuid().is_root() || nix::unistd::geteuid().is_root();
+    let usage = |m: String, hint: &str| Error::usage(m).with_hint(hint.to_string());
+    match (spec, root) {
+        (Some(s), false) => Err(usage(
+            format!("--user {s}: only root can run the jail as another user"),
+            "drop --user (the jail runs as you), or start tooljail as root",
+        )),
+        (None, false) => {
+            let uid = nix::unistd::getuid();
+            Ok(JailIdentity {
+                uid: uid.as_raw(),
+                gid: nix::unistd::getgid().as_raw(),
+                user: nix::unistd::User::from_uid(uid)
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name),
+            })
+        }
+        (None, true) => Ok(JailIdentity {
+            uid: NOBODY,
+            gid: NOBODY,
+            user: nix::unistd::User::from_uid(Uid::from_raw(NOBODY))
+                .ok()
+                .flatten()
+                .map(|u| u.name),
+        }),
+        (Some(s), true) => {
+            let found = match s.parse::<u32>() {
+                Ok(n) => nix::unistd::User::from_uid(Uid::from_raw(n)),
+                Err(_) => nix::unistd::User::from_name(s),
+            };
+            let user = found
+                .map_err(|e| {
+                    usage(
+                        format!("--user {s}: {}", e.desc()),
+                        "check the user database",
+                    )
+                })?
+                .ok_or_else(|| {
+                    usage(
+                        format!("--user {s}: no such user"),
+                        "give a name or uid from /etc/passwd",
+                    )
+                })?;
+            if user.uid.is_root() {
+                return Err(usage(
+                    format!("--user {s}: the jail never runs as root"),
+                    "name an unprivileged user, or drop --user to run as nobody",
+                ));
+            }
+            Ok(JailIdentity {
+                uid: user.uid.as_raw(),
+                gid: user.gid.as_raw(),
+                user: Some(user.name),
+            })
+        }
+    }
+}
+
+/// When started as root (real or effective uid 0), become `who` irrevocably (real, effective
+/// and saved ids), with the supplementary groups the user database gives `who` (none for
+/// nobody), before creating any namespace: the jail then takes exactly the unprivileged path,
+/// host file permissions apply as that user's, RLIMIT_NPROC counts against it, and no host-root
 /// power (CAP_* in the initial user namespace, root-owned files, /proc/sys) is ever in reach.
-pub fn drop_root_if_needed() -> Result<()> {
+/// A no-op for a non-root caller (`who` is then the caller).
+pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     if !nix::unistd::getuid().is_root() && !nix::unistd::geteuid().is_root() {
         return Ok(());
     }
     let fail = |what: &'static str| {
         move |e: nix::errno::Errno| {
-            Error::setup(format!("drop root to nobody ({what})"), e as i32)
-                .with_hint("tooljail started as root runs the jail as uid/gid 65534")
+            Error::setup(format!("become uid {} ({what})", who.uid), e as i32)
+                .with_hint("tooljail started as root runs the jail as --user, or as nobody (65534)")
         }
     };
-    nix::unistd::setgroups(&[]).map_err(fail("setgroups"))?;
-    let (u, g) = (Uid::from_raw(NOBODY), Gid::from_raw(NOBODY));
+    let (u, g) = (Uid::from_raw(who.uid), Gid::from_raw(who.gid));
+    let groups = match (&who.user, who.uid) {
+        (Some(name), uid) if uid != NOBODY => {
+            let cname = std::ffi::CString::new(name.as_str())
+                .map_err(|_| Error::usage(format!("user name {name:?} holds a NUL byte")))?;
+            nix::unistd::getgrouplist(&cname, g).map_err(fail("getgrouplist"))?
+        }
+        _ => Vec::new(),
+    };
+    nix::unistd::setgroups(&groups).map_err(fail("setgroups"))?;
     nix::unistd::setresgid(g, g, g).map_err(fail("setresgid"))?;
     nix::unistd::setresuid(u, u, u).map_err(fail("setresuid"))?;
     if nix::unistd::geteuid().is_root() || nix::unistd::getegid().as_raw() == 0 {
-        return Err(Error::setup("drop root to nobody (verify)", libc::EPERM));
+        return Err(Error::setup("become the jail's user (verify)", libc::EPERM));
     }
     // Changing uid made us non-dumpable, which would leave /proc/PID of the child owned by
-    // root and its uid_map unwritable for us. We hold no secret worth hiding from nobody.
+    // root and its uid_map unwritable for us. We hold no secret worth hiding from that user:
+    // report and audit sinks were opened before, and their contents are about this run.
     nix::sys::prctl::set_dumpable(true)
-        .map_err(|e| Error::setup("drop root to nobody (set dumpable)", e as i32))?;
+        .map_err(|e| Error::setup("become the jail's user (set dumpable)", e as i32))?;
     Ok(())
 }
 

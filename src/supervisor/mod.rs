@@ -2,11 +2,12 @@
 //! namespaces, writes its id maps, releases it, and waits — forwarding signals, enforcing the
 //! wall-clock timeout, collecting rusage and the command's exact status or setup error.
 
-mod identity;
+pub mod identity;
 mod userns;
 mod wait;
 
 use crate::error::{Error, Result};
+use crate::jail::seccomp::{Denial, Denials};
 use crate::jail::ChildFds;
 use crate::plan::Plan;
 pub use crate::sys::process::Rusage;
@@ -39,13 +40,19 @@ pub struct Outcome {
     pub duration: Duration,
     /// Resource use of the whole jail (pid 1 reaps every process in it).
     pub rusage: Rusage,
+    /// Scratch (bytes used, bytes total) when the command ended.
+    pub scratch: Option<(u64, u64)>,
+    /// Every syscall the filter denied, by name, with counts.
+    pub denials: Denials,
+    /// The denial that killed the jail, when the profile's action is `kill`.
+    pub seccomp_kill: Option<Denial>,
 }
 
 /// Run `plan` in a new jail and wait for it to end.
 ///
 /// Errors before the jail exists (pipes, clone refused, id maps) are returned as `Err`; errors
 /// inside the jail (a bind, execve) come back as [`End::SetupFailed`].
-pub fn run(plan: &Plan) -> Result<Outcome> {
+pub fn run(plan: &Plan, who: &identity::JailIdentity) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor").entered();
     // clone3 in a multi-threaded process would copy only this thread, with other threads' locks
     // held forever in the child.
@@ -58,8 +65,8 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
             ),
         );
     }
-    // Root without --user runs the jail as nobody:nogroup, before any namespace exists.
-    identity::drop_root_if_needed()?;
+    // Root runs the jail as --user, or nobody:nogroup, before any namespace exists.
+    identity::become_jail_user(who)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
 
@@ -70,6 +77,14 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
     let (sync_rx, sync_tx) = pipe("sync")?;
     let (err_rx, err_tx) = pipe("error")?;
     let (status_rx, status_tx) = pipe("status")?;
+    // The command sends its seccomp listener fd over this socket (SCM_RIGHTS).
+    let (seccomp_rx, seccomp_tx) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::setup("create the seccomp hand-off socket", e as i32))?;
 
     // Signals to forward are blocked and read from a signalfd (no handlers, no static state).
     // The jail's pid 1 inherits the mask and keeps it for its own signalfd.
@@ -88,13 +103,14 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
         .map_err(|e| userns::clone_refused(crate::sys::errno_of(&e)));
     let (pid, pidfd) = match forked {
         Ok(Forked::Child) => {
-            drop((sync_tx, err_rx, status_rx, sfd));
+            drop((sync_tx, err_rx, status_rx, sfd, seccomp_rx));
             crate::jail::init::pid1(
                 plan,
                 ChildFds {
                     sync_rx,
                     err_tx,
                     status_tx,
+                    seccomp_tx: Some(seccomp_tx),
                 },
             )
         }
@@ -110,7 +126,7 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
             return Err(e);
         }
     };
-    drop((sync_rx, err_tx, status_tx));
+    drop((sync_rx, err_tx, status_tx, seccomp_tx));
 
     // Map our uid/gid to the same ids inside, then release the child.
     if let Err(e) = identity::write_id_maps(pid, uid, gid) {
@@ -129,9 +145,10 @@ pub fn run(plan: &Plan) -> Result<Outcome> {
             err_rx,
             status_rx,
             signals: sfd,
+            seccomp_rx,
         },
         started,
-        &plan.policy.limits,
+        plan,
     );
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
     let mut outcome = outcome?;

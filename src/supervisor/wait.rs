@@ -3,7 +3,8 @@
 
 use super::{End, Outcome};
 use crate::error::{Error, Result};
-use crate::policy::Limits;
+use crate::jail::seccomp::{Denial, Denials, Notifier};
+use crate::plan::Plan;
 use crate::sys::process::{self, Rusage};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signalfd::SignalFd;
@@ -17,6 +18,8 @@ pub struct Jail {
     pub err_rx: OwnedFd,
     pub status_rx: OwnedFd,
     pub signals: SignalFd,
+    /// The socket the command sends its seccomp listener over.
+    pub seccomp_rx: OwnedFd,
 }
 
 /// Reap the jail's pid 1, blocking until it is gone.
@@ -53,10 +56,23 @@ fn set_nonblocking(fd: &OwnedFd) {
     }
 }
 
-/// Wait for the jail to end, forwarding SIGINT/SIGTERM/SIGHUP to it and enforcing
+/// What the poll loop is waiting on, in the order of the poll set.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Pid1,
+    Signals,
+    ErrorPipe,
+    StatusPipe,
+    Handoff,
+    Seccomp,
+}
+
+/// Wait for the jail to end, forwarding SIGINT/SIGTERM/SIGHUP to it, enforcing
 /// `limits.wall_time` (SIGTERM to the command via pid 1, then SIGKILL to pid 1 after
-/// `limits.kill_after`; the kernel then kills the whole pid namespace).
-pub fn wait(jail: Jail, started: Instant, limits: &Limits) -> Result<Outcome> {
+/// `limits.kill_after`; the kernel then kills the whole pid namespace), and answering the
+/// seccomp filter's notifications (each one a denied syscall, recorded by name).
+pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
+    let limits = &plan.policy.limits;
     set_nonblocking(&jail.err_rx);
     set_nonblocking(&jail.status_rx);
     // A wall time too large to represent is no deadline at all.
@@ -65,6 +81,12 @@ pub fn wait(jail: Jail, started: Instant, limits: &Limits) -> Result<Outcome> {
     let mut timed_out = false;
     let (mut err_buf, mut status_buf) = (Vec::new(), Vec::new());
     let (mut err_open, mut status_open) = (true, true);
+    // The hand-off socket is polled until the listener arrives or the command side hangs up;
+    // then never again (a hung-up socket would make poll return at once forever).
+    let mut handoff_open = true;
+    let mut notifier: Option<Notifier> = None;
+    let mut denials = Denials::default();
+    let mut seccomp_kill: Option<Denial> = None;
     loop {
         let now = Instant::now();
         if !timed_out && deadline.is_some_and(|d| now >= d) {
@@ -87,40 +109,83 @@ pub fn wait(jail: Jail, started: Instant, limits: &Limits) -> Result<Outcome> {
             }
             None => PollTimeout::NONE,
         };
+        let mut sources = vec![Source::Pid1, Source::Signals];
         let mut fds = vec![
             PollFd::new(jail.pidfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(jail.signals.as_fd(), PollFlags::POLLIN),
         ];
         if err_open {
+            sources.push(Source::ErrorPipe);
             fds.push(PollFd::new(jail.err_rx.as_fd(), PollFlags::POLLIN));
         }
         if status_open {
+            sources.push(Source::StatusPipe);
             fds.push(PollFd::new(jail.status_rx.as_fd(), PollFlags::POLLIN));
+        }
+        if handoff_open {
+            sources.push(Source::Handoff);
+            fds.push(PollFd::new(jail.seccomp_rx.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(n) = &notifier {
+            sources.push(Source::Seccomp);
+            fds.push(PollFd::new(n.fd(), PollFlags::POLLIN));
         }
         match nix::poll::poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::setup("poll the jail", e as i32)),
         }
-        let ready = |i: usize| {
-            fds.get(i)
-                .and_then(|f| f.revents())
-                .is_some_and(|r| !r.is_empty())
-        };
-        let (pid_done, sig_ready) = (ready(0), ready(1));
-        let err_ready = err_open && ready(2);
-        let status_ready = status_open && ready(if err_open { 3 } else { 2 });
+        let ready: Vec<(Source, PollFlags)> = sources
+            .iter()
+            .zip(&fds)
+            .filter_map(|(s, f)| f.revents().filter(|r| !r.is_empty()).map(|r| (*s, r)))
+            .collect();
         drop(fds);
-        if sig_ready {
-            while let Ok(Some(info)) = jail.signals.read_signal() {
-                tracing::debug!(signal = info.ssi_signo, "forwarding to the jail");
-                let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), info.ssi_signo as i32);
+        let mut pid_done = false;
+        for (source, revents) in ready {
+            match source {
+                Source::Pid1 => pid_done = true,
+                Source::Signals => {
+                    while let Ok(Some(info)) = jail.signals.read_signal() {
+                        tracing::debug!(signal = info.ssi_signo, "forwarding to the jail");
+                        let _ =
+                            process::pidfd_send_signal(jail.pidfd.as_fd(), info.ssi_signo as i32);
+                    }
+                }
+                Source::ErrorPipe => err_open = read_some(&jail.err_rx, &mut err_buf),
+                Source::StatusPipe => status_open = read_some(&jail.status_rx, &mut status_buf),
+                Source::Handoff => {
+                    handoff_open = false;
+                    // POLLHUP without data: the command failed before installing the filter;
+                    // the error pipe says why.
+                    if revents.contains(PollFlags::POLLIN) {
+                        match Notifier::from_handoff(jail.seccomp_rx.as_fd(), &plan.seccomp) {
+                            Ok(n) => notifier = Some(n),
+                            Err(e) => tracing::debug!(error = %e, "no seccomp listener"),
+                        }
+                    }
+                }
+                Source::Seccomp => {
+                    if revents.contains(PollFlags::POLLIN) {
+                        let denial = notifier
+                            .as_mut()
+                            .map(Notifier::handle)
+                            .transpose()?
+                            .flatten();
+                        if let Some(d) = denial {
+                            denials.record(&d);
+                            if d.kill && seccomp_kill.is_none() {
+                                tracing::debug!(syscall = %d.name, "seccomp kill: SIGKILL to the jail");
+                                let _ =
+                                    process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGKILL);
+                                seccomp_kill = Some(d);
+                            }
+                        }
+                    } else {
+                        // POLLHUP: every process under the filter has exited.
+                        notifier = None;
+                    }
+                }
             }
-        }
-        if err_ready {
-            err_open = read_some(&jail.err_rx, &mut err_buf);
-        }
-        if status_ready {
-            status_open = read_some(&jail.status_rx, &mut status_buf);
         }
         if pid_done {
             break;
@@ -133,11 +198,26 @@ pub fn wait(jail: Jail, started: Instant, limits: &Limits) -> Result<Outcome> {
     while err_open && read_some(&jail.err_rx, &mut err_buf) {}
     while status_open && read_some(&jail.status_rx, &mut status_buf) {}
     let end = decide(&err_buf, &status_buf, timed_out, pid1_status);
+    let scratch = scratch_usage(&status_buf);
     Ok(Outcome {
+        scratch,
         end,
         duration,
         rusage,
+        denials,
+        seccomp_kill,
     })
+}
+
+/// Scratch (bytes used, bytes total) as pid 1 measured it when the command ended.
+fn scratch_usage(status: &[u8]) -> Option<(u64, u64)> {
+    let word = |at: usize| {
+        status
+            .get(at..at + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_ne_bytes)
+    };
+    Some((word(4)?, word(12)?)).filter(|(_, total)| *total > 0)
 }
 
 /// How the jail ended, from what the pipes carried, whether the timeout fired, and pid 1's own
@@ -157,10 +237,10 @@ fn decide(err: &[u8], status: &[u8], timed_out: bool, pid1_status: i32) -> End {
     if timed_out {
         return End::TimedOut;
     }
-    let raw = match <[u8; 4]>::try_from(status) {
-        Ok(bytes) => i32::from_ne_bytes(bytes),
+    let raw = match status.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+        Some(bytes) => i32::from_ne_bytes(bytes),
         // Pid 1 died without reporting: it was killed from outside (e.g. the OOM killer).
-        Err(_) => pid1_status,
+        None => pid1_status,
     };
     if libc::WIFEXITED(raw) {
         End::Exited(libc::WEXITSTATUS(raw))

@@ -50,7 +50,7 @@ pub fn identities() -> Vec<Ctx> {
             },
         }];
     }
-    let name = std::env::var("TOOLJAIL_TEST_USER").unwrap_or_else(|_| "nobody".into());
+    let name = std::env::var("TOOLJAIL_TEST_USER").unwrap_or_else(|_| default_test_user());
     let user = nix::unistd::User::from_name(&name)
         .expect("look up TOOLJAIL_TEST_USER")
         .unwrap_or_else(|| panic!("TOOLJAIL_TEST_USER {name} does not exist"));
@@ -318,5 +318,13 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `tooljail-test` (created by tests/setup.sh) when it exists, else `nobody`.
+fn default_test_user() -> String {
+    match nix::unistd::User::from_name("tooljail-test") {
+        Ok(Some(_)) => "tooljail-test".into(),
+        _ => "nobody".into(),
     }
 }
