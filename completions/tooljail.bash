@@ -65,7 +65,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --help --version run check explain profiles doctor audit help"
+            opts="-p -v -h -V --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -135,6 +135,10 @@ _tooljail() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -143,7 +147,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__audit)
-            opts="-v -h --log --user --since --until --tool --session --outcome --json --verbose --help"
+            opts="-v -h --log --user --since --until --tool --session --outcome --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -177,6 +181,10 @@ _tooljail() {
                     COMPREPLY=($(compgen -W "exited signaled timeout limit violation refused setup-error" -- "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -185,12 +193,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__check)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -199,12 +211,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__doctor)
-            opts="-v -h --json --verbose --help"
+            opts="-v -h --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -213,7 +229,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__explain)
-            opts="-p -v -h --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --json --verbose --help"
+            opts="-p -v -h --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,6 +273,10 @@ _tooljail() {
                     ;;
                 --cwd)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -379,12 +399,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__profiles)
-            opts="-v -h --verbose --help"
+            opts="-v -h --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -393,7 +417,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --help"
+            opts="-p -v -h --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -461,6 +485,10 @@ _tooljail() {
                     ;;
                 --user)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

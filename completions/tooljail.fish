@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= net= timeout= memory= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose h/help V/version
+    string join \n p/profile= ro= rw= net= timeout= memory= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -41,6 +41,8 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l session -d 'Session l
 complete -c tooljail -n "__fish_tooljail_needs_command" -l agent -d 'Agent label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l tool -d 'Tool label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s V -l version -d 'Print version'
@@ -68,10 +70,14 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l session -d 'Se
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l agent -d 'Agent label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l tool -d 'Tool label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand check" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s h -l help -d 'Print help'
+complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l ro -d 'Bind PATH read-only into the jail (repeatable)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l rw -d 'Bind PATH read-write into the jail (repeatable)' -r -F
@@ -83,14 +89,20 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l memory -d 
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -s h -l help -d 'Print help'
+complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -l json -d 'Print the findings as JSON'
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s h -l help -d 'Print help'
+complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log -d 'The audit log to read (default: the invoking user\'s default log)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l user -d 'Only runs by this user (name or uid, invoking or effective)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l since -d 'Only runs started at or after T (RFC 3339, or a duration ago such as `2h`)' -r
@@ -104,9 +116,11 @@ limit\t''
 violation\t''
 refused\t''
 setup-error\t''"
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l json -d 'Print matching records as JSON lines instead of a table'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s h -l help -d 'Print help'
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'

@@ -33,6 +33,19 @@ pub struct GlobalArgs {
     /// More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+
+    /// Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per event (for log collectors).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

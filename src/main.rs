@@ -19,14 +19,50 @@ fn main() -> ExitCode {
         }
     };
     let verbose = cli.global.verbose;
+    init_logging(verbose, cli.global.log_format);
     match tooljail::commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
             eprintln!("tooljail: {e}");
             if verbose > 0 {
-                eprintln!("tooljail: (kind: {:?}, retryable: {})", e.kind, e.retryable);
+                let errno = e.errno.map(|n| format!(", errno {n}")).unwrap_or_default();
+                eprintln!(
+                    "tooljail: ({:?} error{errno}, retryable: {})",
+                    e.kind, e.retryable
+                );
             }
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// Diagnostics on stderr. Quiet by default; `-v` shows tooljail's debug events (each setup
+/// step), `-vv` also every span's duration when it closes, so start-up time can be read off.
+/// `TOOLJAIL_LOG` (a tracing filter) overrides the level. The subscriber writes synchronously
+/// and starts no thread: the supervisor must be single-threaded when it clones.
+fn init_logging(verbose: u8, format: tooljail::cli::LogFormat) {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "tooljail=debug",
+        _ => "tooljail=trace",
+    };
+    let filter =
+        EnvFilter::try_from_env("TOOLJAIL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let spans = if verbose >= 2 {
+        FmtSpan::CLOSE
+    } else {
+        FmtSpan::NONE
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(spans)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false);
+    let _ = match format {
+        tooljail::cli::LogFormat::Text => builder.try_init(),
+        tooljail::cli::LogFormat::Json => builder.json().try_init(),
+    };
 }

@@ -83,14 +83,15 @@ fn prepare_and_run(
     report.identity.jail_uid = who.uid;
     report.identity.jail_user = who.user.clone();
 
-    let policy = crate::profile::policy_from_args(&args.policy)?;
+    let policy = tracing::debug_span!("resolve policy")
+        .in_scope(|| crate::profile::policy_from_args(&args.policy))?;
     report.profiles = policy.profiles.iter().map(|p| p.name.clone()).collect();
     report.policy_sha256 = Some(policy.hash());
 
     // The audit log is opened now (before the jail user is taken) so a bad path fails closed.
     *audit = open_audit(args, &policy)?;
 
-    let plan = Plan::new(policy, &args.command)?;
+    let plan = tracing::debug_span!("plan").in_scope(|| Plan::new(policy, &args.command))?;
     report.isolation = isolation(&plan);
     let outcome = supervisor::run(&plan, &who)?;
     tracing::debug!(?outcome, "jail ended");

@@ -99,6 +99,7 @@ pub fn run(plan: &Plan, who: &identity::JailIdentity) -> Result<Outcome> {
         .map_err(|e| Error::setup("create a signalfd", e as i32))?;
 
     let started = Instant::now();
+    let clone_span = tracing::debug_span!("clone and id maps").entered();
     let forked = process::clone3(plan.clone_flags)
         .map_err(|e| userns::clone_refused(crate::sys::errno_of(&e)));
     let (pid, pidfd) = match forked {
@@ -137,6 +138,7 @@ pub fn run(plan: &Plan, who: &identity::JailIdentity) -> Result<Outcome> {
     // If this write fails the child sees EOF and exits; the wait loop below reports it.
     let _ = nix::unistd::write(&sync_tx, &[1]);
     drop(sync_tx);
+    drop(clone_span);
 
     let outcome = wait::wait(
         wait::Jail {
