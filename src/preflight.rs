@@ -10,10 +10,10 @@ pub mod probe;
 use crate::error::{Error, Result};
 use crate::jail::landlock::{required_abi, unenforced, Feature, Unenforced};
 use crate::policy::{Compat, Policy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Whether and how the running kernel offers Landlock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "state", content = "value")]
 pub enum LandlockSupport {
     /// Landlock works; the value is the kernel's ABI version.
@@ -45,17 +45,22 @@ pub const FAKE_ABI_ENV: &str = "TOOLJAIL_TEST_FAKE_LANDLOCK_ABI";
 /// Probes the running kernel's Landlock support (landlock_create_ruleset(2) with
 /// LANDLOCK_CREATE_RULESET_VERSION). Read-only and cheap.
 pub fn landlock_support() -> LandlockSupport {
-    let real = match crate::sys::landlock::abi_version() {
-        Ok(abi) => LandlockSupport::Available(abi),
-        Err(libc::EOPNOTSUPP) => LandlockSupport::Disabled,
-        Err(libc::ENOSYS) => LandlockSupport::NotBuilt,
-        Err(errno) => LandlockSupport::Blocked(errno),
-    };
+    let real = real_landlock_support();
     #[cfg(debug_assertions)]
     if let Some(fake) = std::env::var_os(FAKE_ABI_ENV) {
         return fake_support(real, &fake.to_string_lossy());
     }
     real
+}
+
+/// The kernel's answer, ignoring the test knob.
+pub fn real_landlock_support() -> LandlockSupport {
+    match crate::sys::landlock::abi_version() {
+        Ok(abi) => LandlockSupport::Available(abi),
+        Err(libc::EOPNOTSUPP) => LandlockSupport::Disabled,
+        Err(libc::ENOSYS) => LandlockSupport::NotBuilt,
+        Err(errno) => LandlockSupport::Blocked(errno),
+    }
 }
 
 /// The knob can only take features away: a fake ABI above the real one is the real one, and
@@ -160,7 +165,8 @@ pub fn landlock_with(policy: &Policy, support: LandlockSupport) -> Result<Landlo
     Err(required_error(policy, &report))
 }
 
-const BEST_EFFORT: &str = "set mode = \"best-effort\" in [landlock] to run without it";
+const BEST_EFFORT: &str =
+    "set mode = \"best-effort\" in [landlock] to run with what this kernel enforces";
 
 fn required_error(policy: &Policy, report: &LandlockReport) -> Error {
     let profile = policy.name();

@@ -71,6 +71,9 @@ struct Spec {
     before: Ops,
     /// Call `preflight()` first and print its result (and stop on error).
     preflight: bool,
+    /// Apply with `restrict_with` and this support instead of probing.
+    #[serde(default)]
+    support: Option<tooljail::preflight::LandlockSupport>,
     after: Ops,
 }
 
@@ -184,7 +187,11 @@ fn child_body(spec: &Spec, sleeper: u32, out: &mut impl std::io::Write) {
 
     // The jail sets no_new_privs before Landlock; so do we (required when unprivileged).
     nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
-    match tooljail::jail::landlock::restrict(&spec.policy) {
+    let applied = match spec.support {
+        Some(s) => tooljail::jail::landlock::restrict_with(&spec.policy, s),
+        None => tooljail::jail::landlock::restrict(&spec.policy),
+    };
+    match applied {
         Ok(status) => {
             writeln!(out, "LL status {}", serde_json::to_string(&status).unwrap()).unwrap()
         }
@@ -607,6 +614,7 @@ fn check_full_policy(drop_to: Option<u32>) {
             drop_to,
             before,
             preflight: true,
+            support: None,
             after,
         },
         None,
@@ -727,6 +735,7 @@ fn scopes_can_be_turned_off() {
             drop_to: Some(NOBODY),
             before: vec![],
             preflight: false,
+            support: None,
             after: vec![
                 (
                     "abstract".into(),
@@ -760,6 +769,7 @@ fn scratch_exec_lets_the_tool_run_what_it_wrote() {
             drop_to: Some(NOBODY),
             before: vec![],
             preflight: false,
+            support: None,
             after: vec![
                 ("copy".into(), Op::CopyTrue(w.join("mytrue"))),
                 ("exec".into(), Op::Exec(w.join("mytrue"))),
@@ -789,6 +799,7 @@ fn private_network_modes_leave_tcp_to_the_namespace() {
                 drop_to: Some(NOBODY),
                 before: vec![],
                 preflight: false,
+                support: None,
                 after: vec![
                     ("connect".into(), Op::TcpConnect(ports.connect_denied)),
                     ("bind".into(), Op::TcpBind(ports.bind_denied)),
@@ -820,6 +831,7 @@ fn host_mode_without_ports_allows_no_tcp() {
             drop_to: Some(NOBODY),
             before: vec![],
             preflight: false,
+            support: None,
             after: vec![
                 ("connect".into(), Op::TcpConnect(ports.connect_ok)),
                 ("bind".into(), Op::TcpBind(ports.bind_ok)),
@@ -847,6 +859,7 @@ fn a_missing_rule_path_fails_closed() {
             drop_to: Some(NOBODY),
             before: vec![],
             preflight: false,
+            support: None,
             after: vec![],
         },
         None,
@@ -874,6 +887,7 @@ fn a_rule_of_the_wrong_kind_fails_closed() {
             drop_to: Some(NOBODY),
             before: vec![],
             preflight: false,
+            support: None,
             after: vec![],
         },
         None,
@@ -898,6 +912,7 @@ mod fake_abi {
             drop_to: Some(NOBODY),
             before: vec![],
             preflight: true,
+            support: None,
             after,
         }
     }
@@ -1063,4 +1078,58 @@ fn doctor_on_this_kernel() {
     }
     let enforceable = v["default_profile_enforceable"].as_bool().unwrap();
     assert_eq!(out.status.code(), Some(if enforceable { 0 } else { 1 }));
+}
+
+#[test]
+fn restrict_with_uses_the_supervisors_probe() {
+    // The jail passes the support preflight found; a lower ABI there means less is handled,
+    // and the status says exactly what.
+    let fx = Fixture::new();
+    let ports = ports();
+    let mut policy = fx.policy(&ports);
+    policy.landlock.mode = Compat::BestEffort;
+    let out = spawn_child(
+        &Spec {
+            policy,
+            drop_to: Some(NOBODY),
+            before: vec![],
+            preflight: false,
+            support: Some(tooljail::preflight::LandlockSupport::Available(3)),
+            after: vec![
+                ("read_b".into(), Op::Read(fx.p("b/b.txt"))),
+                ("truncate_a".into(), Op::Truncate(fx.p("a/t.txt"))),
+                ("ioctl_zero".into(), Op::Ioctl("/dev/zero".into())),
+            ],
+        },
+        None,
+    );
+    let status = out.status.as_ref().unwrap_or_else(|| panic!("{}", out.raw));
+    assert_eq!(status["kernel_abi"], 3);
+    assert_eq!(status["not_enforced"][0]["feature"], "tcp-ports");
+    out.expect("read_b", libc::EACCES);
+    out.expect("truncate_a", libc::EACCES); // ABI 3 has truncate
+    out.expect("ioctl_zero", libc::ENOTTY); // but not ioctl-dev
+}
+
+#[test]
+fn a_support_value_above_the_kernel_fails_closed() {
+    let Some(real) = tooljail::preflight::kernel_abi() else {
+        panic!("these layer tests need a kernel with Landlock");
+    };
+    let fx = Fixture::new();
+    let ports = ports();
+    let out = spawn_child(
+        &Spec {
+            policy: fx.policy(&ports),
+            drop_to: Some(NOBODY),
+            before: vec![],
+            preflight: false,
+            support: Some(tooljail::preflight::LandlockSupport::Available(real + 1)),
+            after: vec![],
+        },
+        None,
+    );
+    let e = out.error.as_ref().unwrap_or_else(|| panic!("{}", out.raw));
+    assert_eq!(e["kind"], "setup", "{e}");
+    assert!(out.status.is_none());
 }

@@ -67,7 +67,29 @@ const STEP: &str = "setup step \"landlock\"";
 /// enforces what the kernel offers and lists the rest in [`LandlockStatus::not_enforced`].
 /// Never returns Ok with less than the status says.
 pub fn restrict(policy: &Policy) -> Result<LandlockStatus> {
-    let support = preflight::landlock_support();
+    restrict_with(policy, preflight::landlock_support())
+}
+
+/// [`restrict`] with the kernel support the supervisor found in preflight
+/// ([`crate::preflight::LandlockReport::support`]), so both sides decide from the same probe
+/// (and the debug-only fake-ABI knob reaches the child even after its environment is
+/// cleared). A support value above what the kernel answers now is an error: the status must
+/// never claim more than is enforced.
+pub fn restrict_with(policy: &Policy, support: LandlockSupport) -> Result<LandlockStatus> {
+    // The support we were handed may only be lower than the kernel's (the test knob lowers it);
+    // claiming more would make the status lie about what is enforced.
+    let real = preflight::real_landlock_support().abi();
+    if support.abi() > real {
+        return Err(Error::new(
+            ErrorKind::Setup,
+            STEP,
+            format!(
+                "preflight saw Landlock {support:?} but the kernel answers {:?}",
+                preflight::real_landlock_support()
+            ),
+        )
+        .with_hint("the kernel changed between preflight and the jail; run again"));
+    }
     let report = preflight::landlock_with(policy, support)?;
     let kernel_abi = match support {
         LandlockSupport::Available(abi) => abi,
