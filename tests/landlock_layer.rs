@@ -187,10 +187,12 @@ fn child_body(spec: &Spec, sleeper: u32, out: &mut impl std::io::Write) {
 
     // The jail sets no_new_privs before Landlock; so do we (required when unprivileged).
     nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
+    let started = std::time::Instant::now();
     let applied = match spec.support {
         Some(s) => tooljail::jail::landlock::restrict_with(&spec.policy, s),
         None => tooljail::jail::landlock::restrict(&spec.policy),
     };
+    writeln!(out, "LL restrict_us {}", started.elapsed().as_micros()).unwrap();
     match applied {
         Ok(status) => {
             writeln!(out, "LL status {}", serde_json::to_string(&status).unwrap()).unwrap()
@@ -621,6 +623,9 @@ fn check_full_policy(drop_to: Option<u32>) {
     );
     if let (Some(id), true) = (drop_to, is_root()) {
         assert!(out.raw.contains(&format!("LL uid {id}\n")), "{}", out.raw);
+    }
+    if let Some(t) = out.raw.lines().find(|l| l.starts_with("LL restrict_us")) {
+        eprintln!("{t} (drop_to {drop_to:?})");
     }
     let status = out.status.as_ref().unwrap_or_else(|| panic!("{}", out.raw));
     assert_eq!(status["enforced"], true);
