@@ -6,6 +6,7 @@
 mod caps;
 mod exec;
 pub mod init;
+pub mod landlock;
 mod rootfs;
 pub mod seccomp;
 

@@ -6,6 +6,7 @@
 //! [`crate::Error::setup`] naming the step.
 
 pub mod fd;
+pub mod landlock;
 pub mod mount;
 pub mod net;
 pub mod process;

@@ -1,0 +1,248 @@
+//! Landlock, the second independent wall: applied in the command process after
+//! PR_SET_NO_NEW_PRIVS and before the seccomp filter, so that even if the mount namespace leaked
+//! a path, the command could not use it beyond what the Policy grants.
+//!
+//! The ruleset handles every access right the running kernel's ABI knows (capped at what the
+//! `landlock` crate knows), so a right added by a newer kernel is denied unless a rule grants it;
+//! the rules come from [`rules()`], [`port_rules()`] and [`scopes()`], which `explain` shows.
+//! The crate runs in `HardRequirement` mode and is asked only for what this kernel offers: any
+//! degradation is decided by us, up front, in [`crate::preflight::landlock_with`], and reported.
+
+mod rules;
+
+pub use rules::{
+    handles_net, plan, port_rules, required_abi, required_features, rules, scopes, unenforced,
+    Feature, FsRight, LandlockPlan, LandlockRule, NetRight, PortRule, ScopeRight, Unenforced,
+};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::policy::{Compat, FileKind, Policy};
+use crate::preflight::{self, LandlockSupport};
+use landlock::{
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
+};
+use serde::Serialize;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// What the restrict step enforced, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LandlockStatus {
+    /// Whether a Landlock domain now confines the process.
+    pub enforced: bool,
+    pub mode: Compat,
+    /// The kernel's ABI (as tooljail sees it), `None` when Landlock is unavailable.
+    pub kernel_abi: Option<u32>,
+    /// Filesystem rights denied everywhere except where a rule grants them.
+    pub handled_fs: Vec<FsRight>,
+    /// Network rights denied except on the listed ports (empty outside host mode).
+    pub handled_net: Vec<NetRight>,
+    /// Scopes in force.
+    pub scopes: Vec<ScopeRight>,
+    /// Number of path rules and port rules added.
+    pub path_rules: usize,
+    pub port_rules: usize,
+    /// Needed features this kernel does not enforce (best-effort mode only).
+    pub not_enforced: Vec<Unenforced>,
+    /// Set when the kernel's ABI is newer than this build knows: rights it added are not
+    /// handled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_newer_than_build: Option<u32>,
+}
+
+/// The highest Landlock ABI the `landlock` crate in this build knows.
+pub fn crate_abi() -> u32 {
+    ABI::from(i32::MAX) as u32
+}
+
+const STEP: &str = "setup step \"landlock\"";
+
+/// Applies the Policy's Landlock ruleset to the calling thread and everything it later
+/// starts. Call it in the command process, single-threaded, after PR_SET_NO_NEW_PRIVS, after
+/// pivot_root (rule paths are inside paths, opened here), before the seccomp filter.
+///
+/// Required mode: returns an error (kind Preflight when the kernel lacks a needed feature,
+/// Setup for any other failure) unless every needed feature is enforced. Best-effort mode:
+/// enforces what the kernel offers and lists the rest in [`LandlockStatus::not_enforced`].
+/// Never returns Ok with less than the status says.
+pub fn restrict(policy: &Policy) -> Result<LandlockStatus> {
+    restrict_with(policy, preflight::landlock_support())
+}
+
+/// [`restrict`] with the kernel support the supervisor found in preflight
+/// ([`crate::preflight::LandlockReport::support`]), so both sides decide from the same probe
+/// (and the debug-only fake-ABI knob reaches the child even after its environment is
+/// cleared). A support value above what the kernel answers now is an error: the status must
+/// never claim more than is enforced.
+pub fn restrict_with(policy: &Policy, support: LandlockSupport) -> Result<LandlockStatus> {
+    // The support we were handed may only be lower than the kernel's (the test knob lowers it);
+    // claiming more would make the status lie about what is enforced.
+    let real = preflight::real_landlock_support().abi();
+    if support.abi() > real {
+        return Err(Error::new(
+            ErrorKind::Setup,
+            STEP,
+            format!(
+                "preflight saw Landlock {support:?} but the kernel answers {:?}",
+                preflight::real_landlock_support()
+            ),
+        )
+        .with_hint("the kernel changed between preflight and the jail; run again"));
+    }
+    let report = preflight::landlock_with(policy, support)?;
+    let kernel_abi = match support {
+        LandlockSupport::Available(abi) => abi,
+        // Only best-effort gets here (landlock_with refused required mode).
+        _ => {
+            return Ok(LandlockStatus {
+                enforced: false,
+                mode: policy.landlock.mode,
+                kernel_abi: None,
+                handled_fs: vec![],
+                handled_net: vec![],
+                scopes: vec![],
+                path_rules: 0,
+                port_rules: 0,
+                not_enforced: report.not_enforced,
+                kernel_newer_than_build: None,
+            })
+        }
+    };
+    let abi = ABI::from(i32::try_from(kernel_abi.min(crate_abi())).unwrap_or(i32::MAX));
+
+    let fs = AccessFs::from_all(abi);
+    let net = if handles_net(policy) {
+        AccessNet::from_all(abi)
+    } else {
+        BitFlags::EMPTY
+    };
+    let scope: BitFlags<Scope> = scopes(policy)
+        .into_iter()
+        .fold(BitFlags::EMPTY, |s, r| s | r.access())
+        & Scope::from_all(abi);
+
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(fs)
+        .map_err(ruleset_error)?;
+    if !net.is_empty() {
+        ruleset = ruleset.handle_access(net).map_err(ruleset_error)?;
+    }
+    if !scope.is_empty() {
+        ruleset = ruleset.scope(scope).map_err(ruleset_error)?;
+    }
+    let mut created = ruleset.create().map_err(ruleset_error)?;
+
+    let path_rules = rules(policy);
+    for rule in &path_rules {
+        let access = rule.access() & fs;
+        if access.is_empty() {
+            continue;
+        }
+        let fd = open_rule_path(&rule.path, rule.kind)?;
+        created = created
+            .add_rule(PathBeneath::new(fd, access))
+            .map_err(ruleset_error)?;
+    }
+    let ports = port_rules(policy);
+    for port in &ports {
+        let access = port.access() & net;
+        if access.is_empty() {
+            continue;
+        }
+        created = created
+            .add_rule(NetPort::new(port.port, access))
+            .map_err(ruleset_error)?;
+    }
+
+    let status = created.restrict_self().map_err(ruleset_error)?;
+    // We asked only for what this kernel offers, in HardRequirement mode: anything but full
+    // enforcement means the kernel or crate disagree with us, so fail closed in both modes.
+    if status.ruleset != RulesetStatus::FullyEnforced {
+        return Err(Error::new(
+            ErrorKind::Setup,
+            STEP,
+            format!(
+                "the kernel enforced the Landlock ruleset only {:?} (ABI {kernel_abi})",
+                status.ruleset
+            ),
+        )
+        .with_hint("report this as a tooljail bug, with the output of `tooljail doctor`"));
+    }
+    if !status.no_new_privs {
+        return Err(Error::new(
+            ErrorKind::Setup,
+            STEP,
+            "no_new_privs is not set, so the Landlock domain could be escaped through a setuid binary",
+        )
+        .with_hint("report this as a tooljail bug"));
+    }
+    Ok(LandlockStatus {
+        enforced: true,
+        mode: policy.landlock.mode,
+        kernel_abi: Some(kernel_abi),
+        handled_fs: FsRight::from_flags(fs),
+        handled_net: NetRight::from_flags(net),
+        scopes: ScopeRight::from_flags(scope),
+        path_rules: path_rules.len(),
+        port_rules: ports.len(),
+        not_enforced: report.not_enforced,
+        kernel_newer_than_build: (kernel_abi > crate_abi()).then_some(kernel_abi),
+    })
+}
+
+/// Opens a rule's path with O_PATH (no read access needed, nothing triggered) and checks it is
+/// the kind the Policy says: a file rule on a directory would silently widen to its tree, a
+/// directory rule on a file would carry rights the kernel rejects.
+fn open_rule_path(path: &Path, kind: FileKind) -> Result<std::fs::File> {
+    let where_ = || format!("setup step \"landlock rule {}\"", path.display());
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            let errno = e.raw_os_error().unwrap_or(libc::EIO);
+            let mut err = Error::new(ErrorKind::Setup, where_(), e.to_string()).with_hint(
+                "the path is in the Policy but cannot be opened inside the jail; check the profile",
+            );
+            err.errno = Some(errno);
+            err
+        })?;
+    let is_dir = file
+        .metadata()
+        .map_err(|e| Error::new(ErrorKind::Setup, where_(), e.to_string()))?
+        .is_dir();
+    let found = if is_dir {
+        FileKind::Dir
+    } else {
+        FileKind::File
+    };
+    if found != kind {
+        return Err(Error::new(
+            ErrorKind::Setup,
+            where_(),
+            format!("the Policy says {kind:?} but the path is a {found:?}"),
+        )
+        .with_hint("the path changed since the profile was resolved; run again"));
+    }
+    Ok(file)
+}
+
+/// A crate error as a Setup error, keeping the errno when there is one.
+fn ruleset_error(e: RulesetError) -> Error {
+    let mut errno = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            errno = io.raw_os_error();
+            break;
+        }
+        source = s.source();
+    }
+    let mut err = Error::new(ErrorKind::Setup, STEP, e.to_string())
+        .with_hint("the Landlock ruleset could not be built; run `tooljail doctor`");
+    err.errno = errno;
+    err.retryable = matches!(errno, Some(libc::ENOMEM | libc::EMFILE | libc::ENFILE));
+    err
+}

@@ -1,0 +1,612 @@
+//! The Landlock ruleset a Policy asks for, as pure data: which paths get which named rights,
+//! which TCP ports, which scopes, and the lowest Landlock ABI that enforces all of it.
+//!
+//! Both `tooljail explain` and the restrict step read these functions, so what is shown is what
+//! is applied. Nothing here performs I/O.
+//!
+//! Paths are the jail's *inside* paths: the rules are opened after pivot_root. (Without a mount
+//! namespace, as in the layer tests, inside paths are host paths.)
+
+use crate::policy::{Access, Compat, FileKind, NetMode, Policy};
+use landlock::{AccessFs, AccessNet, BitFlags, Scope};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A Landlock filesystem access right, named as in the kernel's `LANDLOCK_ACCESS_FS_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FsRight {
+    Execute,
+    WriteFile,
+    ReadFile,
+    ReadDir,
+    RemoveDir,
+    RemoveFile,
+    MakeChar,
+    MakeDir,
+    MakeReg,
+    MakeSock,
+    MakeFifo,
+    MakeBlock,
+    MakeSym,
+    Refer,
+    Truncate,
+    IoctlDev,
+    ResolveUnix,
+}
+
+impl FsRight {
+    /// Every right this build knows, in kernel bit order.
+    pub const ALL: [FsRight; 17] = [
+        FsRight::Execute,
+        FsRight::WriteFile,
+        FsRight::ReadFile,
+        FsRight::ReadDir,
+        FsRight::RemoveDir,
+        FsRight::RemoveFile,
+        FsRight::MakeChar,
+        FsRight::MakeDir,
+        FsRight::MakeReg,
+        FsRight::MakeSock,
+        FsRight::MakeFifo,
+        FsRight::MakeBlock,
+        FsRight::MakeSym,
+        FsRight::Refer,
+        FsRight::Truncate,
+        FsRight::IoctlDev,
+        FsRight::ResolveUnix,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FsRight::Execute => "execute",
+            FsRight::WriteFile => "write-file",
+            FsRight::ReadFile => "read-file",
+            FsRight::ReadDir => "read-dir",
+            FsRight::RemoveDir => "remove-dir",
+            FsRight::RemoveFile => "remove-file",
+            FsRight::MakeChar => "make-char",
+            FsRight::MakeDir => "make-dir",
+            FsRight::MakeReg => "make-reg",
+            FsRight::MakeSock => "make-sock",
+            FsRight::MakeFifo => "make-fifo",
+            FsRight::MakeBlock => "make-block",
+            FsRight::MakeSym => "make-sym",
+            FsRight::Refer => "refer",
+            FsRight::Truncate => "truncate",
+            FsRight::IoctlDev => "ioctl-dev",
+            FsRight::ResolveUnix => "resolve-unix",
+        }
+    }
+
+    /// The Landlock ABI that introduced this right.
+    pub fn abi(self) -> u32 {
+        match self {
+            FsRight::Refer => 2,
+            FsRight::Truncate => 3,
+            FsRight::IoctlDev => 5,
+            FsRight::ResolveUnix => 9,
+            _ => 1,
+        }
+    }
+
+    /// Whether the right means anything on a non-directory. The kernel rejects a rule on a file
+    /// that carries a directory-only right (EINVAL), so file rules get only these.
+    pub fn applies_to_files(self) -> bool {
+        matches!(
+            self,
+            FsRight::Execute
+                | FsRight::WriteFile
+                | FsRight::ReadFile
+                | FsRight::Truncate
+                | FsRight::IoctlDev
+                | FsRight::ResolveUnix
+        )
+    }
+
+    pub fn access(self) -> AccessFs {
+        match self {
+            FsRight::Execute => AccessFs::Execute,
+            FsRight::WriteFile => AccessFs::WriteFile,
+            FsRight::ReadFile => AccessFs::ReadFile,
+            FsRight::ReadDir => AccessFs::ReadDir,
+            FsRight::RemoveDir => AccessFs::RemoveDir,
+            FsRight::RemoveFile => AccessFs::RemoveFile,
+            FsRight::MakeChar => AccessFs::MakeChar,
+            FsRight::MakeDir => AccessFs::MakeDir,
+            FsRight::MakeReg => AccessFs::MakeReg,
+            FsRight::MakeSock => AccessFs::MakeSock,
+            FsRight::MakeFifo => AccessFs::MakeFifo,
+            FsRight::MakeBlock => AccessFs::MakeBlock,
+            FsRight::MakeSym => AccessFs::MakeSym,
+            FsRight::Refer => AccessFs::Refer,
+            FsRight::Truncate => AccessFs::Truncate,
+            FsRight::IoctlDev => AccessFs::IoctlDev,
+            FsRight::ResolveUnix => AccessFs::ResolveUnix,
+        }
+    }
+
+    /// The named rights contained in a set of crate flags.
+    pub fn from_flags(flags: BitFlags<AccessFs>) -> Vec<FsRight> {
+        FsRight::ALL
+            .into_iter()
+            .filter(|r| flags.contains(r.access()))
+            .collect()
+    }
+}
+
+/// A Landlock network access right (`LANDLOCK_ACCESS_NET_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetRight {
+    BindTcp,
+    ConnectTcp,
+    BindUdp,
+    ConnectSendUdp,
+}
+
+impl NetRight {
+    pub const ALL: [NetRight; 4] = [
+        NetRight::BindTcp,
+        NetRight::ConnectTcp,
+        NetRight::BindUdp,
+        NetRight::ConnectSendUdp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NetRight::BindTcp => "bind-tcp",
+            NetRight::ConnectTcp => "connect-tcp",
+            NetRight::BindUdp => "bind-udp",
+            NetRight::ConnectSendUdp => "connect-send-udp",
+        }
+    }
+
+    pub fn abi(self) -> u32 {
+        match self {
+            NetRight::BindTcp | NetRight::ConnectTcp => 4,
+            NetRight::BindUdp | NetRight::ConnectSendUdp => 10,
+        }
+    }
+
+    pub fn access(self) -> AccessNet {
+        match self {
+            NetRight::BindTcp => AccessNet::BindTcp,
+            NetRight::ConnectTcp => AccessNet::ConnectTcp,
+            NetRight::BindUdp => AccessNet::BindUdp,
+            NetRight::ConnectSendUdp => AccessNet::ConnectSendUdp,
+        }
+    }
+
+    pub fn from_flags(flags: BitFlags<AccessNet>) -> Vec<NetRight> {
+        NetRight::ALL
+            .into_iter()
+            .filter(|r| flags.contains(r.access()))
+            .collect()
+    }
+}
+
+/// A Landlock scope (`LANDLOCK_SCOPE_*`): IPC the domain may not reach out of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScopeRight {
+    AbstractUnixSocket,
+    Signal,
+}
+
+impl ScopeRight {
+    pub const ALL: [ScopeRight; 2] = [ScopeRight::AbstractUnixSocket, ScopeRight::Signal];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScopeRight::AbstractUnixSocket => "abstract-unix-socket",
+            ScopeRight::Signal => "signal",
+        }
+    }
+
+    pub fn abi(self) -> u32 {
+        6
+    }
+
+    pub fn access(self) -> Scope {
+        match self {
+            ScopeRight::AbstractUnixSocket => Scope::AbstractUnixSocket,
+            ScopeRight::Signal => Scope::Signal,
+        }
+    }
+
+    pub fn from_flags(flags: BitFlags<Scope>) -> Vec<ScopeRight> {
+        ScopeRight::ALL
+            .into_iter()
+            .filter(|r| flags.contains(r.access()))
+            .collect()
+    }
+}
+
+/// One path rule: `rights` are allowed on `path` and, for a directory, everything beneath it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LandlockRule {
+    /// Inside-the-jail path, opened when the rules are applied.
+    pub path: PathBuf,
+    pub kind: FileKind,
+    pub rights: Vec<FsRight>,
+    /// Why the rule exists: `bind (ORIGIN)`, `scratch`, `device`, `proc`, `dev`.
+    pub origin: String,
+}
+
+impl LandlockRule {
+    pub fn access(&self) -> BitFlags<AccessFs> {
+        self.rights
+            .iter()
+            .fold(BitFlags::EMPTY, |a, r| a | r.access())
+    }
+}
+
+impl fmt::Display for LandlockRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            FileKind::Dir => "dir ",
+            FileKind::File => "file",
+        };
+        let rights: Vec<&str> = self.rights.iter().map(|r| r.name()).collect();
+        write!(
+            f,
+            "{kind} {} {} [{}]",
+            self.path.display(),
+            rights.join(","),
+            self.origin
+        )
+    }
+}
+
+/// One TCP port rule (host network mode only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortRule {
+    pub port: u16,
+    pub rights: Vec<NetRight>,
+}
+
+impl PortRule {
+    pub fn access(&self) -> BitFlags<AccessNet> {
+        self.rights
+            .iter()
+            .fold(BitFlags::EMPTY, |a, r| a | r.access())
+    }
+}
+
+impl fmt::Display for PortRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rights: Vec<&str> = self.rights.iter().map(|r| r.name()).collect();
+        write!(f, "port {} {}", self.port, rights.join(","))
+    }
+}
+
+const READ_DIR: &[FsRight] = &[FsRight::ReadFile, FsRight::ReadDir];
+const READ_FILE: &[FsRight] = &[FsRight::ReadFile];
+/// Read-write directory: what real tools were seen to need (DESIGN, compatibility facts), and
+/// nothing to make device nodes. `resolve-unix` lets a tool connect to a socket it made here.
+const WRITE_DIR: &[FsRight] = &[
+    FsRight::WriteFile,
+    FsRight::RemoveDir,
+    FsRight::RemoveFile,
+    FsRight::MakeDir,
+    FsRight::MakeReg,
+    FsRight::MakeSock,
+    FsRight::MakeFifo,
+    FsRight::MakeSym,
+    FsRight::Refer,
+    FsRight::Truncate,
+    FsRight::ResolveUnix,
+];
+const WRITE_FILE: &[FsRight] = &[FsRight::WriteFile, FsRight::Truncate, FsRight::ResolveUnix];
+const DEVICE: &[FsRight] = &[FsRight::WriteFile, FsRight::ReadFile, FsRight::IoctlDev];
+
+fn path_rights(access: Access, kind: FileKind, exec: bool) -> Vec<FsRight> {
+    let mut rights: Vec<FsRight> = match kind {
+        FileKind::Dir => READ_DIR.to_vec(),
+        FileKind::File => READ_FILE.to_vec(),
+    };
+    if access == Access::ReadWrite {
+        rights.extend_from_slice(match kind {
+            FileKind::Dir => WRITE_DIR,
+            FileKind::File => WRITE_FILE,
+        });
+    }
+    if exec {
+        rights.push(FsRight::Execute);
+    }
+    rights.sort();
+    rights.dedup();
+    rights
+}
+
+/// The path rules, in the order they are added: binds, scratch (and /tmp, /dev/shm), devices,
+/// /proc, /dev. Paths the Policy does not name get no rule, so nothing beneath them is allowed.
+pub fn rules(policy: &Policy) -> Vec<LandlockRule> {
+    let fs = &policy.filesystem;
+    let mut out = Vec::new();
+    for bind in &fs.binds {
+        let access = match bind.access {
+            Access::ReadOnly => "read-only",
+            Access::ReadWrite => "read-write",
+        };
+        out.push(LandlockRule {
+            path: bind.target.clone(),
+            kind: bind.kind,
+            rights: path_rights(bind.access, bind.kind, bind.exec),
+            origin: format!("bind {access} ({})", bind.origin),
+        });
+    }
+    let scratch = &fs.scratch;
+    let mut scratch_dirs = vec![(scratch.path.clone(), "scratch")];
+    if scratch.tmp {
+        scratch_dirs.push(("/tmp".into(), "scratch /tmp"));
+    }
+    if scratch.shm {
+        scratch_dirs.push(("/dev/shm".into(), "scratch /dev/shm"));
+    }
+    for (path, origin) in scratch_dirs {
+        out.push(LandlockRule {
+            path,
+            kind: FileKind::Dir,
+            rights: path_rights(Access::ReadWrite, FileKind::Dir, scratch.exec),
+            origin: origin.into(),
+        });
+    }
+    for dev in &fs.devices {
+        out.push(LandlockRule {
+            path: dev.clone(),
+            kind: FileKind::File,
+            rights: DEVICE.to_vec(),
+            origin: "device".into(),
+        });
+    }
+    out.push(LandlockRule {
+        path: "/proc".into(),
+        kind: FileKind::Dir,
+        rights: READ_DIR.to_vec(),
+        origin: "proc".into(),
+    });
+    out.push(LandlockRule {
+        path: "/dev".into(),
+        kind: FileKind::Dir,
+        rights: vec![FsRight::ReadDir],
+        origin: "dev".into(),
+    });
+    out
+}
+
+/// Whether the ruleset handles network rights. Only in host mode: with `none`/`loopback` the
+/// private network namespace is the wall, and handling TCP there with no port rules would
+/// break a tool's own server on its private `lo`, which those modes promise works.
+pub fn handles_net(policy: &Policy) -> bool {
+    policy.network.mode == NetMode::Host
+}
+
+/// TCP port rules (host mode only), one per port, ports ascending.
+pub fn port_rules(policy: &Policy) -> Vec<PortRule> {
+    if !handles_net(policy) {
+        return Vec::new();
+    }
+    let mut ports: BTreeMap<u16, Vec<NetRight>> = BTreeMap::new();
+    for &p in &policy.network.tcp_bind {
+        ports.entry(p).or_default().push(NetRight::BindTcp);
+    }
+    for &p in &policy.network.tcp_connect {
+        ports.entry(p).or_default().push(NetRight::ConnectTcp);
+    }
+    ports
+        .into_iter()
+        .map(|(port, mut rights)| {
+            rights.sort();
+            rights.dedup();
+            PortRule { port, rights }
+        })
+        .collect()
+}
+
+/// The scopes the Policy turns on.
+pub fn scopes(policy: &Policy) -> Vec<ScopeRight> {
+    let mut out = Vec::new();
+    if policy.landlock.scope_abstract_unix {
+        out.push(ScopeRight::AbstractUnixSocket);
+    }
+    if policy.landlock.scope_signals {
+        out.push(ScopeRight::Signal);
+    }
+    out
+}
+
+/// What a Policy can ask of Landlock, each with the ABI that brought it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feature {
+    /// Path rules: read, write, execute, make, remove.
+    Filesystem,
+    /// Granting rename/link across directories in read-write paths.
+    Refer,
+    /// Checking truncate(2), ftruncate(2) and O_TRUNC.
+    Truncate,
+    /// TCP bind/connect limited to listed ports (host network mode).
+    TcpPorts,
+    /// ioctl(2) on device files limited to the listed devices.
+    IoctlDev,
+    /// No connecting to abstract unix sockets outside the domain.
+    ScopeAbstractUnix,
+    /// No signals to processes outside the domain.
+    ScopeSignals,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 7] = [
+        Feature::Filesystem,
+        Feature::Refer,
+        Feature::Truncate,
+        Feature::TcpPorts,
+        Feature::IoctlDev,
+        Feature::ScopeAbstractUnix,
+        Feature::ScopeSignals,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Feature::Filesystem => "filesystem",
+            Feature::Refer => "refer",
+            Feature::Truncate => "truncate",
+            Feature::TcpPorts => "tcp-ports",
+            Feature::IoctlDev => "ioctl-dev",
+            Feature::ScopeAbstractUnix => "scope-abstract-unix",
+            Feature::ScopeSignals => "scope-signals",
+        }
+    }
+
+    pub fn abi(self) -> u32 {
+        match self {
+            Feature::Filesystem => 1,
+            Feature::Refer => 2,
+            Feature::Truncate => 3,
+            Feature::TcpPorts => 4,
+            Feature::IoctlDev => 5,
+            Feature::ScopeAbstractUnix | Feature::ScopeSignals => 6,
+        }
+    }
+
+    /// What is lost when the kernel cannot enforce this feature.
+    pub fn cost(self) -> &'static str {
+        match self {
+            Feature::Filesystem => "no Landlock path rules at all: only the mount namespace hides the host",
+            Feature::Refer => "renaming or linking across directories fails with EXDEV, even in read-write paths",
+            Feature::Truncate => "truncate(2) and O_TRUNC are not checked: any file the command can reach and DAC allows may be truncated",
+            Feature::TcpPorts => "TCP bind and connect are not limited to the listed ports",
+            Feature::IoctlDev => "ioctl(2) on device files is not limited to the listed devices",
+            Feature::ScopeAbstractUnix => "the command can connect to abstract unix sockets outside the jail",
+            Feature::ScopeSignals => "the command can signal processes outside the jail that DAC lets it signal",
+        }
+    }
+}
+
+/// The features a Policy needs for Landlock to enforce it on its own, independent of the mount
+/// namespace (the first wall):
+/// - filesystem, refer and truncate always: every Policy has read-only paths (whose files must
+///   not be truncatable, which Landlock checks only from ABI 3) and a read-write scratch (where
+///   tools rename across directories, which ABI 1 always refuses);
+/// - tcp-ports in host network mode (with no ports listed, none are allowed);
+/// - ioctl-dev when the Policy lists devices: they are the only device nodes the jail opens
+///   (binds are mounted nodev), and ioctl must stay confined to them;
+/// - each scope the Policy turns on.
+pub fn required_features(policy: &Policy) -> Vec<Feature> {
+    let mut out = vec![Feature::Filesystem, Feature::Refer, Feature::Truncate];
+    if handles_net(policy) {
+        out.push(Feature::TcpPorts);
+    }
+    if !policy.filesystem.devices.is_empty() {
+        out.push(Feature::IoctlDev);
+    }
+    if policy.landlock.scope_abstract_unix {
+        out.push(Feature::ScopeAbstractUnix);
+    }
+    if policy.landlock.scope_signals {
+        out.push(Feature::ScopeSignals);
+    }
+    out
+}
+
+/// The lowest Landlock ABI that enforces everything the Policy asks (see
+/// [`required_features`]).
+pub fn required_abi(policy: &Policy) -> u32 {
+    required_features(policy)
+        .into_iter()
+        .map(Feature::abi)
+        .max()
+        .unwrap_or(1)
+}
+
+/// A feature the Policy needs that the kernel does not enforce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unenforced {
+    pub feature: Feature,
+    /// The Landlock ABI that would enforce it.
+    pub needs_abi: u32,
+    /// What is lost without it.
+    pub effect: &'static str,
+}
+
+/// The needed features a kernel with Landlock ABI `kernel_abi` (`None`: no Landlock) cannot
+/// enforce. Empty means the Policy is enforced in full.
+pub fn unenforced(policy: &Policy, kernel_abi: Option<u32>) -> Vec<Unenforced> {
+    let have = kernel_abi.unwrap_or(0);
+    required_features(policy)
+        .into_iter()
+        .filter(|f| f.abi() > have)
+        .map(|feature| Unenforced {
+            feature,
+            needs_abi: feature.abi(),
+            effect: feature.cost(),
+        })
+        .collect()
+}
+
+/// Everything `tooljail explain` shows about Landlock, from the same functions the restrict
+/// step uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LandlockPlan {
+    pub mode: Compat,
+    pub required_abi: u32,
+    pub paths: Vec<LandlockRule>,
+    /// Whether TCP rights are handled (host mode); when true, ports not listed are denied.
+    pub handles_net: bool,
+    pub ports: Vec<PortRule>,
+    pub scopes: Vec<ScopeRight>,
+}
+
+pub fn plan(policy: &Policy) -> LandlockPlan {
+    LandlockPlan {
+        mode: policy.landlock.mode,
+        required_abi: required_abi(policy),
+        paths: rules(policy),
+        handles_net: handles_net(policy),
+        ports: port_rules(policy),
+        scopes: scopes(policy),
+    }
+}
+
+impl fmt::Display for LandlockPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = match self.mode {
+            Compat::Required => "required",
+            Compat::BestEffort => "best-effort",
+        };
+        writeln!(
+            f,
+            "landlock: mode {mode}, needs ABI {}; every right below is denied except where granted",
+            self.required_abi
+        )?;
+        for rule in &self.paths {
+            writeln!(f, "  {rule}")?;
+        }
+        if self.handles_net {
+            if self.ports.is_empty() {
+                writeln!(f, "  tcp: no port may be bound or connected to")?;
+            }
+            for port in &self.ports {
+                writeln!(f, "  tcp {port}")?;
+            }
+        } else {
+            writeln!(
+                f,
+                "  tcp: not handled (the private network namespace isolates)"
+            )?;
+        }
+        let scopes: Vec<&str> = self.scopes.iter().map(|s| s.name()).collect();
+        if scopes.is_empty() {
+            writeln!(f, "  scopes: none")
+        } else {
+            writeln!(f, "  scopes: {}", scopes.join(","))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
