@@ -29,10 +29,17 @@ pub struct Plan {
     pub seccomp: crate::jail::seccomp::Program,
     /// How each limit is enforced, and the rlimits the command sets.
     pub limits: crate::limits::LimitPlan,
+    /// What preflight found this kernel supports (the command's Landlock step decides from the
+    /// same probe).
+    pub preflight: crate::preflight::PreflightReport,
 }
 
 impl Plan {
-    pub fn new(policy: Policy, command: &[OsString]) -> Result<Plan> {
+    pub fn new(
+        policy: Policy,
+        command: &[OsString],
+        preflight: crate::preflight::PreflightReport,
+    ) -> Result<Plan> {
         let Some(program) = command.first() else {
             return Err(Error::usage("no command given")
                 .with_hint("put the command after `--`, e.g. `tooljail run -- ls /`"));
@@ -92,6 +99,7 @@ impl Plan {
         let seccomp = crate::jail::seccomp::compile(&policy)?;
         let limits = crate::limits::plan(&policy.limits, false);
         Ok(Plan {
+            preflight,
             seccomp,
             limits,
             policy,

@@ -51,9 +51,6 @@ pub fn run(args: &RunArgs, _global: &GlobalArgs) -> Result<i32> {
     };
     report.exit_status = code;
 
-    for w in &report.warnings {
-        eprintln!("tooljail: warning: {w}");
-    }
     // The audit record and the report are written whatever happened; failing to write them is
     // said loudly but does not change the command's status (it already ran).
     if let Some(log) = audit.or_else(|| fallback_audit_log(args, &report)) {
@@ -91,7 +88,16 @@ fn prepare_and_run(
     // The audit log is opened now (before the jail user is taken) so a bad path fails closed.
     *audit = open_audit(args, &policy)?;
 
-    let plan = tracing::debug_span!("plan").in_scope(|| Plan::new(policy, &args.command))?;
+    // Preflight: the kernel features the Policy needs, before anything is built.
+    let preflight =
+        tracing::debug_span!("preflight").in_scope(|| crate::preflight::preflight(&policy))?;
+    // Weaker isolation than asked (best-effort mode) is said before the command runs.
+    if let Some(w) = preflight.landlock.warning() {
+        eprintln!("tooljail: warning: {w}");
+        report.warnings.push(w);
+    }
+    let plan =
+        tracing::debug_span!("plan").in_scope(|| Plan::new(policy, &args.command, preflight))?;
     report.isolation = isolation(&plan);
     let outcome = supervisor::run(&plan, &who)?;
     tracing::debug!(?outcome, "jail ended");
@@ -238,7 +244,13 @@ fn isolation(plan: &Plan) -> serde_json::Value {
             "action": p.syscalls.action,
             "unsafe_allow": p.syscalls.unsafe_allow,
         },
-        "landlock": p.landlock,
+        "landlock": {
+            "requested": p.landlock,
+            "preflight": plan.preflight.landlock,
+            "path_rules": crate::jail::landlock::rules(p).len(),
+            "tcp_connect": p.network.tcp_connect,
+            "tcp_bind": p.network.tcp_bind,
+        },
         "limits": plan.limits,
         "capabilities": "none",
         "no_new_privs": true,

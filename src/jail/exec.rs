@@ -54,8 +54,9 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>) -> Result<Infalli
         return Err(Error::setup("check no_new_privs", libc::EPERM)
             .with_hint("the kernel did not keep PR_SET_NO_NEW_PRIVS"));
     }
-    // Landlock is applied here; see src/jail/landlock.rs
-    apply_landlock(plan)?;
+    // Landlock: the second wall, independent of the mounts (src/jail/landlock.rs). The status
+    // is checked inside: anything short of what preflight promised is an error.
+    crate::jail::landlock::restrict_with(&plan.policy, plan.preflight.landlock.support)?;
     // The seccomp filter, last: it may forbid what the steps before it need. It sends its
     // listener fd to the supervisor, which answers (and reports) every denied call.
     let handoff = seccomp_tx.ok_or_else(|| {
@@ -67,10 +68,6 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>) -> Result<Infalli
     Err(exec(plan))
 }
 
-// Landlock/seccomp are applied here; see src/jail/landlock.rs / seccomp.rs
-fn apply_landlock(_plan: &Plan) -> Result<()> {
-    Ok(())
-}
 
 /// execve each candidate in turn with the Policy's environment; returns only on failure, with
 /// the error env(1) would give: 127 when nothing was found, 126 when something was found but
