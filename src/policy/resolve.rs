@@ -127,6 +127,7 @@ pub fn resolve_with(
         src: &merged.sources,
         errors: Vec::new(),
         scratch: None,
+        binds_failed: false,
     };
     let policy = r.policy(merged, ov, opts, expander);
     if r.errors.is_empty() {
@@ -142,6 +143,8 @@ struct Resolver<'a> {
     errors: Vec<Error>,
     /// The scratch path once resolved (`${SCRATCH}`).
     scratch: Option<String>,
+    /// A bind was refused (already reported), so later checks that depend on binds stay quiet.
+    binds_failed: bool,
 }
 
 /// One bind the profile asks for, before it is looked up on the host.
@@ -296,7 +299,9 @@ impl Resolver<'_> {
         let l = &m.layer;
         let scratch = self.scratch(m);
         self.scratch = Some(scratch.path.display().to_string());
+        let before = self.errors.len();
         let binds = self.binds(m, ov, opts, &scratch);
+        self.binds_failed = self.errors.len() > before;
         let devices = self.devices(m);
         let network = self.network(m, ov);
         let syscalls = self.syscalls(m, expander);
@@ -825,7 +830,8 @@ impl Resolver<'_> {
             || binds
                 .iter()
                 .any(|b| b.kind == FileKind::Dir && cwd.starts_with(&b.target));
-        if !inside {
+        // Skip when a bind was already refused: the cwd would be "missing" only because of it.
+        if !inside && !self.binds_failed {
             let e = Error::new(
                 if at == "--cwd" {
                     ErrorKind::Usage

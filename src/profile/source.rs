@@ -113,7 +113,9 @@ pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 
 /// Turn serde/toml's message into (what, what to do) in the profile's own terms.
 fn explain_toml_error(msg: &str) -> (String, String) {
-    let msg = msg.trim();
+    // One line per error: toml's parser messages may span several.
+    let one_line = msg.trim().replace('\n', ": ");
+    let msg = one_line.as_str();
     let words = backquoted(msg);
     if let Some(key) = msg.strip_prefix("unknown field ").and(words.first()) {
         let expected = &words[1..];
@@ -137,7 +139,7 @@ fn explain_toml_error(msg: &str) -> (String, String) {
         };
         return (format!("unknown value \"{value}\""), hint);
     }
-    if msg.starts_with("invalid type") {
+    if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
         return (
             msg.replace('`', "\""),
             "see docs/profile-format.md for the type of each key".into(),
