@@ -122,6 +122,10 @@ pub fn find(
         match read(host, &path, &path) {
             Ok(f) => return Ok(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // A directory we may not search (e.g. root's HOME after dropping to nobody with
+            // HOME unchanged): its files do not exist for us, as with `ls`. A file we can see
+            // but not read is an error below, never skipped.
+            Err(_) if host.kind(&path).is_err() => {}
             Err(e) => {
                 return Err(Error::profile(
                     location,

@@ -14,6 +14,10 @@ pub struct FakeHost {
     pub links: BTreeMap<PathBuf, PathBuf>,
     pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
+    /// Directories whose contents cannot be looked up (no search permission).
+    pub unsearchable: Vec<PathBuf>,
+    /// Files that exist but cannot be read.
+    pub unreadable: Vec<PathBuf>,
     pub uid: u32,
     pub gid: u32,
 }
@@ -125,6 +129,13 @@ impl Host for FakeHost {
         }
     }
     fn kind(&self, path: &Path) -> io::Result<FileKind> {
+        if self
+            .unsearchable
+            .iter()
+            .any(|d| path.starts_with(d) && path != d)
+        {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
         match self.files.get(&self.follow(path)) {
             Some(None) => Ok(FileKind::Dir),
             Some(Some(_)) => Ok(FileKind::File),
@@ -132,7 +143,14 @@ impl Host for FakeHost {
         }
     }
     fn read_to_string(&self, path: &Path) -> io::Result<String> {
-        match self.files.get(&self.follow(path)) {
+        let real = self.follow(path);
+        if self.unsearchable.iter().any(|d| real.starts_with(d)) {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        if self.unreadable.contains(&real) {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        match self.files.get(&real) {
             Some(Some(text)) => Ok(text.clone()),
             Some(None) => Err(io::Error::other("is a directory")),
             None => Err(io::Error::from(io::ErrorKind::NotFound)),

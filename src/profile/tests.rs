@@ -849,6 +849,30 @@ fn search_path_files_shadow_builtins_and_builtin_prefix_reaches_them() {
     );
 }
 
+#[test]
+fn unsearchable_config_dirs_are_skipped_but_unreadable_profiles_are_errors() {
+    let mut h = FakeHost::debian();
+    h.env.insert("HOME".into(), "/root".into());
+    h.dir("/root")
+        .dir("/root/.config")
+        .dir("/root/.config/tooljail")
+        .dir("/root/.config/tooljail/profiles");
+    h.file(
+        "/root/.config/tooljail/profiles/default.toml",
+        "hostname = \"roots\"\n",
+    );
+    h.unsearchable.push("/root".into());
+    let p = resolve_on(&h, &args(&[]), Options::default()).unwrap();
+    assert_eq!(p.profiles.last().unwrap().origin, "builtin:default");
+    h.unsearchable.clear();
+    h.unreadable
+        .push("/root/.config/tooljail/profiles/default.toml".into());
+    assert_eq!(
+        errs_on(&h, &args(&[])),
+        ["-p default: cannot read profile \"/root/.config/tooljail/profiles/default.toml\": permission denied; fix its permissions or remove it from the search path"]
+    );
+}
+
 // ---- variables and ${CWD} -------------------------------------------------------------------
 
 #[test]
