@@ -8,8 +8,7 @@ pub mod search;
 pub mod source;
 pub mod vars;
 
-#[cfg(test)]
-pub mod testhost;
+pub mod fakehost;
 #[cfg(test)]
 mod tests;
 
@@ -31,8 +30,37 @@ pub fn resolve_args(
     args: &PolicyArgs,
     opts: Options,
 ) -> Result<Policy, Vec<Error>> {
-    let merged = merge::load(host, &args.profiles)?;
-    resolve::resolve(host, &merged, &overrides(args), opts)
+    let merged = merge::load(host, &args.profiles).map_err(one_line)?;
+    resolve::resolve(host, &merged, &overrides(args), opts).map_err(one_line)
+}
+
+/// Errors quote values from the profile and the command line, which may hold newlines or other
+/// control characters; escape them so every error stays one line a terminal shows as written.
+fn one_line(errors: Vec<Error>) -> Vec<Error> {
+    fn clean(s: String) -> String {
+        if s.chars().any(char::is_control) {
+            s.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_debug().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        } else {
+            s
+        }
+    }
+    errors
+        .into_iter()
+        .map(|mut e| {
+            e.location = clean(e.location);
+            e.message = clean(e.message);
+            e.hint = clean(e.hint);
+            e
+        })
+        .collect()
 }
 
 /// Validate one profile (name or path) as `tooljail check` does: everything but the refusal to

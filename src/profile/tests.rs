@@ -1,7 +1,7 @@
 //! Profile -> Policy through a fake host: every key, every error position (line and column),
 //! extends and cycles, variables, overrides, and the shipped profiles' resolved form.
 
-use super::testhost::FakeHost;
+use super::fakehost::FakeHost;
 use crate::cli::{NetArg, PolicyArgs};
 use crate::error::{Error, ErrorKind};
 use crate::policy::resolve::{self, Options};
@@ -1007,6 +1007,20 @@ fn bad_overrides_name_the_flag() {
         [
             "--cwd: working directory \"/elsewhere\" does not exist inside the jail; use a directory under the scratch path or under a bound directory",
         ]
+    );
+}
+
+#[test]
+fn errors_stay_on_one_line() {
+    let h =
+        host_with("[limits]\nwall_time = \"6\\n\\u001b[31m\"\n[syscalls]\nallow = [\"read\"]\n");
+    let e = match super::resolve_args(&h, &args(&["/p/t.toml"]), Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    assert_eq!(
+        e[0].to_string(),
+        "/p/t.toml:2:13: invalid duration \"6\\n\\u{1b}[31m\"; invalid character at 2; write a duration like \"30s\", \"5m\" or \"1h 30m\""
     );
 }
 
