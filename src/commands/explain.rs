@@ -3,13 +3,26 @@
 
 use crate::cli::ExplainArgs;
 use crate::error::Result;
-use crate::policy::resolve::errno_name;
+use crate::policy::resolve::{errno_name, RealHost};
 use crate::policy::size::format_size;
 use crate::policy::{Access, Compat, FileKind, NetMode, Policy, SeccompAction};
 use std::fmt::Write;
 
 pub fn explain(args: &ExplainArgs) -> Result<i32> {
-    let policy = crate::profile::policy_from_args(&args.policy)?;
+    let opts = crate::policy::resolve::Options::default();
+    let policy = match crate::profile::resolve_args(&RealHost, &args.policy, opts) {
+        Ok(p) => p,
+        Err(mut errors) => {
+            // Show every error, one line each; `main` renders the last.
+            let last = errors
+                .pop()
+                .expect("resolution fails with at least one error");
+            for e in &errors {
+                eprintln!("tooljail: {e}");
+            }
+            return Err(last);
+        }
+    };
     if args.json {
         println!(
             "{}",

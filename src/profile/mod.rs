@@ -30,8 +30,30 @@ pub fn resolve_args(
     args: &PolicyArgs,
     opts: Options,
 ) -> Result<Policy, Vec<Error>> {
-    let merged = merge::load(host, &args.profiles).map_err(one_line)?;
-    resolve::resolve(host, &merged, &overrides(args), opts).map_err(one_line)
+    let merged = merge::load(host, &args.profiles).map_err(tidy)?;
+    resolve::resolve(host, &merged, &overrides(args), opts).map_err(tidy)
+}
+
+/// Errors in reading order: by file, line and column; errors without a position (command-line
+/// flags) last, in the order found. Each on one line.
+fn tidy(errors: Vec<Error>) -> Vec<Error> {
+    let mut errors = one_line(errors);
+    errors.sort_by_cached_key(|e| position(&e.location));
+    errors
+}
+
+/// `(false, file, line, col)` for a `file:line:col` location, `(true, "", 0, 0)` otherwise.
+fn position(location: &str) -> (bool, String, usize, usize) {
+    let mut parts = location.rsplitn(3, ':');
+    let (col, line, file) = (parts.next(), parts.next(), parts.next());
+    match (
+        file,
+        line.and_then(|l| l.parse().ok()),
+        col.and_then(|c| c.parse().ok()),
+    ) {
+        (Some(f), Some(l), Some(c)) => (false, f.to_string(), l, c),
+        _ => (true, String::new(), 0, 0),
+    }
 }
 
 /// Errors quote values from the profile and the command line, which may hold newlines or other
@@ -96,7 +118,7 @@ fn first_error(mut errors: Vec<Error>) -> Error {
     let mut e = errors.swap_remove(0);
     if more > 0 {
         e.message = format!(
-            "{} (and {more} more; `tooljail check` lists them all)",
+            "{} (and {more} more: `tooljail explain` with the same options lists them all)",
             e.message
         );
     }

@@ -1025,6 +1025,21 @@ fn errors_stay_on_one_line() {
 }
 
 #[test]
+fn errors_come_in_reading_order_with_flags_last() {
+    let h = host_with("[limits]\nmemory = \"12X\"\n[filesystem]\nread_only = [\"/nope\"]\n[syscalls]\nallow = [\"read\"]\n");
+    let mut a = args(&["/p/t.toml"]);
+    a.memory = Some("1Q".into());
+    let e = match super::resolve_args(&h, &a, Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    let at: Vec<&str> = e.iter().map(|e| e.location.as_str()).collect();
+    assert_eq!(at, ["/p/t.toml:2:10", "/p/t.toml:4:14", "--memory"]);
+    assert_eq!(super::position("a:b:10:2"), (false, "a:b".into(), 10, 2));
+    assert_eq!(super::position("--ro"), (true, String::new(), 0, 0));
+}
+
+#[test]
 fn first_error_says_how_many_more() {
     let e = super::first_error(vec![
         Error::profile("a:1:1", "one"),
@@ -1032,7 +1047,7 @@ fn first_error_says_how_many_more() {
     ]);
     assert_eq!(
         e.to_string(),
-        "a:1:1: one (and 1 more; `tooljail check` lists them all)"
+        "a:1:1: one (and 1 more: `tooljail explain` with the same options lists them all)"
     );
 }
 
