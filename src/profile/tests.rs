@@ -615,7 +615,7 @@ fn deny_removes_from_allow_and_action_parses() {
     assert!(resolve::parse_action("trap").is_err());
     assert_eq!(
         err("[syscalls]\nallow = [\"read\"]\naction = \"errno:EWHAT\"\n"),
-        "/p/t.toml:3:10: invalid action \"errno:EWHAT\"; use \"errno:EPERM\", \"errno:N\" (1-4095), \"kill\" or \"log\"; known errno names: EPERM, ENOENT, EIO, EAGAIN, EACCES, EINVAL, ENOSYS, EOPNOTSUPP"
+        "/p/t.toml:3:10: invalid action \"errno:EWHAT\"; use \"errno:EPERM\", \"errno:N\" (1-4095), \"kill\" or \"log\" (errno names: EPERM, ENOENT, EIO, EAGAIN, EACCES, EINVAL, ENOSYS, EOPNOTSUPP)"
     );
 }
 

@@ -358,7 +358,7 @@ pub fn parse_action(s: &str) -> Result<SeccompAction, String> {
     match e.parse::<i32>() {
         Ok(n) if (1..=4095).contains(&n) => Ok(SeccompAction::Errno(n)),
         _ => Err(format!(
-            "{usage}; known errno names: {}",
+            "{usage} (errno names: {})",
             ERRNOS.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
         )),
     }
