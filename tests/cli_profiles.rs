@@ -256,3 +256,74 @@ fn profiles_lists_builtins_and_says_when_a_file_shadows_one() {
     assert_eq!(p.description, "my own default");
     assert_eq!(p.limits.memory, Some(1 << 30));
 }
+
+/// As an unprivileged user that kept root's HOME (what `setpriv` does), the search path holds a
+/// directory nobody may enter: it is skipped, and the built-ins still resolve.
+#[test]
+fn works_as_an_unprivileged_user_with_roots_home() {
+    if !nix::unistd::getuid().is_root() {
+        // Already unprivileged: the other tests in this file are the unprivileged run.
+        let cfg = tempfile::tempdir().unwrap();
+        assert_eq!(
+            tooljail(&repo(), cfg.path(), &["check", "default", "base"]).code,
+            0
+        );
+        return;
+    }
+    let user = std::env::var("TOOLJAIL_TEST_USER").unwrap_or_else(|_| "nobody".into());
+    let id = |flag: &str| {
+        let out = Command::new("id")
+            .args([flag, &user])
+            .output()
+            .expect("run id");
+        assert!(out.status.success(), "no user {user}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let bin = dir.path().join("tooljail");
+    std::fs::copy(env!("CARGO_BIN_EXE_tooljail"), &bin).unwrap();
+    let run = |args: &[&str]| -> Out {
+        let out = Command::new("timeout")
+            .arg("30")
+            .args([
+                "setpriv",
+                "--reuid",
+                &uid,
+                "--regid",
+                &gid,
+                "--init-groups",
+            ])
+            .arg(&bin)
+            .args(args)
+            .current_dir(dir.path())
+            .env("HOME", "/root")
+            .env_remove("XDG_CONFIG_HOME")
+            .output()
+            .expect("run setpriv");
+        let o = Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        eprintln!(
+            "$ (as {user}) tooljail {}\n[exit {}]\n{}{}",
+            args.join(" "),
+            o.code,
+            o.stdout,
+            o.stderr
+        );
+        o
+    };
+    let o = run(&["check", "default", "base"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(&["explain", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let p: Policy = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(p.profiles.last().unwrap().origin, "builtin:default");
+}
