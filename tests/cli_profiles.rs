@@ -291,14 +291,7 @@ fn works_as_an_unprivileged_user_with_roots_home() {
     let run = |args: &[&str]| -> Out {
         let out = Command::new("timeout")
             .arg("30")
-            .args([
-                "setpriv",
-                "--reuid",
-                &uid,
-                "--regid",
-                &gid,
-                "--init-groups",
-            ])
+            .args(["setpriv", "--reuid", &uid, "--regid", &gid, "--init-groups"])
             .arg(&bin)
             .args(args)
             .current_dir(dir.path())
