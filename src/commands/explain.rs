@@ -123,7 +123,11 @@ pub fn render(p: &Policy) -> String {
         "\nsyscalls: {} allowed; any other: {action}",
         p.syscalls.allow.len()
     );
-    let _ = writeln!(w, "  allowed: {}", none_if_empty(&p.syscalls.allow));
+    let _ = writeln!(
+        w,
+        "  allowed: {}",
+        wrap(&none_if_empty(&p.syscalls.allow), 11, 96)
+    );
     let _ = writeln!(
         w,
         "  hardening turned off (unsafe_allow): {}",
@@ -228,5 +232,40 @@ fn ports(v: &[u16]) -> String {
         "none".into()
     } else {
         v.iter().map(u16::to_string).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Break a space-separated list into lines of at most `width` columns, continuation lines
+/// indented by `indent` (the long syscall list stays readable in a terminal).
+fn wrap(text: &str, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut col = indent;
+    for word in text.split(' ') {
+        if col > indent && col + 1 + word.len() > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if col > indent {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += word.len();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn long_lists_wrap_under_their_label() {
+        assert_eq!(wrap("aa bb cc dd", 2, 8), "aa bb\n  cc dd");
+        assert_eq!(wrap("none", 11, 96), "none");
+        assert_eq!(
+            wrap("averyveryverylongword x", 2, 8),
+            "averyveryverylongword\n  x"
+        );
     }
 }
