@@ -1,11 +1,271 @@
+//! `tooljail explain`: the fully resolved Policy, for a person (default) or as JSON (`--json`,
+//! the same document `run` hashes into the report).
+
 use crate::cli::ExplainArgs;
 use crate::error::Result;
+use crate::policy::resolve::{errno_name, RealHost};
+use crate::policy::size::format_size;
+use crate::policy::{Access, Compat, FileKind, NetMode, Policy, SeccompAction};
+use std::fmt::Write;
 
 pub fn explain(args: &ExplainArgs) -> Result<i32> {
-    let policy = crate::profile::policy_from_args(&args.policy)?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&policy).expect("Policy serializes")
-    );
+    let opts = crate::policy::resolve::Options::default();
+    let policy = match crate::profile::resolve_args(&RealHost, &args.policy, opts) {
+        Ok(p) => p,
+        Err(mut errors) => {
+            // Show every error, one line each; `main` renders the last.
+            let last = errors
+                .pop()
+                .expect("resolution fails with at least one error");
+            for e in &errors {
+                eprintln!("tooljail: {e}");
+            }
+            return Err(last);
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&policy).expect("Policy serializes")
+        );
+    } else {
+        print!("{}", render(&policy));
+    }
     Ok(0)
+}
+
+fn dur(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
+    v.map_or_else(|| "unlimited".to_string(), f)
+}
+
+/// The human-readable form: one section per concern, in the order of the profile format.
+pub fn render(p: &Policy) -> String {
+    let mut o = String::new();
+    let w = &mut o;
+    let _ = writeln!(w, "profile: {} ({})", p.name(), p.description);
+    let _ = writeln!(w, "policy hash: {}", p.hash());
+    let _ = writeln!(w, "\nprofiles (merged in this order):");
+    for s in &p.profiles {
+        let _ = writeln!(w, "  {:<16} {}", s.name, s.origin);
+    }
+    let _ = writeln!(w, "\nfilesystem (nothing else exists inside):");
+    for b in &p.filesystem.binds {
+        let access = match b.access {
+            Access::ReadOnly => "ro",
+            Access::ReadWrite => "rw",
+        };
+        let exec = if b.exec { "exec" } else { "noexec" };
+        let from = if b.source == b.target {
+            String::new()
+        } else {
+            format!(" <- {}", b.source.display())
+        };
+        let _ = writeln!(
+            w,
+            "  {access} {exec:<6} {:<4} {}{from}    [{}]",
+            match b.kind {
+                FileKind::Dir => "dir",
+                FileKind::File => "file",
+            },
+            b.target.display(),
+            b.origin
+        );
+    }
+    let s = &p.filesystem.scratch;
+    let mut also = Vec::new();
+    if s.tmp {
+        also.push("/tmp");
+    }
+    if s.shm {
+        also.push("/dev/shm");
+    }
+    let _ = writeln!(
+        w,
+        "\nscratch: {} tmpfs, {}, {}{}",
+        s.path.display(),
+        format_size(s.size),
+        if s.exec { "exec" } else { "noexec" },
+        if also.is_empty() {
+            String::new()
+        } else {
+            format!(", also {}", also.join(" and "))
+        }
+    );
+    let devices: Vec<String> = p
+        .filesystem
+        .devices
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    let _ = writeln!(w, "devices: {}", none_if_empty(&devices));
+    let n = &p.network;
+    let mode = match n.mode {
+        NetMode::None => "none (private namespace, only lo)",
+        NetMode::Loopback => "loopback (private namespace, only lo)",
+        NetMode::Host => "host (the host's network)",
+    };
+    let _ = writeln!(w, "\nnetwork: {mode}");
+    if n.mode == NetMode::Host {
+        let _ = writeln!(w, "  tcp connect: {}", ports(&n.tcp_connect));
+        let _ = writeln!(w, "  tcp bind:    {}", ports(&n.tcp_bind));
+    }
+    let action = match p.syscalls.action {
+        SeccompAction::Errno(e) => format!("fail with errno {e} ({})", errno_name(e)),
+        SeccompAction::Kill => "kill the process".into(),
+        SeccompAction::Log => "allow and log (profile-writing mode)".into(),
+    };
+    let _ = writeln!(
+        w,
+        "\nsyscalls: {} allowed; any other: {action}",
+        p.syscalls.allow.len()
+    );
+    let _ = writeln!(
+        w,
+        "  allowed: {}",
+        wrap(&none_if_empty(&p.syscalls.allow), 11, 96)
+    );
+    let _ = writeln!(
+        w,
+        "  hardening turned off (unsafe_allow): {}",
+        none_if_empty(&p.syscalls.unsafe_allow)
+    );
+    let l = &p.landlock;
+    let _ = writeln!(
+        w,
+        "\nlandlock: {}; scope abstract unix sockets: {}; scope signals: {}",
+        match l.mode {
+            Compat::Required => "required (the kernel must enforce all of it)",
+            Compat::BestEffort => "best-effort (what the kernel offers; gaps are reported)",
+        },
+        yes(l.scope_abstract_unix),
+        yes(l.scope_signals)
+    );
+    let m = &p.limits;
+    let _ = writeln!(w, "\nlimits:");
+    let _ = writeln!(
+        w,
+        "  wall time:    {} (then SIGKILL after {})",
+        dur(m.wall_time),
+        dur(m.kill_after)
+    );
+    let _ = writeln!(w, "  cpu time:     {}", opt(m.cpu_time, dur));
+    let _ = writeln!(w, "  memory:       {}", opt(m.memory, format_size));
+    let _ = writeln!(w, "  processes:    {}", opt(m.processes, |v| v.to_string()));
+    let _ = writeln!(
+        w,
+        "  open files:   {}",
+        opt(m.open_files, |v| v.to_string())
+    );
+    let _ = writeln!(w, "  file size:    {}", opt(m.file_size, format_size));
+    let _ = writeln!(
+        w,
+        "  cgroup:       {}",
+        if m.require_cgroup {
+            "required"
+        } else {
+            "preferred (rlimits otherwise)"
+        }
+    );
+    let _ = writeln!(w, "\nenv (the complete environment):");
+    for (k, v) in &p.env {
+        let _ = writeln!(w, "  {k}={v}");
+    }
+    let _ = writeln!(w, "\ncwd: {}", p.cwd.display());
+    let _ = writeln!(w, "hostname: {}", p.hostname);
+    let e = &p.export;
+    match &e.to {
+        Some(to) => {
+            let _ = writeln!(
+                w,
+                "\nexport: {} -> {} (at most {})",
+                none_if_empty(&e.patterns),
+                to.display(),
+                format_size(e.max_bytes)
+            );
+        }
+        None => {
+            let _ = writeln!(w, "\nexport: nothing leaves the scratch directory");
+        }
+    }
+    let b = &p.budget;
+    let _ = writeln!(
+        w,
+        "budget: calls per minute: {}; identical calls in a row: {}",
+        opt(b.calls_per_minute, |v| v.to_string()),
+        opt(b.max_identical_calls, |v| v.to_string())
+    );
+    let a = &p.audit;
+    let _ = writeln!(
+        w,
+        "audit: {}",
+        match (a.enabled, &a.log) {
+            (false, _) => "off".to_string(),
+            (true, None) => "on (default log location)".to_string(),
+            (true, Some(l)) => format!("on, log {}", l.display()),
+        }
+    );
+    o
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn none_if_empty(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(" ")
+    }
+}
+
+fn ports(v: &[u16]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.iter().map(u16::to_string).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Break a space-separated list into lines of at most `width` columns, continuation lines
+/// indented by `indent` (the long syscall list stays readable in a terminal).
+fn wrap(text: &str, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut col = indent;
+    for word in text.split(' ') {
+        if col > indent && col + 1 + word.len() > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if col > indent {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += word.len();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn long_lists_wrap_under_their_label() {
+        assert_eq!(wrap("aa bb cc dd", 2, 8), "aa bb\n  cc dd");
+        assert_eq!(wrap("none", 11, 96), "none");
+        assert_eq!(
+            wrap("averyveryverylongword x", 2, 8),
+            "averyveryverylongword\n  x"
+        );
+    }
 }

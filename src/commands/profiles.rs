@@ -1,5 +1,38 @@
-use crate::error::{Error, Result};
+//! `tooljail profiles`: every profile found, where it comes from, and what it is for.
+
+use crate::error::Result;
+use crate::policy::resolve::RealHost;
+use crate::profile::search::{list, search_dirs};
 
 pub fn profiles() -> Result<i32> {
-    Err(Error::usage("`profiles` is not built yet"))
+    let dirs = search_dirs(&RealHost);
+    let found = list(&RealHost, &dirs, |d| {
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        names.sort();
+        names
+    });
+    println!(
+        "search path: {}",
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for f in &found {
+        let mut note = String::new();
+        if let Some(s) = &f.shadows {
+            note = format!(" (shadows {s})");
+        }
+        if f.shadowed {
+            note = " (shadowed: an earlier profile of this name is used)".into();
+        }
+        println!("{:<16} {:<48} {}{note}", f.name, f.origin, f.description);
+    }
+    Ok(0)
 }

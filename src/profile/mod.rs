@@ -1,160 +1,126 @@
-//! Profiles as written: the TOML model, the search path, `extends`, the built-in profiles.
-//!
-//! TEMPORARY: until the profile loader lands, `policy_from_args` returns a hand-built default
-//! Policy with the command-line overrides --ro/--rw/--net/--env/--keep-env/--cwd applied.
+//! Profiles as written: the TOML model ([`schema`]), positions and parse errors ([`source`]),
+//! the search path and built-ins ([`search`]), `extends` ([`merge`]) and `${VARIABLES}`
+//! ([`vars`]). [`crate::policy::resolve`] turns the merged result into a [`Policy`].
+
+pub mod merge;
+pub mod schema;
+pub mod search;
+pub mod source;
+pub mod vars;
+
+pub mod fakehost;
+#[cfg(test)]
+mod tests;
 
 use crate::cli::{NetArg, PolicyArgs};
 use crate::error::{Error, Result};
-use crate::policy::resolve::{Host, RealHost};
-use crate::policy::*;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
+use crate::policy::resolve::{self, Host, Options, Overrides, RealHost};
+use crate::policy::{NetMode, Policy};
 
+/// The Policy `run` and `explain` enforce: the profiles named by `-p` (or `default`) merged,
+/// with the command-line overrides on top, resolved against the real host. When there are
+/// several errors, the first is returned and says how many more `tooljail check` would show.
 pub fn policy_from_args(args: &PolicyArgs) -> Result<Policy> {
-    let host = RealHost;
-    let mut binds = Vec::new();
-    let mut add =
-        |path: &str, access: Access, exec: bool, optional: bool, origin: &str| -> Result<()> {
-            let p = PathBuf::from(path);
-            match host.canonicalize(&p) {
-                Ok(source) => {
-                    let kind = host
-                        .kind(&source)
-                        .map_err(|e| Error::profile(origin, format!("{path}: {e}")))?;
-                    binds.push(Bind {
-                        source,
-                        target: p,
-                        access,
-                        exec,
-                        kind,
-                        origin: origin.to_string(),
-                    });
-                    Ok(())
-                }
-                Err(_) if optional => Ok(()),
-                Err(e) => Err(Error::profile(origin, format!("path {path}: {e}"))
-                    .with_hint("create it or remove it from the command line")),
-            }
-        };
-    for d in [
-        "/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32",
-    ] {
-        add(d, Access::ReadOnly, true, true, "builtin:default")?;
+    resolve_args(&RealHost, args, Options::default()).map_err(first_error)
+}
+
+/// [`policy_from_args`] against any host, returning every error.
+pub fn resolve_args(
+    host: &dyn Host,
+    args: &PolicyArgs,
+    opts: Options,
+) -> Result<Policy, Vec<Error>> {
+    let merged = merge::load(host, &args.profiles).map_err(tidy)?;
+    resolve::resolve(host, &merged, &overrides(args), opts).map_err(tidy)
+}
+
+/// Errors in reading order: by file, line and column; errors without a position (command-line
+/// flags) last, in the order found. Each on one line.
+fn tidy(errors: Vec<Error>) -> Vec<Error> {
+    let mut errors = one_line(errors);
+    errors.sort_by_cached_key(|e| position(&e.location));
+    errors
+}
+
+/// `(false, file, line, col)` for a `file:line:col` location, `(true, "", 0, 0)` otherwise.
+fn position(location: &str) -> (bool, String, usize, usize) {
+    let mut parts = location.rsplitn(3, ':');
+    let (col, line, file) = (parts.next(), parts.next(), parts.next());
+    match (
+        file,
+        line.and_then(|l| l.parse().ok()),
+        col.and_then(|c| c.parse().ok()),
+    ) {
+        (Some(f), Some(l), Some(c)) => (false, f.to_string(), l, c),
+        _ => (true, String::new(), 0, 0),
     }
-    for f in [
-        "/etc/ld.so.cache",
-        "/etc/ld.so.conf",
-        "/etc/ld.so.conf.d",
-        "/etc/alternatives",
-        "/etc/localtime",
-        "/etc/nsswitch.conf",
-        "/etc/passwd",
-        "/etc/group",
-    ] {
-        add(f, Access::ReadOnly, false, true, "builtin:default")?;
-    }
-    for p in &args.ro {
-        add(&p.to_string_lossy(), Access::ReadOnly, true, false, "--ro")?;
-    }
-    for p in &args.rw {
-        add(&p.to_string_lossy(), Access::ReadWrite, true, false, "--rw")?;
-    }
-    let mut env = BTreeMap::new();
-    env.insert(
-        "PATH".into(),
-        "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into(),
-    );
-    env.insert("HOME".into(), "/scratch".into());
-    env.insert("TMPDIR".into(), "/tmp".into());
-    env.insert("LANG".into(), "C.UTF-8".into());
-    for k in &args.keep_env {
-        if let Some(v) = host.env(k) {
-            env.insert(k.clone(), v);
+}
+
+/// Errors quote values from the profile and the command line, which may hold newlines or other
+/// control characters; escape them so every error stays one line a terminal shows as written.
+fn one_line(errors: Vec<Error>) -> Vec<Error> {
+    fn clean(s: String) -> String {
+        if s.chars().any(char::is_control) {
+            s.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_debug().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        } else {
+            s
         }
     }
-    for kv in &args.env {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Error::usage(format!("--env {kv}: expected KEY=VALUE")))?;
-        env.insert(k.into(), v.into());
+    errors
+        .into_iter()
+        .map(|mut e| {
+            e.location = clean(e.location);
+            e.message = clean(e.message);
+            e.hint = clean(e.hint);
+            e
+        })
+        .collect()
+}
+
+/// Validate one profile (name or path) as `tooljail check` does: everything but the refusal to
+/// expose a `${CWD}` that is `/` or HOME, which depends on where the command runs.
+pub fn check(host: &dyn Host, profile: &str) -> Result<Policy, Vec<Error>> {
+    let args = PolicyArgs {
+        profiles: vec![profile.to_string()],
+        ..PolicyArgs::default()
+    };
+    resolve_args(host, &args, Options { check_only: true })
+}
+
+/// The command-line overrides in the resolver's terms.
+pub fn overrides(args: &PolicyArgs) -> Overrides {
+    Overrides {
+        ro: args.ro.clone(),
+        rw: args.rw.clone(),
+        net: args.net.map(|n| match n {
+            NetArg::None => NetMode::None,
+            NetArg::Loopback => NetMode::Loopback,
+            NetArg::Host => NetMode::Host,
+        }),
+        timeout: args.timeout.clone(),
+        memory: args.memory.clone(),
+        env: args.env.clone(),
+        keep_env: args.keep_env.clone(),
+        cwd: args.cwd.clone(),
     }
-    Ok(Policy {
-        profiles: vec![ProfileSource {
-            name: "default".into(),
-            origin: "builtin:default".into(),
-        }],
-        description: "strict default".into(),
-        filesystem: Filesystem {
-            binds,
-            scratch: Scratch {
-                path: "/scratch".into(),
-                size: 256 << 20,
-                exec: false,
-                tmp: true,
-                shm: true,
-            },
-            devices: [
-                "/dev/null",
-                "/dev/zero",
-                "/dev/full",
-                "/dev/random",
-                "/dev/urandom",
-                "/dev/tty",
-            ]
-            .iter()
-            .map(PathBuf::from)
-            .collect(),
-        },
-        network: Network {
-            mode: match args.net {
-                Some(NetArg::Host) => NetMode::Host,
-                Some(NetArg::Loopback) => NetMode::Loopback,
-                _ => NetMode::None,
-            },
-            tcp_connect: vec![],
-            tcp_bind: vec![],
-        },
-        syscalls: Syscalls {
-            allow: crate::policy::syscalls::expand(&["@system-service".to_string()])
-                .map_err(|n| Error::profile("builtin:default", format!("unknown syscall {n}")))?,
-            action: SeccompAction::Errno(libc::EPERM),
-            unsafe_allow: vec![],
-        },
-        landlock: Landlock {
-            mode: Compat::Required,
-            scope_abstract_unix: true,
-            scope_signals: true,
-        },
-        limits: Limits {
-            wall_time: match &args.timeout {
-                Some(t) => humantime::parse_duration(t)
-                    .map_err(|e| Error::usage(format!("--timeout {t}: {e}")))?,
-                None => Duration::from_secs(60),
-            },
-            kill_after: Duration::from_secs(2),
-            cpu_time: Some(Duration::from_secs(60)),
-            memory: Some(1 << 30),
-            processes: Some(64),
-            open_files: Some(256),
-            file_size: Some(256 << 20),
-            require_cgroup: false,
-        },
-        env,
-        cwd: args.cwd.clone().unwrap_or_else(|| "/scratch".into()),
-        hostname: "tooljail".into(),
-        export: Export {
-            to: None,
-            patterns: vec![],
-            max_bytes: 0,
-        },
-        budget: Budget {
-            calls_per_minute: None,
-            max_identical_calls: None,
-        },
-        audit: Audit {
-            enabled: false,
-            log: None,
-        },
-    })
+}
+
+fn first_error(mut errors: Vec<Error>) -> Error {
+    let more = errors.len().saturating_sub(1);
+    let mut e = errors.swap_remove(0);
+    if more > 0 {
+        e.message = format!(
+            "{} (and {more} more: `tooljail explain` with the same options lists them all)",
+            e.message
+        );
+    }
+    e
 }

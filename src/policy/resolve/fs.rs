@@ -1,0 +1,308 @@
+//! Resolution of what exists inside the jail: the scratch tmpfs, binds, devices, the working
+//! directory.
+
+use super::*;
+
+/// One bind the profile asks for, before it is looked up on the host.
+struct Want<'m> {
+    target: PathBuf,
+    access: Access,
+    exec: bool,
+    optional: bool,
+    item: &'m Item<String>,
+    uses_cwd: bool,
+}
+
+impl Resolver<'_> {
+    pub(super) fn scratch(&mut self, m: &Merged) -> Scratch {
+        let s = &m.layer.filesystem.scratch;
+        let path = match &s.path {
+            Some(item) => match self.path(item, "scratch path") {
+                Some((p, _)) if p == Path::new("/") || reserved(&p) => {
+                    let at = self.src.at(item);
+                    self.err(
+                        at,
+                        format!("scratch path \"{}\" is reserved", p.display()),
+                        "use a fresh directory such as \"/scratch\"",
+                    );
+                    DEFAULT_SCRATCH.into()
+                }
+                Some((p, _)) => p,
+                None => DEFAULT_SCRATCH.into(),
+            },
+            None => DEFAULT_SCRATCH.into(),
+        };
+        let size = match &s.size {
+            Some(item) => match self.size(item, false) {
+                Some(Some(0)) => {
+                    let at = self.src.at(item);
+                    self.err(
+                        at,
+                        "scratch size 0 leaves no room for the working directory",
+                        "use a size like \"256M\"",
+                    );
+                    DEFAULT_SCRATCH_SIZE
+                }
+                Some(Some(n)) => n,
+                _ => DEFAULT_SCRATCH_SIZE,
+            },
+            None => DEFAULT_SCRATCH_SIZE,
+        };
+        Scratch {
+            path,
+            size,
+            exec: s.exec.as_ref().is_some_and(|i| i.value),
+            tmp: s.tmp.as_ref().map_or(true, |i| i.value),
+            shm: s.shm.as_ref().map_or(true, |i| i.value),
+        }
+    }
+
+    pub(super) fn binds(
+        &mut self,
+        m: &Merged,
+        ov: &Overrides,
+        opts: Options,
+        scratch: &Scratch,
+    ) -> Vec<Bind> {
+        let fs = &m.layer.filesystem;
+        let mut wants: Vec<Want> = Vec::new();
+        let lists = [
+            (&fs.read_only, Access::ReadOnly, false),
+            (&fs.read_write, Access::ReadWrite, false),
+            (&fs.executable, Access::ReadOnly, true),
+        ];
+        for (items, access, exec) in lists {
+            for item in items {
+                let (raw, optional) = match item.value.strip_suffix('?') {
+                    Some(r) => (r, true),
+                    None => (item.value.as_str(), false),
+                };
+                let stripped = Item {
+                    value: raw.to_string(),
+                    src: item.src,
+                    span: item.span.clone(),
+                };
+                let Some((target, used)) = self.path(&stripped, "path") else {
+                    continue;
+                };
+                let uses_cwd = used.contains(&"CWD");
+                match wants.iter_mut().find(|w| w.target == target) {
+                    Some(w) => {
+                        if access == Access::ReadWrite {
+                            w.access = Access::ReadWrite;
+                        }
+                        w.exec |= exec;
+                        w.optional &= optional;
+                        w.uses_cwd |= uses_cwd;
+                    }
+                    None => wants.push(Want {
+                        target,
+                        access,
+                        exec,
+                        optional,
+                        item,
+                        uses_cwd,
+                    }),
+                }
+            }
+        }
+        let home = self
+            .host
+            .home()
+            .and_then(|h| self.host.canonicalize(&h).ok());
+        let cli_targets: Vec<PathBuf> = ov
+            .ro
+            .iter()
+            .chain(&ov.rw)
+            .filter_map(|p| self.cli_abs(p))
+            .collect();
+        let mut binds = Vec::new();
+        for w in wants {
+            let at = self.src.at(w.item);
+            let source = match self.host.canonicalize(&w.target) {
+                Ok(s) => s,
+                Err(_) if w.optional => continue,
+                Err(e) => {
+                    self.err(at, missing(&w.target, &e), "create it, remove it from the profile, or mark it optional with a trailing \"?\"");
+                    continue;
+                }
+            };
+            if w.uses_cwd && !opts.check_only && !cli_targets.contains(&w.target) {
+                let exposes = if source == Path::new("/") {
+                    Some("the whole file system")
+                } else if home.as_ref().is_some_and(|h| h.starts_with(&source)) {
+                    Some("your home directory")
+                } else {
+                    None
+                };
+                if let Some(what) = exposes {
+                    self.err(at, format!("${{CWD}} is {}, which would expose {what}", source.display()), "cd into the project directory and run again, or name the path explicitly with --ro/--rw");
+                    continue;
+                }
+            }
+            let kind = match self.host.kind(&source) {
+                Ok(k) => k,
+                Err(e) => {
+                    self.err(at, missing(&w.target, &e), "check the path");
+                    continue;
+                }
+            };
+            binds.push(Bind {
+                source,
+                target: w.target,
+                access: w.access,
+                exec: w.exec,
+                kind,
+                origin: at,
+            });
+        }
+        for (paths, access, flag) in [
+            (&ov.ro, Access::ReadOnly, "--ro"),
+            (&ov.rw, Access::ReadWrite, "--rw"),
+        ] {
+            for p in paths {
+                let Some(target) = self.cli_abs(p) else {
+                    self.cli_err(
+                        flag,
+                        format!(
+                            "path \"{}\" contains \"..\" or cannot be made absolute",
+                            p.display()
+                        ),
+                        "give the path without \"..\"",
+                    );
+                    continue;
+                };
+                let found = self
+                    .host
+                    .canonicalize(&target)
+                    .and_then(|s| Ok((self.host.kind(&s)?, s)));
+                let (kind, source) = match found {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.cli_err(
+                            flag,
+                            missing(&target, &e),
+                            format!("create it or fix the {flag} argument"),
+                        );
+                        continue;
+                    }
+                };
+                binds.retain(|b| b.target != target);
+                binds.push(Bind {
+                    source,
+                    target,
+                    access,
+                    exec: true,
+                    kind,
+                    origin: flag.into(),
+                });
+            }
+        }
+        binds.sort_by(|a, b| a.target.cmp(&b.target));
+        for b in &binds {
+            if reserved(&b.target) || b.target.starts_with(&scratch.path) {
+                let e = Error::profile(
+                    b.origin.clone(),
+                    format!(
+                        "cannot bind over \"{}\": tooljail builds it itself",
+                        b.target.display()
+                    ),
+                )
+                .with_hint(
+                    "remove this path; /proc, /dev and the scratch directory are made by the jail",
+                );
+                self.errors.push(e);
+            }
+        }
+        binds
+    }
+
+    /// A command-line path made absolute against the current directory, normalised.
+    pub(super) fn cli_abs(&self, p: &Path) -> Option<PathBuf> {
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.host.cwd().ok()?.join(p)
+        };
+        normalize(&abs.to_string_lossy()).ok()
+    }
+
+    pub(super) fn devices(&mut self, m: &Merged) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for item in &m.layer.filesystem.devices {
+            if DEVICES.contains(&item.value.as_str()) {
+                if !out.iter().any(|d| d == Path::new(&item.value)) {
+                    out.push(item.value.clone().into());
+                }
+            } else {
+                let short: Vec<&str> = DEVICES
+                    .iter()
+                    .map(|d| d.trim_start_matches("/dev/"))
+                    .collect();
+                let hint = match suggest(item.value.trim_start_matches("/dev/"), &short) {
+                    Some(s) => format!("did you mean \"/dev/{s}\"?"),
+                    None => format!("allowed devices: {}", DEVICES.join(", ")),
+                };
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    format!("device \"{}\" is not allowed", item.value),
+                    hint,
+                );
+            }
+        }
+        out
+    }
+
+    pub(super) fn cwd(
+        &mut self,
+        m: &Merged,
+        ov: &Overrides,
+        scratch: &Scratch,
+        binds: &[Bind],
+    ) -> PathBuf {
+        let (cwd, at) = if let Some(p) = &ov.cwd {
+            match normalize(&p.to_string_lossy()) {
+                Ok(c) => (c, "--cwd".to_string()),
+                Err(why) => {
+                    self.cli_err(
+                        "--cwd",
+                        format!("\"{}\" {why}", p.display()),
+                        "give an absolute directory inside the jail",
+                    );
+                    return scratch.path.clone();
+                }
+            }
+        } else if let Some(item) = &m.layer.cwd {
+            match self.path(item, "cwd") {
+                Some((c, _)) => (c, self.src.at(item)),
+                None => return scratch.path.clone(),
+            }
+        } else {
+            return scratch.path.clone();
+        };
+        let inside = cwd.starts_with(&scratch.path)
+            || (scratch.tmp && cwd.starts_with("/tmp"))
+            || binds
+                .iter()
+                .any(|b| b.kind == FileKind::Dir && cwd.starts_with(&b.target));
+        // Skip when a bind was already refused: the cwd would be "missing" only because of it.
+        if !inside && !self.binds_failed {
+            let e = Error::new(
+                if at == "--cwd" {
+                    ErrorKind::Usage
+                } else {
+                    ErrorKind::Profile
+                },
+                at,
+                format!(
+                    "working directory \"{}\" does not exist inside the jail",
+                    cwd.display()
+                ),
+            )
+            .with_hint("use a directory under the scratch path or under a bound directory");
+            self.errors.push(e);
+        }
+        cwd
+    }
+}

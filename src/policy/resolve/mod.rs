@@ -1,0 +1,392 @@
+//! Profile -> Policy. Resolution reads the host only through [`Host`], so unit tests fake it.
+//!
+//! Input: the merged profile layer ([`crate::profile::merge::Merged`]) and the command-line
+//! [`Overrides`]. Output: a [`Policy`] or every error found, each positioned at the value that
+//! caused it. Defaults for keys no profile sets are written here once (and in
+//! docs/profile-format.md): they are strict, so an incomplete profile never means a weaker jail.
+
+use super::size::{parse_duration, parse_size};
+use super::*;
+use crate::error::{Error, ErrorKind};
+use crate::profile::merge::Merged;
+use crate::profile::schema::{Item, Scalar};
+use crate::profile::source::{suggest, Sources};
+use crate::profile::vars;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+mod fs;
+mod rules;
+
+pub use rules::{errno_name, parse_action};
+
+/// The host as resolution sees it: the caller's environment, identity and file system.
+pub trait Host {
+    fn env(&self, key: &str) -> Option<String>;
+    fn cwd(&self) -> io::Result<PathBuf>;
+    fn uid(&self) -> u32;
+    fn gid(&self) -> u32;
+    fn home(&self) -> Option<PathBuf>;
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
+    /// File or directory (following symlinks).
+    fn kind(&self, path: &Path) -> io::Result<FileKind>;
+    /// Read a profile file.
+    fn read_to_string(&self, path: &Path) -> io::Result<String>;
+}
+
+/// The real host.
+pub struct RealHost;
+
+impl Host for RealHost {
+    fn env(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+    fn cwd(&self) -> io::Result<PathBuf> {
+        std::env::current_dir()
+    }
+    fn uid(&self) -> u32 {
+        nix::unistd::getuid().as_raw()
+    }
+    fn gid(&self) -> u32 {
+        nix::unistd::getgid().as_raw()
+    }
+    fn home(&self) -> Option<PathBuf> {
+        std::env::var_os("HOME").map(PathBuf::from)
+    }
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+    fn kind(&self, path: &Path) -> io::Result<FileKind> {
+        let md = std::fs::metadata(path)?;
+        Ok(if md.is_dir() {
+            FileKind::Dir
+        } else {
+            FileKind::File
+        })
+    }
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// Command-line overrides, applied on top of the merged profiles.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub ro: Vec<PathBuf>,
+    pub rw: Vec<PathBuf>,
+    pub net: Option<NetMode>,
+    pub timeout: Option<String>,
+    pub memory: Option<String>,
+    /// `KEY=VALUE`.
+    pub env: Vec<String>,
+    pub keep_env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `tooljail check`: validate the profile, but skip the refusal to expose a `${CWD}` that
+    /// is `/` or the home directory (a property of where the command runs, not of the file).
+    pub check_only: bool,
+}
+
+/// Expands syscall groups and names; `Err(name)` = the first unknown one.
+pub type Expander<'a> = &'a dyn Fn(&[String]) -> Result<Vec<String>, String>;
+
+/// Default `PATH` when no profile sets one.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+/// The device nodes a profile may ask for: harmless character devices only.
+pub const DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+const DEFAULT_SCRATCH: &str = "/scratch";
+const DEFAULT_SCRATCH_SIZE: u64 = 256 << 20;
+const DEFAULT_WALL: Duration = Duration::from_secs(60);
+const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(2);
+
+/// Resolve with the real syscall table.
+pub fn resolve(
+    host: &dyn Host,
+    merged: &Merged,
+    ov: &Overrides,
+    opts: Options,
+) -> Result<Policy, Vec<Error>> {
+    resolve_with(host, merged, ov, opts, &super::syscalls::expand)
+}
+
+/// Resolve with an injected syscall expander (tests use a fake table).
+pub fn resolve_with(
+    host: &dyn Host,
+    merged: &Merged,
+    ov: &Overrides,
+    opts: Options,
+    expander: Expander,
+) -> Result<Policy, Vec<Error>> {
+    let mut r = Resolver {
+        host,
+        src: &merged.sources,
+        errors: Vec::new(),
+        scratch: None,
+        binds_failed: false,
+    };
+    let policy = r.policy(merged, ov, opts, expander);
+    if r.errors.is_empty() {
+        Ok(policy)
+    } else {
+        Err(r.errors)
+    }
+}
+
+struct Resolver<'a> {
+    host: &'a dyn Host,
+    src: &'a Sources,
+    errors: Vec<Error>,
+    /// The scratch path once resolved (`${SCRATCH}`).
+    scratch: Option<String>,
+    /// A bind was refused (already reported), so later checks that depend on binds stay quiet.
+    binds_failed: bool,
+}
+
+impl Resolver<'_> {
+    fn err(&mut self, at: String, message: impl Into<String>, hint: impl Into<String>) {
+        self.errors
+            .push(Error::profile(at, message).with_hint(hint.into()));
+    }
+
+    fn cli_err(&mut self, flag: &str, message: impl Into<String>, hint: impl Into<String>) {
+        self.errors
+            .push(Error::new(ErrorKind::Usage, flag, message).with_hint(hint.into()));
+    }
+
+    fn var(&self, name: &str, src: usize) -> Result<String, String> {
+        match name {
+            "CWD" => self
+                .host
+                .cwd()
+                .map(|p| p.display().to_string())
+                .map_err(|e| format!("cannot read the current directory: {e}")),
+            "HOME" => self
+                .host
+                .home()
+                .map(|p| p.display().to_string())
+                .ok_or_else(|| "HOME is not set".into()),
+            "UID" => Ok(self.host.uid().to_string()),
+            "GID" => Ok(self.host.gid().to_string()),
+            "USER" => self
+                .host
+                .env("USER")
+                .ok_or_else(|| "USER is not set".into()),
+            "PROFILE_DIR" => self.src.files[src]
+                .dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .ok_or_else(|| "a built-in profile has no directory".into()),
+            "SCRATCH" => self
+                .scratch
+                .clone()
+                .ok_or_else(|| "the scratch path cannot refer to itself".into()),
+            other => Err(format!("no variable {other}")),
+        }
+    }
+
+    /// Expand variables in a string value; the names used come back too.
+    fn expand(&mut self, item: &Item<String>) -> Option<(String, Vec<&'static str>)> {
+        let lookup = |name: &str| self.var(name, item.src);
+        match vars::expand(&item.value, &lookup) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let at = self.src.at_char(item, e.at);
+                self.err(at, e.message, e.hint);
+                None
+            }
+        }
+    }
+
+    /// Expand and normalise an absolute path value (`what` names it in errors).
+    fn path(&mut self, item: &Item<String>, what: &str) -> Option<(PathBuf, Vec<&'static str>)> {
+        let (s, used) = self.expand(item)?;
+        match normalize(&s) {
+            Ok(p) => Some((p, used)),
+            Err(why) => {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    format!("{what} \"{s}\" {why}"),
+                    "write an absolute path like \"/usr/share\" or \"${CWD}/data\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn size(&mut self, item: &Item<Scalar>, unlimited: bool) -> Option<Option<u64>> {
+        let at = self.src.at(item);
+        match &item.value {
+            Scalar::Int(n) if *n >= 0 => Some(Some(*n as u64)),
+            Scalar::Int(n) => {
+                self.err(at, format!("invalid size {n}"), "sizes cannot be negative");
+                None
+            }
+            Scalar::Str(s) if unlimited && s == "unlimited" => Some(None),
+            Scalar::Str(s) => match parse_size(s) {
+                Ok(n) => Some(Some(n)),
+                Err(why) => {
+                    self.err(at, format!("invalid size \"{s}\""), why);
+                    None
+                }
+            },
+        }
+    }
+
+    fn count(&mut self, item: &Item<Scalar>) -> Option<Option<u64>> {
+        let at = self.src.at(item);
+        match &item.value {
+            Scalar::Int(n) if *n >= 1 => Some(Some(*n as u64)),
+            Scalar::Str(s) if s == "unlimited" => Some(None),
+            Scalar::Int(n) => {
+                self.err(
+                    at,
+                    format!("invalid count {n}"),
+                    "use a number of at least 1, or \"unlimited\"",
+                );
+                None
+            }
+            Scalar::Str(s) => {
+                self.err(
+                    at,
+                    format!("invalid count \"{s}\""),
+                    "use a number of at least 1, or \"unlimited\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, item: &Item<String>, unlimited: bool) -> Option<Option<Duration>> {
+        if unlimited && item.value == "unlimited" {
+            return Some(None);
+        }
+        match parse_duration(&item.value) {
+            Ok(d) if d.is_zero() => {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    "a duration of zero leaves no time to run",
+                    "use a positive duration like \"30s\"",
+                );
+                None
+            }
+            Ok(d) => Some(Some(d)),
+            Err(why) => {
+                let at = self.src.at(item);
+                self.err(at, format!("invalid duration \"{}\"", item.value), why);
+                None
+            }
+        }
+    }
+
+    fn policy(&mut self, m: &Merged, ov: &Overrides, opts: Options, expander: Expander) -> Policy {
+        let l = &m.layer;
+        let scratch = self.scratch(m);
+        self.scratch = Some(scratch.path.display().to_string());
+        let before = self.errors.len();
+        let binds = self.binds(m, ov, opts, &scratch);
+        self.binds_failed = self.errors.len() > before;
+        let devices = self.devices(m);
+        let network = self.network(m, ov);
+        let syscalls = self.syscalls(m, expander);
+        let limits = self.limits(m, ov, &scratch);
+        let env = self.env(m, ov, &scratch);
+        let cwd = self.cwd(m, ov, &scratch, &binds);
+        let hostname = self.hostname(m);
+        let export = self.export(m, &scratch);
+        let budget = Budget {
+            calls_per_minute: self.budget_count(l.budget.calls_per_minute.as_ref()),
+            max_identical_calls: self.budget_count(l.budget.max_identical_calls.as_ref()),
+        };
+        let audit = Audit {
+            enabled: l.audit.enabled.as_ref().is_some_and(|i| i.value),
+            log: l
+                .audit
+                .log
+                .as_ref()
+                .and_then(|i| self.path(i, "audit log").map(|p| p.0)),
+        };
+        Policy {
+            profiles: m.profiles.clone(),
+            description: m.description.clone(),
+            filesystem: Filesystem {
+                binds,
+                scratch,
+                devices,
+            },
+            network,
+            syscalls,
+            landlock: Landlock {
+                mode: l
+                    .landlock
+                    .mode
+                    .as_ref()
+                    .map_or(Compat::Required, |i| i.value),
+                scope_abstract_unix: l
+                    .landlock
+                    .scope_abstract_unix
+                    .as_ref()
+                    .map_or(true, |i| i.value),
+                scope_signals: l.landlock.scope_signals.as_ref().map_or(true, |i| i.value),
+            },
+            limits,
+            env,
+            cwd,
+            hostname,
+            export,
+            budget,
+            audit,
+        }
+    }
+}
+
+/// Paths tooljail makes itself inside the jail; a bind may not cover them.
+fn reserved(p: &Path) -> bool {
+    p.starts_with("/proc") || p.starts_with("/dev")
+}
+
+fn missing(p: &Path, e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::NotFound {
+        format!("path \"{}\" does not exist", p.display())
+    } else {
+        format!("path \"{}\": {e}", p.display())
+    }
+}
+
+/// An absolute path without `.` components or trailing slashes; `..` is refused (a profile
+/// should say where it means, and a bind's target must not escape upwards).
+pub fn normalize(s: &str) -> Result<PathBuf, String> {
+    if !s.starts_with('/') {
+        return Err("is not absolute".into());
+    }
+    let mut out = PathBuf::from("/");
+    for c in Path::new(s).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => return Err("contains \"..\"".into()),
+        }
+    }
+    Ok(out)
+}
+
+fn check_env_key(k: &str) -> Result<(), &'static str> {
+    if k.is_empty() {
+        Err("empty")
+    } else if k.contains('=') || k.contains('\0') {
+        Err("contains '=' or NUL")
+    } else {
+        Ok(())
+    }
+}

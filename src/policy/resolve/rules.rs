@@ -1,0 +1,373 @@
+//! Resolution of the rules around the command: network, syscalls, limits, environment,
+//! hostname, export and budget.
+
+use super::*;
+
+impl Resolver<'_> {
+    pub(super) fn network(&mut self, m: &Merged, ov: &Overrides) -> Network {
+        let n = &m.layer.network;
+        let mode = ov
+            .net
+            .or(n.mode.as_ref().map(|i| i.value))
+            .unwrap_or(NetMode::None);
+        let mut ports = |items: &Vec<Item<u16>>, what: &str| -> Vec<u16> {
+            if ov.net.is_some_and(|m| m != NetMode::Host) {
+                return Vec::new(); // --net none/loopback on the command line drops port rules
+            }
+            let mut out = Vec::new();
+            for i in items {
+                let at = self.src.at(i);
+                if i.value == 0 {
+                    self.err(
+                        at,
+                        format!("port 0 in {what}"),
+                        "use a port between 1 and 65535",
+                    );
+                } else if mode != NetMode::Host {
+                    self.err(
+                        at,
+                        format!("{what} has no effect unless mode = \"host\""),
+                        "set [network] mode = \"host\", or remove the ports",
+                    );
+                    break;
+                } else {
+                    out.push(i.value);
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            out
+        };
+        let tcp_connect = ports(&n.tcp_connect, "tcp_connect");
+        let tcp_bind = ports(&n.tcp_bind, "tcp_bind");
+        Network {
+            mode,
+            tcp_connect,
+            tcp_bind,
+        }
+    }
+
+    /// Expand each entry on its own, so an unknown name is reported at the entry that wrote it.
+    pub(super) fn expand_syscalls(
+        &mut self,
+        items: &[Item<String>],
+        expander: Expander,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for item in items {
+            match expander(std::slice::from_ref(&item.value)) {
+                Ok(names) => out.extend(names),
+                Err(name) => {
+                    let at = self.src.at(item);
+                    let what = if name.starts_with('@') {
+                        "syscall group"
+                    } else {
+                        "syscall"
+                    };
+                    self.err(at, format!("unknown {what} \"{name}\""), "see docs/profile-format.md for the group names; syscall names are the x86_64 ones, e.g. \"openat\"");
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    pub(super) fn syscalls(&mut self, m: &Merged, expander: Expander) -> Syscalls {
+        let s = &m.layer.syscalls;
+        let allow = self.expand_syscalls(&s.allow, expander);
+        let deny = self.expand_syscalls(&s.deny, expander);
+        let allow: Vec<String> = allow.into_iter().filter(|n| !deny.contains(n)).collect();
+        let unsafe_allow = self.expand_syscalls(&s.unsafe_allow, expander);
+        if allow.is_empty() && self.errors.is_empty() {
+            let at = m
+                .profiles
+                .last()
+                .map_or(String::new(), |p| p.origin.clone());
+            self.err(
+                at,
+                "no syscall is allowed, so no command could start",
+                "add allow = [\"@system-service\"] to [syscalls], or extend \"base\"",
+            );
+        }
+        let action = match &s.action {
+            Some(item) => match parse_action(&item.value) {
+                Ok(a) => a,
+                Err(why) => {
+                    let at = self.src.at(item);
+                    self.err(at, format!("invalid action \"{}\"", item.value), why);
+                    SeccompAction::Errno(libc::EPERM)
+                }
+            },
+            None => SeccompAction::Errno(libc::EPERM),
+        };
+        Syscalls {
+            allow,
+            action,
+            unsafe_allow,
+        }
+    }
+
+    pub(super) fn limits(&mut self, m: &Merged, ov: &Overrides, scratch: &Scratch) -> Limits {
+        let l = &m.layer.limits;
+        let mut wall_time = l
+            .wall_time
+            .as_ref()
+            .and_then(|i| self.duration(i, false))
+            .flatten()
+            .unwrap_or(DEFAULT_WALL);
+        if let Some(t) = &ov.timeout {
+            match parse_duration(t) {
+                Ok(d) if !d.is_zero() => wall_time = d,
+                Ok(_) => self.cli_err(
+                    "--timeout",
+                    "a timeout of zero leaves no time to run",
+                    "use a positive duration like \"30s\"",
+                ),
+                Err(why) => self.cli_err("--timeout", format!("invalid duration \"{t}\""), why),
+            }
+        }
+        let mut memory = l.memory.as_ref().and_then(|i| self.size(i, true)).flatten();
+        if let Some(s) = &ov.memory {
+            match parse_size(s) {
+                Ok(n) if n > 0 => memory = Some(n),
+                Ok(_) => self.cli_err(
+                    "--memory",
+                    "a memory limit of 0 leaves no room to run",
+                    "use a size like \"512M\"",
+                ),
+                Err(why) => self.cli_err("--memory", format!("invalid size \"{s}\""), why),
+            }
+        }
+        Limits {
+            wall_time,
+            kill_after: l
+                .kill_after
+                .as_ref()
+                .and_then(|i| self.duration(i, false))
+                .flatten()
+                .unwrap_or(DEFAULT_KILL_AFTER),
+            cpu_time: l
+                .cpu_time
+                .as_ref()
+                .and_then(|i| self.duration(i, true))
+                .flatten(),
+            memory,
+            processes: l.processes.as_ref().and_then(|i| self.count(i)).flatten(),
+            open_files: l.open_files.as_ref().and_then(|i| self.count(i)).flatten(),
+            file_size: match &l.file_size {
+                Some(i) => self.size(i, true).flatten(),
+                None => Some(scratch.size),
+            },
+            require_cgroup: l.require_cgroup.as_ref().is_some_and(|i| i.value),
+        }
+    }
+
+    pub(super) fn env(
+        &mut self,
+        m: &Merged,
+        ov: &Overrides,
+        scratch: &Scratch,
+    ) -> BTreeMap<String, String> {
+        let e = &m.layer.env;
+        let mut env = BTreeMap::new();
+        for (k, item) in &e.set {
+            if let Err(why) = check_env_key(k) {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    format!("invalid variable name \"{k}\" in [env] set: {why}"),
+                    "use a name like \"LANG\"",
+                );
+            } else if let Some((v, _)) = self.expand(item) {
+                env.insert(k.clone(), v);
+            }
+        }
+        for item in &e.keep {
+            if let Err(why) = check_env_key(&item.value) {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    format!(
+                        "invalid variable name \"{}\" in [env] keep: {why}",
+                        item.value
+                    ),
+                    "use a name like \"TERM\"",
+                );
+            } else if let Some(v) = self.host.env(&item.value) {
+                env.insert(item.value.clone(), v);
+            }
+        }
+        for k in &ov.keep_env {
+            if let Err(why) = check_env_key(k) {
+                self.cli_err(
+                    "--keep-env",
+                    format!("invalid variable name \"{k}\": {why}"),
+                    "use a name like \"TERM\"",
+                );
+            } else if let Some(v) = self.host.env(k) {
+                env.insert(k.clone(), v);
+            }
+        }
+        for kv in &ov.env {
+            match kv.split_once('=') {
+                Some((k, v)) if check_env_key(k).is_ok() => {
+                    env.insert(k.into(), v.into());
+                }
+                _ => self.cli_err(
+                    "--env",
+                    format!("\"{kv}\" is not KEY=VALUE"),
+                    "write it as --env KEY=VALUE",
+                ),
+            }
+        }
+        env.entry("HOME".into())
+            .or_insert_with(|| scratch.path.display().to_string());
+        env.entry("PATH".into())
+            .or_insert_with(|| DEFAULT_PATH.into());
+        env
+    }
+
+    pub(super) fn hostname(&mut self, m: &Merged) -> String {
+        let Some(item) = &m.layer.hostname else {
+            return "tooljail".into();
+        };
+        let h = &item.value;
+        let ok = !h.is_empty()
+            && h.len() <= 64
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !ok {
+            let at = self.src.at(item);
+            self.err(
+                at,
+                format!("invalid hostname \"{h}\""),
+                "use 1 to 64 letters, digits, '-' or '.'",
+            );
+        }
+        h.clone()
+    }
+
+    pub(super) fn export(&mut self, m: &Merged, scratch: &Scratch) -> Export {
+        let x = &m.layer.export;
+        let to = x.to.as_ref().and_then(|item| {
+            let (p, _) = self.path(item, "export directory")?;
+            let at = self.src.at(item);
+            match self
+                .host
+                .canonicalize(&p)
+                .and_then(|s| Ok((self.host.kind(&s)?, s)))
+            {
+                Ok((FileKind::Dir, s)) => Some(s),
+                Ok((FileKind::File, _)) => {
+                    self.err(
+                        at,
+                        format!("export directory \"{}\" is a file", p.display()),
+                        "name a directory",
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.err(at, missing(&p, &e), "create the directory first");
+                    None
+                }
+            }
+        });
+        let mut patterns = Vec::new();
+        for item in &x.patterns {
+            let p = &item.value;
+            let bad = p.is_empty()
+                || p.starts_with('/')
+                || Path::new(p).components().any(|c| c == Component::ParentDir);
+            if bad {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    format!("export pattern \"{p}\" is not relative to the scratch directory"),
+                    "write a relative glob like \"out/*.json\"",
+                );
+            } else {
+                patterns.push(p.clone());
+            }
+        }
+        if x.to.is_none() {
+            if let Some(item) = x.patterns.first() {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    "export patterns without a destination",
+                    "set [export] to = \"/some/dir\", or remove the patterns",
+                );
+            }
+        }
+        let max_bytes = match &x.max_bytes {
+            Some(i) => self.size(i, false).flatten().unwrap_or(0),
+            None if x.to.is_some() => scratch.size,
+            None => 0,
+        };
+        Export {
+            to,
+            patterns,
+            max_bytes,
+        }
+    }
+
+    pub(super) fn budget_count(&mut self, item: Option<&Item<Scalar>>) -> Option<u32> {
+        let n = self.count(item?).flatten()?;
+        match u32::try_from(n) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let at = self.src.at(item?);
+                self.err(
+                    at,
+                    format!("{n} is too large"),
+                    "use a number below 4294967296, or \"unlimited\"",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The errno names a profile may use in `action = "errno:NAME"`.
+const ERRNOS: &[(&str, i32)] = &[
+    ("EPERM", libc::EPERM),
+    ("ENOENT", libc::ENOENT),
+    ("EIO", libc::EIO),
+    ("EAGAIN", libc::EAGAIN),
+    ("EACCES", libc::EACCES),
+    ("EINVAL", libc::EINVAL),
+    ("ENOSYS", libc::ENOSYS),
+    ("EOPNOTSUPP", libc::EOPNOTSUPP),
+];
+
+/// `"errno:EPERM"`, `"errno:38"`, `"kill"` or `"log"`.
+pub fn parse_action(s: &str) -> Result<SeccompAction, String> {
+    match s {
+        "kill" => return Ok(SeccompAction::Kill),
+        "log" => return Ok(SeccompAction::Log),
+        _ => {}
+    }
+    let usage = "use \"errno:EPERM\", \"errno:N\" (1-4095), \"kill\" or \"log\"";
+    let Some(e) = s.strip_prefix("errno:") else {
+        return Err(usage.into());
+    };
+    if let Some((_, n)) = ERRNOS.iter().find(|(name, _)| *name == e) {
+        return Ok(SeccompAction::Errno(*n));
+    }
+    match e.parse::<i32>() {
+        Ok(n) if (1..=4095).contains(&n) => Ok(SeccompAction::Errno(n)),
+        _ => Err(format!(
+            "{usage} (errno names: {})",
+            ERRNOS.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// The name of an errno for display ("EPERM"), or its number.
+pub fn errno_name(n: i32) -> String {
+    ERRNOS
+        .iter()
+        .find(|(_, v)| *v == n)
+        .map_or_else(|| n.to_string(), |(name, _)| name.to_string())
+}

@@ -1,0 +1,187 @@
+//! `${CWD}` safety and command-line overrides.
+
+use super::*;
+
+// ---- variables and ${CWD} -------------------------------------------------------------------
+
+#[test]
+fn cwd_profiles_refuse_root_and_home_but_the_command_line_may_name_them() {
+    let text = "extends = [\"base\"]\ncwd = \"${CWD}\"\n[filesystem]\nread_write = [\"${CWD}\"]\n";
+    let mut h = host_with(text);
+    let p = resolve_on(&h, &args(&["/p/t.toml"]), Options::default()).unwrap();
+    assert_eq!(p.cwd, PathBuf::from("/home/ann/proj"));
+    for (cwd, what) in [
+        ("/home/ann", "your home directory"),
+        ("/home", "your home directory"),
+        ("/", "the whole file system"),
+    ] {
+        h.cwd = cwd.into();
+        let e = errs_on(&h, &args(&["/p/t.toml"]));
+        assert_eq!(
+            e,
+            [format!("/p/t.toml:4:15: ${{CWD}} is {cwd}, which would expose {what}; cd into the project directory and run again, or name the path explicitly with --ro/--rw")],
+        );
+        assert!(resolve_on(&h, &args(&["/p/t.toml"]), Options { check_only: true }).is_ok());
+    }
+    h.cwd = "/home/ann".into();
+    let mut a = args(&["/p/t.toml"]);
+    a.rw = vec![".".into()];
+    let p = resolve_on(&h, &a, Options::default()).unwrap();
+    let b = p
+        .filesystem
+        .binds
+        .iter()
+        .find(|b| b.target.as_path() == std::path::Path::new("/home/ann"))
+        .unwrap();
+    assert_eq!((b.access, b.origin.as_str()), (Access::ReadWrite, "--rw"));
+}
+
+// ---- command-line overrides -------------------------------------------------------------------
+
+#[test]
+fn overrides_apply_on_top_of_the_profile() {
+    let mut h =
+        host_with("extends = [\"default\"]\n[network]\nmode = \"host\"\ntcp_connect = [443]\n");
+    h.cwd = "/home/ann".into();
+    let mut a = args(&["/p/t.toml"]);
+    a.ro = vec!["proj".into(), "/etc/passwd".into()];
+    a.rw = vec!["/data".into()];
+    a.net = Some(NetArg::Loopback);
+    a.timeout = Some("5m".into());
+    a.memory = Some("512M".into());
+    a.env = vec!["X=1=2".into(), "LANG=C".into()];
+    a.keep_env = vec!["TERM".into(), "ABSENT".into()];
+    a.cwd = Some("/home/ann/proj".into());
+    let p = resolve_on(&h, &a, Options::default()).unwrap();
+    let find = |t: &str| {
+        p.filesystem
+            .binds
+            .iter()
+            .find(|b| b.target.as_path() == std::path::Path::new(t))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (
+            find("/home/ann/proj").access,
+            find("/home/ann/proj").origin.as_str()
+        ),
+        (Access::ReadOnly, "--ro")
+    );
+    assert_eq!(
+        find("/etc/passwd").origin,
+        "--ro",
+        "the command line replaces the profile's rule"
+    );
+    assert_eq!(
+        p.filesystem
+            .binds
+            .iter()
+            .filter(|b| b.target.as_path() == std::path::Path::new("/etc/passwd"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        (find("/data").access, find("/data").origin.as_str()),
+        (Access::ReadWrite, "--rw")
+    );
+    assert_eq!(
+        p.network,
+        Network {
+            mode: NetMode::Loopback,
+            tcp_connect: vec![],
+            tcp_bind: vec![]
+        }
+    );
+    assert_eq!(p.limits.wall_time, Duration::from_secs(300));
+    assert_eq!(p.limits.memory, Some(512 << 20));
+    assert_eq!(p.env["X"], "1=2");
+    assert_eq!(p.env["LANG"], "C");
+    assert_eq!(p.env["TERM"], "xterm");
+    assert!(!p.env.contains_key("ABSENT"));
+    assert_eq!(p.cwd, PathBuf::from("/home/ann/proj"));
+}
+
+#[test]
+fn bad_overrides_name_the_flag() {
+    let h = FakeHost::debian();
+    let mut a = args(&[]);
+    a.ro = vec!["/nope".into()];
+    a.timeout = Some("30".into());
+    a.memory = Some("lots".into());
+    a.env = vec!["NOEQUALS".into()];
+    a.cwd = Some("/elsewhere".into());
+    let e = match resolve_on(&h, &a, Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    let shown: Vec<String> = e.iter().map(Error::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "--ro: path \"/nope\" does not exist; create it or fix the --ro argument",
+            "--timeout: invalid duration \"30\"; a duration needs a unit, e.g. \"30s\" or \"30ms\"",
+            "--memory: invalid size \"lots\"; expected a number of bytes, optionally with a unit: 1048576, 64K, 512M, 2G",
+            "--env: \"NOEQUALS\" is not KEY=VALUE; write it as --env KEY=VALUE",
+        ]
+    );
+    assert!(e
+        .iter()
+        .all(|e| e.kind == ErrorKind::Usage && e.exit_code() == 125));
+    // ... so the cwd is checked on its own (a refused bind silences it: same cause).
+    let mut a = args(&[]);
+    a.cwd = Some("/elsewhere".into());
+    assert_eq!(
+        errs_on(&h, &a),
+        [
+            "--cwd: working directory \"/elsewhere\" does not exist inside the jail; use a directory under the scratch path or under a bound directory",
+        ]
+    );
+}
+
+#[test]
+fn errors_stay_on_one_line() {
+    let h =
+        host_with("[limits]\nwall_time = \"6\\n\\u001b[31m\"\n[syscalls]\nallow = [\"read\"]\n");
+    let e = match crate::profile::resolve_args(&h, &args(&["/p/t.toml"]), Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    assert_eq!(
+        e[0].to_string(),
+        "/p/t.toml:2:13: invalid duration \"6\\n\\u{1b}[31m\"; invalid character at 2; write a duration like \"30s\", \"5m\" or \"1h 30m\""
+    );
+}
+
+#[test]
+fn errors_come_in_reading_order_with_flags_last() {
+    let h = host_with("[limits]\nmemory = \"12X\"\n[filesystem]\nread_only = [\"/nope\"]\n[syscalls]\nallow = [\"read\"]\n");
+    let mut a = args(&["/p/t.toml"]);
+    a.memory = Some("1Q".into());
+    let e = match crate::profile::resolve_args(&h, &a, Options::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted"),
+    };
+    let at: Vec<&str> = e.iter().map(|e| e.location.as_str()).collect();
+    assert_eq!(at, ["/p/t.toml:2:10", "/p/t.toml:4:14", "--memory"]);
+    assert_eq!(
+        crate::profile::position("a:b:10:2"),
+        (false, "a:b".into(), 10, 2)
+    );
+    assert_eq!(
+        crate::profile::position("--ro"),
+        (true, String::new(), 0, 0)
+    );
+}
+
+#[test]
+fn first_error_says_how_many_more() {
+    let e = crate::profile::first_error(vec![
+        Error::profile("a:1:1", "one"),
+        Error::profile("a:2:1", "two"),
+    ]);
+    assert_eq!(
+        e.to_string(),
+        "a:1:1: one (and 1 more: `tooljail explain` with the same options lists them all)"
+    );
+}
