@@ -210,7 +210,7 @@ fn explain_prints_every_section_for_a_person() {
         "devices: /dev/null",
         "network: none",
         "syscalls: ",
-        "landlock: required",
+        "landlock: mode required",
         "limits:",
         "memory:       1G",
         "env (the complete environment):",
@@ -218,7 +218,7 @@ fn explain_prints_every_section_for_a_person() {
         "cwd: /scratch",
         "export: nothing leaves",
         "budget: ",
-        "audit: off",
+        "audit: on",
     ] {
         assert!(o.stdout.contains(section), "missing {section:?}");
     }

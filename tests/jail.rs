@@ -59,12 +59,14 @@ fn setup_failure_is_125_and_the_command_never_runs() {
         );
         r.expect(125);
         assert!(!marker.exists(), "the command ran\n{}", r.dump());
-        // A failure inside the jail (chdir in the command's last steps) is reported the same way.
+        // A working directory that will not exist inside is refused the same way (the resolver
+        // catches it before the jail is built; in-jail failures are covered by the bind tests).
         let r = jail(
             ctx,
             &["--rw", d, "--cwd", "/nope", "--", "sh", "-c", &touch],
         );
-        r.expect(125).expect_stderr_contains("chdir /nope");
+        r.expect(125)
+            .expect_stderr_contains("\"/nope\" does not exist inside the jail");
         assert!(!marker.exists(), "the command ran\n{}", r.dump());
         assert_eq!(
             r.stderr.lines().count(),

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{each_identity, finish, run, tempdir, Ctx};
+use common::{each_identity, finish, profile_file, run, tempdir, Ctx};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
@@ -40,8 +40,13 @@ fn network_none_cannot_reach_the_host_but_has_its_own_loopback() {
             "the host listener got a connection\n{}",
             r.dump()
         );
-        // The same probe with the host's network does connect: the probe itself works.
-        let r = jail(ctx, &["--net", "host", "--", "bash", "-c", &connect]);
+        // The same probe with the host's network and the port allowed does connect: the probe
+        // itself works. (Host mode with no port listed denies every TCP connect: Landlock.)
+        let (_dir, profile) = profile_file(&format!(
+            "extends = [\"default\"]\n[network]\nmode = \"host\"\ntcp_connect = [{port}]\n"
+        ));
+        let profile = profile.to_str().unwrap();
+        let r = jail(ctx, &["-p", profile, "--", "bash", "-c", &connect]);
         r.expect(0).expect_stdout_contains("CONNECTED");
         while listener.accept().is_ok() {}
     });

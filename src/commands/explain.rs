@@ -5,7 +5,7 @@ use crate::cli::ExplainArgs;
 use crate::error::Result;
 use crate::policy::resolve::{errno_name, RealHost};
 use crate::policy::size::format_size;
-use crate::policy::{Access, Compat, FileKind, NetMode, Policy, SeccompAction};
+use crate::policy::{Access, FileKind, NetMode, Policy, SeccompAction};
 use std::fmt::Write;
 
 pub fn explain(args: &ExplainArgs) -> Result<i32> {
@@ -133,17 +133,8 @@ pub fn render(p: &Policy) -> String {
         "  hardening turned off (unsafe_allow): {}",
         none_if_empty(&p.syscalls.unsafe_allow)
     );
-    let l = &p.landlock;
-    let _ = writeln!(
-        w,
-        "\nlandlock: {}; scope abstract unix sockets: {}; scope signals: {}",
-        match l.mode {
-            Compat::Required => "required (the kernel must enforce all of it)",
-            Compat::BestEffort => "best-effort (what the kernel offers; gaps are reported)",
-        },
-        yes(l.scope_abstract_unix),
-        yes(l.scope_signals)
-    );
+    // The rules exactly as the jail applies them (same function).
+    let _ = write!(w, "\n{}", crate::jail::landlock::plan(p));
     let m = &p.limits;
     let _ = writeln!(w, "\nlimits:");
     let _ = writeln!(
@@ -209,14 +200,6 @@ pub fn render(p: &Policy) -> String {
         }
     );
     o
-}
-
-fn yes(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
 }
 
 fn none_if_empty(v: &[String]) -> String {

@@ -86,7 +86,7 @@ fn prepare_and_run(
     report.policy_sha256 = Some(policy.hash());
 
     // The audit log is opened now (before the jail user is taken) so a bad path fails closed.
-    *audit = open_audit(args, &policy)?;
+    *audit = open_audit(args, &policy, report)?;
 
     // Preflight: the kernel features the Policy needs, before anything is built.
     let preflight =
@@ -209,22 +209,35 @@ fn default_audit_path() -> Option<PathBuf> {
 }
 
 /// Open the audit log the Policy asks for (`--audit-log` wins over the profile's path, which
-/// wins over the default). Fails closed: a run that must be audited and cannot be does not run.
-fn open_audit(args: &RunArgs, policy: &crate::policy::Policy) -> Result<Option<AuditLog>> {
+/// wins over the default location). A log named explicitly fails closed: a run that must be
+/// audited there and cannot be does not run. The implicit default location (which depends on
+/// HOME) only warns when unusable.
+fn open_audit(
+    args: &RunArgs,
+    policy: &crate::policy::Policy,
+    report: &mut Report,
+) -> Result<Option<AuditLog>> {
     if !policy.audit.enabled && args.audit_log.is_none() {
         return Ok(None);
     }
-    let path = args
-        .audit_log
-        .clone()
-        .or_else(|| policy.audit.log.clone())
-        .or_else(default_audit_path)
-        .ok_or_else(|| {
-            Error::usage("no audit log: HOME and XDG_STATE_HOME are unset").with_hint(
-                "pass --audit-log PATH, or set [audit] log or enabled = false in the profile",
-            )
-        })?;
-    AuditLog::open(&path).map(Some)
+    if let Some(path) = args.audit_log.clone().or_else(|| policy.audit.log.clone()) {
+        return AuditLog::open(&path).map(Some);
+    }
+    let opened = default_audit_path()
+        .ok_or_else(|| "HOME and XDG_STATE_HOME are unset".to_string())
+        .and_then(|path| AuditLog::open(&path).map_err(|e| e.to_string()));
+    match opened {
+        Ok(log) => Ok(Some(log)),
+        Err(why) => {
+            let w = format!(
+                "no audit record for this run: the default audit log is unusable ({why}); \
+                 pass --audit-log PATH or set [audit] log"
+            );
+            eprintln!("tooljail: warning: {w}");
+            report.warnings.push(w);
+            Ok(None)
+        }
+    }
 }
 
 /// What isolation this run applies, for the report.

@@ -68,7 +68,6 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>) -> Result<Infalli
     Err(exec(plan))
 }
 
-
 /// execve each candidate in turn with the Policy's environment; returns only on failure, with
 /// the error env(1) would give: 127 when nothing was found, 126 when something was found but
 /// could not be executed. Like execvp(3), a search goes on past ENOENT/ENOTDIR/EACCES and stops

@@ -119,8 +119,13 @@ impl Ctx {
     {
         let mut cmd = match &self.who {
             Who::Root | Who::Current { .. } => Command::new(env!("CARGO_BIN_EXE_tooljail")),
-            Who::User { uid, gid, .. } => {
+            Who::User { uid, gid, name } => {
                 let mut c = Command::new("setpriv");
+                // setpriv keeps root's HOME; give the user its own, as a login would (the
+                // default audit log lives under it).
+                if let Ok(Some(u)) = nix::unistd::User::from_name(name) {
+                    c.env("HOME", u.dir);
+                }
                 c.arg(format!("--reuid={uid}"))
                     .arg(format!("--regid={gid}"))
                     .arg("--init-groups")
@@ -327,4 +332,13 @@ fn default_test_user() -> String {
         Ok(Some(_)) => "tooljail-test".into(),
         _ => "nobody".into(),
     }
+}
+
+/// A profile file every identity can read: `(dir, path)`; keep `dir` alive while it is used.
+pub fn profile_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempdir(0o755);
+    let path = dir.path().join("test-profile.toml");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    (dir, path)
 }

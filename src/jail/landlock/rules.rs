@@ -322,11 +322,21 @@ fn path_rights(access: Access, kind: FileKind, exec: bool) -> Vec<FsRight> {
     rights
 }
 
-/// The path rules, in the order they are added: binds, scratch (and /tmp, /dev/shm), devices,
-/// /proc, /dev. Paths the Policy does not name get no rule, so nothing beneath them is allowed.
+/// The path rules, in the order they are added: listing from `/`, binds, scratch (and /tmp,
+/// /dev/shm), devices, /proc, /dev. Beyond listing directories, paths the Policy does not name
+/// get no rule, so no file beneath them may be read, written or executed.
 pub fn rules(policy: &Policy) -> Vec<LandlockRule> {
     let fs = &policy.filesystem;
-    let mut out = Vec::new();
+    // Listing directories is granted from the root down: inside the jail the mount namespace
+    // has already decided which names exist (only the Policy's paths), and without this `ls /`,
+    // `find /` or a glob over the root fail with EACCES on the jail's own skeleton directories.
+    // Names only: reading, writing and executing stay granted per path below.
+    let mut out = vec![LandlockRule {
+        path: "/".into(),
+        kind: FileKind::Dir,
+        rights: vec![FsRight::ReadDir],
+        origin: "root (list directories only)".into(),
+    }];
     for bind in &fs.binds {
         let access = match bind.access {
             Access::ReadOnly => "read-only",

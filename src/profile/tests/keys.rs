@@ -145,7 +145,7 @@ fn default_profile_resolves_to_the_strict_policy() {
     assert_eq!(
         p.audit,
         Audit {
-            enabled: false,
+            enabled: true,
             log: None
         }
     );

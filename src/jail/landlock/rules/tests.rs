@@ -378,7 +378,10 @@ fn plan_displays_every_rule_and_serializes() {
     assert!(text.contains("scopes: signal"));
     assert!(text.contains("needs ABI 6"));
     let json = serde_json::to_value(&plan).unwrap();
-    assert_eq!(json["paths"][0]["rights"][0], "execute");
+    // paths[0] is the root listing rule every plan starts with.
+    assert_eq!(json["paths"][0]["path"], "/");
+    assert_eq!(json["paths"][0]["rights"], serde_json::json!(["read-dir"]));
+    assert_eq!(json["paths"][1]["rights"][0], "execute");
     assert_eq!(json["ports"][0]["rights"][0], "connect-tcp");
     assert_eq!(json["scopes"][0], "signal");
 }
