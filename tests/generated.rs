@@ -85,3 +85,40 @@ fn every_subcommand_has_a_page() {
         assert!(names.contains(&page), "no page for {}", sub.get_name());
     }
 }
+
+/// man/tooljail-profile.5 is built from docs/profile-format.md by
+/// `python3 man/fragments/profile-page.py` (pandoc). It must document every key the profile
+/// schema accepts, and every section of the doc it is built from.
+#[test]
+fn profile_page_documents_every_key_and_section() {
+    let page = std::fs::read_to_string(root().join("man/tooljail-profile.5")).unwrap();
+    // Compare on the text without roff's escapes: `\-` for '-' and `\f[X]` font changes.
+    let mut text = String::new();
+    let mut rest = page.replace("\\-", "-");
+    while let Some(i) = rest.find("\\f[") {
+        text.push_str(&rest[..i]);
+        let after = &rest[i + 3..];
+        rest = after[after.find(']').map_or(0, |j| j + 1)..].to_string();
+    }
+    text.push_str(&rest);
+    let mut missing = Vec::new();
+    for (section, keys) in tooljail::profile::schema::SECTIONS {
+        for key in *keys {
+            if !text.contains(key) {
+                missing.push(format!("{key} ({section})"));
+            }
+        }
+    }
+    let doc = std::fs::read_to_string(root().join("docs/profile-format.md")).unwrap();
+    for heading in doc.lines().filter_map(|l| l.strip_prefix("## ")) {
+        let heading = heading.replace('`', "");
+        if !text.contains(&heading) {
+            missing.push(format!("section \"{heading}\""));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "man/tooljail-profile.5 is stale (missing {}); run `python3 man/fragments/profile-page.py`",
+        missing.join(", ")
+    );
+}
