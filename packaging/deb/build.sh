@@ -29,7 +29,7 @@ install -D -m 0644 packaging/apparmor/tooljail "$stage/etc/apparmor.d/tooljail"
 install -d "$stage/usr/share/doc/tooljail"
 install -m 0644 README.md "$stage/usr/share/doc/tooljail/"
 cp -r docs "$stage/usr/share/doc/tooljail/" 2>/dev/null || true
-[ -d examples ] && cp -r examples "$stage/usr/share/doc/tooljail/"
+install -D -m 0644 examples/orchestrator.py "$stage/usr/share/doc/tooljail/examples/orchestrator.py"
 cat > "$stage/usr/share/doc/tooljail/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: tooljail
