@@ -27,8 +27,10 @@ fn records(path: &Path) -> Vec<Report> {
     text.lines()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("line {} is not a whole record ({e}): {l}", i + 1))
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                let start: String = l.chars().take(300).collect();
+                panic!("line {} is not a whole record ({e}): {start}…", i + 1)
+            })
         })
         .collect()
 }
@@ -323,7 +325,10 @@ fn audit_filters_select_known_records() {
             ),
             ["r5"]
         );
-        // Bad bounds are usage errors, not empty answers.
+        // A missing log and bad bounds are usage errors, not empty answers.
+        audit(ctx, &dir.path().join("missing.jsonl"), &[])
+            .expect(125)
+            .expect_stderr_contains("pass --log PATH");
         audit(ctx, &log, &["--since", "yesterday"])
             .expect(125)
             .expect_stderr_contains("--since");
