@@ -115,7 +115,7 @@ timeout\t''
 limit\t''
 violation\t''
 refused\t''
-setup-error\t''"
+setup_error\t''"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l json -d 'Print matching records as JSON lines instead of a table'

@@ -14,11 +14,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 
 def run_tool_call(tooljail, argv, profile="default", timeout="30s", tool=None, session=None):
-    """Run one tool call in a jail; return (report, stdout, stderr).
+    """Run one tool call in a jail; return (exit status, report or None, stdout, stderr).
 
     The report travels over a pipe passed as an inherited descriptor (`--report fd:N`), so no
     temporary file is needed. tooljail writes it once, when the run ends.
@@ -30,15 +31,31 @@ def run_tool_call(tooljail, argv, profile="default", timeout="30s", tool=None, s
     if session:
         cmd += ["--session", session]
     cmd += ["--", *argv]
-    proc = subprocess.Popen(
-        cmd, pass_fds=(write_end,), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    os.close(write_end)
+    report_chunks = []
+
+    def drain_report(f):
+        # Read the report pipe at the same time as stdout and stderr: tooljail writes the report
+        # before it exits, and a report larger than the pipe buffer (64 KiB on Linux) would
+        # block it forever if we only read this pipe after communicate() returned.
+        report_chunks.append(f.read())
+
     with os.fdopen(read_end, "rb") as report_pipe:
-        # The report is written at the end of the run; read it while the output pipes are
-        # drained by communicate() below (both end when tooljail exits).
-        out, err = proc.communicate(timeout=600)
-        raw = report_pipe.read()
+        try:
+            proc = subprocess.Popen(
+                cmd, pass_fds=(write_end,), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+        finally:
+            # Our copy of the write end must go, or the pipe never reaches end-of-file.
+            os.close(write_end)
+        reader = threading.Thread(target=drain_report, args=(report_pipe,), daemon=True)
+        reader.start()
+        try:
+            out, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        reader.join(timeout=10)
+    raw = b"".join(report_chunks)
     report = json.loads(raw) if raw.strip() else None
     return proc.returncode, report, out.decode(errors="replace"), err.decode(errors="replace")
 

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::report::{Outcome, Report};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -84,8 +85,6 @@ impl AuditLog {
     }
 }
 
-use std::os::unix::fs::DirBuilderExt;
-
 /// What `tooljail audit` filters on. Every field that is set must match.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
@@ -106,7 +105,7 @@ impl Filter {
                 id.caller_user.clone(),
                 id.jail_user.clone(),
                 Some(id.caller_uid.to_string()),
-                Some(id.jail_uid.to_string()),
+                id.jail_uid.map(|u| u.to_string()),
             ];
             if !names.iter().flatten().any(|n| n == u) {
                 return false;
@@ -148,35 +147,49 @@ pub struct BadLine {
     pub error: String,
 }
 
-/// Read every record of the log that matches `filter`, in log order.
+/// Read every record of the log that matches `filter`, in log order. A line that is not a
+/// record (torn by a crash mid-write, invalid UTF-8, foreign) is returned in the second list,
+/// never dropped silently, and never stops the reading of the lines after it.
 pub fn query(path: &Path, filter: &Filter) -> Result<(Vec<Report>, Vec<BadLine>), Error> {
-    let file = File::open(path).map_err(|e| {
+    let read_err = |e: std::io::Error| {
         Error::usage(format!("audit log {}: {e}", path.display()))
             .with_hint("pass --log PATH to the audit log to read")
-    })?;
+    };
+    let mut reader = BufReader::new(File::open(path).map_err(read_err)?);
     let mut records = Vec::new();
     let mut bad = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::usage(format!("audit log {}: {e}", path.display())))?;
-        if line.trim().is_empty() {
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).map_err(read_err)? == 0 {
+            break;
+        }
+        number += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str::<Report>(&line) {
+        match serde_json::from_slice::<Report>(&line) {
             Ok(r) if filter.matches(&r) => records.push(r),
             Ok(_) => {}
             Err(e) => bad.push(BadLine {
-                line: i + 1,
-                error: e.to_string(),
+                line: number,
+                error: if line.last() == Some(&b'\n') {
+                    e.to_string()
+                } else {
+                    format!("{e} (no newline: the last write was cut short)")
+                },
             }),
         }
     }
     Ok((records, bad))
 }
 
-/// A time bound for `--since`/`--until`: RFC 3339 (`2026-11-23T08:00:00Z`, or without the
-/// zone, taken as UTC) or a duration ago (`90m`, `2h`, `7days`).
+/// A time bound for `--since`/`--until`: RFC 3339 (`2026-11-23T08:00:00Z`, with a numeric
+/// offset such as `+01:00`, or with no zone at all, taken as UTC) or a duration ago (`90m`,
+/// `2h`, `7days`).
 pub fn parse_time(s: &str, now: SystemTime) -> Result<SystemTime, String> {
-    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+    if let Some(t) = parse_rfc3339(s) {
         return Ok(t);
     }
     if let Ok(d) = humantime::parse_duration(s) {
@@ -189,34 +202,92 @@ pub fn parse_time(s: &str, now: SystemTime) -> Result<SystemTime, String> {
     ))
 }
 
-/// The readable table `tooljail audit` prints by default.
+/// RFC 3339 with `Z`, no zone (UTC), or a `±HH:MM` offset, which humantime does not read.
+fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    if let Ok(t) = humantime::parse_rfc3339_weak(s) {
+        return Some(t);
+    }
+    // `…T09:00:00+01:00`: the offset is the last 6 bytes, after the seconds.
+    let split = s.len().checked_sub(6)?;
+    let (local, offset) = (s.get(..split)?, s.get(split..)?);
+    let (sign, hh_mm) = (offset.as_bytes()[0], offset.get(1..)?);
+    if !local.contains('T') && !local.contains(' ') {
+        return None;
+    }
+    let (hh, mm) = hh_mm.split_once(':')?;
+    if hh.len() != 2 || mm.len() != 2 {
+        return None;
+    }
+    let (hh, mm): (u64, u64) = (hh.parse().ok()?, mm.parse().ok()?);
+    if hh > 23 || mm > 59 {
+        return None;
+    }
+    let t = humantime::parse_rfc3339_weak(local).ok()?;
+    let shift = std::time::Duration::from_secs(hh * 3600 + mm * 60);
+    // Local time = UTC + offset, so UTC = local - offset.
+    match sign {
+        b'+' => t.checked_sub(shift),
+        b'-' => t.checked_add(shift),
+        _ => None,
+    }
+}
+
+/// The readable table `tooljail audit` prints by default: a header, then one row per record.
+/// USER is who started tooljail, AS the user the jail ran as.
 pub fn table(records: &[Report]) -> String {
-    let mut out = String::from(
-        "STARTED                  USER         TOOL         OUTCOME      EXIT  DURATION  COMMAND\n",
+    let mut out = format!(
+        "{:<24} {:<12} {:<12} {:<12} {:<12} {:>4} {:>10}  COMMAND\n",
+        "STARTED", "USER", "AS", "TOOL", "OUTCOME", "EXIT", "DURATION"
     );
     for r in records {
-        let user = r
-            .identity
-            .caller_user
-            .clone()
-            .unwrap_or_else(|| r.identity.caller_uid.to_string());
-        let tool = r.identity.tool.clone().unwrap_or_else(|| "-".into());
+        let id = &r.identity;
+        let caller = cell(
+            &id.caller_user
+                .clone()
+                .unwrap_or_else(|| id.caller_uid.to_string()),
+        );
+        let jail = match (&id.jail_user, id.jail_uid) {
+            (Some(name), _) => cell(name),
+            (None, Some(uid)) => uid.to_string(),
+            (None, None) => "-".into(),
+        };
         let outcome = serde_json::to_value(r.outcome)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        let cmd = r.argv.join(" ");
+        let cmd = cell(&r.argv.join(" "));
         let cmd = if cmd.chars().count() > 60 {
             format!("{}…", cmd.chars().take(59).collect::<String>())
         } else {
             cmd
         };
         out.push_str(&format!(
-            "{:<24} {:<12} {:<12} {:<12} {:>4} {:>8}ms  {}\n",
-            r.started_at, user, tool, outcome, r.exit_status, r.duration_ms, cmd
+            "{:<24} {:<12} {:<12} {:<12} {:<12} {:>4} {:>8}ms  {}\n",
+            cell(&r.started_at),
+            caller,
+            jail,
+            cell(id.tool.as_deref().unwrap_or("-")),
+            outcome,
+            r.exit_status,
+            r.duration_ms,
+            cmd
         ));
     }
     out
+}
+
+/// A table cell on one line: control characters (a newline in an argument or a label) are
+/// escaped, so one record is always one row and cannot forge another.
+fn cell(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -345,5 +416,57 @@ mod tests {
             now - Duration::from_secs(7200)
         );
         assert!(parse_time("yesterday", now).is_err());
+        // Numeric offsets: 09:00+01:00 and 03:00-05:00 are both 08:00 UTC.
+        let eight = now - Duration::from_secs(7200);
+        assert_eq!(parse_time("2026-11-23T09:00:00+01:00", now).unwrap(), eight);
+        assert_eq!(parse_time("2026-11-23T03:00:00-05:00", now).unwrap(), eight);
+        assert_eq!(
+            parse_time("2026-11-23T08:00:00.000+00:00", now).unwrap(),
+            eight
+        );
+        assert!(parse_time("2026-11-23T08:00:00+1:00", now).is_err());
+        assert!(parse_time("2026-11-23T08:00:00+24:00", now).is_err());
+        assert!(parse_time("xx€+01:00", now).is_err());
+    }
+
+    #[test]
+    fn bad_bytes_do_not_stop_the_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        let good = serde_json::to_string(&record(
+            "a",
+            "t",
+            "s",
+            Outcome::Exited,
+            "2026-11-23T08:00:00.000Z",
+        ))
+        .unwrap();
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"\xff\xfe{\"sch\n");
+        bytes.extend_from_slice(good.as_bytes());
+        bytes.extend_from_slice(b"\n{\"schema\":\"tool");
+        std::fs::write(&path, bytes).unwrap();
+        let (records, bad) = query(&path, &Filter::default()).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), [1, 3]);
+        assert!(bad[1].error.contains("no newline"), "{:?}", bad[1]);
+    }
+
+    #[test]
+    fn table_rows_are_one_line_each() {
+        let mut r = record(
+            "alice",
+            "t\nx",
+            "s",
+            Outcome::Exited,
+            "2026-11-23T08:00:00.000Z",
+        );
+        r.argv = vec!["sh".into(), "-c".into(), "echo a\nFORGED ROW".into()];
+        r.identity.jail_user = Some("nobody".into());
+        let t = table(&[r]);
+        assert_eq!(t.lines().count(), 2, "{t}");
+        assert!(t.lines().next().unwrap().starts_with("STARTED"));
+        assert!(t.contains("echo a\\nFORGED ROW"), "{t}");
+        assert!(t.contains("alice") && t.contains("nobody"), "{t}");
     }
 }

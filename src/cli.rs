@@ -100,6 +100,8 @@ pub enum OutcomeArg {
     Limit,
     Violation,
     Refused,
+    // Spelled as in the report and the table (`setup-error`, clap's default, works too).
+    #[value(name = "setup_error", alias = "setup-error")]
     SetupError,
 }
 

@@ -51,8 +51,9 @@ pub struct DeniedSyscall {
 pub struct Identity {
     pub caller_uid: u32,
     pub caller_user: Option<String>,
-    /// The host uid the jail ran as (65534 when root started tooljail without `--user`).
-    pub jail_uid: u32,
+    /// The host uid the jail runs as (65534 when root started tooljail without `--user`); null
+    /// when tooljail failed before deciding it (a bad `--report` or `--user`).
+    pub jail_uid: Option<u32>,
     pub jail_user: Option<String>,
     pub session: Option<String>,
     pub agent: Option<String>,
@@ -75,8 +76,9 @@ pub struct Report {
     pub profiles: Vec<String>,
     pub policy_sha256: Option<String>,
     pub argv: Vec<String>,
-    /// The caller's working directory on the host.
-    pub cwd: Option<PathBuf>,
+    /// The caller's working directory on the host (lossy UTF-8: a report must always serialize,
+    /// whatever bytes the directory's name holds).
+    pub cwd: Option<String>,
     pub identity: Identity,
     /// RFC 3339, UTC.
     pub started_at: String,
@@ -110,7 +112,9 @@ impl Report {
             profiles: Vec::new(),
             policy_sha256: None,
             argv,
-            cwd: std::env::current_dir().ok(),
+            cwd: std::env::current_dir()
+                .ok()
+                .map(|d| d.to_string_lossy().into_owned()),
             identity: Identity::default(),
             started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             duration_ms: 0,
@@ -184,6 +188,45 @@ impl std::str::FromStr for Sink {
     }
 }
 
+/// Check that `fd` is an open, writable descriptor and take a close-on-exec descriptor for the
+/// report from it. Descriptors above 2 are claimed (and marked close-on-exec, so the jail never
+/// inherits them); 0, 1 and 2 are duplicated instead, because the jailed command must keep its
+/// standard streams: `--report fd:1` is stdout, shared with the command's output.
+fn open_fd(fd: i32) -> Result<std::os::fd::OwnedFd, Error> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+    let bad = |what: String, hint: &str| {
+        Error::usage(format!("--report fd:{fd}: {what}")).with_hint(hint.to_string())
+    };
+    let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(|e| {
+        bad(
+            e.desc().to_string(),
+            "open the descriptor in the calling process and pass it to tooljail",
+        )
+    })?;
+    if OFlag::from_bits_truncate(flags) & OFlag::O_ACCMODE == OFlag::O_RDONLY {
+        return Err(bad(
+            "the descriptor is read-only".into(),
+            "pass a descriptor opened for writing",
+        ));
+    }
+    if fd <= 2 {
+        let dup = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(|e| {
+            bad(
+                format!("duplicate it: {}", e.desc()),
+                "free a descriptor and retry",
+            )
+        })?;
+        return Ok(crate::sys::fd::claim(dup));
+    }
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(|e| {
+        bad(
+            format!("mark it close-on-exec: {}", e.desc()),
+            "pass an ordinary pipe or file descriptor",
+        )
+    })?;
+    Ok(crate::sys::fd::claim(fd))
+}
+
 /// An opened report sink. Opened before the jail is built (launch step 1), so a bad `--report`
 /// fails before anything runs, and an inherited fd is claimed before tooljail opens others.
 pub struct OpenSink(Box<dyn Write>);
@@ -196,29 +239,7 @@ impl Sink {
                 Error::usage(format!("--report {}: {e}", p.display()))
                     .with_hint("give a writable file, `-` for stdout, or fd:N")
             })?),
-            Sink::Fd(fd) => {
-                let fd = *fd;
-                // Check the fd is open and writable before claiming ownership of it.
-                let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| {
-                    Error::usage(format!("--report fd:{fd}: {}", e.desc())).with_hint(
-                        "open the descriptor in the calling process and pass it to tooljail",
-                    )
-                })?;
-                let acc =
-                    nix::fcntl::OFlag::from_bits_truncate(flags) & nix::fcntl::OFlag::O_ACCMODE;
-                if acc == nix::fcntl::OFlag::O_RDONLY {
-                    return Err(Error::usage(format!(
-                        "--report fd:{fd}: the descriptor is read-only"
-                    ))
-                    .with_hint("pass a descriptor opened for writing"));
-                }
-                // Mark it close-on-exec so the jail never inherits it.
-                let _ = nix::fcntl::fcntl(
-                    fd,
-                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-                );
-                Box::new(std::fs::File::from(crate::sys::fd::claim(fd)))
-            }
+            Sink::Fd(fd) => Box::new(std::fs::File::from(open_fd(*fd)?)),
         };
         Ok(OpenSink(w))
     }

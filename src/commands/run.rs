@@ -7,7 +7,7 @@ use crate::cli::{GlobalArgs, RunArgs};
 use crate::error::{exit, Error, Result};
 use crate::limits::{self, Evidence};
 use crate::plan::Plan;
-use crate::report::{DeniedSyscall, Outcome, Report, Sink, StoppedBy};
+use crate::report::{DeniedSyscall, OpenSink, Outcome, Report, Sink, StoppedBy};
 use crate::supervisor::{self, identity, End};
 use std::path::PathBuf;
 
@@ -17,6 +17,7 @@ pub fn run(args: &RunArgs, _global: &GlobalArgs) -> Result<i32> {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let started = std::time::Instant::now();
     let mut report = Report::begin(argv);
     let caller = nix::unistd::getuid();
     report.identity.caller_uid = caller.as_raw();
@@ -29,15 +30,16 @@ pub fn run(args: &RunArgs, _global: &GlobalArgs) -> Result<i32> {
     report.identity.tool = args.tool.clone();
 
     // Launch step 1: the sinks are opened first, with the invoking user's rights, so that a bad
-    // --report fails before anything runs and root's audit log stays root's.
-    let sink = match &args.report {
-        Some(s) => {
-            let sink: Sink = s.parse().map_err(|m| {
-                Error::usage(format!("--report {m}")).with_hint("use FILE, `-` (stdout) or fd:N")
-            })?;
-            Some(sink.open()?)
+    // --report fails before anything runs and root's audit log stays root's. A bad --report is
+    // still a refused call: it leaves an audit record like any other failure.
+    let sink = match args.report.as_deref().map(open_sink).transpose() {
+        Ok(sink) => sink,
+        Err(e) => {
+            report.fail(&e);
+            report.duration_ms = started.elapsed().as_millis() as u64;
+            append_record(fallback_audit_log(args, &report), &report);
+            return Err(e);
         }
-        None => None,
     };
 
     let mut audit = None;
@@ -46,6 +48,10 @@ pub fn run(args: &RunArgs, _global: &GlobalArgs) -> Result<i32> {
         Ok(code) => *code,
         Err(e) => {
             report.fail(e);
+            // Failed before the jail existed: the time tooljail spent until the failure.
+            if report.duration_ms == 0 {
+                report.duration_ms = started.elapsed().as_millis() as u64;
+            }
             e.exit_code()
         }
     };
@@ -53,20 +59,31 @@ pub fn run(args: &RunArgs, _global: &GlobalArgs) -> Result<i32> {
 
     // The audit record and the report are written whatever happened; failing to write them is
     // said loudly but does not change the command's status (it already ran).
-    if let Some(log) = audit.or_else(|| fallback_audit_log(args, &report)) {
-        if let Err(e) = log.append(&report) {
-            eprintln!(
-                "tooljail: audit log {}: {e}; the record of this run is lost",
-                log.path().display()
-            );
-        }
-    }
+    append_record(audit.or_else(|| fallback_audit_log(args, &report)), &report);
     if let Some(sink) = sink {
         if let Err(e) = sink.write(&report) {
             eprintln!("tooljail: --report: {e}; the report of this run is lost");
         }
     }
     result
+}
+
+fn open_sink(spec: &str) -> Result<OpenSink> {
+    let sink: Sink = spec.parse().map_err(|m| {
+        Error::usage(format!("--report {m}")).with_hint("use FILE, `-` (stdout) or fd:N")
+    })?;
+    sink.open()
+}
+
+fn append_record(log: Option<AuditLog>, report: &Report) {
+    if let Some(log) = log {
+        if let Err(e) = log.append(report) {
+            eprintln!(
+                "tooljail: audit log {}: {e}; the record of this run is lost",
+                log.path().display()
+            );
+        }
+    }
 }
 
 /// Everything between the sinks and the report: identity, Policy, audit sink, plan, jail.
@@ -77,7 +94,7 @@ fn prepare_and_run(
     audit: &mut Option<AuditLog>,
 ) -> Result<i32> {
     let who = identity::resolve(args.user.as_deref())?;
-    report.identity.jail_uid = who.uid;
+    report.identity.jail_uid = Some(who.uid);
     report.identity.jail_user = who.user.clone();
 
     let policy = tracing::debug_span!("resolve policy")

@@ -15,28 +15,30 @@ pub struct JailIdentity {
     pub user: Option<String>,
 }
 
-/// Resolve `--user NAME|UID` before anything else happens, so a bad value fails before any
-/// sink is written or namespace made. `None` from a non-root caller: the caller itself.
-/// `None` from root: nobody:nogroup. Refuses `--user` from a non-root caller and any uid 0.
+/// Resolve `--user NAME|UID` before the Policy and before any namespace exists, so a bad value
+/// fails before anything is built (the report and audit record then say why).
+///
+/// Who may choose: only a caller whose *real* uid is 0. A non-root caller gets `--user`
+/// refused, and runs the jail as itself (also if the binary was wrongly installed setuid-root:
+/// the effective uid never lets a user pick someone else). `None` from root: nobody:nogroup.
+/// Refused targets: uid 0, a primary gid 0 (the root group opens root-group files on the
+/// host), and a uid or name the user database does not know (its group would be a guess).
 pub fn resolve(spec: Option<&str>) -> Result<JailIdentity> {
-    let root = nix::unistd::getuid().is_root() || nix::unistd::geteuid().is_root();
     let usage = |m: String, hint: &str| Error::usage(m).with_hint(hint.to_string());
-    match (spec, root) {
+    let caller = nix::unistd::getuid();
+    match (spec, caller.is_root()) {
         (Some(s), false) => Err(usage(
             format!("--user {s}: only root can run the jail as another user"),
             "drop --user (the jail runs as you), or start tooljail as root",
         )),
-        (None, false) => {
-            let uid = nix::unistd::getuid();
-            Ok(JailIdentity {
-                uid: uid.as_raw(),
-                gid: nix::unistd::getgid().as_raw(),
-                user: nix::unistd::User::from_uid(uid)
-                    .ok()
-                    .flatten()
-                    .map(|u| u.name),
-            })
-        }
+        (None, false) => Ok(JailIdentity {
+            uid: caller.as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            user: nix::unistd::User::from_uid(caller)
+                .ok()
+                .flatten()
+                .map(|u| u.name),
+        }),
         (None, true) => Ok(JailIdentity {
             uid: NOBODY,
             gid: NOBODY,
@@ -67,6 +69,14 @@ pub fn resolve(spec: Option<&str>) -> Result<JailIdentity> {
                 return Err(usage(
                     format!("--user {s}: the jail never runs as root"),
                     "name an unprivileged user, or drop --user to run as nobody",
+                ));
+            }
+            if user.gid.as_raw() == 0 {
+                return Err(usage(
+                    format!(
+                        "--user {s}: its primary group is root (gid 0); the jail never runs in the root group"
+                    ),
+                    "give the user another primary group, or name another user",
                 ));
             }
             Ok(JailIdentity {
@@ -103,6 +113,13 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
         }
         _ => Vec::new(),
     };
+    if groups.iter().any(|g| g.as_raw() == 0) {
+        return Err(Error::usage(format!(
+            "--user {}: a member of the root group (gid 0); the jail never runs in it",
+            who.user.as_deref().unwrap_or("?")
+        ))
+        .with_hint("remove the user from the root group, or name another user"));
+    }
     nix::unistd::setgroups(&groups).map_err(fail("setgroups"))?;
     nix::unistd::setresgid(g, g, g).map_err(fail("setresgid"))?;
     nix::unistd::setresuid(u, u, u).map_err(fail("setresuid"))?;
