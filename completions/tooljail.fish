@@ -109,13 +109,13 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l since -d 'On
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l until -d 'Only runs started before T (RFC 3339, or a duration ago)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l tool -d 'Only runs labelled with this tool' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l session -d 'Only runs labelled with this session' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l outcome -d 'Only runs with this outcome' -r -f -a "exited\t''
-signaled\t''
-timeout\t''
-limit\t''
-violation\t''
-refused\t''
-setup_error\t''"
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l outcome -d 'Only runs with this outcome' -r -f -a "exited\t'The command exited by itself; `exit_code` is its status'
+signaled\t'The command was killed by a signal nobody in tooljail sent for a limit'
+timeout\t'The wall-clock limit fired (exit 124)'
+limit\t'Another resource limit stopped the command (`stopped_by` names it)'
+violation\t'A security rule stopped the command (e.g. a seccomp kill)'
+refused\t'tooljail refused to start the command (budget, unsafe profile use)'
+setup_error\t'The jail could not be built or the command could not be executed; it never ran'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l json -d 'Print matching records as JSON lines instead of a table'

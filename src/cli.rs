@@ -13,7 +13,6 @@ use std::path::PathBuf;
     long_about = "Run a command in a jail described by a TOML profile: fresh namespaces, a new root \
 built only from the paths the profile names, Landlock, seccomp, rlimits and a size-capped scratch \
 tmpfs. With no subcommand, `tooljail [-p PROFILE] -- CMD...` is `tooljail run`.",
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
@@ -86,23 +85,10 @@ pub struct AuditArgs {
     pub session: Option<String>,
     /// Only runs with this outcome.
     #[arg(long, value_enum, value_name = "OUTCOME")]
-    pub outcome: Option<OutcomeArg>,
+    pub outcome: Option<crate::report::Outcome>,
     /// Print matching records as JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutcomeArg {
-    Exited,
-    Signaled,
-    Timeout,
-    Limit,
-    Violation,
-    Refused,
-    // Spelled as in the report and the table (`setup-error`, clap's default, works too).
-    #[value(name = "setup_error", alias = "setup-error")]
-    SetupError,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +96,31 @@ pub struct DoctorArgs {
     /// Print the findings as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+impl Cli {
+    /// Run options given before a subcommand (`tooljail -p x explain`) are a mistake: they
+    /// belong after it. (clap's own conflict check would also reject global flags such as
+    /// `tooljail -v run`, which are fine.) Labels that clap may fill from the environment
+    /// (`TOOLJAIL_SESSION`, …) do not count.
+    pub fn misplaced_run_options(&self) -> bool {
+        let r = &self.run;
+        let p = &r.policy;
+        self.command.is_some()
+            && (!r.command.is_empty()
+                || !p.profiles.is_empty()
+                || !p.ro.is_empty()
+                || !p.rw.is_empty()
+                || p.net.is_some()
+                || p.timeout.is_some()
+                || p.memory.is_some()
+                || !p.env.is_empty()
+                || !p.keep_env.is_empty()
+                || p.cwd.is_some()
+                || r.report.is_some()
+                || r.audit_log.is_some()
+                || r.user.is_some())
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -221,6 +232,23 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_before_or_after_a_subcommand() {
+        for argv in [
+            &["tooljail", "-v", "run", "--", "true"][..],
+            &["tooljail", "run", "-v", "--", "true"],
+            &["tooljail", "--log-format", "json", "profiles"],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            assert!(
+                cli.command.is_some() && !cli.misplaced_run_options(),
+                "{argv:?}"
+            );
+        }
+        let cli = Cli::try_parse_from(["tooljail", "-p", "x", "explain"]).unwrap();
+        assert!(cli.misplaced_run_options());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use tooljail::cli::Cli;
 
 fn main() -> ExitCode {
+    tooljail::sys::process::default_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

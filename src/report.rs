@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 pub const SCHEMA: &str = "tooljail.report/1";
 
-/// How the run ended, from the orchestrator's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How the run ended, from the orchestrator's point of view. (Also the values of
+/// `tooljail audit --outcome`, spelled as in the report.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Outcome {
     /// The command exited by itself; `exit_code` is its status.
     Exited,
@@ -25,6 +27,8 @@ pub enum Outcome {
     /// tooljail refused to start the command (budget, unsafe profile use).
     Refused,
     /// The jail could not be built or the command could not be executed; it never ran.
+    // `setup-error` is accepted on the command line too.
+    #[value(alias = "setup-error")]
     SetupError,
 }
 

@@ -1,7 +1,6 @@
 use crate::audit::{self, Filter};
-use crate::cli::{AuditArgs, OutcomeArg};
+use crate::cli::AuditArgs;
 use crate::error::{Error, Result};
-use crate::report::Outcome;
 use std::time::SystemTime;
 
 pub fn audit(args: &AuditArgs) -> Result<i32> {
@@ -28,15 +27,7 @@ pub fn audit(args: &AuditArgs) -> Result<i32> {
         until: time("--until", &args.until)?,
         tool: args.tool.clone(),
         session: args.session.clone(),
-        outcome: args.outcome.map(|o| match o {
-            OutcomeArg::Exited => Outcome::Exited,
-            OutcomeArg::Signaled => Outcome::Signaled,
-            OutcomeArg::Timeout => Outcome::Timeout,
-            OutcomeArg::Limit => Outcome::Limit,
-            OutcomeArg::Violation => Outcome::Violation,
-            OutcomeArg::Refused => Outcome::Refused,
-            OutcomeArg::SetupError => Outcome::SetupError,
-        }),
+        outcome: args.outcome,
     };
     let (records, bad) = audit::query(&path, &filter)?;
     if args.json {

@@ -12,6 +12,13 @@ use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
+    if cli.misplaced_run_options() {
+        return Err(
+            Error::usage("run options come before the subcommand").with_hint(
+                "put them after it, e.g. `tooljail explain -p NAME`, `tooljail run -p NAME -- CMD`",
+            ),
+        );
+    }
     match cli.command {
         Some(Command::Run(args)) => run::run(&args, &cli.global),
         Some(Command::Check(args)) => check::check(&args),

@@ -147,6 +147,14 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Give SIGPIPE back its default action (terminate), which the Rust runtime sets to ignore, so
+/// that `tooljail profiles | head -1` ends quietly like any Unix filter instead of panicking on
+/// EPIPE. Called first thing in `main`, before any thread or child exists.
+pub fn default_sigpipe() {
+    // SAFETY: installing SIG_DFL involves no handler code and cannot fail for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Reset every catchable signal to its default action and unblock all signals. A disposition of
 /// SIG_IGN and the signal mask both survive execve(2); the Rust runtime ignores SIGPIPE and the
 /// supervisor blocks the signals it forwards, so the command must not inherit either.
