@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{each_identity, profile_file, run, tempdir, unique, Ctx, Run};
+use common::{each_identity, profile_file, run, tempdir, unique, Ctx, Run, Who};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::os::linux::net::SocketAddrExt;
@@ -196,15 +196,30 @@ fn abstract_unix_sockets_of_the_host_are_out_of_scope() {
     });
 }
 
+/// A host process, killed when dropped (also when an assertion fails).
+struct Sleeper(std::process::Child);
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A host process the jail's uid could signal by the rules of kill(2): it runs as that uid.
-fn host_sleeper(ctx: &Ctx) -> std::process::Child {
+fn host_sleeper(ctx: &Ctx) -> Sleeper {
     let mut cmd = Command::new("sleep");
     cmd.arg("60").stdin(Stdio::null()).stdout(Stdio::null());
-    if nix::unistd::geteuid().is_root() {
-        let uid = ctx.jail_uid();
-        cmd.uid(uid).gid(uid);
+    match &ctx.who {
+        Who::Root => {
+            cmd.uid(ctx.jail_uid()).gid(65534);
+        }
+        Who::User { uid, gid, .. } => {
+            cmd.uid(*uid).gid(*gid);
+        }
+        Who::Current { .. } => {}
     }
-    cmd.spawn().expect("spawn the host sleeper")
+    Sleeper(cmd.spawn().expect("spawn the host sleeper"))
 }
 
 #[test]
@@ -214,7 +229,7 @@ fn signals_cannot_leave_the_jail() {
         profile_file("extends = [\"default\"]\n[landlock]\nscope_signals = false\n");
     each_identity(|ctx| {
         let mut sleeper = host_sleeper(ctx);
-        let kill_host = format!("kill:{}:15", sleeper.id());
+        let kill_host = format!("kill:{}:15", sleeper.0.id());
         // kill(1, 0) checks permission only: pid 1 is the jail's init.
         let kill_init = "kill:1:0";
         let (r, got) = probe.ops(ctx, &[], &[&kill_host, kill_init]);
@@ -225,7 +240,7 @@ fn signals_cannot_leave_the_jail() {
         // way to name it.
         expect_op(&got, &kill_host, "ESRCH", &r);
         assert!(
-            sleeper.try_wait().unwrap().is_none(),
+            sleeper.0.try_wait().unwrap().is_none(),
             "the host process died\n{}",
             r.dump()
         );
@@ -243,8 +258,6 @@ fn signals_cannot_leave_the_jail() {
         )
         .expect(0)
         .expect_stdout_contains("rc=143");
-        let _ = sleeper.kill();
-        let _ = sleeper.wait();
     });
 }
 
