@@ -284,3 +284,37 @@ fn ordinary_tools_run_with_no_denial() {
         r.expect_no_denial("curl http:// + python3 http.server");
     });
 }
+
+#[test]
+fn a_kill_action_stops_the_command_and_names_the_rule() {
+    let (_d, kill) = common::profile_file(
+        "extends = [\"default\"]\n[syscalls]\naction = \"kill\"\ndeny = [\"uname\"]\n",
+    );
+    let arch = Arch::NATIVE.name();
+    each_identity(|ctx| {
+        let r = jail(ctx, &["-p", kill.to_str().unwrap(), "--", "uname"]);
+        // The call is never answered: the supervisor kills the jail, uname prints nothing.
+        r.run.expect(128 + libc::SIGKILL);
+        assert!(r.run.stdout.is_empty(), "{}", r.dump());
+        assert_eq!(r.report["outcome"], "violation", "{}", r.dump());
+        assert_eq!(
+            r.report["stopped_by"]["name"],
+            "seccomp:uname",
+            "{}",
+            r.dump()
+        );
+        assert_eq!(
+            r.denied(),
+            [("uname".to_owned(), arch.to_owned(), 1)],
+            "{}",
+            r.dump()
+        );
+        r.run
+            .expect_stderr_contains(&format!("tooljail: denied syscalls: uname({arch}) x1"));
+        // Without the deny, the same command runs: the kill above is the rule's.
+        jail(ctx, &["--", "uname"])
+            .run
+            .expect(0)
+            .expect_stdout_contains("Linux");
+    });
+}
