@@ -1,19 +1,66 @@
 #!/bin/sh
-# Cost of the seccomp filter, in ns per syscall (not a test; run by hand):
+# Cost of the seccomp filter, in ns per syscall (not a test; run by hand), all in the same run:
 #   - getppid (allowed): bare vs under the default filter. Allowed calls never leave the
 #     kernel; since Linux 5.11 the per-nr action cache skips the BPF program entirely.
 #   - ptrace (always denied): bare (ESRCH from the kernel) vs the USER_NOTIF round trip to the
 #     supervisor, which every denied call pays.
+# Three settings: bare (no filter), the filter alone (examples/seccomp_launch supervise), and
+# the full jail (`tooljail run`, default profile: namespaces + Landlock + rlimits + the filter,
+# served by tooljail's own supervisor). The last line is the filter's cost per allowed call in
+# the full jail: jail minus bare.
 # Usage: benches/seccomp.sh [CALLS]
+#   Builds the release binary and examples first, unless TOOLJAIL=path/to/tooljail is given (then
+#   the examples in target/release/examples must exist: use that to run it as another user).
+#   ROUNDS=R alternated bare/jail rounds for the cost line (default 9).
 set -eu
 cd "$(dirname "$0")/.."
 n="${1:-1000000}"
-cargo build --release --quiet --example probe --example seccomp_launch
-probe=target/release/examples/probe
+if [ -z "${TOOLJAIL:-}" ]; then
+    cargo build --release --quiet --bin tooljail --example probe --example seccomp_launch
+    TOOLJAIL=target/release/tooljail
+fi
 launch=target/release/examples/seccomp_launch
+
+# The probe in a 0755 directory any user can read (root's jail runs as nobody); the jail gets
+# it with --ro. The audit record goes to a scratch file, not the caller's log.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"
+cp target/release/examples/probe "$tmp/probe"
+chmod 755 "$tmp/probe"
+probe="$tmp/probe"
+jail() {
+    "$TOOLJAIL" run --audit-log "$tmp/audit.jsonl" --ro "$tmp" -- "$@"
+}
+
+# ns_per_call from the probe's JSON line.
+ns() { sed -n 's/.*"ns_per_call":\([0-9.]*\).*/\1/p'; }
+
+rounds=${ROUNDS:-9}
+echo "# $(uname -r), $(nproc) cpus, uid $(id -u), $n calls per run"
 echo "# bare"
 "$probe" bench "$n"
 "$probe" bench-denied "$n"
-echo "# under the default filter (@system-service), served by seccomp_launch supervise"
+echo "# the filter alone (@system-service), served by seccomp_launch supervise"
 "$launch" supervise default -- "$probe" bench "$n"
 "$launch" supervise default -- "$probe" bench-denied "$((n / 20))" 2>/dev/null
+echo "# inside the full jail: tooljail run (default profile)"
+jail "$probe" bench "$n"
+jail "$probe" bench-denied "$((n / 20))" 2>/dev/null
+
+# The filter's cost per allowed call: getppid bare and in the jail, alternated for $rounds
+# rounds so that a change of load hits both sides alike; median and best of each.
+: > "$tmp/bare"
+: > "$tmp/jail"
+r=0
+while [ "$r" -lt "$rounds" ]; do
+    "$probe" bench "$n" | ns >> "$tmp/bare"
+    jail "$probe" bench "$n" | ns >> "$tmp/jail"
+    r=$((r + 1))
+done
+stats() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.1f %.1f", v[int((NR + 1) / 2)], v[1] }'; }
+set -- $(stats "$tmp/bare") $(stats "$tmp/jail")
+echo "# getppid over $rounds alternated rounds (ns per call): median, best"
+printf 'bare          %8.1f %8.1f\n' "$1" "$2"
+printf 'in the jail   %8.1f %8.1f\n' "$3" "$4"
+echo "$@" | awk '{ printf "filter cost   %+8.1f %+8.1f ns per allowed call (jail - bare)\n", $3 - $1, $4 - $2 }'

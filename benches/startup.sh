@@ -3,47 +3,94 @@
 # /bin/true, `unshare -Urmpn --fork /bin/true` and (when installed) `bwrap --ro-bind / / /bin/true`,
 # all measured in the same run on the same machine.
 #
+# The tooljail rows are the integrated jail: namespaces, new root, Landlock, the seccomp filter
+# and its supervisor, rlimits, the report. The audit record (on in the default profile) goes to
+# a scratch file; another row turns audit off to show what it costs.
+#
+# The runs are interleaved (round 1 runs every row once, then round 2, ...), so a machine whose
+# load changes during the bench (parallel builds) skews every row alike instead of one row.
+#
 # Usage: benches/startup.sh [N]      (default N=50)
-#   TOOLJAIL=path/to/tooljail overrides the binary (default: target/release/tooljail, built if
-#   missing). Run it as the user you want to measure; as root, tooljail drops to nobody first.
+#   TOOLJAIL=path/to/tooljail overrides the binary (default: target/release/tooljail, rebuilt
+#   when the sources changed). Run it as the user you want to measure; as root, tooljail drops
+#   to nobody first.
 set -eu
 
 N=${1:-50}
 cd "$(dirname "$0")/.."
-TOOLJAIL=${TOOLJAIL:-target/release/tooljail}
-if [ ! -x "$TOOLJAIL" ]; then
-    cargo build --release --quiet
+if [ -z "${TOOLJAIL:-}" ]; then
+    cargo build --release --quiet --bin tooljail
+    TOOLJAIL=target/release/tooljail
 fi
 
-# Median of N wall-clock runs of "$@", in microseconds (date +%s%N has ns resolution).
-median_us() {
-    i=0
-    : > "$samples"
-    while [ "$i" -lt "$N" ]; do
-        t0=$(date +%s%N)
-        "$@" > /dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-        t1=$(date +%s%N)
-        echo $(( (t1 - t0) / 1000 )) >> "$samples"
-        i=$((i + 1))
-    done
-    sort -n "$samples" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"
+printf 'extends = ["default"]\n[audit]\nenabled = false\n' > "$tmp/no-audit.toml"
+chmod 644 "$tmp/no-audit.toml"
 
-samples=$(mktemp)
-trap 'rm -f "$samples"' EXIT
-
-row() {
-    name=$1
-    shift
-    printf '%-40s %8s us\n' "$name" "$(median_us "$@")"
-}
-
-echo "median wall time of $N runs ($(uname -r), $(nproc) cpus, uid $(id -u))"
-row "/bin/true" /bin/true
-row "unshare -Urmpn --fork /bin/true" unshare -Urmpn --fork /bin/true
+have_bwrap=false
 if command -v bwrap > /dev/null 2>&1; then
-    row "bwrap --ro-bind / / /bin/true" bwrap --ro-bind / / /bin/true
-else
-    echo "bwrap: not installed, skipped"
+    have_bwrap=true
 fi
-row "tooljail run -- /bin/true" "$TOOLJAIL" run -- /bin/true
+
+ROWS="1 2 3 4 5 6"
+
+# Row K: its name, and the command it times.
+name() {
+    case $1 in
+        1) echo "/bin/true" ;;
+        2) echo "unshare -Urmpn --fork /bin/true" ;;
+        3) echo "bwrap --ro-bind / / /bin/true" ;;
+        4) echo "tooljail run -- /bin/true (audit to a file)" ;;
+        5) echo "tooljail run -p no-audit -- /bin/true" ;;
+        6) echo "tooljail run --report FILE -- /bin/true (no audit)" ;;
+    esac
+}
+cmd() {
+    case $1 in
+        1) /bin/true ;;
+        2) unshare -Urmpn --fork /bin/true ;;
+        3) bwrap --ro-bind / / /bin/true ;;
+        4) "$TOOLJAIL" run --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
+        5) "$TOOLJAIL" run -p "$tmp/no-audit.toml" -- /bin/true ;;
+        6) "$TOOLJAIL" run -p "$tmp/no-audit.toml" --report "$tmp/report.json" -- /bin/true ;;
+    esac
+}
+
+# One timed run of row K, appended to its samples in microseconds (date +%s%N has ns
+# resolution). A failed run stops the bench: a jail that fails fast would look cheap.
+sample() {
+    t0=$(date +%s%N)
+    if ! cmd "$1" > /dev/null 2> "$tmp/stderr"; then
+        echo "failed: $(name "$1")" >&2
+        cat "$tmp/stderr" >&2
+        exit 1
+    fi
+    t1=$(date +%s%N)
+    echo $(( (t1 - t0) / 1000 )) >> "$tmp/samples.$1"
+}
+
+median() {
+    sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+i=0
+while [ "$i" -lt "$N" ]; do
+    for k in $ROWS; do
+        if [ "$k" = 3 ] && [ "$have_bwrap" = false ]; then
+            continue
+        fi
+        sample "$k"
+    done
+    i=$((i + 1))
+done
+
+echo "median wall time of $N interleaved runs ($(uname -r), $(nproc) cpus, uid $(id -u))"
+for k in $ROWS; do
+    if [ -s "$tmp/samples.$k" ]; then
+        printf '%-52s %8s us\n' "$(name "$k")" "$(median "$tmp/samples.$k")"
+    else
+        printf '%-52s %8s\n' "$(name "$k")" "skipped (not installed)"
+    fi
+done

@@ -14,6 +14,12 @@
 //!   probe x32             getpid with the x32 bit set: must die of SIGSYS
 //!   probe bench N         N getppid syscalls (allowed): ns per call
 //!   probe bench-denied N  N ptrace calls (always denied): ns per call
+//!   probe ops OP...       one line per OP, `{"op":OP,"got":"ok"|ERRNO}`, exit 0; for the
+//!                         Landlock checks of the full jail. OP is one of:
+//!                           connect:PORT    TCP connect to 127.0.0.1:PORT
+//!                           bind:PORT       TCP bind to 127.0.0.1:PORT
+//!                           abstract:NAME   connect to the abstract unix socket @NAME
+//!                           kill:PID:SIG    kill(PID, SIG) (SIG 0 only checks permission)
 //!
 //! Needs only `libc`, so it runs in a jail that holds nothing but its binary.
 
@@ -54,6 +60,10 @@ fn errno_name(e: i32) -> String {
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT",
         libc::ENOEXEC => "ENOEXEC",
         libc::EBUSY => "EBUSY",
+        libc::EADDRINUSE => "EADDRINUSE",
+        libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        libc::ECONNREFUSED => "ECONNREFUSED",
+        libc::ENETUNREACH => "ENETUNREACH",
         _ => return format!("E{e}"),
     };
     n.to_string()
@@ -359,6 +369,48 @@ fn bench(nr: libc::c_long, args: [usize; 6], label: &str, count: u64) -> i32 {
     0
 }
 
+/// One operation of `probe ops`: `Ok(())` or `Err(errno)` (EINVAL for a malformed OP).
+fn op(spec: &str) -> Result<(), i32> {
+    use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixStream};
+    let io = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    let mut parts = spec.split(':');
+    let (what, a, b) = (parts.next(), parts.next(), parts.next());
+    let port = |a: Option<&str>| a.and_then(|p| p.parse::<u16>().ok()).ok_or(libc::EINVAL);
+    match what {
+        Some("connect") => {
+            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port(a)?);
+            TcpStream::connect(addr).map(drop).map_err(io)
+        }
+        Some("bind") => {
+            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port(a)?);
+            TcpListener::bind(addr).map(drop).map_err(io)
+        }
+        Some("abstract") => {
+            let addr = SocketAddr::from_abstract_name(a.ok_or(libc::EINVAL)?).map_err(io)?;
+            UnixStream::connect_addr(&addr).map(drop).map_err(io)
+        }
+        Some("kill") => {
+            let pid = a.and_then(|p| p.parse::<i32>().ok()).ok_or(libc::EINVAL)?;
+            let sig = b.and_then(|s| s.parse::<i32>().ok()).ok_or(libc::EINVAL)?;
+            sys(libc::SYS_kill, [pid as usize, sig as usize, 0, 0, 0, 0]).map(drop)
+        }
+        _ => Err(libc::EINVAL),
+    }
+}
+
+fn ops(specs: &[String]) -> i32 {
+    for spec in specs {
+        let got = match op(spec) {
+            Ok(()) => "ok".to_string(),
+            Err(e) => errno_name(e),
+        };
+        println!(r#"{{"op":"{spec}","got":"{got}"}}"#);
+    }
+    0
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let count = |i: usize| -> u64 { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(100_000) };
@@ -373,8 +425,11 @@ fn main() {
             "ptrace-denied",
             count(1),
         ),
+        Some("ops") => ops(&args[1..]),
         Some(other) => {
-            eprintln!("probe: unknown mode {other:?} (checks|int80|x32|bench N|bench-denied N)");
+            eprintln!(
+                "probe: unknown mode {other:?} (checks|int80|x32|bench N|bench-denied N|ops OP...)"
+            );
             2
         }
     };
