@@ -641,24 +641,44 @@ fn git_rw_invents_no_identity_and_cannot_push() {
 /// A minimal HTTP/1.0 server on 127.0.0.1:`port` (0: any) in a background thread, answering
 /// every request with `body`. Returns the port and a request counter.
 fn http_server(port: u16, body: &'static str) -> std::io::Result<(u16, Arc<AtomicU32>)> {
+    serve(port, move |_| {
+        Some(("text/plain", body.as_bytes().to_vec()))
+    })
+}
+
+/// A minimal HTTP/1.0 server on 127.0.0.1:`port` (0: any) in a background thread: `GET PATH`
+/// answers 200 with `route(PATH)` (content type, body), or 404 when that is `None`. Returns the port and a request
+/// counter.
+fn serve(
+    port: u16,
+    route: impl Fn(&str) -> Option<(&'static str, Vec<u8>)> + Send + 'static,
+) -> std::io::Result<(u16, Arc<AtomicU32>)> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
     let port = listener.local_addr()?.port();
     let hits = Arc::new(AtomicU32::new(0));
     let counter = hits.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
+        for mut stream in listener.incoming().flatten() {
             counter.fetch_add(1, Ordering::SeqCst);
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let mut reader = BufReader::new(&stream);
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
             let mut line = String::new();
             while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
                 line.clear();
             }
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let (status, (kind, body)) = match route(&path) {
+                Some(found) => ("200 OK", found),
+                None => ("404 Not Found", ("text/plain", b"not found\n".to_vec())),
+            };
             let _ = write!(
-                &stream,
-                "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                stream,
+                "HTTP/1.0 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
+            let _ = stream.write_all(&body);
         }
     });
     Ok((port, hits))
@@ -945,5 +965,197 @@ fn default_and_base_work_in_scratch_and_see_none_of_the_callers_files() {
                 .report_exit(6)
                 .stdout_has("/scratch\na b \nmine=1\nhome=2\nshadow=1\n");
         }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// pip-install, against a package index on loopback
+
+/// A PEP 503 "simple" index in a directory: `tjwheel` as a wheel, `tjsdist` only as a source
+/// archive whose setup.py would leave a mark in `mark_dir` if it ever ran. Built with the host's
+/// python3 (zipfile, tarfile). Returns the index directory.
+fn package_index(mark_dir: &Path) -> tempfile::TempDir {
+    let dir = tempdir(0o755);
+    let script = r#"
+import base64, hashlib, io, os, sys, tarfile, zipfile
+root, mark = sys.argv[1], sys.argv[2]
+def index(name, fname, data):
+    d = os.path.join(root, "simple", name)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, fname), "wb").write(data)
+    h = hashlib.sha256(data).hexdigest()
+    open(os.path.join(d, "index.html"), "w").write(
+        f'<html><body><a href="{fname}#sha256={h}">{fname}</a></body></html>')
+files = {
+    "tjwheel/__init__.py": "VALUE = 42\n",
+    "tjwheel-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tjwheel\nVersion: 1.0\n",
+    "tjwheel-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+for p, c in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(c.encode()).digest()).rstrip(b"=").decode()
+    record.append(f"{p},sha256={digest},{len(c)}")
+record.append("tjwheel-1.0.dist-info/RECORD,,")
+files["tjwheel-1.0.dist-info/RECORD"] = "\n".join(record) + "\n"
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    for p, c in files.items():
+        z.writestr(p, c)
+index("tjwheel", "tjwheel-1.0-py3-none-any.whl", buf.getvalue())
+setup = f"open({os.path.join(mark, 'SETUP_RAN')!r}, 'w').write('x')\nfrom setuptools import setup\nsetup(name='tjsdist', version='1.0')\n"
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w:gz") as t:
+    for p, c in {"tjsdist-1.0/setup.py": setup,
+                 "tjsdist-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: tjsdist\nVersion: 1.0\n"}.items():
+        info = tarfile.TarInfo(p)
+        info.size = len(c)
+        t.addfile(info, io.BytesIO(c.encode()))
+index("tjsdist", "tjsdist-1.0.tar.gz", buf.getvalue())
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(script).arg(dir.path()).arg(mark_dir);
+    let r = run_for(cmd, Duration::from_secs(30));
+    assert_eq!(r.code(), 0, "building the test index\n{}", r.dump());
+    dir
+}
+
+/// Serve `index` (a directory) on loopback; `/x/` serves `/x/index.html`.
+fn serve_dir(index: &Path) -> (u16, Arc<AtomicU32>) {
+    let root = index.to_path_buf();
+    serve(0, move |path| {
+        let rel = path.trim_start_matches('/').split(['?', '#']).next()?;
+        if rel.split('/').any(|c| c == "..") {
+            return None;
+        }
+        let mut file = root.join(rel);
+        let mut kind = "application/octet-stream";
+        if path.ends_with('/') {
+            file = file.join("index.html");
+            kind = "text/html";
+        }
+        std::fs::read(file).ok().map(|b| (kind, b))
+    })
+    .unwrap()
+}
+
+fn require_pip() {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "pip", "--version"]);
+    let r = run_for(cmd, Duration::from_secs(30));
+    assert_eq!(
+        r.code(),
+        0,
+        "pip is missing: apt-get install -y python3-pip (tests/setup.sh)\n{}",
+        r.dump()
+    );
+}
+
+/// A profile extending `pip-install` that may also reach the test index's port.
+fn pip_profile(port: u16) -> (tempfile::TempDir, String) {
+    let (dir, path) = common::profile_file(&format!(
+        "description = \"pip-install plus a test index\"\nextends = [\"pip-install\"]\n[network]\ntcp_connect = [{port}]\n"
+    ));
+    (dir, path.display().to_string())
+}
+
+#[test]
+fn pip_install_installs_a_wheel_from_a_loopback_index_into_the_directory() {
+    require_pip();
+    let marks = tempdir(0o777);
+    let index = package_index(marks.path());
+    let (port, hits) = serve_dir(index.path());
+    let (_p, profile) = pip_profile(port);
+    let url = format!("http://127.0.0.1:{port}/simple");
+    each_identity(|ctx| {
+        let dir = workdir(&[]);
+        give_to_jail(ctx, dir.path());
+        let r = jail_env(
+            ctx,
+            dir.path(),
+            &profile,
+            &[],
+            &[("PIP_INDEX_URL", &url)],
+            &[
+                "sh",
+                "-c",
+                "python3 -m pip install -q --target ./deps tjwheel && \
+                 PYTHONPATH=deps python3 -c 'import tjwheel; print(\"value\", tjwheel.VALUE)'",
+            ],
+        );
+        r.expect(0).report_exit(0).stdout_has("value 42\n");
+        assert!(r.denied().is_empty(), "{}", r.dump());
+        use std::os::unix::fs::MetadataExt;
+        let init = dir.path().join("deps/tjwheel/__init__.py");
+        assert_eq!(std::fs::read_to_string(&init).unwrap(), "VALUE = 42\n");
+        assert_eq!(std::fs::metadata(&init).unwrap().uid(), ctx.jail_uid());
+    });
+    assert!(hits.load(Ordering::SeqCst) >= 4, "the index was used");
+}
+
+#[test]
+fn pip_install_builds_nothing_from_source_and_installs_nowhere_else() {
+    require_pip();
+    let marks = tempdir(0o777);
+    let index = package_index(marks.path());
+    let (port, hits) = serve_dir(index.path());
+    let (_p, profile) = pip_profile(port);
+    let url = format!("http://127.0.0.1:{port}/simple");
+    each_identity(|ctx| {
+        let dir = workdir(&[]);
+        give_to_jail(ctx, dir.path());
+        let script =
+            "python3 -m pip install -q --target ./deps tjsdist; echo sdist=$?; \
+             python3 -m pip install -q --target /usr/lib/python3/dist-packages tjwheel; echo system=$?; \
+             python3 -m pip install -q --user --break-system-packages tjwheel; echo user=$?; \
+             ls /root /etc/pip.conf; echo creds=$?; exit 8";
+        let r = jail_env(
+            ctx,
+            dir.path(),
+            &profile,
+            &[],
+            &[("PIP_INDEX_URL", &url)],
+            &["sh", "-c", script],
+        );
+        // The user install "succeeds" into HOME, which is the scratch tmpfs: gone at exit.
+        r.expect(8)
+            .report_exit(8)
+            .stdout_has("sdist=1\nsystem=2\nuser=0\ncreds=2\n")
+            .stderr_has("No matching distribution found for tjsdist")
+            .stderr_has("Read-only file system");
+        assert!(
+            !marks.path().join("SETUP_RAN").exists(),
+            "a source build ran"
+        );
+        assert!(!dir.path().join("deps").exists());
+        assert!(!Path::new("/usr/lib/python3/dist-packages/tjwheel").exists());
+    });
+    // The shipped profile (ports 80 and 443) cannot reach an index on another port.
+    each_identity(|ctx| {
+        let dir = workdir(&[]);
+        give_to_jail(ctx, dir.path());
+        let before = hits.load(Ordering::SeqCst);
+        let r = jail_env(
+            ctx,
+            dir.path(),
+            "pip-install",
+            &[],
+            &[("PIP_INDEX_URL", &url)],
+            &[
+                "python3",
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--retries",
+                "0",
+                "--timeout",
+                "5",
+                "--target",
+                "./deps",
+                "tjwheel",
+            ],
+        );
+        r.expect(1).report_exit(1);
+        assert_eq!(hits.load(Ordering::SeqCst), before, "{}", r.dump());
     });
 }

@@ -25,6 +25,10 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("search", include_str!("../../profiles/search.toml")),
     ("jq", include_str!("../../profiles/jq.toml")),
     ("build-c", include_str!("../../profiles/build-c.toml")),
+    (
+        "pip-install",
+        include_str!("../../profiles/pip-install.toml"),
+    ),
 ];
 
 /// The directories searched for `NAME.toml`, in order.
