@@ -1,16 +1,31 @@
 //! `tooljail doctor`: what this kernel and host offer, what each missing piece costs, and
-//! whether the default profile can be enforced in full. Every probe is read-only.
+//! whether each profile (on the search path and built in) can be enforced in full here. Every
+//! probe is read-only: doctor reads /proc and /sys, asks Landlock its ABI and reads profiles;
+//! it creates nothing (no namespace, no cgroup, no file).
+//!
+//! Each profile is resolved as `run` would resolve it, against the real host but from a neutral
+//! working directory (the system temporary directory), because profiles that expose `${CWD}`
+//! refuse `/` and HOME and doctor is often started from one of those. Then preflight runs on it,
+//! its `require_cgroup` is compared with what [`crate::cgroup::host_parent`] finds, and
+//! [`crate::limits::plan`] says which of its limits fall back to rlimits.
 //!
 //! Exit status: 0 when the default profile can be enforced in full, 1 when it cannot (the
-//! report says what is missing). A run of doctor itself does not fail otherwise.
+//! report says what is missing). Other profiles' verdicts are in the output (and `--json`)
+//! without changing the status. A run of doctor itself does not fail otherwise.
 
-use crate::cli::DoctorArgs;
+use crate::cli::{DoctorArgs, PolicyArgs};
 use crate::error::Result;
 use crate::jail::landlock::{crate_abi, required_abi, Feature};
+use crate::limits::{self, Mechanism};
+use crate::policy::resolve::{Host, Options, RealHost};
+use crate::policy::{Compat, FileKind, NetMode, Policy};
 use crate::preflight::probe::{self, CgroupV2, Ia32, IoUring, Kernel, Seccomp, UserNamespaces};
 use crate::preflight::{self, linux_for_abi, LandlockSupport};
+use crate::profile::search::{list, search_dirs};
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -75,8 +90,40 @@ struct Findings {
     cgroup_v2: CgroupV2,
     /// One line per check, as the table shows them.
     checks: Vec<Check>,
+    /// Whether jail cgroups (memory and pids controllers) can be created here, and where.
+    cgroup_parent: Option<PathBuf>,
+    /// Why not, when they cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cgroup_unavailable: Option<String>,
     /// Whether the default profile can be enforced in full on this host.
     default_profile_enforceable: bool,
+    /// The working directory the profiles were resolved from (`${CWD}`).
+    profiles_resolved_in: PathBuf,
+    /// Every profile `-p NAME` can reach (shadowed files left out), in search order.
+    profiles: Vec<ProfileFinding>,
+}
+
+/// Whether one profile can be enforced in full on this host, and how its limits are enforced.
+#[derive(Debug, Serialize)]
+struct ProfileFinding {
+    name: String,
+    /// `builtin` or the file's path.
+    origin: String,
+    /// Resolved, preflight passed, every Landlock feature it needs is enforced, and its cgroup
+    /// requirement (if any) can be met.
+    enforceable: bool,
+    /// The lowest Landlock ABI that enforces the whole profile (when it resolved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_landlock_abi: Option<u32>,
+    /// How each limit is enforced here (when it resolved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limits: Option<limits::LimitPlan>,
+    /// Limits that fall back to rlimits here because no jail cgroup can be made.
+    rlimit_fallback: Vec<&'static str>,
+    /// Why it cannot be enforced in full (empty when it can).
+    problems: Vec<String>,
+    /// What holds but is worth knowing (host network).
+    notes: Vec<String>,
 }
 
 pub fn doctor(args: &DoctorArgs) -> Result<i32> {
@@ -226,42 +273,26 @@ fn gather() -> Findings {
         },
     });
 
-    let (status, detail) = match &cgroup.mount {
-        None => (
-            Status::Warn,
-            "no cgroup2 mount: memory and process limits fall back to rlimits".to_string(),
+    let cgroup_host = crate::cgroup::host_parent();
+    // The verdict is the one jail creation uses (crate::cgroup::host_parent): a parent cgroup
+    // that enables memory and pids for its children and that this user may write.
+    let (status, detail) = match &cgroup_host {
+        Ok(parent) => (
+            Status::Ok,
+            format!(
+                "delegated: jail cgroups go below {} (memory.max, pids.max per jail)",
+                parent.display()
+            ),
         ),
-        Some(m) => {
-            let controllers = if cgroup.controllers.is_empty() {
-                "none".to_string()
-            } else {
-                cgroup.controllers.join(" ")
-            };
-            let cg = cgroup.cgroup.as_deref().unwrap_or("?");
-            let mut d = format!(
-                "mounted at {}, cgroup {cg}, controllers: {controllers}",
-                m.display()
+        Err(crate::cgroup::Unavailable(why)) => {
+            let mut d = format!("not usable: {why}");
+            if let Some(cg) = &cgroup.cgroup {
+                let _ = write!(d, " (this process is in cgroup {cg})");
+            }
+            d.push_str(
+                "; memory and processes fall back to RLIMIT_DATA and RLIMIT_NPROC (per process, not per jail)",
             );
-            let usable = cgroup.writable
-                && ["memory", "pids"]
-                    .iter()
-                    .all(|c| cgroup.controllers.iter().any(|x| x == c));
-            if cgroup.writable {
-                d.push_str(", subtree writable (delegated)");
-            } else {
-                d.push_str(", subtree not writable by this user");
-            }
-            let missing: Vec<&str> = ["memory", "pids"]
-                .into_iter()
-                .filter(|c| !cgroup.controllers.iter().any(|x| x == c))
-                .collect();
-            if !missing.is_empty() {
-                let _ = write!(d, ", no {} controller", missing.join("/"));
-            }
-            if !usable {
-                d.push_str(": memory and process limits fall back to rlimits");
-            }
-            (if usable { Status::Ok } else { Status::Warn }, d)
+            (Status::Warn, d)
         }
     };
     checks.push(Check {
@@ -270,36 +301,30 @@ fn gather() -> Findings {
         detail,
     });
 
-    let default = crate::profile::policy_from_args(&Default::default());
-    let default_profile_enforceable = match &default {
-        Ok(policy) => {
-            let ll = preflight::landlock_with(policy, support);
-            let ok = matches!(&ll, Ok(r) if r.not_enforced.is_empty())
-                && userns.unprivileged_allowed
-                && seccomp.filter_usable;
-            checks.push(Check {
-                name: format!("profile {}", policy.name()),
-                status: if ok { Status::Ok } else { Status::Missing },
-                detail: match ll {
-                    Ok(_) if ok => format!(
-                        "enforceable in full (needs Landlock ABI {})",
-                        required_abi(policy)
-                    ),
-                    Ok(_) => "not enforceable: see the MISSING lines above".into(),
-                    Err(e) => e.to_string(),
-                },
-            });
-            ok
-        }
-        Err(e) => {
-            checks.push(Check {
-                name: "profile default".into(),
-                status: Status::Missing,
-                detail: e.to_string(),
-            });
-            false
-        }
-    };
+    let host = NeutralCwd::neutral();
+    let base_ok = userns.unprivileged_allowed && seccomp.filter_usable;
+    let cgroup_ok = cgroup_host.is_ok();
+    let profiles: Vec<ProfileFinding> = reachable_profiles()
+        .into_iter()
+        .map(|(name, origin, arg)| {
+            profile_finding(&host, name, origin, &arg, support, base_ok, cgroup_ok)
+        })
+        .collect();
+    let default_profile_enforceable = profiles
+        .iter()
+        .find(|p| p.name == "default")
+        .is_some_and(|p| p.enforceable);
+    if let Some(d) = profiles.iter().find(|p| p.name == "default") {
+        checks.push(Check {
+            name: "profile default".into(),
+            status: if d.enforceable {
+                Status::Ok
+            } else {
+                Status::Missing
+            },
+            detail: verdict(d),
+        });
+    }
 
     Findings {
         kernel: probe::kernel(),
@@ -313,8 +338,185 @@ fn gather() -> Findings {
         io_uring,
         cgroup_v2: cgroup,
         checks,
+        cgroup_parent: cgroup_host.as_ref().ok().cloned(),
+        cgroup_unavailable: cgroup_host.err().map(|u| u.0),
         default_profile_enforceable,
+        profiles_resolved_in: host.cwd,
+        profiles,
     }
+}
+
+/// The real host, except that `${CWD}` is a neutral directory: the system temporary directory
+/// (never `/` or HOME, which `${CWD}` profiles refuse). Nothing is created.
+struct NeutralCwd {
+    cwd: PathBuf,
+}
+
+impl NeutralCwd {
+    fn neutral() -> NeutralCwd {
+        let tmp = std::env::temp_dir();
+        NeutralCwd {
+            cwd: std::fs::canonicalize(&tmp).unwrap_or(tmp),
+        }
+    }
+}
+
+impl Host for NeutralCwd {
+    fn env(&self, key: &str) -> Option<String> {
+        RealHost.env(key)
+    }
+    fn cwd(&self) -> io::Result<PathBuf> {
+        Ok(self.cwd.clone())
+    }
+    fn uid(&self) -> u32 {
+        RealHost.uid()
+    }
+    fn gid(&self) -> u32 {
+        RealHost.gid()
+    }
+    fn home(&self) -> Option<PathBuf> {
+        RealHost.home()
+    }
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        RealHost.canonicalize(path)
+    }
+    fn kind(&self, path: &Path) -> io::Result<FileKind> {
+        RealHost.kind(path)
+    }
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        RealHost.read_to_string(path)
+    }
+}
+
+/// `(name, origin, argument for -p)` of every profile `-p NAME` can reach: files on the search
+/// path, then the built-ins, leaving out those a file of the same name hides.
+fn reachable_profiles() -> Vec<(String, String, String)> {
+    let dirs = search_dirs(&RealHost);
+    let found = list(&RealHost, &dirs, |d| {
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        names.sort();
+        names
+    });
+    found
+        .into_iter()
+        .filter(|f| !f.shadowed)
+        .map(|f| {
+            let arg = if f.origin == "builtin" {
+                format!("builtin:{}", f.name)
+            } else {
+                f.origin.clone()
+            };
+            (f.name, f.origin, arg)
+        })
+        .collect()
+}
+
+/// Resolve profile `arg` as `run -p arg` would (from the neutral directory) and say whether
+/// everything it asks for can be enforced here. `base_ok`: user namespaces and seccomp work;
+/// `cgroup_ok`: jail cgroups can be created.
+fn profile_finding(
+    host: &NeutralCwd,
+    name: String,
+    origin: String,
+    arg: &str,
+    support: LandlockSupport,
+    base_ok: bool,
+    cgroup_ok: bool,
+) -> ProfileFinding {
+    let mut f = ProfileFinding {
+        name,
+        origin,
+        enforceable: false,
+        required_landlock_abi: None,
+        limits: None,
+        rlimit_fallback: Vec::new(),
+        problems: Vec::new(),
+        notes: Vec::new(),
+    };
+    let args = PolicyArgs {
+        profiles: vec![arg.to_string()],
+        ..PolicyArgs::default()
+    };
+    let policy: Policy = match crate::profile::resolve_args(host, &args, Options::default()) {
+        Ok(p) => p,
+        Err(errors) => {
+            f.problems
+                .extend(errors.iter().map(|e| format!("does not resolve here: {e}")));
+            return f;
+        }
+    };
+    if !base_ok {
+        f.problems
+            .push("no jail can be built here (see user namespaces / seccomp above)".into());
+    }
+    f.required_landlock_abi = Some(required_abi(&policy));
+    match preflight::landlock_with(&policy, support) {
+        Ok(r) if r.not_enforced.is_empty() => {}
+        Ok(r) => {
+            let names: Vec<&str> = r.not_enforced.iter().map(|u| u.feature.name()).collect();
+            debug_assert_eq!(policy.landlock.mode, Compat::BestEffort);
+            f.problems.push(format!(
+                "best-effort Landlock: would run without {} (needs ABI {})",
+                names.join(", "),
+                r.required_abi
+            ));
+        }
+        Err(e) => f.problems.push(e.to_string()),
+    }
+    let plan = limits::plan(&policy.limits, cgroup_ok);
+    if policy.limits.require_cgroup && !cgroup_ok {
+        f.problems.push(
+            "require_cgroup = true, but no delegated cgroup v2 subtree with memory and pids is available (see cgroup v2 above)"
+                .into(),
+        );
+    } else {
+        // Shown once in the cgroup v2 line; per profile only in --json (`rlimit_fallback`).
+        f.rlimit_fallback = [(plan.memory, "memory"), (plan.processes, "processes")]
+            .into_iter()
+            .filter(|(m, _)| *m == Mechanism::Rlimit)
+            .map(|(_, what)| what)
+            .collect();
+    }
+    if policy.network.mode == NetMode::Host {
+        let ports: Vec<String> = policy
+            .network
+            .tcp_connect
+            .iter()
+            .map(u16::to_string)
+            .collect();
+        f.notes.push(format!(
+            "host network: TCP connect to {} only (Landlock); UDP is not filtered",
+            if ports.is_empty() {
+                "no port".to_string()
+            } else {
+                ports.join(", ")
+            }
+        ));
+    }
+    f.limits = Some(plan);
+    f.enforceable = f.problems.is_empty();
+    f
+}
+
+/// The one-line verdict for a profile.
+fn verdict(p: &ProfileFinding) -> String {
+    if !p.enforceable {
+        return p.problems.join("; ");
+    }
+    let mut v = match p.required_landlock_abi {
+        Some(abi) => format!("enforceable in full (needs Landlock ABI {abi})"),
+        None => "enforceable in full".into(),
+    };
+    for n in &p.notes {
+        let _ = write!(v, "; {n}");
+    }
+    v
 }
 
 fn render(f: &Findings) -> String {
@@ -350,6 +552,31 @@ fn render(f: &Findings) -> String {
             }
             None => out.push('\n'),
         }
+    }
+    let _ = writeln!(
+        out,
+        "\nProfiles (resolved with ${{CWD}} = {}):",
+        f.profiles_resolved_in.display()
+    );
+    let width = f.profiles.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for p in &f.profiles {
+        let status = if p.enforceable {
+            Status::Ok
+        } else {
+            Status::Missing
+        };
+        let origin = if p.origin == "builtin" {
+            String::new()
+        } else {
+            format!(" [{}]", p.origin)
+        };
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:7}  {}{origin}",
+            p.name,
+            status.word(),
+            verdict(p)
+        );
     }
     out
 }

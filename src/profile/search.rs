@@ -15,6 +15,20 @@ use std::path::{Path, PathBuf};
 pub const BUILTINS: &[(&str, &str)] = &[
     ("default", include_str!("../../profiles/default.toml")),
     ("base", include_str!("../../profiles/base.toml")),
+    ("shell", include_str!("../../profiles/shell.toml")),
+    ("shell-rw", include_str!("../../profiles/shell-rw.toml")),
+    ("python", include_str!("../../profiles/python.toml")),
+    ("node", include_str!("../../profiles/node.toml")),
+    ("git", include_str!("../../profiles/git.toml")),
+    ("git-rw", include_str!("../../profiles/git-rw.toml")),
+    ("http", include_str!("../../profiles/http.toml")),
+    ("search", include_str!("../../profiles/search.toml")),
+    ("jq", include_str!("../../profiles/jq.toml")),
+    ("build-c", include_str!("../../profiles/build-c.toml")),
+    (
+        "pip-install",
+        include_str!("../../profiles/pip-install.toml"),
+    ),
 ];
 
 /// The directories searched for `NAME.toml`, in order.

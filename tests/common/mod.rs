@@ -78,7 +78,15 @@ pub fn each_identity(case: impl Fn(&Ctx)) {
 fn shared_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = std::env::temp_dir().join("tooljail-test-bin");
+        // One directory per build (keyed by the binary's path): test processes of other
+        // worktrees or checkouts on the same machine must not replace this build's copy.
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            env!("CARGO_BIN_EXE_tooljail").hash(&mut h);
+            h.finish()
+        };
+        let dir = std::env::temp_dir().join(format!("tooljail-test-bin-{key:016x}"));
         std::fs::create_dir_all(&dir).expect("create the shared binary dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let tmp = dir.join(format!(".tooljail.{}", std::process::id()));

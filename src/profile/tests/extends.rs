@@ -165,9 +165,17 @@ fn search_path_files_shadow_builtins_and_builtin_prefix_reaches_them() {
         "{e:?}"
     );
     let e = errs_on(&h, &args(&["builtin:nope"]));
+    let names: Vec<&str> = crate::profile::search::BUILTINS
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(names[..2], ["default", "base"]);
     assert_eq!(
         e,
-        ["-p builtin:nope: no built-in profile \"nope\"; built-in profiles: default, base"]
+        [format!(
+            "-p builtin:nope: no built-in profile \"nope\"; built-in profiles: {}",
+            names.join(", ")
+        )]
     );
 }
 
@@ -224,6 +232,10 @@ fn profiles_listing_shows_shadowing() {
             )
         })
         .collect();
+    // The other built-ins (the tool profiles) follow, none shadowed here.
+    let (rows, rest) = rows.split_at(5);
+    assert_eq!(rest.len(), crate::profile::search::BUILTINS.len() - 2);
+    assert!(rest.iter().all(|r| r.1 == "builtin" && !r.4), "{rest:?}");
     assert_eq!(
         rows,
         [
