@@ -25,6 +25,34 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unavailable(pub String);
 
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What to do when a profile requires cgroup v2 and this host or caller cannot provide it.
+pub const FIX: &str = "run tooljail as an unprivileged user inside a delegated cgroup v2 subtree \
+     (`systemd-run --user --scope -p Delegate=yes tooljail ...`) on a host whose cgroup2 mount \
+     offers the memory and pids controllers, or set require_cgroup = false to accept rlimits";
+
+/// The parent for this run's jail cgroup, or why there is none. `caller_is_root`: tooljail was
+/// started by root, and so runs the jail as nobody (or `--user`); that identity can neither move
+/// the jail into a cgroup below root's (writing `cgroup.procs` needs write access to the common
+/// ancestor's `cgroup.procs`, which root owns) nor remove the directory afterwards (rmdir needs
+/// write access to the root-owned parent), so a root-started jail would leak an empty cgroup on
+/// every run. Root-started jails therefore use rlimits, and say so (docs/limits.md).
+pub fn for_run(caller_is_root: bool) -> Result<PathBuf, Unavailable> {
+    if caller_is_root {
+        return Err(Unavailable(
+            "tooljail started as root runs the jail as an unprivileged user, which cannot join \
+             or remove a cgroup below root's"
+                .into(),
+        ));
+    }
+    host_parent()
+}
+
 /// Find the cgroup2 mount point in a mountinfo text.
 pub fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
     mountinfo.lines().find_map(|line| {
@@ -151,6 +179,7 @@ impl JailCgroup {
         fs::write(self.dir.join("cgroup.procs"), pid.to_string())
     }
 
+    /// The jail's counters so far (read once the jail has ended; a missing file reads as 0).
     pub fn events(&self) -> Events {
         let read = |f: &str| fs::read_to_string(self.dir.join(f)).unwrap_or_default();
         Events {
