@@ -298,6 +298,13 @@ mod tests {
     }
 
     #[test]
+    fn root_started_jails_never_use_a_cgroup() {
+        let err = for_run(true).unwrap_err();
+        assert!(err.to_string().contains("started as root"), "{err}");
+        assert!(FIX.contains("systemd-run --user --scope -p Delegate=yes"));
+    }
+
+    #[test]
     fn real_cgroup_when_this_host_offers_one() {
         // Runs the protocol against the real cgroupfs when this host delegates a cgroup v2
         // subtree with memory and pids; otherwise says why in the test output, without passing

@@ -19,6 +19,11 @@
 //!   off (RLIMIT_CORE = 0: a core file would land in scratch and could carry secrets).
 //! - wall time: the supervisor's deadline (SIGTERM, then SIGKILL of the jail after `kill_after`).
 //! - scratch size: the tmpfs `size=` cap (ENOSPC inside).
+//!
+//! Attribution ([`attribute`]) names the limit that stopped a failed command only from evidence
+//! tooljail observed itself (signals, cgroup counters, its own counts of the jail's tasks, scratch
+//! usage, rusage); what cannot be known (EMFILE from RLIMIT_NOFILE) is not guessed. The full
+//! table, with what each piece of evidence proves and misses, is docs/limits.md.
 
 use crate::policy::Limits;
 use crate::report::StoppedBy;

@@ -58,6 +58,14 @@ fn run_args(dir: &Path, profile: Option<&Path>, args: &[&str]) -> Vec<String> {
     if let Some(p) = profile {
         a.extend(["-p".into(), p.display().to_string()]);
     }
+    // Every run is bounded by the jail's own wall clock too (below the harness's bound).
+    if !args
+        .iter()
+        .take_while(|a| **a != "--")
+        .any(|a| *a == "--timeout")
+    {
+        a.extend(["--timeout".into(), "20s".into()]);
+    }
     a.extend([
         "--report".into(),
         dir.join("report.json").display().to_string(),
@@ -412,6 +420,15 @@ print("no limit: held", len(held) * 64, "MiB")
             "{}",
             r.dump()
         );
+
+        // node's balloon (Buffers, filled, 64 MiB each, at most 3 GiB) too.
+        let js = "const a = []; for (let i = 0; i < 48; i++) a.push(Buffer.alloc(64 << 20, 1)); \
+                  console.log('no limit')";
+        let r = jail(ctx, None, &["--", "node", "-e", js]);
+        assert_ne!(r.run.code(), 0, "{}", r.dump());
+        assert!(!r.run.stdout.contains("no limit"), "{}", r.dump());
+        assert_eq!(r.outcome(), "limit", "{}", r.dump());
+        assert_eq!(r.stopped_by(), Some("memory"), "{}", r.dump());
     });
 }
 
