@@ -96,6 +96,16 @@ pub fn find_parent(mount: &Path, own: &Path) -> Result<PathBuf, Unavailable> {
             missing.join(" and ")
         )));
     }
+    // Without swap accounting (swapaccount=0, or a kernel without it) the memory controller
+    // has no memory.swap.max, and a jail could spill past memory.max into swap: then memory.max
+    // is not the limit the profile asks for, and the rlimit fallback is the honest choice.
+    if !parent.join("memory.swap.max").exists() {
+        return Err(Unavailable(format!(
+            "{} has no memory.swap.max (swap is not accounted), so memory.max would not bound \
+             the jail's memory",
+            parent.display()
+        )));
+    }
     if nix::unistd::access(&parent, nix::unistd::AccessFlags::W_OK).is_err() {
         return Err(Unavailable(format!(
             "{} is not writable by this user (not delegated)",
@@ -255,6 +265,7 @@ mod tests {
         let parent = root.path().join("user.slice/app.slice");
         fs::create_dir_all(parent.join("run.scope")).unwrap();
         fs::write(parent.join("cgroup.subtree_control"), enabled).unwrap();
+        fs::write(parent.join("memory.swap.max"), "max\n").unwrap();
         (root, parent)
     }
 
@@ -266,6 +277,11 @@ mod tests {
         let (root, _) = fake_tree("memory\n");
         let err = find_parent(root.path(), own).unwrap_err();
         assert!(err.0.contains("pids"), "{err:?}");
+        // No swap accounting: memory.max alone would not bound the jail.
+        let (root, parent) = fake_tree("memory pids\n");
+        fs::remove_file(parent.join("memory.swap.max")).unwrap();
+        let err = find_parent(root.path(), own).unwrap_err();
+        assert!(err.0.contains("memory.swap.max"), "{err:?}");
     }
 
     #[test]
