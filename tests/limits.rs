@@ -299,7 +299,11 @@ fn a_command_that_stays_under_its_process_limit_is_not_attributed() {
 
 /// Start `n` `sleep MARKER` processes on the host (outside any jail) as `uid`.
 fn host_sleepers(ctx: &Ctx, n: usize, marker: &str) -> Vec<std::process::Child> {
-    let uid = ctx.jail_uid();
+    // The jail's uid and group: nobody:nogroup when root starts tooljail.
+    let (uid, gid) = match &ctx.who {
+        common::Who::User { uid, gid, .. } => (*uid, *gid),
+        _ => (ctx.jail_uid(), ctx.jail_uid()),
+    };
     (0..n)
         .map(|_| {
             let mut c = if nix::unistd::geteuid().as_raw() == uid {
@@ -308,7 +312,7 @@ fn host_sleepers(ctx: &Ctx, n: usize, marker: &str) -> Vec<std::process::Child> 
                 let mut c = Command::new("setpriv");
                 c.args([
                     format!("--reuid={uid}"),
-                    format!("--regid={uid}"),
+                    format!("--regid={gid}"),
                     "--clear-groups".into(),
                     "--".into(),
                     "sleep".into(),
