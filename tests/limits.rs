@@ -150,7 +150,9 @@ fn a_cpu_burner_is_stopped_by_cpu_time() {
         assert!(r.evidence().contains("SIGXCPU"), "{}", r.dump());
         let cpu = r.report["resources"]["user_cpu_ms"].as_u64().unwrap()
             + r.report["resources"]["system_cpu_ms"].as_u64().unwrap();
-        assert!((900..5000).contains(&cpu), "cpu ms {cpu}\n{}", r.dump());
+        // RLIMIT_CPU is checked against tick-sampled CPU time, rusage reports the scheduler's
+        // exact runtime: on a loaded machine the two differ, so only "about a second".
+        assert!((500..5000).contains(&cpu), "cpu ms {cpu}\n{}", r.dump());
         assert!(r.run.elapsed < Duration::from_secs(10), "{}", r.dump());
 
         // Ignoring SIGXCPU only buys the second until the hard limit: SIGKILL.
