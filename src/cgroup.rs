@@ -25,6 +25,34 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unavailable(pub String);
 
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What to do when a profile requires cgroup v2 and this host or caller cannot provide it.
+pub const FIX: &str = "run tooljail as an unprivileged user inside a delegated cgroup v2 subtree \
+     (`systemd-run --user --scope -p Delegate=yes tooljail ...`) on a host whose cgroup2 mount \
+     offers the memory and pids controllers, or set require_cgroup = false to accept rlimits";
+
+/// The parent for this run's jail cgroup, or why there is none. `caller_is_root`: tooljail was
+/// started by root, and so runs the jail as nobody (or `--user`); that identity can neither move
+/// the jail into a cgroup below root's (writing `cgroup.procs` needs write access to the common
+/// ancestor's `cgroup.procs`, which root owns) nor remove the directory afterwards (rmdir needs
+/// write access to the root-owned parent), so a root-started jail would leak an empty cgroup on
+/// every run. Root-started jails therefore use rlimits, and say so (docs/limits.md).
+pub fn for_run(caller_is_root: bool) -> Result<PathBuf, Unavailable> {
+    if caller_is_root {
+        return Err(Unavailable(
+            "tooljail started as root runs the jail as an unprivileged user, which cannot join \
+             or remove a cgroup below root's"
+                .into(),
+        ));
+    }
+    host_parent()
+}
+
 /// Find the cgroup2 mount point in a mountinfo text.
 pub fn cgroup2_mount(mountinfo: &str) -> Option<PathBuf> {
     mountinfo.lines().find_map(|line| {
@@ -66,6 +94,16 @@ pub fn find_parent(mount: &Path, own: &Path) -> Result<PathBuf, Unavailable> {
             "{} does not enable the {} controller(s) for its children",
             parent.display(),
             missing.join(" and ")
+        )));
+    }
+    // Without swap accounting (swapaccount=0, or a kernel without it) the memory controller
+    // has no memory.swap.max, and a jail could spill past memory.max into swap: then memory.max
+    // is not the limit the profile asks for, and the rlimit fallback is the honest choice.
+    if !parent.join("memory.swap.max").exists() {
+        return Err(Unavailable(format!(
+            "{} has no memory.swap.max (swap is not accounted), so memory.max would not bound \
+             the jail's memory",
+            parent.display()
         )));
     }
     if nix::unistd::access(&parent, nix::unistd::AccessFlags::W_OK).is_err() {
@@ -151,6 +189,7 @@ impl JailCgroup {
         fs::write(self.dir.join("cgroup.procs"), pid.to_string())
     }
 
+    /// The jail's counters so far (read once the jail has ended; a missing file reads as 0).
     pub fn events(&self) -> Events {
         let read = |f: &str| fs::read_to_string(self.dir.join(f)).unwrap_or_default();
         Events {
@@ -226,6 +265,7 @@ mod tests {
         let parent = root.path().join("user.slice/app.slice");
         fs::create_dir_all(parent.join("run.scope")).unwrap();
         fs::write(parent.join("cgroup.subtree_control"), enabled).unwrap();
+        fs::write(parent.join("memory.swap.max"), "max\n").unwrap();
         (root, parent)
     }
 
@@ -237,6 +277,11 @@ mod tests {
         let (root, _) = fake_tree("memory\n");
         let err = find_parent(root.path(), own).unwrap_err();
         assert!(err.0.contains("pids"), "{err:?}");
+        // No swap accounting: memory.max alone would not bound the jail.
+        let (root, parent) = fake_tree("memory pids\n");
+        fs::remove_file(parent.join("memory.swap.max")).unwrap();
+        let err = find_parent(root.path(), own).unwrap_err();
+        assert!(err.0.contains("memory.swap.max"), "{err:?}");
     }
 
     #[test]
@@ -266,6 +311,13 @@ mod tests {
         );
         cg.remove().unwrap();
         assert!(!cg.dir().exists());
+    }
+
+    #[test]
+    fn root_started_jails_never_use_a_cgroup() {
+        let err = for_run(true).unwrap_err();
+        assert!(err.to_string().contains("started as root"), "{err}");
+        assert!(FIX.contains("systemd-run --user --scope -p Delegate=yes"));
     }
 
     #[test]

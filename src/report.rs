@@ -70,6 +70,15 @@ pub struct Resources {
     pub system_cpu_ms: u64,
     /// Largest resident set of any process in the jail, in KiB (rusage ru_maxrss).
     pub max_rss_kib: u64,
+    /// Peak memory of the whole jail in bytes (cgroup memory.peak), when a cgroup enforced the
+    /// memory limit and the kernel has memory.peak (Linux 5.19+).
+    pub memory_peak_bytes: Option<u64>,
+    /// Tasks (processes and threads) the jail held when the command ended, the command
+    /// included, as the jail's pid 1 counted them.
+    pub tasks_at_end: Option<u64>,
+    /// Most tasks the jail held at once, sampled by the supervisor every 50 ms (only when
+    /// RLIMIT_NPROC enforces the process limit).
+    pub tasks_peak: Option<u64>,
 }
 
 /// The whole report.

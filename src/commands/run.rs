@@ -113,10 +113,23 @@ fn prepare_and_run(
         eprintln!("tooljail: warning: {w}");
         report.warnings.push(w);
     }
-    let plan =
+    // cgroup v2 when this caller has a delegated subtree, else rlimits; a profile that requires
+    // cgroups fails here, before anything runs.
+    let cgroup =
+        crate::cgroup::for_run(nix::unistd::getuid().is_root() || nix::unistd::geteuid().is_root());
+    if let (true, Err(why)) = (policy.limits.require_cgroup, &cgroup) {
+        return Err(Error::preflight(
+            "[limits] require_cgroup",
+            format!("cgroup v2 is required but unusable: {why}"),
+        )
+        .with_hint(crate::cgroup::FIX));
+    }
+    let mut plan =
         tracing::debug_span!("plan").in_scope(|| Plan::new(policy, &args.command, preflight))?;
-    report.isolation = isolation(&plan);
-    let outcome = supervisor::run(&plan, &who)?;
+    // The plan was made without knowing the host; now the mechanisms follow what it offers.
+    plan.limits = limits::plan(&plan.policy.limits, cgroup.is_ok());
+    report.isolation = isolation(&plan, &cgroup);
+    let outcome = supervisor::run(&plan, &who, cgroup.as_deref().ok())?;
     tracing::debug!(?outcome, "jail ended");
     if let Some(line) = outcome.denials.summary_line() {
         eprintln!("{line}");
@@ -126,6 +139,13 @@ fn prepare_and_run(
     report.resources.user_cpu_ms = outcome.rusage.user_time.as_millis() as u64;
     report.resources.system_cpu_ms = outcome.rusage.system_time.as_millis() as u64;
     report.resources.max_rss_kib = outcome.rusage.max_rss_kib;
+    report.resources.memory_peak_bytes = outcome.cgroup.and_then(|c| c.memory_peak);
+    report.resources.tasks_at_end = outcome.tasks_at_end;
+    report.resources.tasks_peak = outcome.tasks_peak;
+    for w in &outcome.warnings {
+        eprintln!("tooljail: warning: {w}");
+        report.warnings.push(w.clone());
+    }
     report.denied_syscalls = outcome
         .denials
         .entries()
@@ -144,16 +164,21 @@ fn prepare_and_run(
     let cpu_used = outcome.rusage.user_time + outcome.rusage.system_time;
     let evidence = Evidence {
         timed_out: outcome.end == End::TimedOut,
+        grace_kill: outcome.grace_kill,
         signal,
         cpu_exhausted: plan
             .policy
             .limits
             .cpu_time
             .is_some_and(|limit| cpu_used >= limit),
+        cgroup_oom_kill: outcome.cgroup.is_some_and(|c| c.oom_kill > 0),
+        cgroup_pids_max: outcome.cgroup.is_some_and(|c| c.pids_max > 0),
         scratch_used: outcome.scratch,
-        ..Default::default()
+        max_rss: outcome.rusage.max_rss_kib.saturating_mul(1024),
+        tasks_at_end: outcome.tasks_at_end,
+        tasks_peak: outcome.tasks_peak,
     };
-    report.stopped_by = limits::attribute(&plan.policy.limits, &evidence);
+    report.stopped_by = limits::attribute(&plan.policy.limits, &plan.limits, &evidence);
 
     let code = match outcome.end {
         End::SetupFailed(e) => return Err(e),
@@ -257,8 +282,12 @@ fn open_audit(
     }
 }
 
-/// What isolation this run applies, for the report.
-fn isolation(plan: &Plan) -> serde_json::Value {
+/// What isolation this run applies, for the report. `cgroup`: the jail cgroup's parent, or why
+/// there is none (then memory and processes fall back to rlimits).
+fn isolation(
+    plan: &Plan,
+    cgroup: &std::result::Result<PathBuf, crate::cgroup::Unavailable>,
+) -> serde_json::Value {
     let p = &plan.policy;
     let mut namespaces = vec!["user", "mount", "pid", "ipc", "uts", "cgroup"];
     if plan.private_net {
@@ -282,6 +311,10 @@ fn isolation(plan: &Plan) -> serde_json::Value {
             "tcp_bind": p.network.tcp_bind,
         },
         "limits": plan.limits,
+        "cgroup": match cgroup {
+            Ok(parent) => serde_json::json!({ "parent": parent }),
+            Err(why) => serde_json::json!({ "unavailable": why.0 }),
+        },
         "capabilities": "none",
         "no_new_privs": true,
     })

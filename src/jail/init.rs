@@ -91,8 +91,15 @@ fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
     nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs in pid 1")(e.into()))?;
     // 10. Minimal init until the command ends.
     let status = supervise(command, &sfd)?;
-    // 11. Report the exact wait status, and how full scratch was (evidence for scratch_full):
-    //     i32 status, u64 bytes used, u64 bytes total, native endian, one write.
+    // 11. Report the exact wait status, how full scratch was (evidence for scratch_full) and
+    //     how many tasks the jail held as the command ended (evidence for processes):
+    //     i32 status, u64 bytes used, u64 bytes total, u64 tasks, native endian, one write.
+    //     0 tasks = pid 1 could not count (it always sees itself).
+    let tasks = match count_tasks() {
+        0 => 0,
+        n => n + 1, // + the command, just reaped
+    };
+
     let (used, total) = nix::sys::statvfs::statvfs(&plan.policy.filesystem.scratch.path)
         .map(|v| {
             let frsize = v.fragment_size();
@@ -100,12 +107,27 @@ fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
             (total - v.blocks_free() * frsize, total)
         })
         .unwrap_or((0, 0));
-    let mut msg = Vec::with_capacity(20);
+    let mut msg = Vec::with_capacity(28);
     msg.extend_from_slice(&status.to_ne_bytes());
     msg.extend_from_slice(&used.to_ne_bytes());
     msg.extend_from_slice(&total.to_ne_bytes());
+    msg.extend_from_slice(&tasks.to_ne_bytes());
     let _ = nix::unistd::write(fds.status_tx.as_fd(), &msg);
     process::exit_now(0)
+}
+
+/// Tasks (processes and threads) alive in this pid namespace, pid 1 included, from the jail's
+/// own /proc. The jail's user namespace and pid namespace hold the same tasks, so this is what
+/// RLIMIT_NPROC counts. Tasks that vanish while counting are skipped.
+fn count_tasks() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| std::fs::read_dir(e.path().join("task")).ok())
+        .map(|tasks| tasks.count() as u64)
+        .sum()
 }
 
 /// Reap every child; forward other signals to the command's process group (it called setsid,

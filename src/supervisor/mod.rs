@@ -42,17 +42,34 @@ pub struct Outcome {
     pub rusage: Rusage,
     /// Scratch (bytes used, bytes total) when the command ended.
     pub scratch: Option<(u64, u64)>,
+    /// The wall-clock limit fired and the grace ran out too: the jail got SIGKILL.
+    pub grace_kill: bool,
+    /// Tasks of the jail when the command ended (the command included), counted by pid 1.
+    pub tasks_at_end: Option<u64>,
+    /// Most tasks the jail held at once, sampled from outside every 50 ms while RLIMIT_NPROC
+    /// enforces the process limit (no cgroup counter exists then).
+    pub tasks_peak: Option<u64>,
+    /// The jail cgroup's counters, when a cgroup enforced the limits.
+    pub cgroup: Option<crate::cgroup::Events>,
+    /// Things the report should say that did not change the outcome (e.g. cleanup failures).
+    pub warnings: Vec<String>,
     /// Every syscall the filter denied, by name, with counts.
     pub denials: Denials,
     /// The denial that killed the jail, when the profile's action is `kill`.
     pub seccomp_kill: Option<Denial>,
 }
 
-/// Run `plan` in a new jail and wait for it to end.
+/// Run `plan` in a new jail and wait for it to end. `cgroup_parent`: the delegated cgroup v2
+/// directory in which to create the jail's own cgroup (memory.max, memory.swap.max, pids.max
+/// from the Policy), when `plan.limits` chose cgroups (see [`crate::cgroup::for_run`]).
 ///
-/// Errors before the jail exists (pipes, clone refused, id maps) are returned as `Err`; errors
-/// inside the jail (a bind, execve) come back as [`End::SetupFailed`].
-pub fn run(plan: &Plan, who: &identity::JailIdentity) -> Result<Outcome> {
+/// Errors before the jail exists (pipes, clone refused, id maps, the jail cgroup) are returned
+/// as `Err`; errors inside the jail (a bind, execve) come back as [`End::SetupFailed`].
+pub fn run(
+    plan: &Plan,
+    who: &identity::JailIdentity,
+    cgroup_parent: Option<&std::path::Path>,
+) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor").entered();
     // clone3 in a multi-threaded process would copy only this thread, with other threads' locks
     // held forever in the child.
@@ -69,7 +86,56 @@ pub fn run(plan: &Plan, who: &identity::JailIdentity) -> Result<Outcome> {
     identity::become_jail_user(who)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
+    // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
+    // jail ever runs outside it. Removed below, after the jail has ended, whatever happened.
+    let cgroup = cgroup_parent
+        .map(|parent| jail_cgroup(parent, &plan.policy.limits))
+        .transpose()?;
+    let result = run_in(plan, uid, gid, cgroup.as_ref());
+    let mut outcome = match (result, &cgroup) {
+        (Ok(mut o), Some(cg)) => {
+            o.cgroup = Some(cg.events());
+            Ok(o)
+        }
+        (r, _) => r,
+    };
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.remove() {
+            let w = format!(
+                "could not remove the jail cgroup {}: {e}; remove it with rmdir",
+                cg.dir().display()
+            );
+            tracing::warn!("{w}");
+            if let Ok(o) = &mut outcome {
+                o.warnings.push(w);
+            }
+        }
+    }
+    outcome
+}
 
+/// Create this run's cgroup below `parent`, named after the supervisor's pid.
+fn jail_cgroup(
+    parent: &std::path::Path,
+    limits: &crate::policy::Limits,
+) -> Result<crate::cgroup::JailCgroup> {
+    let name = format!("tooljail-{}", std::process::id());
+    crate::cgroup::JailCgroup::create(parent, &name, limits.memory, limits.processes).map_err(|e| {
+        Error::setup(
+            format!("create the jail cgroup {}", parent.join(&name).display()),
+            crate::sys::errno_of(&e),
+        )
+        .with_hint("check the delegated cgroup (tooljail doctor), or set require_cgroup = false")
+    })
+}
+
+/// The jail itself: pipes, clone, id maps, cgroup membership, release, wait.
+fn run_in(
+    plan: &Plan,
+    uid: u32,
+    gid: u32,
+    cgroup: Option<&crate::cgroup::JailCgroup>,
+) -> Result<Outcome> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map_err(|e| Error::setup(format!("create the {what} pipe"), e as i32))
@@ -134,6 +200,19 @@ pub fn run(plan: &Plan, who: &identity::JailIdentity) -> Result<Outcome> {
         let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         let _ = wait::reap(pid);
         return Err(e);
+    }
+    // Into the jail cgroup while the child still waits for the go byte: everything it starts
+    // inherits the cgroup, so no process of the jail escapes the limits.
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.add(pid) {
+            let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = wait::reap(pid);
+            return Err(Error::setup(
+                format!("move the jail into {}", cg.dir().display()),
+                crate::sys::errno_of(&e),
+            )
+            .with_hint("the cgroup is not delegated to this user; see `tooljail doctor`"));
+        }
     }
     // If this write fails the child sees EOF and exits; the wait loop below reports it.
     let _ = nix::unistd::write(&sync_tx, &[1]);

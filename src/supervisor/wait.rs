@@ -79,12 +79,18 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let deadline = started.checked_add(limits.wall_time);
     let mut kill_at: Option<Instant> = None;
     let mut timed_out = false;
+    let mut grace_kill = false;
     let (mut err_buf, mut status_buf) = (Vec::new(), Vec::new());
     let (mut err_open, mut status_open) = (true, true);
     // The hand-off socket is polled until the listener arrives or the command side hangs up;
     // then never again (a hung-up socket would make poll return at once forever).
     let mut handoff_open = true;
     let mut notifier: Option<Notifier> = None;
+    // With RLIMIT_NPROC (no cgroup counter), the jail's tasks are counted from outside every
+    // SAMPLE_EVERY, for the report's evidence: the peak seen.
+    let sampling = plan.limits.processes == crate::limits::Mechanism::Rlimit;
+    let mut next_sample = Instant::now();
+    let mut tasks_peak: Option<u64> = None;
     let mut denials = Denials::default();
     let mut seccomp_kill: Option<Denial> = None;
     loop {
@@ -99,8 +105,20 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
             tracing::debug!("grace period over: SIGKILL to the jail");
             let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGKILL);
             kill_at = None;
+            grace_kill = true;
+        }
+        if sampling && now >= next_sample {
+            if let Some(n) = count_jail_tasks(jail.pid) {
+                tasks_peak = Some(tasks_peak.unwrap_or(0).max(n));
+            }
+            next_sample = now + SAMPLE_EVERY;
         }
         let next = if timed_out { kill_at } else { deadline };
+        let next = match (next, sampling) {
+            (Some(t), true) => Some(t.min(next_sample)),
+            (None, true) => Some(next_sample),
+            (t, false) => t,
+        };
         let timeout = match next {
             // Round up so we never wake a hair early and spin.
             Some(t) => {
@@ -201,6 +219,11 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let scratch = scratch_usage(&status_buf);
     Ok(Outcome {
         scratch,
+        grace_kill,
+        tasks_at_end: tasks_at_end(&status_buf),
+        tasks_peak,
+        cgroup: None,
+        warnings: Vec::new(),
         end,
         duration,
         rusage,
@@ -209,15 +232,59 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     })
 }
 
+/// How often the supervisor counts the jail's tasks when RLIMIT_NPROC enforces the limit.
+const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
+/// Tasks (processes and threads) of the jail: `pid1` and every descendant, found from the host
+/// through /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN), each process counted once with
+/// all its threads. A process that exits or is re-parented during the walk may be missed or, in
+/// rare churn, counted beside its replacement; docs/limits.md says so. `None` when the kernel
+/// lacks the `children` file.
+fn count_jail_tasks(pid1: i32) -> Option<u64> {
+    let first = format!("/proc/{pid1}/task/{pid1}/children");
+    if std::fs::metadata(&first).is_err() {
+        return None;
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![pid1];
+    let mut tasks = 0;
+    while let Some(pid) = stack.pop() {
+        if !seen.insert(pid) {
+            continue;
+        }
+        let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for t in threads.flatten() {
+            tasks += 1;
+            if let Ok(children) = std::fs::read_to_string(t.path().join("children")) {
+                stack.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
+            }
+        }
+    }
+    Some(tasks)
+}
+
+/// The u64 at byte `at` of pid 1's status message (native endian).
+fn status_word(status: &[u8], at: usize) -> Option<u64> {
+    status
+        .get(at..at + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_ne_bytes)
+}
+
 /// Scratch (bytes used, bytes total) as pid 1 measured it when the command ended.
 fn scratch_usage(status: &[u8]) -> Option<(u64, u64)> {
-    let word = |at: usize| {
-        status
-            .get(at..at + 8)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_ne_bytes)
-    };
-    Some((word(4)?, word(12)?)).filter(|(_, total)| *total > 0)
+    Some((status_word(status, 4)?, status_word(status, 12)?)).filter(|(_, total)| *total > 0)
+}
+
+/// The jail's tasks when the command ended, the command included (0 = pid 1 could not count).
+fn tasks_at_end(status: &[u8]) -> Option<u64> {
+    status_word(status, 20).filter(|n| *n > 0)
 }
 
 /// How the jail ended, from what the pipes carried, whether the timeout fired, and pid 1's own
