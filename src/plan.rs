@@ -27,7 +27,8 @@ pub struct Plan {
     pub private_net: bool,
     /// The seccomp filter, compiled before clone (the command installs it last before execve).
     pub seccomp: crate::jail::seccomp::Program,
-    /// How each limit is enforced, and the rlimits the command sets.
+    /// How each limit is enforced (cgroup v2 when this run has a jail cgroup, else rlimits), and
+    /// the rlimits the command sets.
     pub limits: crate::limits::LimitPlan,
     /// What preflight found this kernel supports (the command's Landlock step decides from the
     /// same probe).
@@ -39,6 +40,7 @@ impl Plan {
         policy: Policy,
         command: &[OsString],
         preflight: crate::preflight::PreflightReport,
+        cgroup_available: bool,
     ) -> Result<Plan> {
         let Some(program) = command.first() else {
             return Err(Error::usage("no command given")
@@ -97,7 +99,7 @@ impl Plan {
             clone_flags |= libc::CLONE_NEWNET as u64;
         }
         let seccomp = crate::jail::seccomp::compile(&policy)?;
-        let limits = crate::limits::plan(&policy.limits, false);
+        let limits = crate::limits::plan(&policy.limits, cgroup_available);
         Ok(Plan {
             preflight,
             seccomp,

@@ -124,10 +124,8 @@ fn prepare_and_run(
         )
         .with_hint(crate::cgroup::FIX));
     }
-    let mut plan =
-        tracing::debug_span!("plan").in_scope(|| Plan::new(policy, &args.command, preflight))?;
-    // The plan was made without knowing the host; now the mechanisms follow what it offers.
-    plan.limits = limits::plan(&plan.policy.limits, cgroup.is_ok());
+    let plan = tracing::debug_span!("plan")
+        .in_scope(|| Plan::new(policy, &args.command, preflight, cgroup.is_ok()))?;
     report.isolation = isolation(&plan, &cgroup);
     let outcome = supervisor::run(&plan, &who, cgroup.as_deref().ok())?;
     tracing::debug!(?outcome, "jail ended");
