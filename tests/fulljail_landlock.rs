@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{each_identity, profile_file, run, tempdir, unique, Ctx, Run, Who};
+use common::{each_identity, profile_file, run, tempdir, unique, Ctx, Probe, Run, Who};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::os::linux::net::SocketAddrExt;
@@ -27,32 +27,7 @@ fn jail(ctx: &Ctx, args: &[&str]) -> Run {
     run(ctx.tooljail(a))
 }
 
-/// The probe example (built by `cargo test`), copied into a 0755 directory every identity can
-/// read; the jail gets it with `--ro DIR` (a command-line bind, executable).
-struct Probe {
-    _dir: tempfile::TempDir,
-    dir: String,
-    bin: String,
-}
-
 impl Probe {
-    fn new() -> Probe {
-        let built = Path::new(env!("CARGO_BIN_EXE_tooljail"))
-            .parent()
-            .expect("target dir")
-            .join("examples/probe");
-        let dir = tempdir(0o755);
-        let bin = dir.path().join("probe");
-        std::fs::copy(&built, &bin)
-            .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds it)", built.display()));
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Probe {
-            dir: dir.path().to_str().unwrap().to_owned(),
-            bin: bin.to_str().unwrap().to_owned(),
-            _dir: dir,
-        }
-    }
-
     /// `tooljail run [pre...] --ro DIR -- probe ops OPS...`, and the result of each op.
     fn ops(&self, ctx: &Ctx, pre: &[&str], ops: &[&str]) -> (Run, BTreeMap<String, String>) {
         let mut args: Vec<&str> = pre.to_vec();

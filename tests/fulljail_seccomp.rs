@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{each_identity, run, tempdir, Ctx, Run};
+use common::{each_identity, run, tempdir, Ctx, Probe, Run};
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use tooljail::policy::syscalls::{Arch, HardeningKind, HARDENING};
 
@@ -65,32 +64,7 @@ fn jail(ctx: &Ctx, args: &[&str]) -> Reported {
     Reported { run, report }
 }
 
-/// The probe example (built by `cargo test`), copied into a 0755 directory every identity can
-/// read; the jail gets it with `--ro DIR` (a command-line bind, executable).
-struct Probe {
-    _dir: tempfile::TempDir,
-    dir: String,
-    bin: String,
-}
-
 impl Probe {
-    fn new() -> Probe {
-        let built = Path::new(env!("CARGO_BIN_EXE_tooljail"))
-            .parent()
-            .expect("target dir")
-            .join("examples/probe");
-        let dir = tempdir(0o755);
-        let bin = dir.path().join("probe");
-        std::fs::copy(&built, &bin)
-            .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds it)", built.display()));
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Probe {
-            dir: dir.path().to_str().unwrap().to_owned(),
-            bin: bin.to_str().unwrap().to_owned(),
-            _dir: dir,
-        }
-    }
-
     fn run(&self, ctx: &Ctx, mode: &[&str]) -> Reported {
         let mut args = vec!["--ro", &self.dir, "--", &self.bin];
         args.extend_from_slice(mode);

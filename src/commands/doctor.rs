@@ -21,7 +21,7 @@ use crate::policy::resolve::{Host, Options, RealHost};
 use crate::policy::{Compat, FileKind, NetMode, Policy};
 use crate::preflight::probe::{self, CgroupV2, Ia32, IoUring, Kernel, Seccomp, UserNamespaces};
 use crate::preflight::{self, linux_for_abi, LandlockSupport};
-use crate::profile::search::{list, search_dirs};
+use crate::profile::search::{list, search_dirs, toml_files};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io;
@@ -392,17 +392,7 @@ impl Host for NeutralCwd {
 /// path, then the built-ins, leaving out those a file of the same name hides.
 fn reachable_profiles() -> Vec<(String, String, String)> {
     let dirs = search_dirs(&RealHost);
-    let found = list(&RealHost, &dirs, |d| {
-        let mut names: Vec<String> = std::fs::read_dir(d)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".toml"))
-            .collect();
-        names.sort();
-        names
-    });
+    let found = list(&RealHost, &dirs, |d| toml_files(d));
     found
         .into_iter()
         .filter(|f| !f.shadowed)

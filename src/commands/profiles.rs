@@ -2,21 +2,11 @@
 
 use crate::error::Result;
 use crate::policy::resolve::RealHost;
-use crate::profile::search::{list, search_dirs};
+use crate::profile::search::{list, search_dirs, toml_files};
 
 pub fn profiles() -> Result<i32> {
     let dirs = search_dirs(&RealHost);
-    let found = list(&RealHost, &dirs, |d| {
-        let mut names: Vec<String> = std::fs::read_dir(d)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".toml"))
-            .collect();
-        names.sort();
-        names
-    });
+    let found = list(&RealHost, &dirs, |d| toml_files(d));
     println!(
         "search path: {}",
         dirs.iter()

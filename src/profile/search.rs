@@ -203,6 +203,20 @@ pub struct Found {
     pub shadowed: bool,
 }
 
+/// The `*.toml` file names in a real directory, sorted (nothing when it cannot be read): the
+/// `read_dir` argument of [`list`] on the real host.
+pub fn toml_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    names
+}
+
 /// The profiles on the search path `dirs` (listed by `read_dir`), then the built-ins, in the
 /// order `-p NAME` would consider them.
 pub fn list(

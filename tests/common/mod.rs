@@ -350,3 +350,31 @@ pub fn profile_file(text: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     (dir, path)
 }
+
+/// The probe example (examples/probe.rs, built by `cargo test`), copied into a 0755 directory
+/// every identity can read; a jail gets it with `--ro DIR` (a command-line bind, executable).
+/// Test files add their own ways of running it in `impl Probe` blocks.
+pub struct Probe {
+    _dir: tempfile::TempDir,
+    pub dir: String,
+    pub bin: String,
+}
+
+impl Probe {
+    pub fn new() -> Probe {
+        let built = Path::new(env!("CARGO_BIN_EXE_tooljail"))
+            .parent()
+            .expect("target dir")
+            .join("examples/probe");
+        let dir = tempdir(0o755);
+        let bin = dir.path().join("probe");
+        std::fs::copy(&built, &bin)
+            .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds it)", built.display()));
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Probe {
+            dir: dir.path().to_str().unwrap().to_owned(),
+            bin: bin.to_str().unwrap().to_owned(),
+            _dir: dir,
+        }
+    }
+}
