@@ -36,6 +36,9 @@ pub fn pid1(plan: &Plan, mut fds: ChildFds) -> ! {
 }
 
 fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
+    // 0. Pid 1 holds no secret: its argv and environment memory (the caller's, copied by clone)
+    //    are zeroed before anything else, so /proc/1/cmdline and /proc/1/environ show nothing.
+    process::scrub_args_and_env().map_err(step("scrub pid 1's argv and environment"))?;
     // 1. Die with the supervisor; then wait for it to write our id maps. EOF without the go
     //    byte means it died before PR_SET_PDEATHSIG took effect: leave quietly.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
@@ -53,6 +56,9 @@ fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
         Ok(1) => {}
         _ => process::exit_now(0),
     }
+    //    The id maps are written: from now on not dumpable (no ptrace, no /proc/1/mem, environ
+    //    or fd for the command, nor for other host processes of the jail's uid).
+    nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
     // 3. The new root: binds, scratch, /proc, /dev; pivot_root.
     super::rootfs::build(&plan.policy)?;
     // 4. Hostname of the private UTS namespace.
@@ -61,11 +67,7 @@ fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
     if plan.private_net {
         net::interface_up("lo").map_err(step("bring lo up"))?;
     }
-    // 6. Pid 1 holds no secret: argv/environ memory zeroed, and not dumpable (no ptrace, no
-    //    /proc/1/mem or environ for the command).
-    process::scrub_args_and_env().map_err(step("scrub pid 1's argv and environment"))?;
-    nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
-    // 7. Signals arrive through a signalfd; blocked before the fork so none is lost.
+    // 6. Signals arrive through a signalfd; blocked before the fork so none is lost.
     let mut mask = SigSet::empty();
     for &sig in WATCHED {
         mask.add(sig);
@@ -74,7 +76,7 @@ fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
         .map_err(|e| step("block signals in pid 1")(e.into()))?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
         .map_err(|e| step("signalfd in pid 1")(e.into()))?;
-    // 8. Fork the command.
+    // 7. Fork the command.
     let command = match process::fork().map_err(step("fork the command"))? {
         process::Forked::Child => super::exec::become_command(
             plan,
@@ -86,12 +88,12 @@ fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
     // Only the command sends the seccomp listener; our copy would keep the supervisor from
     // seeing the socket hang up if the command fails before installing the filter.
     drop(fds.seccomp_tx.take());
-    // 9. Lock pid 1 down too: no capability, no new privileges.
+    // 8. Lock pid 1 down too: no capability, no new privileges.
     super::caps::drop_all()?;
     nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs in pid 1")(e.into()))?;
-    // 10. Minimal init until the command ends.
+    // 9. Minimal init until the command ends.
     let status = supervise(command, &sfd)?;
-    // 11. Report the exact wait status, how full scratch was (evidence for scratch_full) and
+    // 10. Report the exact wait status, how full scratch was (evidence for scratch_full) and
     //     how many tasks the jail held as the command ended (evidence for processes):
     //     i32 status, u64 bytes used, u64 bytes total, u64 tasks, native endian, one write.
     //     0 tasks = pid 1 could not count (it always sees itself).

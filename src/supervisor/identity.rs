@@ -126,11 +126,10 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     if nix::unistd::geteuid().is_root() || nix::unistd::getegid().as_raw() == 0 {
         return Err(Error::setup("become the jail's user (verify)", libc::EPERM));
     }
-    // Changing uid made us non-dumpable, which would leave /proc/PID of the child owned by
-    // root and its uid_map unwritable for us. We hold no secret worth hiding from that user:
-    // report and audit sinks were opened before, and their contents are about this run.
-    nix::sys::prctl::set_dumpable(true)
-        .map_err(|e| Error::setup("become the jail's user (set dumpable)", e as i32))?;
+    // Changing uid made us non-dumpable, and we stay so: every other process of this uid on the
+    // host must not read our memory or environment (the root caller's), take our fds
+    // (pidfd_getfd: the audit log, the report sink, the seccomp listener) or ptrace us. Only the
+    // clone itself briefly needs dumpable (see supervisor::run).
     Ok(())
 }
 

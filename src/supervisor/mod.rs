@@ -166,8 +166,18 @@ fn run_in(
 
     let started = Instant::now();
     let clone_span = tracing::debug_span!("clone and id maps").entered();
-    let forked = process::clone3(plan.clone_flags)
-        .map_err(|e| userns::clone_refused(crate::sys::errno_of(&e)));
+    // The child inherits our dumpable flag, and it must be dumpable until we have written its
+    // id maps (a non-dumpable task's /proc/PID files belong to root, not to us). We ourselves
+    // are made non-dumpable again right after clone, so no other process of our uid can read
+    // or take over the supervisor (its environment, its fds, the seccomp listener).
+    nix::sys::prctl::set_dumpable(true)
+        .map_err(|e| Error::setup("set dumpable for clone", e as i32))?;
+    let forked = process::clone3(plan.clone_flags);
+    if !matches!(forked, Ok(Forked::Child)) {
+        nix::sys::prctl::set_dumpable(false)
+            .map_err(|e| Error::setup("set the supervisor non-dumpable", e as i32))?;
+    }
+    let forked = forked.map_err(|e| userns::clone_refused(crate::sys::errno_of(&e)));
     let (pid, pidfd) = match forked {
         Ok(Forked::Child) => {
             drop((sync_tx, err_rx, status_rx, sfd, seccomp_rx));
