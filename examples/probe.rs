@@ -14,6 +14,8 @@
 //!   probe x32             getpid with the x32 bit set: must die of SIGSYS
 //!   probe bench N         N getppid syscalls (allowed): ns per call
 //!   probe bench-denied N  N ptrace calls (always denied): ns per call
+//!   probe unknown-flood N N syscalls numbered 1000, 1001, ... (no such syscall anywhere):
+//!                         `{"flood":N,"failed":F,"errnos":[...]}`
 //!   probe ops OP...       one line per OP, `{"op":OP,"got":"ok"|ERRNO}`, exit 0; for the
 //!                         Landlock checks of the full jail. OP is one of:
 //!                           connect:PORT    TCP connect to 127.0.0.1:PORT
@@ -64,6 +66,7 @@ fn errno_name(e: i32) -> String {
         libc::EADDRNOTAVAIL => "EADDRNOTAVAIL",
         libc::ECONNREFUSED => "ECONNREFUSED",
         libc::ENETUNREACH => "ENETUNREACH",
+        libc::ENODEV => "ENODEV",
         _ => return format!("E{e}"),
     };
     n.to_string()
@@ -265,6 +268,47 @@ fn checks() -> i32 {
         r.check(name, want, s);
     }
 
+    // socketpair: AF_UNIX only. Any other family would run that family's create code (and
+    // maybe load its module) before the kernel says no, so the filter answers first.
+    for (name, dom, ty, want) in [
+        ("socketpair-af_unix", AF_UNIX, SOCK_STREAM, "ok"),
+        ("socketpair-af_vsock", AF_VSOCK, SOCK_DGRAM, "EAFNOSUPPORT"),
+        ("socketpair-af_inet", AF_INET, SOCK_STREAM, "EAFNOSUPPORT"),
+        (
+            "socketpair-af_netlink",
+            AF_NETLINK,
+            SOCK_RAW,
+            "EAFNOSUPPORT",
+        ),
+    ] {
+        let mut sv = [-1i32; 2];
+        let flags = (ty | SOCK_CLOEXEC) as usize;
+        let s = sys(
+            n(SYS_socketpair),
+            [dom as usize, flags, 0, sv.as_mut_ptr() as usize, 0, 0],
+        );
+        if s.is_ok() {
+            for fd in sv {
+                let _ = sys(n(SYS_close), [fd as usize, 0, 0, 0, 0, 0]);
+            }
+        }
+        r.check(name, want, s);
+    }
+
+    // personality: the query and PER_LINUX pass; persona flags are denied.
+    const ADDR_NO_RANDOMIZE: usize = 0x0040000;
+    const READ_IMPLIES_EXEC: usize = 0x0400000;
+    let query = sys(n(SYS_personality), [0xffff_ffff, 0, 0, 0, 0, 0]);
+    r.check("personality-query", "ok", query);
+    let linux = sys(n(SYS_personality), [0, 0, 0, 0, 0, 0]);
+    r.check("personality-linux", "ok", linux);
+    let norand = sys(n(SYS_personality), [ADDR_NO_RANDOMIZE, 0, 0, 0, 0, 0]);
+    r.check("personality-addr_no_randomize", "EPERM", norand);
+    let rie = sys(n(SYS_personality), [READ_IMPLIES_EXEC, 0, 0, 0, 0, 0]);
+    r.check("personality-read_implies_exec", "EPERM", rie);
+    // Restore, in case a broken filter let one through (it only affects a later execve).
+    let _ = sys(n(SYS_personality), [0, 0, 0, 0, 0, 0]);
+
     // clone3 -> ENOSYS so libc falls back to clone; threads and fork still work.
     r.check(
         "clone3-enosys",
@@ -355,6 +399,25 @@ fn x32() -> i32 {
     1
 }
 
+/// `count` syscalls with distinct numbers past every table (1000, 1001, ...): each one is
+/// denied by the profile's default action. Prints how many failed and with which errnos.
+fn unknown_flood(count: u64) -> i32 {
+    let mut failed = 0u64;
+    let mut errnos = std::collections::BTreeSet::new();
+    for i in 0..count {
+        if let Err(e) = sys(1000 + i as libc::c_long, [0; 6]) {
+            failed += 1;
+            errnos.insert(errno_name(e));
+        }
+    }
+    let errnos: Vec<String> = errnos.into_iter().map(|e| format!("\"{e}\"")).collect();
+    println!(
+        r#"{{"flood":{count},"failed":{failed},"errnos":[{}]}}"#,
+        errnos.join(",")
+    );
+    0
+}
+
 fn bench(nr: libc::c_long, args: [usize; 6], label: &str, count: u64) -> i32 {
     // Warm up (first denial also pays the supervisor's first poll wake-up).
     for _ in 0..1000.min(count) {
@@ -426,9 +489,11 @@ fn main() {
             count(1),
         ),
         Some("ops") => ops(&args[1..]),
+        Some("unknown-flood") => unknown_flood(count(1)),
         Some(other) => {
             eprintln!(
-                "probe: unknown mode {other:?} (checks|int80|x32|bench N|bench-denied N|ops OP...)"
+                "probe: unknown mode {other:?} \
+                 (checks|int80|x32|bench N|bench-denied N|unknown-flood N|ops OP...)"
             );
             2
         }

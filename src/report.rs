@@ -46,9 +46,17 @@ pub struct StoppedBy {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeniedSyscall {
+    /// The syscall's name; `unknown` for the numbers tooljail's table has no name for (one
+    /// entry per arch, see `examples`); `(others)` for the last entry when the list was cut at
+    /// its cap (64 entries): its `count` is every denial not listed, so the counts always add
+    /// up to the number of denied calls.
     pub name: String,
+    /// `x86_64`, `aarch64`; empty for `(others)`, which may mix architectures.
     pub arch: String,
     pub count: u64,
+    /// For `unknown`: the first few distinct syscall numbers seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

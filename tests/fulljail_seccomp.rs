@@ -116,6 +116,10 @@ fn probe_checks_pass_in_the_jail_and_every_denial_is_reported() {
             ("getrandom-efault", "EFAULT"),
             ("thread", "ok"),
             ("fork", "ok"),
+            ("socketpair-af_unix", "ok"),
+            ("socketpair-af_vsock", "EAFNOSUPPORT"),
+            ("personality-query", "ok"),
+            ("personality-addr_no_randomize", "EPERM"),
         ] {
             assert_eq!(got(name), want, "{name}\n{}", r.dump());
         }
@@ -134,6 +138,16 @@ fn probe_checks_pass_in_the_jail_and_every_denial_is_reported() {
                 r.dump()
             );
         }
+        // socketpair: vsock, inet, netlink; personality: two persona flags.
+        for (name, n) in [("socketpair", 3), ("personality", 2), ("socket", 4)] {
+            assert!(
+                denied
+                    .iter()
+                    .any(|(d, a, c)| d == name && a == arch && *c == n),
+                "{name} x{n} not reported\n{}",
+                r.dump()
+            );
+        }
         // clone3's ENOSYS comes from the kernel (glibc's fallback), not from a denial.
         assert!(!denied.iter().any(|(n, ..)| n == "clone3"), "{}", r.dump());
         assert_eq!(r.report["outcome"], "exited", "{}", r.dump());
@@ -144,8 +158,58 @@ fn probe_checks_pass_in_the_jail_and_every_denial_is_reported() {
             .filter(|l| l.starts_with("tooljail: denied syscalls: "))
             .collect();
         assert_eq!(summary.len(), 1, "{}", r.dump());
+        // ~40 distinct denials: the line names the first few and sums the rest.
+        let total: u64 = denied.iter().map(|(_, _, c)| c).sum();
+        let shown: u64 = summary[0]
+            .split(", ")
+            .filter_map(|part| part.split(" x").nth(1)?.parse::<u64>().ok())
+            .sum();
         assert!(
-            summary[0].contains(&format!("ptrace({arch}) x1")),
+            summary[0].len() < 600
+                && summary[0].contains(&format!("... and {} more denials", total - shown)),
+            "{}",
+            r.dump()
+        );
+    });
+}
+
+#[test]
+fn many_distinct_unknown_syscalls_give_a_bounded_report_with_exact_counts() {
+    const N: u64 = 3000;
+    let probe = Probe::new();
+    let arch = Arch::NATIVE.name();
+    each_identity(|ctx| {
+        let r = probe.run(ctx, &["unknown-flood", &N.to_string()]);
+        r.run.expect(0);
+        let out: Value = serde_json::from_str(r.run.stdout.trim())
+            .unwrap_or_else(|_| panic!("probe output\n{}", r.dump()));
+        assert_eq!(out["failed"], N, "{}", r.dump());
+        assert_eq!(out["errnos"], serde_json::json!(["EPERM"]), "{}", r.dump());
+        // One `unknown` entry for all N numbers, with the first few as examples.
+        let list = r.report["denied_syscalls"].as_array().unwrap();
+        assert_eq!(list.len(), 1, "{}", r.dump());
+        assert_eq!(list[0]["name"], "unknown", "{}", r.dump());
+        assert_eq!(list[0]["arch"], arch, "{}", r.dump());
+        assert_eq!(list[0]["count"], N, "{}", r.dump());
+        let examples: Vec<u64> = list[0]["examples"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no examples\n{}", r.dump()))
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect();
+        assert_eq!(examples, (1000..1008).collect::<Vec<u64>>(), "{}", r.dump());
+        assert!(
+            r.report.to_string().len() < 8192,
+            "report of {} bytes\n{}",
+            r.report.to_string().len(),
+            r.dump()
+        );
+        let lines: Vec<&str> = r.run.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{}", r.dump());
+        assert!(
+            lines[0].starts_with(&format!(
+                "tooljail: denied syscalls: unknown({arch}) x{N} (nr 1000, 1001, "
+            )) && lines[0].len() < 300,
             "{}",
             r.dump()
         );

@@ -54,8 +54,12 @@ fn probe_checks_pass_and_every_denial_is_named() {
         }
         let line = o.summary.clone().unwrap();
         assert!(line.starts_with("tooljail: denied syscalls: "), "{line}");
-        assert!(line.contains(&format!("ptrace({arch}) x1")), "{line}");
-        assert!(line.contains(&format!("socket({arch}) x4")), "{line}");
+        // ~40 distinct denials: the line names the first few and sums the rest (the names
+        // and counts are checked on `o.denials` above).
+        assert!(line.contains(" more denials (see --report)"), "{line}");
+        assert!(line.len() < 600, "{line}");
+        assert_eq!(count("socketpair"), 3, "{}", o.dump()); // vsock, inet, netlink
+        assert_eq!(count("personality"), 2, "{}", o.dump()); // ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC
     }
 }
 

@@ -152,7 +152,14 @@ fn prepare_and_run(
             name: d.name.clone(),
             arch: d.arch.clone(),
             count: d.count,
+            examples: d.examples.clone(),
         })
+        .chain((outcome.denials.others() > 0).then(|| DeniedSyscall {
+            name: crate::jail::seccomp::OTHERS.to_string(),
+            arch: String::new(),
+            count: outcome.denials.others(),
+            examples: Vec::new(),
+        }))
         .collect();
 
     let signal = match &outcome.end {

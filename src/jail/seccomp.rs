@@ -15,6 +15,8 @@
 //!   nr == ioctl   -> low32(arg1) in {TIOCSTI, TIOCLINUX} ? NOTIFY(EPERM) : ALLOW
 //!   nr == clone   -> low32(arg0) & CLONE_NEW*           ? NOTIFY(EPERM) : ALLOW
 //!   nr == socket  -> family allowed (netlink: route only) ? ALLOW : NOTIFY(EAFNOSUPPORT)
+//!   nr == socketpair -> low32(arg0) == AF_UNIX          ? ALLOW : NOTIFY(EAFNOSUPPORT)
+//!   nr == personality -> low32(arg0) in {0, 8, 0xffffffff} ? ALLOW : NOTIFY(EPERM)
 //!   nr == sendmsg -> arg0 == hand-off fd && flags == MSG_NOSIGNAL ? ALLOW : DEFAULT
 //!   nr == clone3  -> ERRNO(ENOSYS)
 //!   nr == ptrace, mount, bpf, ... (hardening) -> NOTIFY(EPERM)
@@ -30,12 +32,15 @@
 pub mod bpf;
 mod notify;
 
-pub use notify::{Denial, DenialCount, DenialRule, Denials, Notifier};
+pub use notify::{
+    Denial, DenialCount, DenialRule, Denials, Notifier, MAX_ENTRIES, MAX_UNKNOWN_EXAMPLES, OTHERS,
+    UNKNOWN,
+};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::syscalls::{
-    self, socket_families, Arch, HardeningKind, AF_NETLINK, HARDENING, NETLINK_ROUTE,
-    X32_SYSCALL_BIT,
+    self, socket_families, Arch, HardeningKind, AF_NETLINK, AF_UNIX, HARDENING, NETLINK_ROUTE,
+    PERSONALITY_QUERY, PER_LINUX, PER_LINUX32, X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
 use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
@@ -330,6 +335,38 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         b.push(Op::Jeq(NETLINK_ROUTE, 1, 0));
         b.push(Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT as u16)));
         b.push(Op::Ret(Verdict::Allow));
+        rule(&mut ops, nr, b);
+    }
+    if let (Some(nr), false) = (
+        allow_if(nr_of("socketpair")),
+        lifted.contains("socket-families"),
+    ) {
+        // socketpair(domain, type, protocol, sv): only AF_UNIX implements it, but the kernel
+        // runs the family's create code (and may autoload its module) before it says
+        // EOPNOTSUPP, so any other domain gets socket()'s answer. Domain is an int: low 32 bits.
+        let b = vec![
+            Op::Ld(arg_lo(0)),
+            Op::Jeq(AF_UNIX, 1, 0),
+            Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT as u16)),
+            Op::Ret(Verdict::Allow),
+        ];
+        rule(&mut ops, nr, b);
+    }
+    if let (Some(nr), false) = (
+        allow_if(nr_of("personality")),
+        lifted.contains("personality"),
+    ) {
+        // personality(unsigned int persona): the kernel takes the low 32 bits. Only the plain
+        // Linux persona, its 32-bit uname variant and the query are allowed; the flags
+        // (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, MMAP_PAGE_ZERO, ...) weaken the process.
+        let b = vec![
+            Op::Ld(arg_lo(0)),
+            Op::Jeq(PER_LINUX, 3, 0),
+            Op::Jeq(PER_LINUX32, 2, 0),
+            Op::Jeq(PERSONALITY_QUERY, 1, 0),
+            Op::Ret(Verdict::Harden(libc::EPERM as u16)),
+            Op::Ret(Verdict::Allow),
+        ];
         rule(&mut ops, nr, b);
     }
     if let Some(nr) = nr_of("sendmsg").filter(|n| !allowed.contains(n)) {

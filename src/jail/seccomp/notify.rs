@@ -7,6 +7,7 @@ use crate::jail::seccomp::bpf::{Insn, SeccompData};
 use crate::policy::syscalls::Arch;
 use crate::sys::seccomp as sys;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// Which rule denied a call.
@@ -22,7 +23,8 @@ pub enum DenialRule {
 /// One denied syscall, as the supervisor saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Denial {
-    /// Syscall name (`syscall_N` when the number is not in tooljail's table).
+    /// Syscall name (`syscall_N` when the number is not in tooljail's table; [`Denials`] counts
+    /// all of those in one `unknown` entry).
     pub name: String,
     /// Architecture of the call (`x86_64`, `aarch64`).
     pub arch: String,
@@ -140,61 +142,137 @@ impl Notifier {
     }
 }
 
-/// Denials of one run, one entry per (name, arch) in order of first occurrence.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+/// Distinct entries a [`Denials`] keeps. Past this, denials are only counted (in
+/// [`Denials::others`]), so a tool that loops over thousands of different syscalls cannot bloat
+/// the report and the audit log; the totals stay exact.
+pub const MAX_ENTRIES: usize = 64;
+/// Syscall numbers the `unknown` entry keeps as examples.
+pub const MAX_UNKNOWN_EXAMPLES: usize = 8;
+/// The entry name for every number tooljail's table has no name for (one entry per arch).
+pub const UNKNOWN: &str = "unknown";
+/// Entries the stderr summary line names; the rest are summed up.
+const SUMMARY_ENTRIES: usize = 8;
+
+/// Denials of one run, one entry per (name, arch) in order of first occurrence, at most
+/// [`MAX_ENTRIES`]. Numbers with no name share one `unknown` entry per architecture.
+/// Serializes as the list of entries, followed by `{"name":"(others)","count":N}` when the cap
+/// dropped some.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Denials {
     entries: Vec<DenialCount>,
+    /// arch -> (nr, or None for the unknown bucket) -> index in `entries`.
+    index: HashMap<String, HashMap<Option<u32>, usize>>,
+    others: u64,
 }
 
 /// How often one syscall was denied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DenialCount {
+    /// The syscall's name, or [`UNKNOWN`] for the numbers tooljail has no name for.
     pub name: String,
     pub arch: String,
+    /// The syscall number (for `unknown`: the first one seen).
     pub nr: u32,
     pub rule: DenialRule,
     pub count: u64,
+    /// For `unknown`: the first [`MAX_UNKNOWN_EXAMPLES`] distinct numbers seen.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<u32>,
+}
+
+impl DenialCount {
+    /// `ptrace(x86_64) x1`, or `unknown(x86_64) x5 (nr 1000, 1001, ...)`.
+    fn short(&self) -> String {
+        let mut s = format!("{}({}) x{}", self.name, self.arch, self.count);
+        if !self.examples.is_empty() {
+            let nrs: Vec<String> = self.examples.iter().map(u32::to_string).collect();
+            let more = if self.examples.len() == MAX_UNKNOWN_EXAMPLES {
+                ", ..."
+            } else {
+                ""
+            };
+            s.push_str(&format!(" (nr {}{more})", nrs.join(", ")));
+        }
+        s
+    }
+}
+
+/// Whether tooljail's table names `nr` on the architecture called `arch`.
+fn is_named(arch: &str, nr: u32) -> bool {
+    Arch::ALL
+        .iter()
+        .any(|a| a.name() == arch && a.name_of(nr).is_some())
 }
 
 impl Denials {
+    /// Count one denial: O(1) (two hash lookups), bounded memory.
     pub fn record(&mut self, d: &Denial) {
-        match self
-            .entries
-            .iter_mut()
-            .find(|e| e.name == d.name && e.arch == d.arch)
-        {
-            Some(e) => e.count += 1,
-            None => self.entries.push(DenialCount {
-                name: d.name.clone(),
-                arch: d.arch.clone(),
-                nr: d.nr,
-                rule: d.rule,
-                count: 1,
-            }),
+        let named = is_named(&d.arch, d.nr);
+        let key = named.then_some(d.nr);
+        if let Some(&i) = self.index.get(d.arch.as_str()).and_then(|m| m.get(&key)) {
+            let e = &mut self.entries[i];
+            e.count += 1;
+            if !named && e.examples.len() < MAX_UNKNOWN_EXAMPLES && !e.examples.contains(&d.nr) {
+                e.examples.push(d.nr);
+            }
+            return;
         }
+        if self.entries.len() >= MAX_ENTRIES {
+            self.others += 1;
+            return;
+        }
+        let (name, examples) = if named {
+            (d.name.clone(), Vec::new())
+        } else {
+            (UNKNOWN.to_string(), vec![d.nr])
+        };
+        self.index
+            .entry(d.arch.clone())
+            .or_default()
+            .insert(key, self.entries.len());
+        self.entries.push(DenialCount {
+            name,
+            arch: d.arch.clone(),
+            nr: d.nr,
+            rule: d.rule,
+            count: 1,
+            examples,
+        });
     }
 
+    /// The entries kept, in order of first occurrence.
     pub fn entries(&self) -> &[DenialCount] {
         &self.entries
     }
 
+    /// Denials not in [`Denials::entries`] because the cap was reached.
+    pub fn others(&self) -> u64 {
+        self.others
+    }
+
+    /// Every denial counted, kept or not.
+    pub fn total(&self) -> u64 {
+        self.entries.iter().map(|e| e.count).sum::<u64>() + self.others
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.others == 0
     }
 
     /// The one-line stderr summary, `None` when nothing was denied:
     /// `tooljail: denied syscalls: ptrace(x86_64) x1, setns(x86_64) x2; allow them in
-    /// [syscalls] if the tool needs them`. Hardening denials name their only way out.
+    /// [syscalls] if the tool needs them`. Hardening denials name their only way out. At most
+    /// [`SUMMARY_ENTRIES`] entries are named; the rest are summed as `... and N more denials`.
     pub fn summary_line(&self) -> Option<String> {
-        if self.entries.is_empty() {
+        if self.is_empty() {
             return None;
         }
-        let list: Vec<String> = self
-            .entries
-            .iter()
-            .map(|e| format!("{}({}) x{}", e.name, e.arch, e.count))
-            .collect();
+        let shown = &self.entries[..self.entries.len().min(SUMMARY_ENTRIES)];
+        let mut list: Vec<String> = shown.iter().map(DenialCount::short).collect();
+        let rest: u64 = self.total() - shown.iter().map(|e| e.count).sum::<u64>();
+        if rest > 0 {
+            list.push(format!("... and {rest} more denials (see --report)"));
+        }
         let hard: Vec<&str> = self
             .entries
             .iter()
@@ -203,18 +281,49 @@ impl Denials {
             .collect();
         let hint = if hard.is_empty() {
             "allow them in [syscalls] if the tool needs them".to_string()
-        } else if hard.len() == self.entries.len() {
+        } else if hard.len() == self.entries.len() && self.others == 0 {
             "these are always denied; only [syscalls] unsafe_allow lifts them".to_string()
         } else {
+            let mut names = hard[..hard.len().min(SUMMARY_ENTRIES)].join(", ");
+            if hard.len() > SUMMARY_ENTRIES {
+                names.push_str(", ...");
+            }
             format!(
-                "allow them in [syscalls] if the tool needs them ({} always denied: only \
-                 [syscalls] unsafe_allow lifts that)",
-                hard.join(", ")
+                "allow them in [syscalls] if the tool needs them ({names} always denied: only \
+                 [syscalls] unsafe_allow lifts that)"
             )
         };
         Some(format!(
             "tooljail: denied syscalls: {}; {hint}",
             list.join(", ")
         ))
+    }
+}
+
+/// The `(others)` entry that ends a truncated list.
+#[derive(Serialize)]
+struct OthersEntry {
+    name: &'static str,
+    count: u64,
+}
+
+/// The name of the entry that counts the denials past [`MAX_ENTRIES`].
+pub const OTHERS: &str = "(others)";
+
+impl Serialize for Denials {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let extra = usize::from(self.others > 0);
+        let mut seq = s.serialize_seq(Some(self.entries.len() + extra))?;
+        for e in &self.entries {
+            seq.serialize_element(e)?;
+        }
+        if self.others > 0 {
+            seq.serialize_element(&OthersEntry {
+                name: OTHERS,
+                count: self.others,
+            })?;
+        }
+        seq.end()
     }
 }

@@ -43,7 +43,14 @@ fn allowed_names_allow_on_both_arches() {
             let Some(nr) = arch.number(name) else {
                 continue;
             };
-            let special = ["clone3", "socket", "ioctl", "clone"];
+            let special = [
+                "clone3",
+                "socket",
+                "socketpair",
+                "ioctl",
+                "clone",
+                "personality",
+            ];
             if special.contains(&name.as_str()) {
                 continue;
             }
@@ -386,15 +393,8 @@ fn program_size_is_within_kernel_limits() {
 fn summary_line() {
     let mut d = Denials::default();
     assert_eq!(d.summary_line(), None);
-    let mk = |name: &str, rule| Denial {
-        name: name.into(),
-        arch: "x86_64".into(),
-        nr: 1,
-        pid: 1,
-        rule,
-        errno: Some(1),
-        kill: false,
-    };
+    // Entries are keyed by (arch, number): use the real numbers.
+    let mk = |name: &str, rule| denial(name, Arch::X86_64.number(name).unwrap(), rule);
     d.record(&mk("ptrace", DenialRule::Profile));
     d.record(&mk("setns", DenialRule::Profile));
     d.record(&mk("setns", DenialRule::Profile));
@@ -430,4 +430,184 @@ fn every_network_mode_gets_unix_and_inet_but_never_packet() {
         let packet = call(&prog, "socket", &[libc::AF_PACKET as u64, 3, 0]);
         assert_eq!(packet, ret::USER_NOTIF, "{mode:?}");
     }
+}
+
+#[test]
+fn socketpair_is_unix_only() {
+    for arch in Arch::ALL {
+        let prog = compile_for(&default_policy(), arch).unwrap();
+        let sp = |d: u64| call(&prog, "socketpair", &[d, 1, 0, 0]);
+        assert_eq!(sp(libc::AF_UNIX as u64), ret::ALLOW);
+        // The kernel sees int domain: garbage high bits do not change the family.
+        assert_eq!(sp((1 << 40) | libc::AF_UNIX as u64), ret::ALLOW);
+        for d in [
+            libc::AF_VSOCK,
+            libc::AF_INET,
+            libc::AF_INET6,
+            libc::AF_NETLINK,
+            libc::AF_PACKET,
+            libc::AF_ALG,
+            libc::AF_TIPC,
+            0,
+        ] {
+            for high in [0u64, 1 << 32] {
+                let dom = high | d as u64;
+                assert_eq!(sp(dom), ret::USER_NOTIF, "{dom:#x} on {arch:?}");
+                assert_eq!(
+                    shadow_answer(&prog, "socketpair", &[dom, 1, 0, 0]),
+                    Answer::Deny(DenialRule::Hardening, libc::EAFNOSUPPORT),
+                    "{dom:#x}"
+                );
+            }
+        }
+    }
+    // Lifted with the socket rule: the allow-list decides again.
+    let lifted = compile(&policy(
+        &["@system-service"],
+        SeccompAction::Errno(1),
+        &["socket-families"],
+    ))
+    .unwrap();
+    assert_eq!(
+        call(&lifted, "socketpair", &[libc::AF_VSOCK as u64, 2, 0, 0]),
+        ret::ALLOW
+    );
+    // Not in the allow-list: the profile's answer, not the hardening one.
+    let p = compile(&policy(&["@default"], SeccompAction::Errno(13), &[])).unwrap();
+    assert_eq!(
+        shadow_answer(&p, "socketpair", &[libc::AF_VSOCK as u64, 2, 0, 0]),
+        Answer::Deny(DenialRule::Profile, 13)
+    );
+}
+
+#[test]
+fn personality_allows_only_linux_and_the_query() {
+    const ADDR_NO_RANDOMIZE: u64 = 0x0040000;
+    const READ_IMPLIES_EXEC: u64 = 0x0400000;
+    const MMAP_PAGE_ZERO: u64 = 0x0100000;
+    const UNAME26: u64 = 0x0020000;
+    for arch in Arch::ALL {
+        let prog = compile_for(&default_policy(), arch).unwrap();
+        for ok in [0, 8, 0xffff_ffff, u64::MAX, 1 << 32] {
+            assert_eq!(call(&prog, "personality", &[ok]), ret::ALLOW, "{ok:#x}");
+        }
+        for bad in [
+            ADDR_NO_RANDOMIZE,
+            READ_IMPLIES_EXEC,
+            MMAP_PAGE_ZERO,
+            UNAME26,
+            ADDR_NO_RANDOMIZE | 8,
+            READ_IMPLIES_EXEC | (1 << 32),
+            6, // PER_BSD
+            0xffff_fffe,
+        ] {
+            assert_eq!(
+                call(&prog, "personality", &[bad]),
+                ret::USER_NOTIF,
+                "{bad:#x}"
+            );
+            assert_eq!(
+                shadow_answer(&prog, "personality", &[bad]),
+                HARD,
+                "{bad:#x}"
+            );
+        }
+    }
+    let lifted = compile(&policy(
+        &["@system-service"],
+        SeccompAction::Errno(1),
+        &["personality"],
+    ))
+    .unwrap();
+    assert_eq!(
+        call(&lifted, "personality", &[ADDR_NO_RANDOMIZE]),
+        ret::ALLOW
+    );
+}
+
+fn denial(name: &str, nr: u32, rule: DenialRule) -> Denial {
+    Denial {
+        name: name.into(),
+        arch: "x86_64".into(),
+        nr,
+        pid: 1,
+        rule,
+        errno: Some(1),
+        kill: false,
+    }
+}
+
+#[test]
+fn unknown_numbers_share_one_entry_with_examples() {
+    let mut d = Denials::default();
+    for nr in 1000..21_000u32 {
+        d.record(&denial(&format!("syscall_{nr}"), nr, DenialRule::Profile));
+    }
+    d.record(&denial("ptrace", 101, DenialRule::Hardening));
+    let e = d.entries();
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!(e[0].name, UNKNOWN);
+    assert_eq!(e[0].count, 20_000);
+    assert_eq!(
+        e[0].examples,
+        (1000..1000 + MAX_UNKNOWN_EXAMPLES as u32).collect::<Vec<_>>()
+    );
+    assert_eq!((e[1].name.as_str(), e[1].count), ("ptrace", 1));
+    assert_eq!((d.others(), d.total()), (0, 20_001));
+    let line = d.summary_line().unwrap();
+    assert!(line.len() < 400, "{line}");
+    assert!(
+        line.starts_with("tooljail: denied syscalls: unknown(x86_64) x20000 (nr 1000, 1001, "),
+        "{line}"
+    );
+    assert!(line.contains("ptrace(x86_64) x1"), "{line}");
+    // Per architecture: aarch64's unknown numbers are another entry.
+    let mut a = denial("syscall_5000", 5000, DenialRule::Profile);
+    a.arch = "aarch64".into();
+    d.record(&a);
+    assert_eq!(d.entries().len(), 3);
+}
+
+#[test]
+fn distinct_entries_are_capped_and_the_totals_stay_exact() {
+    let arch = Arch::X86_64;
+    let names: Vec<(u32, &str)> = (0..=arch.max_nr())
+        .filter_map(|nr| arch.name_of(nr).map(|n| (nr, n)))
+        .take(MAX_ENTRIES + 30)
+        .collect();
+    assert_eq!(names.len(), MAX_ENTRIES + 30);
+    let mut d = Denials::default();
+    for _ in 0..3 {
+        for (nr, name) in &names {
+            d.record(&denial(name, *nr, DenialRule::Profile));
+        }
+    }
+    assert_eq!(d.entries().len(), MAX_ENTRIES);
+    assert!(d.entries().iter().all(|e| e.count == 3));
+    assert_eq!(d.others(), 30 * 3);
+    assert_eq!(d.total(), 3 * names.len() as u64);
+    // The report form ends with the honest remainder.
+    let json: serde_json::Value = serde_json::to_value(&d).unwrap();
+    let list = json.as_array().unwrap();
+    assert_eq!(list.len(), MAX_ENTRIES + 1);
+    assert_eq!(list[MAX_ENTRIES]["name"], OTHERS);
+    assert_eq!(list[MAX_ENTRIES]["count"], 90);
+    let sum: u64 = list.iter().map(|e| e["count"].as_u64().unwrap()).sum();
+    assert_eq!(sum, d.total());
+    // The stderr line names a few and sums the rest.
+    let line = d.summary_line().unwrap();
+    assert!(line.len() < 400, "{} chars: {line}", line.len());
+    let rest = d.total() - 8 * 3;
+    assert!(
+        line.contains(&format!("... and {rest} more denials")),
+        "{line}"
+    );
+    // Without the cap being hit there is no (others) entry.
+    let mut small = Denials::default();
+    small.record(&denial("ptrace", 101, DenialRule::Hardening));
+    let json = serde_json::to_string(&small).unwrap();
+    assert!(
+        !json.contains(OTHERS) && !json.contains("examples"),
+        "{json}"
+    );
 }

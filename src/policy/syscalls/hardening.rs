@@ -12,8 +12,12 @@ pub enum HardeningKind {
     Clone3Enosys,
     /// `ioctl` with TIOCSTI or TIOCLINUX (low 32 bits of the request) is denied with EPERM.
     TtyInjection,
-    /// `socket` limited to the families in [`SOCKET_FAMILIES`]; others get EAFNOSUPPORT.
+    /// `socket` limited to the families in [`SOCKET_FAMILIES`] and `socketpair` to AF_UNIX;
+    /// others get EAFNOSUPPORT.
     SocketFamilies,
+    /// `personality` limited to PER_LINUX, PER_LINUX32 and the query 0xffffffff; any other
+    /// persona (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, ...) is denied with EPERM.
+    Personality,
 }
 
 /// One always-denied hardening rule. `key` is what `[syscalls] unsafe_allow` names to lift it.
@@ -91,7 +95,14 @@ pub const HARDENING: &[Hardening] = &[
     Hardening {
         key: "socket-families",
         kind: HardeningKind::SocketFamilies,
-        why: "rarely used socket families (packet, alg, vsock, ...) are a large attack surface",
+        why: "rarely used socket families (packet, alg, vsock, ...) are a large attack surface; \
+              socketpair runs the family's code too, so it gets AF_UNIX only",
+    },
+    Hardening {
+        key: "personality",
+        kind: HardeningKind::Personality,
+        why: "persona flags turn off ASLR (ADDR_NO_RANDOMIZE), make data executable \
+              (READ_IMPLIES_EXEC) or map page zero; only PER_LINUX(32) and the query pass",
     },
 ];
 
@@ -120,6 +131,14 @@ pub fn socket_families(mode: crate::policy::NetMode) -> &'static [(u32, &'static
     }
 }
 
+/// `AF_UNIX`: the only family `socketpair(2)` may name.
+pub const AF_UNIX: u32 = 1;
+/// `PER_LINUX`: the default persona.
+pub const PER_LINUX: u32 = 0;
+/// `PER_LINUX32`: uname reports a 32-bit machine; no other effect on a 64-bit process.
+pub const PER_LINUX32: u32 = 0x0008;
+/// `personality(0xffffffff)` only reads the current persona.
+pub const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 /// `AF_NETLINK`, allowed only with protocol [`NETLINK_ROUTE`].
 pub const AF_NETLINK: u32 = 16;
 /// `NETLINK_ROUTE`.
