@@ -8,8 +8,10 @@
 //!   - memory: RLIMIT_DATA, not RLIMIT_AS. RLIMIT_AS counts reserved address space, which V8
 //!     (node) and the JVM reserve by the gigabyte without touching: 512 MiB of AS kills node at
 //!     start, 1 GiB breaks npm. RLIMIT_DATA counts private writable mappings (heap, anonymous
-//!     mmap) — what a balloon actually grows — and leaves PROT_NONE reservations alone. It is per
-//!     process, so the jail's total is bounded by `memory × processes`; the report says so.
+//!     mmap) — what a balloon actually grows — and leaves PROT_NONE reservations alone. It does
+//!     not count shared mappings, so RLIMIT_AS is set too, as a generous backstop
+//!     ([`as_backstop`]: max(4 × memory, 4 GiB)). Both are per process, and SysV shared memory
+//!     outlives its mappings: the jail's total is not bounded; the report's notes say so.
 //!   - processes: RLIMIT_NPROC. Since Linux 5.14 it is counted per (user namespace, uid), and
 //!     every jail has its own user namespace, so it caps the jail's processes and threads without
 //!     touching the caller's other processes (tests/limits.rs proves both). The kernel ignores it
@@ -54,6 +56,8 @@ pub struct Rlimit {
 pub enum RlimitResource {
     Cpu,
     Data,
+    /// The address-space backstop set with RLIMIT_DATA (see [`as_backstop`]).
+    As,
     Nproc,
     Nofile,
     Fsize,
@@ -66,6 +70,7 @@ impl RlimitResource {
         match self {
             RlimitResource::Cpu => Resource::RLIMIT_CPU,
             RlimitResource::Data => Resource::RLIMIT_DATA,
+            RlimitResource::As => Resource::RLIMIT_AS,
             RlimitResource::Nproc => Resource::RLIMIT_NPROC,
             RlimitResource::Nofile => Resource::RLIMIT_NOFILE,
             RlimitResource::Fsize => Resource::RLIMIT_FSIZE,
@@ -77,6 +82,7 @@ impl RlimitResource {
         match self {
             RlimitResource::Cpu => "RLIMIT_CPU",
             RlimitResource::Data => "RLIMIT_DATA",
+            RlimitResource::As => "RLIMIT_AS",
             RlimitResource::Nproc => "RLIMIT_NPROC",
             RlimitResource::Nofile => "RLIMIT_NOFILE",
             RlimitResource::Fsize => "RLIMIT_FSIZE",
@@ -97,6 +103,10 @@ pub struct LimitPlan {
     pub scratch: Mechanism,
     /// The rlimits the command process sets, in order.
     pub rlimits: Vec<Rlimit>,
+    /// What the chosen mechanisms bound and what they leave open, one line each, for the report
+    /// and `explain` (docs/limits.md has the full table).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 /// Decide how each limit is enforced. `cgroup` says whether a jail cgroup with the memory and
@@ -128,6 +138,7 @@ pub fn plan(limits: &Limits, cgroup: bool) -> LimitPlan {
         Some(_) if cgroup => Mechanism::Cgroup,
         Some(m) => {
             set(RlimitResource::Data, m);
+            set(RlimitResource::As, as_backstop(m));
             Mechanism::Rlimit
         }
         None => Mechanism::Unlimited,
@@ -155,6 +166,20 @@ pub fn plan(limits: &Limits, cgroup: bool) -> LimitPlan {
         None => Mechanism::Unlimited,
     };
     set(RlimitResource::Core, 0);
+    let mut notes = Vec::new();
+    match (memory, limits.memory) {
+        (Mechanism::Rlimit, Some(m)) => notes.push(format!(
+            "memory, per process: RLIMIT_DATA {m} bytes bounds private writable memory and \
+             RLIMIT_AS {} bytes everything mapped (shared memory too); files in scratch, /tmp and \
+             /dev/shm are bounded by the scratch size, each memfd by file_size; SysV shared \
+             memory segments and the jail's total are not bounded",
+            as_backstop(m)
+        )),
+        (Mechanism::Cgroup, Some(m)) => notes.push(format!(
+            "memory: memory.max {m} bytes for the whole jail, shared memory and tmpfs pages included"
+        )),
+        _ => {}
+    }
     LimitPlan {
         wall_time: Mechanism::Supervisor,
         cpu_time,
@@ -164,7 +189,21 @@ pub fn plan(limits: &Limits, cgroup: bool) -> LimitPlan {
         file_size,
         scratch: Mechanism::Tmpfs,
         rlimits,
+        notes,
     }
+}
+
+/// The smallest RLIMIT_AS backstop: node and npm need room to reserve (512 MiB of address space
+/// kills node at start, 1 GiB breaks npm, 3 GiB was fine).
+pub const AS_BACKSTOP_FLOOR: u64 = 4 << 30;
+
+/// The RLIMIT_AS set next to RLIMIT_DATA when memory falls back to rlimits:
+/// `max(4 × memory, 4 GiB)`. RLIMIT_DATA does not count shared mappings
+/// (`mmap(MAP_SHARED|MAP_ANONYMOUS)`, memfd, SysV shm while attached); RLIMIT_AS counts every
+/// mapping, so it bounds what one process can hold mapped, shared or private, at a size generous
+/// enough for the reservations of V8 and the JVM.
+pub fn as_backstop(memory: u64) -> u64 {
+    memory.saturating_mul(4).max(AS_BACKSTOP_FLOOR)
 }
 
 /// Set the planned rlimits in the calling process (the command process, before execve).
@@ -349,8 +388,24 @@ mod tests {
         let cpu = get(RlimitResource::Cpu).unwrap();
         assert_eq!((cpu.soft, cpu.hard), (10, 11));
         assert_eq!(get(RlimitResource::Core).unwrap().hard, 0);
-        // Never an address-space limit: it breaks node and the JVM.
-        assert!(r.iter().all(|x| x.resource.name() != "RLIMIT_AS"));
+        // The address-space backstop: generous (node and the JVM reserve gigabytes).
+        let backstop = get(RlimitResource::As).unwrap();
+        assert_eq!((backstop.soft, backstop.hard), (4 << 30, 4 << 30));
+        assert!(p.notes[0].contains("SysV shared memory"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn the_address_space_backstop_is_four_times_memory_and_at_least_4_gib() {
+        assert_eq!(as_backstop(128 << 20), 4 << 30);
+        assert_eq!(as_backstop(1 << 30), 4 << 30);
+        assert_eq!(as_backstop(2 << 30), 8 << 30);
+        assert_eq!(as_backstop(u64::MAX), u64::MAX);
+        let mut l = limits();
+        l.memory = None;
+        assert!(plan(&l, false)
+            .rlimits
+            .iter()
+            .all(|r| r.resource != RlimitResource::As));
     }
 
     #[test]
@@ -359,6 +414,7 @@ mod tests {
         assert_eq!(p.memory, Mechanism::Cgroup);
         assert_eq!(p.processes, Mechanism::Cgroup);
         assert!(p.rlimits.iter().all(|r| r.resource != RlimitResource::Data));
+        assert!(p.rlimits.iter().all(|r| r.resource != RlimitResource::As));
         assert!(p
             .rlimits
             .iter()

@@ -63,7 +63,11 @@ pub fn build(policy: &Policy) -> Result<()> {
     // 3. The new root: a small tmpfs, attached over /tmp of this namespace while it is built.
     let root = mount::new_fs(
         "tmpfs",
-        &[("mode", Some("0755")), ("size", Some("1m"))],
+        &[
+            ("mode", Some("0755")),
+            ("size", Some("1m")),
+            ("nr_inodes", Some("16k")),
+        ],
         NOSUID | NODEV,
     )
     .map_err(step("create the new root (tmpfs)"))?;
@@ -246,8 +250,20 @@ fn bind_scratch_dir(
     mount::attach(tree.as_fd(), at.as_fd()).map_err(step(&what))
 }
 
+/// The fewest inodes scratch gets, however small its size.
+pub const SCRATCH_MIN_INODES: u64 = 8192;
+
+/// The scratch tmpfs's inode cap: one inode per 4 KiB of its size, at least
+/// [`SCRATCH_MIN_INODES`]. Empty files use no bytes of the size cap but each costs the kernel
+/// about a kilobyte of unreclaimable slab (inode + dentry), so without this cap a jail could pin
+/// hundreds of megabytes of kernel memory with empty files.
+pub fn scratch_inodes(size: u64) -> u64 {
+    (size / 4096).max(SCRATCH_MIN_INODES)
+}
+
 /// Step 4: ONE tmpfs with the Policy's size cap holding work/, tmp/ (1777) and shm/ (1777),
-/// bound at scratch.path, /tmp and /dev/shm: one cap covers every writable byte of the jail.
+/// bound at scratch.path, /tmp and /dev/shm: one cap covers every writable byte of the jail,
+/// and an inode cap ([`scratch_inodes`]) every file.
 fn mount_scratch(root: BorrowedFd<'_>, policy: &Policy) -> Result<OwnedFd> {
     let s = &policy.filesystem.scratch;
     let mut attrs = NOSUID | NODEV;
@@ -255,10 +271,15 @@ fn mount_scratch(root: BorrowedFd<'_>, policy: &Policy) -> Result<OwnedFd> {
         attrs |= NOEXEC;
     }
     let size = s.size.to_string();
-    let what = format!("mount the scratch tmpfs (size {size} bytes)");
+    let inodes = scratch_inodes(s.size).to_string();
+    let what = format!("mount the scratch tmpfs (size {size} bytes, {inodes} inodes)");
     let fs = mount::new_fs(
         "tmpfs",
-        &[("size", Some(&size)), ("mode", Some("0755"))],
+        &[
+            ("size", Some(&size)),
+            ("nr_inodes", Some(&inodes)),
+            ("mode", Some("0755")),
+        ],
         attrs,
     )
     .map_err(step(&what))?;
@@ -352,7 +373,11 @@ fn mount_proc(root: BorrowedFd<'_>) -> Result<()> {
 fn mount_dev(root: BorrowedFd<'_>, policy: &Policy, scratch: Option<&OwnedFd>) -> Result<()> {
     let dev = mount::new_fs(
         "tmpfs",
-        &[("mode", Some("0755")), ("size", Some("64k"))],
+        &[
+            ("mode", Some("0755")),
+            ("size", Some("64k")),
+            ("nr_inodes", Some("1k")),
+        ],
         NOSUID | NOEXEC,
     )
     .map_err(step("mount /dev"))?;

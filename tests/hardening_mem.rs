@@ -1,0 +1,148 @@
+//! Memory and scratch hardening: shared memory cannot slip past the memory limit when it falls
+//! back to rlimits (the RLIMIT_AS backstop), node and python still run under the default profile
+//! with that backstop, and scratch has an inode cap. Every program here caps its own sizes and
+//! counts (8 GiB, 70 000 files), so a missing limit cannot hurt the host.
+
+mod common;
+
+use common::{each_identity, run_for, tempdir, Ctx};
+use serde_json::Value;
+use std::time::Duration;
+
+/// Harness bound for one run (each run also gets its own `--timeout`).
+const BOUND: Duration = Duration::from_secs(90);
+
+/// `tooljail run --timeout 60s --report … --audit-log … -- ARGS` as `ctx` with the default
+/// profile; the run and its JSON report.
+fn jail(ctx: &Ctx, args: &[&str]) -> (common::Run, Value) {
+    let dir = tempdir(0o777);
+    let report = dir.path().join("report.json");
+    let audit = dir.path().join("audit.jsonl");
+    let mut a: Vec<String> = vec!["run".into(), "--timeout".into(), "60s".into()];
+    a.extend(["--report".into(), report.display().to_string()]);
+    a.extend([
+        "--audit-log".into(),
+        audit.display().to_string(),
+        "--".into(),
+    ]);
+    a.extend(args.iter().map(|s| s.to_string()));
+    let run = run_for(ctx.tooljail(a), BOUND);
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no report ({e})\n{}", run.dump()));
+    let report =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad report ({e})\n{}", run.dump()));
+    (run, report)
+}
+
+/// A balloon of shared anonymous memory (`mmap(-1, N)` is MAP_SHARED|MAP_ANONYMOUS, which
+/// RLIMIT_DATA does not count): 512 MiB mappings, every page written, at most 8 GiB in all.
+const SHARED_BALLOON: &str = r#"
+import mmap, sys
+held = []
+try:
+    for _ in range(16):
+        m = mmap.mmap(-1, 512 << 20)
+        for off in range(0, 512 << 20, 4096):
+            m[off] = 1
+        held.append(m)
+except OSError as e:
+    print("refused after", len(held) * 512, "MiB:", e, flush=True)
+    sys.exit(1)
+print("no limit: held", len(held) * 512, "MiB", flush=True)
+"#;
+
+#[test]
+fn a_shared_memory_balloon_is_refused_under_the_default_memory_limit() {
+    each_identity(|ctx| {
+        let (run, report) = jail(ctx, &["python3", "-c", SHARED_BALLOON]);
+        let dump = || {
+            format!(
+                "{}\n--- report\n{}",
+                run.dump(),
+                serde_json::to_string_pretty(&report).unwrap()
+            )
+        };
+        assert!(!run.stdout.contains("no limit"), "{}", dump());
+        match report["isolation"]["limits"]["memory"].as_str() {
+            Some("rlimit") => {
+                // Refused by the address-space backstop, below it (4 GiB for memory = 1G).
+                assert_eq!(run.code(), 1, "{}", dump());
+                let held: u64 = run
+                    .stdout
+                    .strip_prefix("refused after ")
+                    .and_then(|s| s.split(' ').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("no refusal\n{}", dump()));
+                assert!(held < 4096, "held {held} MiB\n{}", dump());
+                let rlimits = report["isolation"]["limits"]["rlimits"].to_string();
+                assert!(rlimits.contains("\"AS\""), "{}", dump());
+                let notes = report["isolation"]["limits"]["notes"].to_string();
+                assert!(notes.contains("SysV shared memory"), "{}", dump());
+                assert_eq!(
+                    report["stopped_by"]["name"].as_str(),
+                    Some("memory"),
+                    "{}",
+                    dump()
+                );
+            }
+            // A cgroup counts shared memory in memory.max: the balloon is OOM-killed.
+            Some("cgroup") => assert_ne!(run.code(), 0, "{}", dump()),
+            other => panic!("memory mechanism {other:?}\n{}", dump()),
+        }
+    });
+}
+
+#[test]
+fn node_with_a_worker_and_python_run_under_the_address_space_backstop() {
+    assert!(
+        std::path::Path::new("/usr/bin/node").exists(),
+        "node is needed for this test: apt-get install -y nodejs"
+    );
+    // A worker thread is a second V8 isolate with its own reservations; the Buffer is 200 MB.
+    let js = "const { Worker } = require('worker_threads'); \
+              const b = Buffer.alloc(200 * 1000 * 1000, 1); \
+              new Worker('require(\"worker_threads\").parentPort.postMessage(21 * 2)', \
+              { eval: true }).on('message', (m) => console.log('worker', m, b.length));";
+    each_identity(|ctx| {
+        let (run, report) = jail(ctx, &["node", "-e", js]);
+        run.expect(0).expect_stdout_contains("worker 42 200000000");
+        assert!(report["stopped_by"].is_null(), "{}", run.dump());
+        let py = "b = bytearray(200 * 1000 * 1000); import json; print('py', json.dumps(len(b)))";
+        let (run, _) = jail(ctx, &["python3", "-c", py]);
+        run.expect(0).expect_stdout_contains("py 200000000");
+    });
+}
+
+/// Create up to N empty files in /tmp (scratch); print how many, and the errno that stopped it.
+const FILES: &str = r#"
+import sys
+n = int(sys.argv[1])
+made = 0
+try:
+    for i in range(n):
+        open(f"/tmp/f{i}", "w").close()
+        made += 1
+except OSError as e:
+    print("stopped after", made, "errno", e.errno, flush=True)
+    sys.exit(1)
+print("made", made, flush=True)
+"#;
+
+#[test]
+fn scratch_has_an_inode_cap() {
+    // The default scratch is 256 MiB: 65536 inodes (one per 4 KiB), work/, tmp/ and shm/
+    // included.
+    each_identity(|ctx| {
+        let (run, _) = jail(ctx, &["python3", "-c", FILES, "20000"]);
+        run.expect(0).expect_stdout_contains("made 20000");
+        let (run, _) = jail(ctx, &["python3", "-c", FILES, "70000"]);
+        run.expect(1).expect_stdout_contains("errno 28"); // ENOSPC
+        let made: u64 = run
+            .stdout
+            .strip_prefix("stopped after ")
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count\n{}", run.dump()));
+        assert!((60_000..65_536).contains(&made), "{}", run.dump());
+    });
+}
