@@ -290,7 +290,7 @@ fn gather() -> Findings {
                 let _ = write!(d, " (this process is in cgroup {cg})");
             }
             d.push_str(
-                "; memory and processes fall back to RLIMIT_DATA and RLIMIT_NPROC (per process, not per jail)",
+                "; memory falls back to RLIMIT_DATA with an RLIMIT_AS backstop (per process, not per jail; SysV shared memory is not bounded) and processes to RLIMIT_NPROC (per jail user namespace)",
             );
             (Status::Warn, d)
         }
