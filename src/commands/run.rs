@@ -101,6 +101,7 @@ fn prepare_and_run(
         .in_scope(|| crate::profile::policy_from_args(&args.policy))?;
     report.profiles = policy.profiles.iter().map(|p| p.name.clone()).collect();
     report.policy_sha256 = Some(policy.hash());
+    refuse_unenforced(&policy)?;
 
     // The audit log is opened now (before the jail user is taken) so a bad path fails closed.
     *audit = open_audit(args, &policy, report)?;
@@ -233,6 +234,31 @@ fn prepare_and_run(
         }
     };
     Ok(code)
+}
+
+/// `[budget]` (rate limits, loop guard) and `[export]` (copying files out of scratch) are part
+/// of the profile format, but this version enforces neither. A profile that sets them would be
+/// obeyed less than it says, so it does not run; `check` and `explain` still accept and show it.
+fn refuse_unenforced(policy: &crate::policy::Policy) -> Result<()> {
+    let b = &policy.budget;
+    let x = &policy.export;
+    let set = [
+        ("[budget] calls_per_minute", b.calls_per_minute.is_some()),
+        (
+            "[budget] max_identical_calls",
+            b.max_identical_calls.is_some(),
+        ),
+        ("[export] to", x.to.is_some()),
+        ("[export] patterns", !x.patterns.is_empty()),
+    ];
+    match set.iter().find(|(_, on)| *on) {
+        Some((key, _)) => Err(Error::profile(
+            format!("profile \"{}\"", policy.name()),
+            format!("{key} is not enforced by this version of tooljail"),
+        )
+        .with_hint("remove it from the profile (the run would not be limited as written)")),
+        None => Ok(()),
+    }
 }
 
 /// When the run failed before its audit log was opened (before the Policy was known),
