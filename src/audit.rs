@@ -9,11 +9,10 @@
 //! appends. tests/audit.rs proves it with 200 concurrent runs.
 
 use crate::error::Error;
-use crate::report::{Outcome, Report};
-use std::fs::{File, OpenOptions};
+use crate::report::{open_owned_file, FileMode, Outcome, Report};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -31,6 +30,10 @@ pub fn default_path(uid: u32, xdg_state_home: Option<&str>, home: Option<&str>) 
     Some(base.join("tooljail/audit.jsonl"))
 }
 
+/// The fix for an audit log that cannot be opened.
+const HINT: &str = "pass --audit-log PATH to a writable file in an existing directory, \
+                    or set enabled = false in [audit]";
+
 /// An audit log opened for appending. Opened before the jail is built, while tooljail still has
 /// the invoking user's rights (root's log stays root's even though the jail runs as nobody).
 pub struct AuditLog {
@@ -39,28 +42,32 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    pub fn open(path: &Path) -> Result<AuditLog, Error> {
-        let fail = |what: &str, e: std::io::Error| {
-            Error::usage(format!("audit log {}: {what}: {e}", path.display())).with_hint(
-                "pass --audit-log PATH to a writable file, or set enabled = false in [audit]",
-            )
-        };
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() && !dir.exists() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o750)
-                    .create(dir)
-                    .map_err(|e| fail("cannot create its directory", e))?;
+    /// Open `path` for appending, as [`open_owned_file`] does: a symbolic link, a non-regular
+    /// file, a hard link or a file owned by another user (not the caller, not root) is refused.
+    /// `default_location`: `path` is the caller's default log ([`default_path`]), whose missing
+    /// directories are created (0750). A path the caller named (`--audit-log`, `[audit] log`)
+    /// must be in an existing directory: tooljail, perhaps running as root, creates no
+    /// directory a user chose.
+    pub fn open(path: &Path, default_location: bool) -> Result<AuditLog, Error> {
+        if default_location {
+            if let Some(dir) = path.parent() {
+                if !dir.as_os_str().is_empty() && !dir.exists() {
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o750)
+                        .create(dir)
+                        .map_err(|e| {
+                            Error::usage(format!(
+                                "audit log {}: cannot create its directory: {e}",
+                                path.display()
+                            ))
+                            .with_hint(HINT)
+                        })?;
+                }
             }
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)
-            .map_err(|e| fail("cannot open for appending", e))?;
+        let file = open_owned_file(path, FileMode::Append)
+            .map_err(|e| e.into_error("audit log", path, HINT))?;
         Ok(AuditLog {
             file,
             path: path.to_path_buf(),
@@ -326,7 +333,7 @@ mod tests {
     fn filters_select_by_every_field() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.jsonl");
-        let log = AuditLog::open(&path).unwrap();
+        let log = AuditLog::open(&path, false).unwrap();
         log.append(&record(
             "alice",
             "git",

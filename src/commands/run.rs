@@ -12,6 +12,9 @@ use crate::supervisor::{self, identity, End};
 use std::path::PathBuf;
 
 pub fn run(args: &RunArgs, _global: &GlobalArgs) -> Result<i32> {
+    // Before any sink is opened: installed setuid/setgid, tooljail would open the caller's
+    // --report and --audit-log paths with the owner's rights.
+    refuse_setid()?;
     let argv: Vec<String> = args
         .command
         .iter()
@@ -66,6 +69,30 @@ pub fn run(args: &RunArgs, _global: &GlobalArgs) -> Result<i32> {
         }
     }
     result
+}
+
+/// Refuse to run with an effective uid or gid other than the real one (a setuid or setgid
+/// binary): every path the caller names would be opened with the file owner's rights.
+fn refuse_setid() -> Result<()> {
+    let ids = nix::unistd::getresuid().and_then(|u| Ok((u, nix::unistd::getresgid()?)));
+    let (uid, gid) = ids.map_err(|e| {
+        Error::usage(format!(
+            "cannot read this process's uids and gids: {}",
+            e.desc()
+        ))
+        .with_hint("run tooljail on Linux with /proc mounted")
+    })?;
+    if uid.real != uid.effective || gid.real != gid.effective {
+        let path = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "PATH".into());
+        return Err(Error::usage(format!(
+            "tooljail must not be setuid/setgid (real uid {} gid {}, effective uid {} gid {})",
+            uid.real, gid.real, uid.effective, gid.effective
+        ))
+        .with_hint(format!("remove the bit: chmod u-s,g-s {path}")));
+    }
+    Ok(())
 }
 
 fn open_sink(spec: &str) -> Result<OpenSink> {
@@ -269,8 +296,10 @@ fn fallback_audit_log(args: &RunArgs, report: &Report) -> Option<AuditLog> {
         // The Policy was resolved and chose not to audit, or opening failed (already an error).
         return None;
     }
-    let path = args.audit_log.clone().or_else(default_audit_path)?;
-    AuditLog::open(&path).ok()
+    match &args.audit_log {
+        Some(path) => AuditLog::open(path, false).ok(),
+        None => AuditLog::open(&default_audit_path()?, true).ok(),
+    }
 }
 
 fn default_audit_path() -> Option<PathBuf> {
@@ -294,11 +323,11 @@ fn open_audit(
         return Ok(None);
     }
     if let Some(path) = args.audit_log.clone().or_else(|| policy.audit.log.clone()) {
-        return AuditLog::open(&path).map(Some);
+        return AuditLog::open(&path, false).map(Some);
     }
     let opened = default_audit_path()
         .ok_or_else(|| "HOME and XDG_STATE_HOME are unset".to_string())
-        .and_then(|path| AuditLog::open(&path).map_err(|e| e.to_string()));
+        .and_then(|path| AuditLog::open(&path, true).map_err(|e| e.to_string()));
     match opened {
         Ok(log) => Ok(Some(log)),
         Err(why) => {

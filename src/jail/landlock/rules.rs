@@ -323,7 +323,7 @@ fn path_rights(access: Access, kind: FileKind, exec: bool) -> Vec<FsRight> {
 }
 
 /// The path rules, in the order they are added: listing from `/`, binds, scratch (and /tmp,
-/// /dev/shm), devices, /proc, /dev. Beyond listing directories, paths the Policy does not name
+/// /dev/shm), devices, /proc, /dev, /dev/pts. Beyond listing directories, paths the Policy does not name
 /// get no rule, so no file beneath them may be read, written or executed.
 pub fn rules(policy: &Policy) -> Vec<LandlockRule> {
     let fs = &policy.filesystem;
@@ -384,6 +384,15 @@ pub fn rules(policy: &Policy) -> Vec<LandlockRule> {
         kind: FileKind::Dir,
         rights: vec![FsRight::ReadDir],
         origin: "dev".into(),
+    });
+    // The jail's own devpts instance (mounted `newinstance`, /dev/ptmx -> pts/ptmx): opening
+    // ptmx and the pseudo-terminals it makes, and the terminal ioctls on them, so `script`,
+    // `expect` or Python's `pty` work. No host terminal is reachable by a path beneath it.
+    out.push(LandlockRule {
+        path: "/dev/pts".into(),
+        kind: FileKind::Dir,
+        rights: DEVICE.to_vec(),
+        origin: "devpts (private instance)".into(),
     });
     out
 }

@@ -206,7 +206,10 @@ fn ioctl_only_on_devices_proc_read_only_dev_listable() {
         [FsRight::WriteFile, FsRight::ReadFile, FsRight::IoctlDev]
     );
     assert_eq!(rule(&r, "/dev/tty").kind, FileKind::File);
-    for other in r.iter().filter(|x| x.origin != "device") {
+    for other in r
+        .iter()
+        .filter(|x| x.origin != "device" && x.path != std::path::Path::new("/dev/pts"))
+    {
         assert!(!other.rights.contains(&FsRight::IoctlDev), "{other}");
     }
     assert_eq!(
@@ -214,6 +217,32 @@ fn ioctl_only_on_devices_proc_read_only_dev_listable() {
         [FsRight::ReadFile, FsRight::ReadDir]
     );
     assert_eq!(rule(&r, "/dev").rights, [FsRight::ReadDir]);
+}
+
+#[test]
+fn the_private_devpts_gets_device_rights_and_nothing_to_make_nodes() {
+    // Every Policy, devices listed or not: ptys (script, expect, Python's pty) need to open
+    // /dev/pts/ptmx and /dev/pts/N and use terminal ioctls on them.
+    for devices in [vec![], vec!["/dev/null".into()]] {
+        let mut p = bare();
+        p.filesystem.devices = devices;
+        let r = rules(&p);
+        let pts = rule(&r, "/dev/pts");
+        assert_eq!(pts.kind, FileKind::Dir);
+        assert_eq!(
+            pts.rights,
+            [FsRight::WriteFile, FsRight::ReadFile, FsRight::IoctlDev]
+        );
+        // Added after /dev, and no rule grants making or removing nodes there.
+        let at = |path: &str| r.iter().position(|x| x.path == std::path::Path::new(path));
+        assert!(at("/dev") < at("/dev/pts"));
+        assert!(!pts.rights.iter().any(|x| matches!(
+            x,
+            FsRight::MakeChar | FsRight::MakeBlock | FsRight::MakeReg | FsRight::RemoveFile
+        )));
+        // /dev itself stays list-only.
+        assert_eq!(rule(&r, "/dev").rights, [FsRight::ReadDir]);
+    }
 }
 
 #[test]
