@@ -25,7 +25,7 @@ pub enum Outcome {
     Limit,
     /// A security rule stopped the command (e.g. a seccomp kill).
     Violation,
-    /// tooljail refused to start the command (budget, unsafe profile use).
+    /// tooljail refused to start the command (reserved for budget refusals).
     Refused,
     /// The jail could not be built or the command could not be executed; it never ran.
     // `setup-error` is accepted on the command line too.
