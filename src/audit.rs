@@ -34,6 +34,15 @@ pub fn default_path(uid: u32, xdg_state_home: Option<&str>, home: Option<&str>) 
 const HINT: &str = "pass --audit-log PATH to a writable file in an existing directory, \
                     or set enabled = false in [audit]";
 
+/// [`default_path`] for the calling process: its real uid, `$XDG_STATE_HOME` and `$HOME`.
+pub fn caller_default_path() -> Option<PathBuf> {
+    default_path(
+        nix::unistd::getuid().as_raw(),
+        std::env::var("XDG_STATE_HOME").ok().as_deref(),
+        std::env::var("HOME").ok().as_deref(),
+    )
+}
+
 /// An audit log opened for appending. Opened before the jail is built, while tooljail still has
 /// the invoking user's rights (root's log stays root's even though the jail runs as nobody).
 pub struct AuditLog {

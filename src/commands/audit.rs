@@ -6,12 +6,7 @@ use std::time::SystemTime;
 pub fn audit(args: &AuditArgs) -> Result<i32> {
     let path = match &args.log {
         Some(p) => p.clone(),
-        None => audit::default_path(
-            nix::unistd::getuid().as_raw(),
-            std::env::var("XDG_STATE_HOME").ok().as_deref(),
-            std::env::var("HOME").ok().as_deref(),
-        )
-        .ok_or_else(|| {
+        None => audit::caller_default_path().ok_or_else(|| {
             Error::usage("no default audit log: HOME is not set").with_hint("pass --log PATH")
         })?,
     };

@@ -298,16 +298,8 @@ fn fallback_audit_log(args: &RunArgs, report: &Report) -> Option<AuditLog> {
     }
     match &args.audit_log {
         Some(path) => AuditLog::open(path, false).ok(),
-        None => AuditLog::open(&default_audit_path()?, true).ok(),
+        None => AuditLog::open(&crate::audit::caller_default_path()?, true).ok(),
     }
-}
-
-fn default_audit_path() -> Option<PathBuf> {
-    crate::audit::default_path(
-        nix::unistd::getuid().as_raw(),
-        std::env::var("XDG_STATE_HOME").ok().as_deref(),
-        std::env::var("HOME").ok().as_deref(),
-    )
 }
 
 /// Open the audit log the Policy asks for (`--audit-log` wins over the profile's path, which
@@ -325,7 +317,7 @@ fn open_audit(
     if let Some(path) = args.audit_log.clone().or_else(|| policy.audit.log.clone()) {
         return AuditLog::open(&path, false).map(Some);
     }
-    let opened = default_audit_path()
+    let opened = crate::audit::caller_default_path()
         .ok_or_else(|| "HOME and XDG_STATE_HOME are unset".to_string())
         .and_then(|path| AuditLog::open(&path, true).map_err(|e| e.to_string()));
     match opened {

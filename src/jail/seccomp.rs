@@ -285,9 +285,13 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         done.insert(nr);
         start
     };
-    let allow_if = |nr: Option<u32>| nr.filter(|n| allowed.contains(n));
+    // The number of `name` when the profile allows it and has not lifted the hardening rule
+    // `key` that inspects its arguments (a syscall not allowed at all needs no argument rule).
+    let guarded = |name: &str, key: &str| {
+        nr_of(name).filter(|n| allowed.contains(n) && !lifted.contains(key))
+    };
 
-    if let (Some(nr), false) = (allow_if(nr_of("ioctl")), lifted.contains("tty-injection")) {
+    if let Some(nr) = guarded("ioctl", "tty-injection") {
         // Only the low 32 bits of the request: the kernel truncates `cmd` to unsigned int,
         // so TIOCSTI | (1 << 32) is TIOCSTI (CVE-2019-7303, snapd's filter compared 64 bits).
         let b = vec![
@@ -299,10 +303,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         ];
         rule(&mut ops, nr, b);
     }
-    if let (Some(nr), false) = (
-        allow_if(nr_of("clone")),
-        lifted.contains("clone-namespaces"),
-    ) {
+    if let Some(nr) = guarded("clone", "clone-namespaces") {
         // clone(flags, ...) has flags in arg0 on x86_64 and aarch64; the kernel uses the low
         // 32 bits (lower_32_bits(clone_flags) in kernel/fork.c).
         let b = vec![
@@ -313,10 +314,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         ];
         rule(&mut ops, nr, b);
     }
-    if let (Some(nr), false) = (
-        allow_if(nr_of("socket")),
-        lifted.contains("socket-families"),
-    ) {
+    if let Some(nr) = guarded("socket", "socket-families") {
         // socket(domain, type, protocol): domain and protocol are ints (low 32 bits).
         let families = socket_families(policy.network.mode);
         let n = families.len();
@@ -337,10 +335,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         b.push(Op::Ret(Verdict::Allow));
         rule(&mut ops, nr, b);
     }
-    if let (Some(nr), false) = (
-        allow_if(nr_of("socketpair")),
-        lifted.contains("socket-families"),
-    ) {
+    if let Some(nr) = guarded("socketpair", "socket-families") {
         // socketpair(domain, type, protocol, sv): only AF_UNIX implements it, but the kernel
         // runs the family's create code (and may autoload its module) before it says
         // EOPNOTSUPP, so any other domain gets socket()'s answer. Domain is an int: low 32 bits.
@@ -352,10 +347,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         ];
         rule(&mut ops, nr, b);
     }
-    if let (Some(nr), false) = (
-        allow_if(nr_of("personality")),
-        lifted.contains("personality"),
-    ) {
+    if let Some(nr) = guarded("personality", "personality") {
         // personality(unsigned int persona): the kernel takes the low 32 bits. Only the plain
         // Linux persona, its 32-bit uname variant and the query are allowed; the flags
         // (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, MMAP_PAGE_ZERO, ...) weaken the process.
