@@ -11,7 +11,7 @@ fi
 packages=(python3 python3-pip nodejs git curl wget jq ripgrep gcc make util-linux iproute2 procps man-db bubblewrap)
 missing=()
 for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "tests/setup.sh: installing ${missing[*]}"
