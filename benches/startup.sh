@@ -1,7 +1,10 @@
 #!/bin/sh
 # Startup cost of a jail: median wall time of N runs of `tooljail run -- /bin/true`, next to bare
-# /bin/true, `unshare -Urmpn --fork /bin/true` and (when installed) `bwrap --ro-bind / / /bin/true`,
-# all measured in the same run on the same machine.
+# /bin/true, `unshare -Urmpn --fork /bin/true` and (when installed) bubblewrap twice: the
+# minimal `bwrap --ro-bind / / /bin/true` (a user and mount namespace only), and a bwrap jail
+# close to tooljail's default profile (every namespace, a new root of /usr and /etc read-only,
+# fresh /proc, minimal /dev, tmpfs /tmp; no Landlock, no seccomp), all measured in the same run
+# on the same machine.
 #
 # The tooljail rows are the integrated jail: namespaces, new root, Landlock, the seccomp filter
 # and its supervisor, rlimits, the report. The audit record (on in the default profile) goes to
@@ -34,7 +37,7 @@ if command -v bwrap > /dev/null 2>&1; then
     have_bwrap=true
 fi
 
-ROWS="1 2 3 4 5 6"
+ROWS="1 2 3 7 4 5 6"
 
 # Row K: its name, and the command it times.
 name() {
@@ -42,6 +45,7 @@ name() {
         1) echo "/bin/true" ;;
         2) echo "unshare -Urmpn --fork /bin/true" ;;
         3) echo "bwrap --ro-bind / / /bin/true" ;;
+        7) echo "bwrap --unshare-all, new root like default" ;;
         4) echo "tooljail run -- /bin/true (audit to a file)" ;;
         5) echo "tooljail run -p no-audit -- /bin/true" ;;
         6) echo "tooljail run --report FILE -- /bin/true (no audit)" ;;
@@ -52,6 +56,10 @@ cmd() {
         1) /bin/true ;;
         2) unshare -Urmpn --fork /bin/true ;;
         3) bwrap --ro-bind / / /bin/true ;;
+        7) bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr \
+               --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 \
+               --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev \
+               --tmpfs /tmp --chdir /tmp /bin/true ;;
         4) "$TOOLJAIL" run --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
         5) "$TOOLJAIL" run -p "$tmp/no-audit.toml" -- /bin/true ;;
         6) "$TOOLJAIL" run -p "$tmp/no-audit.toml" --report "$tmp/report.json" -- /bin/true ;;
@@ -78,7 +86,7 @@ median() {
 i=0
 while [ "$i" -lt "$N" ]; do
     for k in $ROWS; do
-        if [ "$k" = 3 ] && [ "$have_bwrap" = false ]; then
+        if { [ "$k" = 3 ] || [ "$k" = 7 ]; } && [ "$have_bwrap" = false ]; then
             continue
         fi
         sample "$k"

@@ -22,6 +22,15 @@
 //!                           bind:PORT       TCP bind to 127.0.0.1:PORT
 //!                           abstract:NAME   connect to the abstract unix socket @NAME
 //!                           kill:PID:SIG    kill(PID, SIG) (SIG 0 only checks permission)
+//!                           memfd:FLAGS     memfd_create(FLAGS), then write and read it back;
+//!                                           E71 (EPROTO) when its close-on-exec state is not
+//!                                           what MFD_CLOEXEC asked
+//!                           memfd-exec:FLAGS:HOW  memfd_create(FLAGS), copy this binary into
+//!                                           it, fchmod 0755 (result ignored, as an attacker
+//!                                           would), and exec it in a child, HOW = execveat
+//!                                           (fd, "", AT_EMPTY_PATH) or proc (/proc/self/fd/N);
+//!                                           ok when the copy ran (`probe exit42`)
+//!   probe exit42          exit with status 42 (what memfd-exec runs)
 //!
 //! Needs only `libc`, so it runs in a jail that holds nothing but its binary.
 
@@ -67,6 +76,7 @@ fn errno_name(e: i32) -> String {
         libc::ECONNREFUSED => "ECONNREFUSED",
         libc::ENETUNREACH => "ENETUNREACH",
         libc::ENODEV => "ENODEV",
+        libc::ETXTBSY => "ETXTBSY",
         _ => return format!("E{e}"),
     };
     n.to_string()
@@ -459,7 +469,117 @@ fn op(spec: &str) -> Result<(), i32> {
             let sig = b.and_then(|s| s.parse::<i32>().ok()).ok_or(libc::EINVAL)?;
             sys(libc::SYS_kill, [pid as usize, sig as usize, 0, 0, 0, 0]).map(drop)
         }
+        Some("memfd") => {
+            let flags = hex(a)?;
+            let fd = memfd(flags)?;
+            let data = *b"jail";
+            let mut back = [0u8; 4];
+            // SAFETY: `fd` is our memfd; the buffers are live locals of the given lengths.
+            let (w, r, fdflags) = unsafe {
+                (
+                    libc::pwrite(fd, data.as_ptr().cast(), 4, 0),
+                    libc::pread(fd, back.as_mut_ptr().cast(), 4, 0),
+                    libc::fcntl(fd, libc::F_GETFD),
+                )
+            };
+            // SAFETY: closing our own fd.
+            unsafe { libc::close(fd) };
+            if w != 4 || r != 4 || back != data {
+                return Err(libc::EIO);
+            }
+            let want = flags & libc::MFD_CLOEXEC != 0;
+            if (fdflags & libc::FD_CLOEXEC != 0) != want {
+                return Err(libc::EPROTO);
+            }
+            Ok(())
+        }
+        Some("memfd-exec") => memfd_exec(hex(a)?, b.ok_or(libc::EINVAL)?),
         _ => Err(libc::EINVAL),
+    }
+}
+
+/// A flags argument: `0x..` hex or decimal.
+fn hex(a: Option<&str>) -> Result<u32, i32> {
+    let a = a.ok_or(libc::EINVAL)?;
+    match a.strip_prefix("0x") {
+        Some(h) => u32::from_str_radix(h, 16),
+        None => a.parse(),
+    }
+    .map_err(|_| libc::EINVAL)
+}
+
+fn memfd(flags: u32) -> Result<i32, i32> {
+    sys(
+        libc::SYS_memfd_create,
+        [c"probe".as_ptr() as usize, flags as usize, 0, 0, 0, 0],
+    )
+    .map(|fd| fd as i32)
+}
+
+/// See `memfd-exec` in the module comment.
+fn memfd_exec(flags: u32, how: &str) -> Result<(), i32> {
+    use std::ffi::CString;
+    let image =
+        std::fs::read("/proc/self/exe").map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let fd = memfd(flags)?;
+    let mut off = 0;
+    while off < image.len() {
+        // SAFETY: writes from a live buffer into our memfd.
+        let n = unsafe { libc::write(fd, image[off..].as_ptr().cast(), image.len() - off) };
+        if n <= 0 {
+            return Err(libc::EIO);
+        }
+        off += n as usize;
+    }
+    // SAFETY: fchmod on our own fd; failure (a sealed memfd) is what the check wants to see.
+    unsafe { libc::fchmod(fd, 0o755) };
+    let path = CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| libc::EINVAL)?;
+    let arg0 = c"probe";
+    let arg1 = c"exit42";
+    let argv = [arg0.as_ptr(), arg1.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null::<libc::c_char>()];
+    let by_proc = match how {
+        "execveat" => false,
+        "proc" => true,
+        _ => return Err(libc::EINVAL),
+    };
+    // SAFETY: fork in a single-threaded probe; the child only calls execve(at) and _exit with
+    // memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: argv/envp are NULL-terminated arrays of live C strings; on failure the child
+        // leaves at once with the errno as its status.
+        unsafe {
+            if by_proc {
+                libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            } else {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    fd,
+                    c"".as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                );
+            }
+            libc::_exit(*libc::__errno_location() & 0x7f);
+        }
+    }
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child into a live local.
+    unsafe {
+        libc::waitpid(pid, &mut status, 0);
+        libc::close(fd);
+    }
+    match (libc::WIFEXITED(status), libc::WEXITSTATUS(status)) {
+        (true, 42) => Ok(()),
+        (true, code) => Err(code),
+        _ => Err(libc::EINTR),
     }
 }
 
@@ -490,10 +610,11 @@ fn main() {
         ),
         Some("ops") => ops(&args[1..]),
         Some("unknown-flood") => unknown_flood(count(1)),
+        Some("exit42") => 42,
         Some(other) => {
             eprintln!(
                 "probe: unknown mode {other:?} \
-                 (checks|int80|x32|bench N|bench-denied N|unknown-flood N|ops OP...)"
+                 (checks|int80|x32|bench N|bench-denied N|unknown-flood N|ops OP...|exit42)"
             );
             2
         }

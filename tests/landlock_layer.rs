@@ -1079,10 +1079,22 @@ fn doctor_on_this_kernel() {
         "seccomp",
         "ia32 emulation",
         "io_uring",
+        "memfd",
         "cgroup v2",
     ] {
         assert!(checks.contains(&name), "{checks:?}");
     }
+    // MFD_NOEXEC_SEAL came with Linux 6.3: the probe must agree with the kernel's version.
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut nums = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap());
+    let version = (nums.next().unwrap(), nums.next().unwrap());
+    assert_eq!(
+        v["memfd_noexec_seal"],
+        serde_json::json!(version >= (6, 3)),
+        "{release}"
+    );
     let enforceable = v["default_profile_enforceable"].as_bool().unwrap();
     assert_eq!(out.status.code(), Some(if enforceable { 0 } else { 1 }));
 }

@@ -87,6 +87,8 @@ struct Findings {
     seccomp: Seccomp,
     ia32_emulation: Ia32Findings,
     io_uring: IoUring,
+    /// `memfd_create` accepts `MFD_NOEXEC_SEAL` (Linux 6.3), which the `memfd-exec` rule needs.
+    memfd_noexec_seal: bool,
     cgroup_v2: CgroupV2,
     /// One line per check, as the table shows them.
     checks: Vec<Check>,
@@ -273,6 +275,24 @@ fn gather() -> Findings {
         },
     });
 
+    let memfd_noexec_seal = probe::memfd_noexec_seal();
+    checks.push(Check {
+        name: "memfd".into(),
+        status: if memfd_noexec_seal {
+            Status::Ok
+        } else {
+            Status::Warn
+        },
+        detail: if memfd_noexec_seal {
+            "MFD_NOEXEC_SEAL supported: every memfd in a jail is sealed non-executable".into()
+        } else {
+            "MFD_NOEXEC_SEAL unknown (kernel before 6.3): memfd_create fails in jails \
+             (EACCES) unless a profile lifts unsafe_allow \"memfd-exec\", which makes \
+             memfds executable"
+                .into()
+        },
+    });
+
     let cgroup_host = crate::cgroup::host_parent();
     // The verdict is the one jail creation uses (crate::cgroup::host_parent): a parent cgroup
     // that enables memory and pids for its children and that this user may write.
@@ -336,6 +356,7 @@ fn gather() -> Findings {
             detail: ia32_detail,
         },
         io_uring,
+        memfd_noexec_seal,
         cgroup_v2: cgroup,
         checks,
         cgroup_parent: cgroup_host.as_ref().ok().cloned(),

@@ -17,6 +17,8 @@
 //!   nr == socket  -> family allowed (netlink: route only) ? ALLOW : NOTIFY(EAFNOSUPPORT)
 //!   nr == socketpair -> low32(arg0) == AF_UNIX          ? ALLOW : NOTIFY(EAFNOSUPPORT)
 //!   nr == personality -> low32(arg0) in {0, 8, 0xffffffff} ? ALLOW : NOTIFY(EPERM)
+//!   nr == memfd_create -> low32(arg1) & MFD_EXEC ? NOTIFY(EACCES)
+//!                       : low32(arg1) & MFD_NOEXEC_SEAL ? ALLOW : NOTIFY(substitute)
 //!   nr == sendmsg -> arg0 == hand-off fd && flags == MSG_NOSIGNAL ? ALLOW : DEFAULT
 //!   nr == clone3  -> ERRNO(ENOSYS)
 //!   nr == ptrace, mount, bpf, ... (hardening) -> NOTIFY(EPERM)
@@ -28,6 +30,11 @@
 //! or leaves the caller blocked and kills the jail), and `SECCOMP_RET_LOG` for `Log` (the call
 //! runs and the kernel logs it; the report cannot list those). Allowed calls never leave the
 //! kernel: since Linux 5.11 the kernel caches "always allowed for this nr" and skips the filter.
+//!
+//! One notification is not a denial: `memfd_create` without `MFD_NOEXEC_SEAL` (every program
+//! written before Linux 6.3) is answered with a memfd the supervisor creates *with* the seal
+//! and installs in the caller (`SECCOMP_IOCTL_NOTIF_ADDFD` + `SEND`): what the kernel itself
+//! does under `vm.memfd_noexec = 2`, which an unprivileged jail cannot set.
 
 pub mod bpf;
 mod notify;
@@ -39,8 +46,8 @@ pub use notify::{
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::syscalls::{
-    self, socket_families, Arch, HardeningKind, AF_NETLINK, AF_UNIX, HARDENING, NETLINK_ROUTE,
-    PERSONALITY_QUERY, PER_LINUX, PER_LINUX32, X32_SYSCALL_BIT,
+    self, socket_families, Arch, HardeningKind, AF_NETLINK, AF_UNIX, HARDENING, MFD_EXEC,
+    MFD_NOEXEC_SEAL, NETLINK_ROUTE, PERSONALITY_QUERY, PER_LINUX, PER_LINUX32, X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
 use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
@@ -89,6 +96,8 @@ enum Verdict {
     /// clone3: ENOSYS straight from the kernel, not reported (it is not a denial of anything
     /// the tool needs: glibc falls back to clone at once).
     Enosys,
+    /// memfd_create without MFD_NOEXEC_SEAL: the supervisor answers with a sealed memfd.
+    MemfdSubstitute,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -166,12 +175,16 @@ impl Program {
             (Verdict::KillProcess, _) => ret::KILL_PROCESS,
             (Verdict::Enosys, _) => ret::ERRNO | libc::ENOSYS as u32,
             (Verdict::Default, _) if self.action == SeccompAction::Log => ret::LOG,
-            (Verdict::Default | Verdict::Harden(_), Lowering::Kernel) => ret::USER_NOTIF,
+            (
+                Verdict::Default | Verdict::Harden(_) | Verdict::MemfdSubstitute,
+                Lowering::Kernel,
+            ) => ret::USER_NOTIF,
             (Verdict::Default, Lowering::Shadow) => match self.action {
                 SeccompAction::Errno(n) => ret::ERRNO | (n as u32 & ret::DATA),
                 SeccompAction::Kill | SeccompAction::Log => ret::KILL_THREAD,
             },
             (Verdict::Harden(e), Lowering::Shadow) => ret::TRACE | u32::from(e),
+            (Verdict::MemfdSubstitute, Lowering::Shadow) => ret::TRAP,
         }
     }
 }
@@ -181,7 +194,8 @@ enum Lowering {
     /// What the kernel runs: denials become USER_NOTIF.
     Kernel,
     /// What the supervisor runs on a notification: TRACE|errno marks a hardening denial,
-    /// ERRNO|errno a profile denial, KILL_THREAD the profile's Kill action.
+    /// ERRNO|errno a profile denial, KILL_THREAD the profile's Kill action, TRAP a memfd to
+    /// substitute.
     Shadow,
 }
 
@@ -189,6 +203,8 @@ enum Lowering {
 enum Answer {
     Deny(DenialRule, i32),
     Kill,
+    /// Create a memfd with `MFD_NOEXEC_SEAL` and the caller's other flags, and return it.
+    MemfdSubstitute,
 }
 
 /// What the supervisor answers a notification for `data`, from the shadow program's value.
@@ -202,6 +218,7 @@ fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
         // answer to a program that could not run). A notification the shadow would allow
         // cannot happen for one rule set; it is answered as a profile denial, never let through.
         ret::KILL_THREAD => Answer::Kill,
+        ret::TRAP => Answer::MemfdSubstitute,
         _ => Answer::Deny(DenialRule::Profile, libc::EPERM),
     }
 }
@@ -358,6 +375,21 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
             Op::Jeq(PERSONALITY_QUERY, 1, 0),
             Op::Ret(Verdict::Harden(libc::EPERM as u16)),
             Op::Ret(Verdict::Allow),
+        ];
+        rule(&mut ops, nr, b);
+    }
+    if let Some(nr) = guarded("memfd_create", "memfd-exec") {
+        // memfd_create(const char *name, unsigned int flags): flags is an unsigned int (low
+        // 32 bits). MFD_EXEC asks for an executable memfd: EACCES, as under vm.memfd_noexec=2.
+        // MFD_NOEXEC_SEAL is what the jail wants anyway. Neither (pre-6.3 callers): the
+        // supervisor creates the memfd with the seal added and hands it back.
+        let b = vec![
+            Op::Ld(arg_lo(1)),
+            Op::Jset(MFD_EXEC, 0, 1),
+            Op::Ret(Verdict::Harden(libc::EACCES as u16)),
+            Op::Jset(MFD_NOEXEC_SEAL, 0, 1),
+            Op::Ret(Verdict::Allow),
+            Op::Ret(Verdict::MemfdSubstitute),
         ];
         rule(&mut ops, nr, b);
     }

@@ -143,6 +143,13 @@ pub fn io_uring() -> IoUring {
     }
 }
 
+/// Whether `memfd_create` knows `MFD_NOEXEC_SEAL` (Linux 6.3). The `memfd-exec` hardening rule
+/// gives every memfd made in a jail that seal; a kernel without it fails those calls.
+pub fn memfd_noexec_seal() -> bool {
+    use crate::policy::syscalls::MFD_NOEXEC_SEAL;
+    crate::sys::seccomp::memfd_create(MFD_NOEXEC_SEAL | libc::MFD_CLOEXEC).is_ok()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CgroupV2 {
     /// Where the cgroup2 hierarchy is mounted, `None` when it is not.

@@ -207,3 +207,44 @@ pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<(
     };
     cvt(r.into()).map(|_| ())
 }
+
+/// `memfd_create("tooljail", flags)`: a new memfd owned by the caller. Errors are the
+/// kernel's (EINVAL for flags it does not know, EMFILE, ENOMEM, ...).
+pub fn memfd_create(flags: u32) -> io::Result<OwnedFd> {
+    // SAFETY: the name is a NUL-terminated literal the kernel only reads; flags are checked by
+    // the kernel.
+    let fd = unsafe { libc::memfd_create(c"tooljail".as_ptr(), flags) };
+    cvt(fd.into())?;
+    // SAFETY: memfd_create returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND` (Linux 5.14): install a copy of
+/// `fd` in notification `id`'s process (close-on-exec when `cloexec`) and, in the same step,
+/// make its pending syscall return the new fd number, which is also returned here. ENOENT
+/// means the target died or the notification is no longer pending; EINVAL on kernels without
+/// the SEND flag.
+pub fn notif_addfd_send(
+    listener: BorrowedFd<'_>,
+    id: u64,
+    fd: BorrowedFd<'_>,
+    cloexec: bool,
+) -> io::Result<i32> {
+    let addfd = libc::seccomp_notif_addfd {
+        id,
+        flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+        srcfd: fd.as_raw_fd() as u32,
+        newfd: 0,
+        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+    };
+    // SAFETY: `addfd` is a fully initialised seccomp_notif_addfd the kernel only reads; srcfd
+    // is a live fd borrowed for the duration of the call.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ADDFD,
+            &addfd as *const libc::seccomp_notif_addfd,
+        )
+    };
+    cvt(r.into()).map(|n| n as i32)
+}

@@ -4,7 +4,7 @@
 use super::{answer, Answer, Program};
 use crate::error::{Error, ErrorKind, Result};
 use crate::jail::seccomp::bpf::{Insn, SeccompData};
-use crate::policy::syscalls::Arch;
+use crate::policy::syscalls::{Arch, MFD_NOEXEC_SEAL};
 use crate::sys::seccomp as sys;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -116,19 +116,14 @@ impl Notifier {
             .unwrap_or_else(|| format!("syscall_{}", data.nr));
         let (rule, errno, kill) = match answer(&self.shadow, &data) {
             Answer::Deny(rule, errno) => {
-                match sys::notif_deny(self.listener.as_fd(), n.id, errno) {
-                    // ENOENT: the caller died meanwhile; the call was still attempted.
-                    Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {
-                        return Err(Error::setup(
-                            "answer a seccomp notification",
-                            e.raw_os_error().unwrap_or(libc::EIO),
-                        ))
-                    }
-                    _ => {}
-                }
+                self.deny(n.id, errno)?;
                 (rule, Some(errno), false)
             }
             Answer::Kill => (DenialRule::Profile, None, true),
+            Answer::MemfdSubstitute => match self.substitute_memfd(n.id, data.args[1] as u32)? {
+                None => return Ok(None),
+                Some(errno) => (DenialRule::Hardening, Some(errno), false),
+            },
         };
         Ok(Some(Denial {
             name,
@@ -139,6 +134,59 @@ impl Notifier {
             errno,
             kill,
         }))
+    }
+}
+
+impl Notifier {
+    /// Fail notification `id`'s syscall with `errno`.
+    fn deny(&self, id: u64, errno: i32) -> Result<()> {
+        match sys::notif_deny(self.listener.as_fd(), id, errno) {
+            // ENOENT: the caller died meanwhile; the call was still attempted.
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(Error::setup(
+                "answer a seccomp notification",
+                e.raw_os_error().unwrap_or(libc::EIO),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Answer `memfd_create(name, flags)` (flags without MFD_EXEC and MFD_NOEXEC_SEAL, the
+    /// filter checked) with a memfd made here with `flags | MFD_NOEXEC_SEAL`: the kernel's own
+    /// answer under `vm.memfd_noexec = 2`. The caller gets a working memfd it can never execute
+    /// (mode 0666 and F_SEAL_EXEC). Its name reads `tooljail`, not the one asked for: reading
+    /// the caller's memory is not worth a ptrace-class access for a label. A flag the kernel
+    /// rejects fails the call with the kernel's errno, as it would have without tooljail.
+    /// MFD_CLOEXEC decides the caller's copy; the supervisor's own copy is always
+    /// close-on-exec and closed on return. The pages are charged to the jail that writes them.
+    ///
+    /// `Some(EACCES)` (a hardening denial to record) when this kernel does not know the seal
+    /// (before Linux 6.3): no memfd rather than an executable one. `None` otherwise.
+    fn substitute_memfd(&self, id: u64, flags: u32) -> Result<Option<i32>> {
+        let cloexec = flags & libc::MFD_CLOEXEC != 0;
+        let fd = match sys::memfd_create(flags | MFD_NOEXEC_SEAL | libc::MFD_CLOEXEC) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(libc::EINVAL);
+                if errno == libc::EINVAL && !crate::preflight::probe::memfd_noexec_seal() {
+                    self.deny(id, libc::EACCES)?;
+                    return Ok(Some(libc::EACCES));
+                }
+                return self.deny(id, errno).map(|()| None);
+            }
+        };
+        match sys::notif_addfd_send(self.listener.as_fd(), id, fd.as_fd(), cloexec) {
+            Ok(_) => Ok(None),
+            // The caller died, or the notification is gone: nothing to answer.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            // EMFILE and the like: the caller's fd table refused the fd; it sees that errno.
+            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => self
+                .deny(id, e.raw_os_error().unwrap_or(libc::EIO))
+                .map(|()| None),
+            Err(e) => Err(Error::setup(
+                "hand a memfd to the jail (SECCOMP_IOCTL_NOTIF_ADDFD)",
+                e.raw_os_error().unwrap_or(libc::EINVAL),
+            )),
+        }
     }
 }
 

@@ -50,6 +50,7 @@ fn allowed_names_allow_on_both_arches() {
                 "ioctl",
                 "clone",
                 "personality",
+                "memfd_create",
             ];
             if special.contains(&name.as_str()) {
                 continue;
@@ -330,7 +331,7 @@ fn kernel_and_shadow_agree_on_what_is_a_notification() {
                 let s = bpf::run(&shadow, &d).unwrap();
                 let notif = k == ret::USER_NOTIF;
                 let s_act = s & ret::ACTION_FULL;
-                let s_notif = matches!(s_act, ret::TRACE | ret::KILL_THREAD)
+                let s_notif = matches!(s_act, ret::TRACE | ret::KILL_THREAD | ret::TRAP)
                     || (s_act == ret::ERRNO && k != ret::ERRNO | libc::ENOSYS as u32);
                 assert_eq!(
                     notif, s_notif,
@@ -522,6 +523,73 @@ fn personality_allows_only_linux_and_the_query() {
     assert_eq!(
         call(&lifted, "personality", &[ADDR_NO_RANDOMIZE]),
         ret::ALLOW
+    );
+}
+
+#[test]
+fn memfd_create_is_never_executable() {
+    let cloexec = u64::from(libc::MFD_CLOEXEC);
+    let sealing = u64::from(libc::MFD_ALLOW_SEALING);
+    let seal = u64::from(MFD_NOEXEC_SEAL);
+    let exec = u64::from(MFD_EXEC);
+    let name = 0x1000; // the name pointer: never looked at
+    for arch in Arch::ALL {
+        let prog = compile_for(&default_policy(), arch).unwrap();
+        // Asked for the seal: the kernel runs it as is.
+        for ok in [
+            seal,
+            seal | cloexec,
+            seal | sealing | cloexec,
+            seal | (1 << 40),
+        ] {
+            assert_eq!(
+                call(&prog, "memfd_create", &[name, ok]),
+                ret::ALLOW,
+                "{ok:#x}"
+            );
+        }
+        // Neither flag (every pre-6.3 caller), or the seal only in the high 32 bits the kernel
+        // drops: the supervisor substitutes a sealed memfd.
+        for old in [0, cloexec, cloexec | sealing, (seal << 32) | cloexec] {
+            assert_eq!(
+                call(&prog, "memfd_create", &[name, old]),
+                ret::USER_NOTIF,
+                "{old:#x}"
+            );
+            assert_eq!(
+                shadow_answer(&prog, "memfd_create", &[name, old]),
+                Answer::MemfdSubstitute,
+                "{old:#x}"
+            );
+        }
+        // An executable memfd, alone or with the seal (the kernel would say EINVAL): EACCES.
+        for bad in [exec, exec | cloexec, exec | seal] {
+            assert_eq!(
+                call(&prog, "memfd_create", &[name, bad]),
+                ret::USER_NOTIF,
+                "{bad:#x}"
+            );
+            assert_eq!(
+                shadow_answer(&prog, "memfd_create", &[name, bad]),
+                Answer::Deny(DenialRule::Hardening, libc::EACCES),
+                "{bad:#x}"
+            );
+        }
+    }
+    let lifted = compile(&policy(
+        &["@system-service"],
+        SeccompAction::Errno(1),
+        &["memfd-exec"],
+    ))
+    .unwrap();
+    for any in [0, cloexec, exec] {
+        assert_eq!(call(&lifted, "memfd_create", &[name, any]), ret::ALLOW);
+    }
+    // Not allowed at all: the profile's action, no substitution.
+    let denied = compile(&policy(&["@default"], SeccompAction::Errno(1), &[])).unwrap();
+    assert_eq!(
+        shadow_answer(&denied, "memfd_create", &[name, 0]),
+        Answer::Deny(DenialRule::Profile, 1)
     );
 }
 

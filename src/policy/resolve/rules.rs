@@ -73,12 +73,45 @@ impl Resolver<'_> {
         out
     }
 
+    /// `[syscalls] unsafe_allow`: each entry is a hardening rule's key (`ptrace`,
+    /// `tty-injection`, `memfd-exec`, ...; see `syscalls::HARDENING`), or a syscall group whose
+    /// members that are keys are all lifted (`@mount`). Anything else is an error at its entry:
+    /// a name that lifts nothing must not look as if it did.
+    fn hardening_keys(&mut self, items: &[Item<String>], expander: Expander) -> Vec<String> {
+        use crate::policy::syscalls::{hardening, HARDENING};
+        let mut out = Vec::new();
+        for item in items {
+            let v = &item.value;
+            if hardening(v).is_ok() {
+                out.push(v.clone());
+            } else if v.starts_with('@') {
+                let names = self.expand_syscalls(std::slice::from_ref(item), expander);
+                out.extend(names.into_iter().filter(|n| hardening(n).is_ok()));
+            } else {
+                let keys: Vec<&str> = HARDENING.iter().map(|h| h.key).collect();
+                let hint = match crate::profile::source::suggest(v, &keys) {
+                    Some(k) => format!("did you mean \"{k}\"?"),
+                    None => {
+                        "unsafe_allow takes the key of an always-denied rule (docs/seccomp.md), \
+                             e.g. \"ptrace\" or \"tty-injection\""
+                            .to_string()
+                    }
+                };
+                let at = self.src.at(item);
+                self.err(at, format!("\"{v}\" is not an always-denied rule"), hint);
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     pub(super) fn syscalls(&mut self, m: &Merged, expander: Expander) -> Syscalls {
         let s = &m.layer.syscalls;
         let allow = self.expand_syscalls(&s.allow, expander);
         let deny = self.expand_syscalls(&s.deny, expander);
         let allow: Vec<String> = allow.into_iter().filter(|n| !deny.contains(n)).collect();
-        let unsafe_allow = self.expand_syscalls(&s.unsafe_allow, expander);
+        let unsafe_allow = self.hardening_keys(&s.unsafe_allow, expander);
         if allow.is_empty() && self.errors.is_empty() {
             let at = m
                 .profiles

@@ -18,6 +18,9 @@ pub enum HardeningKind {
     /// `personality` limited to PER_LINUX, PER_LINUX32 and the query 0xffffffff; any other
     /// persona (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, ...) is denied with EPERM.
     Personality,
+    /// `memfd_create` must ask for [`MFD_NOEXEC_SEAL`] and must not ask for [`MFD_EXEC`];
+    /// otherwise EACCES, the kernel's own answer under `vm.memfd_noexec = 2`.
+    MemfdNoexec,
 }
 
 /// One always-denied hardening rule. `key` is what `[syscalls] unsafe_allow` names to lift it.
@@ -104,6 +107,14 @@ pub const HARDENING: &[Hardening] = &[
         why: "persona flags turn off ASLR (ADDR_NO_RANDOMIZE), make data executable \
               (READ_IMPLIES_EXEC) or map page zero; only PER_LINUX(32) and the query pass",
     },
+    Hardening {
+        key: "memfd-exec",
+        kind: HardeningKind::MemfdNoexec,
+        why: "an executable memfd runs a downloaded binary with execveat or /proc/self/fd/N, \
+              past Landlock's execute rights and a noexec scratch; the kernel's \
+              vm.memfd_noexec = 2 cannot be set from an unprivileged jail, so the filter \
+              enforces it: memfd_create must pass MFD_NOEXEC_SEAL",
+    },
 ];
 
 /// Look up a hardening rule by its `unsafe_allow` key. `Err(key)` for an unknown key, so the
@@ -139,6 +150,10 @@ pub const PER_LINUX: u32 = 0;
 pub const PER_LINUX32: u32 = 0x0008;
 /// `personality(0xffffffff)` only reads the current persona.
 pub const PERSONALITY_QUERY: u32 = 0xffff_ffff;
+/// `MFD_NOEXEC_SEAL` (Linux 6.3): the memfd is not executable and can never be made so.
+pub const MFD_NOEXEC_SEAL: u32 = 0x0008;
+/// `MFD_EXEC` (Linux 6.3): the memfd is executable.
+pub const MFD_EXEC: u32 = 0x0010;
 /// `AF_NETLINK`, allowed only with protocol [`NETLINK_ROUTE`].
 pub const AF_NETLINK: u32 = 16;
 /// `NETLINK_ROUTE`.

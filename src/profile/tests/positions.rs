@@ -262,3 +262,30 @@ fn line_and_column_are_one_based_and_count_characters() {
     assert_eq!(line_col(t, 12), (4, 1));
     assert_eq!(line_col(t, 99), (4, 2));
 }
+
+#[test]
+fn unsafe_allow_takes_hardening_keys_and_groups_only() {
+    let p = ok("[syscalls]\nallow = [\"@system-service\"]\n\
+                unsafe_allow = [\"tty-injection\", \"memfd-exec\", \"@mount\", \"ptrace\"]\n");
+    let lifted = &p.syscalls.unsafe_allow;
+    for key in [
+        "tty-injection",
+        "memfd-exec",
+        "ptrace",
+        "mount",
+        "pivot_root",
+    ] {
+        assert!(lifted.iter().any(|k| k == key), "{key} not in {lifted:?}");
+    }
+    // @mount's members that are not hardening rules (chroot) are not lifted: nothing to lift.
+    assert!(!lifted.iter().any(|k| k == "chroot"), "{lifted:?}");
+    assert_eq!(
+        err("[syscalls]\nallow = [\"@system-service\"]\nunsafe_allow = [\"ptrac\"]\n"),
+        "/p/t.toml:3:17: \"ptrac\" is not an always-denied rule; did you mean \"ptrace\"?"
+    );
+    let e = err("[syscalls]\nallow = [\"@system-service\"]\nunsafe_allow = [\"read\"]\n");
+    assert!(
+        e.starts_with("/p/t.toml:3:17: \"read\" is not an always-denied rule; unsafe_allow takes"),
+        "{e}"
+    );
+}
