@@ -10,8 +10,10 @@
 //!     start, 1 GiB breaks npm. RLIMIT_DATA counts private writable mappings (heap, anonymous
 //!     mmap) — what a balloon actually grows — and leaves PROT_NONE reservations alone. It does
 //!     not count shared mappings, so RLIMIT_AS is set too, as a generous backstop
-//!     ([`as_backstop`]: max(4 × memory, 4 GiB)). Both are per process, and SysV shared memory
-//!     outlives its mappings: the jail's total is not bounded; the report's notes say so.
+//!     ([`as_backstop`]: max(4 × memory, 4 GiB)). Both are per process: the jail's total is not
+//!     bounded; the report's notes say so. SysV shared memory outlives its mappings, so the
+//!     jail's IPC namespace caps it at the memory limit (`kernel.shmall`, set by pid 1, which
+//!     owns that namespace: `jail::rootfs`), whatever the mechanism.
 //!   - processes: RLIMIT_NPROC. Since Linux 5.14 it is counted per (user namespace, uid), and
 //!     every jail has its own user namespace, so it caps the jail's processes and threads without
 //!     touching the caller's other processes (tests/limits.rs proves both). The kernel ignores it
@@ -172,11 +174,13 @@ pub fn plan(limits: &Limits, cgroup: bool) -> LimitPlan {
             "memory, per process: RLIMIT_DATA {m} bytes bounds private writable memory and \
              RLIMIT_AS {} bytes everything mapped (shared memory too); files in scratch, /tmp and \
              /dev/shm are bounded by the scratch size, each memfd by file_size; SysV shared \
-             memory segments and the jail's total are not bounded",
+             memory by kernel.shmall {m} bytes for the whole jail; the jail's total across \
+             processes is not bounded",
             as_backstop(m)
         )),
         (Mechanism::Cgroup, Some(m)) => notes.push(format!(
-            "memory: memory.max {m} bytes for the whole jail, shared memory and tmpfs pages included"
+            "memory: memory.max {m} bytes for the whole jail, shared memory and tmpfs pages \
+             included; SysV shared memory also by kernel.shmall {m} bytes"
         )),
         _ => {}
     }

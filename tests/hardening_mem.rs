@@ -15,11 +15,17 @@ const BOUND: Duration = Duration::from_secs(90);
 /// `tooljail run --timeout 60s --report … --audit-log … -- ARGS` as `ctx` with the default
 /// profile; the run and its JSON report.
 fn jail(ctx: &Ctx, args: &[&str]) -> (common::Run, Value) {
+    jail_with(ctx, &[], args)
+}
+
+/// [`jail`] with extra `tooljail run` options before `--`.
+fn jail_with(ctx: &Ctx, opts: &[&str], args: &[&str]) -> (common::Run, Value) {
     let dir = tempdir(0o777);
     let report = dir.path().join("report.json");
     let audit = dir.path().join("audit.jsonl");
     let mut a: Vec<String> = vec!["run".into(), "--timeout".into(), "60s".into()];
     a.extend(["--report".into(), report.display().to_string()]);
+    a.extend(opts.iter().map(|s| s.to_string()));
     a.extend([
         "--audit-log".into(),
         audit.display().to_string(),
@@ -144,5 +150,48 @@ fn scratch_has_an_inode_cap() {
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no count\n{}", run.dump()));
         assert!((60_000..65_536).contains(&made), "{}", run.dump());
+    });
+}
+
+/// SysV shared memory segments, never attached (so nothing is allocated even without a cap):
+/// 1 GiB each, at most 64 GiB. Prints how much the jail's IPC namespace allowed, then tries to
+/// raise the cap itself.
+const SYSV: &str = r#"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+IPC_PRIVATE, IPC_CREAT = 0, 0o1000
+made = 0
+for _ in range(64):
+    if libc.shmget(IPC_PRIVATE, ctypes.c_size_t(1 << 30), IPC_CREAT | 0o600) < 0:
+        print("shmget refused after", made, "GiB errno", ctypes.get_errno(), flush=True)
+        break
+    made += 1
+else:
+    print("no cap: made", made, "GiB", flush=True)
+try:
+    with open("/proc/sys/kernel/shmall", "w") as f:
+        f.write("18446744073692774399\n")
+    print("raised shmall", flush=True)
+except OSError as e:
+    print("shmall stays: errno", e.errno, flush=True)
+print("shmmax", open("/proc/sys/kernel/shmmax").read().strip(), flush=True)
+"#;
+
+#[test]
+fn sysv_shared_memory_is_capped_at_the_memory_limit_for_the_whole_jail() {
+    each_identity(|ctx| {
+        // The default profile's 1 GiB: one 1 GiB segment fits, the second does not (ENOSPC).
+        let (run, report) = jail(ctx, &["python3", "-c", SYSV]);
+        run.expect(0)
+            .expect_stdout_contains("shmget refused after 1 GiB errno 28")
+            .expect_stdout_contains("shmmax 1073741824");
+        assert!(!run.stdout.contains("raised"), "{}", run.dump());
+        let notes = report["isolation"]["limits"]["notes"].to_string();
+        assert!(notes.contains("kernel.shmall"), "{notes}\n{}", run.dump());
+        // The cap follows the Policy: 256 MiB leaves no room for a 1 GiB segment.
+        let (run, _) = jail_with(ctx, &["--memory", "256M"], &["python3", "-c", SYSV]);
+        run.expect(0)
+            .expect_stdout_contains("shmget refused after 0 GiB errno 22")
+            .expect_stdout_contains("shmmax 268435456");
     });
 }

@@ -2,7 +2,7 @@
 //! the order DESIGN.md fixes, then becomes the command. Any failure goes to the supervisor as a
 //! structured error and the command never runs.
 
-use super::{report, step};
+use super::{report, step, HostIds};
 use crate::error::{Error, ErrorKind, Result};
 use crate::plan::Plan;
 use crate::sys::process;
@@ -16,8 +16,9 @@ pub(crate) fn become_command(
     plan: &Plan,
     err_tx: BorrowedFd<'_>,
     seccomp_tx: Option<BorrowedFd<'_>>,
+    ids: HostIds,
 ) -> ! {
-    let e = match last_steps(plan, seccomp_tx) {
+    let e = match last_steps(plan, seccomp_tx, ids) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -25,7 +26,7 @@ pub(crate) fn become_command(
     process::exit_now(e.exit_code())
 }
 
-fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>) -> Result<Infallible> {
+fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> Result<Infallible> {
     let _span = tracing::debug_span!("command").entered();
     // Signals back to their defaults, none blocked: pid 1's mask and Rust's ignored SIGPIPE
     // would otherwise survive execve.
@@ -36,6 +37,12 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>) -> Result<Infalli
     // rlimits (CPU, file size, open files, no core dumps; memory and processes when no cgroup
     // enforces them), inherited by everything the command starts. See src/limits.rs.
     crate::limits::apply(&plan.limits).map_err(|(what, errno)| Error::setup(what, errno))?;
+    // A user namespace of the command's own, nested in the jail's. The jail's mount, network,
+    // IPC, UTS and cgroup namespaces belong to the outer one, where pid 1 is uid 0; in the inner
+    // one the command is the caller's uid and gid again and owns nothing, so no capability it
+    // might hold reaches the jail's mounts, network or IPC limits. After the rlimits: the new
+    // namespace records RLIMIT_NPROC as its ceiling, so the process limit still counts pid 1.
+    nest_user_namespace(ids)?;
     // Every fd above 2 is closed at execve (CLOSE_RANGE_CLOEXEC keeps the error pipe usable
     // until then); the caller's fds were already closed by pid 1.
     process::close_range(3, libc::CLOSE_RANGE_CLOEXEC).map_err(step("close fds above 2"))?;
@@ -66,6 +73,39 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>) -> Result<Infalli
     crate::jail::seccomp::install(&plan.seccomp, handoff)?;
     // execve: argv verbatim, envp from the Policy only.
     Err(exec(plan))
+}
+
+/// unshare(CLONE_NEWUSER) and map `ids` (the host ids, which are 0 in the jail's user
+/// namespace) to themselves: `uid 0 1`, setgroups "deny" (inherited as deny anyway), `gid 0 1`.
+/// The single-id maps of our own euid/egid in the parent namespace are what an unprivileged
+/// process may write for itself; mapping the parent's 0 also needs CAP_SETFCAP at unshare time,
+/// which the command process still holds (its capabilities are dropped later).
+///
+/// The process is non-dumpable (inherited from pid 1), so its /proc/self files belong to the
+/// host's root and it could not write its own maps. It is made dumpable for the three writes
+/// only, after unshare: by then it holds no capability outside its own empty namespace, and
+/// nothing a process of the same uid could not see once the command is exec'd (execve makes it
+/// dumpable again anyway).
+fn nest_user_namespace(ids: HostIds) -> Result<()> {
+    let what = "create the command's user namespace";
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| Error::setup(what, e as i32))?;
+    nix::sys::prctl::set_dumpable(true).map_err(|e| Error::setup(what, e as i32))?;
+    let write = |file: &str, content: String| {
+        std::fs::write(format!("/proc/self/{file}"), content)
+            .map_err(step(format!("{what}: write /proc/self/{file}")))
+    };
+    let written = write("uid_map", format!("{} 0 1\n", ids.uid))
+        .and_then(|()| write("setgroups", "deny\n".to_string()))
+        .and_then(|()| write("gid_map", format!("{} 0 1\n", ids.gid)));
+    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::setup(what, e as i32))?;
+    written?;
+    // The ids the command will see: exactly the host's.
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    if uid.as_raw() != ids.uid || gid.as_raw() != ids.gid {
+        return Err(Error::setup(format!("{what} (verify ids)"), libc::EPERM));
+    }
+    Ok(())
 }
 
 /// execve each candidate in turn with the Policy's environment; returns only on failure, with

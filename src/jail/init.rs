@@ -3,7 +3,7 @@
 //! wait status to the supervisor. When pid 1 exits, the kernel kills everything left in the pid
 //! namespace (daemons included).
 
-use super::{report, step, ChildFds};
+use super::{report, step, ChildFds, HostIds};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::sys::{net, process};
@@ -24,9 +24,11 @@ const WATCHED: &[Signal] = &[
     Signal::SIGWINCH,
 ];
 
-/// The jail's pid 1, right after clone. Never returns.
-pub fn pid1(plan: &Plan, mut fds: ChildFds) -> ! {
-    match run(plan, &mut fds) {
+/// The jail's pid 1, right after clone. `ids`: the host uid and gid the jail runs as (uid 0
+/// and gid 0 of the jail's user namespace, once the supervisor has written the maps). Never
+/// returns.
+pub fn pid1(plan: &Plan, mut fds: ChildFds, ids: HostIds) -> ! {
+    match run(plan, &mut fds, ids) {
         Ok(never) => match never {},
         Err(e) => {
             report(fds.err_tx.as_fd(), &e);
@@ -35,7 +37,7 @@ pub fn pid1(plan: &Plan, mut fds: ChildFds) -> ! {
     }
 }
 
-fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
+fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::Infallible> {
     // 0. Pid 1 holds no secret: its argv and environment memory (the caller's, copied by clone)
     //    are zeroed before anything else, so /proc/1/cmdline and /proc/1/environ show nothing.
     process::scrub_args_and_env().map_err(step("scrub pid 1's argv and environment"))?;
@@ -59,7 +61,8 @@ fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
     //    The id maps are written: from now on not dumpable (no ptrace, no /proc/1/mem, environ
     //    or fd for the command, nor for other host processes of the jail's uid).
     nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
-    // 3. The new root: binds, scratch, /proc, /dev; pivot_root.
+    // 3. The new root: binds, scratch, /proc (where the IPC namespace's limits are set first),
+    //    /dev; pivot_root.
     super::rootfs::build(&plan.policy)?;
     // 4. Hostname of the private UTS namespace.
     nix::unistd::sethostname(&plan.policy.hostname).map_err(|e| step("set hostname")(e.into()))?;
@@ -82,6 +85,7 @@ fn run(plan: &Plan, fds: &mut ChildFds) -> Result<std::convert::Infallible> {
             plan,
             fds.err_tx.as_fd(),
             fds.seccomp_tx.as_ref().map(|f| f.as_fd()),
+            ids,
         ),
         process::Forked::Parent { pid, .. } => pid,
     };

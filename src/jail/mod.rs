@@ -28,6 +28,15 @@ pub struct ChildFds {
     pub seccomp_tx: Option<OwnedFd>,
 }
 
+/// The uid and gid the jail runs as on the host (the supervisor's, after it dropped root).
+/// The jail's user namespace maps them to 0 for pid 1; the command's own nested user namespace
+/// maps them back to these same numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostIds {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// Send `e` to the supervisor. Best effort: if the pipe is gone the supervisor is gone too, and
 /// PR_SET_PDEATHSIG is about to kill us.
 pub(crate) fn report(err_tx: BorrowedFd<'_>, e: &Error) {

@@ -90,7 +90,7 @@ pub fn build(policy: &Policy) -> Result<()> {
     }
 
     // 6. A fresh /proc of the jail's pid namespace, with host-revealing files masked.
-    mount_proc(root.as_fd())?;
+    mount_proc(root.as_fd(), policy)?;
 
     // 7. A minimal /dev: the Policy's device nodes, std symlinks, devpts, /dev/shm; read-only.
     mount_dev(root.as_fd(), policy, Some(&scratch))?;
@@ -306,7 +306,7 @@ fn mount_scratch(root: BorrowedFd<'_>, policy: &Policy) -> Result<OwnedFd> {
 /// Step 6: a fresh proc (nosuid, nodev, noexec) with the runc-style masks, so even a process
 /// that somehow held capabilities could not read kernel memory or keys, trigger sysrq, or write
 /// sysctls.
-fn mount_proc(root: BorrowedFd<'_>) -> Result<()> {
+fn mount_proc(root: BorrowedFd<'_>, policy: &Policy) -> Result<()> {
     let proc = mount::new_fs("proc", &[], NOSUID | NODEV | NOEXEC).map_err(|e| {
         let err = step("mount /proc")(e);
         if err.errno == Some(libc::EPERM) {
@@ -322,6 +322,7 @@ fn mount_proc(root: BorrowedFd<'_>) -> Result<()> {
     })?;
     let at = mount_point(root, Path::new("/proc"), FileKind::Dir).map_err(step("mount /proc"))?;
     mount::attach(proc.as_fd(), at.as_fd()).map_err(step("mount /proc"))?;
+    limit_ipc(proc.as_fd(), policy.limits.memory)?;
     // Existing entries only: a file this kernel does not have needs no mask.
     let existing = |name: &str, flags: i32| -> Result<Option<OwnedFd>> {
         let cname = CString::new(name).map_err(|_| Error::setup("mask /proc", libc::EINVAL))?;
@@ -364,6 +365,52 @@ fn mount_proc(root: BorrowedFd<'_>) -> Result<()> {
             .map_err(step(&what))?;
         mount::attach(tree.as_fd(), at.as_fd()).map_err(step(&what))?;
     }
+    Ok(())
+}
+
+/// The IPC namespace's own limits, written through the fresh proc while /proc/sys is still
+/// writable (it is made read-only just after). SysV shared memory outlives every mapping and no
+/// rlimit counts it, so with a memory limit the namespace caps it: `kernel.shmmax` (one
+/// segment) and `kernel.shmall` (all segments, in pages) at the limit; and `kernel.msgmni` so
+/// that every message queue full (`kernel.msgmnb` bytes each, which only a privileged process
+/// may exceed) still fits in the limit. Never raised above the kernel's value. The kernel lets
+/// only the IPC namespace's uid 0 write these: pid 1 is, the command (in its own user
+/// namespace) is not, and /proc/sys is read-only to it as well.
+fn limit_ipc(proc: BorrowedFd<'_>, memory: Option<u64>) -> Result<()> {
+    use std::io::{Read, Write};
+    let Some(limit) = memory else {
+        return Ok(());
+    };
+    let open = |name: &str, flags: i32| {
+        let what = format!("limit SysV IPC: /proc/sys/kernel/{name}");
+        let path = CString::new(format!("sys/kernel/{name}"))
+            .map_err(|_| Error::setup(&what, libc::EINVAL))?;
+        mount::open_beneath(proc, &path, flags | libc::O_CLOEXEC, 0)
+            .map(std::fs::File::from)
+            .map_err(step(&what))
+            .map(|f| (f, what))
+    };
+    let read = |name: &str| -> Result<u64> {
+        let (mut f, what) = open(name, libc::O_RDONLY)?;
+        let mut s = String::new();
+        f.read_to_string(&mut s).map_err(step(&what))?;
+        s.trim()
+            .parse()
+            .map_err(|_| Error::setup(format!("{what}: not a number"), libc::EINVAL))
+    };
+    let write = |name: &str, value: u64| -> Result<()> {
+        let (mut f, what) = open(name, libc::O_WRONLY)?;
+        f.write_all(format!("{value}\n").as_bytes())
+            .map_err(step(&what))
+    };
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |p| p as u64);
+    write("shmmax", limit.min(read("shmmax")?))?;
+    write("shmall", limit.div_ceil(page).min(read("shmall")?))?;
+    let per_queue = read("msgmnb")?.max(1);
+    write("msgmni", (limit / per_queue).min(read("msgmni")?))?;
     Ok(())
 }
 

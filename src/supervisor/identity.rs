@@ -133,8 +133,12 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     Ok(())
 }
 
-/// Write the jail's id maps: `uid uid 1`, setgroups "deny" (required before an unprivileged
-/// gid_map, and it keeps the jail from dropping a group that denies access), `gid gid 1`.
+/// Write the id maps of the jail's (outer) user namespace: `0 uid 1`, setgroups "deny"
+/// (required before an unprivileged gid_map, and it keeps the jail from dropping a group that
+/// denies access), `0 gid 1`. Pid 1 is uid 0 there, which makes it the owner of the jail's IPC
+/// namespace, the one id the kernel lets set its limits (`kernel.shmall`, ...). The command
+/// then moves into a user namespace of its own that maps the caller's ids back to themselves
+/// (`jail::exec`), so inside the jail `id` shows the caller's uid and gid as before.
 pub fn write_id_maps(pid: i32, uid: u32, gid: u32) -> Result<()> {
     let write = |file: &str, content: String| {
         std::fs::write(format!("/proc/{pid}/{file}"), content).map_err(|e| {
@@ -144,7 +148,7 @@ pub fn write_id_maps(pid: i32, uid: u32, gid: u32) -> Result<()> {
             )
         })
     };
-    write("uid_map", format!("{uid} {uid} 1\n"))?;
+    write("uid_map", format!("0 {uid} 1\n"))?;
     write("setgroups", "deny\n".to_string())?;
-    write("gid_map", format!("{gid} {gid} 1\n"))
+    write("gid_map", format!("0 {gid} 1\n"))
 }

@@ -8,7 +8,7 @@ mod wait;
 
 use crate::error::{Error, Result};
 use crate::jail::seccomp::{Denial, Denials};
-use crate::jail::ChildFds;
+use crate::jail::{ChildFds, HostIds};
 use crate::plan::Plan;
 pub use crate::sys::process::Rusage;
 use crate::sys::process::{self, Forked};
@@ -189,6 +189,7 @@ fn run_in(
                     status_tx,
                     seccomp_tx: Some(seccomp_tx),
                 },
+                HostIds { uid, gid },
             )
         }
         Ok(Forked::Parent {
@@ -205,7 +206,7 @@ fn run_in(
     };
     drop((sync_rx, err_tx, status_tx, seccomp_tx));
 
-    // Map our uid/gid to the same ids inside, then release the child.
+    // Map our uid/gid to 0 in the jail's user namespace, then release the child.
     if let Err(e) = identity::write_id_maps(pid, uid, gid) {
         let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         let _ = wait::reap(pid);
