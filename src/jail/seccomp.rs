@@ -17,7 +17,8 @@
 //!   nr == socket  -> family allowed (netlink: route only) ? ALLOW : NOTIFY(EAFNOSUPPORT)
 //!   nr == socketpair -> low32(arg0) == AF_UNIX          ? ALLOW : NOTIFY(EAFNOSUPPORT)
 //!   nr == personality -> low32(arg0) in {0, 8, 0xffffffff} ? ALLOW : NOTIFY(EPERM)
-//!   nr == memfd_create -> low32(arg1) & MFD_EXEC ? NOTIFY(EACCES)
+//!   nr == memfd_create -> low32(arg1) & MFD_HUGETLB ? NOTIFY(EINVAL)
+//!                       : low32(arg1) & MFD_EXEC ? NOTIFY(EACCES)
 //!                       : low32(arg1) & MFD_NOEXEC_SEAL ? ALLOW : NOTIFY(substitute)
 //!   nr == sendmsg -> arg0 == hand-off fd && flags == MSG_NOSIGNAL ? ALLOW : DEFAULT
 //!   nr == clone3  -> ERRNO(ENOSYS)
@@ -47,7 +48,8 @@ pub use notify::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::syscalls::{
     self, socket_families, Arch, HardeningKind, AF_NETLINK, AF_UNIX, HARDENING, MFD_EXEC,
-    MFD_NOEXEC_SEAL, NETLINK_ROUTE, PERSONALITY_QUERY, PER_LINUX, PER_LINUX32, X32_SYSCALL_BIT,
+    MFD_HUGETLB, MFD_NOEXEC_SEAL, NETLINK_ROUTE, PERSONALITY_QUERY, PER_LINUX, PER_LINUX32,
+    X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
 use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
@@ -380,11 +382,16 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
     }
     if let Some(nr) = guarded("memfd_create", "memfd-exec") {
         // memfd_create(const char *name, unsigned int flags): flags is an unsigned int (low
-        // 32 bits). MFD_EXEC asks for an executable memfd: EACCES, as under vm.memfd_noexec=2.
+        // 32 bits). MFD_HUGETLB: a hugetlbfs file, whose F_SEAL_EXEC the kernel does not
+        // enforce (fchmod +x works on it), and whose pages come from the host's huge page pool,
+        // which no memory limit counts: EINVAL, what a kernel without hugetlbfs answers.
+        // MFD_EXEC asks for an executable memfd: EACCES, as under vm.memfd_noexec=2.
         // MFD_NOEXEC_SEAL is what the jail wants anyway. Neither (pre-6.3 callers): the
         // supervisor creates the memfd with the seal added and hands it back.
         let b = vec![
             Op::Ld(arg_lo(1)),
+            Op::Jset(MFD_HUGETLB, 0, 1),
+            Op::Ret(Verdict::Harden(libc::EINVAL as u16)),
             Op::Jset(MFD_EXEC, 0, 1),
             Op::Ret(Verdict::Harden(libc::EACCES as u16)),
             Op::Jset(MFD_NOEXEC_SEAL, 0, 1),

@@ -176,16 +176,23 @@ impl Notifier {
         };
         match sys::notif_addfd_send(self.listener.as_fd(), id, fd.as_fd(), cloexec) {
             Ok(_) => Ok(None),
-            // The caller died, or the notification is gone: nothing to answer.
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-            // EMFILE and the like: the caller's fd table refused the fd; it sees that errno.
-            Err(e) if e.raw_os_error() != Some(libc::EINVAL) => self
-                .deny(id, e.raw_os_error().unwrap_or(libc::EIO))
-                .map(|()| None),
-            Err(e) => Err(Error::setup(
-                "hand a memfd to the jail (SECCOMP_IOCTL_NOTIF_ADDFD)",
-                e.raw_os_error().unwrap_or(libc::EINVAL),
-            )),
+            Err(e) => match e.raw_os_error() {
+                // The caller died, or the notification is gone: nothing to answer.
+                Some(libc::ENOENT) => Ok(None),
+                // The caller's fd table refused the fd (RLIMIT_NOFILE, the system's limit, no
+                // memory): the call fails with that errno, as it would have in the kernel. The
+                // notification is still pending then (the kernel answers it only on success).
+                Some(errno @ (libc::EMFILE | libc::ENFILE | libc::ENOMEM)) => {
+                    self.deny(id, errno).map(|()| None)
+                }
+                // Anything else, EINTR above all: the kernel may already have answered the
+                // call (with SEND, the reply is marked before the fd is installed), so nothing
+                // can be said about the caller's state. Fail: the supervisor ends the jail.
+                errno => Err(Error::setup(
+                    "hand a memfd to the jail (SECCOMP_IOCTL_NOTIF_ADDFD)",
+                    errno.unwrap_or(libc::EIO),
+                )),
+            },
         }
     }
 }

@@ -532,6 +532,7 @@ fn memfd_create_is_never_executable() {
     let sealing = u64::from(libc::MFD_ALLOW_SEALING);
     let seal = u64::from(MFD_NOEXEC_SEAL);
     let exec = u64::from(MFD_EXEC);
+    let huge = u64::from(MFD_HUGETLB);
     let name = 0x1000; // the name pointer: never looked at
     for arch in Arch::ALL {
         let prog = compile_for(&default_policy(), arch).unwrap();
@@ -562,6 +563,21 @@ fn memfd_create_is_never_executable() {
                 "{old:#x}"
             );
         }
+        // hugetlbfs (F_SEAL_EXEC not enforced there), with any other flag or a huge page size
+        // (bits 26..31): EINVAL, before anything else.
+        for bad in [
+            huge,
+            huge | seal,
+            huge | seal | cloexec,
+            huge | exec,
+            huge | (21 << 26),
+        ] {
+            assert_eq!(
+                shadow_answer(&prog, "memfd_create", &[name, bad]),
+                Answer::Deny(DenialRule::Hardening, libc::EINVAL),
+                "{bad:#x}"
+            );
+        }
         // An executable memfd, alone or with the seal (the kernel would say EINVAL): EACCES.
         for bad in [exec, exec | cloexec, exec | seal] {
             assert_eq!(
@@ -582,7 +598,7 @@ fn memfd_create_is_never_executable() {
         &["memfd-exec"],
     ))
     .unwrap();
-    for any in [0, cloexec, exec] {
+    for any in [0, cloexec, exec, huge] {
         assert_eq!(call(&lifted, "memfd_create", &[name, any]), ret::ALLOW);
     }
     // Not allowed at all: the profile's action, no substitution.

@@ -73,11 +73,12 @@ impl Resolver<'_> {
         out
     }
 
-    /// `[syscalls] unsafe_allow`: each entry is a hardening rule's key (`ptrace`,
-    /// `tty-injection`, `memfd-exec`, ...; see `syscalls::HARDENING`), or a syscall group whose
-    /// members that are keys are all lifted (`@mount`). Anything else is an error at its entry:
-    /// a name that lifts nothing must not look as if it did.
-    fn hardening_keys(&mut self, items: &[Item<String>], expander: Expander) -> Vec<String> {
+    /// `[syscalls] unsafe_allow`: each entry is one hardening rule's key (`ptrace`,
+    /// `tty-injection`, `memfd-exec`, ...; see `syscalls::HARDENING`). Anything else is an error
+    /// at its entry: a name that lifts nothing must not look as if it did, and a group would lift
+    /// rules nobody named (`@system-service` holds clone3, and lifting clone3 quietly defeats
+    /// `clone-namespaces`).
+    fn hardening_keys(&mut self, items: &[Item<String>]) -> Vec<String> {
         use crate::policy::syscalls::{hardening, HARDENING};
         let mut out = Vec::new();
         for item in items {
@@ -85,8 +86,12 @@ impl Resolver<'_> {
             if hardening(v).is_ok() {
                 out.push(v.clone());
             } else if v.starts_with('@') {
-                let names = self.expand_syscalls(std::slice::from_ref(item), expander);
-                out.extend(names.into_iter().filter(|n| hardening(n).is_ok()));
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    format!("unsafe_allow takes rule names, not groups (\"{v}\")"),
+                    "name each always-denied rule to lift (docs/seccomp.md lists them)",
+                );
             } else {
                 let keys: Vec<&str> = HARDENING.iter().map(|h| h.key).collect();
                 let hint = match crate::profile::source::suggest(v, &keys) {
@@ -111,7 +116,7 @@ impl Resolver<'_> {
         let allow = self.expand_syscalls(&s.allow, expander);
         let deny = self.expand_syscalls(&s.deny, expander);
         let allow: Vec<String> = allow.into_iter().filter(|n| !deny.contains(n)).collect();
-        let unsafe_allow = self.hardening_keys(&s.unsafe_allow, expander);
+        let unsafe_allow = self.hardening_keys(&s.unsafe_allow);
         if allow.is_empty() && self.errors.is_empty() {
             let at = m
                 .profiles

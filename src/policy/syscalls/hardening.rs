@@ -18,8 +18,9 @@ pub enum HardeningKind {
     /// `personality` limited to PER_LINUX, PER_LINUX32 and the query 0xffffffff; any other
     /// persona (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, ...) is denied with EPERM.
     Personality,
-    /// `memfd_create` must ask for [`MFD_NOEXEC_SEAL`] and must not ask for [`MFD_EXEC`];
-    /// otherwise EACCES, the kernel's own answer under `vm.memfd_noexec = 2`.
+    /// `memfd_create` with [`MFD_EXEC`]: EACCES, the kernel's own answer under
+    /// `vm.memfd_noexec = 2`; with [`MFD_HUGETLB`]: EINVAL; without [`MFD_NOEXEC_SEAL`]: the
+    /// supervisor makes the memfd with the seal.
     MemfdNoexec,
 }
 
@@ -154,6 +155,8 @@ pub const PERSONALITY_QUERY: u32 = 0xffff_ffff;
 pub const MFD_NOEXEC_SEAL: u32 = 0x0008;
 /// `MFD_EXEC` (Linux 6.3): the memfd is executable.
 pub const MFD_EXEC: u32 = 0x0010;
+/// `MFD_HUGETLB`: the memfd lives on hugetlbfs (where F_SEAL_EXEC is not enforced).
+pub const MFD_HUGETLB: u32 = 0x0004;
 /// `AF_NETLINK`, allowed only with protocol [`NETLINK_ROUTE`].
 pub const AF_NETLINK: u32 = 16;
 /// `NETLINK_ROUTE`.

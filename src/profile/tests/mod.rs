@@ -25,7 +25,6 @@ pub(super) fn fake_expand(names: &[String]) -> Result<Vec<String>, String> {
                 out.extend(["read", "write", "openat", "execve", "ptrace"].map(String::from))
             }
             "@basic-io" => out.extend(["read", "write"].map(String::from)),
-            "@mount" => out.extend(["chroot", "mount", "pivot_root"].map(String::from)),
             "read" | "write" | "openat" | "execve" | "ptrace" | "mount" | "io_uring_setup" => {
                 out.push(n.clone())
             }
