@@ -65,7 +65,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit help"
+            opts="-p -v -h -V --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -84,6 +84,10 @@ _tooljail() {
                     return 0
                     ;;
                 --rw)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -229,7 +233,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__explain)
-            opts="-p -v -h --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --json --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -248,6 +252,10 @@ _tooljail() {
                     return 0
                     ;;
                 --rw)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -417,7 +425,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -436,6 +444,10 @@ _tooljail() {
                     return 0
                     ;;
                 --rw)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --exec)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

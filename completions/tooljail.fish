@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= net= timeout= memory= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= timeout= memory= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -25,8 +25,9 @@ function __fish_tooljail_using_subcommand
 end
 
 complete -c tooljail -n "__fish_tooljail_needs_command" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
-complete -c tooljail -n "__fish_tooljail_needs_command" -l ro -d 'Bind PATH read-only into the jail (repeatable)' -r -F
-complete -c tooljail -n "__fish_tooljail_needs_command" -l rw -d 'Bind PATH read-write into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l ro -d 'Bind PATH read-only into the jail, files below it executable (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l rw -d 'Bind PATH read-write into the jail, not executable unless also given to --exec (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l exec -d 'Let files below PATH be executed: makes the bind of PATH (from --rw or the profile) executable, or binds PATH read-only and executable (repeatable)' -r -F
 complete -c tooljail -n "__fish_tooljail_needs_command" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
@@ -54,8 +55,9 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -a "doctor" -d 'Report w
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l ro -d 'Bind PATH read-only into the jail (repeatable)' -r -F
-complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l rw -d 'Bind PATH read-write into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l ro -d 'Bind PATH read-only into the jail, files below it executable (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l rw -d 'Bind PATH read-write into the jail, not executable unless also given to --exec (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l exec -d 'Let files below PATH be executed: makes the bind of PATH (from --rw or the profile) executable, or binds PATH read-only and executable (repeatable)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
@@ -79,8 +81,9 @@ json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l ro -d 'Bind PATH read-only into the jail (repeatable)' -r -F
-complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l rw -d 'Bind PATH read-write into the jail (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l ro -d 'Bind PATH read-only into the jail, files below it executable (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l rw -d 'Bind PATH read-write into the jail, not executable unless also given to --exec (repeatable)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l exec -d 'Let files below PATH be executed: makes the bind of PATH (from --rw or the profile) executable, or binds PATH read-only and executable (repeatable)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"

@@ -111,6 +111,7 @@ impl Cli {
                 || !p.profiles.is_empty()
                 || !p.ro.is_empty()
                 || !p.rw.is_empty()
+                || !p.exec.is_empty()
                 || p.net.is_some()
                 || p.timeout.is_some()
                 || p.memory.is_some()
@@ -164,13 +165,19 @@ pub struct PolicyArgs {
     #[arg(short, long = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
 
-    /// Bind PATH read-only into the jail (repeatable).
+    /// Bind PATH read-only into the jail, files below it executable (repeatable).
     #[arg(long, value_name = "PATH")]
     pub ro: Vec<PathBuf>,
 
-    /// Bind PATH read-write into the jail (repeatable).
+    /// Bind PATH read-write into the jail, not executable unless also given to --exec
+    /// (repeatable).
     #[arg(long, value_name = "PATH")]
     pub rw: Vec<PathBuf>,
+
+    /// Let files below PATH be executed: makes the bind of PATH (from --rw or the profile)
+    /// executable, or binds PATH read-only and executable (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub exec: Vec<PathBuf>,
 
     /// Network mode.
     #[arg(long, value_enum, value_name = "MODE")]

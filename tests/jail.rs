@@ -116,6 +116,28 @@ fn read_only_refuses_writes_and_read_write_reaches_the_host() {
 }
 
 #[test]
+fn a_writable_bind_runs_nothing_unless_exec_is_asked_for() {
+    // The tool copies a real binary into the writable dir and runs it: refused (126) on --rw
+    // alone, by the mount's noexec and by Landlock; allowed with --exec on the same dir.
+    let copy_and_run = |d: &str| format!("cp /bin/true {d}/t && chmod 755 {d}/t && {d}/t");
+    each_identity(|ctx| {
+        let rw = tempdir(0o777);
+        let d = rw.path().to_str().unwrap();
+        let r = jail(ctx, &["--rw", d, "--", "sh", "-c", &copy_and_run(d)]);
+        r.expect(126).expect_stderr_contains("Permission denied");
+        assert!(rw.path().join("t").exists(), "the copy itself must succeed");
+        std::fs::remove_file(rw.path().join("t")).unwrap();
+        jail(
+            ctx,
+            &["--rw", d, "--exec", d, "--", "sh", "-c", &copy_and_run(d)],
+        )
+        .expect(0);
+        // --ro stays executable: nothing below it can be written.
+        jail(ctx, &["--ro", d, "--", &format!("{d}/t")]).expect(0);
+    });
+}
+
+#[test]
 fn environment_is_only_what_the_policy_keeps() {
     each_identity(|ctx| {
         let show = ["--", "sh", "-c", "echo \"[$TJ_SECRET][$TJ_SET]\""];

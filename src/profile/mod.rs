@@ -100,6 +100,7 @@ pub fn overrides(args: &PolicyArgs) -> Overrides {
     Overrides {
         ro: args.ro.clone(),
         rw: args.rw.clone(),
+        exec: args.exec.clone(),
         net: args.net.map(|n| match n {
             NetArg::None => NetMode::None,
             NetArg::Loopback => NetMode::Loopback,

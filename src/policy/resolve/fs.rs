@@ -156,9 +156,15 @@ impl Resolver<'_> {
                 origin: at,
             });
         }
+        // --ro binds are executable (nothing below them can be written); --rw binds are not:
+        // a writable, executable directory is what noexec scratch exists to prevent, so it takes
+        // an explicit --exec. --exec makes an existing bind of the same target executable, and
+        // otherwise binds the path executable with the access of the bind it lies in (so
+        // `--exec build` inside a writable project stays writable), read-only outside any.
         for (paths, access, flag) in [
             (&ov.ro, Access::ReadOnly, "--ro"),
             (&ov.rw, Access::ReadWrite, "--rw"),
+            (&ov.exec, Access::ReadOnly, "--exec"),
         ] {
             for p in paths {
                 let Some(target) = self.cli_abs(p) else {
@@ -172,6 +178,21 @@ impl Resolver<'_> {
                     );
                     continue;
                 };
+                let mut access = access;
+                if flag == "--exec" {
+                    if let Some(b) = binds.iter_mut().find(|b| b.target == target) {
+                        b.exec = true;
+                        b.origin = format!("{} + --exec", b.origin);
+                        continue;
+                    }
+                    if let Some(outer) = binds
+                        .iter()
+                        .filter(|b| target.starts_with(&b.target))
+                        .max_by_key(|b| b.target.components().count())
+                    {
+                        access = outer.access;
+                    }
+                }
                 let found = self
                     .host
                     .canonicalize(&target)
@@ -192,7 +213,7 @@ impl Resolver<'_> {
                     source,
                     target,
                     access,
-                    exec: true,
+                    exec: flag != "--rw",
                     kind,
                     origin: flag.into(),
                 });

@@ -74,6 +74,8 @@ impl Host for RealHost {
 pub struct Overrides {
     pub ro: Vec<PathBuf>,
     pub rw: Vec<PathBuf>,
+    /// `--exec`: paths whose bind becomes executable (or that are bound read-only, executable).
+    pub exec: Vec<PathBuf>,
     pub net: Option<NetMode>,
     pub timeout: Option<String>,
     pub memory: Option<String>,

@@ -103,6 +103,57 @@ fn overrides_apply_on_top_of_the_profile() {
 }
 
 #[test]
+fn only_exec_makes_a_writable_bind_executable() {
+    let text = "extends = [\"base\"]\ncwd = \"${CWD}\"\n[filesystem]\nread_write = [\"${CWD}\"]\n";
+    let mut h = host_with(text);
+    h.dir("/home/ann/proj/build").dir("/data").dir("/opt/tool");
+    let bind = |a: &PolicyArgs, t: &str| {
+        let p = resolve_on(&h, a, Options::default()).unwrap();
+        let b = p
+            .filesystem
+            .binds
+            .iter()
+            .find(|b| b.target.as_path() == std::path::Path::new(t))
+            .unwrap_or_else(|| panic!("no bind of {t}"))
+            .clone();
+        (b.access, b.exec, b.origin)
+    };
+    let mut a = args(&["/p/t.toml"]);
+    a.rw = vec!["/data".into()];
+    a.ro = vec!["/opt/tool".into()];
+    // --rw: writable, not executable; --ro: executable (nothing below it can be written).
+    assert_eq!(bind(&a, "/data"), (Access::ReadWrite, false, "--rw".into()));
+    assert_eq!(
+        bind(&a, "/opt/tool"),
+        (Access::ReadOnly, true, "--ro".into())
+    );
+    // The profile's writable ${CWD} is not executable either.
+    assert!(!bind(&a, "/home/ann/proj").1);
+    // --exec on the same path: that bind becomes executable, keeping its access.
+    a.exec = vec!["/data".into(), ".".into()];
+    assert_eq!(
+        bind(&a, "/data"),
+        (Access::ReadWrite, true, "--rw + --exec".into())
+    );
+    let (access, exec, origin) = bind(&a, "/home/ann/proj");
+    assert_eq!((access, exec), (Access::ReadWrite, true));
+    assert!(origin.ends_with(" + --exec"), "{origin}");
+    // --exec below a writable bind: writable and executable there only.
+    let mut a = args(&["/p/t.toml"]);
+    a.exec = vec!["build".into(), "/opt/tool".into()];
+    assert_eq!(
+        bind(&a, "/home/ann/proj/build"),
+        (Access::ReadWrite, true, "--exec".into())
+    );
+    assert!(!bind(&a, "/home/ann/proj").1);
+    // --exec outside every bind: read-only and executable.
+    assert_eq!(
+        bind(&a, "/opt/tool"),
+        (Access::ReadOnly, true, "--exec".into())
+    );
+}
+
+#[test]
 fn bad_overrides_name_the_flag() {
     let h = FakeHost::debian();
     let mut a = args(&[]);
