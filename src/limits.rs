@@ -174,13 +174,14 @@ pub fn plan(limits: &Limits, cgroup: bool) -> LimitPlan {
             "memory, per process: RLIMIT_DATA {m} bytes bounds private writable memory and \
              RLIMIT_AS {} bytes everything mapped (shared memory too); files in scratch, /tmp and \
              /dev/shm are bounded by the scratch size, each memfd by file_size; SysV shared \
-             memory by kernel.shmall {m} bytes for the whole jail; the jail's total across \
+             memory, message queues and semaphores each by the IPC namespace's limits \
+             (kernel.shmall {m} bytes, ...) for the whole jail; the jail's total across \
              processes is not bounded",
             as_backstop(m)
         )),
         (Mechanism::Cgroup, Some(m)) => notes.push(format!(
             "memory: memory.max {m} bytes for the whole jail, shared memory and tmpfs pages \
-             included; SysV shared memory also by kernel.shmall {m} bytes"
+             included; SysV IPC also by the IPC namespace's limits (kernel.shmall {m} bytes, ...)"
         )),
         _ => {}
     }

@@ -83,13 +83,23 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
 ///
 /// The process is non-dumpable (inherited from pid 1), so its /proc/self files belong to the
 /// host's root and it could not write its own maps. It is made dumpable for the three writes
-/// only, after unshare: by then it holds no capability outside its own empty namespace, and
-/// nothing a process of the same uid could not see once the command is exec'd (execve makes it
-/// dumpable again anyway).
+/// only, after unshare, when it holds no capability outside its own empty namespace. A host
+/// process of the same uid could take its fds in that window (pidfd_getfd): it holds only the
+/// error pipe and the seccomp hand-off socket (pid 1 closed the rest), the same channels pid 1
+/// holds while it is dumpable before the supervisor has written its id maps.
 fn nest_user_namespace(ids: HostIds) -> Result<()> {
     let what = "create the command's user namespace";
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| Error::setup(what, e as i32))?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|e| {
+        let err = Error::setup(what, e as i32);
+        match e {
+            Errno::ENOSPC | Errno::EUSERS => err.with_hint(
+                "the user namespace limit (user.max_user_namespaces) or the nesting depth (32) \
+                 is reached; every jail uses two nested user namespaces: raise the sysctl or \
+                 nest fewer jails",
+            ),
+            _ => err,
+        }
+    })?;
     nix::sys::prctl::set_dumpable(true).map_err(|e| Error::setup(what, e as i32))?;
     let write = |file: &str, content: String| {
         std::fs::write(format!("/proc/self/{file}"), content)

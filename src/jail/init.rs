@@ -81,12 +81,25 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
         .map_err(|e| step("signalfd in pid 1")(e.into()))?;
     // 7. Fork the command.
     let command = match process::fork().map_err(step("fork the command"))? {
-        process::Forked::Child => super::exec::become_command(
-            plan,
-            fds.err_tx.as_fd(),
-            fds.seccomp_tx.as_ref().map(|f| f.as_fd()),
-            ids,
-        ),
+        process::Forked::Child => {
+            // The command keeps only its two channels to the supervisor: pid 1's sync pipe,
+            // status pipe and signalfd are none of its business, and it is briefly dumpable
+            // later (jail::exec). This branch never returns, so the Rust owners of the closed
+            // fds are never dropped.
+            let mut keep = vec![fds.err_tx.as_raw_fd()];
+            keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
+            if let Err(e) = process::close_fds_except(&keep) {
+                let e = step("close pid 1's fds in the command")(e);
+                report(fds.err_tx.as_fd(), &e);
+                process::exit_now(e.exit_code());
+            }
+            super::exec::become_command(
+                plan,
+                fds.err_tx.as_fd(),
+                fds.seccomp_tx.as_ref().map(|f| f.as_fd()),
+                ids,
+            )
+        }
         process::Forked::Parent { pid, .. } => pid,
     };
     // Only the command sends the seccomp listener; our copy would keep the supervisor from

@@ -369,13 +369,15 @@ fn mount_proc(root: BorrowedFd<'_>, policy: &Policy) -> Result<()> {
 }
 
 /// The IPC namespace's own limits, written through the fresh proc while /proc/sys is still
-/// writable (it is made read-only just after). SysV shared memory outlives every mapping and no
-/// rlimit counts it, so with a memory limit the namespace caps it: `kernel.shmmax` (one
-/// segment) and `kernel.shmall` (all segments, in pages) at the limit; and `kernel.msgmni` so
-/// that every message queue full (`kernel.msgmnb` bytes each, which only a privileged process
-/// may exceed) still fits in the limit. Never raised above the kernel's value. The kernel lets
-/// only the IPC namespace's uid 0 write these: pid 1 is, the command (in its own user
-/// namespace) is not, and /proc/sys is read-only to it as well.
+/// writable (it is made read-only just after). SysV IPC objects outlive the processes that made
+/// them and no rlimit counts them, so with a memory limit the namespace caps each kind at it:
+/// `kernel.shmmax` (one segment) and `kernel.shmall` (all segments, in pages); `kernel.msgmni`
+/// so that every message queue full (`kernel.msgmnb` bytes each, which only a privileged
+/// process may exceed) fits; and SEMMNS of `kernel.sem` (semaphores in all arrays) at one per
+/// [`SEM_BYTES`]. Never raised above the kernel's value. The kernel lets only the IPC
+/// namespace's uid 0 write these (a uid check, not a capability): pid 1, and also the command,
+/// whose kernel uid is the same; what stops the command is /proc/sys mounted read-only, and
+/// Landlock's read-only rule for /proc behind it.
 fn limit_ipc(proc: BorrowedFd<'_>, memory: Option<u64>) -> Result<()> {
     use std::io::{Read, Write};
     let Some(limit) = memory else {
@@ -411,8 +413,33 @@ fn limit_ipc(proc: BorrowedFd<'_>, memory: Option<u64>) -> Result<()> {
     write("shmall", limit.div_ceil(page).min(read("shmall")?))?;
     let per_queue = read("msgmnb")?.max(1);
     write("msgmni", (limit / per_queue).min(read("msgmni")?))?;
+    // kernel.sem: "SEMMSL SEMMNS SEMOPM SEMMNI"; only SEMMNS (all semaphores) is lowered.
+    let (mut f, what) = open("sem", libc::O_RDONLY)?;
+    let mut sem = String::new();
+    f.read_to_string(&mut sem).map_err(step(&what))?;
+    let mut fields: Vec<u64> = sem
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| Error::setup(format!("{what}: not four numbers"), libc::EINVAL))?;
+    if fields.len() != 4 {
+        return Err(Error::setup(
+            format!("{what}: not four numbers"),
+            libc::EINVAL,
+        ));
+    }
+    fields[1] = fields[1].min(limit / SEM_BYTES);
+    let (mut f, what) = open("sem", libc::O_WRONLY)?;
+    let line: Vec<String> = fields.iter().map(u64::to_string).collect();
+    f.write_all(format!("{}\n", line.join(" ")).as_bytes())
+        .map_err(step(&what))?;
     Ok(())
 }
+
+/// Kernel memory one SysV semaphore may cost, for the SEMMNS cap: `struct sem` is 64 bytes on
+/// x86_64 (measured: 100 arrays of 32000 took ~209 MB, ~65 bytes each), doubled for the array
+/// headers and slab overhead.
+const SEM_BYTES: u64 = 128;
 
 /// Step 7: /dev on a small tmpfs: host device nodes bound in (mknod is not allowed in a user
 /// namespace), the usual symlinks, a private devpts instance, /dev/shm from scratch; then the
