@@ -45,11 +45,7 @@ impl Probe {
 
 /// `{"op":..,"got":..}` lines into op -> got.
 fn parse_ops(r: &Run) -> BTreeMap<String, String> {
-    r.stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| Some((v["op"].as_str()?.to_owned(), v["got"].as_str()?.to_owned())))
-        .collect()
+    common::probe_op_results(&r.stdout).into_iter().collect()
 }
 
 #[track_caller]

@@ -357,21 +357,6 @@ fn a_kill_action_stops_the_command_and_names_the_rule() {
     });
 }
 
-/// The `got` of each `probe ops` line, in order.
-fn op_results(r: &Reported) -> Vec<(String, String)> {
-    r.run
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|v| {
-            (
-                v["op"].as_str().unwrap_or_default().to_owned(),
-                v["got"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn a_memfd_can_be_used_but_never_executed() {
     // MFD_CLOEXEC 0x1, MFD_ALLOW_SEALING 0x2, MFD_NOEXEC_SEAL 0x8, MFD_EXEC 0x10.
@@ -404,7 +389,7 @@ fn a_memfd_can_be_used_but_never_executed() {
         mode.extend(ops.iter().map(|(op, _)| *op));
         let r = probe.run(ctx, &mode);
         r.run.expect(0);
-        let got = op_results(&r);
+        let got = common::probe_op_results(&r.run.stdout);
         let want: Vec<(String, String)> = ops
             .iter()
             .map(|(o, g)| (o.to_string(), g.to_string()))
@@ -435,7 +420,9 @@ fn a_memfd_can_be_used_but_never_executed() {
         );
         r.run.expect(0);
         assert!(
-            op_results(&r).iter().all(|(_, g)| g == "ok"),
+            common::probe_op_results(&r.run.stdout)
+                .iter()
+                .all(|(_, g)| g == "ok"),
             "{}",
             r.dump()
         );

@@ -88,26 +88,13 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
 /// error pipe and the seccomp hand-off socket (pid 1 closed the rest), the same channels pid 1
 /// holds while it is dumpable before the supervisor has written its id maps.
 fn nest_user_namespace(ids: HostIds) -> Result<()> {
+    use crate::supervisor::identity::{write_id_maps, IdMap};
     let what = "create the command's user namespace";
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|e| {
-        let err = Error::setup(what, e as i32);
-        match e {
-            Errno::ENOSPC | Errno::EUSERS => err.with_hint(
-                "the user namespace limit (user.max_user_namespaces) or the nesting depth (32) \
-                 is reached; every jail uses two nested user namespaces: raise the sysctl or \
-                 nest fewer jails",
-            ),
-            _ => err,
-        }
-    })?;
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| crate::supervisor::userns::unshare_refused(e as i32))?;
     nix::sys::prctl::set_dumpable(true).map_err(|e| Error::setup(what, e as i32))?;
-    let write = |file: &str, content: String| {
-        std::fs::write(format!("/proc/self/{file}"), content)
-            .map_err(step(format!("{what}: write /proc/self/{file}")))
-    };
-    let written = write("uid_map", format!("{} 0 1\n", ids.uid))
-        .and_then(|()| write("setgroups", "deny\n".to_string()))
-        .and_then(|()| write("gid_map", format!("{} 0 1\n", ids.gid)));
+    let host = |inside| IdMap { inside, outside: 0 };
+    let written = write_id_maps("self", host(ids.uid), host(ids.gid));
     nix::sys::prctl::set_dumpable(false).map_err(|e| Error::setup(what, e as i32))?;
     written?;
     // The ids the command will see: exactly the host's.

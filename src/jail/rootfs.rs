@@ -383,57 +383,49 @@ fn limit_ipc(proc: BorrowedFd<'_>, memory: Option<u64>) -> Result<()> {
     let Some(limit) = memory else {
         return Ok(());
     };
+    let what = |name: &str| format!("limit SysV IPC: /proc/sys/kernel/{name}");
     let open = |name: &str, flags: i32| {
-        let what = format!("limit SysV IPC: /proc/sys/kernel/{name}");
         let path = CString::new(format!("sys/kernel/{name}"))
-            .map_err(|_| Error::setup(&what, libc::EINVAL))?;
+            .map_err(|_| Error::setup(what(name), libc::EINVAL))?;
         mount::open_beneath(proc, &path, flags | libc::O_CLOEXEC, 0)
             .map(std::fs::File::from)
-            .map_err(step(&what))
-            .map(|f| (f, what))
+            .map_err(step(what(name)))
     };
-    let read = |name: &str| -> Result<u64> {
-        let (mut f, what) = open(name, libc::O_RDONLY)?;
+    // Each of these sysctls is a line of numbers (kernel.sem has four).
+    let read = |name: &str| -> Result<Vec<u64>> {
         let mut s = String::new();
-        f.read_to_string(&mut s).map_err(step(&what))?;
-        s.trim()
-            .parse()
-            .map_err(|_| Error::setup(format!("{what}: not a number"), libc::EINVAL))
+        open(name, libc::O_RDONLY)?
+            .read_to_string(&mut s)
+            .map_err(step(what(name)))?;
+        s.split_whitespace()
+            .map(str::parse)
+            .collect::<std::result::Result<Vec<u64>, _>>()
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Error::setup(format!("{}: not numbers", what(name)), libc::EINVAL))
     };
-    let write = |name: &str, value: u64| -> Result<()> {
-        let (mut f, what) = open(name, libc::O_WRONLY)?;
-        f.write_all(format!("{value}\n").as_bytes())
-            .map_err(step(&what))
+    // Lower field `i` of `name` to `cap`, leaving the others as they are.
+    let lower = |name: &str, i: usize, cap: u64| -> Result<()> {
+        let mut values = read(name)?;
+        let field = values.get_mut(i).ok_or_else(|| {
+            Error::setup(format!("{}: too few numbers", what(name)), libc::EINVAL)
+        })?;
+        *field = (*field).min(cap);
+        let line: Vec<String> = values.iter().map(u64::to_string).collect();
+        open(name, libc::O_WRONLY)?
+            .write_all(format!("{}\n", line.join(" ")).as_bytes())
+            .map_err(step(what(name)))
     };
     let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
         .ok()
         .flatten()
         .map_or(4096, |p| p as u64);
-    write("shmmax", limit.min(read("shmmax")?))?;
-    write("shmall", limit.div_ceil(page).min(read("shmall")?))?;
-    let per_queue = read("msgmnb")?.max(1);
-    write("msgmni", (limit / per_queue).min(read("msgmni")?))?;
-    // kernel.sem: "SEMMSL SEMMNS SEMOPM SEMMNI"; only SEMMNS (all semaphores) is lowered.
-    let (mut f, what) = open("sem", libc::O_RDONLY)?;
-    let mut sem = String::new();
-    f.read_to_string(&mut sem).map_err(step(&what))?;
-    let mut fields: Vec<u64> = sem
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| Error::setup(format!("{what}: not four numbers"), libc::EINVAL))?;
-    if fields.len() != 4 {
-        return Err(Error::setup(
-            format!("{what}: not four numbers"),
-            libc::EINVAL,
-        ));
-    }
-    fields[1] = fields[1].min(limit / SEM_BYTES);
-    let (mut f, what) = open("sem", libc::O_WRONLY)?;
-    let line: Vec<String> = fields.iter().map(u64::to_string).collect();
-    f.write_all(format!("{}\n", line.join(" ")).as_bytes())
-        .map_err(step(&what))?;
-    Ok(())
+    lower("shmmax", 0, limit)?;
+    lower("shmall", 0, limit.div_ceil(page))?;
+    let per_queue = read("msgmnb")?[0].max(1);
+    lower("msgmni", 0, limit / per_queue)?;
+    // kernel.sem is "SEMMSL SEMMNS SEMOPM SEMMNI": SEMMNS counts all semaphores.
+    lower("sem", 1, limit / SEM_BYTES)
 }
 
 /// Kernel memory one SysV semaphore may cost, for the SEMMNS cap: `struct sem` is 64 bytes on

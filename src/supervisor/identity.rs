@@ -133,22 +133,32 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     Ok(())
 }
 
-/// Write the id maps of the jail's (outer) user namespace: `0 uid 1`, setgroups "deny"
-/// (required before an unprivileged gid_map, and it keeps the jail from dropping a group that
-/// denies access), `0 gid 1`. Pid 1 is uid 0 there, which makes it the owner of the jail's IPC
-/// namespace, the one id the kernel lets set its limits (`kernel.shmall`, ...). The command
-/// then moves into a user namespace of its own that maps the caller's ids back to themselves
-/// (`jail::exec`), so inside the jail `id` shows the caller's uid and gid as before.
-pub fn write_id_maps(pid: i32, uid: u32, gid: u32) -> Result<()> {
+/// One single-id mapping of a user namespace: `inside` there is `outside` in its parent.
+#[derive(Debug, Clone, Copy)]
+pub struct IdMap {
+    pub inside: u32,
+    pub outside: u32,
+}
+
+/// Write the id maps of the user namespace of `/proc/{proc_pid}` (a pid, or `self`): the uid
+/// map, setgroups "deny" (required before an unprivileged gid_map, and it keeps the jail from
+/// dropping a group that denies access), the gid map. Single ids only: what an unprivileged
+/// writer may map.
+///
+/// Two callers: the supervisor maps the jail's (outer) namespace host ids -> 0, so pid 1 is
+/// uid 0 there and owns the jail's IPC namespace, the one id the kernel lets set its limits
+/// (`kernel.shmall`, ...); the command maps its own (inner) namespace 0 -> host ids
+/// (`jail::exec`), so inside the jail `id` shows the caller's uid and gid.
+pub fn write_id_maps(proc_pid: &str, uid: IdMap, gid: IdMap) -> Result<()> {
     let write = |file: &str, content: String| {
-        std::fs::write(format!("/proc/{pid}/{file}"), content).map_err(|e| {
+        std::fs::write(format!("/proc/{proc_pid}/{file}"), content).map_err(|e| {
             Error::setup(
-                format!("write /proc/{pid}/{file}"),
+                format!("write /proc/{proc_pid}/{file}"),
                 crate::sys::errno_of(&e),
             )
         })
     };
-    write("uid_map", format!("0 {uid} 1\n"))?;
+    write("uid_map", format!("{} {} 1\n", uid.inside, uid.outside))?;
     write("setgroups", "deny\n".to_string())?;
-    write("gid_map", format!("0 {gid} 1\n"))
+    write("gid_map", format!("{} {} 1\n", gid.inside, gid.outside))
 }

@@ -3,7 +3,7 @@
 //! wall-clock timeout, collecting rusage and the command's exact status or setup error.
 
 pub mod identity;
-mod userns;
+pub(crate) mod userns;
 mod wait;
 
 use crate::error::{Error, Result};
@@ -207,7 +207,8 @@ fn run_in(
     drop((sync_rx, err_tx, status_tx, seccomp_tx));
 
     // Map our uid/gid to 0 in the jail's user namespace, then release the child.
-    if let Err(e) = identity::write_id_maps(pid, uid, gid) {
+    let root = |outside| identity::IdMap { inside: 0, outside };
+    if let Err(e) = identity::write_id_maps(&pid.to_string(), root(uid), root(gid)) {
         let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         let _ = wait::reap(pid);
         return Err(e);

@@ -360,6 +360,15 @@ pub struct Probe {
     pub bin: String,
 }
 
+/// The `{"op":..,"got":..}` lines of `probe ops` output, as (op, got) in output order.
+pub fn probe_op_results(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some((v["op"].as_str()?.to_owned(), v["got"].as_str()?.to_owned())))
+        .collect()
+}
+
 impl Probe {
     pub fn new() -> Probe {
         let built = Path::new(env!("CARGO_BIN_EXE_tooljail"))
