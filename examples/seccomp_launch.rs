@@ -17,8 +17,10 @@ use nix::unistd::{dup2, execvp};
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd};
 use std::process::{Command, Stdio};
-use tooljail::jail::seccomp::{self, Denials, Notifier};
+use tooljail::jail::seccomp::install;
+use tooljail::plan::seccomp;
 use tooljail::policy::{syscalls, Policy};
+use tooljail::supervisor::notify::{Denials, Notifier};
 
 fn load(path: &str) -> Policy {
     if path == "default" {
@@ -50,7 +52,7 @@ fn exec_mode(policy: &Policy, argv: &[String]) -> ! {
         .iter()
         .map(|a| CString::new(a.as_str()).expect("nul"))
         .collect();
-    seccomp::install(&prog, sock.as_fd()).unwrap_or_else(|e| die(&e.to_string()));
+    install(&prog, sock.as_fd()).unwrap_or_else(|e| die(&e.to_string()));
     let e = execvp(&args[0], &args).unwrap_err();
     eprintln!("seccomp_launch: exec {}: {e}", argv[0]);
     std::process::exit(127)

@@ -5,11 +5,12 @@
 //! Landlock is checked here. Other layers add their own checks to [`PreflightReport`].
 //! The read-only host probes that `tooljail doctor` shows live in [`probe`].
 
+pub mod features;
 pub mod probe;
 
 use crate::error::{Error, Result};
-use crate::jail::landlock::{required_abi, unenforced, Feature, Unenforced};
 use crate::policy::{Compat, Policy};
+use features::{required_abi, unenforced, Feature, Unenforced};
 use serde::{Deserialize, Serialize};
 
 /// Whether and how the running kernel offers Landlock.

@@ -188,10 +188,13 @@ fn child_body(spec: &Spec, sleeper: u32, out: &mut impl std::io::Write) {
     // The jail sets no_new_privs before Landlock; so do we (required when unprivileged).
     nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
     let started = std::time::Instant::now();
-    let applied = match spec.support {
-        Some(s) => tooljail::jail::landlock::restrict_with(&spec.policy, s),
-        None => tooljail::jail::landlock::restrict(&spec.policy),
-    };
+    // As the jail does: preflight decides (before clone), the command applies the plan.
+    let support = spec
+        .support
+        .unwrap_or_else(tooljail::preflight::landlock_support);
+    let applied = tooljail::preflight::landlock_with(&spec.policy, support).and_then(|pre| {
+        tooljail::jail::landlock::restrict(&tooljail::plan::landlock::plan(&spec.policy), &pre)
+    });
     writeln!(out, "LL restrict_us {}", started.elapsed().as_micros()).unwrap();
     match applied {
         Ok(status) => {

@@ -6,7 +6,7 @@ mod seccomp_support;
 
 use seccomp_support::{default_policy, policy, run, users};
 use std::os::unix::process::ExitStatusExt;
-use tooljail::jail::seccomp::DenialRule;
+use tooljail::plan::seccomp::DenialRule;
 use tooljail::policy::syscalls::{Arch, HardeningKind, HARDENING};
 use tooljail::policy::SeccompAction;
 

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use tooljail::cli::PolicyArgs;
 use tooljail::policy::resolve::Options;
-use tooljail::profile::fakehost::FakeHost;
+use tooljail::host::fake::FakeHost;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

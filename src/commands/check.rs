@@ -4,7 +4,7 @@
 
 use crate::cli::CheckArgs;
 use crate::error::Result;
-use crate::policy::resolve::RealHost;
+use crate::host::RealHost;
 
 pub fn check(args: &CheckArgs) -> Result<i32> {
     let mut errors = Vec::new();

@@ -7,7 +7,7 @@
 //! working directory (the system temporary directory), because profiles that expose `${CWD}`
 //! refuse `/` and HOME and doctor is often started from one of those. Then preflight runs on it,
 //! its `require_cgroup` is compared with what [`crate::cgroup::host_parent`] finds, and
-//! [`crate::limits::plan`] says which of its limits fall back to rlimits.
+//! [`crate::plan::limits::plan`] says which of its limits fall back to rlimits.
 //!
 //! Exit status: 0 when the default profile can be enforced in full, 1 when it cannot (the
 //! report says what is missing). Other profiles' verdicts are in the output (and `--json`)
@@ -15,10 +15,11 @@
 
 use crate::cli::{DoctorArgs, PolicyArgs};
 use crate::error::Result;
-use crate::jail::landlock::{crate_abi, required_abi, Feature};
-use crate::limits::{self, Mechanism};
-use crate::policy::resolve::{Host, Options, RealHost};
+use crate::host::{Host, RealHost};
+use crate::plan::limits::{self, Mechanism};
+use crate::policy::resolve::Options;
 use crate::policy::{Compat, FileKind, NetMode, Policy};
+use crate::preflight::features::{crate_abi, required_abi, Feature};
 use crate::preflight::probe::{self, CgroupV2, Ia32, IoUring, Kernel, Seccomp, UserNamespaces};
 use crate::preflight::{self, linux_for_abi, LandlockSupport};
 use crate::profile::search::{list, search_dirs, toml_files};

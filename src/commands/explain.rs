@@ -3,7 +3,8 @@
 
 use crate::cli::ExplainArgs;
 use crate::error::Result;
-use crate::policy::resolve::{errno_name, RealHost};
+use crate::host::RealHost;
+use crate::policy::resolve::errno_name;
 use crate::policy::size::format_size;
 use crate::policy::{Access, FileKind, NetMode, Policy, SeccompAction};
 use std::fmt::Write;
@@ -134,7 +135,7 @@ pub fn render(p: &Policy) -> String {
         none_if_empty(&p.syscalls.unsafe_allow)
     );
     // The rules exactly as the jail applies them (same function).
-    let _ = write!(w, "\n{}", crate::jail::landlock::plan(p));
+    let _ = write!(w, "\n{}", crate::plan::landlock::plan(p));
     let m = &p.limits;
     let _ = writeln!(w, "\nlimits:");
     let _ = writeln!(

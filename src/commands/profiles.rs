@@ -1,7 +1,7 @@
 //! `tooljail profiles`: every profile found, where it comes from, and what it is for.
 
 use crate::error::Result;
-use crate::policy::resolve::RealHost;
+use crate::host::RealHost;
 use crate::profile::search::{list, search_dirs, toml_files};
 
 pub fn profiles() -> Result<i32> {

@@ -5,7 +5,7 @@
 use crate::audit::AuditLog;
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::error::{exit, Error, Result};
-use crate::limits::{self, Evidence};
+use crate::outcome::{self, Evidence};
 use crate::plan::Plan;
 use crate::report::{DeniedSyscall, OpenSink, Outcome, Report, Sink, StoppedBy};
 use crate::supervisor::{self, identity, End};
@@ -183,7 +183,7 @@ fn prepare_and_run(
             examples: d.examples.clone(),
         })
         .chain((outcome.denials.others() > 0).then(|| DeniedSyscall {
-            name: crate::jail::seccomp::OTHERS.to_string(),
+            name: crate::supervisor::notify::OTHERS.to_string(),
             arch: String::new(),
             count: outcome.denials.others(),
             examples: Vec::new(),
@@ -211,7 +211,7 @@ fn prepare_and_run(
         tasks_at_end: outcome.tasks_at_end,
         tasks_peak: outcome.tasks_peak,
     };
-    report.stopped_by = limits::attribute(&plan.policy.limits, &plan.limits, &evidence);
+    report.stopped_by = outcome::attribute(&plan.policy.limits, &plan.limits, &evidence);
 
     let code = match outcome.end {
         End::SetupFailed(e) => return Err(e),
@@ -358,7 +358,7 @@ fn isolation(
         "landlock": {
             "requested": p.landlock,
             "preflight": plan.preflight.landlock,
-            "path_rules": crate::jail::landlock::rules(p).len(),
+            "path_rules": plan.landlock.paths.len(),
             "tcp_connect": p.network.tcp_connect,
             "tcp_bind": p.network.tcp_bind,
         },

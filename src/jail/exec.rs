@@ -36,7 +36,7 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
     nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
     // rlimits (CPU, file size, open files, no core dumps; memory and processes when no cgroup
     // enforces them), inherited by everything the command starts. See src/limits.rs.
-    crate::limits::apply(&plan.limits).map_err(|(what, errno)| Error::setup(what, errno))?;
+    apply_rlimits(&plan.limits).map_err(|(what, errno)| Error::setup(what, errno))?;
     // A user namespace of the command's own, nested in the jail's. The jail's mount, network,
     // IPC, UTS and cgroup namespaces belong to the outer one, where pid 1 is uid 0; in the inner
     // one the command is the caller's uid and gid again and owns nothing, so no capability it
@@ -63,7 +63,7 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
     }
     // Landlock: the second wall, independent of the mounts (src/jail/landlock.rs). The status
     // is checked inside: anything short of what preflight promised is an error.
-    crate::jail::landlock::restrict_with(&plan.policy, plan.preflight.landlock.support)?;
+    super::landlock::restrict(&plan.landlock, &plan.preflight.landlock)?;
     // The seccomp filter, last: it may forbid what the steps before it need. It sends its
     // listener fd to the supervisor, which answers (and reports) every denied call.
     let handoff = seccomp_tx.ok_or_else(|| {
@@ -161,4 +161,14 @@ fn not_executable(path: &str, errno: Errno) -> Error {
     });
     e.errno = Some(errno as i32);
     e
+}
+
+/// Set the planned rlimits in the calling process (the command process, before execve).
+/// Lowering limits needs no privilege; a failure is a setup error (fail closed).
+fn apply_rlimits(plan: &crate::plan::limits::LimitPlan) -> Result<(), (String, i32)> {
+    for r in &plan.rlimits {
+        nix::sys::resource::setrlimit(r.resource.to_nix(), r.soft, r.hard)
+            .map_err(|e| (format!("setrlimit {}", r.resource.name()), e as i32))?;
+    }
+    Ok(())
 }

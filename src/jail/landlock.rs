@@ -4,20 +4,15 @@
 //!
 //! The ruleset handles every access right the running kernel's ABI knows (capped at what the
 //! `landlock` crate knows), so a right added by a newer kernel is denied unless a rule grants it;
-//! the rules come from [`rules()`], [`port_rules()`] and [`scopes()`], which `explain` shows.
-//! The crate runs in `HardRequirement` mode and is asked only for what this kernel offers: any
-//! degradation is decided by us, up front, in [`crate::preflight::landlock_with`], and reported.
-
-mod rules;
-
-pub use rules::{
-    handles_net, plan, port_rules, required_abi, required_features, rules, scopes, unenforced,
-    Feature, FsRight, LandlockPlan, LandlockRule, NetRight, PortRule, ScopeRight, Unenforced,
-};
+//! the rules are the plan's ([`crate::plan::landlock`]), which `explain` shows. The crate runs
+//! in `HardRequirement` mode and is asked only for what this kernel offers: any degradation was
+//! decided by preflight, before clone, and is reported; this step does not decide again.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::policy::{Compat, FileKind, Policy};
-use crate::preflight::{self, LandlockSupport};
+use crate::plan::landlock::{FsRight, LandlockPlan, NetRight, ScopeRight};
+use crate::policy::{Compat, FileKind};
+use crate::preflight::features::{crate_abi, Unenforced};
+use crate::preflight::{LandlockReport, LandlockSupport};
 use landlock::{
     Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, Ruleset,
     RulesetAttr, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
@@ -51,60 +46,43 @@ pub struct LandlockStatus {
     pub kernel_newer_than_build: Option<u32>,
 }
 
-/// The highest Landlock ABI the `landlock` crate in this build knows.
-pub fn crate_abi() -> u32 {
-    ABI::from(i32::MAX) as u32
-}
-
 const STEP: &str = "setup step \"landlock\"";
 
-/// Applies the Policy's Landlock ruleset to the calling thread and everything it later
-/// starts. Call it in the command process, single-threaded, after PR_SET_NO_NEW_PRIVS, after
-/// pivot_root (rule paths are inside paths, opened here), before the seccomp filter.
+/// Applies the planned Landlock ruleset to the calling thread and everything it later starts.
+/// Call it in the command process, single-threaded, after PR_SET_NO_NEW_PRIVS, after pivot_root
+/// (rule paths are inside paths, opened here), before the seccomp filter. `preflight` is what
+/// the supervisor found before clone ([`crate::preflight::landlock`]): required mode never gets
+/// here without full support, and best-effort enforces what it found.
 ///
-/// Required mode: returns an error (kind Preflight when the kernel lacks a needed feature,
-/// Setup for any other failure) unless every needed feature is enforced. Best-effort mode:
-/// enforces what the kernel offers and lists the rest in [`LandlockStatus::not_enforced`].
-/// Never returns Ok with less than the status says.
-pub fn restrict(policy: &Policy) -> Result<LandlockStatus> {
-    restrict_with(policy, preflight::landlock_support())
-}
-
-/// [`restrict`] with the kernel support the supervisor found in preflight
-/// ([`crate::preflight::LandlockReport::support`]), so both sides decide from the same probe
-/// (and the debug-only fake-ABI knob reaches the child even after its environment is
-/// cleared). A support value above what the kernel answers now is an error: the status must
-/// never claim more than is enforced.
-pub fn restrict_with(policy: &Policy, support: LandlockSupport) -> Result<LandlockStatus> {
-    // The support we were handed may only be lower than the kernel's (the test knob lowers it);
+/// Never returns Ok with less than the status says: a kernel that answers less than preflight
+/// saw, or enforces the ruleset only partly, is an error (kind Setup).
+pub fn restrict(plan: &LandlockPlan, preflight: &LandlockReport) -> Result<LandlockStatus> {
+    let support = preflight.support;
+    // The support preflight saw may only be lower than the kernel's (the test knob lowers it);
     // claiming more would make the status lie about what is enforced.
-    let real = preflight::real_landlock_support().abi();
+    let real = crate::sys::landlock::abi_version().ok();
     if support.abi() > real {
         return Err(Error::new(
             ErrorKind::Setup,
             STEP,
-            format!(
-                "preflight saw Landlock {support:?} but the kernel answers {:?}",
-                preflight::real_landlock_support()
-            ),
+            format!("preflight saw Landlock {support:?} but the kernel answers ABI {real:?}"),
         )
         .with_hint("the kernel changed between preflight and the jail; run again"));
     }
-    let report = preflight::landlock_with(policy, support)?;
     let kernel_abi = match support {
         LandlockSupport::Available(abi) => abi,
-        // Only best-effort gets here (landlock_with refused required mode).
+        // Only best-effort gets here (preflight refused required mode).
         _ => {
             return Ok(LandlockStatus {
                 enforced: false,
-                mode: policy.landlock.mode,
+                mode: plan.mode,
                 kernel_abi: None,
                 handled_fs: vec![],
                 handled_net: vec![],
                 scopes: vec![],
                 path_rules: 0,
                 port_rules: 0,
-                not_enforced: report.not_enforced,
+                not_enforced: preflight.not_enforced.clone(),
                 kernel_newer_than_build: None,
             })
         }
@@ -112,13 +90,14 @@ pub fn restrict_with(policy: &Policy, support: LandlockSupport) -> Result<Landlo
     let abi = ABI::from(i32::try_from(kernel_abi.min(crate_abi())).unwrap_or(i32::MAX));
 
     let fs = AccessFs::from_all(abi);
-    let net = if handles_net(policy) {
+    let net = if plan.handles_net {
         AccessNet::from_all(abi)
     } else {
         BitFlags::EMPTY
     };
-    let scope: BitFlags<Scope> = scopes(policy)
-        .into_iter()
+    let scope: BitFlags<Scope> = plan
+        .scopes
+        .iter()
         .fold(BitFlags::EMPTY, |s, r| s | r.access())
         & Scope::from_all(abi);
 
@@ -134,8 +113,7 @@ pub fn restrict_with(policy: &Policy, support: LandlockSupport) -> Result<Landlo
     }
     let mut created = ruleset.create().map_err(ruleset_error)?;
 
-    let path_rules = rules(policy);
-    for rule in &path_rules {
+    for rule in &plan.paths {
         let access = rule.access() & fs;
         if access.is_empty() {
             continue;
@@ -145,8 +123,7 @@ pub fn restrict_with(policy: &Policy, support: LandlockSupport) -> Result<Landlo
             .add_rule(PathBeneath::new(fd, access))
             .map_err(ruleset_error)?;
     }
-    let ports = port_rules(policy);
-    for port in &ports {
+    for port in &plan.ports {
         let access = port.access() & net;
         if access.is_empty() {
             continue;
@@ -180,14 +157,14 @@ pub fn restrict_with(policy: &Policy, support: LandlockSupport) -> Result<Landlo
     }
     Ok(LandlockStatus {
         enforced: true,
-        mode: policy.landlock.mode,
+        mode: plan.mode,
         kernel_abi: Some(kernel_abi),
         handled_fs: FsRight::from_flags(fs),
         handled_net: NetRight::from_flags(net),
         scopes: ScopeRight::from_flags(scope),
-        path_rules: path_rules.len(),
-        port_rules: ports.len(),
-        not_enforced: report.not_enforced,
+        path_rules: plan.paths.len(),
+        port_rules: plan.ports.len(),
+        not_enforced: preflight.not_enforced.clone(),
         kernel_newer_than_build: (kernel_abi > crate_abi()).then_some(kernel_abi),
     })
 }

@@ -8,6 +8,7 @@
 
 use super::step;
 use crate::error::{Error, Result};
+use crate::plan::limits::IpcCaps;
 use crate::policy::{Access, Bind, FileKind, Policy};
 use crate::sys::mount::{self, NODEV, NOEXEC, NOSUID, RDONLY};
 use nix::sys::stat::Mode;
@@ -45,7 +46,7 @@ fn c(path: &Path) -> Result<CString> {
 
 /// Build the new root from `policy` and pivot into it. On return the process's root is the new
 /// root, the host's file system is no longer reachable, and the cwd is "/".
-pub fn build(policy: &Policy) -> Result<()> {
+pub fn build(policy: &Policy, ipc: Option<IpcCaps>) -> Result<()> {
     let _span = tracing::debug_span!("rootfs").entered();
     // 1. Nothing we mount may propagate back to the host (mount --make-rprivate /).
     mount::make_rprivate_root().map_err(step("make / private"))?;
@@ -90,7 +91,7 @@ pub fn build(policy: &Policy) -> Result<()> {
     }
 
     // 6. A fresh /proc of the jail's pid namespace, with host-revealing files masked.
-    mount_proc(root.as_fd(), policy)?;
+    mount_proc(root.as_fd(), ipc)?;
 
     // 7. A minimal /dev: the Policy's device nodes, std symlinks, devpts, /dev/shm; read-only.
     mount_dev(root.as_fd(), policy, Some(&scratch))?;
@@ -306,7 +307,7 @@ fn mount_scratch(root: BorrowedFd<'_>, policy: &Policy) -> Result<OwnedFd> {
 /// Step 6: a fresh proc (nosuid, nodev, noexec) with the runc-style masks, so even a process
 /// that somehow held capabilities could not read kernel memory or keys, trigger sysrq, or write
 /// sysctls.
-fn mount_proc(root: BorrowedFd<'_>, policy: &Policy) -> Result<()> {
+fn mount_proc(root: BorrowedFd<'_>, ipc: Option<IpcCaps>) -> Result<()> {
     let proc = mount::new_fs("proc", &[], NOSUID | NODEV | NOEXEC).map_err(|e| {
         let err = step("mount /proc")(e);
         if err.errno == Some(libc::EPERM) {
@@ -322,7 +323,7 @@ fn mount_proc(root: BorrowedFd<'_>, policy: &Policy) -> Result<()> {
     })?;
     let at = mount_point(root, Path::new("/proc"), FileKind::Dir).map_err(step("mount /proc"))?;
     mount::attach(proc.as_fd(), at.as_fd()).map_err(step("mount /proc"))?;
-    limit_ipc(proc.as_fd(), policy.limits.memory)?;
+    limit_ipc(proc.as_fd(), ipc)?;
     // Existing entries only: a file this kernel does not have needs no mask.
     let existing = |name: &str, flags: i32| -> Result<Option<OwnedFd>> {
         let cname = CString::new(name).map_err(|_| Error::setup("mask /proc", libc::EINVAL))?;
@@ -368,19 +369,14 @@ fn mount_proc(root: BorrowedFd<'_>, policy: &Policy) -> Result<()> {
     Ok(())
 }
 
-/// The IPC namespace's own limits, written through the fresh proc while /proc/sys is still
-/// writable (it is made read-only just after). SysV IPC objects outlive the processes that made
-/// them and no rlimit counts them, so with a memory limit the namespace caps each kind at it:
-/// `kernel.shmmax` (one segment) and `kernel.shmall` (all segments, in pages); `kernel.msgmni`
-/// so that every message queue full (`kernel.msgmnb` bytes each, which only a privileged
-/// process may exceed) fits; and SEMMNS of `kernel.sem` (semaphores in all arrays) at one per
-/// [`SEM_BYTES`]. Never raised above the kernel's value. The kernel lets only the IPC
-/// namespace's uid 0 write these (a uid check, not a capability): pid 1, and also the command,
-/// whose kernel uid is the same; what stops the command is /proc/sys mounted read-only, and
-/// Landlock's read-only rule for /proc behind it.
-fn limit_ipc(proc: BorrowedFd<'_>, memory: Option<u64>) -> Result<()> {
+/// The IPC namespace's own limits ([`IpcCaps`], planned before clone), written through the fresh
+/// proc while /proc/sys is still writable (it is made read-only just after). The kernel lets
+/// only the IPC namespace's uid 0 write these (a uid check, not a capability): pid 1, and also
+/// the command, whose kernel uid is the same; what stops the command is /proc/sys mounted
+/// read-only, and Landlock's read-only rule for /proc behind it.
+fn limit_ipc(proc: BorrowedFd<'_>, caps: Option<IpcCaps>) -> Result<()> {
     use std::io::{Read, Write};
-    let Some(limit) = memory else {
+    let Some(caps) = caps else {
         return Ok(());
     };
     let what = |name: &str| format!("limit SysV IPC: /proc/sys/kernel/{name}");
@@ -416,22 +412,13 @@ fn limit_ipc(proc: BorrowedFd<'_>, memory: Option<u64>) -> Result<()> {
             .write_all(format!("{}\n", line.join(" ")).as_bytes())
             .map_err(step(what(name)))
     };
-    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .map_or(4096, |p| p as u64);
-    lower("shmmax", 0, limit)?;
-    lower("shmall", 0, limit.div_ceil(page))?;
+    lower("shmmax", 0, caps.shmmax)?;
+    lower("shmall", 0, caps.shmall_pages)?;
     let per_queue = read("msgmnb")?[0].max(1);
-    lower("msgmni", 0, limit / per_queue)?;
+    lower("msgmni", 0, caps.queue_bytes / per_queue)?;
     // kernel.sem is "SEMMSL SEMMNS SEMOPM SEMMNI": SEMMNS counts all semaphores.
-    lower("sem", 1, limit / SEM_BYTES)
+    lower("sem", 1, caps.semaphores)
 }
-
-/// Kernel memory one SysV semaphore may cost, for the SEMMNS cap: `struct sem` is 64 bytes on
-/// x86_64 (measured: 100 arrays of 32000 took ~209 MB, ~65 bytes each), doubled for the array
-/// headers and slab overhead.
-const SEM_BYTES: u64 = 128;
 
 /// Step 7: /dev on a small tmpfs: host device nodes bound in (mknod is not allowed in a user
 /// namespace), the usual symlinks, a private devpts instance, /dev/shm from scratch; then the

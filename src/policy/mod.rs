@@ -1,7 +1,7 @@
 //! The Policy: a profile (or a stack of profiles plus command-line overrides) fully resolved into
 //! plain data. Variables are expanded, `extends` merged, host paths canonical and checked, sizes
 //! and durations parsed, syscall groups expanded. Nothing here performs I/O: resolution reads the
-//! host only through [`resolve::Host`], which tests replace with a fake.
+//! host only through [`crate::host::Host`], which tests replace with a fake.
 //!
 //! Everything downstream (preflight, the launch plan, the jail, the report) reads the Policy and
 //! nothing else, so `tooljail explain` shows exactly what will be enforced.

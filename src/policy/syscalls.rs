@@ -3,7 +3,7 @@
 //!
 //! A profile names groups (`@system-service`) and single syscalls (`getrandom`). [`expand`]
 //! turns them into the sorted list of syscall names stored in `Policy.syscalls.allow`; the
-//! seccomp compiler (`jail::seccomp`) resolves names to numbers per architecture with
+//! seccomp compiler (`plan::seccomp`) resolves names to numbers per architecture with
 //! [`Arch::number`]. A name that exists on no supported architecture is an error (a typo must
 //! never become a silent hole); a name that exists on some architectures only (`open`, `fork`,
 //! `stat` are absent on aarch64) is skipped on the others.

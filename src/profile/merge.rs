@@ -16,7 +16,7 @@ use super::schema::{Item, Layer};
 use super::search;
 use super::source::{parse, Sources};
 use crate::error::Error;
-use crate::policy::resolve::Host;
+use crate::host::Host;
 use crate::policy::ProfileSource;
 
 /// Deepest `extends` chain accepted; a bound so that a pathological set of files cannot

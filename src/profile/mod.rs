@@ -8,13 +8,13 @@ pub mod search;
 pub mod source;
 pub mod vars;
 
-pub mod fakehost;
 #[cfg(test)]
 mod tests;
 
 use crate::cli::{NetArg, PolicyArgs};
 use crate::error::{Error, Result};
-use crate::policy::resolve::{self, Host, Options, Overrides, RealHost};
+use crate::host::{Host, RealHost};
+use crate::policy::resolve::{self, Options, Overrides};
 use crate::policy::{NetMode, Policy};
 
 /// The Policy `run` and `explain` enforce: the profiles named by `-p` (or `default`) merged,

@@ -7,7 +7,7 @@
 
 use super::source::{suggest, SourceFile};
 use crate::error::Error;
-use crate::policy::resolve::Host;
+use crate::host::Host;
 use std::io;
 use std::path::{Path, PathBuf};
 

@@ -3,11 +3,11 @@
 //! wall-clock timeout, collecting rusage and the command's exact status or setup error.
 
 pub mod identity;
+pub mod notify;
 pub(crate) mod userns;
 mod wait;
 
 use crate::error::{Error, Result};
-use crate::jail::seccomp::{Denial, Denials};
 use crate::jail::{ChildFds, HostIds};
 use crate::plan::Plan;
 pub use crate::sys::process::Rusage;
@@ -15,6 +15,7 @@ use crate::sys::process::{self, Forked};
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use notify::{Denial, Denials};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,9 @@
 //! The wait loop: poll over the jail's pidfd, our signalfd and the two pipes from the jail, with
 //! the wall-clock deadline as the poll timeout. No signal handlers, no global state.
 
+use super::notify::{Denial, Denials, Notifier};
 use super::{End, Outcome};
 use crate::error::{Error, Result};
-use crate::jail::seccomp::{Denial, Denials, Notifier};
 use crate::plan::Plan;
 use crate::sys::process::{self, Rusage};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -88,7 +88,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let mut notifier: Option<Notifier> = None;
     // With RLIMIT_NPROC (no cgroup counter), the jail's tasks are counted from outside every
     // SAMPLE_EVERY, for the report's evidence: the peak seen.
-    let sampling = plan.limits.processes == crate::limits::Mechanism::Rlimit;
+    let sampling = plan.limits.processes == crate::plan::limits::Mechanism::Rlimit;
     let mut next_sample = Instant::now();
     let mut tasks_peak: Option<u64> = None;
     let mut denials = Denials::default();

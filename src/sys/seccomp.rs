@@ -33,7 +33,7 @@ pub fn set_no_new_privs() -> io::Result<()> {
 /// opens it O_CLOEXEC). `WAIT_KILLABLE_RECV` (Linux 5.19): once the supervisor has taken a
 /// notification, the caller waits for the answer killably only, so a signal cannot restart the
 /// denied call and have it counted twice. The caller checked the program with the
-/// verifier rules of `jail::seccomp::bpf::check`; the kernel checks again and returns EINVAL.
+/// verifier rules of `plan::seccomp::bpf::check`; the kernel checks again and returns EINVAL.
 /// EBUSY means a filter with a listener is already installed (tooljail inside tooljail).
 pub fn install_filter_with_listener(filter: &[libc::sock_filter]) -> io::Result<OwnedFd> {
     let len = u16::try_from(filter.len())

@@ -14,8 +14,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tooljail::jail::seccomp::{self, Denial, Denials, Notifier};
+use tooljail::plan::seccomp;
 use tooljail::policy::{syscalls, Policy, SeccompAction};
+use tooljail::supervisor::notify::{Denial, Denials, Notifier};
 
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 

@@ -1,4 +1,5 @@
-//! Profile -> Policy. Resolution reads the host only through [`Host`], so unit tests fake it.
+//! Profile -> Policy. Resolution reads the host only through [`crate::host::Host`], so unit
+//! tests fake it.
 //!
 //! Input: the merged profile layer ([`crate::profile::merge::Merged`]) and the command-line
 //! [`Overrides`]. Output: a [`Policy`] or every error found, each positioned at the value that
@@ -8,6 +9,7 @@
 use super::size::{parse_duration, parse_size};
 use super::*;
 use crate::error::{Error, ErrorKind};
+use crate::host::Host;
 use crate::profile::merge::Merged;
 use crate::profile::schema::{Item, Scalar};
 use crate::profile::source::{suggest, Sources};
@@ -19,55 +21,6 @@ mod fs;
 mod rules;
 
 pub use rules::{errno_name, parse_action};
-
-/// The host as resolution sees it: the caller's environment, identity and file system.
-pub trait Host {
-    fn env(&self, key: &str) -> Option<String>;
-    fn cwd(&self) -> io::Result<PathBuf>;
-    fn uid(&self) -> u32;
-    fn gid(&self) -> u32;
-    fn home(&self) -> Option<PathBuf>;
-    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
-    /// File or directory (following symlinks).
-    fn kind(&self, path: &Path) -> io::Result<FileKind>;
-    /// Read a profile file.
-    fn read_to_string(&self, path: &Path) -> io::Result<String>;
-}
-
-/// The real host.
-pub struct RealHost;
-
-impl Host for RealHost {
-    fn env(&self, key: &str) -> Option<String> {
-        std::env::var(key).ok()
-    }
-    fn cwd(&self) -> io::Result<PathBuf> {
-        std::env::current_dir()
-    }
-    fn uid(&self) -> u32 {
-        nix::unistd::getuid().as_raw()
-    }
-    fn gid(&self) -> u32 {
-        nix::unistd::getgid().as_raw()
-    }
-    fn home(&self) -> Option<PathBuf> {
-        std::env::var_os("HOME").map(PathBuf::from)
-    }
-    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        std::fs::canonicalize(path)
-    }
-    fn kind(&self, path: &Path) -> io::Result<FileKind> {
-        let md = std::fs::metadata(path)?;
-        Ok(if md.is_dir() {
-            FileKind::Dir
-        } else {
-            FileKind::File
-        })
-    }
-    fn read_to_string(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
-    }
-}
 
 /// Command-line overrides, applied on top of the merged profiles.
 #[derive(Debug, Clone, Default)]

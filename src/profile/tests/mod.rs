@@ -7,9 +7,9 @@ mod keys;
 mod overrides;
 mod positions;
 
-use super::fakehost::FakeHost;
 use crate::cli::{NetArg, PolicyArgs};
 use crate::error::{Error, ErrorKind};
+use crate::host::fake::FakeHost;
 use crate::policy::resolve::{self, Options};
 use crate::policy::*;
 use std::path::PathBuf;

@@ -1,24 +1,16 @@
 //! The supervisor's side of the filter: receive each user notification, answer it, and keep a
 //! count per syscall name for the report and the one-line stderr summary.
 
-use super::{answer, Answer, Program};
 use crate::error::{Error, ErrorKind, Result};
-use crate::jail::seccomp::bpf::{Insn, SeccompData};
+use crate::plan::seccomp::bpf::{Insn, SeccompData};
+use crate::plan::seccomp::{answer, Answer, Program};
 use crate::policy::syscalls::{Arch, MFD_NOEXEC_SEAL};
 use crate::sys::seccomp as sys;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-/// Which rule denied a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DenialRule {
-    /// Outside the profile's allow-list: `[syscalls] allow` can permit it.
-    Profile,
-    /// An always-denied hardening rule: only `[syscalls] unsafe_allow` lifts it.
-    Hardening,
-}
+pub use crate::plan::seccomp::DenialRule;
 
 /// One denied syscall, as the supervisor saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -382,3 +374,6 @@ impl Serialize for Denials {
         seq.end()
     }
 }
+
+#[cfg(test)]
+mod tests;

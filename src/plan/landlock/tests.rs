@@ -1,5 +1,6 @@
 use super::*;
 use crate::policy::*;
+use crate::preflight::features::{required_abi, required_features, unenforced, Feature};
 use landlock::{Access as _, ABI};
 use std::collections::BTreeMap;
 use std::time::Duration;

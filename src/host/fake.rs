@@ -1,7 +1,7 @@
 //! A fake host for unit tests and fuzzing: an in-memory file tree with symlinks, environment, cwd
 //! and ids. Pure data, no I/O, so resolution can be exercised without touching the machine.
 
-use crate::policy::resolve::Host;
+use super::Host;
 use crate::policy::FileKind;
 use std::collections::BTreeMap;
 use std::io;

@@ -2,6 +2,7 @@
 //! exact totals and the one-line stderr summary.
 
 use super::*;
+use crate::policy::syscalls::Arch;
 
 #[test]
 fn summary_line() {

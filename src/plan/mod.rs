@@ -2,6 +2,10 @@
 //! already converted to the form the syscalls take (argv, envp and the execve candidates as C
 //! strings, the clone flags), so that after clone nothing is parsed or looked up on the host.
 
+pub mod landlock;
+pub mod limits;
+pub mod seccomp;
+
 use crate::error::{Error, Result};
 use crate::policy::{NetMode, Policy};
 use std::ffi::{CString, OsString};
@@ -25,11 +29,13 @@ pub struct Plan {
     pub clone_flags: u64,
     /// Whether the jail has its own network namespace (then `lo` is brought up inside).
     pub private_net: bool,
+    /// The Landlock ruleset (paths, ports, scopes) the command restricts itself with.
+    pub landlock: landlock::LandlockPlan,
     /// The seccomp filter, compiled before clone (the command installs it last before execve).
-    pub seccomp: crate::jail::seccomp::Program,
+    pub seccomp: seccomp::Program,
     /// How each limit is enforced (cgroup v2 when this run has a jail cgroup, else rlimits), and
     /// the rlimits the command sets.
-    pub limits: crate::limits::LimitPlan,
+    pub limits: limits::LimitPlan,
     /// What preflight found this kernel supports (the command's Landlock step decides from the
     /// same probe).
     pub preflight: crate::preflight::PreflightReport,
@@ -98,10 +104,12 @@ impl Plan {
         if private_net {
             clone_flags |= libc::CLONE_NEWNET as u64;
         }
-        let seccomp = crate::jail::seccomp::compile(&policy)?;
-        let limits = crate::limits::plan(&policy.limits, cgroup_available);
+        let seccomp = seccomp::compile(&policy)?;
+        let landlock = landlock::plan(&policy);
+        let limits = limits::plan(&policy.limits, cgroup_available);
         Ok(Plan {
             preflight,
+            landlock,
             seccomp,
             limits,
             policy,

@@ -1,0 +1,58 @@
+//! The host as profile loading and Policy resolution see it: the caller's environment,
+//! identity and file system, behind one trait so that unit tests and the fuzzer use
+//! [`fake::FakeHost`] instead. Read-only: nothing here changes the machine.
+
+pub mod fake;
+
+use crate::policy::FileKind;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The host as resolution sees it: the caller's environment, identity and file system.
+pub trait Host {
+    fn env(&self, key: &str) -> Option<String>;
+    fn cwd(&self) -> io::Result<PathBuf>;
+    fn uid(&self) -> u32;
+    fn gid(&self) -> u32;
+    fn home(&self) -> Option<PathBuf>;
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
+    /// File or directory (following symlinks).
+    fn kind(&self, path: &Path) -> io::Result<FileKind>;
+    /// Read a profile file.
+    fn read_to_string(&self, path: &Path) -> io::Result<String>;
+}
+
+/// The real host.
+pub struct RealHost;
+
+impl Host for RealHost {
+    fn env(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+    fn cwd(&self) -> io::Result<PathBuf> {
+        std::env::current_dir()
+    }
+    fn uid(&self) -> u32 {
+        nix::unistd::getuid().as_raw()
+    }
+    fn gid(&self) -> u32 {
+        nix::unistd::getgid().as_raw()
+    }
+    fn home(&self) -> Option<PathBuf> {
+        std::env::var_os("HOME").map(PathBuf::from)
+    }
+    fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
+        std::fs::canonicalize(path)
+    }
+    fn kind(&self, path: &Path) -> io::Result<FileKind> {
+        let md = std::fs::metadata(path)?;
+        Ok(if md.is_dir() {
+            FileKind::Dir
+        } else {
+            FileKind::File
+        })
+    }
+    fn read_to_string(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}

@@ -1,0 +1,312 @@
+//! How a run ended, in the report's terms: which limit stopped the command, from evidence
+//! tooljail observed itself ([`attribute`]). Pure functions of what the supervisor saw.
+
+use crate::plan::limits::{LimitPlan, Mechanism};
+use crate::policy::Limits;
+use crate::report::StoppedBy;
+
+/// Evidence gathered when the jail ended, for attribution. Every field is something tooljail
+/// observed, never a guess from the command's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// The supervisor's wall-clock deadline fired.
+    pub timed_out: bool,
+    /// After the deadline, the grace period (`kill_after`) passed too and the jail got SIGKILL.
+    pub grace_kill: bool,
+    /// The signal that killed the command, if any.
+    pub signal: Option<i32>,
+    /// The jail used at least its CPU-time limit (a SIGKILL then comes from RLIMIT_CPU's hard
+    /// limit, which a process ignoring SIGXCPU reaches).
+    pub cpu_exhausted: bool,
+    /// cgroup memory.events `oom_kill` went up during the run.
+    pub cgroup_oom_kill: bool,
+    /// cgroup pids.events `max` went up during the run.
+    pub cgroup_pids_max: bool,
+    /// Bytes used in scratch when the command ended, and the cap.
+    pub scratch_used: Option<(u64, u64)>,
+    /// Largest resident set of any one process of the jail, in bytes (rusage ru_maxrss).
+    pub max_rss: u64,
+    /// Tasks (processes and threads) of the jail at the moment the command ended, the command
+    /// itself included, as the jail's pid 1 counted them in its /proc.
+    pub tasks_at_end: Option<u64>,
+    /// Most tasks the jail held at once, sampled from outside while it ran (a lower bound of the
+    /// true peak: a burst between two samples is missed).
+    pub tasks_peak: Option<u64>,
+}
+
+/// With RLIMIT_DATA, a failed command whose largest process reached this share of the limit
+/// (resident) is attributed to memory: allocations past the limit fail with ENOMEM, which leaves
+/// no other trace. A process that failed one large allocation (more than a quarter of the limit)
+/// while far below it is not attributed; docs/limits.md says so.
+pub const RSS_SHARE_PERCENT: u64 = 75;
+
+/// Which limit stopped the command, from the evidence; `None` when no limit did. The caller
+/// keeps the answer only when the command failed (non-zero exit or a signal): a command that
+/// succeeded was not stopped by anything. `plan` says which mechanism enforced each limit.
+pub fn attribute(limits: &Limits, plan: &LimitPlan, ev: &Evidence) -> Option<StoppedBy> {
+    let stop = |name: &str, evidence: String| {
+        Some(StoppedBy {
+            kind: "limit".into(),
+            name: name.into(),
+            evidence,
+        })
+    };
+    if ev.timed_out {
+        let wall = humantime::format_duration(limits.wall_time);
+        return stop(
+            "wall_time",
+            if ev.grace_kill {
+                format!(
+                    "the wall-clock limit of {wall} passed: SIGTERM, then SIGKILL after the {} grace",
+                    humantime::format_duration(limits.kill_after)
+                )
+            } else {
+                format!("the wall-clock limit of {wall} passed: SIGTERM")
+            },
+        );
+    }
+    if ev.cgroup_oom_kill {
+        return stop(
+            "memory",
+            "the cgroup's memory.events counted an oom_kill (memory.max reached)".into(),
+        );
+    }
+    match ev.signal {
+        Some(libc::SIGXCPU) => {
+            return stop(
+                "cpu_time",
+                "SIGXCPU: the CPU-time limit (RLIMIT_CPU) was reached".into(),
+            )
+        }
+        Some(libc::SIGKILL) if ev.cpu_exhausted => {
+            return stop(
+                "cpu_time",
+                "SIGKILL at the CPU-time hard limit (SIGXCPU was ignored)".into(),
+            )
+        }
+        Some(libc::SIGXFSZ) => {
+            return stop(
+                "file_size",
+                "SIGXFSZ: a write went past the file-size limit (RLIMIT_FSIZE)".into(),
+            )
+        }
+        _ => {}
+    }
+    if ev.cgroup_pids_max {
+        return stop(
+            "processes",
+            "the cgroup's pids.events counted a refused fork (pids.max reached)".into(),
+        );
+    }
+    if let Some((used, cap)) = ev.scratch_used {
+        // tmpfs rounds to pages: within one page of the cap counts as full.
+        if cap > 0 && used + 4096 >= cap {
+            return stop(
+                "scratch_full",
+                format!("scratch used {used} of {cap} bytes (writes fail with ENOSPC)"),
+            );
+        }
+    }
+    if let (Mechanism::Rlimit, Some(max)) = (plan.processes, limits.processes) {
+        // RLIMIT_NPROC refuses a fork (EAGAIN) once the jail's user namespace holds `max` tasks
+        // of its uid; every task of the jail has that uid, pid 1 included. It sends no signal
+        // and counts nothing, so the evidence is the jail holding its whole budget.
+        let seen = match (ev.tasks_at_end, ev.tasks_peak) {
+            (Some(end), _) if end >= max => {
+                Some(format!("{end} tasks were in use when the command ended"))
+            }
+            (_, Some(peak)) if peak >= max => Some(format!(
+                "{peak} tasks were in use at once while it ran (sampled)"
+            )),
+            _ => None,
+        };
+        if let Some(seen) = seen {
+            return stop(
+                "processes",
+                format!(
+                    "{seen}, the limit is {max}: further forks failed with EAGAIN (RLIMIT_NPROC)"
+                ),
+            );
+        }
+    }
+    if let (Mechanism::Rlimit, Some(max)) = (plan.memory, limits.memory) {
+        if max > 0 && ev.max_rss.saturating_mul(100) >= max.saturating_mul(RSS_SHARE_PERCENT) {
+            return stop(
+                "memory",
+                format!(
+                    "the command failed after one of its processes reached {} MiB resident, \
+                     {}% of the {} MiB per-process limit (RLIMIT_DATA: allocations past it fail \
+                     with ENOMEM)",
+                    ev.max_rss >> 20,
+                    ev.max_rss.saturating_mul(100) / max,
+                    max >> 20
+                ),
+            );
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::limits::plan;
+    use std::time::Duration;
+
+    fn limits() -> Limits {
+        Limits {
+            wall_time: Duration::from_secs(60),
+            kill_after: Duration::from_secs(2),
+            cpu_time: Some(Duration::from_secs(10)),
+            memory: Some(1 << 30),
+            processes: Some(64),
+            open_files: Some(256),
+            file_size: Some(1 << 20),
+            require_cgroup: false,
+        }
+    }
+
+    #[test]
+    fn attribution_follows_evidence() {
+        let l = limits();
+        let p = plan(&l, false);
+        let name = |ev: Evidence| attribute(&l, &p, &ev).map(|s| s.name);
+        assert_eq!(
+            name(Evidence {
+                timed_out: true,
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("wall_time")
+        );
+        assert_eq!(
+            name(Evidence {
+                signal: Some(libc::SIGXCPU),
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("cpu_time")
+        );
+        assert_eq!(
+            name(Evidence {
+                signal: Some(libc::SIGXFSZ),
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("file_size")
+        );
+        assert_eq!(
+            name(Evidence {
+                cgroup_oom_kill: true,
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("memory")
+        );
+        assert_eq!(
+            name(Evidence {
+                cgroup_pids_max: true,
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("processes")
+        );
+        assert_eq!(
+            name(Evidence {
+                scratch_used: Some((256 << 20, 256 << 20)),
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("scratch_full")
+        );
+        assert_eq!(
+            name(Evidence {
+                scratch_used: Some((1 << 20, 256 << 20)),
+                ..Default::default()
+            }),
+            None
+        );
+        assert_eq!(
+            name(Evidence {
+                signal: Some(libc::SIGTERM),
+                ..Default::default()
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn rlimit_processes_and_memory_need_their_evidence() {
+        let l = limits();
+        let p = plan(&l, false);
+        let name = |ev: Evidence| attribute(&l, &p, &ev).map(|s| s.name);
+        // Processes: the jail held its whole budget when the command ended.
+        assert_eq!(
+            name(Evidence {
+                tasks_at_end: Some(64),
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("processes")
+        );
+        assert_eq!(
+            name(Evidence {
+                tasks_peak: Some(64),
+                tasks_at_end: Some(1),
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("processes")
+        );
+        assert_eq!(
+            name(Evidence {
+                tasks_at_end: Some(63),
+                tasks_peak: Some(63),
+                ..Default::default()
+            }),
+            None
+        );
+        // Memory: the largest process came within 75% of RLIMIT_DATA.
+        assert_eq!(
+            name(Evidence {
+                max_rss: (1 << 30) / 4 * 3,
+                ..Default::default()
+            })
+            .as_deref(),
+            Some("memory")
+        );
+        assert_eq!(
+            name(Evidence {
+                max_rss: (1 << 30) / 2,
+                ..Default::default()
+            }),
+            None
+        );
+        // With a cgroup, only the cgroup's own counters attribute these two.
+        let cg = plan(&l, true);
+        let ev = Evidence {
+            tasks_at_end: Some(64),
+            max_rss: 1 << 30,
+            ..Default::default()
+        };
+        assert_eq!(attribute(&l, &cg, &ev), None);
+    }
+
+    #[test]
+    fn wall_time_says_whether_the_grace_ran_out() {
+        let l = limits();
+        let p = plan(&l, false);
+        let ev = |grace_kill| Evidence {
+            timed_out: true,
+            grace_kill,
+            ..Default::default()
+        };
+        let soft = attribute(&l, &p, &ev(false)).unwrap();
+        assert!(!soft.evidence.contains("SIGKILL"), "{soft:?}");
+        let hard = attribute(&l, &p, &ev(true)).unwrap();
+        assert!(
+            hard.evidence.contains("SIGKILL after the 2s grace"),
+            "{hard:?}"
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! The seccomp filter: the third wall, installed as the very last step before execve.
+//!
+//! [`compile`] turns `Policy.syscalls` (+ the always-denied [`HARDENING`] rules) into a classic
+//! BPF program, in the parent, before clone: pure data in, instructions out, unit-tested by
+//! running the program in [`bpf::run`]. [`install`] loads it in the command process and hands
+//! the user-notification listener to the supervisor, whose [`Notifier`] answers each denied
+//! call and records it by name, so the report can say `ptrace(x86_64) x1` rather than
+//! "killed by signal 31" (DESIGN security invariant 4).
+//!
+//! Shape of the program (all jumps forward and short, so no offset ever exceeds 255):
+//!
+//! ```text
+//!   A = arch;  A != NATIVE            -> KILL_PROCESS   (i386 int $0x80, arm compat)
+//!   A = nr;    A & 0x40000000 (x86)   -> KILL_PROCESS   (x32 ABI)
+//!   nr == ioctl   -> low32(arg1) in {TIOCSTI, TIOCLINUX} ? NOTIFY(EPERM) : ALLOW
+//!   nr == clone   -> low32(arg0) & CLONE_NEW*           ? NOTIFY(EPERM) : ALLOW
+//!   nr == socket  -> family allowed (netlink: route only) ? ALLOW : NOTIFY(EAFNOSUPPORT)
+//!   nr == socketpair -> low32(arg0) == AF_UNIX          ? ALLOW : NOTIFY(EAFNOSUPPORT)
+//!   nr == personality -> low32(arg0) in {0, 8, 0xffffffff} ? ALLOW : NOTIFY(EPERM)
+//!   nr == memfd_create -> low32(arg1) & MFD_HUGETLB ? NOTIFY(EINVAL)
+//!                       : low32(arg1) & MFD_EXEC ? NOTIFY(EACCES)
+//!                       : low32(arg1) & MFD_NOEXEC_SEAL ? ALLOW : NOTIFY(substitute)
+//!   nr == sendmsg -> arg0 == hand-off fd && flags == MSG_NOSIGNAL ? ALLOW : DEFAULT
+//!   nr == clone3  -> ERRNO(ENOSYS)
+//!   nr == ptrace, mount, bpf, ... (hardening) -> NOTIFY(EPERM)
+//!   nr == each allowed syscall                -> ALLOW
+//!   otherwise                                 -> DEFAULT
+//! ```
+//!
+//! DEFAULT is `SECCOMP_RET_USER_NOTIF` for `Errno(n)` and `Kill` (the supervisor answers `-n`,
+//! or leaves the caller blocked and kills the jail), and `SECCOMP_RET_LOG` for `Log` (the call
+//! runs and the kernel logs it; the report cannot list those). Allowed calls never leave the
+//! kernel: since Linux 5.11 the kernel caches "always allowed for this nr" and skips the filter.
+//!
+//! One notification is not a denial: `memfd_create` without `MFD_NOEXEC_SEAL` (every program
+//! written before Linux 6.3) is answered with a memfd the supervisor creates *with* the seal
+//! and installs in the caller (`SECCOMP_IOCTL_NOTIF_ADDFD` + `SEND`): what the kernel itself
+//! does under `vm.memfd_noexec = 2`, which an unprivileged jail cannot set.
+
+pub mod bpf;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::policy::syscalls::{
+    self, socket_families, Arch, HardeningKind, AF_NETLINK, AF_UNIX, HARDENING, MFD_EXEC,
+    MFD_HUGETLB, MFD_NOEXEC_SEAL, NETLINK_ROUTE, PERSONALITY_QUERY, PER_LINUX, PER_LINUX32,
+    X32_SYSCALL_BIT,
+};
+use crate::policy::{Policy, SeccompAction};
+use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// `SECCOMP_RET_*` action values (linux/seccomp.h).
+pub mod ret {
+    pub const KILL_PROCESS: u32 = 0x8000_0000;
+    pub const KILL_THREAD: u32 = 0x0000_0000;
+    pub const TRAP: u32 = 0x0003_0000;
+    pub const ERRNO: u32 = 0x0005_0000;
+    pub const USER_NOTIF: u32 = 0x7fc0_0000;
+    pub const TRACE: u32 = 0x7ff0_0000;
+    pub const LOG: u32 = 0x7ffc_0000;
+    pub const ALLOW: u32 = 0x7fff_0000;
+    pub const ACTION_FULL: u32 = 0xffff_0000;
+    pub const DATA: u32 = 0x0000_ffff;
+}
+
+/// Every `CLONE_NEW*` flag clone(2) accepts in its flags word: NEWNS 0x20000, NEWCGROUP
+/// 0x2000000, NEWUTS 0x4000000, NEWIPC 0x8000000, NEWUSER 0x10000000, NEWPID 0x20000000,
+/// NEWNET 0x40000000. (CLONE_NEWTIME, 0x80, overlaps clone's exit-signal byte and is only
+/// accepted by unshare/clone3, both of which are denied outright.)
+pub const CLONE_NEW_MASK: u32 = 0x7E02_0000;
+/// `TIOCSTI`: push a byte into the terminal's input queue.
+pub const TIOCSTI: u32 = 0x5412;
+/// `TIOCLINUX`: the virtual console's multiplexer; subcodes paste the selection (CVE-2023-1523
+/// showed it is TIOCSTI by another name).
+pub const TIOCLINUX: u32 = 0x541C;
+/// The exact `flags` of the one sendmsg that hands the listener over (see [`install`]).
+pub const HANDOFF_SEND_FLAGS: u32 = libc::MSG_NOSIGNAL as u32;
+/// Placeholder for the hand-off fd until [`Program::for_handoff_fd`] patches it in.
+const HANDOFF_FD_PLACEHOLDER: u32 = u32::MAX;
+
+/// What one `ret` of the compiled program means, before it is lowered to a return value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Allow,
+    /// Foreign architecture or x32: nothing sensible can follow; no profile can lift it.
+    KillProcess,
+    /// The profile's action for a syscall outside its allow-list.
+    Default,
+    /// An always-denied hardening rule, answered with this errno (and reported).
+    Harden(u16),
+    /// clone3: ENOSYS straight from the kernel, not reported (it is not a denial of anything
+    /// the tool needs: glibc falls back to clone at once).
+    Enosys,
+    /// memfd_create without MFD_NOEXEC_SEAL: the supervisor answers with a sealed memfd.
+    MemfdSubstitute,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Ld(u32),
+    Jeq(u32, u8, u8),
+    Jset(u32, u8, u8),
+    Ret(Verdict),
+}
+
+/// A compiled filter: the kernel program, and the shadow program the supervisor runs on each
+/// notification to decide the answer. Both come from the same ops, so they cannot disagree.
+#[derive(Debug, Clone)]
+pub struct Program {
+    arch: Arch,
+    action: SeccompAction,
+    ops: Vec<Op>,
+    /// Index of the instruction comparing sendmsg's fd with the hand-off fd, when the profile
+    /// does not allow sendmsg itself.
+    handoff_slot: Option<usize>,
+}
+
+impl Program {
+    /// The architecture the program accepts (all others are killed).
+    pub fn arch(&self) -> Arch {
+        self.arch
+    }
+
+    /// Number of BPF instructions.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Never true for a compiled program ([`compile`] refuses empty ones).
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The kernel program, with the hand-off rule matching fd `fd`.
+    pub fn for_handoff_fd(&self, fd: i32) -> Vec<Insn> {
+        let mut p = self.lower(Lowering::Kernel);
+        if let Some(i) = self.handoff_slot {
+            p[i].k = fd as u32;
+        }
+        p
+    }
+
+    /// The kernel's return value for `data` (hand-off fd placeholder unpatched).
+    pub fn evaluate(&self, data: &SeccompData) -> u32 {
+        // A compiled program always passes bpf::check (compile verified it), so run cannot
+        // fail; KILL_PROCESS is the fail-closed answer if that invariant were ever broken.
+        bpf::run(&self.lower(Lowering::Kernel), data).unwrap_or(ret::KILL_PROCESS)
+    }
+
+    /// The shadow program the supervisor runs on a notification (see [`Lowering::Shadow`]).
+    pub fn shadow(&self) -> Vec<Insn> {
+        self.lower(Lowering::Shadow)
+    }
+
+    fn lower(&self, how: Lowering) -> Vec<Insn> {
+        self.ops
+            .iter()
+            .map(|op| match *op {
+                Op::Ld(off) => Insn::stmt(LD_W_ABS, off),
+                Op::Jeq(k, t, f) => Insn::jump(JEQ_K, k, t, f),
+                Op::Jset(k, t, f) => Insn::jump(JSET_K, k, t, f),
+                Op::Ret(v) => Insn::stmt(RET_K, self.lower_verdict(v, how)),
+            })
+            .collect()
+    }
+
+    fn lower_verdict(&self, v: Verdict, how: Lowering) -> u32 {
+        match (v, how) {
+            (Verdict::Allow, _) => ret::ALLOW,
+            (Verdict::KillProcess, _) => ret::KILL_PROCESS,
+            (Verdict::Enosys, _) => ret::ERRNO | libc::ENOSYS as u32,
+            (Verdict::Default, _) if self.action == SeccompAction::Log => ret::LOG,
+            (
+                Verdict::Default | Verdict::Harden(_) | Verdict::MemfdSubstitute,
+                Lowering::Kernel,
+            ) => ret::USER_NOTIF,
+            (Verdict::Default, Lowering::Shadow) => match self.action {
+                SeccompAction::Errno(n) => ret::ERRNO | (n as u32 & ret::DATA),
+                SeccompAction::Kill | SeccompAction::Log => ret::KILL_THREAD,
+            },
+            (Verdict::Harden(e), Lowering::Shadow) => ret::TRACE | u32::from(e),
+            (Verdict::MemfdSubstitute, Lowering::Shadow) => ret::TRAP,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lowering {
+    /// What the kernel runs: denials become USER_NOTIF.
+    Kernel,
+    /// What the supervisor runs on a notification: TRACE|errno marks a hardening denial,
+    /// ERRNO|errno a profile denial, KILL_THREAD the profile's Kill action, TRAP a memfd to
+    /// substitute.
+    Shadow,
+}
+
+/// Which rule denied a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialRule {
+    /// Outside the profile's allow-list: `[syscalls] allow` can permit it.
+    Profile,
+    /// An always-denied hardening rule: only `[syscalls] unsafe_allow` lifts it.
+    Hardening,
+}
+
+/// What the supervisor answers one notification (see [`answer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Deny(DenialRule, i32),
+    Kill,
+    /// Create a memfd with `MFD_NOEXEC_SEAL` and the caller's other flags, and return it.
+    MemfdSubstitute,
+}
+
+/// What the supervisor answers a notification for `data`, from the shadow program's value.
+pub fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
+    let v = bpf::run(shadow, data).unwrap_or(ret::KILL_THREAD);
+    let errno = (v & ret::DATA) as i32;
+    match v & ret::ACTION_FULL {
+        ret::TRACE => Answer::Deny(DenialRule::Hardening, errno),
+        ret::ERRNO => Answer::Deny(DenialRule::Profile, errno),
+        // KILL_THREAD is the shadow's marker for the profile's Kill action (and the fail-closed
+        // answer to a program that could not run). A notification the shadow would allow
+        // cannot happen for one rule set; it is answered as a profile denial, never let through.
+        ret::KILL_THREAD => Answer::Kill,
+        ret::TRAP => Answer::MemfdSubstitute,
+        _ => Answer::Deny(DenialRule::Profile, libc::EPERM),
+    }
+}
+
+fn profile_err(message: String) -> Error {
+    Error::new(ErrorKind::Profile, "[syscalls]", message)
+}
+
+/// Compile `policy.syscalls` for the native architecture. Parent side, before clone.
+pub fn compile(policy: &Policy) -> Result<Program> {
+    compile_for(policy, Arch::NATIVE)
+}
+
+/// Compile for `arch` (tests compile for both supported architectures).
+///
+/// Errors (kind Profile, exit 125): an empty allow-list, an allow-list without `execve` (the
+/// command could never start), a name that is a syscall on no supported architecture, an
+/// unknown `unsafe_allow` key, an errno outside 1..=4095, a program the kernel would refuse,
+/// and a program that would allow every native syscall. Never "success" for those.
+pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
+    let sc = &policy.syscalls;
+    if sc.allow.is_empty() {
+        return Err(
+            profile_err("the syscall allow-list is empty: nothing could run".into())
+                .with_hint("allow at least \"@system-service\" or \"@default\""),
+        );
+    }
+    if !sc.allow.iter().any(|n| n == "execve") {
+        return Err(profile_err(
+            "the syscall allow-list lacks execve: the command could never start".into(),
+        )
+        .with_hint("add \"@default\" (or \"execve\") to allow"));
+    }
+    if let SeccompAction::Errno(n) = sc.action {
+        if !(1..=4095).contains(&n) {
+            return Err(profile_err(format!(
+                "action errno {n} is not an errno (1..4095)"
+            )));
+        }
+    }
+    let mut lifted = BTreeSet::new();
+    for key in &sc.unsafe_allow {
+        let h = syscalls::hardening(key).map_err(|k| {
+            profile_err(format!("unknown unsafe_allow entry \"{k}\""))
+                .with_hint("see `tooljail explain` for the hardening rules' names")
+        })?;
+        lifted.insert(h.key);
+    }
+    let mut allowed = BTreeSet::new();
+    for name in &sc.allow {
+        match arch.number(name) {
+            Some(nr) => {
+                allowed.insert(nr);
+            }
+            None if syscalls::is_known(name) => {} // not on this architecture: skipped
+            None => {
+                return Err(profile_err(format!("unknown syscall \"{name}\" in allow")));
+            }
+        }
+    }
+
+    let nr_of = |name: &str| arch.number(name);
+    let mut ops = vec![
+        Op::Ld(OFF_ARCH),
+        Op::Jeq(arch.audit_arch(), 1, 0),
+        Op::Ret(Verdict::KillProcess),
+        Op::Ld(OFF_NR),
+    ];
+    if arch == Arch::X86_64 {
+        ops.push(Op::Jset(X32_SYSCALL_BIT, 0, 1));
+        ops.push(Op::Ret(Verdict::KillProcess));
+    }
+    // Syscalls that got a rule already; the plain allow list skips them.
+    let mut done = BTreeSet::new();
+    let mut handoff_slot = None;
+    let mut rule = |ops: &mut Vec<Op>, nr: u32, block: Vec<Op>| -> usize {
+        let skip = u8::try_from(block.len()).expect("rule blocks are short");
+        ops.push(Op::Jeq(nr, 0, skip));
+        let start = ops.len();
+        ops.extend(block);
+        done.insert(nr);
+        start
+    };
+    // The number of `name` when the profile allows it and has not lifted the hardening rule
+    // `key` that inspects its arguments (a syscall not allowed at all needs no argument rule).
+    let guarded = |name: &str, key: &str| {
+        nr_of(name).filter(|n| allowed.contains(n) && !lifted.contains(key))
+    };
+
+    if let Some(nr) = guarded("ioctl", "tty-injection") {
+        // Only the low 32 bits of the request: the kernel truncates `cmd` to unsigned int,
+        // so TIOCSTI | (1 << 32) is TIOCSTI (CVE-2019-7303, snapd's filter compared 64 bits).
+        let b = vec![
+            Op::Ld(arg_lo(1)),
+            Op::Jeq(TIOCSTI, 1, 0),
+            Op::Jeq(TIOCLINUX, 0, 1),
+            Op::Ret(Verdict::Harden(libc::EPERM as u16)),
+            Op::Ret(Verdict::Allow),
+        ];
+        rule(&mut ops, nr, b);
+    }
+    if let Some(nr) = guarded("clone", "clone-namespaces") {
+        // clone(flags, ...) has flags in arg0 on x86_64 and aarch64; the kernel uses the low
+        // 32 bits (lower_32_bits(clone_flags) in kernel/fork.c).
+        let b = vec![
+            Op::Ld(arg_lo(0)),
+            Op::Jset(CLONE_NEW_MASK, 0, 1),
+            Op::Ret(Verdict::Harden(libc::EPERM as u16)),
+            Op::Ret(Verdict::Allow),
+        ];
+        rule(&mut ops, nr, b);
+    }
+    if let Some(nr) = guarded("socket", "socket-families") {
+        // socket(domain, type, protocol): domain and protocol are ints (low 32 bits).
+        let families = socket_families(policy.network.mode);
+        let n = families.len();
+        let mut b = vec![Op::Ld(arg_lo(0))];
+        // Layout: ld; n x jeq family -> allow; jeq NETLINK ? next : deny; ld proto;
+        //         jeq ROUTE ? allow : deny; deny; allow.   (index 0 = the first ld)
+        let deny = n + 4;
+        let allow = n + 5;
+        for (i, (af, _)) in families.iter().enumerate() {
+            let at = i + 1;
+            b.push(Op::Jeq(*af, (allow - at - 1) as u8, 0));
+        }
+        let at = n + 1;
+        b.push(Op::Jeq(AF_NETLINK, 0, (deny - at - 1) as u8));
+        b.push(Op::Ld(arg_lo(2)));
+        b.push(Op::Jeq(NETLINK_ROUTE, 1, 0));
+        b.push(Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT as u16)));
+        b.push(Op::Ret(Verdict::Allow));
+        rule(&mut ops, nr, b);
+    }
+    if let Some(nr) = guarded("socketpair", "socket-families") {
+        // socketpair(domain, type, protocol, sv): only AF_UNIX implements it, but the kernel
+        // runs the family's create code (and may autoload its module) before it says
+        // EOPNOTSUPP, so any other domain gets socket()'s answer. Domain is an int: low 32 bits.
+        let b = vec![
+            Op::Ld(arg_lo(0)),
+            Op::Jeq(AF_UNIX, 1, 0),
+            Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT as u16)),
+            Op::Ret(Verdict::Allow),
+        ];
+        rule(&mut ops, nr, b);
+    }
+    if let Some(nr) = guarded("personality", "personality") {
+        // personality(unsigned int persona): the kernel takes the low 32 bits. Only the plain
+        // Linux persona, its 32-bit uname variant and the query are allowed; the flags
+        // (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, MMAP_PAGE_ZERO, ...) weaken the process.
+        let b = vec![
+            Op::Ld(arg_lo(0)),
+            Op::Jeq(PER_LINUX, 3, 0),
+            Op::Jeq(PER_LINUX32, 2, 0),
+            Op::Jeq(PERSONALITY_QUERY, 1, 0),
+            Op::Ret(Verdict::Harden(libc::EPERM as u16)),
+            Op::Ret(Verdict::Allow),
+        ];
+        rule(&mut ops, nr, b);
+    }
+    if let Some(nr) = guarded("memfd_create", "memfd-exec") {
+        // memfd_create(const char *name, unsigned int flags): flags is an unsigned int (low
+        // 32 bits). MFD_HUGETLB: a hugetlbfs file, whose F_SEAL_EXEC the kernel does not
+        // enforce (fchmod +x works on it), and whose pages come from the host's huge page pool,
+        // which no memory limit counts: EINVAL, what a kernel without hugetlbfs answers.
+        // MFD_EXEC asks for an executable memfd: EACCES, as under vm.memfd_noexec=2.
+        // MFD_NOEXEC_SEAL is what the jail wants anyway. Neither (pre-6.3 callers): the
+        // supervisor creates the memfd with the seal added and hands it back.
+        let b = vec![
+            Op::Ld(arg_lo(1)),
+            Op::Jset(MFD_HUGETLB, 0, 1),
+            Op::Ret(Verdict::Harden(libc::EINVAL as u16)),
+            Op::Jset(MFD_EXEC, 0, 1),
+            Op::Ret(Verdict::Harden(libc::EACCES as u16)),
+            Op::Jset(MFD_NOEXEC_SEAL, 0, 1),
+            Op::Ret(Verdict::Allow),
+            Op::Ret(Verdict::MemfdSubstitute),
+        ];
+        rule(&mut ops, nr, b);
+    }
+    if let Some(nr) = nr_of("sendmsg").filter(|n| !allowed.contains(n)) {
+        // The hand-off: after the filter is installed the command must sendmsg the listener
+        // fd before anyone listens. If the profile denies sendmsg, that call would become a
+        // notification nobody can receive yet: a deadlock. So sendmsg on exactly the hand-off
+        // fd with exactly MSG_NOSIGNAL is allowed. The fd is closed by execve (O_CLOEXEC); a
+        // later socket that reuses the number could still use sendmsg with those flags:
+        // that is the documented cost (docs/seccomp.md).
+        let b = vec![
+            Op::Ld(arg_lo(0)),
+            Op::Jeq(HANDOFF_FD_PLACEHOLDER, 0, 2),
+            Op::Ld(arg_lo(2)),
+            Op::Jeq(HANDOFF_SEND_FLAGS, 1, 0),
+            Op::Ret(Verdict::Default),
+            Op::Ret(Verdict::Allow),
+        ];
+        let start = rule(&mut ops, nr, b);
+        handoff_slot = Some(start + 1);
+    }
+    for h in HARDENING {
+        if lifted.contains(h.key) {
+            continue;
+        }
+        match h.kind {
+            HardeningKind::Syscall => {
+                if let Some(nr) = nr_of(h.key) {
+                    rule(
+                        &mut ops,
+                        nr,
+                        vec![Op::Ret(Verdict::Harden(libc::EPERM as u16))],
+                    );
+                }
+            }
+            HardeningKind::Clone3Enosys => {
+                if let Some(nr) = nr_of("clone3") {
+                    rule(&mut ops, nr, vec![Op::Ret(Verdict::Enosys)]);
+                }
+            }
+            _ => {}
+        }
+    }
+    for nr in &allowed {
+        if !done.contains(nr) {
+            ops.push(Op::Jeq(*nr, 0, 1));
+            ops.push(Op::Ret(Verdict::Allow));
+        }
+    }
+    ops.push(Op::Ret(Verdict::Default));
+
+    let prog = Program {
+        arch,
+        action: sc.action,
+        ops,
+        handoff_slot,
+    };
+    verify(&prog)?;
+    Ok(prog)
+}
+
+/// The checks every compiled program passes before anyone may install it.
+fn verify(prog: &Program) -> Result<()> {
+    for how in [Lowering::Kernel, Lowering::Shadow] {
+        bpf::check(&prog.lower(how))
+            .map_err(|e| profile_err(format!("the seccomp program is invalid: {e}")))?;
+    }
+    // Refuse allow-all: some native syscall (with zero arguments) must be stopped.
+    let arch = prog.arch.audit_arch();
+    let denies_something = (0..=prog.arch.max_nr() + 1).any(|nr| {
+        let v = prog.evaluate(&SeccompData::new(arch, nr, &[]));
+        v & ret::ACTION_FULL != ret::ALLOW && v & ret::ACTION_FULL != ret::LOG
+    });
+    if !denies_something {
+        return Err(profile_err(
+            "the seccomp program would allow every syscall".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
