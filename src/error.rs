@@ -48,13 +48,125 @@ impl ErrorKind {
     }
 }
 
+/// Where an error is, as data: sorted, compared and sent between processes as it is, rendered
+/// to text only for people and records.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(tag = "at", rename_all = "snake_case")]
+pub enum Location {
+    /// A position in a profile file: 1-based line and column.
+    Span {
+        file: String,
+        line: usize,
+        col: usize,
+    },
+    /// A named thing that has no position: a flag (`--report`), a profile section
+    /// (`[syscalls]`), a profile by name, a kernel feature.
+    Named { what: String },
+    /// A step of building the jail (in the supervisor, pid 1 or the command).
+    Step { name: String },
+    /// Nowhere better to point at.
+    #[default]
+    None,
+}
+
+impl Location {
+    pub fn step(name: impl Into<String>) -> Location {
+        Location::Step { name: name.into() }
+    }
+
+    /// The key that puts errors in reading order: positions by file, line and column first;
+    /// everything else after them, all equal (a stable sort keeps the order they were found in).
+    pub fn reading_order(&self) -> (bool, &str, usize, usize) {
+        match self {
+            Location::Span { file, line, col } => (false, file, *line, *col),
+            _ => (true, "", 0, 0),
+        }
+    }
+
+    fn map_text(self, f: impl Fn(String) -> String) -> Location {
+        match self {
+            Location::Span { file, line, col } => Location::Span {
+                file: f(file),
+                line,
+                col,
+            },
+            Location::Named { what } => Location::Named { what: f(what) },
+            Location::Step { name } => Location::Step { name: f(name) },
+            Location::None => Location::None,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Span { file, line, col } => write!(f, "{file}:{line}:{col}"),
+            Location::Named { what } => f.write_str(what),
+            Location::Step { name } => write!(f, "setup step \"{name}\""),
+            Location::None => Ok(()),
+        }
+    }
+}
+
+/// A flag, section or other named place (empty: no location).
+impl From<&str> for Location {
+    fn from(what: &str) -> Location {
+        Location::from(what.to_string())
+    }
+}
+
+impl From<String> for Location {
+    fn from(what: String) -> Location {
+        if what.is_empty() {
+            Location::None
+        } else {
+            Location::Named { what }
+        }
+    }
+}
+
+/// What made a setup step fail: the OS error it got, or a condition tooljail checked itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    Errno(i32),
+    Message(String),
+}
+
+impl From<i32> for Cause {
+    fn from(errno: i32) -> Cause {
+        Cause::Errno(errno)
+    }
+}
+
+impl From<String> for Cause {
+    fn from(message: String) -> Cause {
+        Cause::Message(message)
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(message: &str) -> Cause {
+        Cause::Message(message.to_string())
+    }
+}
+
+impl From<&std::io::Error> for Cause {
+    fn from(e: &std::io::Error) -> Cause {
+        Cause::Errno(e.raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+impl From<nix::errno::Errno> for Cause {
+    fn from(e: nix::errno::Errno) -> Cause {
+        Cause::Errno(e as i32)
+    }
+}
+
 /// An actionable error: `tooljail: WHERE: WHAT; HINT`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Error {
     pub kind: ErrorKind,
-    /// `file:line:col`, `setup step "…"`, `--ro`, or empty when there is no better place.
-    #[serde(rename = "where")]
-    pub location: String,
+    pub location: Location,
     /// What went wrong, in the profile's own terms.
     pub message: String,
     /// What to do about it; empty only when nothing useful can be said.
@@ -67,7 +179,7 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(kind: ErrorKind, location: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, location: impl Into<Location>, message: impl Into<String>) -> Self {
         Error {
             kind,
             location: location.into(),
@@ -82,28 +194,63 @@ impl Error {
         Error::new(ErrorKind::Usage, "", message)
     }
 
-    pub fn profile(location: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn profile(location: impl Into<Location>, message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Profile, location, message)
     }
 
-    pub fn preflight(what: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn preflight(what: impl Into<Location>, message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Preflight, what, message)
     }
 
-    /// A failed setup step. EAGAIN/ENOMEM/EMFILE-type errors are marked retryable.
-    pub fn setup(step: impl Into<String>, errno: i32) -> Self {
-        let message = std::io::Error::from_raw_os_error(errno).to_string();
-        let mut e = Error::new(
-            ErrorKind::Setup,
-            format!("setup step \"{}\"", step.into()),
-            message,
-        );
-        e.errno = Some(errno);
-        e.retryable = matches!(
-            errno,
-            libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE | libc::ENOSPC | libc::EINTR
-        );
-        e
+    /// A failed setup step: the one constructor for every step of building the jail, in the
+    /// supervisor, pid 1 or the command. An OS error keeps its errno, and EAGAIN/ENOMEM/EMFILE
+    /// type errors are marked retryable.
+    pub fn setup(step: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        let at = Location::step(step);
+        match cause.into() {
+            Cause::Message(message) => Error::new(ErrorKind::Setup, at, message),
+            Cause::Errno(errno) => {
+                let message = std::io::Error::from_raw_os_error(errno).to_string();
+                let mut e = Error::new(ErrorKind::Setup, at, message);
+                e.errno = Some(errno);
+                e.retryable = matches!(
+                    errno,
+                    libc::EAGAIN
+                        | libc::ENOMEM
+                        | libc::EMFILE
+                        | libc::ENFILE
+                        | libc::ENOSPC
+                        | libc::EINTR
+                );
+                e
+            }
+        }
+    }
+
+    /// Escape control characters in every text field, so the error stays one line that a
+    /// terminal shows as written (errors quote values from profiles and the command line).
+    pub fn one_line(self) -> Self {
+        fn clean(s: String) -> String {
+            if s.chars().any(char::is_control) {
+                s.chars()
+                    .map(|c| {
+                        if c.is_control() {
+                            c.escape_debug().to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
+            } else {
+                s
+            }
+        }
+        Error {
+            location: self.location.map_text(clean),
+            message: clean(self.message),
+            hint: clean(self.hint),
+            ..self
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -118,7 +265,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.location.is_empty() {
+        if self.location != Location::None {
             write!(f, "{}: ", self.location)?;
         }
         f.write_str(&self.message)?;
@@ -146,6 +293,42 @@ mod tests {
             "p.toml:3:1: unknown key \"rw\" in [filesystem]; did you mean \"read_write\"?"
         );
         assert_eq!(e.exit_code(), 125);
+    }
+
+    #[test]
+    fn locations_render_as_before_and_sort_in_file_order() {
+        let span = |file: &str, line, col| Location::Span {
+            file: file.into(),
+            line,
+            col,
+        };
+        assert_eq!(span("p.toml", 3, 1).to_string(), "p.toml:3:1");
+        assert_eq!(
+            Location::step("bind /x").to_string(),
+            "setup step \"bind /x\""
+        );
+        assert_eq!(Location::from("--ro").to_string(), "--ro");
+        assert_eq!(Location::from(""), Location::None);
+        let mut v = vec![
+            Location::from("--ro"),
+            span("b.toml", 1, 1),
+            Location::from("--rw"),
+            span("a.toml", 10, 2),
+            span("a.toml", 9, 5),
+        ];
+        v.sort_by(|a, b| a.reading_order().cmp(&b.reading_order()));
+        assert_eq!(
+            v,
+            [
+                span("a.toml", 9, 5),
+                span("a.toml", 10, 2),
+                span("b.toml", 1, 1),
+                Location::from("--ro"),
+                Location::from("--rw")
+            ]
+        );
+        let e = Error::setup("x", "a\nb").one_line();
+        assert_eq!(e.to_string(), "setup step \"x\": a\\nb");
     }
 
     #[test]

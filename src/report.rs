@@ -118,7 +118,7 @@ pub struct Report {
     pub isolation: serde_json::Value,
     pub resources: Resources,
     /// The error, when tooljail failed or refused.
-    pub error: Option<Error>,
+    pub error: Option<ErrorRecord>,
     /// Whether retrying the same call may succeed.
     pub retryable: bool,
     /// Warnings printed on stderr (e.g. best-effort isolation that was not enforced).
@@ -159,7 +159,35 @@ impl Report {
         self.outcome = Outcome::SetupError;
         self.exit_status = e.exit_code();
         self.retryable = e.retryable;
-        self.error = Some(e.clone());
+        self.error = Some(ErrorRecord::from(e));
+    }
+}
+
+/// An [`Error`] as the report and the audit log keep it: its location rendered as text
+/// (`where`), so a record reads the same whatever tooljail version wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorRecord {
+    pub kind: crate::error::ErrorKind,
+    /// `file:line:col`, `setup step "…"`, `--ro`, or empty when there is no better place.
+    #[serde(rename = "where")]
+    pub location: String,
+    pub message: String,
+    pub hint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+    pub retryable: bool,
+}
+
+impl From<&Error> for ErrorRecord {
+    fn from(e: &Error) -> ErrorRecord {
+        ErrorRecord {
+            kind: e.kind,
+            location: e.location.to_string(),
+            message: e.message.clone(),
+            hint: e.hint.clone(),
+            errno: e.errno,
+            retryable: e.retryable,
+        }
     }
 }
 

@@ -877,7 +877,11 @@ fn a_missing_rule_path_fails_closed() {
     let e = out.error.as_ref().unwrap_or_else(|| panic!("{}", out.raw));
     assert_eq!(e["kind"], "setup");
     assert_eq!(e["errno"], libc::ENOENT);
-    assert!(e["where"].as_str().unwrap().contains("does-not-exist"));
+    assert_eq!(e["location"]["at"], "step", "{e}");
+    assert!(e["location"]["name"]
+        .as_str()
+        .unwrap()
+        .contains("does-not-exist"));
     assert!(out.status.is_none());
 }
 

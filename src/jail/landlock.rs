@@ -8,7 +8,7 @@
 //! in `HardRequirement` mode and is asked only for what this kernel offers: any degradation was
 //! decided by preflight, before clone, and is reported; this step does not decide again.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::plan::landlock::{FsRight, LandlockPlan, NetRight, ScopeRight};
 use crate::policy::{Compat, FileKind};
 use crate::preflight::features::{crate_abi, Unenforced};
@@ -46,7 +46,7 @@ pub struct LandlockStatus {
     pub kernel_newer_than_build: Option<u32>,
 }
 
-const STEP: &str = "setup step \"landlock\"";
+const STEP: &str = "landlock";
 
 /// Applies the planned Landlock ruleset to the calling thread and everything it later starts.
 /// Call it in the command process, single-threaded, after PR_SET_NO_NEW_PRIVS, after pivot_root
@@ -62,8 +62,7 @@ pub fn restrict(plan: &LandlockPlan, preflight: &LandlockReport) -> Result<Landl
     // claiming more would make the status lie about what is enforced.
     let real = crate::sys::landlock::abi_version().ok();
     if support.abi() > real {
-        return Err(Error::new(
-            ErrorKind::Setup,
+        return Err(Error::setup(
             STEP,
             format!("preflight saw Landlock {support:?} but the kernel answers ABI {real:?}"),
         )
@@ -137,8 +136,7 @@ pub fn restrict(plan: &LandlockPlan, preflight: &LandlockReport) -> Result<Landl
     // We asked only for what this kernel offers, in HardRequirement mode: anything but full
     // enforcement means the kernel or crate disagree with us, so fail closed in both modes.
     if status.ruleset != RulesetStatus::FullyEnforced {
-        return Err(Error::new(
-            ErrorKind::Setup,
+        return Err(Error::setup(
             STEP,
             format!(
                 "the kernel enforced the Landlock ruleset only {:?} (ABI {kernel_abi})",
@@ -148,8 +146,7 @@ pub fn restrict(plan: &LandlockPlan, preflight: &LandlockReport) -> Result<Landl
         .with_hint("report this as a tooljail bug, with the output of `tooljail doctor`"));
     }
     if !status.no_new_privs {
-        return Err(Error::new(
-            ErrorKind::Setup,
+        return Err(Error::setup(
             STEP,
             "no_new_privs is not set, so the Landlock domain could be escaped through a setuid binary",
         )
@@ -173,22 +170,19 @@ pub fn restrict(plan: &LandlockPlan, preflight: &LandlockReport) -> Result<Landl
 /// the kind the Policy says: a file rule on a directory would silently widen to its tree, a
 /// directory rule on a file would carry rights the kernel rejects.
 fn open_rule_path(path: &Path, kind: FileKind) -> Result<std::fs::File> {
-    let where_ = || format!("setup step \"landlock rule {}\"", path.display());
+    let step = || format!("landlock rule {}", path.display());
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
         .open(path)
         .map_err(|e| {
-            let errno = e.raw_os_error().unwrap_or(libc::EIO);
-            let mut err = Error::new(ErrorKind::Setup, where_(), e.to_string()).with_hint(
+            Error::setup(step(), &e).with_hint(
                 "the path is in the Policy but cannot be opened inside the jail; check the profile",
-            );
-            err.errno = Some(errno);
-            err
+            )
         })?;
     let is_dir = file
         .metadata()
-        .map_err(|e| Error::new(ErrorKind::Setup, where_(), e.to_string()))?
+        .map_err(|e| Error::setup(step(), &e))?
         .is_dir();
     let found = if is_dir {
         FileKind::Dir
@@ -196,9 +190,8 @@ fn open_rule_path(path: &Path, kind: FileKind) -> Result<std::fs::File> {
         FileKind::File
     };
     if found != kind {
-        return Err(Error::new(
-            ErrorKind::Setup,
-            where_(),
+        return Err(Error::setup(
+            step(),
             format!("the Policy says {kind:?} but the path is a {found:?}"),
         )
         .with_hint("the path changed since the profile was resolved; run again"));
@@ -217,7 +210,7 @@ fn ruleset_error(e: RulesetError) -> Error {
         }
         source = s.source();
     }
-    let mut err = Error::new(ErrorKind::Setup, STEP, e.to_string())
+    let mut err = Error::setup(STEP, e.to_string())
         .with_hint("the Landlock ruleset could not be built; run `tooljail doctor`");
     err.errno = errno;
     err.retryable = matches!(errno, Some(libc::ENOMEM | libc::EMFILE | libc::ENFILE));

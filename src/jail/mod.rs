@@ -50,5 +50,5 @@ pub(crate) fn report(err_tx: BorrowedFd<'_>, e: &Error) {
 /// Turns an I/O error of a named setup step into the structured error the supervisor renders.
 pub(crate) fn step(name: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let name = name.into();
-    move |e| Error::setup(name, crate::sys::errno_of(&e))
+    move |e| Error::setup(name, &e)
 }

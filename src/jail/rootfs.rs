@@ -172,10 +172,7 @@ fn attach_bind(root: BorrowedFd<'_>, bind: &Bind, src: OwnedFd) -> Result<()> {
     }
     mount::set_attr(src.as_fd(), attrs, 0, true).map_err(step(bind_step(bind)))?;
     let target = mount_point(root, &bind.target, bind.kind).map_err(|e| {
-        let err = Error::setup(
-            format!("create mount point {}", bind.target.display()),
-            crate::sys::errno_of(&e),
-        );
+        let err = Error::setup(format!("create mount point {}", bind.target.display()), &e);
         if e.raw_os_error() == Some(libc::ELOOP) {
             err.with_hint(
                 "a symlink sits on the path of the mount point (inside an earlier bind); remove it",

@@ -2,7 +2,7 @@
 //! ([`crate::plan::seccomp`]) and hand its user-notification listener to the supervisor
 //! ([`crate::supervisor::notify`]).
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::plan::seccomp::{Program, HANDOFF_SEND_FLAGS};
 use crate::policy::syscalls::Arch;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd};
@@ -20,16 +20,14 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd};
 /// parent, where that is safe.
 pub fn install(prog: &Program, handoff: BorrowedFd<'_>) -> Result<()> {
     if prog.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Setup,
-            "setup step \"seccomp filter\"",
+        return Err(Error::setup(
+            "seccomp filter",
             "refusing to install an empty seccomp program",
         ));
     }
     if prog.arch() != Arch::NATIVE {
-        return Err(Error::new(
-            ErrorKind::Setup,
-            "setup step \"seccomp filter\"",
+        return Err(Error::setup(
+            "seccomp filter",
             format!("program compiled for {}", prog.arch().name()),
         ));
     }
@@ -75,5 +73,5 @@ pub fn install(prog: &Program, handoff: BorrowedFd<'_>) -> Result<()> {
 }
 
 fn setup_err(step: &str, e: &std::io::Error, hint: &str) -> Error {
-    Error::setup(step, e.raw_os_error().unwrap_or(libc::EIO)).with_hint(hint)
+    Error::setup(step, e).with_hint(hint)
 }

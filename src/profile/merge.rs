@@ -15,7 +15,7 @@
 use super::schema::{Item, Layer};
 use super::search;
 use super::source::{parse, Sources};
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::host::Host;
 use crate::policy::ProfileSource;
 
@@ -104,7 +104,7 @@ impl Loader<'_> {
                 self.sources.at(item),
                 self.sources.files[item.src].dir.clone(),
             ),
-            None => (format!("-p {arg}"), None),
+            None => (Location::from(format!("-p {arg}")), None),
         };
         let file = match search::find(self.host, arg, dir.as_deref(), &location) {
             Ok(f) => f,
@@ -113,16 +113,22 @@ impl Loader<'_> {
         if let Some(i) = self.stack.iter().position(|(id, _)| *id == file.id) {
             let mut cycle: Vec<&str> = self.stack[i..].iter().map(|(_, n)| n.as_str()).collect();
             cycle.push(&file.name);
-            let e = Error::profile(location, format!("extends cycle: {}", cycle.join(" -> ")))
-                .with_hint("remove one of these extends entries");
+            let e = Error::profile(
+                location.clone(),
+                format!("extends cycle: {}", cycle.join(" -> ")),
+            )
+            .with_hint("remove one of these extends entries");
             return self.errors.push(e);
         }
         if self.done.contains(&file.id) {
             return;
         }
         if self.stack.len() >= MAX_DEPTH {
-            let e = Error::profile(location, format!("extends nested deeper than {MAX_DEPTH}"))
-                .with_hint("flatten the chain of profiles");
+            let e = Error::profile(
+                location.clone(),
+                format!("extends nested deeper than {MAX_DEPTH}"),
+            )
+            .with_hint("flatten the chain of profiles");
             return self.errors.push(e);
         }
         let (id, name, origin) = (file.id.clone(), file.name.clone(), file.origin.clone());

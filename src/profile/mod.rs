@@ -37,52 +37,9 @@ pub fn resolve_args(
 /// Errors in reading order: by file, line and column; errors without a position (command-line
 /// flags) last, in the order found. Each on one line.
 fn tidy(errors: Vec<Error>) -> Vec<Error> {
-    let mut errors = one_line(errors);
-    errors.sort_by_cached_key(|e| position(&e.location));
+    let mut errors: Vec<Error> = errors.into_iter().map(Error::one_line).collect();
+    errors.sort_by(|a, b| a.location.reading_order().cmp(&b.location.reading_order()));
     errors
-}
-
-/// `(false, file, line, col)` for a `file:line:col` location, `(true, "", 0, 0)` otherwise.
-fn position(location: &str) -> (bool, String, usize, usize) {
-    let mut parts = location.rsplitn(3, ':');
-    let (col, line, file) = (parts.next(), parts.next(), parts.next());
-    match (
-        file,
-        line.and_then(|l| l.parse().ok()),
-        col.and_then(|c| c.parse().ok()),
-    ) {
-        (Some(f), Some(l), Some(c)) => (false, f.to_string(), l, c),
-        _ => (true, String::new(), 0, 0),
-    }
-}
-
-/// Errors quote values from the profile and the command line, which may hold newlines or other
-/// control characters; escape them so every error stays one line a terminal shows as written.
-fn one_line(errors: Vec<Error>) -> Vec<Error> {
-    fn clean(s: String) -> String {
-        if s.chars().any(char::is_control) {
-            s.chars()
-                .map(|c| {
-                    if c.is_control() {
-                        c.escape_debug().to_string()
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect()
-        } else {
-            s
-        }
-    }
-    errors
-        .into_iter()
-        .map(|mut e| {
-            e.location = clean(e.location);
-            e.message = clean(e.message);
-            e.hint = clean(e.hint);
-            e
-        })
-        .collect()
 }
 
 /// Validate one profile (name or path) as `tooljail check` does: everything but the refusal to

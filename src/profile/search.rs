@@ -6,7 +6,7 @@
 //! `/etc/tooljail/profiles`, `/usr/share/tooljail/profiles`, and last among the built-ins.
 
 use super::source::{suggest, SourceFile};
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::host::Host;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -81,11 +81,11 @@ pub fn find(
     host: &dyn Host,
     arg: &str,
     relative_to: Option<&Path>,
-    location: &str,
+    location: &Location,
 ) -> Result<SourceFile, Error> {
     if let Some(name) = arg.strip_prefix("builtin:") {
         return builtin(name).ok_or_else(|| {
-            Error::profile(location, format!("no built-in profile \"{name}\""))
+            Error::profile(location.clone(), format!("no built-in profile \"{name}\""))
                 .with_hint(format!("built-in profiles: {}", builtin_names().join(", ")))
         });
     }
@@ -103,7 +103,7 @@ pub fn find(
                 Ok(cwd) => cwd.join(path),
                 Err(e) => {
                     return Err(Error::profile(
-                        location,
+                        location.clone(),
                         format!("cannot resolve relative profile path \"{arg}\": {e}"),
                     )
                     .with_hint("give an absolute path"))
@@ -118,7 +118,7 @@ pub fn find(
         };
         return read(host, &path, shown).map_err(|e| {
             Error::profile(
-                location,
+                location.clone(),
                 format!("cannot read profile \"{}\": {e}", path.display()),
             )
             .with_hint("check the path, or give a profile name (see `tooljail profiles`)")
@@ -126,7 +126,7 @@ pub fn find(
     }
     if !valid_name(arg) {
         return Err(
-            Error::profile(location, format!("invalid profile name \"{arg}\"")).with_hint(
+            Error::profile(location.clone(), format!("invalid profile name \"{arg}\"")).with_hint(
                 "names use letters, digits, '-', '_' and '.'; give a path with a '/' for a file",
             ),
         );
@@ -142,7 +142,7 @@ pub fn find(
             Err(_) if host.kind(&path).is_err() => {}
             Err(e) => {
                 return Err(Error::profile(
-                    location,
+                    location.clone(),
                     format!("cannot read profile \"{}\": {e}", path.display()),
                 )
                 .with_hint("fix its permissions or remove it from the search path"))
@@ -162,7 +162,7 @@ pub fn find(
                 dirs.join(", ")
             ),
         };
-        Error::profile(location, format!("profile \"{arg}\" not found")).with_hint(hint)
+        Error::profile(location.clone(), format!("profile \"{arg}\" not found")).with_hint(hint)
     })
 }
 

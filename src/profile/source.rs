@@ -2,7 +2,7 @@
 //! parse errors turned into positioned, actionable [`Error`]s (with "did you mean" for typos).
 
 use super::schema::{with_source, Item, Layer, SECTIONS};
-use crate::error::Error;
+use crate::error::{Error, Location};
 use std::path::PathBuf;
 
 /// One loaded profile text.
@@ -33,25 +33,29 @@ impl Sources {
     }
 
     /// `origin:line:col` of a byte offset in source `src`.
-    pub fn locate(&self, src: usize, offset: usize) -> String {
+    pub fn locate(&self, src: usize, offset: usize) -> Location {
         match self.files.get(src) {
             Some(f) => {
                 let (line, col) = line_col(&f.text, offset);
-                format!("{}:{line}:{col}", f.origin)
+                Location::Span {
+                    file: f.origin.to_string(),
+                    line,
+                    col,
+                }
             }
-            None => format!("<unknown source {src}>"),
+            None => Location::from(format!("<unknown source {src}>")),
         }
     }
 
     /// Where an item was written.
-    pub fn at<T>(&self, item: &Item<T>) -> String {
+    pub fn at<T>(&self, item: &Item<T>) -> Location {
         self.locate(item.src, item.span.start)
     }
 
     /// Where character `index` (a byte index into the *parsed* value) of a string item was
     /// written. Exact when the string was written without escapes (the usual case); otherwise
     /// the start of the string, which is still the right entry.
-    pub fn at_char(&self, item: &Item<String>, index: usize) -> String {
+    pub fn at_char(&self, item: &Item<String>, index: usize) -> Location {
         let Some(f) = self.files.get(item.src) else {
             return self.at(item);
         };

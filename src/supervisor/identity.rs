@@ -151,12 +151,8 @@ pub struct IdMap {
 /// (`jail::exec`), so inside the jail `id` shows the caller's uid and gid.
 pub fn write_id_maps(proc_pid: &str, uid: IdMap, gid: IdMap) -> Result<()> {
     let write = |file: &str, content: String| {
-        std::fs::write(format!("/proc/{proc_pid}/{file}"), content).map_err(|e| {
-            Error::setup(
-                format!("write /proc/{proc_pid}/{file}"),
-                crate::sys::errno_of(&e),
-            )
-        })
+        std::fs::write(format!("/proc/{proc_pid}/{file}"), content)
+            .map_err(|e| Error::setup(format!("write /proc/{proc_pid}/{file}"), &e))
     };
     write("uid_map", format!("{} {} 1\n", uid.inside, uid.outside))?;
     write("setgroups", "deny\n".to_string())?;

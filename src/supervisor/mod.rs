@@ -74,8 +74,7 @@ pub fn run(
     let _span = tracing::debug_span!("supervisor").entered();
     // clone3 in a multi-threaded process would copy only this thread, with other threads' locks
     // held forever in the child.
-    let threads = process::thread_count()
-        .map_err(|e| Error::setup("count threads", crate::sys::errno_of(&e)))?;
+    let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
     if threads != 1 {
         return Err(
             Error::setup("check the supervisor is single-threaded", libc::EBUSY).with_hint(
@@ -106,9 +105,11 @@ pub fn run(
                 "could not remove the jail cgroup {}: {e}; remove it with rmdir",
                 cg.dir().display()
             );
-            tracing::warn!("{w}");
-            if let Ok(o) = &mut outcome {
-                o.warnings.push(w);
+            // Said once: through the report's warnings (which `run` prints), or here when
+            // there is no outcome to carry it.
+            match &mut outcome {
+                Ok(o) => o.warnings.push(w),
+                Err(_) => tracing::warn!("{w}"),
             }
         }
     }
@@ -124,7 +125,7 @@ fn jail_cgroup(
     crate::cgroup::JailCgroup::create(parent, &name, limits.memory, limits.processes).map_err(|e| {
         Error::setup(
             format!("create the jail cgroup {}", parent.join(&name).display()),
-            crate::sys::errno_of(&e),
+            &e,
         )
         .with_hint("check the delegated cgroup (tooljail doctor), or set require_cgroup = false")
     })
@@ -220,11 +221,10 @@ fn run_in(
         if let Err(e) = cg.add(pid) {
             let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
             let _ = wait::reap(pid);
-            return Err(Error::setup(
-                format!("move the jail into {}", cg.dir().display()),
-                crate::sys::errno_of(&e),
-            )
-            .with_hint("the cgroup is not delegated to this user; see `tooljail doctor`"));
+            return Err(
+                Error::setup(format!("move the jail into {}", cg.dir().display()), &e)
+                    .with_hint("the cgroup is not delegated to this user; see `tooljail doctor`"),
+            );
         }
     }
     // If this write fails the child sees EOF and exits; the wait loop below reports it.

@@ -1,7 +1,7 @@
 //! The supervisor's side of the filter: receive each user notification, answer it, and keep a
 //! count per syscall name for the report and the one-line stderr summary.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::plan::seccomp::bpf::{Insn, SeccompData};
 use crate::plan::seccomp::{answer, Answer, Program};
 use crate::policy::syscalls::{Arch, MFD_NOEXEC_SEAL};
@@ -47,15 +47,11 @@ impl Notifier {
     pub fn from_handoff(sock: BorrowedFd<'_>, prog: &Program) -> Result<Notifier> {
         match sys::recv_fd(sock) {
             Ok(Some(fd)) => Ok(Notifier::from_listener(fd, prog)),
-            Ok(None) => Err(Error::new(
-                ErrorKind::Setup,
-                "setup step \"receive the seccomp listener\"",
+            Ok(None) => Err(Error::setup(
+                "receive the seccomp listener",
                 "the command closed the hand-off socket without sending the listener",
             )),
-            Err(e) => Err(Error::setup(
-                "receive the seccomp listener",
-                e.raw_os_error().unwrap_or(libc::EIO),
-            )),
+            Err(e) => Err(Error::setup("receive the seccomp listener", &e)),
         }
     }
 

@@ -29,7 +29,7 @@ pub fn reap(pid: i32) -> Result<(i32, Rusage)> {
             Ok(Some(r)) => return Ok(r),
             Ok(None) => {}
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-            Err(e) => return Err(Error::setup("wait for the jail", crate::sys::errno_of(&e))),
+            Err(e) => return Err(Error::setup("wait for the jail", &e)),
         }
     }
 }

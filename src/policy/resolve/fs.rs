@@ -153,7 +153,7 @@ impl Resolver<'_> {
                 access: w.access,
                 exec: w.exec,
                 kind,
-                origin: at,
+                origin: at.to_string(),
             });
         }
         // --ro binds are executable (nothing below them can be written); --rw binds are not:
@@ -284,7 +284,7 @@ impl Resolver<'_> {
     ) -> PathBuf {
         let (cwd, at) = if let Some(p) = &ov.cwd {
             match normalize(&p.to_string_lossy()) {
-                Ok(c) => (c, "--cwd".to_string()),
+                Ok(c) => (c, Location::from("--cwd")),
                 Err(why) => {
                     self.cli_err(
                         "--cwd",
@@ -310,7 +310,7 @@ impl Resolver<'_> {
         // Skip when a bind was already refused: the cwd would be "missing" only because of it.
         if !inside && !self.binds_failed {
             let e = Error::new(
-                if at == "--cwd" {
+                if at == Location::from("--cwd") {
                     ErrorKind::Usage
                 } else {
                     ErrorKind::Profile

@@ -8,7 +8,7 @@
 
 use super::size::{parse_duration, parse_size};
 use super::*;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Location};
 use crate::host::Host;
 use crate::profile::merge::Merged;
 use crate::profile::schema::{Item, Scalar};
@@ -108,7 +108,7 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    fn err(&mut self, at: String, message: impl Into<String>, hint: impl Into<String>) {
+    fn err(&mut self, at: Location, message: impl Into<String>, hint: impl Into<String>) {
         self.errors
             .push(Error::profile(at, message).with_hint(hint.into()));
     }

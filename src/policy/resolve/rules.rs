@@ -123,7 +123,7 @@ impl Resolver<'_> {
                 .last()
                 .map_or(String::new(), |p| p.origin.clone());
             self.err(
-                at,
+                Location::from(at),
                 "no syscall is allowed, so no command could start",
                 "add allow = [\"@system-service\"] to [syscalls], or extend \"base\"",
             );
