@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cgroup;
+pub mod channel;
 pub mod cli;
 pub mod commands;
 pub mod error;

@@ -14,7 +14,7 @@ use std::os::fd::BorrowedFd;
 /// found).
 pub(crate) fn become_command(
     plan: &Plan,
-    err_tx: BorrowedFd<'_>,
+    chan_tx: BorrowedFd<'_>,
     seccomp_tx: Option<BorrowedFd<'_>>,
     ids: HostIds,
 ) -> ! {
@@ -22,7 +22,7 @@ pub(crate) fn become_command(
         Ok(never) => match never {},
         Err(e) => e,
     };
-    report(err_tx, &e);
+    report(chan_tx, &e);
     process::exit_now(e.exit_code())
 }
 
@@ -35,7 +35,7 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
     // is impossible and the command's process group can be signalled as a whole.
     nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
     // rlimits (CPU, file size, open files, no core dumps; memory and processes when no cgroup
-    // enforces them), inherited by everything the command starts. See src/limits.rs.
+    // enforces them), inherited by everything the command starts. See src/plan/limits.rs.
     apply_rlimits(&plan.limits).map_err(|(what, errno)| Error::setup(what, errno))?;
     // A user namespace of the command's own, nested in the jail's. The jail's mount, network,
     // IPC, UTS and cgroup namespaces belong to the outer one, where pid 1 is uid 0; in the inner
@@ -43,7 +43,7 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
     // might hold reaches the jail's mounts, network or IPC limits. After the rlimits: the new
     // namespace records RLIMIT_NPROC as its ceiling, so the process limit still counts pid 1.
     nest_user_namespace(ids)?;
-    // Every fd above 2 is closed at execve (CLOSE_RANGE_CLOEXEC keeps the error pipe usable
+    // Every fd above 2 is closed at execve (CLOSE_RANGE_CLOEXEC keeps the channel usable
     // until then); the caller's fds were already closed by pid 1.
     process::close_range(3, libc::CLOSE_RANGE_CLOEXEC).map_err(step("close fds above 2"))?;
     // The environment is rebuilt from Policy.env alone (plan.envp, passed to execve below).
@@ -70,7 +70,7 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
         Error::setup("install the seccomp filter", libc::EBADF)
             .with_hint("the seccomp hand-off socket is missing; this is a tooljail bug")
     })?;
-    crate::jail::seccomp::install(&plan.seccomp, handoff)?;
+    super::seccomp::install(&plan.seccomp, handoff)?;
     // execve: argv verbatim, envp from the Policy only.
     Err(exec(plan))
 }
@@ -85,7 +85,7 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
 /// host's root and it could not write its own maps. It is made dumpable for the three writes
 /// only, after unshare, when it holds no capability outside its own empty namespace. A host
 /// process of the same uid could take its fds in that window (pidfd_getfd): it holds only the
-/// error pipe and the seccomp hand-off socket (pid 1 closed the rest), the same channels pid 1
+/// channel and the seccomp hand-off socket (pid 1 closed the rest), the same channels pid 1
 /// holds while it is dumpable before the supervisor has written its id maps.
 fn nest_user_namespace(ids: HostIds) -> Result<()> {
     use crate::supervisor::identity::{write_id_maps, IdMap};

@@ -4,6 +4,7 @@
 //! namespace (daemons included).
 
 use super::{report, step, ChildFds, HostIds};
+use crate::channel::{self, Ended, Message, Scratch};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::sys::{net, process};
@@ -31,7 +32,7 @@ pub fn pid1(plan: &Plan, mut fds: ChildFds, ids: HostIds) -> ! {
     match run(plan, &mut fds, ids) {
         Ok(never) => match never {},
         Err(e) => {
-            report(fds.err_tx.as_fd(), &e);
+            report(fds.chan_tx.as_fd(), &e);
             process::exit_now(e.exit_code())
         }
     }
@@ -46,11 +47,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| step("set PR_SET_PDEATHSIG")(e.into()))?;
     // 2. Keep no fd of the caller's: only our pipe ends and the seccomp hand-off survive.
-    let mut keep = vec![
-        fds.sync_rx.as_raw_fd(),
-        fds.err_tx.as_raw_fd(),
-        fds.status_tx.as_raw_fd(),
-    ];
+    let mut keep = vec![fds.sync_rx.as_raw_fd(), fds.chan_tx.as_raw_fd()];
     keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
     process::close_fds_except(&keep).map_err(step("close inherited fds"))?;
     let mut go = [0u8; 1];
@@ -82,20 +79,19 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // 7. Fork the command.
     let command = match process::fork().map_err(step("fork the command"))? {
         process::Forked::Child => {
-            // The command keeps only its two channels to the supervisor: pid 1's sync pipe,
-            // status pipe and signalfd are none of its business, and it is briefly dumpable
-            // later (jail::exec). This branch never returns, so the Rust owners of the closed
+            // The command keeps only its two channels to the supervisor: pid 1's sync pipe and
+            // signalfd are none of its business, and it is briefly dumpable later (jail::exec). This branch never returns, so the Rust owners of the closed
             // fds are never dropped.
-            let mut keep = vec![fds.err_tx.as_raw_fd()];
+            let mut keep = vec![fds.chan_tx.as_raw_fd()];
             keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
             if let Err(e) = process::close_fds_except(&keep) {
                 let e = step("close pid 1's fds in the command")(e);
-                report(fds.err_tx.as_fd(), &e);
+                report(fds.chan_tx.as_fd(), &e);
                 process::exit_now(e.exit_code());
             }
             super::exec::become_command(
                 plan,
-                fds.err_tx.as_fd(),
+                fds.chan_tx.as_fd(),
                 fds.seccomp_tx.as_ref().map(|f| f.as_fd()),
                 ids,
             )
@@ -111,27 +107,29 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // 9. Minimal init until the command ends.
     let status = supervise(command, &sfd)?;
     // 10. Report the exact wait status, how full scratch was (evidence for scratch_full) and
-    //     how many tasks the jail held as the command ended (evidence for processes):
-    //     i32 status, u64 bytes used, u64 bytes total, u64 tasks, native endian, one write.
-    //     0 tasks = pid 1 could not count (it always sees itself).
+    //     how many tasks the jail held as the command ended (evidence for processes).
     let tasks = match count_tasks() {
-        0 => 0,
-        n => n + 1, // + the command, just reaped
+        0 => None,
+        n => Some(n + 1), // + the command, just reaped
     };
-
-    let (used, total) = nix::sys::statvfs::statvfs(&plan.policy.filesystem.scratch.path)
+    let scratch = nix::sys::statvfs::statvfs(&plan.policy.filesystem.scratch.path)
+        .ok()
         .map(|v| {
             let frsize = v.fragment_size();
             let total = v.blocks() * frsize;
-            (total - v.blocks_free() * frsize, total)
-        })
-        .unwrap_or((0, 0));
-    let mut msg = Vec::with_capacity(28);
-    msg.extend_from_slice(&status.to_ne_bytes());
-    msg.extend_from_slice(&used.to_ne_bytes());
-    msg.extend_from_slice(&total.to_ne_bytes());
-    msg.extend_from_slice(&tasks.to_ne_bytes());
-    let _ = nix::unistd::write(fds.status_tx.as_fd(), &msg);
+            Scratch {
+                used: total - v.blocks_free() * frsize,
+                total,
+            }
+        });
+    channel::send(
+        fds.chan_tx.as_fd(),
+        &Message::Ended(Ended {
+            wait_status: status,
+            scratch,
+            tasks,
+        }),
+    );
     process::exit_now(0)
 }
 

@@ -1,7 +1,7 @@
 //! The child side: pid 1 of the jail ([`init`]), the new root ([`rootfs`]), and the command's
 //! last steps before execve ([`exec`]). Everything here runs after clone, in the new namespaces;
-//! a failure is sent to the supervisor as a structured [`Error`] over the error pipe, and the
-//! command never runs.
+//! a failure is sent to the supervisor as a structured [`Error`] over the channel
+//! ([`crate::channel`]), and the command never runs.
 
 mod caps;
 mod exec;
@@ -10,6 +10,7 @@ pub mod landlock;
 mod rootfs;
 pub mod seccomp;
 
+use crate::channel::{self, Message};
 use crate::error::Error;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
@@ -18,11 +19,9 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 pub struct ChildFds {
     /// Read end of the sync pipe: one byte = "id maps written, go"; EOF = the supervisor died.
     pub sync_rx: OwnedFd,
-    /// Write end of the error pipe (CLOEXEC): one JSON-encoded [`Error`] per failure.
-    pub err_tx: OwnedFd,
-    /// Write end of the status pipe: pid 1 writes the command's raw wait status (i32, native
-    /// endian) when it ends.
-    pub status_tx: OwnedFd,
+    /// Write end of the channel to the supervisor (CLOEXEC, so the command's copy closes at
+    /// execve): typed messages, [`crate::channel`].
+    pub chan_tx: OwnedFd,
     /// The command's end of the seccomp hand-off socket (it sends the filter's listener fd to
     /// the supervisor). Pid 1 closes its copy once the command is forked.
     pub seccomp_tx: Option<OwnedFd>,
@@ -37,14 +36,9 @@ pub struct HostIds {
     pub gid: u32,
 }
 
-/// Send `e` to the supervisor. Best effort: if the pipe is gone the supervisor is gone too, and
-/// PR_SET_PDEATHSIG is about to kill us.
-pub(crate) fn report(err_tx: BorrowedFd<'_>, e: &Error) {
-    if let Ok(json) = serde_json::to_vec(e) {
-        // One write, smaller than PIPE_BUF in practice, so messages from pid 1 and the command
-        // never interleave.
-        let _ = nix::unistd::write(err_tx, &json);
-    }
+/// Tell the supervisor that a setup step failed (best effort: see [`channel::send`]).
+pub(crate) fn report(chan_tx: BorrowedFd<'_>, e: &Error) {
+    channel::send(chan_tx, &Message::SetupFailed { error: e.clone() });
 }
 
 /// Turns an I/O error of a named setup step into the structured error the supervisor renders.

@@ -143,8 +143,7 @@ fn run_in(
             .map_err(|e| Error::setup(format!("create the {what} pipe"), e as i32))
     };
     let (sync_rx, sync_tx) = pipe("sync")?;
-    let (err_rx, err_tx) = pipe("error")?;
-    let (status_rx, status_tx) = pipe("status")?;
+    let (chan_rx, chan_tx) = pipe("channel")?;
     // The command sends its seccomp listener fd over this socket (SCM_RIGHTS).
     let (seccomp_rx, seccomp_tx) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
@@ -182,13 +181,12 @@ fn run_in(
     let forked = forked.map_err(|e| userns::clone_refused(crate::sys::errno_of(&e)));
     let (pid, pidfd) = match forked {
         Ok(Forked::Child) => {
-            drop((sync_tx, err_rx, status_rx, sfd, seccomp_rx));
+            drop((sync_tx, chan_rx, sfd, seccomp_rx));
             crate::jail::init::pid1(
                 plan,
                 ChildFds {
                     sync_rx,
-                    err_tx,
-                    status_tx,
+                    chan_tx,
                     seccomp_tx: Some(seccomp_tx),
                 },
                 HostIds { uid, gid },
@@ -206,7 +204,7 @@ fn run_in(
             return Err(e);
         }
     };
-    drop((sync_rx, err_tx, status_tx, seccomp_tx));
+    drop((sync_rx, chan_tx, seccomp_tx));
 
     // Map our uid/gid to 0 in the jail's user namespace, then release the child.
     let root = |outside| identity::IdMap { inside: 0, outside };
@@ -236,8 +234,7 @@ fn run_in(
         wait::Jail {
             pid,
             pidfd,
-            err_rx,
-            status_rx,
+            chan_rx,
             signals: sfd,
             seccomp_rx,
         },

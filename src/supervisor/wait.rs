@@ -3,6 +3,7 @@
 
 use super::notify::{Denial, Denials, Notifier};
 use super::{End, Outcome};
+use crate::channel::{self, Ended, Message};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::sys::process::{self, Rusage};
@@ -15,8 +16,8 @@ use std::time::{Duration, Instant};
 pub struct Jail {
     pub pid: i32,
     pub pidfd: OwnedFd,
-    pub err_rx: OwnedFd,
-    pub status_rx: OwnedFd,
+    /// Read end of the channel from pid 1 and the command ([`crate::channel`]).
+    pub chan_rx: OwnedFd,
     pub signals: SignalFd,
     /// The socket the command sends its seccomp listener over.
     pub seccomp_rx: OwnedFd,
@@ -61,8 +62,7 @@ fn set_nonblocking(fd: &OwnedFd) {
 enum Source {
     Pid1,
     Signals,
-    ErrorPipe,
-    StatusPipe,
+    Channel,
     Handoff,
     Seccomp,
 }
@@ -73,15 +73,14 @@ enum Source {
 /// seccomp filter's notifications (each one a denied syscall, recorded by name).
 pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let limits = &plan.policy.limits;
-    set_nonblocking(&jail.err_rx);
-    set_nonblocking(&jail.status_rx);
+    set_nonblocking(&jail.chan_rx);
     // A wall time too large to represent is no deadline at all.
     let deadline = started.checked_add(limits.wall_time);
     let mut kill_at: Option<Instant> = None;
     let mut timed_out = false;
     let mut grace_kill = false;
-    let (mut err_buf, mut status_buf) = (Vec::new(), Vec::new());
-    let (mut err_open, mut status_open) = (true, true);
+    let mut chan_buf = Vec::new();
+    let mut chan_open = true;
     // The hand-off socket is polled until the listener arrives or the command side hangs up;
     // then never again (a hung-up socket would make poll return at once forever).
     let mut handoff_open = true;
@@ -132,13 +131,9 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
             PollFd::new(jail.pidfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(jail.signals.as_fd(), PollFlags::POLLIN),
         ];
-        if err_open {
-            sources.push(Source::ErrorPipe);
-            fds.push(PollFd::new(jail.err_rx.as_fd(), PollFlags::POLLIN));
-        }
-        if status_open {
-            sources.push(Source::StatusPipe);
-            fds.push(PollFd::new(jail.status_rx.as_fd(), PollFlags::POLLIN));
+        if chan_open {
+            sources.push(Source::Channel);
+            fds.push(PollFd::new(jail.chan_rx.as_fd(), PollFlags::POLLIN));
         }
         if handoff_open {
             sources.push(Source::Handoff);
@@ -169,12 +164,11 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
                             process::pidfd_send_signal(jail.pidfd.as_fd(), info.ssi_signo as i32);
                     }
                 }
-                Source::ErrorPipe => err_open = read_some(&jail.err_rx, &mut err_buf),
-                Source::StatusPipe => status_open = read_some(&jail.status_rx, &mut status_buf),
+                Source::Channel => chan_open = read_some(&jail.chan_rx, &mut chan_buf),
                 Source::Handoff => {
                     handoff_open = false;
                     // POLLHUP without data: the command failed before installing the filter;
-                    // the error pipe says why.
+                    // the channel says why.
                     if revents.contains(PollFlags::POLLIN) {
                         match Notifier::from_handoff(jail.seccomp_rx.as_fd(), &plan.seccomp) {
                             Ok(n) => notifier = Some(n),
@@ -211,16 +205,21 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     }
     let (pid1_status, rusage) = reap(jail.pid)?;
     let duration = started.elapsed();
-    // Every process of the jail is gone now (the pid namespace died with pid 1), so both pipes
-    // are at EOF after what was written.
-    while err_open && read_some(&jail.err_rx, &mut err_buf) {}
-    while status_open && read_some(&jail.status_rx, &mut status_buf) {}
-    let end = decide(&err_buf, &status_buf, timed_out, pid1_status);
-    let scratch = scratch_usage(&status_buf);
+    // Every process of the jail is gone now (the pid namespace died with pid 1), so the channel
+    // is at EOF after what was written.
+    while chan_open && read_some(&jail.chan_rx, &mut chan_buf) {}
+    let (end, ended) = match channel::decode(&chan_buf) {
+        Ok(messages) => decide(&messages, timed_out, pid1_status),
+        Err(e) => (End::SetupFailed(e), None),
+    };
+    let scratch = ended
+        .and_then(|e| e.scratch)
+        .filter(|s| s.total > 0)
+        .map(|s| (s.used, s.total));
     Ok(Outcome {
         scratch,
         grace_kill,
-        tasks_at_end: tasks_at_end(&status_buf),
+        tasks_at_end: ended.and_then(|e| e.tasks).filter(|n| *n > 0),
         tasks_peak,
         cgroup: None,
         warnings: Vec::new(),
@@ -269,47 +268,27 @@ fn count_jail_tasks(pid1: i32) -> Option<u64> {
     Some(tasks)
 }
 
-/// The u64 at byte `at` of pid 1's status message (native endian).
-fn status_word(status: &[u8], at: usize) -> Option<u64> {
-    status
-        .get(at..at + 8)
-        .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map(u64::from_ne_bytes)
-}
-
-/// Scratch (bytes used, bytes total) as pid 1 measured it when the command ended.
-fn scratch_usage(status: &[u8]) -> Option<(u64, u64)> {
-    Some((status_word(status, 4)?, status_word(status, 12)?)).filter(|(_, total)| *total > 0)
-}
-
-/// The jail's tasks when the command ended, the command included (0 = pid 1 could not count).
-fn tasks_at_end(status: &[u8]) -> Option<u64> {
-    status_word(status, 20).filter(|n| *n > 0)
-}
-
-/// How the jail ended, from what the pipes carried, whether the timeout fired, and pid 1's own
-/// wait status (meaningful only when pid 1 died without reporting).
-fn decide(err: &[u8], status: &[u8], timed_out: bool, pid1_status: i32) -> End {
-    if !err.is_empty() {
-        // The first message is the cause; a later one (if any) is a consequence.
-        let first = serde_json::Deserializer::from_slice(err)
-            .into_iter::<Error>()
-            .next();
-        return End::SetupFailed(match first {
-            Some(Ok(e)) => e,
-            _ => Error::setup("read the jail's error report", libc::EPROTO)
-                .with_hint("the jail sent a malformed error; this is a tooljail bug"),
-        });
+/// How the jail ended, from the messages it sent (in order), whether the timeout fired, and
+/// pid 1's own wait status (meaningful only when pid 1 died without reporting). Also pid 1's
+/// report, when it sent one.
+fn decide(messages: &[Message], timed_out: bool, pid1_status: i32) -> (End, Option<Ended>) {
+    let ended = messages.iter().find_map(|m| match m {
+        Message::Ended(e) => Some(*e),
+        Message::SetupFailed { .. } => None,
+    });
+    // The first setup error is the cause; a later one (if any) is a consequence.
+    if let Some(error) = messages.iter().find_map(|m| match m {
+        Message::SetupFailed { error } => Some(error.clone()),
+        Message::Ended(_) => None,
+    }) {
+        return (End::SetupFailed(error), ended);
     }
     if timed_out {
-        return End::TimedOut;
+        return (End::TimedOut, ended);
     }
-    let raw = match status.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
-        Some(bytes) => i32::from_ne_bytes(bytes),
-        // Pid 1 died without reporting: it was killed from outside (e.g. the OOM killer).
-        None => pid1_status,
-    };
-    if libc::WIFEXITED(raw) {
+    // Pid 1 died without reporting: it was killed from outside (e.g. the OOM killer).
+    let raw = ended.map_or(pid1_status, |e| e.wait_status);
+    let end = if libc::WIFEXITED(raw) {
         End::Exited(libc::WEXITSTATUS(raw))
     } else if libc::WIFSIGNALED(raw) {
         End::Signaled(libc::WTERMSIG(raw))
@@ -318,7 +297,8 @@ fn decide(err: &[u8], status: &[u8], timed_out: bool, pid1_status: i32) -> End {
             "decode the command's wait status",
             libc::EPROTO,
         ))
-    }
+    };
+    (end, ended)
 }
 
 #[cfg(test)]
@@ -326,23 +306,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_pipe_decides_unless_an_error_or_timeout_came_first() {
-        assert_eq!(
-            decide(&[], &(7i32 << 8).to_ne_bytes(), false, 0),
-            End::Exited(7)
-        );
-        assert_eq!(
-            decide(&[], &15i32.to_ne_bytes(), false, 0),
-            End::Signaled(15)
-        );
-        assert_eq!(decide(&[], &[], true, 9), End::TimedOut);
-        assert_eq!(decide(&[], &[], false, 9), End::Signaled(9));
+    fn the_channel_decides_unless_an_error_or_timeout_came_first() {
+        let ended = |wait_status| {
+            Message::Ended(Ended {
+                wait_status,
+                scratch: None,
+                tasks: None,
+            })
+        };
+        let end = |m: &[Message], timed_out, pid1| decide(m, timed_out, pid1).0;
+        assert_eq!(end(&[ended(7 << 8)], false, 0), End::Exited(7));
+        assert_eq!(end(&[ended(15)], false, 0), End::Signaled(15));
+        assert_eq!(end(&[], true, 9), End::TimedOut);
+        assert_eq!(end(&[], false, 9), End::Signaled(9));
         let e = Error::setup("bind /x read-only", libc::ENOENT);
-        let json = serde_json::to_vec(&e).unwrap();
-        assert_eq!(decide(&json, &[], true, 0), End::SetupFailed(e));
-        assert!(matches!(
-            decide(b"{garbage", &[], false, 0),
-            End::SetupFailed(_)
-        ));
+        let first = Message::SetupFailed { error: e.clone() };
+        let second = Message::SetupFailed {
+            error: Error::setup("later", libc::EIO),
+        };
+        assert_eq!(
+            end(&[first, second, ended(0)], true, 0),
+            End::SetupFailed(e)
+        );
     }
 }
