@@ -13,6 +13,7 @@ pub mod error;
 pub mod host;
 pub mod jail;
 pub mod outcome;
+pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod preflight;

@@ -1,0 +1,123 @@
+//! Stages `plan` and `launch`: everything computed before clone, then the jail itself (the
+//! supervisor clones, waits and collects). Report: `isolation` (plan); `duration_ms`,
+//! `resources`, `denied_syscalls` and the supervisor's warnings (launch).
+
+use super::preflight::Checked;
+use super::record::millis;
+use super::Call;
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::report::DeniedSyscall;
+use crate::supervisor::identity::JailIdentity;
+use crate::supervisor::{self, Outcome};
+use std::path::PathBuf;
+
+/// The launch plan and what the supervisor needs beside it.
+pub struct Planned {
+    pub plan: Plan,
+    pub who: JailIdentity,
+    pub cgroup: Option<PathBuf>,
+}
+
+pub fn plan(call: &mut Call<'_>, checked: Checked) -> Result<Planned> {
+    let Checked {
+        resolved,
+        preflight,
+        cgroup,
+    } = checked;
+    let plan = tracing::debug_span!("plan").in_scope(|| {
+        Plan::new(
+            resolved.policy,
+            &call.args.command,
+            preflight,
+            cgroup.is_ok(),
+        )
+    })?;
+    call.report.isolation = isolation(&plan, &cgroup);
+    Ok(Planned {
+        plan,
+        who: resolved.who,
+        cgroup: cgroup.ok(),
+    })
+}
+
+/// What the supervisor observed.
+pub struct Ran {
+    pub outcome: Outcome,
+}
+
+pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
+    let outcome = supervisor::run(&planned.plan, &planned.who, planned.cgroup.as_deref())?;
+    tracing::debug!(?outcome, "jail ended");
+    if let Some(line) = outcome.denials.summary_line() {
+        eprintln!("{line}");
+    }
+    let report = &mut call.report;
+    report.duration_ms = millis(outcome.duration);
+    report.resources.user_cpu_ms = millis(outcome.rusage.user_time);
+    report.resources.system_cpu_ms = millis(outcome.rusage.system_time);
+    report.resources.max_rss_kib = outcome.rusage.max_rss_kib;
+    report.resources.memory_peak_bytes = outcome.cgroup.and_then(|c| c.memory_peak);
+    report.resources.tasks_at_end = outcome.tasks_at_end;
+    report.resources.tasks_peak = outcome.tasks_peak;
+    for w in &outcome.warnings {
+        eprintln!("tooljail: warning: {w}");
+        report.warnings.push(w.clone());
+    }
+    report.denied_syscalls = outcome
+        .denials
+        .entries()
+        .iter()
+        .map(|d| DeniedSyscall {
+            name: d.name.clone(),
+            arch: d.arch.clone(),
+            count: d.count,
+            examples: d.examples.clone(),
+        })
+        .chain((outcome.denials.others() > 0).then(|| DeniedSyscall {
+            name: crate::supervisor::notify::OTHERS.to_string(),
+            arch: String::new(),
+            count: outcome.denials.others(),
+            examples: Vec::new(),
+        }))
+        .collect();
+    Ok(Ran { outcome })
+}
+
+/// What isolation this run applies, for the report. `cgroup`: the jail cgroup's parent, or why
+/// there is none (then memory and processes fall back to rlimits).
+fn isolation(
+    plan: &Plan,
+    cgroup: &std::result::Result<PathBuf, crate::cgroup::Unavailable>,
+) -> serde_json::Value {
+    let p = &plan.policy;
+    let mut namespaces = vec!["user", "mount", "pid", "ipc", "uts", "cgroup"];
+    if plan.private_net {
+        namespaces.push("net");
+    }
+    serde_json::json!({
+        "namespaces": namespaces,
+        "network": p.network.mode,
+        "binds": p.filesystem.binds.len(),
+        "scratch_bytes": p.filesystem.scratch.size,
+        "seccomp": {
+            "allowed_syscalls": p.syscalls.allow.len(),
+            "action": p.syscalls.action,
+            "unsafe_allow": p.syscalls.unsafe_allow,
+        },
+        "landlock": {
+            "requested": p.landlock,
+            "preflight": plan.preflight.landlock,
+            "path_rules": plan.landlock.paths.len(),
+            "tcp_connect": p.network.tcp_connect,
+            "tcp_bind": p.network.tcp_bind,
+        },
+        "limits": plan.limits,
+        "cgroup": match cgroup {
+            Ok(parent) => serde_json::json!({ "parent": parent }),
+            Err(why) => serde_json::json!({ "unavailable": why.0 }),
+        },
+        "capabilities": "none",
+        "no_new_privs": true,
+    })
+}

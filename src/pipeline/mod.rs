@@ -1,0 +1,61 @@
+//! `tooljail run` as a pipeline of stages. Each stage takes what the stages before it produced,
+//! adds its own part of the report, and hands its result on; none reads anything produced after
+//! it. A failing stage ends the pipeline with an error, and the record stage writes the audit
+//! record and the report whatever happened.
+//!
+//! ```text
+//!   begin      argv, caller, labels, the --report sink        -> Call
+//!   resolve    Policy, jail identity, the audit log           -> Resolved   (report: profiles, hash)
+//!   preflight  kernel features, cgroup or rlimits             -> Checked    (report: warnings)
+//!   plan       everything computed before clone               -> Plan       (report: isolation)
+//!   launch     supervisor: clone, wait                        -> Ran        (report: resources, denials)
+//!   classify   outcome, exit status, what stopped the command -> exit code  (report: outcome)
+//!   record     audit record, report sink                      (always)
+//! ```
+//!
+//! A new stage (call state, export, ...) is a module here, one line in [`stages`], and its own
+//! section of the report; docs/architecture.md says where each kind of stage goes.
+
+mod begin;
+mod classify;
+mod launch;
+mod preflight;
+mod record;
+mod resolve;
+
+use crate::audit::AuditLog;
+use crate::cli::RunArgs;
+use crate::error::Result;
+use crate::report::{OpenSink, Report};
+use std::time::Instant;
+
+pub use begin::refuse_setid;
+pub use classify::{classify, Classified};
+
+/// One call as it passes through the pipeline: its arguments, the report being filled in, and
+/// the sinks that receive the report and its audit record at the end.
+pub struct Call<'a> {
+    pub args: &'a RunArgs,
+    pub report: Report,
+    pub started: Instant,
+    /// The `--report` sink, opened by [`begin`] before anything else.
+    sink: Option<OpenSink>,
+    /// The audit log, once [`resolve`] has opened it (a later failure is recorded there too).
+    audit: Option<AuditLog>,
+}
+
+/// Run one call: the stages in order, then the record (for failed and refused calls too).
+pub fn run(args: &RunArgs) -> Result<i32> {
+    let (mut call, opened) = begin::begin(args);
+    let result = opened.and_then(|()| stages(&mut call));
+    record::record(call, result)
+}
+
+/// The stages between the opened sinks and the record, in order.
+fn stages(call: &mut Call<'_>) -> Result<i32> {
+    let resolved = resolve::resolve(call)?;
+    let checked = preflight::preflight(call, resolved)?;
+    let plan = launch::plan(call, checked)?;
+    let ran = launch::launch(call, &plan)?;
+    classify::apply(call, &plan, ran)
+}

@@ -1,0 +1,86 @@
+//! Stage `resolve`: who the jail runs as, the Policy, and the audit log the Policy asks for.
+//! Report: `identity.jail_*`, `profiles`, `policy_sha256`.
+
+use super::Call;
+use crate::audit::AuditLog;
+use crate::cli::RunArgs;
+use crate::error::{Error, Result};
+use crate::policy::Policy;
+use crate::report::Report;
+use crate::supervisor::identity::{self, JailIdentity};
+
+/// The Policy and the identity the jail runs as.
+pub struct Resolved {
+    pub policy: Policy,
+    pub who: JailIdentity,
+}
+
+pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
+    let args = call.args;
+    let who = identity::resolve(args.user.as_deref())?;
+    call.report.identity.jail_uid = Some(who.uid);
+    call.report.identity.jail_user = who.user.clone();
+
+    let policy = tracing::debug_span!("resolve policy")
+        .in_scope(|| crate::profile::policy_from_args(&args.policy))?;
+    call.report.profiles = policy.profiles.iter().map(|p| p.name.clone()).collect();
+    call.report.policy_sha256 = Some(policy.hash());
+    refuse_unenforced(&policy)?;
+
+    // The audit log is opened now (before the jail user is taken) so a bad path fails closed.
+    call.audit = open_audit(args, &policy, &mut call.report)?;
+    Ok(Resolved { policy, who })
+}
+
+/// `[budget]` (rate limits, loop guard) and `[export]` (copying files out of scratch) are part
+/// of the profile format, but this version enforces neither. A profile that sets them would be
+/// obeyed less than it says, so it does not run; `check` and `explain` still accept and show it.
+fn refuse_unenforced(policy: &Policy) -> Result<()> {
+    let b = &policy.budget;
+    let x = &policy.export;
+    let set = [
+        ("[budget] calls_per_minute", b.calls_per_minute.is_some()),
+        (
+            "[budget] max_identical_calls",
+            b.max_identical_calls.is_some(),
+        ),
+        ("[export] to", x.to.is_some()),
+        ("[export] patterns", !x.patterns.is_empty()),
+    ];
+    match set.iter().find(|(_, on)| *on) {
+        Some((key, _)) => Err(Error::profile(
+            format!("profile \"{}\"", policy.name()),
+            format!("{key} is not enforced by this version of tooljail"),
+        )
+        .with_hint("remove it from the profile (the run would not be limited as written)")),
+        None => Ok(()),
+    }
+}
+
+/// Open the audit log the Policy asks for (`--audit-log` wins over the profile's path, which
+/// wins over the default location). A log named explicitly fails closed: a run that must be
+/// audited there and cannot be does not run. The implicit default location (which depends on
+/// HOME) only warns when unusable.
+fn open_audit(args: &RunArgs, policy: &Policy, report: &mut Report) -> Result<Option<AuditLog>> {
+    if !policy.audit.enabled && args.audit_log.is_none() {
+        return Ok(None);
+    }
+    if let Some(path) = args.audit_log.clone().or_else(|| policy.audit.log.clone()) {
+        return AuditLog::open(&path, false).map(Some);
+    }
+    let opened = crate::audit::caller_default_path()
+        .ok_or_else(|| "HOME and XDG_STATE_HOME are unset".to_string())
+        .and_then(|path| AuditLog::open(&path, true).map_err(|e| e.to_string()));
+    match opened {
+        Ok(log) => Ok(Some(log)),
+        Err(why) => {
+            let w = format!(
+                "no audit record for this run: the default audit log is unusable ({why}); \
+                 pass --audit-log PATH or set [audit] log"
+            );
+            eprintln!("tooljail: warning: {w}");
+            report.warnings.push(w);
+            Ok(None)
+        }
+    }
+}
