@@ -33,6 +33,16 @@
 //!   probe exit42          exit with status 42 (what memfd-exec runs)
 //!
 //! Needs only `libc`, so it runs in a jail that holds nothing but its binary.
+#![allow(
+    unsafe_code,
+    clippy::multiple_unsafe_ops_per_block,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_lossless,
+    clippy::ptr_as_ptr,
+    reason = "a probe that makes raw syscalls with deliberately odd arguments, from inside the jail"
+)]
 
 use std::time::Instant;
 

@@ -16,13 +16,13 @@ fn main() -> ExitCode {
                 0
             };
             let _ = e.print();
-            return ExitCode::from(code as u8);
+            return exit_code(code);
         }
     };
     let verbose = cli.global.verbose;
     init_logging(verbose, cli.global.log_format);
     match tooljail::commands::dispatch(cli) {
-        Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Ok(code) => exit_code(code),
         Err(e) => {
             eprintln!("tooljail: {e}");
             if verbose > 0 {
@@ -32,9 +32,14 @@ fn main() -> ExitCode {
                     e.kind, e.retryable
                 );
             }
-            ExitCode::from(e.exit_code() as u8)
+            exit_code(e.exit_code())
         }
     }
+}
+
+/// An exit status as the process's exit code (statuses are 0..=255 by construction).
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(u8::MAX))
 }
 
 /// Diagnostics on stderr. Quiet by default; `-v` shows tooljail's debug events (each setup

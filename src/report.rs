@@ -202,7 +202,7 @@ fn new_run_id() -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos();
-        buf[..8].copy_from_slice(&(t as u64).to_le_bytes());
+        buf[..8].copy_from_slice(&u64::try_from(t % (1 << 64)).unwrap_or(0).to_le_bytes());
         buf[8..12].copy_from_slice(&std::process::id().to_le_bytes());
     }
     buf.iter().map(|b| format!("{b:02x}")).collect()

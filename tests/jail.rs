@@ -1,5 +1,10 @@
 //! The jail as a whole: exit statuses, what exists inside, what the command inherits.
 //! Every case runs as root and as the unprivileged test user (see tests/common/mod.rs).
+#![allow(
+    unsafe_code,
+    clippy::multiple_unsafe_ops_per_block,
+    reason = "pre_exec hooks make the caller's terminal the child's, as a login shell has it"
+)]
 
 mod common;
 

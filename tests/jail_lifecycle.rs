@@ -51,7 +51,7 @@ fn sigterm_to_tooljail_is_forwarded_to_the_command() {
         let marker = unique("3000.");
         let mut cmd = ctx.tooljail(["run", "--", "sleep", &marker]);
         let child = spawn(&mut cmd);
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
         assert!(wait_until(Duration::from_secs(10), || !host_pids_running(
             "sleep", &marker
         )
@@ -91,7 +91,7 @@ fn sigkill_of_tooljail_takes_the_jail_down_within_a_second() {
         let script = format!("sleep {marker} & (setsid sleep {marker} &); wait");
         let mut cmd = ctx.tooljail(["run", "--", "sh", "-c", &script]);
         let child = spawn(&mut cmd);
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
         assert!(
             wait_until(Duration::from_secs(10), || host_pids_running(
                 "sleep", &marker

@@ -1,4 +1,9 @@
 //! Network modes, the controlling terminal, and mount points that must not follow symlinks.
+#![allow(
+    unsafe_code,
+    clippy::multiple_unsafe_ops_per_block,
+    reason = "pre_exec hooks make the caller's terminal the child's, as a login shell has it"
+)]
 
 mod common;
 

@@ -271,7 +271,10 @@ fn run(op: &Op, sleeper: u32) -> i32 {
         Op::AbstractConnect(name) => io(UnixAddr::from_abstract_name(name.as_bytes())
             .and_then(|a| UnixStream::connect_addr(&a))
             .map(drop)),
-        Op::KillOutside => nx(kill(Pid::from_raw(sleeper as i32), Signal::SIGTERM)),
+        Op::KillOutside => nx(kill(
+            Pid::from_raw(i32::try_from(sleeper).expect("pid")),
+            Signal::SIGTERM,
+        )),
         Op::KillInside => match Command::new("/bin/sleep")
             .arg("30")
             .stdout(Stdio::null())
@@ -279,7 +282,10 @@ fn run(op: &Op, sleeper: u32) -> i32 {
             .spawn()
         {
             Ok(mut child) => {
-                let r = nx(kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL));
+                let r = nx(kill(
+                    Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+                    Signal::SIGKILL,
+                ));
                 let _ = child.wait();
                 r
             }
@@ -457,7 +463,7 @@ fn spawn_child(spec: &Spec, fake_abi: Option<&str>) -> Outcome {
         Ok(out) => out.unwrap(),
         Err(_) => {
             let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
+                nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid")),
                 nix::sys::signal::Signal::SIGKILL,
             );
             panic!("child {pid} did not finish within {DEADLINE:?}");

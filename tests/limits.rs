@@ -503,7 +503,8 @@ fn writing_past_the_scratch_size_fails_inside_and_leaves_the_host_alone() {
             r.expect_limit(1, "scratch_full");
             r.run.expect_stderr_contains("No space left on device");
             assert!(r.evidence().contains("ENOSPC"), "{}", r.dump());
-            growths.push(after as i64 - before as i64);
+            growths
+                .push(i64::try_from(after).expect("count") - i64::try_from(before).expect("count"));
             if after < before + (4 << 20) {
                 break;
             }

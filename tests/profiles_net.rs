@@ -226,7 +226,7 @@ fn pip_install_installs_a_wheel_from_a_loopback_index_into_the_directory() {
         assert_eq!(std::fs::metadata(&init).unwrap().uid(), ctx.jail_uid());
     });
     // The index page and the wheel, once per identity.
-    let runs = common::identities().len() as u32;
+    let runs = u32::try_from(common::identities().len()).expect("count");
     assert!(
         hits.load(Ordering::SeqCst) >= 2 * runs,
         "the index was used"

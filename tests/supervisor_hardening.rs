@@ -43,7 +43,7 @@ fn check(user_args: &[&str], uid: u32, gid: u32) {
         .args(user_args)
         .args(["--", "sleep", "5"]);
     let child = spawn(&mut cmd);
-    let sup = child.id() as i32;
+    let sup = i32::try_from(child.id()).expect("pid");
     assert!(
         wait_until(Duration::from_secs(5), || !children(sup).is_empty()),
         "the jail's pid 1 never appeared"

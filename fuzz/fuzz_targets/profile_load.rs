@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
             Err(errors) => {
                 assert!(!errors.is_empty());
                 for e in errors {
-                    assert!(!e.location.is_empty(), "unpositioned error: {e}");
+                    assert!(e.location != tooljail::error::Location::None, "unpositioned error: {e}");
                     assert!(!e.to_string().contains('\n'), "multi-line error: {e:?}");
                 }
             }

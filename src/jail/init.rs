@@ -162,7 +162,7 @@ fn supervise(command: i32, sfd: &SignalFd) -> Result<i32> {
             Ok(None) | Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(Error::setup("read signals in pid 1", e as i32)),
         };
-        let sig = info.ssi_signo as i32;
+        let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
         if sig == libc::SIGCHLD {
             continue;
         }

@@ -57,15 +57,16 @@ pub fn install(prog: &Program, handoff: BorrowedFd<'_>) -> Result<()> {
         };
         setup_err("seccomp filter", &e, hint)
     })?;
-    crate::sys::seccomp::send_fd(handoff, listener.as_fd(), HANDOFF_SEND_FLAGS as i32).map_err(
-        |e| {
-            setup_err(
-                "hand the seccomp listener to the supervisor",
-                &e,
-                "the supervisor end of the hand-off socket is gone",
-            )
-        },
-    )?;
+    // The flags must be exactly those the filter lets through for the hand-off sendmsg.
+    let flags = libc::MSG_NOSIGNAL;
+    debug_assert_eq!(flags.unsigned_abs(), HANDOFF_SEND_FLAGS);
+    crate::sys::seccomp::send_fd(handoff, listener.as_fd(), flags).map_err(|e| {
+        setup_err(
+            "hand the seccomp listener to the supervisor",
+            &e,
+            "the supervisor end of the hand-off socket is gone",
+        )
+    })?;
     // Leave the listener to O_CLOEXEC: closing it here would be one more syscall under the
     // filter, and the supervisor holds its own copy now.
     let _ = listener.into_raw_fd();

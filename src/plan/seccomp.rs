@@ -75,9 +75,22 @@ pub const TIOCSTI: u32 = 0x5412;
 /// showed it is TIOCSTI by another name).
 pub const TIOCLINUX: u32 = 0x541C;
 /// The exact `flags` of the one sendmsg that hands the listener over (see [`install`]).
-pub const HANDOFF_SEND_FLAGS: u32 = libc::MSG_NOSIGNAL as u32;
+pub const HANDOFF_SEND_FLAGS: u32 = libc::MSG_NOSIGNAL.unsigned_abs();
 /// Placeholder for the hand-off fd until [`Program::for_handoff_fd`] patches it in.
 const HANDOFF_FD_PLACEHOLDER: u32 = u32::MAX;
+
+/// An errno as the `SECCOMP_RET_DATA` field of a return value. Errnos are 1..=4095 (compile
+/// refuses any other profile errno), so the mask never changes one; a negative value, which no
+/// errno is, becomes EPERM.
+fn ret_data(errno: i32) -> u32 {
+    u32::try_from(errno).unwrap_or(1) & ret::DATA
+}
+
+/// A forward jump offset. Every jump in the program skips a handful of instructions (the shape
+/// above), far below the 255 a BPF jump can hold; a longer one is a bug in this compiler.
+fn jump(offset: usize) -> u8 {
+    u8::try_from(offset).expect("seccomp jump offsets are short by construction")
+}
 
 /// What one `ret` of the compiled program means, before it is lowered to a return value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +101,7 @@ enum Verdict {
     /// The profile's action for a syscall outside its allow-list.
     Default,
     /// An always-denied hardening rule, answered with this errno (and reported).
-    Harden(u16),
+    Harden(i32),
     /// clone3: ENOSYS straight from the kernel, not reported (it is not a denial of anything
     /// the tool needs: glibc falls back to clone at once).
     Enosys,
@@ -136,7 +149,7 @@ impl Program {
     pub fn for_handoff_fd(&self, fd: i32) -> Vec<Insn> {
         let mut p = self.lower(Lowering::Kernel);
         if let Some(i) = self.handoff_slot {
-            p[i].k = fd as u32;
+            p[i].k = u32::try_from(fd).unwrap_or(u32::MAX);
         }
         p
     }
@@ -169,17 +182,17 @@ impl Program {
         match (v, how) {
             (Verdict::Allow, _) => ret::ALLOW,
             (Verdict::KillProcess, _) => ret::KILL_PROCESS,
-            (Verdict::Enosys, _) => ret::ERRNO | libc::ENOSYS as u32,
+            (Verdict::Enosys, _) => ret::ERRNO | ret_data(libc::ENOSYS),
             (Verdict::Default, _) if self.action == SeccompAction::Log => ret::LOG,
             (
                 Verdict::Default | Verdict::Harden(_) | Verdict::MemfdSubstitute,
                 Lowering::Kernel,
             ) => ret::USER_NOTIF,
             (Verdict::Default, Lowering::Shadow) => match self.action {
-                SeccompAction::Errno(n) => ret::ERRNO | (n as u32 & ret::DATA),
+                SeccompAction::Errno(n) => ret::ERRNO | ret_data(n),
                 SeccompAction::Kill | SeccompAction::Log => ret::KILL_THREAD,
             },
-            (Verdict::Harden(e), Lowering::Shadow) => ret::TRACE | u32::from(e),
+            (Verdict::Harden(e), Lowering::Shadow) => ret::TRACE | ret_data(e),
             (Verdict::MemfdSubstitute, Lowering::Shadow) => ret::TRAP,
         }
     }
@@ -217,7 +230,7 @@ pub enum Answer {
 /// What the supervisor answers a notification for `data`, from the shadow program's value.
 pub fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
     let v = bpf::run(shadow, data).unwrap_or(ret::KILL_THREAD);
-    let errno = (v & ret::DATA) as i32;
+    let errno = i32::try_from(v & ret::DATA).unwrap_or(libc::EPERM);
     match v & ret::ACTION_FULL {
         ret::TRACE => Answer::Deny(DenialRule::Hardening, errno),
         ret::ERRNO => Answer::Deny(DenialRule::Profile, errno),
@@ -322,7 +335,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
             Op::Ld(arg_lo(1)),
             Op::Jeq(TIOCSTI, 1, 0),
             Op::Jeq(TIOCLINUX, 0, 1),
-            Op::Ret(Verdict::Harden(libc::EPERM as u16)),
+            Op::Ret(Verdict::Harden(libc::EPERM)),
             Op::Ret(Verdict::Allow),
         ];
         rule(&mut ops, nr, b);
@@ -333,7 +346,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         let b = vec![
             Op::Ld(arg_lo(0)),
             Op::Jset(CLONE_NEW_MASK, 0, 1),
-            Op::Ret(Verdict::Harden(libc::EPERM as u16)),
+            Op::Ret(Verdict::Harden(libc::EPERM)),
             Op::Ret(Verdict::Allow),
         ];
         rule(&mut ops, nr, b);
@@ -349,13 +362,13 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         let allow = n + 5;
         for (i, (af, _)) in families.iter().enumerate() {
             let at = i + 1;
-            b.push(Op::Jeq(*af, (allow - at - 1) as u8, 0));
+            b.push(Op::Jeq(*af, jump(allow - at - 1), 0));
         }
         let at = n + 1;
-        b.push(Op::Jeq(AF_NETLINK, 0, (deny - at - 1) as u8));
+        b.push(Op::Jeq(AF_NETLINK, 0, jump(deny - at - 1)));
         b.push(Op::Ld(arg_lo(2)));
         b.push(Op::Jeq(NETLINK_ROUTE, 1, 0));
-        b.push(Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT as u16)));
+        b.push(Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT)));
         b.push(Op::Ret(Verdict::Allow));
         rule(&mut ops, nr, b);
     }
@@ -366,7 +379,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         let b = vec![
             Op::Ld(arg_lo(0)),
             Op::Jeq(AF_UNIX, 1, 0),
-            Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT as u16)),
+            Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT)),
             Op::Ret(Verdict::Allow),
         ];
         rule(&mut ops, nr, b);
@@ -380,7 +393,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
             Op::Jeq(PER_LINUX, 3, 0),
             Op::Jeq(PER_LINUX32, 2, 0),
             Op::Jeq(PERSONALITY_QUERY, 1, 0),
-            Op::Ret(Verdict::Harden(libc::EPERM as u16)),
+            Op::Ret(Verdict::Harden(libc::EPERM)),
             Op::Ret(Verdict::Allow),
         ];
         rule(&mut ops, nr, b);
@@ -396,9 +409,9 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         let b = vec![
             Op::Ld(arg_lo(1)),
             Op::Jset(MFD_HUGETLB, 0, 1),
-            Op::Ret(Verdict::Harden(libc::EINVAL as u16)),
+            Op::Ret(Verdict::Harden(libc::EINVAL)),
             Op::Jset(MFD_EXEC, 0, 1),
-            Op::Ret(Verdict::Harden(libc::EACCES as u16)),
+            Op::Ret(Verdict::Harden(libc::EACCES)),
             Op::Jset(MFD_NOEXEC_SEAL, 0, 1),
             Op::Ret(Verdict::Allow),
             Op::Ret(Verdict::MemfdSubstitute),
@@ -430,11 +443,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         match h.kind {
             HardeningKind::Syscall => {
                 if let Some(nr) = nr_of(h.key) {
-                    rule(
-                        &mut ops,
-                        nr,
-                        vec![Op::Ret(Verdict::Harden(libc::EPERM as u16))],
-                    );
+                    rule(&mut ops, nr, vec![Op::Ret(Verdict::Harden(libc::EPERM))]);
                 }
             }
             HardeningKind::Clone3Enosys => {

@@ -92,7 +92,7 @@ impl Notifier {
             }
         };
         let data = SeccompData {
-            nr: n.data.nr as u32,
+            nr: u32::from_ne_bytes(n.data.nr.to_ne_bytes()),
             arch: n.data.arch,
             instruction_pointer: n.data.instruction_pointer,
             args: n.data.args,
@@ -108,7 +108,7 @@ impl Notifier {
                 (rule, Some(errno), false)
             }
             Answer::Kill => (DenialRule::Profile, None, true),
-            Answer::MemfdSubstitute => match self.substitute_memfd(n.id, data.args[1] as u32)? {
+            Answer::MemfdSubstitute => match self.substitute_memfd(n.id, low32(data.args[1]))? {
                 None => return Ok(None),
                 Some(errno) => (DenialRule::Hardening, Some(errno), false),
             },
@@ -369,6 +369,12 @@ impl Serialize for Denials {
         }
         seq.end()
     }
+}
+
+/// The low 32 bits of a syscall argument: what the kernel reads for an `unsigned int` parameter
+/// (memfd_create's flags), and what the filter compared.
+fn low32(arg: u64) -> u32 {
+    u32::try_from(arg & 0xffff_ffff).unwrap_or(0)
 }
 
 #[cfg(test)]

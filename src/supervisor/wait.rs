@@ -160,8 +160,10 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
                 Source::Signals => {
                     while let Ok(Some(info)) = jail.signals.read_signal() {
                         tracing::debug!(signal = info.ssi_signo, "forwarding to the jail");
-                        let _ =
-                            process::pidfd_send_signal(jail.pidfd.as_fd(), info.ssi_signo as i32);
+                        let _ = process::pidfd_send_signal(
+                            jail.pidfd.as_fd(),
+                            i32::try_from(info.ssi_signo).unwrap_or(0),
+                        );
                     }
                 }
                 Source::Channel => chan_open = read_some(&jail.chan_rx, &mut chan_buf),

@@ -4,6 +4,10 @@
 //!
 //! Everything returns `std::io::Result` so callers can turn the errno into a structured
 //! [`crate::Error::setup`] naming the step.
+//!
+//! The crate denies `unsafe_code` everywhere else (Cargo.toml `[lints]`); this module alone
+//! allows it.
+#![allow(unsafe_code)]
 
 pub mod fd;
 pub mod landlock;

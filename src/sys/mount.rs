@@ -22,9 +22,9 @@ fn cstr(s: &str) -> io::Result<CString> {
 /// # Safety
 /// `ret` must be a new fd that nothing else owns (as returned by a successful open-like call).
 unsafe fn owned(ret: libc::c_long) -> io::Result<OwnedFd> {
-    let fd = check(ret)?;
+    let fd = i32::try_from(check(ret)?).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
     // SAFETY: the caller guarantees `fd` is a fresh fd we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// `open_tree(dirfd, path, OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC[|AT_RECURSIVE])`: a detached copy of
@@ -44,15 +44,10 @@ pub fn clone_tree(
         flags |= libc::AT_EMPTY_PATH as libc::c_uint;
     }
     let dirfd = dirfd.map_or(libc::AT_FDCWD, |fd| fd.as_raw_fd());
-    // SAFETY: `path` is a valid NUL-terminated string; open_tree returns a new fd we own.
-    unsafe {
-        owned(libc::syscall(
-            libc::SYS_open_tree,
-            dirfd,
-            path.as_ptr(),
-            flags,
-        ))
-    }
+    // SAFETY: `path` is a valid NUL-terminated string that outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_open_tree, dirfd, path.as_ptr(), flags) };
+    // SAFETY: a successful open_tree returns a new fd that nothing else owns.
+    unsafe { owned(ret) }
 }
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH[|AT_RECURSIVE], {attr_set, attr_clr})`: set (and clear)
@@ -109,14 +104,10 @@ pub fn attach(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()> {
 /// then `fsmount` with `attrs` (`MOUNT_ATTR_*`). Returns the detached mount's fd.
 pub fn new_fs(fstype: &str, options: &[(&str, Option<&str>)], attrs: u64) -> io::Result<OwnedFd> {
     let fstype = cstr(fstype)?;
-    // SAFETY: a valid NUL-terminated fs type name; fsopen returns a new fd we own.
-    let fsfd = unsafe {
-        owned(libc::syscall(
-            libc::SYS_fsopen,
-            fstype.as_ptr(),
-            libc::FSOPEN_CLOEXEC,
-        ))?
-    };
+    // SAFETY: a valid NUL-terminated fs type name that outlives the call.
+    let ret = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), libc::FSOPEN_CLOEXEC) };
+    // SAFETY: a successful fsopen returns a new fd that nothing else owns.
+    let fsfd = unsafe { owned(ret)? };
     for (key, value) in options {
         let key = cstr(key)?;
         let value = value.map(cstr).transpose()?;
@@ -148,15 +139,17 @@ pub fn new_fs(fstype: &str, options: &[(&str, Option<&str>)], attrs: u64) -> io:
             0,
         )
     })?;
-    // SAFETY: a created fs context; fsmount returns a new fd we own.
-    unsafe {
-        owned(libc::syscall(
+    // SAFETY: a created fs context; fsmount takes no pointer.
+    let ret = unsafe {
+        libc::syscall(
             libc::SYS_fsmount,
             fsfd.as_raw_fd(),
             libc::FSMOUNT_CLOEXEC,
             attrs,
-        ))
-    }
+        )
+    };
+    // SAFETY: a successful fsmount returns a new fd that nothing else owns.
+    unsafe { owned(ret) }
 }
 
 /// `openat2(dirfd, path, flags|O_CLOEXEC, mode)` with
@@ -171,22 +164,25 @@ pub fn open_beneath(
 ) -> io::Result<OwnedFd> {
     // SAFETY: open_how is plain old data; all-zero means "no flags, no mode, no resolve flags".
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    // The open flags are a bit set: reinterpret, never sign-extend.
+    how.flags = u64::from(u32::from_ne_bytes((flags | libc::O_CLOEXEC).to_ne_bytes()));
     if flags & libc::O_CREAT != 0 {
-        how.mode = mode as u64;
+        how.mode = u64::from(mode);
     }
     how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: a valid dirfd, a NUL-terminated path and an open_how of the size passed; openat2
-    // returns a new fd we own.
-    unsafe {
-        owned(libc::syscall(
+    // SAFETY: a valid dirfd, a NUL-terminated path and an open_how of the size passed, all of
+    // which outlive the call.
+    let ret = unsafe {
+        libc::syscall(
             libc::SYS_openat2,
             dirfd.as_raw_fd(),
             path.as_ptr(),
-            &how as *const libc::open_how,
+            std::ptr::from_ref(&how),
             std::mem::size_of::<libc::open_how>(),
-        ))
-    }
+        )
+    };
+    // SAFETY: a successful openat2 returns a new fd that nothing else owns.
+    unsafe { owned(ret) }
 }
 
 /// Make every mount in this mount namespace private, recursively (`mount --make-rprivate /`), so
@@ -216,11 +212,13 @@ pub fn pivot_into(root: BorrowedFd<'_>) -> io::Result<()> {
 
 /// Open the host directory `path` as an `O_PATH` fd, refusing a symlink as the last component.
 pub fn open_host_dir(path: &CStr) -> io::Result<OwnedFd> {
-    // SAFETY: a valid NUL-terminated path; open returns a new fd we own.
-    unsafe {
-        owned(libc::open(
+    // SAFETY: a valid NUL-terminated path that outlives the call.
+    let ret = unsafe {
+        libc::open(
             path.as_ptr(),
             libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        ) as libc::c_long)
-    }
+        )
+    };
+    // SAFETY: a successful open returns a new fd that nothing else owns.
+    unsafe { owned(libc::c_long::from(ret)) }
 }

@@ -49,7 +49,7 @@ pub fn clone3(flags: u64) -> io::Result<Forked> {
     // SAFETY: with CLONE_PIDFD the kernel stored a new, owned pidfd in `pidfd` on success.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     Ok(Forked::Parent {
-        pid: ret as i32,
+        pid: i32::try_from(ret).map_err(|_| io::Error::from_raw_os_error(libc::ERANGE))?,
         pidfd: Some(pidfd),
     })
 }
@@ -100,7 +100,9 @@ pub struct Rusage {
 }
 
 fn timeval(tv: libc::timeval) -> Duration {
-    Duration::new(tv.tv_sec.max(0) as u64, (tv.tv_usec.max(0) as u32) * 1000)
+    let secs = u64::try_from(tv.tv_sec).unwrap_or(0);
+    let micros = u32::try_from(tv.tv_usec.clamp(0, 999_999)).unwrap_or(0);
+    Duration::new(secs, micros * 1000)
 }
 
 /// `wait4(pid)`: the raw wait status and rusage of the child `pid` once it has ended. With
@@ -120,7 +122,7 @@ pub fn wait4(pid: i32, block: bool) -> io::Result<Option<(i32, Rusage)>> {
             Rusage {
                 user_time: timeval(ru.ru_utime),
                 system_time: timeval(ru.ru_stime),
-                max_rss_kib: ru.ru_maxrss.max(0) as u64,
+                max_rss_kib: u64::try_from(ru.ru_maxrss).unwrap_or(0),
             },
         ))),
     }
@@ -167,13 +169,13 @@ pub fn reset_signals() -> io::Result<()> {
         // (reserved by glibc) just return EINVAL, which we ignore.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
+    // SAFETY: sigset_t is plain old data; all-zero is a valid value.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t for writes.
+    unsafe { libc::sigemptyset(&mut set) };
     // SAFETY: an empty, initialised sigset and a null old-set pointer.
-    let ret = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
-    };
-    check(ret as libc::c_long).map(drop)
+    let ret = unsafe { libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) };
+    check(libc::c_long::from(ret)).map(drop)
 }
 
 /// `close_range(first, ~0, flags)`.
@@ -181,8 +183,13 @@ pub fn close_range(first: u32, flags: u32) -> io::Result<()> {
     // SAFETY: close_range only affects this process's fd table; callers own no Rust object over
     // the fds it closes (see the callers' contracts), or set CLOSE_RANGE_CLOEXEC, which closes
     // nothing before execve.
-    check(unsafe { libc::close_range(first, u32::MAX, flags as libc::c_int) } as libc::c_long)
-        .map(drop)
+    let flags =
+        libc::c_int::try_from(flags).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: see above.
+    check(libc::c_long::from(unsafe {
+        libc::close_range(first, u32::MAX, flags)
+    }))
+    .map(drop)
 }
 
 /// Close every fd of this process except 0, 1, 2 and `keep`.
@@ -193,7 +200,7 @@ pub fn close_range(first: u32, flags: u32) -> io::Result<()> {
 pub fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
     let mut keep: Vec<u32> = keep
         .iter()
-        .map(|&fd| fd as u32)
+        .filter_map(|&fd| u32::try_from(fd).ok())
         .filter(|&fd| fd > 2)
         .collect();
     keep.sort_unstable();
@@ -203,7 +210,9 @@ pub fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
         if k > first {
             // SAFETY: closes fds in [first, k-1], none of which is in `keep` (sorted); the
             // caller's contract says no Rust object owns them.
-            check(unsafe { libc::close_range(first, k - 1, 0) } as libc::c_long)?;
+            check(libc::c_long::from(unsafe {
+                libc::close_range(first, k - 1, 0)
+            }))?;
         }
         first = k + 1;
     }

@@ -71,6 +71,14 @@ union CmsgBuf {
     bytes: [u8; 64],
 }
 
+/// `sizeof(int)`, the SCM_RIGHTS payload of one fd, as the CMSG_* macros take it.
+const INT_LEN: u32 = 4;
+const _: () = assert!(size_of::<libc::c_int>() == 4);
+
+fn einval() -> io::Error {
+    io::Error::from_raw_os_error(libc::EINVAL)
+}
+
 /// Send `fd` over the unix socket `sock` (SCM_RIGHTS) with one payload byte, using exactly the
 /// `flags` given (the seccomp filter may allow this sendmsg only for these flags).
 pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, flags: libc::c_int) -> io::Result<()> {
@@ -82,24 +90,31 @@ pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>, flags: libc::c_int) -> 
     // SAFETY: an all-zero CmsgBuf is a valid value (plain bytes).
     let mut buf: CmsgBuf = unsafe { zeroed() };
     // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe { libc::CMSG_SPACE(size_of::<libc::c_int>() as u32) } as usize;
+    let space = unsafe { libc::CMSG_SPACE(INT_LEN) };
     // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
     let mut msg: libc::msghdr = unsafe { zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    // SAFETY: `buf` is 64 bytes, more than CMSG_SPACE(sizeof(int)) = 24; we write through it
-    // only via CMSG_FIRSTHDR/CMSG_DATA, which stay inside msg_controllen bytes.
-    unsafe {
-        msg.msg_control = buf.bytes.as_mut_ptr().cast();
-        msg.msg_controllen = space as _;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(size_of::<libc::c_int>() as u32) as _;
-        libc::CMSG_DATA(c)
-            .cast::<libc::c_int>()
-            .write_unaligned(fd.as_raw_fd());
+    // SAFETY: taking a raw pointer to the union's bytes, which outlive `msg`'s use.
+    msg.msg_control = unsafe { buf.bytes.as_mut_ptr().cast() };
+    msg.msg_controllen = usize::try_from(space).map_err(|_| einval())?;
+    // SAFETY: msg_control points at `buf` (64 bytes, more than CMSG_SPACE(sizeof(int)) = 24)
+    // and msg_controllen says `space`: CMSG_FIRSTHDR returns the start of `buf`.
+    let c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    if c.is_null() {
+        return Err(einval());
     }
+    // SAFETY: `c` points at the start of `buf`, aligned for a cmsghdr (the union's `_align`
+    // member) and valid for writes; no other reference to `buf` is live.
+    let hdr = unsafe { &mut *c };
+    hdr.cmsg_level = libc::SOL_SOCKET;
+    hdr.cmsg_type = libc::SCM_RIGHTS;
+    // SAFETY: CMSG_LEN only computes a size.
+    hdr.cmsg_len = usize::try_from(unsafe { libc::CMSG_LEN(INT_LEN) }).map_err(|_| einval())?;
+    // SAFETY: CMSG_DATA points just after the header, inside `buf`.
+    let data = unsafe { libc::CMSG_DATA(c) };
+    // SAFETY: cmsg_len leaves room for exactly one int at `data`, inside `buf`; unaligned write.
+    unsafe { data.cast::<libc::c_int>().write_unaligned(fd.as_raw_fd()) };
     loop {
         // SAFETY: `msg` points to `iov`, `payload` and `buf`, all alive for the call.
         let r = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
@@ -151,11 +166,12 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
             ))
         };
     }
-    // SAFETY: `c` is non-null and points inside `buf`, at a header the kernel wrote.
-    let (level, kind, len) = unsafe { ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len) };
+    // SAFETY: `c` is non-null and points inside `buf`, at an aligned header the kernel wrote.
+    let hdr = unsafe { &*c };
+    let (level, kind, len) = (hdr.cmsg_level, hdr.cmsg_type, hdr.cmsg_len);
     // SAFETY: CMSG_LEN only computes a size.
-    let want = unsafe { libc::CMSG_LEN(size_of::<libc::c_int>() as u32) };
-    if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS || len != want as usize {
+    let want = usize::try_from(unsafe { libc::CMSG_LEN(INT_LEN) }).map_err(|_| einval())?;
+    if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS || len != want {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "hand-off message is not exactly one SCM_RIGHTS fd",
@@ -163,7 +179,9 @@ pub fn recv_fd(sock: BorrowedFd<'_>) -> io::Result<Option<OwnedFd>> {
     }
     // SAFETY: the header says one int of SCM_RIGHTS data follows; the kernel installed that fd
     // in our table for us alone, so we own it.
-    let fd = unsafe { libc::CMSG_DATA(c).cast::<libc::c_int>().read_unaligned() };
+    let data = unsafe { libc::CMSG_DATA(c) };
+    // SAFETY: the header's length says one int follows, inside `buf`; unaligned read.
+    let fd = unsafe { data.cast::<libc::c_int>().read_unaligned() };
     // SAFETY: see above: a fresh fd owned by nobody else.
     Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
@@ -232,10 +250,14 @@ pub fn notif_addfd_send(
 ) -> io::Result<i32> {
     let addfd = libc::seccomp_notif_addfd {
         id,
-        flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
-        srcfd: fd.as_raw_fd() as u32,
+        flags: u32::try_from(libc::SECCOMP_ADDFD_FLAG_SEND).map_err(|_| einval())?,
+        srcfd: u32::try_from(fd.as_raw_fd()).map_err(|_| einval())?,
         newfd: 0,
-        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+        newfd_flags: if cloexec {
+            u32::try_from(libc::O_CLOEXEC).map_err(|_| einval())?
+        } else {
+            0
+        },
     };
     // SAFETY: `addfd` is a fully initialised seccomp_notif_addfd the kernel only reads; srcfd
     // is a live fd borrowed for the duration of the call.
@@ -246,5 +268,5 @@ pub fn notif_addfd_send(
             &addfd as *const libc::seccomp_notif_addfd,
         )
     };
-    cvt(r.into()).map(|n| n as i32)
+    cvt(r.into()).and_then(|n| i32::try_from(n).map_err(|_| einval()))
 }

@@ -234,7 +234,7 @@ pub fn finish(mut child: Child, timeout: Duration, what: String) -> Run {
         if start.elapsed() > timeout {
             timed_out = true;
             let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
                 nix::sys::signal::Signal::SIGKILL,
             );
             break child.wait().ok();
@@ -308,7 +308,7 @@ fn host_pids_matching(pred: impl Fn(&str) -> bool) -> Vec<i32> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        if pid == std::process::id() as i32 {
+        if u32::try_from(pid).ok() == Some(std::process::id()) {
             continue;
         }
         if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {

@@ -1,3 +1,9 @@
+#![allow(
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    reason = "ABI numbers are small"
+)]
 use super::*;
 use crate::policy::*;
 use crate::preflight::features::{required_abi, required_features, unenforced, Feature};

@@ -99,18 +99,28 @@ impl SeccompData {
         Some(match off {
             0 => self.nr,
             4 => self.arch,
-            8 => self.instruction_pointer as u32,
-            12 => (self.instruction_pointer >> 32) as u32,
+            8 => low_word(self.instruction_pointer),
+            12 => high_word(self.instruction_pointer),
             _ => {
-                let i = ((off - 16) / 8) as usize;
+                let i = usize::try_from((off - 16) / 8).ok()?;
                 if (off - 16) % 8 == 0 {
-                    self.args[i] as u32
+                    low_word(self.args[i])
                 } else {
-                    (self.args[i] >> 32) as u32
+                    high_word(self.args[i])
                 }
             }
         })
     }
+}
+
+/// The low 32 bits of a 64-bit field (what a BPF word load at its offset reads).
+fn low_word(x: u64) -> u32 {
+    u32::try_from(x & 0xffff_ffff).unwrap_or(0)
+}
+
+/// The high 32 bits of a 64-bit field.
+fn high_word(x: u64) -> u32 {
+    u32::try_from(x >> 32).unwrap_or(0)
 }
 
 /// Check what the kernel's `seccomp_check_filter`/`bpf_check_classic` would reject, for the

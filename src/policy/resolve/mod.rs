@@ -182,7 +182,7 @@ impl Resolver<'_> {
     fn size(&mut self, item: &Item<Scalar>, unlimited: bool) -> Option<Option<u64>> {
         let at = self.src.at(item);
         match &item.value {
-            Scalar::Int(n) if *n >= 0 => Some(Some(*n as u64)),
+            Scalar::Int(n) if *n >= 0 => Some(Some(n.unsigned_abs())),
             Scalar::Int(n) => {
                 self.err(at, format!("invalid size {n}"), "sizes cannot be negative");
                 None
@@ -201,7 +201,7 @@ impl Resolver<'_> {
     fn count(&mut self, item: &Item<Scalar>) -> Option<Option<u64>> {
         let at = self.src.at(item);
         match &item.value {
-            Scalar::Int(n) if *n >= 1 => Some(Some(*n as u64)),
+            Scalar::Int(n) if *n >= 1 => Some(Some(n.unsigned_abs())),
             Scalar::Str(s) if s == "unlimited" => Some(None),
             Scalar::Int(n) => {
                 self.err(

@@ -1,5 +1,11 @@
 //! The argument rules: clone's namespace flags, clone3, TIOCSTI/TIOCLINUX, socket and
 //! socketpair families, personality, memfd_create's flags.
+#![allow(
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap,
+    clippy::cast_possible_truncation,
+    reason = "syscall arguments are built from C ints, as a caller passes them"
+)]
 
 use super::*;
 
