@@ -4,6 +4,8 @@
 #     kernel; since Linux 5.11 the per-nr action cache skips the BPF program entirely.
 #   - ptrace (always denied): bare (ESRCH from the kernel) vs the USER_NOTIF round trip to the
 #     supervisor, which every denied call pays.
+#   - getppid under the same allow-list compiled by the seccompiler crate instead of tooljail's
+#     compiler (examples/seccompiler_launch): the cost of either program per allowed call.
 # Three settings: bare (no filter), the filter alone (examples/seccomp_launch supervise), and
 # the full jail (`tooljail run`, default profile: namespaces + Landlock + rlimits + the filter,
 # served by tooljail's own supervisor). The last line is the filter's cost per allowed call in
@@ -16,10 +18,12 @@ set -eu
 cd "$(dirname "$0")/.."
 n="${1:-1000000}"
 if [ -z "${TOOLJAIL:-}" ]; then
-    cargo build --release --quiet --bin tooljail --example probe --example seccomp_launch
+    cargo build --release --quiet --bin tooljail --example probe --example seccomp_launch \
+        --example seccompiler_launch
     TOOLJAIL=target/release/tooljail
 fi
 launch=target/release/examples/seccomp_launch
+seccompiler=target/release/examples/seccompiler_launch
 
 # The probe in a 0755 directory any user can read (root's jail runs as nobody); the jail gets
 # it with --ro. The audit record goes to a scratch file, not the caller's log.
@@ -52,10 +56,14 @@ jail "$probe" bench-denied "$((n / 20))" 2>/dev/null
 # rounds so that a change of load hits both sides alike; median and best of each.
 : > "$tmp/bare"
 : > "$tmp/jail"
+: > "$tmp/ours"
+: > "$tmp/seccompiler"
 r=0
 while [ "$r" -lt "$rounds" ]; do
     "$probe" bench "$n" | ns >> "$tmp/bare"
     jail "$probe" bench "$n" | ns >> "$tmp/jail"
+    "$launch" supervise default -- "$probe" bench "$n" | ns >> "$tmp/ours"
+    "$seccompiler" -- "$probe" bench "$n" 2>/dev/null | ns >> "$tmp/seccompiler"
     r=$((r + 1))
 done
 stats() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%.1f %.1f", v[int((NR + 1) / 2)], v[1] }'; }
@@ -64,3 +72,7 @@ echo "# getppid over $rounds alternated rounds (ns per call): median, best"
 printf 'bare          %8.1f %8.1f\n' "$1" "$2"
 printf 'in the jail   %8.1f %8.1f\n' "$3" "$4"
 echo "$@" | awk '{ printf "filter cost   %+8.1f %+8.1f ns per allowed call (jail - bare)\n", $3 - $1, $4 - $2 }'
+set -- "$1" "$2" $(stats "$tmp/ours") $(stats "$tmp/seccompiler")
+echo "# getppid under the @system-service allow-list alone: tooljail's compiler vs seccompiler's"
+echo "$@" | awk '{ printf "tooljail      %8.1f %8.1f  (%+.1f over bare)\n", $3, $4, $3 - $1
+                  printf "seccompiler   %8.1f %8.1f  (%+.1f over bare)\n", $5, $6, $5 - $1 }'

@@ -2,7 +2,8 @@
 //! seccomp_data: every always-denied rule denies, each argument variation does what it should,
 //! allowed names allow, and the supervisor's answers match the kernel's decisions. This file:
 //! the program as a whole (actions, hardening, hand-off, refusals); [`args`]: the rules that
-//! read a syscall's arguments; [`denials`]: the supervisor's bounded record of denials.
+//! read a syscall's arguments. (The supervisor's record of denials is tested in
+//! `supervisor::notify`.)
 
 use super::*;
 use crate::cli::PolicyArgs;
@@ -264,5 +265,70 @@ fn program_size_is_within_kernel_limits() {
         let p = compile_for(&default_policy(), arch).unwrap();
         assert!(p.len() < bpf::MAX_INSNS && !p.is_empty());
         assert!(bpf::check(&p.for_handoff_fd(3)).is_ok());
+    }
+}
+
+/// Every hardening kind must compile to something: for each rule in the table, lifting it
+/// (`unsafe_allow`) changes the program, and the list below names every kind, so a new kind
+/// that compiled to nothing (while `explain` listed it as enforced) fails here.
+#[test]
+fn every_hardening_rule_changes_the_compiled_program() {
+    // Allow every syscall a hardening rule inspects, so argument rules are compiled too.
+    let inspected = [
+        "ioctl",
+        "clone",
+        "clone3",
+        "socket",
+        "socketpair",
+        "personality",
+        "memfd_create",
+    ];
+    let mut allow = vec!["@system-service"];
+    allow.extend(inspected);
+    let mut kinds_seen = Vec::new();
+    for arch in Arch::ALL {
+        let base = compile_for(
+            &policy(&allow, SeccompAction::Errno(libc::EPERM), &[]),
+            arch,
+        )
+        .unwrap()
+        .for_handoff_fd(3);
+        for h in HARDENING {
+            if h.kind == HardeningKind::Syscall && arch.number(h.key).is_none() {
+                continue; // a syscall this architecture does not have
+            }
+            let lifted = policy(&allow, SeccompAction::Errno(libc::EPERM), &[h.key]);
+            let prog = compile_for(&lifted, arch).unwrap().for_handoff_fd(3);
+            assert_ne!(
+                prog, base,
+                "{} ({:?}) compiles to nothing on {arch:?}",
+                h.key, h.kind
+            );
+            kinds_seen.push(h.kind);
+        }
+    }
+    // Exhaustive on purpose: a new kind must be added here and to the table.
+    let every_kind = |k: HardeningKind| match k {
+        HardeningKind::Syscall
+        | HardeningKind::CloneNamespaces
+        | HardeningKind::Clone3Enosys
+        | HardeningKind::TtyInjection
+        | HardeningKind::SocketFamilies
+        | HardeningKind::Personality
+        | HardeningKind::MemfdNoexec => k,
+    };
+    for k in [
+        HardeningKind::Syscall,
+        HardeningKind::CloneNamespaces,
+        HardeningKind::Clone3Enosys,
+        HardeningKind::TtyInjection,
+        HardeningKind::SocketFamilies,
+        HardeningKind::Personality,
+        HardeningKind::MemfdNoexec,
+    ] {
+        assert!(
+            kinds_seen.contains(&every_kind(k)),
+            "no rule of kind {k:?} in HARDENING"
+        );
     }
 }
