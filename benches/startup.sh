@@ -15,7 +15,9 @@
 #
 # Usage: benches/startup.sh [N]      (default N=50)
 #   TOOLJAIL=path/to/tooljail overrides the binary (default: target/release/tooljail, rebuilt
-#   when the sources changed). Run it as the user you want to measure; as root, tooljail drops
+#   when the sources changed). TOOLJAIL_BASE=path/to/another/tooljail adds a row for that
+#   binary (e.g. a release build of the previous commit), so a change is measured before and
+#   after in the same run. Run it as the user you want to measure; as root, tooljail drops
 #   to nobody first.
 set -eu
 
@@ -38,6 +40,9 @@ if command -v bwrap > /dev/null 2>&1; then
 fi
 
 ROWS="1 2 3 7 4 5 6"
+if [ -n "${TOOLJAIL_BASE:-}" ]; then
+    ROWS="$ROWS 8"
+fi
 
 # Row K: its name, and the command it times.
 name() {
@@ -49,6 +54,7 @@ name() {
         4) echo "tooljail run -- /bin/true (audit to a file)" ;;
         5) echo "tooljail run -p no-audit -- /bin/true" ;;
         6) echo "tooljail run --report FILE -- /bin/true (no audit)" ;;
+        8) echo "TOOLJAIL_BASE run -- /bin/true (audit to a file)" ;;
     esac
 }
 cmd() {
@@ -63,6 +69,7 @@ cmd() {
         4) "$TOOLJAIL" run --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
         5) "$TOOLJAIL" run -p "$tmp/no-audit.toml" -- /bin/true ;;
         6) "$TOOLJAIL" run -p "$tmp/no-audit.toml" --report "$tmp/report.json" -- /bin/true ;;
+        8) "$TOOLJAIL_BASE" run --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
     esac
 }
 
