@@ -11,11 +11,8 @@
 //!
 //! Needs the tools installed (tests/setup.sh): python3 nodejs jq ripgrep gcc make.
 
-mod common;
-mod profiles_support;
-
-use common::{each_identity, tempdir, unique};
-use profiles_support::{give_to_jail, jail, snapshot, workdir};
+use crate::support::profiles::{give_to_jail, jail, snapshot, workdir};
+use crate::support::{each_identity, tempdir, unique};
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

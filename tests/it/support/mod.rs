@@ -5,7 +5,10 @@
 //! `TOOLJAIL_TEST_USER` (default `nobody`) through `setpriv --reuid U --regid G --init-groups`,
 //! with the binary copied into a 0755 directory that user can execute. Otherwise the case runs
 //! once, as the current user. Output is dumped on every failed assertion.
-#![allow(dead_code)]
+
+pub mod api;
+pub mod profiles;
+pub mod seccomp;
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -74,23 +77,51 @@ pub fn each_identity(case: impl Fn(&Ctx)) {
     }
 }
 
-/// The binary, copied once per test process into a 0755 directory any user can execute.
-fn shared_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // One directory per build (keyed by the binary's path): test processes of other
-        // worktrees or checkouts on the same machine must not replace this build's copy.
+/// The tooljail binary under test: `TOOLJAIL_TEST_BIN` when set (CI points it at the release
+/// build, the one that is packaged), else the binary cargo built beside this test crate.
+pub fn binary() -> PathBuf {
+    match std::env::var_os("TOOLJAIL_TEST_BIN") {
+        Some(p) if !p.is_empty() => {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "TOOLJAIL_TEST_BIN={} is not a file",
+                p.display()
+            );
+            p
+        }
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_tooljail")),
+    }
+}
+
+/// This build's own directory under the system temporary directory (0755, keyed by the binary
+/// under test, so other worktrees' suites on the same machine keep theirs). Every temporary file
+/// of the suite lives below it: a check of the host's /tmp sees this one entry, never the
+/// suite's own files.
+pub fn suite_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
         let key = {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            env!("CARGO_BIN_EXE_tooljail").hash(&mut h);
+            binary().hash(&mut h);
             h.finish()
         };
         let dir = std::env::temp_dir().join(format!("tooljail-test-bin-{key:016x}"));
-        std::fs::create_dir_all(&dir).expect("create the shared binary dir");
+        std::fs::create_dir_all(&dir).expect("create the suite's directory");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dir
+    })
+}
+
+/// The binary, copied once per test process into the suite's 0755 directory, which any user
+/// can execute.
+fn shared_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = suite_dir();
         let tmp = dir.join(format!(".tooljail.{}", std::process::id()));
-        std::fs::copy(env!("CARGO_BIN_EXE_tooljail"), &tmp).expect("copy tooljail");
+        std::fs::copy(binary(), &tmp).expect("copy tooljail");
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.join("tooljail");
         std::fs::rename(&tmp, &bin).expect("install the shared tooljail");
@@ -100,6 +131,7 @@ fn shared_binary() -> &'static Path {
 
 /// Prepare the harness (copies the binary) before a test snapshots host state.
 pub fn init() {
+    suite_dir();
     if is_root() {
         shared_binary();
     }
@@ -126,7 +158,7 @@ impl Ctx {
         S: AsRef<OsStr>,
     {
         let mut cmd = match &self.who {
-            Who::Root | Who::Current { .. } => Command::new(env!("CARGO_BIN_EXE_tooljail")),
+            Who::Root | Who::Current { .. } => Command::new(binary()),
             Who::User { uid, gid, name } => {
                 let mut c = Command::new("setpriv");
                 // setpriv keeps root's HOME; give the user its own, as a login would (the
@@ -265,7 +297,7 @@ fn read_all(r: Option<impl Read>) -> String {
 pub fn tempdir(mode: u32) -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("tooljail-test-")
-        .tempdir()
+        .tempdir_in(suite_dir())
         .expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
     dir
@@ -285,11 +317,6 @@ pub fn unique(tag: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Host pids whose command line contains `needle` (zombies have an empty one).
-pub fn host_pids_with(needle: &str) -> Vec<i32> {
-    host_pids_matching(|cmdline| cmdline.contains(needle))
 }
 
 /// Host pids running `program` (argv[0]) with `needle` somewhere in their arguments: the jailed

@@ -5,9 +5,7 @@
 //! its memory or environment or take its descriptors (it stays non-dumpable), and the same for
 //! the jail's pid 1.
 
-mod common;
-
-use common::{finish, spawn, wait_until};
+use crate::support::{finish, spawn, wait_until};
 use std::process::Command;
 use std::time::Duration;
 
@@ -34,8 +32,8 @@ fn children(pid: i32) -> Vec<i32> {
 }
 
 fn check(user_args: &[&str], uid: u32, gid: u32) {
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tooljail"));
+    let log = tempfile::NamedTempFile::new_in(crate::support::suite_dir()).unwrap();
+    let mut cmd = Command::new(crate::support::binary());
     cmd.env("TOOLJAIL_TEST_SECRET", "hunter2-supervisor")
         .arg("run")
         .arg("--audit-log")

@@ -1,11 +1,9 @@
 //! The run report (`--report FILE|-|fd:N`, schema tooljail.report/1, docs/report.md): every
 //! outcome with its fields and exit status, identity and labels, the three sinks, retryable,
 //! and the diagnostics on stderr (-vv spans, --log-format json, TOOLJAIL_LOG).
-//! Every case runs as root and as the unprivileged test user (see tests/common/mod.rs).
+//! Every case runs as root and as the unprivileged test user (see tests/it/support/mod.rs).
 
-mod common;
-
-use common::{each_identity, profile_file, run, tempdir, Ctx, Run};
+use crate::support::{each_identity, profile_file, run, tempdir, Ctx, Run};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -38,7 +36,7 @@ fn reported_with(ctx: &Ctx, args: &[&str], tweak: impl FnOnce(&mut Command)) -> 
     let v: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}\n{}", r.dump()));
     // It is also a Report, the type the audit log and `tooljail audit` read back.
-    serde_json::from_value::<tooljail::report::Report>(v.clone())
+    serde_json::from_value::<crate::support::api::report::Report>(v.clone())
         .unwrap_or_else(|e| panic!("report does not parse as a Report ({e}):\n{text}"));
     (r, v)
 }
@@ -66,9 +64,9 @@ fn check_common(ctx: &Ctx, r: &Run, v: &Value, status: i32) {
         ctx_dump()
     );
     let caller = match &ctx.who {
-        common::Who::Root => 0,
-        common::Who::User { uid, .. } => *uid,
-        common::Who::Current { uid } => *uid,
+        crate::support::Who::Root => 0,
+        crate::support::Who::User { uid, .. } => *uid,
+        crate::support::Who::Current { uid } => *uid,
     };
     assert_eq!(v["identity"]["caller_uid"], caller, "{}", ctx_dump());
     assert!(v["argv"].is_array());

@@ -1,12 +1,13 @@
-//! The shipped profile library through the CLI: every file in profiles/ is built into the
-//! binary, listed by `tooljail profiles`, valid for `tooljail check`, resolvable by
+//! The profile commands through the built binary: `check`, `explain` (human and JSON),
+//! `profiles` and `doctor`, and the shipped profile library: every file in profiles/ is built
+//! into the binary, listed by `tooljail profiles`, valid for `tooljail check`, resolvable by
 //! `tooljail explain` from an ordinary directory, refused from `/` when it exposes `${CWD}`, and
 //! judged by `tooljail doctor`. Each header says what the tool may do, may not do, and what the
-//! caller binds. No namespaces are made; every child is bounded in time.
+//! caller binds. No namespaces are made, so these run the same as root or as any user; every
+//! child is bounded in time. The messages a person reads are transcripts in tests/cmd/.
 
-mod common;
-
-use common::{run_for, tempdir, Run};
+use crate::support::api::policy::{NetMode, Policy};
+use crate::support::{run_for, tempdir, Run};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,7 +35,7 @@ fn shipped() -> Vec<(String, String)> {
 
 /// `tooljail ARGS` in `cwd` with an empty config dir (no user profiles), bounded.
 fn tooljail(cwd: &Path, config: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tooljail"));
+    let mut cmd = Command::new(crate::support::binary());
     cmd.args(args)
         .current_dir(cwd)
         .env("XDG_CONFIG_HOME", config)
@@ -221,7 +222,7 @@ fn finding<'a>(v: &'a Value, name: &str) -> &'a Value {
 fn doctor_judges_every_shipped_profile_from_any_directory() {
     // As root and as the test user: doctor's verdicts are the caller's (user namespaces,
     // cgroup delegation), and it only reads, so any user may run it.
-    common::each_identity(|ctx| {
+    crate::support::each_identity(|ctx| {
         let cfg = tempdir(0o755);
         // Started from `/`, where ${CWD} profiles would refuse to run: doctor resolves them
         // from a neutral directory instead.
@@ -232,7 +233,7 @@ fn doctor_judges_every_shipped_profile_from_any_directory() {
         let r = run_for(cmd, Duration::from_secs(30));
         let v: Value = serde_json::from_str(&r.stdout)
             .unwrap_or_else(|e| panic!("doctor --json is not JSON: {e}\n{}", r.dump()));
-        let kernel_abi = tooljail::preflight::kernel_abi();
+        let kernel_abi = crate::support::api::preflight::kernel_abi();
         let userns = v["user_namespaces"]["unprivileged_allowed"] == true;
         let seccomp = v["seccomp"]["filter_usable"] == true;
         let cgroup = v["cgroup_parent"].is_string();
@@ -262,9 +263,13 @@ fn doctor_judges_every_shipped_profile_from_any_directory() {
         } else {
             1
         });
-        if !matches!(ctx.who, common::Who::User { .. }) {
+        if !matches!(ctx.who, crate::support::Who::User { .. }) {
             // The cgroup verdict is crate::cgroup::host_parent()'s (for this process's user).
-            assert_eq!(cgroup, tooljail::cgroup::host_parent().is_ok(), "{v:#}");
+            assert_eq!(
+                cgroup,
+                crate::support::api::cgroup::host_parent().is_ok(),
+                "{v:#}"
+            );
         }
     });
 }
@@ -292,7 +297,7 @@ fn doctor_names_what_a_user_profile_lacks_here() {
     .unwrap();
     let (r, v) = doctor_json(&repo(), cfg.path());
     let cg = finding(&v, "needs-cgroup");
-    let cgroup_ok = tooljail::cgroup::host_parent().is_ok();
+    let cgroup_ok = crate::support::api::cgroup::host_parent().is_ok();
     if cgroup_ok {
         assert!(cg["problems"].as_array().unwrap().is_empty(), "{cg:#}");
     } else {
@@ -335,7 +340,7 @@ fn doctor_names_what_a_user_profile_lacks_here() {
 #[test]
 fn doctor_with_an_old_landlock_says_which_profiles_lose_what() {
     let cfg = tempdir(0o755);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tooljail"));
+    let mut cmd = Command::new(crate::support::binary());
     cmd.args(["doctor", "--json"])
         .env("XDG_CONFIG_HOME", cfg.path())
         .env("TOOLJAIL_TEST_FAKE_LANDLOCK_ABI", "3");
@@ -352,4 +357,235 @@ fn doctor_with_an_old_landlock_says_which_profiles_lose_what() {
     // The profiles that do not use the network do not claim to need port rules.
     let shell = finding(&v, "shell")["problems"][0].as_str().unwrap();
     assert!(!shell.contains("tcp-ports"), "{shell}");
+}
+
+#[test]
+fn shipped_profiles_check_clean_by_name_and_by_path() {
+    let cfg = tempdir(0o755);
+    let o = tooljail(
+        &repo(),
+        cfg.path(),
+        &[
+            "check",
+            "default",
+            "base",
+            "profiles/base.toml",
+            "profiles/default.toml",
+        ],
+    );
+    o.expect(0);
+    assert_eq!(o.stderr, "");
+    assert!(o.stdout.contains("default: ok (builtin:default)"));
+    assert!(o
+        .stdout
+        .contains("profiles/base.toml: ok (profiles/base.toml)"));
+}
+
+#[test]
+fn a_typo_exits_125_with_position_and_suggestion() {
+    let dir = tempdir(0o755);
+    std::fs::write(
+        dir.path().join("typo.toml"),
+        "description = \"typo\"\nextends = [\"base\"]\n\n[filesystem]\nrw_paths = [\"/tmp\"]\n",
+    )
+    .unwrap();
+    let o = tooljail(dir.path(), dir.path(), &["check", "typo.toml"]);
+    o.expect(125);
+    assert_eq!(
+        o.stderr,
+        "tooljail: typo.toml:5:1: unknown key \"rw_paths\" in [filesystem]; did you mean \"read_write\"?\n"
+    );
+    // run and explain refuse it the same way, before anything runs.
+    let o = tooljail(dir.path(), dir.path(), &["-p", "./typo.toml", "--", "true"]);
+    o.expect(125);
+    assert!(
+        o.stderr
+            .starts_with("tooljail: ./typo.toml:5:1: unknown key \"rw_paths\""),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn check_prints_every_error_one_line_each() {
+    let dir = tempdir(0o755);
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "extends = [\"base\"]\n[filesystem]\nread_only = [\"/no/such/path\"]\n[limits]\nmemory = \"1X\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("typo.toml"), "[netwrok]\n").unwrap();
+    let o = tooljail(
+        dir.path(),
+        dir.path(),
+        &["check", "default", "bad.toml", "typo.toml"],
+    );
+    o.expect(125);
+    let lines: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "tooljail: bad.toml:3:14: path \"/no/such/path\" does not exist; create it, remove it from the profile, or mark it optional with a trailing \"?\"",
+            "tooljail: bad.toml:5:10: invalid size \"1X\"; unknown unit \"x\"; use B, K, M, G or T (powers of 1024)",
+            "tooljail: typo.toml:1:2: unknown key \"netwrok\" in the top level; did you mean \"network\"?",
+        ]
+    );
+    assert!(o.stdout.contains("default: ok"));
+}
+
+#[test]
+fn explain_json_round_trips_into_an_equal_policy() {
+    let dir = tempdir(0o755);
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let data = data.to_str().unwrap();
+    let o = tooljail(
+        dir.path(),
+        dir.path(),
+        &[
+            "explain",
+            "--json",
+            "--ro",
+            data,
+            "--net",
+            "loopback",
+            "--timeout",
+            "90s",
+            "--memory",
+            "512M",
+            "--env",
+            "A=1",
+            "--cwd",
+            "/tmp",
+        ],
+    );
+    o.expect(0);
+    let policy: Policy =
+        serde_json::from_str(&o.stdout).expect("explain --json parses as a Policy");
+    let again: Policy = serde_json::from_str(&serde_json::to_string(&policy).unwrap()).unwrap();
+    assert_eq!(again, policy);
+    let value: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(
+        serde_json::to_value(&policy).unwrap(),
+        value,
+        "nothing lost in parsing"
+    );
+    assert_eq!(policy.name(), "default");
+    let bind = policy
+        .filesystem
+        .binds
+        .iter()
+        .find(|b| b.origin == "--ro")
+        .expect("--ro bind");
+    assert_eq!(bind.target, Path::new(data));
+    assert_eq!(policy.limits.wall_time, Duration::from_secs(90));
+    assert_eq!(policy.limits.memory, Some(512 << 20));
+    assert_eq!(policy.env["A"], "1");
+    assert_eq!(policy.cwd, Path::new("/tmp"));
+    assert_eq!(policy.network.mode, NetMode::Loopback);
+}
+
+#[test]
+fn explain_prints_every_section_for_a_person() {
+    let cfg = tempdir(0o755);
+    let o = tooljail(&repo(), cfg.path(), &["explain"]);
+    o.expect(0);
+    for section in [
+        "profile: default",
+        "profiles (merged in this order):",
+        "filesystem (nothing else exists inside):",
+        "ro exec   dir  /usr    [builtin:base:17:15]",
+        "scratch: /scratch tmpfs, 256M, noexec, also /tmp and /dev/shm",
+        "devices: /dev/null",
+        "network: none",
+        "syscalls: ",
+        "landlock: mode required",
+        "limits:",
+        "memory:       1G",
+        "env (the complete environment):",
+        "HOME=/scratch",
+        "cwd: /scratch",
+        "export: nothing leaves",
+        "budget: ",
+        "audit: on",
+    ] {
+        assert!(o.stdout.contains(section), "missing {section:?}");
+    }
+}
+
+#[test]
+fn profiles_lists_builtins_and_says_when_a_file_shadows_one() {
+    let cfg = tempdir(0o755);
+    let dir = cfg.path().join("tooljail/profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("default.toml"),
+        "description = \"my own default\"\nextends = [\"builtin:default\"]\n",
+    )
+    .unwrap();
+    let o = tooljail(&repo(), cfg.path(), &["profiles"]);
+    o.expect(0);
+    let line = |needle: &str| {
+        o.stdout
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?}"))
+            .to_string()
+    };
+    let mine = line("my own default");
+    assert!(
+        mine.starts_with("default") && mine.contains("(shadows builtin)"),
+        "{mine}"
+    );
+    assert!(line("Strict default").contains("(shadowed"));
+    assert!(line("Foundation for other profiles").starts_with("base"));
+    // And `-p default` now means the file, built on the built-in.
+    let o = tooljail(&repo(), cfg.path(), &["explain", "--json"]);
+    let p: Policy = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(p.description, "my own default");
+    assert_eq!(p.limits.memory, Some(1 << 30));
+}
+
+/// As an unprivileged user that kept root's HOME (what `setpriv` does), the search path holds a
+/// directory nobody may enter: it is skipped, and the built-ins still resolve.
+#[test]
+fn works_as_an_unprivileged_user_with_roots_home() {
+    if !nix::unistd::getuid().is_root() {
+        // Already unprivileged: the other tests in this file are the unprivileged run.
+        let cfg = tempdir(0o755);
+        assert_eq!(
+            tooljail(&repo(), cfg.path(), &["check", "default", "base"]).code(),
+            0
+        );
+        return;
+    }
+    let user = std::env::var("TOOLJAIL_TEST_USER").unwrap_or_else(|_| "nobody".into());
+    let id = |flag: &str| {
+        let out = Command::new("id")
+            .args([flag, &user])
+            .output()
+            .expect("run id");
+        assert!(out.status.success(), "no user {user}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
+    let dir = tempdir(0o755);
+    let bin = dir.path().join("tooljail");
+    std::fs::copy(crate::support::binary(), &bin).unwrap();
+    let run = |args: &[&str]| -> Run {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid", &uid, "--regid", &gid, "--init-groups"])
+            .arg(&bin)
+            .args(args)
+            .current_dir(dir.path())
+            .env("HOME", "/root")
+            .env_remove("XDG_CONFIG_HOME");
+        run_for(cmd, Duration::from_secs(30))
+    };
+    let o = run(&["check", "default", "base"]);
+    o.expect(0);
+    let o = run(&["explain", "--json"]);
+    o.expect(0);
+    let p: Policy = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(p.profiles.last().unwrap().origin, "builtin:default");
 }

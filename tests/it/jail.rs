@@ -1,13 +1,11 @@
 //! The jail as a whole: exit statuses, what exists inside, what the command inherits.
-//! Every case runs as root and as the unprivileged test user (see tests/common/mod.rs).
+//! Every case runs as root and as the unprivileged test user (see tests/it/support/mod.rs).
 
-mod common;
-
-use common::{each_identity, run, tempdir, unique, Ctx};
+use crate::support::{each_identity, run, tempdir, unique, Ctx};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 
-fn jail(ctx: &Ctx, args: &[&str]) -> common::Run {
+fn jail(ctx: &Ctx, args: &[&str]) -> crate::support::Run {
     let mut a = vec!["run"];
     a.extend_from_slice(args);
     run(ctx.tooljail(a))

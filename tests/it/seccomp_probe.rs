@@ -2,13 +2,11 @@
 //! inside, the denials as the supervisor sees them, the foreign-ABI kills, the profile's
 //! actions, and the hand-off when the profile denies sendmsg.
 
-mod seccomp_support;
-
-use seccomp_support::{default_policy, policy, run, users};
+use crate::support::api::policy::syscalls::{Arch, HardeningKind, HARDENING};
+use crate::support::api::policy::SeccompAction;
+use crate::support::api::seccomp::DenialRule;
+use crate::support::seccomp::{default_policy, policy, run, users};
 use std::os::unix::process::ExitStatusExt;
-use tooljail::jail::seccomp::DenialRule;
-use tooljail::policy::syscalls::{Arch, HardeningKind, HARDENING};
-use tooljail::policy::SeccompAction;
 
 #[test]
 fn probe_checks_pass_and_every_denial_is_named() {
@@ -82,7 +80,7 @@ fn x32_syscall_is_killed() {
     }
 }
 
-fn without_uname(action: SeccompAction) -> tooljail::policy::Policy {
+fn without_uname(action: SeccompAction) -> crate::support::api::policy::Policy {
     let mut p = policy(&["@system-service"], action);
     p.syscalls.allow.retain(|n| n != "uname");
     p

@@ -2,11 +2,11 @@
 //! (the one source of truth) and committed, so packages and `man -l` need no build step. This
 //! test fails when a committed file is stale. Regenerate with:
 //!
-//!     TOOLJAIL_REGENERATE=1 cargo test --test generated
+//!     TOOLJAIL_REGENERATE=1 cargo test --test it generated
 
+use crate::support::api::cli::Cli;
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
-use tooljail::cli::Cli;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -72,7 +72,7 @@ fn man_pages_and_completions_are_current() {
     }
     assert!(
         stale.is_empty(),
-        "stale generated files: {}; run `TOOLJAIL_REGENERATE=1 cargo test --test generated` and commit",
+        "stale generated files: {}; run `TOOLJAIL_REGENERATE=1 cargo test --test it generated` and commit",
         stale.join(", ")
     );
 }
@@ -102,7 +102,7 @@ fn profile_page_documents_every_key_and_section() {
     }
     text.push_str(&rest);
     let mut missing = Vec::new();
-    for (section, keys) in tooljail::profile::schema::SECTIONS {
+    for (section, keys) in crate::support::api::profile::schema::SECTIONS {
         for key in *keys {
             if !text.contains(key) {
                 missing.push(format!("{key} ({section})"));

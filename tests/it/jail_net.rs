@@ -1,14 +1,12 @@
 //! Network modes, the controlling terminal, and mount points that must not follow symlinks.
 
-mod common;
-
-use common::{each_identity, finish, profile_file, run, tempdir, Ctx};
+use crate::support::{each_identity, finish, profile_file, run, tempdir, Ctx};
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
 use std::time::Duration;
 
-fn jail(ctx: &Ctx, args: &[&str]) -> common::Run {
+fn jail(ctx: &Ctx, args: &[&str]) -> crate::support::Run {
     let mut a = vec!["run"];
     a.extend_from_slice(args);
     run(ctx.tooljail(a))

@@ -1,9 +1,7 @@
 //! The default allow-list (`@system-service`) must let ordinary tools do ordinary work: any
 //! denial here is a test failure naming the syscalls.
 
-mod seccomp_support;
-
-use seccomp_support::{default_policy, run, users, Outcome};
+use crate::support::seccomp::{default_policy, run, users, Outcome};
 use std::path::Path;
 
 fn assert_clean(o: &Outcome, what: &str) {
@@ -59,7 +57,7 @@ fn python3() {
 #[test]
 fn git() {
     for user in users() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir(0o700);
         if let Some(uid) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(uid)).unwrap();
         }
@@ -106,7 +104,7 @@ fn node() {
                   console.log(fs.readFileSync(f, 'utf8'), cp.execSync('echo hi').toString().trim(), \
                   require('crypto').randomBytes(4).length));";
     for user in users() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir(0o700);
         if let Some(uid) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(uid)).unwrap();
         }
@@ -125,7 +123,7 @@ fn node() {
 #[test]
 fn build_tools() {
     for user in users() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::support::tempdir(0o700);
         if let Some(uid) = user {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(uid)).unwrap();
         }

@@ -3,9 +3,7 @@
 //! never a target. The report and audit record carry both the invoking and the jail identity.
 //! Root-only cases are skipped (with a message) when the tests do not run as root.
 
-mod common;
-
-use common::{each_identity, run, tempdir, Ctx, Who};
+use crate::support::{each_identity, run, tempdir, Ctx, Who};
 use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 

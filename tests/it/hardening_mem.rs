@@ -3,9 +3,7 @@
 //! with that backstop, and scratch has an inode cap. Every program here caps its own sizes and
 //! counts (8 GiB, 70 000 files), so a missing limit cannot hurt the host.
 
-mod common;
-
-use common::{each_identity, run_for, tempdir, Ctx};
+use crate::support::{each_identity, run_for, tempdir, Ctx};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -14,12 +12,12 @@ const BOUND: Duration = Duration::from_secs(90);
 
 /// `tooljail run --timeout 60s --report … --audit-log … -- ARGS` as `ctx` with the default
 /// profile; the run and its JSON report.
-fn jail(ctx: &Ctx, args: &[&str]) -> (common::Run, Value) {
+fn jail(ctx: &Ctx, args: &[&str]) -> (crate::support::Run, Value) {
     jail_with(ctx, &[], args)
 }
 
 /// [`jail`] with extra `tooljail run` options before `--`.
-fn jail_with(ctx: &Ctx, opts: &[&str], args: &[&str]) -> (common::Run, Value) {
+fn jail_with(ctx: &Ctx, opts: &[&str], args: &[&str]) -> (crate::support::Run, Value) {
     let dir = tempdir(0o777);
     let report = dir.path().join("report.json");
     let audit = dir.path().join("audit.jsonl");

@@ -1,9 +1,7 @@
 //! `[budget]` and `[export]` are in the profile format but not enforced by this version: a run
 //! whose profile sets them must refuse to start (exit 125, nothing runs), never run unlimited.
 
-mod common;
-
-use common::{each_identity, profile_file, run, tempdir};
+use crate::support::{each_identity, profile_file, run, tempdir};
 
 #[test]
 fn profiles_setting_unenforced_keys_do_not_run() {

@@ -3,9 +3,7 @@
 //! counts, so a limit that failed would still leave the machine alone, and every run is bounded
 //! by the profile's wall time and by the harness.
 
-mod common;
-
-use common::{
+use crate::support::{
     each_identity, finish, host_pids_running, profile_file, run_for, spawn, tempdir, unique, Ctx,
 };
 use serde_json::Value;
@@ -18,7 +16,7 @@ const BOUND: Duration = Duration::from_secs(40);
 
 /// A finished run and its JSON report.
 struct Ran {
-    run: common::Run,
+    run: crate::support::Run,
     report: Value,
 }
 
@@ -76,7 +74,7 @@ fn run_args(dir: &Path, profile: Option<&Path>, args: &[&str]) -> Vec<String> {
     a
 }
 
-fn read_report(dir: &Path, run: &common::Run) -> Value {
+fn read_report(dir: &Path, run: &crate::support::Run) -> Value {
     let text = std::fs::read_to_string(dir.join("report.json"))
         .unwrap_or_else(|e| panic!("no report ({e})\n{}", run.dump()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad report ({e})\n{}", run.dump()))
@@ -254,7 +252,7 @@ fn a_fork_bomb_is_contained_attributed_and_the_host_stays_responsive() {
         assert!(most <= 14, "the host saw {most} sleepers\n{}", r.dump());
         assert!(slowest < Duration::from_secs(1), "host slow: {slowest:?}");
         assert!(
-            common::wait_until(Duration::from_secs(5), || host_pids_running(
+            crate::support::wait_until(Duration::from_secs(5), || host_pids_running(
                 "sleep", &marker
             )
             .is_empty()),
@@ -303,7 +301,7 @@ fn a_command_that_stays_under_its_process_limit_is_not_attributed() {
 fn host_sleepers(ctx: &Ctx, n: usize, marker: &str) -> Vec<std::process::Child> {
     // The jail's uid and group: nobody:nogroup when root starts tooljail.
     let (uid, gid) = match &ctx.who {
-        common::Who::User { uid, gid, .. } => (*uid, *gid),
+        crate::support::Who::User { uid, gid, .. } => (*uid, *gid),
         _ => (ctx.jail_uid(), ctx.jail_uid()),
     };
     (0..n)
@@ -335,7 +333,7 @@ fn rlimit_nproc_caps_the_jail_not_the_callers_other_processes() {
     each_identity(|ctx| {
         let host_marker = unique("20.");
         let mut sleepers = host_sleepers(ctx, 40, &host_marker);
-        assert!(common::wait_until(Duration::from_secs(10), || {
+        assert!(crate::support::wait_until(Duration::from_secs(10), || {
             host_pids_running("sleep", &host_marker).len() == 40
         }));
         // 40 processes of the jail's uid already run on the host, far over the jail's 8: the
@@ -348,7 +346,7 @@ fn rlimit_nproc_caps_the_jail_not_the_callers_other_processes() {
         assert_eq!(host_pids_running("sleep", &host_marker).len(), 40);
         let extra = host_sleepers(ctx, 1, &host_marker);
         sleepers.extend(extra);
-        assert!(common::wait_until(Duration::from_secs(10), || {
+        assert!(crate::support::wait_until(Duration::from_secs(10), || {
             host_pids_running("sleep", &host_marker).len() == 41
         }));
         for mut s in sleepers {
@@ -375,7 +373,7 @@ fn two_concurrent_jails_of_one_user_each_get_their_own_budget() {
                 spawn(&mut ctx.tooljail(args))
             })
             .collect();
-        let both = common::wait_until(Duration::from_secs(10), || {
+        let both = crate::support::wait_until(Duration::from_secs(10), || {
             markers
                 .iter()
                 .all(|m| host_pids_running("sleep", m).len() == 6)

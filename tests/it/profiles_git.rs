@@ -3,11 +3,8 @@
 //! checkouts carry the caller's identity; no commit, push, hook, credential or invented identity
 //! where the header says so. As root and as the unprivileged test user, bounded in time.
 
-mod common;
-mod profiles_support;
-
-use common::{each_identity, run_for, tempdir};
-use profiles_support::{give_to_jail, jail, jail_env, snapshot, workdir};
+use crate::support::profiles::{give_to_jail, jail, jail_env, snapshot, workdir};
+use crate::support::{each_identity, run_for, tempdir};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;

@@ -1,15 +1,13 @@
 //! The seccomp filter inside the full jail: `tooljail run` builds the jail, installs the filter
 //! as the command's last step and serves its notifications from the supervisor. The layer
-//! tests (tests/seccomp_probe.rs, tests/seccomp_tools.rs) install the filter alone; these check
+//! tests (seccomp_probe.rs, seccomp_tools.rs) install the filter alone; these check
 //! the same promises through the real binary, its exit status, stderr and `--report`. Every case
 //! runs as root and as the unprivileged test user.
 
-mod common;
-
-use common::{each_identity, run, tempdir, Ctx, Probe, Run};
+use crate::support::api::policy::syscalls::{Arch, HardeningKind, HARDENING};
+use crate::support::{each_identity, run, tempdir, Ctx, Probe, Run};
 use serde_json::Value;
 use std::path::Path;
-use tooljail::policy::syscalls::{Arch, HardeningKind, HARDENING};
 
 const PYTHON: &str = "/usr/bin/python3";
 
@@ -325,7 +323,7 @@ fn ordinary_tools_run_with_no_denial() {
 
 #[test]
 fn a_kill_action_stops_the_command_and_names_the_rule() {
-    let (_d, kill) = common::profile_file(
+    let (_d, kill) = crate::support::profile_file(
         "extends = [\"default\"]\n[syscalls]\naction = \"kill\"\ndeny = [\"uname\"]\n",
     );
     let arch = Arch::NATIVE.name();
@@ -379,7 +377,7 @@ fn a_memfd_can_be_used_but_never_executed() {
         ("memfd:0x4", "EINVAL"),
         ("memfd:0xd", "EINVAL"),
     ];
-    let (_d, lifted) = common::profile_file(
+    let (_d, lifted) = crate::support::profile_file(
         "extends = [\"default\"]\n[syscalls]\nunsafe_allow = [\"memfd-exec\"]\n",
     );
     let probe = Probe::new();
@@ -389,7 +387,7 @@ fn a_memfd_can_be_used_but_never_executed() {
         mode.extend(ops.iter().map(|(op, _)| *op));
         let r = probe.run(ctx, &mode);
         r.run.expect(0);
-        let got = common::probe_op_results(&r.run.stdout);
+        let got = crate::support::probe_op_results(&r.run.stdout);
         let want: Vec<(String, String)> = ops
             .iter()
             .map(|(o, g)| (o.to_string(), g.to_string()))
@@ -420,7 +418,7 @@ fn a_memfd_can_be_used_but_never_executed() {
         );
         r.run.expect(0);
         assert!(
-            common::probe_op_results(&r.run.stdout)
+            crate::support::probe_op_results(&r.run.stdout)
                 .iter()
                 .all(|(_, g)| g == "ok"),
             "{}",

@@ -1,14 +1,12 @@
 //! Landlock inside the full jail: `tooljail run` with its namespaces, new root, Landlock and
-//! seccomp together. The layer tests (tests/landlock_layer.rs) prove each Landlock right on its
+//! seccomp together. The layer tests (landlock_layer.rs) prove each Landlock right on its
 //! own; these prove the rights reach the command through the real launch path, and say which
 //! wall stops what. Every case runs as root and as the unprivileged test user.
 //!
 //! The probe (examples/probe.rs, `probe ops ...`) makes each network/signal operation from the
 //! inside and prints the errno, so the assertions are on exact errors, not on a tool's message.
 
-mod common;
-
-use common::{each_identity, profile_file, run, tempdir, unique, Ctx, Probe, Run, Who};
+use crate::support::{each_identity, profile_file, run, tempdir, unique, Ctx, Probe, Run, Who};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::os::linux::net::SocketAddrExt;
@@ -45,7 +43,9 @@ impl Probe {
 
 /// `{"op":..,"got":..}` lines into op -> got.
 fn parse_ops(r: &Run) -> BTreeMap<String, String> {
-    common::probe_op_results(&r.stdout).into_iter().collect()
+    crate::support::probe_op_results(&r.stdout)
+        .into_iter()
+        .collect()
 }
 
 #[track_caller]

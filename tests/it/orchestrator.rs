@@ -3,9 +3,7 @@
 //! command that does not exist, and a report larger than a pipe buffer (which deadlocked an
 //! earlier version that read the report only after the process ended).
 
-mod common;
-
-use common::{each_identity, run_for, tempdir, Ctx};
+use crate::support::{each_identity, run_for, tempdir, Ctx};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

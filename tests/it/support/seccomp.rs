@@ -4,8 +4,8 @@
 //! supervisor will. Runs as root and, when the test runs as root, as `TOOLJAIL_TEST_USER`
 //! (default nobody) through setpriv. Every run is bounded by a timeout.
 
-#![allow(dead_code)]
-
+use crate::support::api::policy::{syscalls, Policy, SeccompAction};
+use crate::support::api::seccomp::{self, Denial, Denials, Notifier};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::Read;
@@ -14,8 +14,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tooljail::jail::seccomp::{self, Denial, Denials, Notifier};
-use tooljail::policy::{syscalls, Policy, SeccompAction};
 
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -42,7 +40,8 @@ impl Outcome {
 
 /// The built-in default Policy with a syscall allow-list and action.
 pub fn policy(allow: &[&str], action: SeccompAction) -> Policy {
-    let mut p = tooljail::profile::policy_from_args(&Default::default()).expect("policy");
+    let mut p =
+        crate::support::api::profile::policy_from_args(&Default::default()).expect("policy");
     let names: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
     p.syscalls.allow = syscalls::expand(&names).expect("expand");
     p.syscalls.action = action;
@@ -80,7 +79,7 @@ pub fn users() -> Vec<Option<u32>> {
 /// Run `argv` under `policy`'s filter. `@probe` in argv stands for the probe binary. `cwd`, if
 /// given, is the command's working directory (made the user's when running as another user).
 pub fn run(policy: &Policy, user: Option<u32>, cwd: Option<&Path>, argv: &[&str]) -> Outcome {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = super::tempdir(0o700);
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let ex = examples_dir();
     let launch = dir.path().join("seccomp_launch");

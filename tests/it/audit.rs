@@ -2,15 +2,15 @@
 //! appending to the same log), records for refused and failed runs, and `tooljail audit`'s
 //! filters, table and JSON output against a log of known records.
 
-mod common;
-
-use common::{each_identity, finish, identities, profile_file, run, spawn, tempdir, Ctx, Who};
+use crate::support::api::report::{Outcome, Report};
+use crate::support::{
+    each_identity, finish, identities, profile_file, run, spawn, tempdir, Ctx, Who,
+};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
-use tooljail::report::{Outcome, Report};
 
 /// An empty audit log in a fresh directory, writable by every identity.
 fn shared_log() -> (tempfile::TempDir, PathBuf) {
@@ -45,7 +45,7 @@ fn uid_of(ctx: &Ctx) -> u32 {
 
 #[test]
 fn two_hundred_concurrent_runs_append_two_hundred_whole_lines() {
-    common::init();
+    crate::support::init();
     let (_dir, log) = shared_log();
     let log_s = log.to_str().unwrap();
     let who = identities();
@@ -180,7 +180,7 @@ fn known(
     serde_json::to_string(&r).unwrap()
 }
 
-fn audit(ctx: &Ctx, log: &Path, filter: &[&str]) -> common::Run {
+fn audit(ctx: &Ctx, log: &Path, filter: &[&str]) -> crate::support::Run {
     let mut a = vec!["audit", "--log", log.to_str().unwrap()];
     a.extend_from_slice(filter);
     run(ctx.tooljail(a))
@@ -395,7 +395,7 @@ fn real_runs_are_queried_by_session() {
     each_identity(|ctx| {
         let (_dir, log) = shared_log();
         let log_s = log.to_str().unwrap();
-        let session = common::unique("sess");
+        let session = crate::support::unique("sess");
         for cmd in [
             &["true"][..],
             &["sh", "-c", "exit 3"],

@@ -4,9 +4,7 @@
 //! a named audit log's directory is never created; `-` and `fd:N` are unaffected; a setuid or
 //! setgid tooljail refuses to run at all.
 
-mod common;
-
-use common::{each_identity, identities, profile_file, run, tempdir, Ctx, Who};
+use crate::support::{each_identity, identities, profile_file, run, tempdir, Ctx, Who};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -99,7 +97,7 @@ fn spare_log() -> (tempfile::TempDir, String) {
     (dir, path)
 }
 
-fn tooljail(ctx: &Ctx, args: &[&str]) -> common::Run {
+fn tooljail(ctx: &Ctx, args: &[&str]) -> crate::support::Run {
     run(ctx.tooljail(args))
 }
 
@@ -342,14 +340,14 @@ fn stdout_and_inherited_descriptors_are_not_checked() {
 
 #[test]
 fn a_setuid_or_setgid_tooljail_refuses_to_run() {
-    common::init();
+    crate::support::init();
     let (true, Some((uid, gid))) = (nix::unistd::geteuid().is_root(), test_user()) else {
         eprintln!("not root: cannot install a setuid copy; covered when run as root");
         return;
     };
     let dir = tempdir(0o755);
     let bin = dir.path().join("tooljail");
-    std::fs::copy(env!("CARGO_BIN_EXE_tooljail"), &bin).unwrap();
+    std::fs::copy(crate::support::binary(), &bin).unwrap();
     let out = tempdir(0o1777);
     for mode in [0o4755, 0o2755] {
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(mode)).unwrap();

@@ -1,12 +1,10 @@
 //! Pseudo-terminals work inside the jail: /dev/ptmx resolves to the jail's private devpts
 //! instance, and Landlock grants opening it, its terminals and the terminal ioctls on them.
 
-mod common;
-
-use common::{each_identity, run, tempdir};
+use crate::support::{each_identity, run, tempdir};
 
 /// `tooljail --audit-log LOG -- ARGS` as `ctx`.
-fn jail(ctx: &common::Ctx, args: &[&str]) -> common::Run {
+fn jail(ctx: &crate::support::Ctx, args: &[&str]) -> crate::support::Run {
     let dir = tempdir(0o1777);
     let log = dir.path().join("audit.jsonl");
     let mut all = vec!["--audit-log", log.to_str().unwrap(), "--"];

@@ -1,9 +1,8 @@
 //! Helpers shared by the profile tests (tests/profiles_*.rs): run a shipped profile's tool in
 //! the jail with a report, make working directories the jail's uid can use, snapshot a tree,
 //! and serve HTTP on loopback.
-#![allow(dead_code)]
 
-use crate::common::{run_for, tempdir, Ctx, Run};
+use super::{run_for, tempdir, Ctx, Run};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write as _};
 use std::net::{Ipv4Addr, TcpListener};

@@ -1,11 +1,11 @@
 //! Lifecycle: the wall-clock timeout, signals, and that nothing of the jail outlives it.
 
-mod common;
-
-use common::{each_identity, finish, host_pids_running, run, spawn, unique, wait_until, Ctx};
+use crate::support::{
+    each_identity, finish, host_pids_running, run, spawn, unique, wait_until, Ctx,
+};
 use std::time::{Duration, Instant};
 
-fn jail(ctx: &Ctx, args: &[&str]) -> common::Run {
+fn jail(ctx: &Ctx, args: &[&str]) -> crate::support::Run {
     let mut a = vec!["run"];
     a.extend_from_slice(args);
     run(ctx.tooljail(a))

@@ -3,13 +3,14 @@
 //! Each case re-executes this test binary (the ignored test `child_entry`) with a JSON spec in
 //! the environment. The child optionally drops to uid/gid 65534 (when the tests run as root),
 //! performs some operations as a control, sets no_new_privs, applies ONLY the Landlock part of a
-//! Policy with `tooljail::jail::landlock::restrict`, performs the operations under test, and
+//! Policy with `crate::support::api::landlock::restrict`, performs the operations under test, and
 //! prints one `LL` line per result (errno, 0 for success). The parent asserts. Every child is
 //! killed after a deadline.
 //!
 //! Rule targets are opened by path, so without a mount namespace target == host path: the
 //! fixture lives in a temporary directory and the Policy names its subdirectories.
 
+use crate::support::api::policy::{Access, Bind, Compat, FileKind, NetMode, Policy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs;
@@ -22,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
-use tooljail::policy::{Access, Bind, Compat, FileKind, NetMode, Policy};
 
 const SPEC_ENV: &str = "TOOLJAIL_LL_SPEC";
 const FAKE_ABI_ENV: &str = "TOOLJAIL_TEST_FAKE_LANDLOCK_ABI";
@@ -73,7 +73,7 @@ struct Spec {
     preflight: bool,
     /// Apply with `restrict_with` and this support instead of probing.
     #[serde(default)]
-    support: Option<tooljail::preflight::LandlockSupport>,
+    support: Option<crate::support::api::preflight::LandlockSupport>,
     after: Ops,
 }
 
@@ -176,7 +176,7 @@ fn child_body(spec: &Spec, sleeper: u32, out: &mut impl std::io::Write) {
     }
 
     if spec.preflight {
-        match tooljail::preflight::preflight(&spec.policy) {
+        match crate::support::api::preflight::preflight(&spec.policy) {
             Ok(r) => writeln!(out, "LL preflight {}", serde_json::to_string(&r).unwrap()).unwrap(),
             Err(e) => {
                 writeln!(out, "LL error {}", serde_json::to_string(&e).unwrap()).unwrap();
@@ -189,8 +189,8 @@ fn child_body(spec: &Spec, sleeper: u32, out: &mut impl std::io::Write) {
     nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
     let started = std::time::Instant::now();
     let applied = match spec.support {
-        Some(s) => tooljail::jail::landlock::restrict_with(&spec.policy, s),
-        None => tooljail::jail::landlock::restrict(&spec.policy),
+        Some(s) => crate::support::api::landlock::restrict_with(&spec.policy, s),
+        None => crate::support::api::landlock::restrict(&spec.policy),
     };
     writeln!(out, "LL restrict_us {}", started.elapsed().as_micros()).unwrap();
     match applied {
@@ -299,7 +299,7 @@ impl Fixture {
     fn new() -> Fixture {
         let tmp = tempfile::Builder::new()
             .prefix("tooljail-ll-")
-            .tempdir()
+            .tempdir_in(crate::support::suite_dir())
             .unwrap();
         let root = tmp.path().to_path_buf();
         fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
@@ -353,7 +353,7 @@ impl Fixture {
     /// read-only file, /usr read-only + exec, /dev/zero a read-only *file* (not a device),
     /// /dev/null a device; host network with ports; both scopes.
     fn policy(&self, ports: &Ports) -> Policy {
-        let mut p = tooljail::profile::policy_from_args(&Default::default()).unwrap();
+        let mut p = crate::support::api::profile::policy_from_args(&Default::default()).unwrap();
         p.filesystem.binds = vec![
             self.bind(Path::new("/usr"), Access::ReadOnly, true, FileKind::Dir),
             self.bind(
@@ -430,7 +430,7 @@ fn ports() -> Ports {
 fn spawn_child(spec: &Spec, fake_abi: Option<&str>) -> Outcome {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args([
-        "child_entry",
+        "landlock_layer::child_entry",
         "--exact",
         "--ignored",
         "--nocapture",
@@ -931,7 +931,7 @@ mod fake_abi {
         let out = spawn_child(&spec(&fx, &ports, Compat::Required, vec![]), Some("3"));
         let e = out.error.as_ref().unwrap_or_else(|| panic!("{}", out.raw));
         assert_eq!(e["kind"], "preflight");
-        let err: tooljail::Error = serde_json::from_value(e.clone()).unwrap();
+        let err: crate::support::api::Error = serde_json::from_value(e.clone()).unwrap();
         assert_eq!(err.exit_code(), 125);
         let line = err.to_string();
         assert!(
@@ -1034,7 +1034,7 @@ mod fake_abi {
 
     #[test]
     fn doctor_reports_the_fake_abi_and_the_default_profile_gap() {
-        let out = Command::new(env!("CARGO_BIN_EXE_tooljail"))
+        let out = Command::new(crate::support::binary())
             .arg("doctor")
             .env(FAKE_ABI_ENV, "4")
             .output()
@@ -1046,7 +1046,7 @@ mod fake_abi {
             "{text}"
         );
         assert!(text.contains("needs Landlock ABI 6"), "{text}");
-        let json = Command::new(env!("CARGO_BIN_EXE_tooljail"))
+        let json = Command::new(crate::support::binary())
             .args(["doctor", "--json"])
             .env(FAKE_ABI_ENV, "4")
             .output()
@@ -1059,13 +1059,13 @@ mod fake_abi {
 
 #[test]
 fn doctor_on_this_kernel() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tooljail"))
+    let out = Command::new(crate::support::binary())
         .args(["doctor", "--json"])
         .env_remove(FAKE_ABI_ENV)
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let abi = tooljail::preflight::kernel_abi();
+    let abi = crate::support::api::preflight::kernel_abi();
     assert_eq!(v["landlock"]["abi"], serde_json::json!(abi));
     let checks: Vec<&str> = v["checks"]
         .as_array()
@@ -1113,7 +1113,9 @@ fn restrict_with_uses_the_supervisors_probe() {
             drop_to: Some(NOBODY),
             before: vec![],
             preflight: false,
-            support: Some(tooljail::preflight::LandlockSupport::Available(3)),
+            support: Some(crate::support::api::preflight::LandlockSupport::Available(
+                3,
+            )),
             after: vec![
                 ("read_b".into(), Op::Read(fx.p("b/b.txt"))),
                 ("truncate_a".into(), Op::Truncate(fx.p("a/t.txt"))),
@@ -1132,7 +1134,7 @@ fn restrict_with_uses_the_supervisors_probe() {
 
 #[test]
 fn a_support_value_above_the_kernel_fails_closed() {
-    let Some(real) = tooljail::preflight::kernel_abi() else {
+    let Some(real) = crate::support::api::preflight::kernel_abi() else {
         panic!("these layer tests need a kernel with Landlock");
     };
     let fx = Fixture::new();
@@ -1143,7 +1145,9 @@ fn a_support_value_above_the_kernel_fails_closed() {
             drop_to: Some(NOBODY),
             before: vec![],
             preflight: false,
-            support: Some(tooljail::preflight::LandlockSupport::Available(real + 1)),
+            support: Some(crate::support::api::preflight::LandlockSupport::Available(
+                real + 1,
+            )),
             after: vec![],
         },
         None,

@@ -3,11 +3,8 @@
 //! index serving a wheel and a source-only package). As root and as the unprivileged test user,
 //! bounded in time. Needs curl, wget, python3 and python3-pip (tests/setup.sh).
 
-mod common;
-mod profiles_support;
-
-use common::{each_identity, run_for, tempdir};
-use profiles_support::{give_to_jail, http_server, jail, jail_env, serve, workdir};
+use crate::support::profiles::{give_to_jail, http_server, jail, jail_env, serve, workdir};
+use crate::support::{each_identity, run_for, tempdir};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,7 +19,7 @@ fn http_fetches_from_an_allowed_port_with_curl_and_wget() {
     // The shipped ports are 80 and 443; a test may not bind those unless root, so this case uses
     // a profile that extends `http` and allows the test server's port as well.
     let (port, hits) = http_server(0, "payload-from-host\n").unwrap();
-    let (_pdir, profile) = common::profile_file(&format!(
+    let (_pdir, profile) = crate::support::profile_file(&format!(
         "description = \"http plus a test port\"\nextends = [\"http\"]\n[network]\ntcp_connect = [{port}]\n"
     ));
     let profile = profile.display().to_string();
@@ -188,7 +185,7 @@ fn require_pip() {
 
 /// A profile extending `pip-install` that may also reach the test index's port.
 fn pip_profile(port: u16) -> (tempfile::TempDir, String) {
-    let (dir, path) = common::profile_file(&format!(
+    let (dir, path) = crate::support::profile_file(&format!(
         "description = \"pip-install plus a test index\"\nextends = [\"pip-install\"]\n[network]\ntcp_connect = [{port}]\n"
     ));
     (dir, path.display().to_string())
@@ -226,7 +223,7 @@ fn pip_install_installs_a_wheel_from_a_loopback_index_into_the_directory() {
         assert_eq!(std::fs::metadata(&init).unwrap().uid(), ctx.jail_uid());
     });
     // The index page and the wheel, once per identity.
-    let runs = common::identities().len() as u32;
+    let runs = crate::support::identities().len() as u32;
     assert!(
         hits.load(Ordering::SeqCst) >= 2 * runs,
         "the index was used"

@@ -1,0 +1,19 @@
+//! The library as the tests see it: the one place that names `tooljail::` paths. When a module
+//! moves in src/, only these lines change.
+
+pub use tooljail::{cgroup, cli, preflight, profile, report, Error};
+
+/// Profile -> Policy: the resolved data, its syscall groups and the hardening table.
+pub mod policy {
+    pub use tooljail::policy::*;
+}
+
+/// The seccomp compiler and the notifier that serves the filter's notifications.
+pub mod seccomp {
+    pub use tooljail::jail::seccomp::*;
+}
+
+/// The Landlock rule builder and `restrict`, applied alone by the layer tests.
+pub mod landlock {
+    pub use tooljail::jail::landlock::*;
+}
