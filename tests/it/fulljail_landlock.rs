@@ -13,12 +13,10 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 const FAKE_ABI_ENV: &str = "TOOLJAIL_TEST_FAKE_LANDLOCK_ABI";
-const PYTHON: &str = "/usr/bin/python3";
-
 fn jail(ctx: &Ctx, args: &[&str]) -> Run {
     let mut a = vec!["run"];
     a.extend_from_slice(args);
@@ -56,15 +54,6 @@ fn expect_op(got: &BTreeMap<String, String>, op: &str, want: &str, r: &Run) {
         "{op}: expected {want}\n{}",
         r.dump()
     );
-}
-
-fn need_python() -> bool {
-    let ok = Path::new(PYTHON).exists();
-    assert!(
-        ok || std::env::var_os("TOOLJAIL_TEST_SKIP_PYTHON").is_some(),
-        "{PYTHON} is needed (apt-get install -y python3), or set TOOLJAIL_TEST_SKIP_PYTHON=1"
-    );
-    ok
 }
 
 /// A port nothing listens on right now (bound, then released).
@@ -234,9 +223,14 @@ fn signals_cannot_leave_the_jail() {
 
 #[test]
 fn required_landlock_the_kernel_lacks_stops_the_run_through_the_cli() {
-    if !cfg!(debug_assertions) {
-        // The knob is compiled out of release builds (docs/landlock.md): nothing to test here.
-        eprintln!("skipped: {FAKE_ABI_ENV} exists only in debug builds");
+    if !crate::support::binary_has_test_knobs() {
+        // A release build: the knob is compiled out (docs/landlock.md), so setting it changes
+        // nothing and the run goes ahead with the real kernel's ABI.
+        each_identity(|ctx| {
+            let mut cmd = ctx.tooljail(["run", "--", "true"]);
+            cmd.env(FAKE_ABI_ENV, "3");
+            run(cmd).expect(0);
+        });
         return;
     }
     let probe = Probe::new();
@@ -326,7 +320,7 @@ fn common_tools_run_under_the_default_profile() {
         }
         assert!(r.stderr.is_empty(), "{}", r.dump());
     });
-    if !need_python() {
+    if !crate::support::need_python() {
         return;
     }
     let script = "import os, subprocess, tempfile, threading\n\
@@ -417,4 +411,24 @@ fn ld_so() -> PathBuf {
     .map(PathBuf::from)
     .find(|p| p.exists())
     .expect("a dynamic loader")
+}
+
+/// The fake-ABI knob is in debug builds and compiled out of release builds: the binary cargo
+/// built for these tests holds it exactly when the tests are a debug build, and a binary given
+/// by `TOOLJAIL_TEST_BIN` (the release build CI packages) never does.
+#[test]
+fn the_fake_abi_knob_exists_only_in_debug_builds() {
+    let built = std::fs::read(env!("CARGO_BIN_EXE_tooljail")).unwrap();
+    let has = |bin: &[u8]| {
+        bin.windows(FAKE_ABI_ENV.len())
+            .any(|w| w == FAKE_ABI_ENV.as_bytes())
+    };
+    assert_eq!(has(&built), cfg!(debug_assertions));
+    if std::env::var_os("TOOLJAIL_TEST_BIN").is_some() {
+        let bin = std::fs::read(crate::support::binary()).unwrap();
+        assert!(
+            !has(&bin),
+            "the release binary under test reads {FAKE_ABI_ENV}"
+        );
+    }
 }

@@ -4,12 +4,10 @@
 //! the same promises through the real binary, its exit status, stderr and `--report`. Every case
 //! runs as root and as the unprivileged test user.
 
-use crate::support::api::policy::syscalls::{Arch, HardeningKind, HARDENING};
+use crate::support::api::policy::syscalls::Arch;
+use crate::support::ALWAYS_DENIED;
 use crate::support::{each_identity, run, tempdir, Ctx, Probe, Run};
 use serde_json::Value;
-use std::path::Path;
-
-const PYTHON: &str = "/usr/bin/python3";
 
 /// A run with its parsed `--report`.
 struct Reported {
@@ -70,15 +68,6 @@ impl Probe {
     }
 }
 
-fn need_python() -> bool {
-    let ok = Path::new(PYTHON).exists();
-    assert!(
-        ok || std::env::var_os("TOOLJAIL_TEST_SKIP_PYTHON").is_some(),
-        "{PYTHON} is needed (apt-get install -y python3), or set TOOLJAIL_TEST_SKIP_PYTHON=1"
-    );
-    ok
-}
-
 #[test]
 fn probe_checks_pass_in_the_jail_and_every_denial_is_reported() {
     let probe = Probe::new();
@@ -123,16 +112,14 @@ fn probe_checks_pass_in_the_jail_and_every_denial_is_reported() {
         }
         // Every always-denied syscall is in the report, by name and architecture.
         let denied = r.denied();
-        for h in HARDENING
-            .iter()
-            .filter(|h| h.kind == HardeningKind::Syscall)
-        {
+        // Once each, by the probe's table; unshare twice (CLONE_NEWUSER, then NEWNS|NEWPID).
+        for (name, why) in ALWAYS_DENIED {
+            let want = if *name == "unshare" { 2 } else { 1 };
             assert!(
                 denied
                     .iter()
-                    .any(|(n, a, c)| n == h.key && a == arch && *c >= 1),
-                "{} not reported\n{}",
-                h.key,
+                    .any(|(n, a, c)| n == name && a == arch && *c == want),
+                "{name} ({why}) not reported\n{}",
                 r.dump()
             );
         }
@@ -241,7 +228,7 @@ fn i386_and_x32_syscalls_kill_the_command() {
 
 #[test]
 fn a_denied_syscall_is_named_in_the_report_and_on_stderr() {
-    if !need_python() {
+    if !crate::support::need_python() {
         return;
     }
     // ptrace with an invalid request: EIO if it ever ran, EPERM from the filter.
@@ -291,7 +278,7 @@ fn ordinary_tools_run_with_no_denial() {
         r.run.expect(0).expect_stdout_contains("root:");
         r.expect_no_denial("curl file://");
     });
-    if !need_python() {
+    if !crate::support::need_python() {
         return;
     }
     let py = "import json, os, subprocess, threading, tempfile, hashlib, socket, \
@@ -435,7 +422,7 @@ fn a_memfd_can_be_used_but_never_executed() {
 
 #[test]
 fn python_memfd_create_gets_a_sealed_memfd() {
-    if !need_python() {
+    if !crate::support::need_python() {
         return;
     }
     // os.memfd_create predates MFD_NOEXEC_SEAL: the supervisor's substitute must be a real,

@@ -1,7 +1,7 @@
 //! `--user`: root runs the jail as a named unprivileged user, whose host permissions (files it
 //! creates, files it may not read) apply inside; a non-root caller cannot choose; root is
 //! never a target. The report and audit record carry both the invoking and the jail identity.
-//! Root-only cases are skipped (with a message) when the tests do not run as root.
+//! Root-only cases are recorded as skipped (support::skip) when the tests do not run as root.
 
 use crate::support::{each_identity, run, tempdir, Ctx, Who};
 use serde_json::Value;
@@ -11,8 +11,7 @@ const TEST_USER: &str = "tooljail-test";
 
 /// Root and the test user's (uid, gid), or None (with a note) when a case cannot run here.
 fn as_root() -> Option<(Ctx, u32, u32)> {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: --user needs the tests to run as root");
+    if !crate::support::root_or_skip("--user needs the tests to run as root") {
         return None;
     }
     let Ok(Some(u)) = nix::unistd::User::from_name(TEST_USER) else {

@@ -76,9 +76,18 @@ fn sigterm_to_tooljail_is_forwarded_to_the_command() {
 fn a_daemon_started_by_the_command_dies_with_it() {
     each_identity(|ctx| {
         let marker = unique("3001.");
-        let script = format!("(setsid sleep {marker} &) ; sleep 0.2; exit 0");
+        let mut leftovers = crate::support::KillOnDrop::new();
+        leftovers.marker(&marker);
+        // The daemon leaves the command's session and output; the command exits only once the
+        // daemon runs (its pid file is written and it answers kill -0).
+        let script = format!(
+            "(setsid sh -c 'echo $$ > /tmp/daemon.pid; exec sleep {marker}' \
+               </dev/null >/dev/null 2>&1 &); \
+             for i in $(seq 200); do [ -s /tmp/daemon.pid ] && break; sleep 0.02; done; \
+             kill -0 \"$(cat /tmp/daemon.pid)\" && echo DAEMON-RUNNING; exit 0"
+        );
         let r = jail(ctx, &["--", "sh", "-c", &script]);
-        r.expect(0);
+        r.expect(0).expect_stdout_contains("DAEMON-RUNNING");
         let left = host_pids_running("sleep", &marker);
         assert!(left.is_empty(), "daemon survived: {left:?}\n{}", r.dump());
     });
@@ -88,6 +97,9 @@ fn a_daemon_started_by_the_command_dies_with_it() {
 fn sigkill_of_tooljail_takes_the_jail_down_within_a_second() {
     each_identity(|ctx| {
         let marker = unique("3002.");
+        // Whatever outlives tooljail is killed when the test ends, also when it fails.
+        let mut leftovers = crate::support::KillOnDrop::new();
+        leftovers.marker(&marker);
         let script = format!("sleep {marker} & (setsid sleep {marker} &); wait");
         let mut cmd = ctx.tooljail(["run", "--", "sh", "-c", &script]);
         let child = spawn(&mut cmd);

@@ -12,17 +12,6 @@ fn jail(ctx: &Ctx, args: &[&str]) -> crate::support::Run {
     run(ctx.tooljail(a))
 }
 
-const PYTHON: &str = "/usr/bin/python3";
-
-fn need_python() -> bool {
-    let ok = std::path::Path::new(PYTHON).exists();
-    assert!(
-        ok || std::env::var_os("TOOLJAIL_TEST_SKIP_PYTHON").is_some(),
-        "{PYTHON} is needed (apt-get install -y python3), or set TOOLJAIL_TEST_SKIP_PYTHON=1"
-    );
-    ok
-}
-
 #[test]
 fn network_none_cannot_reach_the_host_but_has_its_own_loopback() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -48,7 +37,7 @@ fn network_none_cannot_reach_the_host_but_has_its_own_loopback() {
         r.expect(0).expect_stdout_contains("CONNECTED");
         while listener.accept().is_ok() {}
     });
-    if !need_python() {
+    if !crate::support::need_python() {
         return;
     }
     let script = "import socket\n\
@@ -67,12 +56,42 @@ fn network_none_cannot_reach_the_host_but_has_its_own_loopback() {
 
 #[test]
 fn no_controlling_terminal_to_inject_into() {
-    if !need_python() {
+    if !crate::support::need_python() {
         return;
     }
+    // The command reports its controlling terminal (tty_nr, field 7 of /proc/self/stat; 0 when
+    // it has none), then tries to push a byte into the terminal's input.
     let script = "import fcntl, termios, sys\n\
+        stat = open('/proc/self/stat').read().rsplit(')', 1)[1].split()\n\
+        print('TTY_NR', stat[4])\n\
         try:\n    fcntl.ioctl(0, termios.TIOCSTI, b'@')\n    print('INJECTED')\n\
         except OSError as e:\n    print('TIOCSTI-DENIED', e.errno)\n";
+    let tty_nr = |out: &str| -> i64 {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("TTY_NR "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no TTY_NR line in {out:?}"))
+    };
+    // Control: the same script started the same way, outside the jail, does hold the pty as its
+    // controlling terminal; so a 0 below is the jail's doing (its setsid), not the harness's.
+    {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let mut cmd = std::process::Command::new("python3");
+        cmd.args(["-c", script]);
+        with_controlling_terminal(&mut cmd, &pty.slave);
+        let r = finish(
+            cmd.spawn().unwrap(),
+            Duration::from_secs(30),
+            "python3".into(),
+        );
+        let out = drain(&pty.master);
+        assert_ne!(
+            tty_nr(&out),
+            0,
+            "the control has no controlling terminal\n{}",
+            r.dump()
+        );
+    }
     each_identity(|ctx| {
         let pty = nix::pty::openpty(None, None).unwrap();
         let (master, slave): (OwnedFd, OwnedFd) = (pty.master, pty.slave);
@@ -83,18 +102,7 @@ fn no_controlling_terminal_to_inject_into() {
         let mut cmd = ctx.tooljail(["run", "--", "python3", "-c", script]);
         // tooljail gets the pty as its controlling terminal, as from an interactive shell: only
         // the jail's own setsid keeps the command from injecting into it.
-        // SAFETY: setsid and ioctl are async-signal-safe; stdin (fd 0) is the pty slave here.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave.try_clone().unwrap()));
+        with_controlling_terminal(&mut cmd, &slave);
         let child = cmd.spawn().unwrap();
         let r = finish(
             child,
@@ -102,15 +110,14 @@ fn no_controlling_terminal_to_inject_into() {
             "tooljail run -- python3 TIOCSTI".into(),
         );
         // What the jail wrote to the terminal.
-        let mut out = Vec::new();
-        nix::fcntl::fcntl(
-            master.as_raw_fd(),
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        )
-        .unwrap();
-        let mut m = std::fs::File::from(master);
-        let _ = m.read_to_end(&mut out);
-        let out = String::from_utf8_lossy(&out);
+        let out = drain(&master);
+        // The command is in a session of its own, with no controlling terminal at all.
+        assert_eq!(
+            tty_nr(&out),
+            0,
+            "the command holds a controlling terminal\n{out:?}\n{}",
+            r.dump()
+        );
         assert!(
             out.contains("TIOCSTI-DENIED"),
             "terminal output: {out:?}\n{}",
@@ -146,6 +153,35 @@ fn a_symlink_inside_a_rw_bind_cannot_redirect_a_later_mount() {
         let r = jail(ctx, &["--rw", d, "--ro", &link, "--", "true"]);
         r.expect(125).expect_stderr_contains("symlink");
     });
+}
+
+/// Start `cmd` in a new session whose controlling terminal is `tty`, with `tty` as its stdin,
+/// stdout and stderr (what an interactive shell gives the programs it starts).
+fn with_controlling_terminal(cmd: &mut std::process::Command, tty: &OwnedFd) {
+    // SAFETY: setsid and ioctl are async-signal-safe; stdin (fd 0) is the pty slave here.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.stdin(Stdio::from(tty.try_clone().unwrap()))
+        .stdout(Stdio::from(tty.try_clone().unwrap()))
+        .stderr(Stdio::from(tty.try_clone().unwrap()));
+}
+
+/// Everything written to the pty so far, read from its master side without blocking.
+fn drain(master: &OwnedFd) -> String {
+    nix::fcntl::fcntl(
+        master.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = std::fs::File::from(master.try_clone().unwrap()).read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 use std::os::unix::process::CommandExt;

@@ -1034,7 +1034,7 @@ mod fake_abi {
 
     #[test]
     fn doctor_reports_the_fake_abi_and_the_default_profile_gap() {
-        let out = Command::new(crate::support::binary())
+        let out = Command::new(crate::support::cargo_binary())
             .arg("doctor")
             .env(FAKE_ABI_ENV, "4")
             .output()
@@ -1046,7 +1046,7 @@ mod fake_abi {
             "{text}"
         );
         assert!(text.contains("needs Landlock ABI 6"), "{text}");
-        let json = Command::new(crate::support::binary())
+        let json = Command::new(crate::support::cargo_binary())
             .args(["doctor", "--json"])
             .env(FAKE_ABI_ENV, "4")
             .output()
@@ -1065,7 +1065,7 @@ fn doctor_on_this_kernel() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let abi = crate::support::api::preflight::kernel_abi();
+    let abi = crate::support::kernel_landlock_abi();
     assert_eq!(v["landlock"]["abi"], serde_json::json!(abi));
     let checks: Vec<&str> = v["checks"]
         .as_array()
@@ -1134,7 +1134,7 @@ fn restrict_with_uses_the_supervisors_probe() {
 
 #[test]
 fn a_support_value_above_the_kernel_fails_closed() {
-    let Some(real) = crate::support::api::preflight::kernel_abi() else {
+    let Some(real) = crate::support::kernel_landlock_abi() else {
         panic!("these layer tests need a kernel with Landlock");
     };
     let fx = Fixture::new();

@@ -297,8 +297,8 @@ fn a_command_that_stays_under_its_process_limit_is_not_attributed() {
     });
 }
 
-/// Start `n` `sleep MARKER` processes on the host (outside any jail) as `uid`.
-fn host_sleepers(ctx: &Ctx, n: usize, marker: &str) -> Vec<std::process::Child> {
+/// Start `n` `sleep MARKER` processes on the host (outside any jail) as `uid`, into `guard`.
+fn host_sleepers(ctx: &Ctx, n: usize, marker: &str, guard: &mut crate::support::KillOnDrop) {
     // The jail's uid and group: nobody:nogroup when root starts tooljail.
     let (uid, gid) = match &ctx.who {
         crate::support::Who::User { uid, gid, .. } => (*uid, *gid),
@@ -323,7 +323,7 @@ fn host_sleepers(ctx: &Ctx, n: usize, marker: &str) -> Vec<std::process::Child> 
             c.stdin(std::process::Stdio::null());
             c.spawn().expect("start a host sleeper")
         })
-        .collect()
+        .for_each(|child| guard.child(child));
 }
 
 #[test]
@@ -332,7 +332,10 @@ fn rlimit_nproc_caps_the_jail_not_the_callers_other_processes() {
     let (_d, p) = profile("[limits]\nprocesses = 8\nwall_time = \"20s\"");
     each_identity(|ctx| {
         let host_marker = unique("20.");
-        let mut sleepers = host_sleepers(ctx, 40, &host_marker);
+        // Killed however the test ends, also on a failed assertion.
+        let mut sleepers = crate::support::KillOnDrop::new();
+        sleepers.marker(&host_marker);
+        host_sleepers(ctx, 40, &host_marker, &mut sleepers);
         assert!(crate::support::wait_until(Duration::from_secs(10), || {
             host_pids_running("sleep", &host_marker).len() == 40
         }));
@@ -344,15 +347,14 @@ fn rlimit_nproc_caps_the_jail_not_the_callers_other_processes() {
         assert_eq!(r.stopped_by(), Some("processes"), "{}", r.dump());
         // And the host's processes of that uid are untouched, and it can still start more.
         assert_eq!(host_pids_running("sleep", &host_marker).len(), 40);
-        let extra = host_sleepers(ctx, 1, &host_marker);
-        sleepers.extend(extra);
+        host_sleepers(ctx, 1, &host_marker, &mut sleepers);
         assert!(crate::support::wait_until(Duration::from_secs(10), || {
             host_pids_running("sleep", &host_marker).len() == 41
         }));
-        for mut s in sleepers {
-            let _ = s.kill();
-            let _ = s.wait();
-        }
+        drop(sleepers);
+        assert!(crate::support::wait_until(Duration::from_secs(10), || {
+            host_pids_running("sleep", &host_marker).is_empty()
+        }));
     });
 }
 
@@ -609,9 +611,12 @@ fn the_report_says_which_mechanism_enforced_each_limit() {
         let cg = &r.report["isolation"]["cgroup"];
         match cg["unavailable"].as_str() {
             Some(why) => {
-                println!(
-                    "cgroup v2 not usable for {:?} here ({why}): checking rlimits",
-                    ctx.who
+                crate::support::skip(
+                    "cgroup-enforcement",
+                    &format!(
+                        "cgroup v2 not usable for {:?} here ({why}): checked rlimits only",
+                        ctx.who
+                    ),
                 );
                 assert_eq!(l["memory"], "rlimit", "{}", r.dump());
                 assert_eq!(l["processes"], "rlimit", "{}", r.dump());
@@ -673,10 +678,12 @@ fn require_cgroup_without_a_usable_cgroup_fails_before_running() {
             assert_eq!(r.report["isolation"]["limits"]["memory"], "cgroup");
             return;
         }
-        println!(
-            "cgroup v2 not usable for {:?} here: checking the refusal (the real cgroup path is \
-             NOT tested on this host)",
-            ctx.who
+        crate::support::skip(
+            "cgroup-enforcement",
+            &format!(
+                "cgroup v2 not usable for {:?} here: checked the refusal, not the cgroup path",
+                ctx.who
+            ),
         );
         assert_eq!(r.run.code(), 125, "{}", r.dump());
         assert!(
@@ -703,4 +710,31 @@ fn require_cgroup_without_a_usable_cgroup_fails_before_running() {
             assert!(line.contains("started as root"), "{}", r.dump());
         }
     });
+}
+
+/// The cgroup protocol against the real cgroupfs, when this host delegates a cgroup v2 subtree
+/// with memory and pids to the tests' user; otherwise a recorded `cgroup-enforcement` skip.
+#[test]
+fn real_cgroup_when_this_host_offers_one() {
+    use crate::support::api::cgroup::{host_parent, JailCgroup, Unavailable};
+    let parent = match host_parent() {
+        Ok(p) => p,
+        Err(Unavailable(why)) => {
+            crate::support::skip("cgroup-enforcement", &format!("no usable cgroup v2: {why}"));
+            return;
+        }
+    };
+    let name = format!("tooljail-test-{}", std::process::id());
+    let cg = JailCgroup::create(&parent, &name, Some(64 << 20), Some(8)).unwrap();
+    let max = std::fs::read_to_string(cg.dir().join("memory.max")).unwrap();
+    assert_eq!(max.trim(), (64u64 << 20).to_string());
+    assert_eq!(
+        std::fs::read_to_string(cg.dir().join("pids.max"))
+            .unwrap()
+            .trim(),
+        "8"
+    );
+    assert_eq!(cg.events().oom_kill, 0);
+    cg.remove().unwrap();
+    assert!(!cg.dir().exists());
 }

@@ -233,7 +233,7 @@ fn doctor_judges_every_shipped_profile_from_any_directory() {
         let r = run_for(cmd, Duration::from_secs(30));
         let v: Value = serde_json::from_str(&r.stdout)
             .unwrap_or_else(|e| panic!("doctor --json is not JSON: {e}\n{}", r.dump()));
-        let kernel_abi = crate::support::api::preflight::kernel_abi();
+        let kernel_abi = crate::support::kernel_landlock_abi();
         let userns = v["user_namespaces"]["unprivileged_allowed"] == true;
         let seccomp = v["seccomp"]["filter_usable"] == true;
         let cgroup = v["cgroup_parent"].is_string();
@@ -263,14 +263,13 @@ fn doctor_judges_every_shipped_profile_from_any_directory() {
         } else {
             1
         });
-        if !matches!(ctx.who, crate::support::Who::User { .. }) {
-            // The cgroup verdict is crate::cgroup::host_parent()'s (for this process's user).
-            assert_eq!(
-                cgroup,
-                crate::support::api::cgroup::host_parent().is_ok(),
-                "{v:#}"
-            );
-        }
+        // doctor's cgroup verdict is what `run` does for the same caller.
+        assert_eq!(
+            cgroup,
+            crate::support::run_gets_a_cgroup(ctx),
+            "doctor and run disagree about cgroups for {:?}\n{v:#}",
+            ctx.who
+        );
     });
 }
 
@@ -297,7 +296,9 @@ fn doctor_names_what_a_user_profile_lacks_here() {
     .unwrap();
     let (r, v) = doctor_json(&repo(), cfg.path());
     let cg = finding(&v, "needs-cgroup");
-    let cgroup_ok = crate::support::api::cgroup::host_parent().is_ok();
+    // The current user's answer from `run` itself, not from the function doctor calls.
+    let me = crate::support::identities().remove(0);
+    let cgroup_ok = crate::support::run_gets_a_cgroup(&me);
     if cgroup_ok {
         assert!(cg["problems"].as_array().unwrap().is_empty(), "{cg:#}");
     } else {
@@ -340,7 +341,7 @@ fn doctor_names_what_a_user_profile_lacks_here() {
 #[test]
 fn doctor_with_an_old_landlock_says_which_profiles_lose_what() {
     let cfg = tempdir(0o755);
-    let mut cmd = Command::new(crate::support::binary());
+    let mut cmd = Command::new(crate::support::cargo_binary());
     cmd.args(["doctor", "--json"])
         .env("XDG_CONFIG_HOME", cfg.path())
         .env("TOOLJAIL_TEST_FAKE_LANDLOCK_ABI", "3");

@@ -40,8 +40,7 @@ fn http_fetches_from_an_allowed_port_with_curl_and_wget() {
 
 #[test]
 fn http_fetches_from_port_80_as_shipped() {
-    if !nix::unistd::geteuid().is_root() {
-        println!("SKIPPED: binding 127.0.0.1:80 needs root; the allowed-port case covers curl");
+    if !crate::support::root_or_skip("binding 127.0.0.1:80 needs root") {
         return;
     }
     // Another test process on this machine may hold the port for a moment: wait for it.

@@ -2,10 +2,11 @@
 //! inside, the denials as the supervisor sees them, the foreign-ABI kills, the profile's
 //! actions, and the hand-off when the profile denies sendmsg.
 
-use crate::support::api::policy::syscalls::{Arch, HardeningKind, HARDENING};
+use crate::support::api::policy::syscalls::Arch;
 use crate::support::api::policy::SeccompAction;
 use crate::support::api::seccomp::DenialRule;
 use crate::support::seccomp::{default_policy, policy, run, users};
+use crate::support::ALWAYS_DENIED;
 use std::os::unix::process::ExitStatusExt;
 
 #[test]
@@ -19,15 +20,18 @@ fn probe_checks_pass_and_every_denial_is_named() {
             assert!(l.contains("\"ok\":true"), "failed check {l}\n{}", o.dump());
         }
         let arch = Arch::NATIVE.name();
-        for h in HARDENING
-            .iter()
-            .filter(|h| h.kind == HardeningKind::Syscall)
-        {
+        for (name, why) in ALWAYS_DENIED {
             let d = o
                 .denials
                 .iter()
-                .find(|d| d.name == h.key)
-                .unwrap_or_else(|| panic!("no denial for {}: {}", h.key, o.dump()));
+                .find(|d| d.name == *name)
+                .unwrap_or_else(|| panic!("no denial for {name} ({why}): {}", o.dump()));
+            let want = if *name == "unshare" { 2 } else { 1 };
+            assert_eq!(
+                o.denials.iter().filter(|d| d.name == *name).count(),
+                want,
+                "{name}"
+            );
             assert_eq!(d.arch, arch);
             assert_eq!(d.rule, DenialRule::Hardening);
             assert_eq!(d.errno, Some(libc::EPERM));

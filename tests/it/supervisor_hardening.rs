@@ -5,22 +5,21 @@
 //! its memory or environment or take its descriptors (it stays non-dumpable), and the same for
 //! the jail's pid 1.
 
-use crate::support::{finish, spawn, wait_until};
+use crate::support::{finish, run_for, spawn, wait_until, Run};
 use std::process::Command;
 use std::time::Duration;
 
-/// Read `/proc/PID/FILE` as `uid:gid` (an attacker sharing the jail's uid on the host).
-fn read_as(uid: u32, gid: u32, pid: i32, file: &str) -> std::process::Output {
-    Command::new("setpriv")
-        .args([
-            format!("--reuid={uid}"),
-            format!("--regid={gid}"),
-            "--clear-groups".into(),
-        ])
-        .arg("--")
-        .args(["cat", &format!("/proc/{pid}/{file}")])
-        .output()
-        .expect("run setpriv")
+/// `argv` as `uid:gid` (an attacker sharing the jail's uid on the host), bounded.
+fn as_user(uid: u32, gid: u32, argv: &[&str]) -> Run {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        format!("--reuid={uid}"),
+        format!("--regid={gid}"),
+        "--clear-groups".into(),
+    ])
+    .arg("--")
+    .args(argv);
+    run_for(cmd, Duration::from_secs(10))
 }
 
 fn children(pid: i32) -> Vec<i32> {
@@ -31,7 +30,70 @@ fn children(pid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// `pid` exists and is not a zombie: a read refused by a process that is gone proves nothing.
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| Some(s.rsplit_once(')')?.1.split_whitespace().next()? != "Z"))
+        .unwrap_or(false)
+}
+
+/// What the attacker tries on `pid`: read its environment, command line and memory, list its
+/// descriptors. Each with its result, in this order.
+fn attack(uid: u32, gid: u32, pid: i32) -> Vec<(&'static str, Run)> {
+    let proc = |f: &str| format!("/proc/{pid}/{f}");
+    vec![
+        ("environ", as_user(uid, gid, &["cat", &proc("environ")])),
+        ("cmdline", as_user(uid, gid, &["cat", &proc("cmdline")])),
+        ("mem", as_user(uid, gid, &["cat", &proc("mem")])),
+        ("fd", as_user(uid, gid, &["ls", &proc("fd")])),
+    ]
+}
+
+/// Positive control: the same attacks on an ordinary host process of the same uid (dumpable,
+/// holding a secret in its environment) do work, so a refusal below is the supervisor's
+/// non-dumpable state, not a broken attack.
+fn control(uid: u32, gid: u32) {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        format!("--reuid={uid}"),
+        format!("--regid={gid}"),
+        "--clear-groups".into(),
+    ])
+    .args([
+        "--",
+        "env",
+        "TOOLJAIL_TEST_SECRET=hunter2-control",
+        "sleep",
+        "30",
+    ]);
+    let victim = spawn(&mut cmd);
+    let pid = victim.id() as i32;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.starts_with("sleep\0"))
+        }),
+        "the control process did not start"
+    );
+    for (file, r) in attack(uid, gid, pid) {
+        match file {
+            "environ" => assert!(r.stdout.contains("hunter2-control"), "{}", r.dump()),
+            // Reading at offset 0 hits no mapping (EIO): the open itself was allowed.
+            "mem" => assert!(!r.stderr.contains("Permission denied"), "{}", r.dump()),
+            _ => {
+                r.expect(0);
+            }
+        }
+    }
+    assert!(alive(pid), "the control died during the attack");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    let r = finish(victim, Duration::from_secs(10), "control sleep".into());
+    assert!(!r.timed_out, "{}", r.dump());
+}
+
 fn check(user_args: &[&str], uid: u32, gid: u32) {
+    control(uid, gid);
     let log = tempfile::NamedTempFile::new_in(crate::support::suite_dir()).unwrap();
     let mut cmd = Command::new(crate::support::binary());
     cmd.env("TOOLJAIL_TEST_SECRET", "hunter2-supervisor")
@@ -39,56 +101,59 @@ fn check(user_args: &[&str], uid: u32, gid: u32) {
         .arg("--audit-log")
         .arg(log.path())
         .args(user_args)
-        .args(["--", "sleep", "5"]);
-    let child = spawn(&mut cmd);
+        .args(["--", "sleep", "30"]);
+    let mut child = spawn(&mut cmd);
     let sup = child.id() as i32;
     assert!(
         wait_until(Duration::from_secs(5), || !children(sup).is_empty()),
         "the jail's pid 1 never appeared"
     );
     let pid1 = children(sup)[0];
+    // pid 1 has started the command: the jail is fully built.
+    assert!(
+        wait_until(Duration::from_secs(5), || !children(pid1).is_empty()),
+        "the command never started"
+    );
     for (who, pid) in [("supervisor", sup), ("pid 1", pid1)] {
-        for file in ["environ", "cmdline", "mem"] {
-            let out = read_as(uid, gid, pid, file);
-            let text = String::from_utf8_lossy(&out.stdout);
+        for (file, r) in attack(uid, gid, pid) {
+            // Refused because of who we are, by a process that is still there.
             assert!(
-                !text.contains("hunter2-supervisor"),
-                "uid {uid} read the secret from the {who}'s {file}"
+                alive(pid),
+                "the {who} is gone: the refusal below proves nothing"
+            );
+            assert!(
+                !r.stdout.contains("hunter2-supervisor"),
+                "uid {uid} read the secret from the {who}'s {file}\n{}",
+                r.dump()
             );
             if file != "cmdline" {
+                assert_ne!(
+                    r.code(),
+                    0,
+                    "uid {uid} could use the {who}'s {file}\n{}",
+                    r.dump()
+                );
                 assert!(
-                    !out.status.success(),
-                    "uid {uid} could read the {who}'s /proc/{pid}/{file}"
+                    r.stderr.contains("Permission denied"),
+                    "the {who}'s {file}: not refused for permission\n{}",
+                    r.dump()
                 );
             }
         }
-        let fds = Command::new("setpriv")
-            .args([
-                format!("--reuid={uid}"),
-                format!("--regid={gid}"),
-                "--clear-groups".into(),
-            ])
-            .args(["--", "ls", &format!("/proc/{pid}/fd")])
-            .output()
-            .unwrap();
-        assert!(
-            !fds.status.success(),
-            "uid {uid} could list the {who}'s descriptors"
-        );
     }
+    assert!(child.try_wait().unwrap().is_none(), "tooljail ended early");
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(sup), nix::sys::signal::SIGTERM);
     let r = finish(
         child,
         Duration::from_secs(10),
-        "tooljail run -- sleep 5".into(),
+        "tooljail run -- sleep 30".into(),
     );
     assert!(!r.timed_out, "{}", r.dump());
 }
 
 #[test]
 fn same_uid_host_processes_cannot_read_or_take_over_the_supervisor() {
-    if !nix::unistd::geteuid().is_root() {
-        println!("skipped: the supervisor changes uid only when root starts it");
+    if !crate::support::root_or_skip("the supervisor changes uid only when root starts it") {
         return;
     }
     // Root without --user: the jail and the supervisor run as nobody.

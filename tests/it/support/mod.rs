@@ -90,8 +90,22 @@ pub fn binary() -> PathBuf {
             );
             p
         }
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_tooljail")),
+        _ => cargo_binary(),
     }
+}
+
+/// The binary cargo built beside this test crate, in the same profile: the one that has the
+/// debug-only knobs when the tests are a debug build, whatever `TOOLJAIL_TEST_BIN` says.
+pub fn cargo_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tooljail"))
+}
+
+/// Whether the binary under test reads the debug-only test knobs (its text holds their
+/// names): true for a debug build, false for a release build, where they are compiled out.
+pub fn binary_has_test_knobs() -> bool {
+    const KNOB: &[u8] = b"TOOLJAIL_TEST_FAKE_LANDLOCK_ABI";
+    let bin = std::fs::read(binary()).expect("read the binary under test");
+    bin.windows(KNOB.len()).any(|w| w == KNOB)
 }
 
 /// This build's own directory under the system temporary directory (0755, keyed by the binary
@@ -256,8 +270,8 @@ pub fn finish(mut child: Child, timeout: Duration, what: String) -> Run {
     let start = Instant::now();
     let out = child.stdout.take();
     let err = child.stderr.take();
-    let out_t = std::thread::spawn(move || read_all(out));
-    let err_t = std::thread::spawn(move || read_all(err));
+    let out_t = read_all(out);
+    let err_t = read_all(err);
     let mut timed_out = false;
     let status = loop {
         if let Some(st) = child.try_wait().expect("try_wait") {
@@ -276,20 +290,35 @@ pub fn finish(mut child: Child, timeout: Duration, what: String) -> Run {
     let elapsed = start.elapsed();
     Run {
         status,
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
+        stdout: collect(out_t),
+        stderr: collect(err_t),
         elapsed,
         timed_out,
         what,
     }
 }
 
-fn read_all(r: Option<impl Read>) -> String {
-    let mut s = Vec::new();
-    if let Some(mut r) = r {
-        let _ = r.read_to_end(&mut s);
-    }
-    String::from_utf8_lossy(&s).into_owned()
+/// How long the output of a finished run may stay open: a process that escaped the run (the
+/// very thing some tests look for) can hold the pipe for ever, and must fail the test, not hang
+/// it.
+const OUTPUT_GRACE: Duration = Duration::from_secs(5);
+
+fn collect(reader: std::sync::mpsc::Receiver<String>) -> String {
+    reader.recv_timeout(OUTPUT_GRACE).unwrap_or_else(|_| {
+        format!("<output still held open {OUTPUT_GRACE:?} after the run ended>")
+    })
+}
+
+fn read_all(r: Option<impl Read + Send + 'static>) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(mut r) = r {
+            let _ = r.read_to_end(&mut s);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&s).into_owned());
+    });
+    rx
 }
 
 /// A temporary directory (outside the jail's default paths) with `mode`, so the jail's uid can
@@ -345,6 +374,47 @@ fn host_pids_matching(pred: impl Fn(&str) -> bool) -> Vec<i32> {
         }
     }
     pids
+}
+
+/// Host processes a test starts or may leave behind, killed when the guard is dropped: at the
+/// end of the test, and also when an assertion fails before its own cleanup.
+#[derive(Default)]
+pub struct KillOnDrop {
+    children: Vec<Child>,
+    markers: Vec<String>,
+}
+
+impl KillOnDrop {
+    pub fn new() -> KillOnDrop {
+        KillOnDrop::default()
+    }
+
+    /// A process this test started.
+    pub fn child(&mut self, child: Child) {
+        self.children.push(child);
+    }
+
+    /// Every host process whose command line holds `marker` (a [`unique`] string).
+    pub fn marker(&mut self, marker: &str) {
+        self.markers.push(marker.to_owned());
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for m in &self.markers {
+            for pid in host_pids_matching(|cmdline| cmdline.contains(m.as_str())) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
 }
 
 /// Poll `cond` every 10 ms until it holds or `limit` passes; returns whether it held.
@@ -412,5 +482,181 @@ impl Probe {
             bin: bin.to_str().unwrap().to_owned(),
             _dir: dir,
         }
+    }
+}
+
+/// The syscalls every jail must deny whatever its allow-list says, written here rather than
+/// read from the product's table: a rule dropped from (or moved out of) the product's table
+/// must fail the tests that check this list. Each with why the jail cannot allow it. Many of
+/// these fail without any filter too (the kernel's own capability checks), so the tests check
+/// that the supervisor saw the denial, never only the errno.
+pub const ALWAYS_DENIED: &[(&str, &str)] = &[
+    (
+        "io_uring_setup",
+        "io_uring runs calls the filter never sees",
+    ),
+    ("io_uring_enter", "io_uring"),
+    ("io_uring_register", "io_uring"),
+    ("bpf", "the eBPF verifier is a recurring escalation path"),
+    (
+        "perf_event_open",
+        "kernel attack surface and a side channel",
+    ),
+    ("userfaultfd", "holds page faults open to win kernel races"),
+    ("keyctl", "the host user's keyring is not namespaced"),
+    ("add_key", "keyring"),
+    ("request_key", "keyring"),
+    ("kexec_load", "replaces the kernel"),
+    ("kexec_file_load", "replaces the kernel"),
+    ("init_module", "loads kernel code"),
+    ("finit_module", "loads kernel code"),
+    ("delete_module", "unloads kernel code"),
+    ("ptrace", "another process's memory and registers"),
+    ("process_vm_readv", "another process's memory"),
+    ("process_vm_writev", "another process's memory"),
+    (
+        "open_by_handle_at",
+        "opens files outside the visible tree (shocker)",
+    ),
+    (
+        "name_to_handle_at",
+        "leaks inode identities for open_by_handle_at",
+    ),
+    ("mount", "the mount tree is final at execve"),
+    ("umount2", "the mount tree is final at execve"),
+    ("pivot_root", "the root is final at execve"),
+    ("move_mount", "new mount API"),
+    ("fsopen", "new mount API"),
+    ("fsmount", "new mount API"),
+    ("fsconfig", "new mount API"),
+    ("fspick", "new mount API"),
+    ("open_tree", "new mount API"),
+    ("mount_setattr", "new mount API"),
+    ("setns", "joins other namespaces"),
+    (
+        "unshare",
+        "new (user) namespaces reopen kernel attack surface",
+    ),
+    ("acct", "host-wide process accounting"),
+    ("swapon", "host-wide swap"),
+    ("swapoff", "host-wide swap"),
+    (
+        "reboot",
+        "reboots the host or kills the pid namespace's init",
+    ),
+    (
+        "syslog",
+        "the kernel log: addresses and other tenants' messages",
+    ),
+];
+
+/// Record that the calling test could not run a check on this host, under a stable `key` (the
+/// reason class: `not-root`, `python`, `cgroup-enforcement`, ...), and go on with what it can
+/// check. A skip is never silent:
+/// - it is appended, with the test's name, to the skip log (`TOOLJAIL_TEST_SKIP_LOG`, default
+///   `target/tmp/skipped-checks.tsv`), which CI prints as a summary;
+/// - with `TOOLJAIL_TEST_STRICT=1` (CI sets it) it fails the test, unless `key` is listed in
+///   `TOOLJAIL_TEST_MAY_SKIP` (comma-separated): the checks CI's own machine cannot run.
+#[track_caller]
+pub fn skip(key: &str, why: &str) {
+    use std::io::Write as _;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_owned();
+    let log = std::env::var_os("TOOLJAIL_TEST_SKIP_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-checks.tsv"));
+    let line = format!("{test}\t{key}\t{why}\n");
+    // One write of one line in append mode: concurrent tests never interleave.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .unwrap_or_else(|e| panic!("record the skip in {}: {e}", log.display()));
+    eprintln!("SKIPPED {test} [{key}]: {why}");
+    let strict = std::env::var("TOOLJAIL_TEST_STRICT").is_ok_and(|v| v == "1");
+    let allowed = std::env::var("TOOLJAIL_TEST_MAY_SKIP").unwrap_or_default();
+    if strict && !allowed.split(',').any(|k| k.trim() == key) {
+        panic!(
+            "required check skipped [{key}]: {why} (TOOLJAIL_TEST_STRICT=1; TOOLJAIL_TEST_MAY_SKIP={allowed:?})"
+        );
+    }
+}
+
+/// True when the tests run as root; otherwise records a `not-root` skip of `what`.
+#[track_caller]
+pub fn root_or_skip(what: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    skip("not-root", what);
+    false
+}
+
+/// Whether python3 is installed; without it, records a `python` skip when
+/// `TOOLJAIL_TEST_SKIP_PYTHON` is set, and fails otherwise (tests/setup.sh installs it).
+#[track_caller]
+pub fn need_python() -> bool {
+    const PYTHON: &str = "/usr/bin/python3";
+    if Path::new(PYTHON).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("TOOLJAIL_TEST_SKIP_PYTHON").is_some(),
+        "{PYTHON} is needed (apt-get install -y python3), or set TOOLJAIL_TEST_SKIP_PYTHON=1"
+    );
+    skip(
+        "python",
+        "python3 is not installed (TOOLJAIL_TEST_SKIP_PYTHON)",
+    );
+    false
+}
+
+/// The kernel's Landlock ABI version, asked directly (`landlock_create_ruleset(NULL, 0,
+/// LANDLOCK_CREATE_RULESET_VERSION)`), not through the product's own probe; None when Landlock
+/// is absent or disabled.
+pub fn kernel_landlock_abi() -> Option<u32> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_long = 1;
+    // SAFETY: with a NULL attribute pointer and size 0, the VERSION flag only returns a number;
+    // no memory is read or written and no fd is created.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    u32::try_from(r).ok().filter(|&v| v > 0)
+}
+
+/// Whether `tooljail run` as `ctx` gets a cgroup: a profile with `require_cgroup = true` either
+/// runs (true) or is refused before anything runs (false). What `run` does, as the expectation
+/// for what `doctor` says.
+pub fn run_gets_a_cgroup(ctx: &Ctx) -> bool {
+    let (_dir, profile) =
+        profile_file("extends = [\"default\"]\n[limits]\nrequire_cgroup = true\n");
+    let marker = unique("cgroup-ran-");
+    let r = run(ctx.tooljail([
+        "run",
+        "-p",
+        profile.to_str().unwrap(),
+        "--",
+        "echo",
+        &marker,
+    ]));
+    match r.code() {
+        0 => {
+            assert!(r.stdout.contains(&marker), "{}", r.dump());
+            true
+        }
+        125 => {
+            assert!(r.stderr.contains("require_cgroup"), "{}", r.dump());
+            assert!(!r.stdout.contains(&marker), "{}", r.dump());
+            false
+        }
+        _ => panic!("neither ran nor refused\n{}", r.dump()),
     }
 }

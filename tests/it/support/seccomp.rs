@@ -144,6 +144,7 @@ pub fn run(policy: &Policy, user: Option<u32>, cwd: Option<&Path>, argv: &[&str]
     let deadline = Instant::now() + TIMEOUT;
     let mut notifier: Option<Notifier> = None;
     let mut handoff_open = true;
+    let mut handoff_error = None;
     let mut denials = Vec::new();
     let mut summary = Denials::default();
     let mut timed_out = false;
@@ -165,7 +166,12 @@ pub fn run(policy: &Policy, user: Option<u32>, cwd: Option<&Path>, argv: &[&str]
         if handoff_open {
             if rev[0].intersects(PollFlags::POLLIN | PollFlags::POLLHUP) {
                 handoff_open = false;
-                notifier = Notifier::from_handoff(ours.as_fd(), &prog).ok();
+                // A hand-off that fails is a failed run, never a run without a notifier
+                // (whose denials would then go unseen).
+                match Notifier::from_handoff(ours.as_fd(), &prog) {
+                    Ok(n) => notifier = Some(n),
+                    Err(e) => handoff_error = Some(format!("{e:?}")),
+                }
             }
             i = 1;
         }
@@ -197,5 +203,8 @@ pub fn run(policy: &Policy, user: Option<u32>, cwd: Option<&Path>, argv: &[&str]
         who: user.map_or("current user".into(), |u| format!("uid {u}")),
     };
     assert!(!timed_out, "timed out after {TIMEOUT:?}: {}", o.dump());
+    if let Some(e) = handoff_error {
+        panic!("the listener hand-off failed: {e}\n{}", o.dump());
+    }
     o
 }
