@@ -26,4 +26,5 @@ mod seccomp_probe;
 mod seccomp_tools;
 mod sinks;
 mod supervisor_hardening;
+mod transcripts;
 mod unenforced;

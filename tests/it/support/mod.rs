@@ -2,7 +2,7 @@
 //! root and as an unprivileged user.
 //!
 //! When the test process is root, every case runs twice: as root, and as the user named by
-//! `TOOLJAIL_TEST_USER` (default `nobody`) through `setpriv --reuid U --regid G --init-groups`,
+//! `TOOLJAIL_TEST_USER` (default `tooljail-test`, else `nobody`) through `setpriv --reuid U --regid G --init-groups`,
 //! with the binary copied into a 0755 directory that user can execute. Otherwise the case runs
 //! once, as the current user. Output is dumped on every failed assertion.
 
@@ -53,20 +53,23 @@ pub fn identities() -> Vec<Ctx> {
             },
         }];
     }
+    let (name, uid, gid) = test_user();
+    vec![
+        Ctx { who: Who::Root },
+        Ctx {
+            who: Who::User { name, uid, gid },
+        },
+    ]
+}
+
+/// The unprivileged test user: `TOOLJAIL_TEST_USER`, else `tooljail-test` (tests/setup.sh
+/// creates it), else `nobody`; as (name, uid, gid).
+pub fn test_user() -> (String, u32, u32) {
     let name = std::env::var("TOOLJAIL_TEST_USER").unwrap_or_else(|_| default_test_user());
     let user = nix::unistd::User::from_name(&name)
         .expect("look up TOOLJAIL_TEST_USER")
         .unwrap_or_else(|| panic!("TOOLJAIL_TEST_USER {name} does not exist"));
-    vec![
-        Ctx { who: Who::Root },
-        Ctx {
-            who: Who::User {
-                name,
-                uid: user.uid.as_raw(),
-                gid: user.gid.as_raw(),
-            },
-        },
-    ]
+    (name, user.uid.as_raw(), user.gid.as_raw())
 }
 
 /// Run `case` once per identity; a failure names the identity.

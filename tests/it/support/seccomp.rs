@@ -1,8 +1,8 @@
 //! Shared harness of the seccomp tests: run a command with the filter installed by
 //! `examples/seccomp_launch exec` (the command process's last step, alone), while this test
 //! process holds the other end of the hand-off socket and serves a `Notifier`, as the
-//! supervisor will. Runs as root and, when the test runs as root, as `TOOLJAIL_TEST_USER`
-//! (default nobody) through setpriv. Every run is bounded by a timeout.
+//! supervisor will. Runs as the current user and, when that is root, as the test user
+//! (support::test_user) through setpriv. Every run is bounded by a timeout.
 
 use crate::support::api::policy::{syscalls, Policy, SeccompAction};
 use crate::support::api::seccomp::{self, Denial, Denials, Notifier};
@@ -61,17 +61,11 @@ fn examples_dir() -> PathBuf {
         .join("examples")
 }
 
-/// The users to run as: the current one, plus TOOLJAIL_TEST_USER (default nobody) when root.
+/// The users to run as: the current one, plus the test user (support::test_user) when root.
 pub fn users() -> Vec<Option<u32>> {
     let mut v = vec![None];
     if nix::unistd::geteuid().is_root() {
-        let name = std::env::var("TOOLJAIL_TEST_USER").unwrap_or_else(|_| "nobody".into());
-        let uid = nix::unistd::User::from_name(&name)
-            .ok()
-            .flatten()
-            .map(|u| u.uid.as_raw())
-            .unwrap_or(65534);
-        v.push(Some(uid));
+        v.push(Some(super::test_user().1));
     }
     v
 }
