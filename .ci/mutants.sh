@@ -38,7 +38,7 @@ syslog allowed @@ - @@ (name: "@system-service",.*?members: &\[) @@ \1 "syslog",
 fd close @@ jail::caller_fds_are_not_inherited @@ process::close_fds_except\(&keep\)\.map_err\(step\("close inherited fds"\)\)\?; @@
 fd close @@ - @@ if let Err\(e\) = process::close_fds_except\(&keep\) \{ @@ if let Err(e) = std::io::Result::<()>::Ok(()) {
 fd close @@ - @@ process::close_range\(3, libc::CLOSE_RANGE_CLOEXEC\)\.map_err\([^;]*\)\?; @@
-pdeathsig @@ jail_lifecycle::sigkill_of_tooljail_takes_the_jail_down_within_a_second @@ nix::sys::prctl::set_pdeathsig\(Signal::SIGKILL\)\s*\.map_err\([^;]*\)\?; @@
+pdeathsig @@ jail_lifecycle::sigkill_of_tooljail_takes_the_jail_down_at_once @@ nix::sys::prctl::set_pdeathsig\(Signal::SIGKILL\)\s*\.map_err\([^;]*\)\?; @@
 EOF
 )
 

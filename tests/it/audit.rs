@@ -154,7 +154,19 @@ fn refused_and_failed_runs_leave_a_record() {
     });
 }
 
-/// A record with the fields the filters look at.
+/// The golden records (tests/it/fixtures): lines tooljail 0.1.0 appended, byte for byte.
+fn golden() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/audit-0.1.0.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A record with the fields the filters look at: the first golden line (the format as an
+/// earlier version wrote it) with those fields replaced, as plain JSON, never through the
+/// crate's own types.
 #[allow(clippy::too_many_arguments)]
 fn known(
     id: &str,
@@ -162,22 +174,56 @@ fn known(
     jail: (&str, u32),
     tool: &str,
     session: &str,
-    outcome: Outcome,
+    outcome: &str,
     status: i32,
     at: SystemTime,
 ) -> String {
-    let mut r = Report::begin(vec!["echo".into(), id.into()]);
-    r.run_id = id.into();
-    r.identity.caller_user = Some(caller.0.into());
-    r.identity.caller_uid = caller.1;
-    r.identity.jail_user = Some(jail.0.into());
-    r.identity.jail_uid = Some(jail.1);
-    r.identity.tool = Some(tool.into());
-    r.identity.session = Some(session.into());
-    r.outcome = outcome;
-    r.exit_status = status;
-    r.started_at = humantime::format_rfc3339_millis(at).to_string();
-    serde_json::to_string(&r).unwrap()
+    let mut r: Value = serde_json::from_str(&golden()[0]).unwrap();
+    r["run_id"] = id.into();
+    r["argv"] = serde_json::json!(["echo", id]);
+    r["identity"]["caller_user"] = caller.0.into();
+    r["identity"]["caller_uid"] = caller.1.into();
+    r["identity"]["jail_user"] = jail.0.into();
+    r["identity"]["jail_uid"] = jail.1.into();
+    r["identity"]["tool"] = tool.into();
+    r["identity"]["session"] = session.into();
+    r["outcome"] = outcome.into();
+    r["exit_status"] = status.into();
+    r["started_at"] = humantime::format_rfc3339_millis(at).to_string().into();
+    r.to_string()
+}
+
+/// Records an earlier version wrote are read as they are: the table a person reads (written
+/// out here) and the records themselves through --json.
+#[test]
+fn records_of_0_1_0_are_read_as_written() {
+    // A copy every identity can read (the checkout may be private to its owner).
+    let dir = tempdir(0o755);
+    let path = dir.path().join("audit-0.1.0.jsonl");
+    std::fs::write(&path, golden().join("\n") + "\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    each_identity(|ctx| {
+        let r = audit(ctx, &path, &[]);
+        r.expect(0);
+        assert_eq!(
+            r.stdout,
+            "STARTED                  USER         AS           TOOL         OUTCOME      EXIT   DURATION  COMMAND\n\
+             2026-12-06T01:18:50.068Z root         nobody       lint         exited          3        4ms  sh -c exit 3\n\
+             2026-12-06T01:18:50.076Z root         nobody       lint         timeout       124     1001ms  sleep 5\n",
+            "{}",
+            r.dump()
+        );
+        assert_eq!(r.stderr, "");
+        let r = audit(ctx, &path, &["--json", "--outcome", "timeout"]);
+        r.expect(0);
+        let got: Vec<Value> = r
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let want: Value = serde_json::from_str(&golden()[1]).unwrap();
+        assert_eq!(got, [want], "{}", r.dump());
+    });
 }
 
 fn audit(ctx: &Ctx, log: &Path, filter: &[&str]) -> crate::support::Run {
@@ -217,7 +263,7 @@ fn audit_filters_select_known_records() {
                 ("nobody", 65534),
                 "git",
                 "s1",
-                Outcome::Exited,
+                "exited",
                 0,
                 t("2026-01-10T08:00:00Z"),
             ),
@@ -227,7 +273,7 @@ fn audit_filters_select_known_records() {
                 ("bob", 1002),
                 "curl",
                 "s2",
-                Outcome::Timeout,
+                "timeout",
                 124,
                 t("2026-01-10T09:00:00Z"),
             ),
@@ -237,7 +283,7 @@ fn audit_filters_select_known_records() {
                 ("alice", 1001),
                 "curl",
                 "s2",
-                Outcome::SetupError,
+                "setup_error",
                 127,
                 t("2026-01-10T10:00:00Z"),
             ),
@@ -247,7 +293,7 @@ fn audit_filters_select_known_records() {
                 ("alice", 1001),
                 "python",
                 "s3",
-                Outcome::Violation,
+                "violation",
                 137,
                 hours_ago(3),
             ),
@@ -257,7 +303,7 @@ fn audit_filters_select_known_records() {
                 ("bob", 1002),
                 "git",
                 "s3",
-                Outcome::Exited,
+                "exited",
                 1,
                 hours_ago(1),
             ),
@@ -362,8 +408,8 @@ fn a_torn_line_is_reported_not_hidden() {
         let dir = tempdir(0o755);
         let log = dir.path().join("torn.jsonl");
         let now = SystemTime::now();
-        let good = known("ok1", ("a", 1), ("a", 1), "t", "s", Outcome::Exited, 0, now);
-        let good2 = known("ok2", ("a", 1), ("a", 1), "t", "s", Outcome::Exited, 0, now);
+        let good = known("ok1", ("a", 1), ("a", 1), "t", "s", "exited", 0, now);
+        let good2 = known("ok2", ("a", 1), ("a", 1), "t", "s", "exited", 0, now);
         let torn = &good[..good.len() / 2];
         std::fs::write(&log, format!("{good}\n{torn}\n{good2}\n{torn}")).unwrap();
         std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -396,10 +442,10 @@ fn real_runs_are_queried_by_session() {
         let (_dir, log) = shared_log();
         let log_s = log.to_str().unwrap();
         let session = crate::support::unique("sess");
-        for cmd in [
-            &["true"][..],
-            &["sh", "-c", "exit 3"],
-            &["no-such-command-xyz"],
+        for (cmd, status) in [
+            (&["true"][..], 0),
+            (&["sh", "-c", "exit 3"], 3),
+            (&["no-such-command-xyz"], 127),
         ] {
             let mut a = vec![
                 "run",
@@ -412,7 +458,7 @@ fn real_runs_are_queried_by_session() {
                 "--",
             ];
             a.extend_from_slice(cmd);
-            run(ctx.tooljail(a));
+            run(ctx.tooljail(a)).expect(status);
         }
         run(ctx.tooljail([
             "run",
@@ -431,6 +477,7 @@ fn real_runs_are_queried_by_session() {
             &log,
             &["--session", &session, "--outcome", "setup-error", "--json"],
         );
+        failed.expect(0);
         let v: Value = serde_json::from_str(failed.stdout.trim()).unwrap();
         assert_eq!(v["exit_status"], 127);
         assert_eq!(v["identity"]["caller_uid"], uid_of(ctx));

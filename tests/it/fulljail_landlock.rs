@@ -382,7 +382,10 @@ fn a_binary_written_to_scratch_cannot_be_executed() {
         loader.display()
     );
     each_identity(|ctx| {
-        // Two walls: scratch is mounted noexec, and Landlock grants no execute there.
+        // Two walls, here together through the real launch path; each is proven alone
+        // elsewhere: scratch is mounted noexec (jail::binds_are_nosuid_nodev_and_writable_ones_noexec
+        // reads it from mountinfo) and Landlock alone denies `w_exec` there
+        // (landlock_layer::policy_holds_*).
         jail(ctx, &["--", "sh", "-c", write_and_run])
             .expect(126)
             .expect_stderr_contains("Permission denied");

@@ -223,6 +223,9 @@ fn proc_shows_only_the_jail_and_pid1_holds_no_secret() {
             ],
         );
         assert_ne!(r.code(), 0, "core_pattern writable\n{}", r.dump());
+        // Refused by the jail's read-only /proc/sys (EROFS), not merely by the host file's
+        // owner (which would be EACCES, and would not hold for a caller the file belongs to).
+        r.expect_stderr_contains("Read-only file system");
         assert_eq!(
             std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
             before
@@ -260,11 +263,100 @@ fn setuid_root_binary_does_not_raise_euid() {
     let id = dir.path().join("id");
     std::fs::copy("/usr/bin/id", &id).unwrap();
     std::fs::set_permissions(&id, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    // Control: outside the jail the copy does raise the test user's euid to 0, so the fixture
+    // is a working setuid-root binary. Inside, three walls each stop it: its owner (host root)
+    // is not mapped in the jail's user namespaces, no_new_privs is set
+    // (no_capabilities_and_no_new_privileges) and every bind is nosuid
+    // (binds_are_nosuid_nodev_and_writable_ones_noexec).
+    let (_, uid, gid) = crate::support::test_user();
+    let mut control = std::process::Command::new("setpriv");
+    control
+        .args([format!("--reuid={uid}"), format!("--regid={gid}")])
+        .args(["--clear-groups", "--"])
+        .arg(&id)
+        .arg("-u");
+    let r = crate::support::run(control);
+    r.expect(0);
+    assert_eq!(
+        r.stdout.trim(),
+        "0",
+        "the setuid fixture does not work\n{}",
+        r.dump()
+    );
     each_identity(|ctx| {
         let d = dir.path().to_str().unwrap();
         let r = jail(ctx, &["--ro", d, "--", id.to_str().unwrap(), "-u"]);
         r.expect(0);
         assert_eq!(r.stdout.trim(), ctx.jail_uid().to_string(), "{}", r.dump());
+    });
+}
+
+/// Every mount of the jail as (mount point, options, filesystem type), from mountinfo.
+fn mounts_of(mountinfo: &str) -> Vec<(String, Vec<String>, String)> {
+    mountinfo
+        .lines()
+        .map(|l| {
+            let (left, right) = l.split_once(" - ").expect("mountinfo separator");
+            let f: Vec<&str> = left.split(' ').collect();
+            let opts = f[5].split(',').map(str::to_owned).collect();
+            let fstype = right.split(' ').next().unwrap().to_owned();
+            (f[4].to_owned(), opts, fstype)
+        })
+        .collect()
+}
+
+#[test]
+fn binds_are_nosuid_nodev_and_writable_ones_noexec() {
+    let ro = tempdir(0o755);
+    let rw = tempdir(0o777);
+    each_identity(|ctx| {
+        let (ro, rw) = (ro.path().to_str().unwrap(), rw.path().to_str().unwrap());
+        let r = jail(
+            ctx,
+            &["--ro", ro, "--rw", rw, "--", "cat", "/proc/self/mountinfo"],
+        );
+        r.expect(0);
+        let mounts = mounts_of(&r.stdout);
+        let find = |point: &str| {
+            mounts
+                .iter()
+                .find(|(p, ..)| p == point)
+                .unwrap_or_else(|| panic!("no mount at {point}\n{}", r.dump()))
+        };
+        let has = |point: &str, flag: &str| find(point).1.iter().any(|o| o == flag);
+        for (point, opts, fstype) in &mounts {
+            let has = |flag: &str| opts.iter().any(|o| o == flag);
+            // No setuid or file capability takes effect anywhere in the jail.
+            assert!(has("nosuid"), "{point} lacks nosuid\n{}", r.dump());
+            // Device nodes only where the jail puts its own: the nodes bound from devtmpfs
+            // (also as masks over /proc files), devpts, and /dev, the read-only tmpfs they are
+            // bound onto.
+            if !matches!(fstype.as_str(), "devtmpfs" | "devpts") && point != "/dev" {
+                assert!(has("nodev"), "{point} ({fstype}) lacks nodev\n{}", r.dump());
+            }
+            // Nothing writable is executable (unless --exec asks for it).
+            if has("rw") {
+                assert!(
+                    has("noexec"),
+                    "{point} is writable and executable\n{}",
+                    r.dump()
+                );
+            }
+        }
+        // The caller's binds as asked: --ro read-only and executable, --rw writable, noexec.
+        assert!(has(ro, "ro") && !has(ro, "noexec"), "{}", r.dump());
+        assert!(has(rw, "rw") && has(rw, "noexec"), "{}", r.dump());
+        // The root, /usr and /dev are read-only.
+        assert!(
+            has("/", "ro") && has("/usr", "ro") && has("/dev", "ro"),
+            "{}",
+            r.dump()
+        );
+        assert!(
+            has("/scratch", "rw") && has("/scratch", "noexec"),
+            "{}",
+            r.dump()
+        );
     });
 }
 

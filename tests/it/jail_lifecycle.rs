@@ -1,7 +1,7 @@
 //! Lifecycle: the wall-clock timeout, signals, and that nothing of the jail outlives it.
 
 use crate::support::{
-    each_identity, finish, host_pids_running, run, spawn, unique, wait_until, Ctx,
+    each_identity, finish, host_pids_running, run, spawn, unique, wait_until, Ctx, LOAD_SLACK,
 };
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,12 @@ fn timeout_is_124_and_prompt() {
     each_identity(|ctx| {
         let r = jail(ctx, &["--timeout", "1s", "--", "sleep", "30"]);
         r.expect(124);
-        assert!(r.elapsed < Duration::from_millis(2500), "{}", r.dump());
+        // At the 1 s timeout, not at the end of the 30 s sleep.
+        assert!(
+            r.elapsed < Duration::from_secs(1) + LOAD_SLACK,
+            "{}",
+            r.dump()
+        );
     });
 }
 
@@ -41,7 +46,12 @@ fn timeout_kills_a_command_that_ignores_sigterm_after_the_grace() {
             "SIGKILL came before the grace\n{}",
             r.dump()
         );
-        assert!(r.elapsed < Duration::from_millis(4500), "{}", r.dump());
+        // At the end of the grace (1 s + 2 s), not never.
+        assert!(
+            r.elapsed < Duration::from_secs(3) + LOAD_SLACK,
+            "{}",
+            r.dump()
+        );
     });
 }
 
@@ -94,7 +104,7 @@ fn a_daemon_started_by_the_command_dies_with_it() {
 }
 
 #[test]
-fn sigkill_of_tooljail_takes_the_jail_down_within_a_second() {
+fn sigkill_of_tooljail_takes_the_jail_down_at_once() {
     each_identity(|ctx| {
         let marker = unique("3002.");
         // Whatever outlives tooljail is killed when the test ends, also when it fails.
@@ -114,7 +124,9 @@ fn sigkill_of_tooljail_takes_the_jail_down_within_a_second() {
         );
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
         let killed = Instant::now();
-        let gone = wait_until(Duration::from_secs(1), || {
+        // PR_SET_PDEATHSIG: the kernel kills pid 1 (and with it the pid namespace) at once; the
+        // slack is the host's, the jail would otherwise live for ever.
+        let gone = wait_until(LOAD_SLACK, || {
             host_pids_running("sleep", &marker).is_empty()
         });
         let r = finish(child, Duration::from_secs(5), "tooljail (SIGKILLed)".into());

@@ -236,7 +236,15 @@ fn doctor_judges_every_shipped_profile_from_any_directory() {
         let kernel_abi = crate::support::kernel_landlock_abi();
         let userns = v["user_namespaces"]["unprivileged_allowed"] == true;
         let seccomp = v["seccomp"]["filter_usable"] == true;
-        let cgroup = v["cgroup_parent"].is_string();
+        // Whether this caller's runs get a cgroup, from `run` itself: doctor must say the same,
+        // and plan memory and processes accordingly.
+        let cgroup = crate::support::run_gets_a_cgroup(ctx);
+        assert_eq!(
+            v["cgroup_parent"].is_string(),
+            cgroup,
+            "doctor and run disagree about cgroups for {:?}\n{v:#}",
+            ctx.who
+        );
         for (name, _) in shipped() {
             let f = finding(&v, &name);
             assert_eq!(f["origin"], "builtin");
@@ -263,13 +271,6 @@ fn doctor_judges_every_shipped_profile_from_any_directory() {
         } else {
             1
         });
-        // doctor's cgroup verdict is what `run` does for the same caller.
-        assert_eq!(
-            cgroup,
-            crate::support::run_gets_a_cgroup(ctx),
-            "doctor and run disagree about cgroups for {:?}\n{v:#}",
-            ctx.who
-        );
     });
 }
 

@@ -19,6 +19,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// What a loaded 2-core host may add to a timing upper bound: a bound checks that something
+/// happened at its time and not much later (not "never", not after the next step), never the
+/// host's speed. Lower bounds (nothing before its time) take no slack.
+pub const LOAD_SLACK: Duration = Duration::from_secs(4);
+
 /// Default bound for one tooljail run.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 
