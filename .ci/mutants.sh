@@ -103,16 +103,20 @@ while IFS= read -r name; do
         failed=1
     else
         caught=$(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log" | sort -u | tr '\n' ' ')
-        results+=("$name|caught|$caught")
+        # The first assertion that failed, so the table says how the wall's absence showed.
+        how=$(grep -a -A1 ' panicked at ' "$log" | sed -n 2p | cut -c1-110)
+        how=${how//|//}
+        results+=("$name|caught|$caught|$how")
     fi
     for f in $files; do cp "$repo/$f" "$f"; done
 done <<<"$names"
 
 echo
-printf '%-20s %-28s %s\n' MUTATION RESULT "FAILING TESTS"
+printf '%-20s %-28s %s\n' MUTATION RESULT "FAILING TESTS (first failed assertion)"
 for r in "${results[@]}"; do
-    IFS='|' read -r n res t <<<"$r"
+    IFS='|' read -r n res t how <<<"$r"
     printf '%-20s %-28s %s\n' "$n" "$res" "$t"
+    [ -z "${how:-}" ] || printf '%-49s (%s)\n' "" "$how"
 done
 [ "$failed" -eq 0 ] || { echo "mutants: some wall is not proven by the suite"; exit 1; }
 echo "mutants: every mutation was caught"
