@@ -503,3 +503,39 @@ fn works_as_an_unprivileged_user_with_roots_home() {
     let p: Policy = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(p.profiles.last().unwrap().origin, "builtin:default");
 }
+
+/// The transcripts (tests/cmd/check.md) show stdout and stderr merged, as a terminal does:
+/// here, which stream each line is on. Verdicts go to stdout, errors to stderr, and `run`
+/// refuses the same profile on stderr alone.
+#[test]
+fn check_verdicts_go_to_stdout_and_errors_to_stderr() {
+    let cfg = tempdir(0o755);
+    let inputs = repo().join("tests/cmd/check.in");
+    let o = tooljail(
+        &inputs,
+        cfg.path(),
+        &["check", "default", "bad.toml", "misspelt.toml"],
+    );
+    o.expect(125);
+    assert_eq!(o.stdout, "default: ok (builtin:default)\n", "{}", o.dump());
+    let errors: Vec<&str> = o.stderr.lines().collect();
+    assert_eq!(errors.len(), 3, "{}", o.dump());
+    assert!(
+        errors.iter().all(|l| l.starts_with("tooljail: ")),
+        "{}",
+        o.dump()
+    );
+    let o = tooljail(&inputs, cfg.path(), &["-p", "./typo.toml", "--", "true"]);
+    o.expect(125);
+    assert_eq!(o.stdout, "", "{}", o.dump());
+    assert_eq!(
+        o.stderr,
+        "tooljail: ./typo.toml:5:1: unknown key \"rw_paths\" in [filesystem]; did you mean \"read_write\"?\n",
+        "{}",
+        o.dump()
+    );
+    let o = tooljail(&inputs, cfg.path(), &["explain"]);
+    o.expect(0);
+    assert_eq!(o.stderr, "", "{}", o.dump());
+    assert!(o.stdout.starts_with("profile: default "), "{}", o.dump());
+}

@@ -159,7 +159,13 @@ fn same_uid_host_processes_cannot_read_or_take_over_the_supervisor() {
     // Root without --user: the jail and the supervisor run as nobody.
     check(&[], 65534, 65534);
     // Root with --user: the same for that user's other processes.
-    if let Ok(Some(u)) = nix::unistd::User::from_name("tooljail-test") {
-        check(&["--user", "tooljail-test"], u.uid.as_raw(), u.gid.as_raw());
+    let (name, uid, gid) = crate::support::test_user();
+    if uid == 65534 {
+        crate::support::skip(
+            "test-user",
+            "no test user other than nobody (tests/setup.sh)",
+        );
+    } else {
+        check(&["--user", &name], uid, gid);
     }
 }
