@@ -38,6 +38,8 @@ syslog allowed @@ - @@ (name: "@system-service",.*?members: &\[) @@ \1 "syslog",
 fd close @@ jail::caller_fds_are_not_inherited @@ process::close_fds_except\(&keep\)\.map_err\(step\("close inherited fds"\)\)\?; @@
 fd close @@ - @@ if let Err\(e\) = process::close_fds_except\(&keep\) \{ @@ if let Err(e) = std::io::Result::<()>::Ok(()) {
 fd close @@ - @@ process::close_range\(3, libc::CLOSE_RANGE_CLOEXEC\)\.map_err\([^;]*\)\?; @@
+bind nosuid @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec @@ (fn attach_bind\(.*?let mut attrs = )NOSUID \| NODEV; @@ \1NODEV;
+rw bind exec @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec jail::a_writable_bind_runs_nothing_unless_exec_is_asked_for @@ (fn attach_bind\(.*?)if !bind\.exec \{\s*attrs \|= NOEXEC;\s*\} @@ \1
 pdeathsig @@ jail_lifecycle::sigkill_of_tooljail_takes_the_jail_down_at_once @@ nix::sys::prctl::set_pdeathsig\(Signal::SIGKILL\)\s*\.map_err\([^;]*\)\?; @@
 EOF
 )
