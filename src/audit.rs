@@ -6,7 +6,7 @@
 //! `O_APPEND` descriptor while holding an exclusive `flock(2)` on it. O_APPEND makes the kernel
 //! pick the offset atomically; the lock guarantees that a short write (which regular files do not
 //! produce short of ENOSPC, but a network file system might) is completed before anyone else
-//! appends. tests/audit.rs proves it with 200 concurrent runs.
+//! appends. tests/it/audit.rs proves it with 200 concurrent runs.
 
 use crate::error::Error;
 use crate::report::{open_owned_file, FileMode, Outcome, Report};

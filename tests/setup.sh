@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a Debian machine for tooljail's test suite: the real tools the integration tests run
-# inside the jail, and an unprivileged test user the suite runs the binary as (every integration
-# test runs both as root and as this user). Idempotent; needs root (uses sudo otherwise).
+# inside the jail, and an unprivileged test user the suite runs the binary as (most integration
+# tests run both as root and as this user, see README.md). Idempotent; needs root (sudo otherwise).
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -17,7 +17,7 @@
 //!     owns that namespace: `jail::rootfs`), whatever the mechanism.
 //!   - processes: RLIMIT_NPROC. Since Linux 5.14 it is counted per (user namespace, uid), and
 //!     every jail has its own user namespace, so it caps the jail's processes and threads without
-//!     touching the caller's other processes (tests/limits.rs proves both). The kernel ignores it
+//!     touching the caller's other processes (tests/it/limits.rs proves both). The kernel ignores it
 //!     for real root, which is one reason root-started jails run as nobody.
 //! - always rlimits: CPU time (RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL one second later at
 //!   the hard limit), open files (RLIMIT_NOFILE), file size (RLIMIT_FSIZE: SIGXFSZ), core dumps

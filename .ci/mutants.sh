@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Mutation check of the security-critical launch steps: each mutation below removes one wall
+# from a copy of the tree, and the named tests must then fail. A mutation whose tests still pass
+# means the suite no longer proves that wall; a pattern that does not match exactly once in
+# src/ means the code moved or changed: both fail this script, loudly.
+#
+# Mutations are found by code text (a regular expression over every file of src/), never by
+# file or line, so they survive code moving between modules. One copy of the tree and one
+# target directory serve all mutations (each build is incremental); the original file is put
+# back after each mutation.
+#
+# Usage: bash .ci/mutants.sh   (from anywhere; needs the suite's setup: tests/setup.sh, root)
+# TOOLJAIL_MUTANTS_DIR: where the copy lives (default /tmp/tooljail-mutants, reused).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+work=${TOOLJAIL_MUTANTS_DIR:-/tmp/tooljail-mutants}
+export CARGO_TERM_COLOR=never
+
+mkdir -p "$work/tree"
+# The tree as it is here (local edits included), without the build output or git metadata;
+# the copy's target dir is kept from an earlier run, for incremental builds. Files get the
+# time of the copy (-m): cargo must rebuild what an earlier mutant left in that target dir.
+find "$work/tree" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+tar -C "$repo" --exclude=./target --exclude=./.git -cf - . | tar -C "$work/tree" -xmf -
+cd "$work/tree"
+
+# NAME @@ TESTS THAT MUST FAIL (exact names; `-` on a mutation's further lines) @@ REGEX @@ REPLACEMENT
+# One patch a line (python `re`, DOTALL); a mutation may have several lines of the same NAME.
+MUTATIONS=$(cat <<'EOF'
+setsid @@ jail_net::no_controlling_terminal_to_inject_into @@ nix::unistd::setsid\(\)\.map_err\([^;]*\)\?; @@
+capability drop @@ jail::no_capabilities_and_no_new_privileges @@ (?:\w+::)*caps::drop_all\(\)\?;(?=(?:\s*//[^\n]*)*\s*nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)) @@
+no_new_privs @@ jail::no_capabilities_and_no_new_privileges @@ nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)[^;]*\?; @@
+supervisor dumpable @@ supervisor_hardening::same_uid_host_processes_cannot_read_or_take_over_the_supervisor @@ nix::sys::prctl::set_dumpable\(false\)\s*\.map_err\(\|e\| Error::setup\("set the supervisor non-dumpable"[^;]*\?; @@
+pid 1 dumpable @@ supervisor_hardening::same_uid_host_processes_cannot_read_or_take_over_the_supervisor @@ nix::sys::prctl::set_dumpable\(false\)\.map_err\(\|e\| step\("set pid 1 non-dumpable"\)[^;]*\?; @@
+syslog allowed @@ seccomp_probe::probe_checks_pass_and_every_denial_is_named fulljail_seccomp::probe_checks_pass_in_the_jail_and_every_denial_is_reported @@ deny\("syslog", "[^"]*"\), @@
+syslog allowed @@ - @@ (name: "@system-service",.*?members: &\[) @@ \1 "syslog",
+fd close @@ jail::caller_fds_are_not_inherited @@ process::close_fds_except\(&keep\)\.map_err\(step\("close inherited fds"\)\)\?; @@
+fd close @@ - @@ if let Err\(e\) = process::close_fds_except\(&keep\) \{ @@ if let Err(e) = std::io::Result::<()>::Ok(()) {
+fd close @@ - @@ process::close_range\(3, libc::CLOSE_RANGE_CLOEXEC\)\.map_err\([^;]*\)\?; @@
+bind nosuid @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec @@ (fn attach_bind\(.*?let mut attrs = )NOSUID \| NODEV; @@ \1NODEV;
+rw bind exec @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec jail::a_writable_bind_runs_nothing_unless_exec_is_asked_for @@ (fn attach_bind\(.*?)if !bind\.exec \{\s*attrs \|= NOEXEC;\s*\} @@ \1
+pdeathsig @@ jail_lifecycle::sigkill_of_tooljail_takes_the_jail_down_at_once @@ nix::sys::prctl::set_pdeathsig\(Signal::SIGKILL\)\s*\.map_err\([^;]*\)\?; @@
+EOF
+)
+
+# patch NAME: apply every patch line of mutation NAME to the tree; each regex must match exactly
+# once in all of src/. Prints the files it changed (to restore them).
+patch_tree() {
+    python3 - "$1" <<'PY'
+import os, pathlib, re, sys
+name = sys.argv[1]
+rows = [[f.strip() for f in re.split(r" @@(?: |$)", l)] for l in os.environ["MUTATIONS"].splitlines()]
+rows = [r + [""] * (4 - len(r)) for r in rows]
+changed = []
+for row_name, _, pattern, repl in rows:
+    if row_name != name:
+        continue
+    rx = re.compile(pattern, re.S)
+    hits = [(p, len(rx.findall(p.read_text()))) for p in sorted(pathlib.Path("src").rglob("*.rs"))]
+    hits = [(p, n) for p, n in hits if n]
+    total = sum(n for _, n in hits)
+    if total != 1:
+        sys.exit(f"mutation {name!r}: pattern {pattern!r} matches {total} times in src/ "
+                 f"({', '.join(f'{p}: {n}' for p, n in hits) or 'nowhere'}); it must match once")
+    path = hits[0][0]
+    path.write_text(rx.sub(repl, path.read_text(), count=1))
+    changed.append(str(path))
+print(" ".join(sorted(set(changed))))
+PY
+}
+export MUTATIONS
+
+field() { awk -F' @@ ' -v f="$1" '{gsub(/^ +| +$/, "", $f); print $f}' <<<"$MUTATIONS"; }
+names=$(field 1 | awk '!seen[$0]++')
+results=()
+failed=0
+# The unmutated tree first: the tests named below must pass, or a "caught" means nothing.
+all_tests=$(field 2 | tr ' ' '\n' | grep -v '^-$' | sort -u | tr '\n' ' ')
+echo "== mutants: baseline (no mutation): $all_tests"
+# The examples (the probe, the seccomp launcher) link the library too: rebuilt every time.
+cargo build --locked --examples -q
+# shellcheck disable=SC2086
+cargo test --locked --test it -q -- --exact $all_tests >"$work/baseline.log" 2>&1 </dev/null \
+    || { cat "$work/baseline.log"; echo "mutants: the baseline fails"; exit 1; }
+
+while IFS= read -r name; do
+    tests=$(awk -F' @@ ' -v n="$name" '$1==n && $2!="-" {print $2}' <<<"$MUTATIONS" | tr '\n' ' ')
+    echo "== mutant: $name (expected to fail: $tests)"
+    if ! files=$(patch_tree "$name"); then
+        results+=("$name|PATTERN NOT FOUND|-")
+        failed=1
+        # Undo a partly applied mutation (-m: new mtimes, so cargo rebuilds).
+        tar -C "$repo" -cf - src | tar -xmf -
+        continue
+    fi
+    log="$work/${name// /-}.log"
+    # shellcheck disable=SC2086
+    if cargo build --locked --examples -q >"$log" 2>&1 &&
+        cargo test --locked --test it -- --exact $tests >>"$log" 2>&1 </dev/null; then
+        results+=("$name|SURVIVED (no test failed)|$tests")
+        failed=1
+    elif grep -q '^error\(\[E[0-9]*\]\)\?: ' "$log" && ! grep -q '^test result' "$log"; then
+        results+=("$name|BUILD FAILED (see $log)|-")
+        failed=1
+    else
+        caught=$(sed -n 's/^test \(.*\) \.\.\. FAILED$/\1/p' "$log" | sort -u | tr '\n' ' ')
+        # The first assertion that failed, so the table says how the wall's absence showed.
+        how=$(grep -a -A1 ' panicked at ' "$log" | sed -n 2p | cut -c1-110)
+        how=${how//|//}
+        results+=("$name|caught|$caught|$how")
+    fi
+    for f in $files; do cp "$repo/$f" "$f"; done
+done <<<"$names"
+
+echo
+printf '%-20s %-28s %s\n' MUTATION RESULT "FAILING TESTS (first failed assertion)"
+for r in "${results[@]}"; do
+    IFS='|' read -r n res t how <<<"$r"
+    printf '%-20s %-28s %s\n' "$n" "$res" "$t"
+    [ -z "${how:-}" ] || printf '%-49s (%s)\n' "" "$how"
+done
+[ "$failed" -eq 0 ] || { echo "mutants: some wall is not proven by the suite"; exit 1; }
+echo "mutants: every mutation was caught"

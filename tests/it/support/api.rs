@@ -1,0 +1,23 @@
+//! The library as the tests see it: the one place that names `tooljail::` paths. When a module
+//! moves in src/, only these lines change.
+
+pub use tooljail::{cgroup, cli, preflight, profile, report, Error};
+
+/// Profile -> Policy: the resolved data, its syscall groups and the hardening table.
+pub mod policy {
+    pub use tooljail::policy::*;
+}
+
+/// The seccomp compiler (src/plan/) and the notifier that serves the filter's notifications
+/// (src/supervisor/).
+pub mod seccomp {
+    pub use tooljail::plan::seccomp::*;
+    pub use tooljail::supervisor::notify::*;
+}
+
+/// The Landlock rules a Policy asks for (src/plan/) and `restrict`, applied alone by the layer
+/// tests (src/jail/).
+pub mod landlock {
+    pub use tooljail::jail::landlock::*;
+    pub use tooljail::plan::landlock::*;
+}
