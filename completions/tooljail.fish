@@ -35,7 +35,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l timeout -d 'Wall-cloc
 complete -c tooljail -n "__fish_tooljail_needs_command" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
-complete -c tooljail -n "__fish_tooljail_needs_command" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
 complete -c tooljail -n "__fish_tooljail_needs_command" -l report -d 'Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l audit-log -d 'Append the audit record to PATH instead of the profile\'s or the default log' -r -F
 complete -c tooljail -n "__fish_tooljail_needs_command" -l session -d 'Session label for the report and audit record' -r
@@ -65,7 +65,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l timeout -d 'Wa
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l report -d 'Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l audit-log -d 'Append the audit record to PATH instead of the profile\'s or the default log' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l session -d 'Session label for the report and audit record' -r
@@ -91,7 +91,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l timeout -d
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'

@@ -199,7 +199,9 @@ pub struct PolicyArgs {
     #[arg(long = "keep-env", value_name = "KEY")]
     pub keep_env: Vec<String>,
 
-    /// Working directory inside the jail.
+    /// Working directory inside the jail; a relative DIR is taken from the current directory.
+    /// Without it (and without a profile `cwd`), the command starts in the current directory
+    /// when --ro/--rw/--exec binds it, else in the scratch.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
 }

@@ -228,3 +228,65 @@ fn first_error_says_how_many_more() {
         "a:1:1: one (and 1 more: `tooljail explain` with the same options lists them all)"
     );
 }
+
+// ---- the working directory ----------------------------------------------------------------------
+
+#[test]
+fn the_command_starts_in_the_callers_directory_when_a_flag_binds_it() {
+    let mut h = host_with("extends = [\"default\"]\n");
+    h.dir("/home/ann/proj/src").dir("/home/ann/proj/out");
+    h.cwd = "/home/ann/proj".into();
+    let scratch = ok("extends = [\"default\"]\n").filesystem.scratch.path;
+    let cwd = |h: &FakeHost, ro: &[&str], rw: &[&str], cwd: Option<&str>| {
+        let mut a = args(&["/p/t.toml"]);
+        a.ro = ro.iter().map(Into::into).collect();
+        a.rw = rw.iter().map(Into::into).collect();
+        a.cwd = cwd.map(Into::into);
+        resolve_on(h, &a, Options::default()).map(|p| p.cwd)
+    };
+    // Nothing of the caller's bound: the scratch, as before.
+    assert_eq!(cwd(&h, &[], &[], None).unwrap(), scratch);
+    // The caller's directory bound: start there.
+    assert_eq!(
+        cwd(&h, &["."], &[], None).unwrap(),
+        PathBuf::from("/home/ann/proj")
+    );
+    // Only another directory bound: the scratch.
+    assert_eq!(cwd(&h, &[], &["out"], None).unwrap(), scratch);
+    // A relative --cwd is taken from the caller's directory.
+    assert_eq!(
+        cwd(&h, &[], &["out"], Some("out")).unwrap(),
+        PathBuf::from("/home/ann/proj/out")
+    );
+    // ... and must still be inside the jail.
+    let e: Vec<String> = cwd(&h, &[], &[], Some("src"))
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        e,
+        ["--cwd: working directory \"/home/ann/proj/src\" does not exist inside the jail; use a directory under the scratch path or under a bound directory"]
+    );
+    // A directory above the caller's bound: the caller's directory inside it (the deepest
+    // bind that holds it decides).
+    h.cwd = "/home/ann/proj/src".into();
+    assert_eq!(
+        cwd(&h, &["/home/ann/proj/src"], &["/home/ann/proj"], None).unwrap(),
+        PathBuf::from("/home/ann/proj/src")
+    );
+    assert_eq!(
+        cwd(&h, &[], &["/home/ann/proj"], None).unwrap(),
+        PathBuf::from("/home/ann/proj/src")
+    );
+}
+
+#[test]
+fn profile_binds_do_not_move_the_working_directory() {
+    // The default profile shows /usr: a caller in /usr/share still starts in the scratch.
+    let mut h = host_with("extends = [\"default\"]\n");
+    h.dir("/usr/share");
+    h.cwd = "/usr/share".into();
+    let p = resolve_on(&h, &args(&["/p/t.toml"]), Options::default()).unwrap();
+    assert_eq!(p.cwd, p.filesystem.scratch.path);
+}
