@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= timeout= memory= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= timeout= memory= limit= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -33,6 +33,7 @@ loopback\t'The same private namespace, for tools that talk to servers they start
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l limit -d 'Set one limit for this call, over the profile\'s (repeatable): `wall_time`, `kill_after`, `cpu_time`, `memory`, `processes`, `open_files`, `file_size` or `scratch` (the scratch tmpfs size), e.g. `--limit processes=64 --limit cpu_time=2m`. `unlimited` lifts `cpu_time`, `memory`, `processes`, `open_files` and `file_size`' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
@@ -63,6 +64,7 @@ loopback\t'The same private namespace, for tools that talk to servers they start
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l limit -d 'Set one limit for this call, over the profile\'s (repeatable): `wall_time`, `kill_after`, `cpu_time`, `memory`, `processes`, `open_files`, `file_size` or `scratch` (the scratch tmpfs size), e.g. `--limit processes=64 --limit cpu_time=2m`. `unlimited` lifts `cpu_time`, `memory`, `processes`, `open_files` and `file_size`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
@@ -89,6 +91,7 @@ loopback\t'The same private namespace, for tools that talk to servers they start
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l limit -d 'Set one limit for this call, over the profile\'s (repeatable): `wall_time`, `kill_after`, `cpu_time`, `memory`, `processes`, `open_files`, `file_size` or `scratch` (the scratch tmpfs size), e.g. `--limit processes=64 --limit cpu_time=2m`. `unlimited` lifts `cpu_time`, `memory`, `processes`, `open_files` and `file_size`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F

@@ -115,6 +115,7 @@ impl Cli {
                 || p.net.is_some()
                 || p.timeout.is_some()
                 || p.memory.is_some()
+                || !p.limit.is_empty()
                 || !p.env.is_empty()
                 || !p.keep_env.is_empty()
                 || p.cwd.is_some()
@@ -190,6 +191,13 @@ pub struct PolicyArgs {
     /// Memory limit, e.g. `512M`, `2G`.
     #[arg(long, value_name = "SIZE")]
     pub memory: Option<String>,
+
+    /// Set one limit for this call, over the profile's (repeatable): `wall_time`,
+    /// `kill_after`, `cpu_time`, `memory`, `processes`, `open_files`, `file_size` or `scratch`
+    /// (the scratch tmpfs size), e.g. `--limit processes=64 --limit cpu_time=2m`. `unlimited`
+    /// lifts `cpu_time`, `memory`, `processes`, `open_files` and `file_size`.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    pub limit: Vec<String>,
 
     /// Set KEY=VALUE in the command's environment (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]

@@ -68,6 +68,7 @@ pub fn overrides(args: &PolicyArgs) -> Overrides {
         env: args.env.clone(),
         keep_env: args.keep_env.clone(),
         cwd: args.cwd.clone(),
+        limits: args.limit.clone(),
     }
 }
 

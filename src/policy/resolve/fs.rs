@@ -24,7 +24,7 @@ struct Want<'m> {
 }
 
 impl Resolver<'_> {
-    pub(super) fn scratch(&mut self, m: &Merged) -> Scratch {
+    pub(super) fn scratch(&mut self, m: &Merged, ov: &Overrides) -> Scratch {
         let s = &m.layer.filesystem.scratch;
         let path = match &s.path {
             Some(item) => match self.path(item, "scratch path") {
@@ -57,6 +57,10 @@ impl Resolver<'_> {
                 _ => DEFAULT_SCRATCH_SIZE,
             },
             None => DEFAULT_SCRATCH_SIZE,
+        };
+        let size = match self.cli_limit(ov, "scratch") {
+            Some(CliLimit::Bytes(Some(n))) => n,
+            _ => size,
         };
         Scratch {
             path,

@@ -20,6 +20,7 @@ use std::path::{Component, Path, PathBuf};
 mod fs;
 mod rules;
 
+use rules::CliLimit;
 pub use rules::{errno_name, parse_action};
 
 /// Command-line overrides, applied on top of the merged profiles.
@@ -36,6 +37,8 @@ pub struct Overrides {
     pub env: Vec<String>,
     pub keep_env: Vec<String>,
     pub cwd: Option<PathBuf>,
+    /// `--limit KEY=VALUE`, in order (a later one wins).
+    pub limits: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -247,7 +250,8 @@ impl Resolver<'_> {
 
     fn policy(&mut self, m: &Merged, ov: &Overrides, opts: Options, expander: Expander) -> Policy {
         let l = &m.layer;
-        let scratch = self.scratch(m);
+        self.check_cli_limits(ov);
+        let scratch = self.scratch(m, ov);
         self.scratch = Some(scratch.path.display().to_string());
         let before = self.errors.len();
         let binds = self.binds(m, ov, opts, &scratch);
