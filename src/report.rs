@@ -43,6 +43,12 @@ pub struct StoppedBy {
     pub name: String,
     /// The evidence, in words (e.g. "SIGXCPU after 1s of CPU time").
     pub evidence: String,
+    /// What lifts it: the flag or profile key to change, or why nothing can.
+    #[serde(default)]
+    pub remedy: String,
+    /// Whether a caller or profile can lift it at all.
+    #[serde(default)]
+    pub liftable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +64,13 @@ pub struct DeniedSyscall {
     /// For `unknown`: the first few distinct syscall numbers seen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<u32>,
+    /// What would allow it: the `[syscalls]` key to change, or why nothing can (empty for
+    /// `(others)`, which may mix rules).
+    #[serde(default)]
+    pub remedy: String,
+    /// Whether a profile can allow it at all.
+    #[serde(default)]
+    pub liftable: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

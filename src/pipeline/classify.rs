@@ -51,13 +51,8 @@ pub fn classify(
         End::SetupFailed(e) => Err(e.clone()),
         End::TimedOut => Ok(verdict(Outcome::Timeout, exit::TIMEOUT, limit)),
         End::Signaled(sig) => {
-            let rule = |name: String, evidence: String| {
-                Some(StoppedBy {
-                    kind: "rule".into(),
-                    name,
-                    evidence,
-                })
-            };
+            let rule =
+                |name: String, evidence: String| Some(outcome::stopped_by("rule", &name, evidence));
             let (outcome, stopped_by) = if let Some(d) = seccomp_kill {
                 (
                     Outcome::Violation,
@@ -126,6 +121,21 @@ pub fn apply(call: &mut Call<'_>, planned: &Planned, ran: Ran) -> Result<i32> {
     };
     let limit = outcome::attribute(&policy.limits, &planned.plan.limits, &evidence);
     let c = classify(&o.end, limit, o.seccomp_kill.as_ref())?;
+    // One line on stderr, like the denied-syscalls line: what stopped the command and what
+    // lifts it, so a person (or an agent reading stderr) does not retry blindly.
+    if let Some(s) = &c.stopped_by {
+        eprintln!(
+            "tooljail: stopped by {} {}: {}; {}",
+            s.kind,
+            s.name,
+            s.evidence,
+            if s.liftable {
+                format!("to lift it: {}", s.remedy)
+            } else {
+                s.remedy.clone()
+            }
+        );
+    }
     let report = &mut call.report;
     report.outcome = c.outcome;
     report.exit_code = c.exit_code;
@@ -146,11 +156,7 @@ mod tests {
     use crate::supervisor::notify::DenialRule;
 
     fn limit(name: &str) -> Option<StoppedBy> {
-        Some(StoppedBy {
-            kind: "limit".into(),
-            name: name.into(),
-            evidence: "e".into(),
-        })
+        Some(outcome::stopped_by("limit", name, "e".into()))
     }
 
     #[test]
