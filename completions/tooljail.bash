@@ -186,7 +186,7 @@ _tooljail() {
                     return 0
                     ;;
                 --outcome)
-                    COMPREPLY=($(compgen -W "exited signaled timeout limit violation refused setup_error" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "exited signaled timeout limit violation refused cancelled setup_error" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)

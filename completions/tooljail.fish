@@ -121,6 +121,7 @@ timeout\t'The wall-clock limit fired (exit 124)'
 limit\t'Another resource limit stopped the command (`stopped_by` names it)'
 violation\t'A security rule stopped the command (e.g. a seccomp kill)'
 refused\t'tooljail refused to start the command (reserved for budget refusals)'
+cancelled\t'The caller cancelled the call: tooljail got SIGINT, SIGTERM or SIGHUP while the command ran and passed it on (`signal` says which, when the command died of it)'
 setup_error\t'The jail could not be built or the command could not be executed; it never ran'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"

@@ -27,6 +27,9 @@ pub enum Outcome {
     Violation,
     /// tooljail refused to start the command (reserved for budget refusals).
     Refused,
+    /// The caller cancelled the call: tooljail got SIGINT, SIGTERM or SIGHUP while the command
+    /// ran and passed it on (`signal` says which, when the command died of it).
+    Cancelled,
     /// The jail could not be built or the command could not be executed; it never ran.
     // `setup-error` is accepted on the command line too.
     #[value(alias = "setup-error")]
