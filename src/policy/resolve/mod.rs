@@ -85,10 +85,25 @@ pub fn resolve_with(
     opts: Options,
     expander: Expander,
 ) -> Result<Policy, Vec<Error>> {
+    resolve_after(host, merged, ov, opts, expander, Vec::new())
+}
+
+/// [`resolve_with`] after loading already found `prior` errors (the structural errors of the
+/// profiles): they come back first, with the ones resolution adds, and checks that would only
+/// repeat their consequences (no syscall allowed because the misspelt `extends` was dropped)
+/// stay quiet, as they do after any other error.
+pub fn resolve_after(
+    host: &dyn Host,
+    merged: &Merged,
+    ov: &Overrides,
+    opts: Options,
+    expander: Expander,
+    prior: Vec<Error>,
+) -> Result<Policy, Vec<Error>> {
     let mut r = Resolver {
         host,
         src: &merged.sources,
-        errors: Vec::new(),
+        errors: prior,
         scratch: None,
         binds_failed: false,
     };
