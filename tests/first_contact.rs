@@ -63,3 +63,32 @@ fn check_prints_three_structural_and_two_semantic_errors_in_one_run() {
         r.dump()
     );
 }
+
+#[test]
+fn an_unreachable_bind_names_the_jails_uid_on_the_host() {
+    common::each_identity(|ctx| {
+        // A directory inside one only root may enter.
+        let outer = tempdir(0o700);
+        let inner = outer.path().join("project");
+        std::fs::create_dir(&inner).unwrap();
+        let audit = tempdir(0o777);
+        let r = run(ctx.tooljail([
+            "run",
+            "--audit-log",
+            audit.path().join("a.jsonl").to_str().unwrap(),
+            "--ro",
+            inner.to_str().unwrap(),
+            "--",
+            "true",
+        ]));
+        if ctx.is_root() {
+            // Root resolves the path itself; the jail (nobody) cannot reach it.
+            r.expect(125);
+            r.expect_stderr_contains("the jail runs as uid 65534 on the host, which cannot reach");
+        } else {
+            // The caller cannot even resolve it: refused before the jail exists.
+            r.expect(125);
+            assert!(!r.stderr.contains("uid 0"), "{}", r.dump());
+        }
+    });
+}

@@ -64,7 +64,7 @@ impl Resolver<'_> {
                     } else {
                         "syscall"
                     };
-                    self.err(at, format!("unknown {what} \"{name}\""), "see docs/profile-format.md for the group names; syscall names are the x86_64 ones, e.g. \"openat\"");
+                    self.err(at, format!("unknown {what} \"{name}\""), "docs/seccomp.md (\"Groups\") lists the group names; syscall names are the x86_64 ones, e.g. \"openat\"");
                 }
             }
         }

@@ -148,7 +148,7 @@ fn variables_without_a_value_are_errors() {
 fn unknown_syscall_names_are_reported_at_their_entry() {
     assert_eq!(
         err("[syscalls]\nallow = [\"read\",\n  \"@sytem-service\"]\n"),
-        "/p/t.toml:3:3: unknown syscall group \"@sytem-service\"; see docs/profile-format.md for the group names; syscall names are the x86_64 ones, e.g. \"openat\""
+        "/p/t.toml:3:3: unknown syscall group \"@sytem-service\"; docs/seccomp.md (\"Groups\") lists the group names; syscall names are the x86_64 ones, e.g. \"openat\""
     );
     let e = errs_on(
         &host_with(
