@@ -65,7 +65,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit help"
+            opts="-p -v -h -V --profile --ro --rw --exec --net --timeout --memory --limit --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -100,6 +100,10 @@ _tooljail() {
                     return 0
                     ;;
                 --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -182,7 +186,7 @@ _tooljail() {
                     return 0
                     ;;
                 --outcome)
-                    COMPREPLY=($(compgen -W "exited signaled timeout limit violation refused setup_error" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "exited signaled timeout limit violation refused cancelled setup_error" -- "${cur}"))
                     return 0
                     ;;
                 --log-format)
@@ -233,7 +237,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__explain)
-            opts="-p -v -h --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --json --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --timeout --memory --limit --env --keep-env --cwd --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,6 +272,10 @@ _tooljail() {
                     return 0
                     ;;
                 --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -425,7 +433,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --timeout --memory --limit --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +468,10 @@ _tooljail() {
                     return 0
                     ;;
                 --memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

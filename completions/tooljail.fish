@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= timeout= memory= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= timeout= memory= limit= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -33,9 +33,10 @@ loopback\t'The same private namespace, for tools that talk to servers they start
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l limit -d 'Set one limit for this call, over the profile\'s (repeatable): `wall_time`, `kill_after`, `cpu_time`, `memory`, `processes`, `open_files`, `file_size` or `scratch` (the scratch tmpfs size), e.g. `--limit processes=64 --limit cpu_time=2m`. `unlimited` lifts `cpu_time`, `memory`, `processes`, `open_files` and `file_size`' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
-complete -c tooljail -n "__fish_tooljail_needs_command" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
 complete -c tooljail -n "__fish_tooljail_needs_command" -l report -d 'Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l audit-log -d 'Append the audit record to PATH instead of the profile\'s or the default log' -r -F
 complete -c tooljail -n "__fish_tooljail_needs_command" -l session -d 'Session label for the report and audit record' -r
@@ -63,9 +64,10 @@ loopback\t'The same private namespace, for tools that talk to servers they start
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l limit -d 'Set one limit for this call, over the profile\'s (repeatable): `wall_time`, `kill_after`, `cpu_time`, `memory`, `processes`, `open_files`, `file_size` or `scratch` (the scratch tmpfs size), e.g. `--limit processes=64 --limit cpu_time=2m`. `unlimited` lifts `cpu_time`, `memory`, `processes`, `open_files` and `file_size`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l report -d 'Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l audit-log -d 'Append the audit record to PATH instead of the profile\'s or the default log' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l session -d 'Session label for the report and audit record' -r
@@ -89,9 +91,10 @@ loopback\t'The same private namespace, for tools that talk to servers they start
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l memory -d 'Memory limit, e.g. `512M`, `2G`' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l limit -d 'Set one limit for this call, over the profile\'s (repeatable): `wall_time`, `kill_after`, `cpu_time`, `memory`, `processes`, `open_files`, `file_size` or `scratch` (the scratch tmpfs size), e.g. `--limit processes=64 --limit cpu_time=2m`. `unlimited` lifts `cpu_time`, `memory`, `processes`, `open_files` and `file_size`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l cwd -d 'Working directory inside the jail' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'
@@ -118,6 +121,7 @@ timeout\t'The wall-clock limit fired (exit 124)'
 limit\t'Another resource limit stopped the command (`stopped_by` names it)'
 violation\t'A security rule stopped the command (e.g. a seccomp kill)'
 refused\t'tooljail refused to start the command (reserved for budget refusals)'
+cancelled\t'The caller cancelled the call: tooljail got SIGINT, SIGTERM or SIGHUP while the command ran and passed it on (`signal` says which, when the command died of it)'
 setup_error\t'The jail could not be built or the command could not be executed; it never ran'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"

@@ -115,6 +115,7 @@ impl Cli {
                 || p.net.is_some()
                 || p.timeout.is_some()
                 || p.memory.is_some()
+                || !p.limit.is_empty()
                 || !p.env.is_empty()
                 || !p.keep_env.is_empty()
                 || p.cwd.is_some()
@@ -191,6 +192,13 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "SIZE")]
     pub memory: Option<String>,
 
+    /// Set one limit for this call, over the profile's (repeatable): `wall_time`,
+    /// `kill_after`, `cpu_time`, `memory`, `processes`, `open_files`, `file_size` or `scratch`
+    /// (the scratch tmpfs size), e.g. `--limit processes=64 --limit cpu_time=2m`. `unlimited`
+    /// lifts `cpu_time`, `memory`, `processes`, `open_files` and `file_size`.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    pub limit: Vec<String>,
+
     /// Set KEY=VALUE in the command's environment (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -199,7 +207,9 @@ pub struct PolicyArgs {
     #[arg(long = "keep-env", value_name = "KEY")]
     pub keep_env: Vec<String>,
 
-    /// Working directory inside the jail.
+    /// Working directory inside the jail; a relative DIR is taken from the current directory.
+    /// Without it (and without a profile `cwd`), the command starts in the current directory
+    /// when --ro/--rw/--exec binds it, else in the scratch.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
 }

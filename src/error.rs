@@ -222,6 +222,12 @@ impl Error {
                         | libc::ENOSPC
                         | libc::EINTR
                 );
+                if e.retryable {
+                    // Replaced by a step's own hint where it knows better.
+                    e.hint = "a transient shortage on the host; the same call may pass when \
+                              retried"
+                        .into();
+                }
                 e
             }
         }
@@ -334,6 +340,9 @@ mod tests {
     #[test]
     fn setup_errors_know_what_is_transient() {
         assert!(Error::setup("clone", libc::EAGAIN).retryable);
+        // A retryable error never leaves the caller without a hint.
+        assert!(Error::setup("clone", libc::EAGAIN).hint.contains("retried"));
+        assert!(Error::setup("bind /x", libc::ENOENT).hint.is_empty());
         assert!(!Error::setup("bind /x", libc::ENOENT).retryable);
         assert_eq!(Error::new(ErrorKind::NotFound, "", "x").exit_code(), 127);
     }

@@ -9,6 +9,13 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if let Some((word, fixed)) = forgot_the_separator(&e) {
+                eprintln!(
+                    "tooljail: \"{word}\" is not a tooljail subcommand; to run it in a jail, \
+                     put the command after `--`: {fixed}"
+                );
+                return exit_code(tooljail::error::exit::FAILED);
+            }
             // --help and --version are not failures; usage errors are tooljail's own (125).
             let code = if e.use_stderr() {
                 tooljail::error::exit::FAILED
@@ -35,6 +42,34 @@ fn main() -> ExitCode {
             exit_code(e.exit_code())
         }
     }
+}
+
+/// When clap refused a word that is no option (`tooljail ls -l`), the word and the command
+/// line with the `--` the caller most likely forgot: `tooljail -- ls -l`.
+fn forgot_the_separator(e: &clap::Error) -> Option<(String, String)> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::UnknownArgument | ErrorKind::InvalidSubcommand
+    ) {
+        return None;
+    }
+    let word = match e
+        .get(ContextKind::InvalidArg)
+        .or_else(|| e.get(ContextKind::InvalidSubcommand))?
+    {
+        ContextValue::String(s) => s.clone(),
+        _ => return None,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    if word.starts_with('-') || args.iter().any(|a| a == "--") {
+        return None;
+    }
+    let at = args.iter().skip(1).position(|a| *a == word)? + 1;
+    let mut fixed = args;
+    fixed[0] = "tooljail".into();
+    fixed.insert(at, "--".into());
+    Some((word, fixed.join(" ")))
 }
 
 /// An exit status as the process's exit code (statuses are 0..=255 by construction).

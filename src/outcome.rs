@@ -44,13 +44,7 @@ pub const RSS_SHARE_PERCENT: u64 = 75;
 /// keeps the answer only when the command failed (non-zero exit or a signal): a command that
 /// succeeded was not stopped by anything. `plan` says which mechanism enforced each limit.
 pub fn attribute(limits: &Limits, plan: &LimitPlan, ev: &Evidence) -> Option<StoppedBy> {
-    let stop = |name: &str, evidence: String| {
-        Some(StoppedBy {
-            kind: "limit".into(),
-            name: name.into(),
-            evidence,
-        })
-    };
+    let stop = |name: &str, evidence: String| Some(stopped_by("limit", name, evidence));
     if ev.timed_out {
         let wall = humantime::format_duration(limits.wall_time);
         return stop(
@@ -85,10 +79,24 @@ pub fn attribute(limits: &Limits, plan: &LimitPlan, ev: &Evidence) -> Option<Sto
             )
         }
         Some(libc::SIGXFSZ) => {
+            // file_size defaults to the scratch size: a file that reached it filled the
+            // scratch too, and raising file_size alone would not help.
+            let cap = ev.scratch_used.map(|(_, cap)| cap).filter(|cap| *cap > 0);
+            if let (Some(f), Some(cap)) = (limits.file_size, cap) {
+                if f >= cap {
+                    return stop(
+                        "scratch_full",
+                        format!(
+                            "SIGXFSZ: a file reached the file-size limit of {f} bytes, which is \
+                             not below the scratch size ({cap} bytes): the scratch is what bounds it"
+                        ),
+                    );
+                }
+            }
             return stop(
                 "file_size",
                 "SIGXFSZ: a write went past the file-size limit (RLIMIT_FSIZE)".into(),
-            )
+            );
         }
         _ => {}
     }
@@ -145,6 +153,89 @@ pub fn attribute(limits: &Limits, plan: &LimitPlan, ev: &Evidence) -> Option<Sto
         }
     }
     None
+}
+
+/// A [`StoppedBy`] with the remedy for `name` ([`limit_remedy`] or [`rule_remedy`]).
+pub fn stopped_by(kind: &str, name: &str, evidence: String) -> StoppedBy {
+    let (remedy, liftable) = if kind == "limit" {
+        (limit_remedy(name), true)
+    } else {
+        rule_remedy(name)
+    };
+    StoppedBy {
+        kind: kind.into(),
+        name: name.into(),
+        evidence,
+        remedy,
+        liftable: Some(liftable),
+    }
+}
+
+/// The flag and the profile key that raise limit `name` (a `stopped_by` name). Every limit can
+/// be raised: that is what a caller who knows the tool needs more does.
+pub fn limit_remedy(name: &str) -> String {
+    match name {
+        "wall_time" => "--timeout DURATION (or --limit wall_time=DURATION), or [limits] wall_time",
+        "memory" => "--memory SIZE (or --limit memory=SIZE), or [limits] memory",
+        "scratch_full" => {
+            "--limit scratch=SIZE, or [filesystem.scratch] size (file_size follows it unless set)"
+        }
+        "cpu_time" => "--limit cpu_time=DURATION, or [limits] cpu_time",
+        "processes" => "--limit processes=N, or [limits] processes",
+        "open_files" => "--limit open_files=N, or [limits] open_files",
+        "file_size" => "--limit file_size=SIZE, or [limits] file_size",
+        _ => "see docs/limits.md",
+    }
+    .to_string()
+}
+
+/// What lifts rule `name` (`seccomp:SYSCALL`, `seccomp:arch`), and whether anything can.
+pub fn rule_remedy(name: &str) -> (String, bool) {
+    match name.strip_prefix("seccomp:") {
+        Some("arch") => (
+            "cannot be lifted: syscalls of another architecture (i386 int 0x80, x32) always kill \
+             the command"
+                .into(),
+            false,
+        ),
+        Some(syscall) => (
+            format!(
+                "add \"{syscall}\" to [syscalls] allow if the tool needs it, or set [syscalls] \
+                 action = \"errno:EPERM\" so the call fails instead of ending the command"
+            ),
+            true,
+        ),
+        None => ("see docs/seccomp.md".into(), false),
+    }
+}
+
+/// What would allow a denied syscall, and whether a profile can: a profile denial names the
+/// allow-list; an always-denied (hardening) rule names its `unsafe_allow` key and why it is
+/// there; a number tooljail has no name for cannot be allowed by name.
+pub fn syscall_remedy(name: &str, hardening: bool) -> (String, bool) {
+    use crate::policy::syscalls::hardening_for_syscall;
+    if name == crate::supervisor::notify::UNKNOWN {
+        return (
+            "cannot be lifted: tooljail has no name for these syscall numbers, and a profile \
+             allows syscalls by name"
+                .into(),
+            false,
+        );
+    }
+    match (hardening, hardening_for_syscall(name)) {
+        (true, Some(h)) => (
+            format!(
+                "always denied ({}); only [syscalls] unsafe_allow = [\"{}\"] lifts it, which \
+                 weakens the jail",
+                h.why, h.key
+            ),
+            true,
+        ),
+        _ => (
+            format!("add \"{name}\" to [syscalls] allow if the tool needs it"),
+            true,
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -308,5 +399,73 @@ mod tests {
             hard.evidence.contains("SIGKILL after the 2s grace"),
             "{hard:?}"
         );
+    }
+
+    #[test]
+    fn a_file_as_large_as_the_scratch_is_the_scratch_not_file_size() {
+        // limits(): file_size 1 MiB. A scratch of 1 MiB (the default: file_size follows the
+        // scratch) is what bounds the file; a larger scratch leaves file_size to blame.
+        let l = limits();
+        let p = plan(&l, false);
+        let with_scratch = |cap: u64| {
+            attribute(
+                &l,
+                &p,
+                &Evidence {
+                    signal: Some(libc::SIGXFSZ),
+                    scratch_used: Some((cap / 2, cap)),
+                    ..Default::default()
+                },
+            )
+            .map(|s| s.name)
+        };
+        assert_eq!(with_scratch(1 << 20).as_deref(), Some("scratch_full"));
+        assert_eq!(with_scratch(1 << 30).as_deref(), Some("file_size"));
+    }
+
+    #[test]
+    fn every_stop_names_its_remedy() {
+        // The flags named here must exist: each is a real flag or --limit key of this build.
+        for (name, flag) in [
+            ("wall_time", "--timeout"),
+            ("memory", "--memory"),
+            ("cpu_time", "--limit cpu_time="),
+            ("processes", "--limit processes="),
+            ("open_files", "--limit open_files="),
+            ("file_size", "--limit file_size="),
+            ("scratch_full", "--limit scratch="),
+        ] {
+            let s = stopped_by("limit", name, String::new());
+            assert!(
+                s.liftable == Some(true) && s.remedy.contains(flag),
+                "{name}: {}",
+                s.remedy
+            );
+        }
+        let kill = stopped_by("rule", "seccomp:vhangup", String::new());
+        assert!(
+            kill.liftable == Some(true) && kill.remedy.contains("\"vhangup\" to [syscalls] allow")
+        );
+        let arch = stopped_by("rule", "seccomp:arch", String::new());
+        assert!(arch.liftable == Some(false) && arch.remedy.starts_with("cannot be lifted"));
+        assert_eq!(
+            syscall_remedy("ptrace", true).0,
+            "always denied (reads and writes other processes' memory and registers); only \
+             [syscalls] unsafe_allow = [\"ptrace\"] lifts it, which weakens the jail"
+        );
+        assert!(syscall_remedy("ioctl", true)
+            .0
+            .contains("unsafe_allow = [\"tty-injection\"]"));
+        assert!(syscall_remedy("socketpair", true)
+            .0
+            .contains("[\"socket-families\"]"));
+        assert_eq!(
+            syscall_remedy("vhangup", false),
+            (
+                "add \"vhangup\" to [syscalls] allow if the tool needs it".into(),
+                true
+            )
+        );
+        assert!(!syscall_remedy("unknown", false).1);
     }
 }

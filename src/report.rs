@@ -27,6 +27,9 @@ pub enum Outcome {
     Violation,
     /// tooljail refused to start the command (reserved for budget refusals).
     Refused,
+    /// The caller cancelled the call: tooljail got SIGINT, SIGTERM or SIGHUP while the command
+    /// ran and passed it on (`signal` says which, when the command died of it).
+    Cancelled,
     /// The jail could not be built or the command could not be executed; it never ran.
     // `setup-error` is accepted on the command line too.
     #[value(alias = "setup-error")]
@@ -43,6 +46,13 @@ pub struct StoppedBy {
     pub name: String,
     /// The evidence, in words (e.g. "SIGXCPU after 1s of CPU time").
     pub evidence: String,
+    /// What lifts it: the flag or profile key to change, or why nothing can. (Absent in
+    /// records written before tooljail said it; they read back as written.)
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remedy: String,
+    /// Whether a caller or profile can lift it at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liftable: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +68,13 @@ pub struct DeniedSyscall {
     /// For `unknown`: the first few distinct syscall numbers seen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<u32>,
+    /// What would allow it: the `[syscalls]` key to change, or why nothing can (absent for
+    /// `(others)`, which may mix rules, and in records written before tooljail said it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remedy: String,
+    /// Whether a profile can allow it at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liftable: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -60,7 +60,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
     // 3. The new root: binds, scratch, /proc (where the IPC namespace's limits are set first),
     //    /dev; pivot_root.
-    super::rootfs::build(&plan.policy, plan.limits.ipc)?;
+    super::rootfs::build(&plan.policy, plan.limits.ipc, ids.uid)?;
     // 4. Hostname of the private UTS namespace.
     nix::unistd::sethostname(&plan.policy.hostname).map_err(|e| step("set hostname")(e.into()))?;
     // 5. A private network namespace starts with lo down; bring it up.

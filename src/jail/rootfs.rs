@@ -46,7 +46,7 @@ fn c(path: &Path) -> Result<CString> {
 
 /// Build the new root from `policy` and pivot into it. On return the process's root is the new
 /// root, the host's file system is no longer reachable, and the cwd is "/".
-pub fn build(policy: &Policy, ipc: Option<IpcCaps>) -> Result<()> {
+pub fn build(policy: &Policy, ipc: Option<IpcCaps>, host_uid: u32) -> Result<()> {
     let _span = tracing::debug_span!("rootfs").entered();
     // 1. Nothing we mount may propagate back to the host (mount --make-rprivate /).
     mount::make_rprivate_root().map_err(step("make / private"))?;
@@ -57,7 +57,7 @@ pub fn build(policy: &Policy, ipc: Option<IpcCaps>) -> Result<()> {
         .filesystem
         .binds
         .iter()
-        .map(|bind| clone_source(host_root.as_fd(), bind))
+        .map(|bind| clone_source(host_root.as_fd(), bind, host_uid))
         .collect::<Result<Vec<_>>>()?;
     drop(host_root);
 
@@ -109,7 +109,7 @@ pub fn build(policy: &Policy, ipc: Option<IpcCaps>) -> Result<()> {
 /// it is opened without following any symlink: if a component became a symlink since the Policy
 /// was resolved (say, planted by an earlier run in a directory it could write), the step fails
 /// instead of binding whatever the link now points at.
-fn clone_source(host_root: BorrowedFd<'_>, bind: &Bind) -> Result<OwnedFd> {
+fn clone_source(host_root: BorrowedFd<'_>, bind: &Bind, host_uid: u32) -> Result<OwnedFd> {
     let relative = bind.source.strip_prefix("/").unwrap_or(&bind.source);
     let relative = if relative.as_os_str().is_empty() {
         Path::new(".")
@@ -134,12 +134,12 @@ fn clone_source(host_root: BorrowedFd<'_>, bind: &Bind) -> Result<OwnedFd> {
                     bind.origin
                 )),
                 libc::EACCES => err.with_hint(format!(
-                "uid {} cannot reach {}; make it readable by that user (started as root, tooljail \
-                 runs as nobody, uid 65534), or remove it ({})",
-                nix::unistd::getuid(),
-                bind.source.display(),
-                bind.origin
-            )),
+                    "the jail runs as uid {host_uid} on the host, which cannot reach {}; make it \
+                     readable by that user (started as root without --user, tooljail runs as \
+                     nobody, uid 65534), or remove it ({})",
+                    bind.source.display(),
+                    bind.origin
+                )),
                 _ => err,
             }
         })

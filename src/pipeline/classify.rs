@@ -26,7 +26,8 @@ pub struct Classified {
 
 /// Classify how the jail ended. `limit`: the limit the evidence attributes the end to, if any
 /// ([`crate::outcome::attribute`]); `seccomp_kill`: the denial that killed the jail when the
-/// profile's action is kill. A jail whose setup failed is the error it sent.
+/// profile's action is kill; `cancelled_by`: the signal the caller sent tooljail while the
+/// command ran. A jail whose setup failed is the error it sent.
 ///
 /// - a timeout is `timeout` (124), with the wall-clock limit as what stopped it;
 /// - a signal is a `violation` when seccomp killed the command (a denied syscall under the
@@ -34,8 +35,27 @@ pub struct Classified {
 ///   else `signaled`; the status is 128 + N;
 /// - an exit is a `limit` when the command failed while a limit was exhausted (scratch full),
 ///   else `exited` (a command that succeeded was not stopped by anything); the status is its
-///   exit code.
+///   exit code;
+/// - a call the caller cancelled (before any of the above but a seccomp kill, which is the
+///   command's own doing) is `cancelled`, with the command's status and signal as they are.
 pub fn classify(
+    end: &End,
+    limit: Option<StoppedBy>,
+    seccomp_kill: Option<&Denial>,
+    cancelled_by: Option<i32>,
+) -> std::result::Result<Classified, Error> {
+    let c = classify_ending(end, limit, seccomp_kill)?;
+    Ok(match cancelled_by {
+        Some(_) if c.outcome != Outcome::Violation && c.outcome != Outcome::Timeout => Classified {
+            outcome: Outcome::Cancelled,
+            stopped_by: None,
+            ..c
+        },
+        _ => c,
+    })
+}
+
+fn classify_ending(
     end: &End,
     limit: Option<StoppedBy>,
     seccomp_kill: Option<&Denial>,
@@ -51,13 +71,8 @@ pub fn classify(
         End::SetupFailed(e) => Err(e.clone()),
         End::TimedOut => Ok(verdict(Outcome::Timeout, exit::TIMEOUT, limit)),
         End::Signaled(sig) => {
-            let rule = |name: String, evidence: String| {
-                Some(StoppedBy {
-                    kind: "rule".into(),
-                    name,
-                    evidence,
-                })
-            };
+            let rule =
+                |name: String, evidence: String| Some(outcome::stopped_by("rule", &name, evidence));
             let (outcome, stopped_by) = if let Some(d) = seccomp_kill {
                 (
                     Outcome::Violation,
@@ -125,7 +140,22 @@ pub fn apply(call: &mut Call<'_>, planned: &Planned, ran: Ran) -> Result<i32> {
         tasks_peak: o.tasks_peak,
     };
     let limit = outcome::attribute(&policy.limits, &planned.plan.limits, &evidence);
-    let c = classify(&o.end, limit, o.seccomp_kill.as_ref())?;
+    let c = classify(&o.end, limit, o.seccomp_kill.as_ref(), o.cancelled_by)?;
+    // One line on stderr, like the denied-syscalls line: what stopped the command and what
+    // lifts it, so a person (or an agent reading stderr) does not retry blindly.
+    if let Some(s) = &c.stopped_by {
+        eprintln!(
+            "tooljail: stopped by {} {}: {}; {}",
+            s.kind,
+            s.name,
+            s.evidence,
+            if s.liftable == Some(true) {
+                format!("to lift it: {}", s.remedy)
+            } else {
+                s.remedy.clone()
+            }
+        );
+    }
     let report = &mut call.report;
     report.outcome = c.outcome;
     report.exit_code = c.exit_code;
@@ -146,11 +176,7 @@ mod tests {
     use crate::supervisor::notify::DenialRule;
 
     fn limit(name: &str) -> Option<StoppedBy> {
-        Some(StoppedBy {
-            kind: "limit".into(),
-            name: name.into(),
-            evidence: "e".into(),
-        })
+        Some(outcome::stopped_by("limit", name, "e".into()))
     }
 
     #[test]
@@ -242,7 +268,7 @@ mod tests {
             ),
         ];
         for (end, lim, kill, want) in table {
-            let c = classify(end, lim.clone(), *kill).unwrap();
+            let c = classify(end, lim.clone(), *kill, None).unwrap();
             let got = (
                 c.outcome,
                 c.exit_status,
@@ -254,8 +280,23 @@ mod tests {
         }
         let e = Error::setup("bind /x", libc::ENOENT);
         assert_eq!(
-            classify(&End::SetupFailed(e.clone()), limit("memory"), None),
-            Err(e)
+            classify(&End::SetupFailed(e.clone()), limit("memory"), None, None),
+            Err(e.clone())
         );
+        // Cancelled by the caller: whatever the command did with the signal, unless the jail
+        // had already timed out or killed it for a violation.
+        let cancel = |end: &End, kill| classify(end, None, kill, Some(libc::SIGTERM)).unwrap();
+        let c = cancel(&End::Signaled(libc::SIGTERM), None);
+        assert_eq!(
+            (c.outcome, c.exit_status, c.signal.as_deref()),
+            (Outcome::Cancelled, 143, Some("SIGTERM"))
+        );
+        assert_eq!(cancel(&End::Exited(0), None).outcome, Outcome::Cancelled);
+        assert_eq!(cancel(&End::TimedOut, None).outcome, Outcome::Timeout);
+        assert_eq!(
+            cancel(&End::Signaled(9), Some(&kill)).outcome,
+            Outcome::Violation
+        );
+        assert!(classify(&End::SetupFailed(e), None, None, Some(libc::SIGTERM)).is_err());
     }
 }

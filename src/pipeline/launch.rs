@@ -68,17 +68,27 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
         .denials
         .entries()
         .iter()
-        .map(|d| DeniedSyscall {
-            name: d.name.clone(),
-            arch: d.arch.clone(),
-            count: d.count,
-            examples: d.examples.clone(),
+        .map(|d| {
+            let (remedy, liftable) = crate::outcome::syscall_remedy(
+                &d.name,
+                d.rule == crate::supervisor::notify::DenialRule::Hardening,
+            );
+            DeniedSyscall {
+                name: d.name.clone(),
+                arch: d.arch.clone(),
+                count: d.count,
+                examples: d.examples.clone(),
+                remedy,
+                liftable: Some(liftable),
+            }
         })
         .chain((outcome.denials.others() > 0).then(|| DeniedSyscall {
             name: crate::supervisor::notify::OTHERS.to_string(),
             arch: String::new(),
             count: outcome.denials.others(),
             examples: Vec::new(),
+            remedy: String::new(),
+            liftable: None,
         }))
         .collect();
     Ok(Ran { outcome })

@@ -18,9 +18,9 @@ mod x86_64;
 
 pub use groups::{Group, GROUPS};
 pub use hardening::{
-    hardening, socket_families, Hardening, HardeningKind, AF_NETLINK, AF_UNIX, HARDENING, MFD_EXEC,
-    MFD_HUGETLB, MFD_NOEXEC_SEAL, NETLINK_ROUTE, PERSONALITY_QUERY, PER_LINUX, PER_LINUX32,
-    SOCKET_FAMILIES,
+    hardening, hardening_for_syscall, socket_families, Hardening, HardeningKind, AF_NETLINK,
+    AF_UNIX, HARDENING, MFD_EXEC, MFD_HUGETLB, MFD_NOEXEC_SEAL, NETLINK_ROUTE, PERSONALITY_QUERY,
+    PER_LINUX, PER_LINUX32, SOCKET_FAMILIES,
 };
 
 use serde::{Deserialize, Serialize};

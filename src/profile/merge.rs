@@ -44,12 +44,26 @@ struct Loader<'a> {
     layers: Vec<Layer>,
     profiles: Vec<ProfileSource>,
     errors: Vec<Error>,
+    /// A profile could not be read at all (not found, or a syntax error): there is no sound
+    /// layer to resolve. (An extends cycle or depth error skips only the entry that names it.)
+    unreadable: bool,
 }
 
 /// Load `names` (from the command line; empty means `default`) with everything they extend,
 /// and merge them. Returns every error found (one per file that does not parse, plus merge
 /// errors).
 pub fn load(host: &dyn Host, names: &[String]) -> Result<Merged, Vec<Error>> {
+    match load_all(host, names) {
+        (Some(merged), errors) if errors.is_empty() => Ok(merged),
+        (_, errors) => Err(errors),
+    }
+}
+
+/// [`load`], keeping going past the errors that leave the profiles readable: the merged layer
+/// of what could be read (structural errors blank out their entries, see
+/// [`super::source::parse`]) with every error found, so resolution can add the semantic ones.
+/// `None` when a profile could not be read at all (not found, or a syntax error).
+pub fn load_all(host: &dyn Host, names: &[String]) -> (Option<Merged>, Vec<Error>) {
     let default = ["default".to_string()];
     let names = if names.is_empty() {
         &default[..]
@@ -64,6 +78,7 @@ pub fn load(host: &dyn Host, names: &[String]) -> Result<Merged, Vec<Error>> {
         layers: Vec::new(),
         profiles: Vec::new(),
         errors: Vec::new(),
+        unreadable: false,
     };
     let mut description = String::new();
     for name in names {
@@ -78,22 +93,21 @@ pub fn load(host: &dyn Host, names: &[String]) -> Result<Merged, Vec<Error>> {
                 .unwrap_or_default();
         }
     }
-    if !l.errors.is_empty() {
-        return Err(l.errors);
+    // A profile that could not be read leaves nothing sound to merge.
+    if l.unreadable {
+        return (None, l.errors);
     }
     let mut layer = Layer::default();
     for next in std::mem::take(&mut l.layers) {
         merge(&mut layer, next, &l.sources, &mut l.errors);
     }
-    if !l.errors.is_empty() {
-        return Err(l.errors);
-    }
-    Ok(Merged {
+    let merged = Merged {
         sources: l.sources,
         profiles: l.profiles,
         description,
         layer,
-    })
+    };
+    (Some(merged), l.errors)
 }
 
 impl Loader<'_> {
@@ -108,7 +122,10 @@ impl Loader<'_> {
         };
         let file = match search::find(self.host, arg, dir.as_deref(), &location) {
             Ok(f) => f,
-            Err(e) => return self.errors.push(e),
+            Err(e) => {
+                self.unreadable = true;
+                return self.errors.push(e);
+            }
         };
         if let Some(i) = self.stack.iter().position(|(id, _)| *id == file.id) {
             let mut cycle: Vec<&str> = self.stack[i..].iter().map(|(_, n)| n.as_str()).collect();
@@ -133,9 +150,13 @@ impl Loader<'_> {
         }
         let (id, name, origin) = (file.id.clone(), file.name.clone(), file.origin.clone());
         let src = self.sources.add(file);
-        let layer = match parse(&self.sources, src) {
-            Ok(l) => l,
-            Err(e) => return self.errors.push(e),
+        // Every structural error of the file; resolution goes on with what is left of it, so
+        // its semantic errors are reported in the same run.
+        let (layer, errors) = parse(&self.sources, src);
+        self.errors.extend(errors);
+        let Some(layer) = layer else {
+            self.unreadable = true;
+            return;
         };
         self.stack.push((id.clone(), name.clone()));
         for parent in &layer.extends {

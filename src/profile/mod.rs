@@ -30,8 +30,23 @@ pub fn resolve_args(
     args: &PolicyArgs,
     opts: Options,
 ) -> Result<Policy, Vec<Error>> {
-    let merged = merge::load(host, &args.profiles).map_err(tidy)?;
-    resolve::resolve(host, &merged, &overrides(args), opts).map_err(tidy)
+    resolve_args_with(host, args, opts, &crate::policy::syscalls::expand)
+}
+
+/// [`resolve_args`] with an injected syscall expander (unit tests use a fake table).
+pub fn resolve_args_with(
+    host: &dyn Host,
+    args: &PolicyArgs,
+    opts: Options,
+    expander: resolve::Expander,
+) -> Result<Policy, Vec<Error>> {
+    // Every error of every kind in one run: what loading found (unknown keys, wrong types) and,
+    // when the profiles could be read at all, what resolving the rest of them finds.
+    let (merged, errors) = merge::load_all(host, &args.profiles);
+    let Some(merged) = merged else {
+        return Err(tidy(errors));
+    };
+    resolve::resolve_after(host, &merged, &overrides(args), opts, expander, errors).map_err(tidy)
 }
 
 /// Errors in reading order: by file, line and column; errors without a position (command-line
@@ -68,6 +83,7 @@ pub fn overrides(args: &PolicyArgs) -> Overrides {
         env: args.env.clone(),
         keep_env: args.keep_env.clone(),
         cwd: args.cwd.clone(),
+        limits: args.limit.clone(),
     }
 }
 

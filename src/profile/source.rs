@@ -84,15 +84,105 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Parse source `src` of `sources` into a [`Layer`]. TOML stops at the first error, so this
-/// reports one error per file.
-pub fn parse(sources: &Sources, src: usize) -> Result<Layer, Error> {
+/// At most this many structural errors are collected from one file.
+const MAX_FILE_ERRORS: usize = 64;
+
+/// Parse source `src` of `sources` into a [`Layer`], with every structural error (unknown key
+/// or table, wrong type, bad value) rather than the first: serde stops at the first, so after
+/// each one the entry it is in (its key and value, or a whole unknown table) is blanked out —
+/// spaces in place of its characters, newlines kept, so every later position stays exact —
+/// and parsing goes on. The Layer of what is left is returned too, so resolution can report
+/// the file's other (semantic) errors in the same run. A TOML syntax error stops it: nothing
+/// after it can be read.
+pub fn parse(sources: &Sources, src: usize) -> (Option<Layer>, Vec<Error>) {
     let f = &sources.files[src];
-    with_source(src, || toml::from_str::<Layer>(&f.text)).map_err(|e| {
+    let to_error = |e: &toml::de::Error| {
         let offset = e.span().map_or(0, |s| s.start);
         let (message, hint) = explain_toml_error(e.message());
         Error::profile(sources.locate(src, offset), message).with_hint(hint)
-    })
+    };
+    let doc = match toml_edit::ImDocument::parse(f.text.as_str()) {
+        Ok(doc) => doc,
+        Err(_) => {
+            // A syntax error: serde's message and position for it.
+            return match with_source(src, || toml::from_str::<Layer>(&f.text)) {
+                Ok(layer) => (Some(layer), Vec::new()),
+                Err(e) => (None, vec![to_error(&e)]),
+            };
+        }
+    };
+    let mut text = f.text.clone();
+    let mut errors = Vec::new();
+    while errors.len() < MAX_FILE_ERRORS {
+        let e = match with_source(src, || toml::from_str::<Layer>(&text)) {
+            Ok(layer) => return (Some(layer), errors),
+            Err(e) => e,
+        };
+        errors.push(to_error(&e));
+        let entry = e.span().and_then(|s| entry_span(doc.as_table(), s.start));
+        // Nothing left to blank out: the same error would come again.
+        if !entry.is_some_and(|r| blank(&mut text, r)) {
+            break;
+        }
+    }
+    (None, errors)
+}
+
+/// The bytes of the innermost entry of `table` that holds byte `offset`: `key = value` for a
+/// value, the header and every entry for a table (an unknown table goes whole).
+fn entry_span(table: &toml_edit::Table, offset: usize) -> Option<std::ops::Range<usize>> {
+    let holds = |r: &std::ops::Range<usize>| r.start <= offset && offset <= r.end;
+    for (key, item) in table.iter() {
+        let key_span = table.key(key).and_then(toml_edit::Key::span);
+        let inner = |t: &toml_edit::Table| {
+            let header = t.span();
+            let entries = t.iter().filter_map(|(k, i)| {
+                let start = t.key(k).and_then(toml_edit::Key::span).map(|s| s.start);
+                Some(start?..i.span()?.end)
+            });
+            let all: Vec<std::ops::Range<usize>> = header.into_iter().chain(entries).collect();
+            let start = all.iter().map(|r| r.start).min()?;
+            let end = all.iter().map(|r| r.end).max()?;
+            let whole = start..end;
+            holds(&whole).then(|| entry_span(t, offset).unwrap_or(whole))
+        };
+        let found = match item {
+            toml_edit::Item::Table(t) => inner(t),
+            toml_edit::Item::ArrayOfTables(a) => a.iter().find_map(inner),
+            toml_edit::Item::Value(v) => {
+                let r = key_span.as_ref().map_or(0, |k| k.start)..v.span().map_or(0, |s| s.end);
+                (key_span.is_some() && holds(&r)).then_some(r)
+            }
+            toml_edit::Item::None => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// Replace the bytes of `range` in `text` with spaces, keeping newlines (and so every other
+/// position). False when there was nothing left to blank.
+fn blank(text: &mut String, range: std::ops::Range<usize>) -> bool {
+    let end = range.end.min(text.len());
+    let start = range.start.min(end);
+    let bytes = &text.as_bytes()[start..end];
+    if bytes.iter().all(|b| matches!(b, b' ' | b'\n')) {
+        return false;
+    }
+    let blanked: String = bytes
+        .iter()
+        .map(|b| if *b == b'\n' { '\n' } else { ' ' })
+        .collect();
+    // Whole characters are replaced byte for byte, so the string stays UTF-8 as long as the
+    // range falls on character boundaries, which toml_edit's spans do.
+    if text.is_char_boundary(start) && text.is_char_boundary(end) {
+        text.replace_range(start..end, &blanked);
+        true
+    } else {
+        false
+    }
 }
 
 /// The backquoted words of a serde message: "unknown field `x`, expected one of `a`, `b`".

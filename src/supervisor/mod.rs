@@ -58,6 +58,9 @@ pub struct Outcome {
     pub denials: Denials,
     /// The denial that killed the jail, when the profile's action is `kill`.
     pub seccomp_kill: Option<Denial>,
+    /// The signal (SIGINT, SIGTERM, SIGHUP) the caller sent tooljail while the jail ran, which
+    /// tooljail passed on: the call was cancelled.
+    pub cancelled_by: Option<i32>,
 }
 
 /// Run `plan` in a new jail and wait for it to end. `cgroup_parent`: the delegated cgroup v2

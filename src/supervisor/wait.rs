@@ -92,6 +92,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let mut tasks_peak: Option<u64> = None;
     let mut denials = Denials::default();
     let mut seccomp_kill: Option<Denial> = None;
+    let mut cancelled_by: Option<i32> = None;
     loop {
         let now = Instant::now();
         if !timed_out && deadline.is_some_and(|d| now >= d) {
@@ -160,10 +161,10 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
                 Source::Signals => {
                     while let Ok(Some(info)) = jail.signals.read_signal() {
                         tracing::debug!(signal = info.ssi_signo, "forwarding to the jail");
-                        let _ = process::pidfd_send_signal(
-                            jail.pidfd.as_fd(),
-                            i32::try_from(info.ssi_signo).unwrap_or(0),
-                        );
+                        let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
+                        // The caller cancelled the call; the first such signal is recorded.
+                        cancelled_by.get_or_insert(sig);
+                        let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), sig);
                     }
                 }
                 Source::Channel => chan_open = read_some(&jail.chan_rx, &mut chan_buf),
@@ -214,6 +215,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
         Ok(messages) => decide(&messages, timed_out, pid1_status),
         Err(e) => (End::SetupFailed(e), None),
     };
+    let tasks_at_end = ended.and_then(|e| e.tasks).filter(|n| *n > 0);
     let scratch = ended
         .and_then(|e| e.scratch)
         .filter(|s| s.total > 0)
@@ -221,8 +223,10 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     Ok(Outcome {
         scratch,
         grace_kill,
-        tasks_at_end: ended.and_then(|e| e.tasks).filter(|n| *n > 0),
-        tasks_peak,
+        tasks_at_end,
+        // Sampled every 50 ms from outside, so a short burst (or a whole short run) is missed;
+        // pid 1's count at the end is a floor of the peak.
+        tasks_peak: tasks_peak.max(tasks_at_end),
         cgroup: None,
         warnings: Vec::new(),
         end,
@@ -230,6 +234,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
         rusage,
         denials,
         seccomp_kill,
+        cancelled_by,
     })
 }
 

@@ -16,6 +16,8 @@
 mod support;
 
 mod audit;
+mod cancel;
+mod first_contact;
 mod fulljail_landlock;
 mod fulljail_seccomp;
 mod generated;
@@ -33,6 +35,7 @@ mod profiles_git;
 mod profiles_net;
 mod profiles_tools;
 mod pty;
+mod readme_tour;
 mod report;
 mod report_golden;
 mod seccomp_probe;

@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// The flags that bind a path from the command line; a bind's `origin` is its flag.
+const CLI_FLAGS: [&str; 3] = ["--ro", "--rw", "--exec"];
+
+/// Whether a bind was made by a command-line flag (`--rw`, or `--rw + --exec` when `--exec`
+/// made it executable too), not by a profile (whose origin is `file:line:col`).
+fn from_cli(b: &Bind) -> bool {
+    let first = b.origin.split(" + ").next().unwrap_or_default();
+    CLI_FLAGS.contains(&first)
+}
+
 /// One bind the profile asks for, before it is looked up on the host.
 struct Want<'m> {
     target: PathBuf,
@@ -14,7 +24,7 @@ struct Want<'m> {
 }
 
 impl Resolver<'_> {
-    pub(super) fn scratch(&mut self, m: &Merged) -> Scratch {
+    pub(super) fn scratch(&mut self, m: &Merged, ov: &Overrides) -> Scratch {
         let s = &m.layer.filesystem.scratch;
         let path = match &s.path {
             Some(item) => match self.path(item, "scratch path") {
@@ -47,6 +57,10 @@ impl Resolver<'_> {
                 _ => DEFAULT_SCRATCH_SIZE,
             },
             None => DEFAULT_SCRATCH_SIZE,
+        };
+        let size = match self.cli_limit(ov, "scratch") {
+            Some(CliLimit::Bytes(Some(n))) => n,
+            _ => size,
         };
         Scratch {
             path,
@@ -162,9 +176,9 @@ impl Resolver<'_> {
         // otherwise binds the path executable with the access of the bind it lies in (so
         // `--exec build` inside a writable project stays writable), read-only outside any.
         for (paths, access, flag) in [
-            (&ov.ro, Access::ReadOnly, "--ro"),
-            (&ov.rw, Access::ReadWrite, "--rw"),
-            (&ov.exec, Access::ReadOnly, "--exec"),
+            (&ov.ro, Access::ReadOnly, CLI_FLAGS[0]),
+            (&ov.rw, Access::ReadWrite, CLI_FLAGS[1]),
+            (&ov.exec, Access::ReadOnly, CLI_FLAGS[2]),
         ] {
             for p in paths {
                 let Some(target) = self.cli_abs(p) else {
@@ -239,6 +253,27 @@ impl Resolver<'_> {
     }
 
     /// A command-line path made absolute against the current directory, normalised.
+    /// The caller's directory as the jail sees it, when a directory bound on the command line
+    /// (`--ro`, `--rw`, `--exec`) holds it: the bind's inside path plus the rest of the way.
+    /// Binds from profiles do not count: a profile that wants the caller's directory says
+    /// `cwd = "${CWD}"`, and a person in /usr must not find the command started there just
+    /// because the default profile shows /usr.
+    fn caller_dir_inside(&self, binds: &[Bind]) -> Option<PathBuf> {
+        let here = self.host.cwd().ok()?;
+        binds
+            .iter()
+            .filter(|b| b.kind == FileKind::Dir && from_cli(b))
+            .filter_map(|b| {
+                let rest = here
+                    .strip_prefix(&b.source)
+                    .or_else(|_| here.strip_prefix(&b.target))
+                    .ok()?;
+                Some((b.target.components().count(), b.target.join(rest)))
+            })
+            .max_by_key(|(depth, _)| *depth)
+            .map(|(_, inside)| inside)
+    }
+
     pub(super) fn cli_abs(&self, p: &Path) -> Option<PathBuf> {
         let abs = if p.is_absolute() {
             p.to_path_buf()
@@ -283,13 +318,21 @@ impl Resolver<'_> {
         binds: &[Bind],
     ) -> PathBuf {
         let (cwd, at) = if let Some(p) = &ov.cwd {
-            match normalize(&p.to_string_lossy()) {
+            // A relative --cwd is taken from the caller's directory, like --ro and --rw: bound
+            // directories keep their host path inside the jail.
+            let abs = if p.is_relative() {
+                self.cli_abs(p)
+                    .ok_or_else(|| "contains \"..\" or cannot be made absolute".into())
+            } else {
+                normalize(&p.to_string_lossy())
+            };
+            match abs {
                 Ok(c) => (c, Location::from("--cwd")),
                 Err(why) => {
                     self.cli_err(
                         "--cwd",
                         format!("\"{}\" {why}", p.display()),
-                        "give an absolute directory inside the jail",
+                        "give a directory inside the jail, without \"..\"",
                     );
                     return scratch.path.clone();
                 }
@@ -299,6 +342,10 @@ impl Resolver<'_> {
                 Some((c, _)) => (c, self.src.at(item)),
                 None => return scratch.path.clone(),
             }
+        } else if let Some(c) = self.caller_dir_inside(binds) {
+            // The caller bound the directory they are in (or one above it) with --ro, --rw or
+            // --exec: the command starts there, as it would without tooljail.
+            (c, Location::None)
         } else {
             return scratch.path.clone();
         };

@@ -20,6 +20,7 @@ use std::path::{Component, Path, PathBuf};
 mod fs;
 mod rules;
 
+use rules::CliLimit;
 pub use rules::{errno_name, parse_action};
 
 /// Command-line overrides, applied on top of the merged profiles.
@@ -36,6 +37,8 @@ pub struct Overrides {
     pub env: Vec<String>,
     pub keep_env: Vec<String>,
     pub cwd: Option<PathBuf>,
+    /// `--limit KEY=VALUE`, in order (a later one wins).
+    pub limits: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -82,10 +85,25 @@ pub fn resolve_with(
     opts: Options,
     expander: Expander,
 ) -> Result<Policy, Vec<Error>> {
+    resolve_after(host, merged, ov, opts, expander, Vec::new())
+}
+
+/// [`resolve_with`] after loading already found `prior` errors (the structural errors of the
+/// profiles): they come back first, with the ones resolution adds, and checks that would only
+/// repeat their consequences (no syscall allowed because the misspelt `extends` was dropped)
+/// stay quiet, as they do after any other error.
+pub fn resolve_after(
+    host: &dyn Host,
+    merged: &Merged,
+    ov: &Overrides,
+    opts: Options,
+    expander: Expander,
+    prior: Vec<Error>,
+) -> Result<Policy, Vec<Error>> {
     let mut r = Resolver {
         host,
         src: &merged.sources,
-        errors: Vec::new(),
+        errors: prior,
         scratch: None,
         binds_failed: false,
     };
@@ -247,7 +265,8 @@ impl Resolver<'_> {
 
     fn policy(&mut self, m: &Merged, ov: &Overrides, opts: Options, expander: Expander) -> Policy {
         let l = &m.layer;
-        let scratch = self.scratch(m);
+        self.check_cli_limits(ov);
+        let scratch = self.scratch(m, ov);
         self.scratch = Some(scratch.path.display().to_string());
         let before = self.errors.len();
         let binds = self.binds(m, ov, opts, &scratch);

@@ -118,6 +118,23 @@ pub const HARDENING: &[Hardening] = &[
     },
 ];
 
+/// The hardening rule that denies calls of `syscall`: the one named after it, or the argument
+/// rule that inspects it (`ioctl` -> `tty-injection`, ...). `None` when no rule does.
+pub fn hardening_for_syscall(syscall: &str) -> Option<&'static Hardening> {
+    let kind = match syscall {
+        "ioctl" => HardeningKind::TtyInjection,
+        "clone" => HardeningKind::CloneNamespaces,
+        "clone3" => HardeningKind::Clone3Enosys,
+        "socket" | "socketpair" => HardeningKind::SocketFamilies,
+        "personality" => HardeningKind::Personality,
+        "memfd_create" => HardeningKind::MemfdNoexec,
+        _ => HardeningKind::Syscall,
+    };
+    HARDENING
+        .iter()
+        .find(|h| h.kind == kind && (kind != HardeningKind::Syscall || h.key == syscall))
+}
+
 /// Look up a hardening rule by its `unsafe_allow` key. `Err(key)` for an unknown key, so the
 /// profile layer can report it with file:line:col.
 pub fn hardening(key: &str) -> Result<&'static Hardening, String> {

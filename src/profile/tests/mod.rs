@@ -48,14 +48,7 @@ pub(super) fn resolve_on(
     a: &PolicyArgs,
     opts: Options,
 ) -> Result<Policy, Vec<Error>> {
-    let merged = crate::profile::merge::load(host, &a.profiles)?;
-    resolve::resolve_with(
-        host,
-        &merged,
-        &crate::profile::overrides(a),
-        opts,
-        &fake_expand,
-    )
+    crate::profile::resolve_args_with(host, a, opts, &fake_expand)
 }
 
 /// Debian fake host with profile file `/p/t.toml` = `text`.

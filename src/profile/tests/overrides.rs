@@ -228,3 +228,131 @@ fn first_error_says_how_many_more() {
         "a:1:1: one (and 1 more: `tooljail explain` with the same options lists them all)"
     );
 }
+
+// ---- the working directory ----------------------------------------------------------------------
+
+#[test]
+fn the_command_starts_in_the_callers_directory_when_a_flag_binds_it() {
+    let mut h = host_with("extends = [\"default\"]\n");
+    h.dir("/home/ann/proj/src").dir("/home/ann/proj/out");
+    h.cwd = "/home/ann/proj".into();
+    let scratch = ok("extends = [\"default\"]\n").filesystem.scratch.path;
+    let cwd = |h: &FakeHost, ro: &[&str], rw: &[&str], cwd: Option<&str>| {
+        let mut a = args(&["/p/t.toml"]);
+        a.ro = ro.iter().map(Into::into).collect();
+        a.rw = rw.iter().map(Into::into).collect();
+        a.cwd = cwd.map(Into::into);
+        resolve_on(h, &a, Options::default()).map(|p| p.cwd)
+    };
+    // Nothing of the caller's bound: the scratch, as before.
+    assert_eq!(cwd(&h, &[], &[], None).unwrap(), scratch);
+    // The caller's directory bound: start there.
+    assert_eq!(
+        cwd(&h, &["."], &[], None).unwrap(),
+        PathBuf::from("/home/ann/proj")
+    );
+    // Only another directory bound: the scratch.
+    assert_eq!(cwd(&h, &[], &["out"], None).unwrap(), scratch);
+    // A relative --cwd is taken from the caller's directory.
+    assert_eq!(
+        cwd(&h, &[], &["out"], Some("out")).unwrap(),
+        PathBuf::from("/home/ann/proj/out")
+    );
+    // ... and must still be inside the jail.
+    let e: Vec<String> = cwd(&h, &[], &[], Some("src"))
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        e,
+        ["--cwd: working directory \"/home/ann/proj/src\" does not exist inside the jail; use a directory under the scratch path or under a bound directory"]
+    );
+    // A directory above the caller's bound: the caller's directory inside it (the deepest
+    // bind that holds it decides).
+    h.cwd = "/home/ann/proj/src".into();
+    assert_eq!(
+        cwd(&h, &["/home/ann/proj/src"], &["/home/ann/proj"], None).unwrap(),
+        PathBuf::from("/home/ann/proj/src")
+    );
+    assert_eq!(
+        cwd(&h, &[], &["/home/ann/proj"], None).unwrap(),
+        PathBuf::from("/home/ann/proj/src")
+    );
+}
+
+#[test]
+fn profile_binds_do_not_move_the_working_directory() {
+    // The default profile shows /usr: a caller in /usr/share still starts in the scratch.
+    let mut h = host_with("extends = [\"default\"]\n");
+    h.dir("/usr/share");
+    h.cwd = "/usr/share".into();
+    let p = resolve_on(&h, &args(&["/p/t.toml"]), Options::default()).unwrap();
+    assert_eq!(p.cwd, p.filesystem.scratch.path);
+}
+
+// ---- --limit KEY=VALUE ---------------------------------------------------------------------------
+
+#[test]
+fn every_per_call_limit_has_a_flag() {
+    let h = host_with("extends = [\"default\"]\n[limits]\nprocesses = 16\n");
+    let mut a = args(&["/p/t.toml"]);
+    a.timeout = Some("10s".into());
+    a.limit = [
+        "wall_time=2m",
+        "kill_after=5s",
+        "cpu_time=unlimited",
+        "memory=2G",
+        "processes=64",
+        "open_files=unlimited",
+        "scratch=1G",
+    ]
+    .map(String::from)
+    .to_vec();
+    let p = resolve_on(&h, &a, Options::default()).unwrap();
+    let l = &p.limits;
+    assert_eq!(
+        l.wall_time,
+        std::time::Duration::from_secs(120),
+        "--limit wins over --timeout"
+    );
+    assert_eq!(l.kill_after, std::time::Duration::from_secs(5));
+    assert_eq!(l.cpu_time, None);
+    assert_eq!(l.memory, Some(2 << 30));
+    assert_eq!(l.processes, Some(64));
+    assert_eq!(l.open_files, None);
+    // The scratch grows, and file_size (unset in the profile) follows it.
+    assert_eq!(p.filesystem.scratch.size, 1 << 30);
+    assert_eq!(l.file_size, Some(1 << 30));
+    // A later --limit of the same key wins.
+    a.limit.push("processes=8".into());
+    a.limit.push("file_size=10M".into());
+    let p = resolve_on(&h, &a, Options::default()).unwrap();
+    assert_eq!(p.limits.processes, Some(8));
+    assert_eq!(p.limits.file_size, Some(10 << 20));
+}
+
+#[test]
+fn bad_limits_are_each_named_in_one_run() {
+    let h = host_with("extends = [\"default\"]\n");
+    let mut a = args(&["/p/t.toml"]);
+    a.limit = [
+        "proceses=4",
+        "memory=lots",
+        "processes=0",
+        "wall_time=unlimited",
+        "scratch",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(
+        errs_on(&h, &a),
+        [
+            "--limit: unknown limit \"proceses\"; did you mean \"processes\"? The keys are wall_time, kill_after, cpu_time, memory, file_size, processes, open_files, scratch",
+            "--limit: memory: invalid size \"lots\"; expected a number of bytes, optionally with a unit: 1048576, 64K, 512M, 2G",
+            "--limit: processes = 0: a count of zero leaves no room to run; give a positive value",
+            "--limit: wall_time: invalid duration \"unlimited\"; expected number at 0; write a duration like \"30s\", \"5m\" or \"1h 30m\"",
+            "--limit: \"scratch\" is not KEY=VALUE; write it as KEY=VALUE, e.g. --limit processes=64",
+        ]
+    );
+}

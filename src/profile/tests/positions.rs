@@ -85,14 +85,15 @@ fn malformed_sizes_durations_and_counts_are_positioned() {
         &host_with("[syscalls]\nallow = [\"read\"]\n[limits]\nmemory = \"12X\"\nwall_time = \"30\"\nprocesses = 0\ncpu_time = \"soon\"\n[filesystem.scratch]\nsize = -1\n"),
         &args(&["/p/t.toml"]),
     );
+    // In reading order, as `check` prints them.
     assert_eq!(
         e,
         [
-            "/p/t.toml:9:8: invalid size -1; sizes cannot be negative",
-            "/p/t.toml:5:13: invalid duration \"30\"; a duration needs a unit, e.g. \"30s\" or \"30ms\"",
             "/p/t.toml:4:10: invalid size \"12X\"; unknown unit \"x\"; use B, K, M, G or T (powers of 1024)",
-            "/p/t.toml:7:12: invalid duration \"soon\"; expected number at 0; write a duration like \"30s\", \"5m\" or \"1h 30m\"",
+            "/p/t.toml:5:13: invalid duration \"30\"; a duration needs a unit, e.g. \"30s\" or \"30ms\"",
             "/p/t.toml:6:13: invalid count 0; use a number of at least 1, or \"unlimited\"",
+            "/p/t.toml:7:12: invalid duration \"soon\"; expected number at 0; write a duration like \"30s\", \"5m\" or \"1h 30m\"",
+            "/p/t.toml:9:8: invalid size -1; sizes cannot be negative",
         ]
     );
 }
@@ -147,7 +148,7 @@ fn variables_without_a_value_are_errors() {
 fn unknown_syscall_names_are_reported_at_their_entry() {
     assert_eq!(
         err("[syscalls]\nallow = [\"read\",\n  \"@sytem-service\"]\n"),
-        "/p/t.toml:3:3: unknown syscall group \"@sytem-service\"; see docs/profile-format.md for the group names; syscall names are the x86_64 ones, e.g. \"openat\""
+        "/p/t.toml:3:3: unknown syscall group \"@sytem-service\"; docs/seccomp.md (\"Groups\") lists the group names; syscall names are the x86_64 ones, e.g. \"openat\""
     );
     let e = errs_on(
         &host_with(
@@ -286,4 +287,29 @@ fn unsafe_allow_takes_hardening_rule_names_only() {
         e.starts_with("/p/t.toml:3:17: \"read\" is not an always-denied rule; unsafe_allow takes"),
         "{e}"
     );
+}
+
+/// `check` and every resolution report every error of a file in one run: structural ones
+/// (unknown key or table, wrong type) and semantic ones (a missing path, a bad size), in
+/// reading order, each at its own position.
+#[test]
+fn every_error_of_every_kind_in_one_run() {
+    let text = "extends = [\"default\"]\nhostnme = \"x\"\n\n[filesystem]\nrw_paths = [\"/tmp\"]\nread_only = [\"/no/such/path\"]\n\n[limits]\nmemory = \"lots\"\nprocesess = 4\nwall_time = 5\n\n[filesytem]\nread_only = [\"/etc\"]\n";
+    let h = host_with(text);
+    assert_eq!(
+        errs_on(&h, &args(&["/p/t.toml"])),
+        [
+            "/p/t.toml:2:1: unknown key \"hostnme\" in the top level; did you mean \"hostname\"?",
+            "/p/t.toml:5:1: unknown key \"rw_paths\" in [filesystem]; did you mean \"read_write\"?",
+            "/p/t.toml:6:14: path \"/no/such/path\" does not exist; create it, remove it from the profile, or mark it optional with a trailing \"?\"",
+            "/p/t.toml:9:10: invalid size \"lots\"; expected a number of bytes, optionally with a unit: 1048576, 64K, 512M, 2G",
+            "/p/t.toml:10:1: unknown key \"procesess\" in [limits]; did you mean \"processes\"?",
+            "/p/t.toml:11:13: invalid type: integer \"5\", expected a string; see docs/profile-format.md for the type of each key",
+            "/p/t.toml:13:2: unknown key \"filesytem\" in the top level; did you mean \"filesystem\"?",
+        ]
+    );
+    // A syntax error still stops the file: nothing after it can be read.
+    let h = host_with("hostnme = \"x\"\n[limits\nmemory = 1\n");
+    let e = errs_on(&h, &args(&["/p/t.toml"]));
+    assert_eq!(e.len(), 1, "{e:?}");
 }

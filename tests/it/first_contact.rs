@@ -1,0 +1,92 @@
+//! What a new user meets first: a forgotten `--` gets the fixed command line, and `check`
+//! shows every error of a profile in one run (structural and semantic, in reading order).
+
+use crate::support::{run, tempdir};
+use std::process::Command;
+
+fn tooljail(args: &[&str]) -> crate::support::Run {
+    let mut c = Command::new(crate::support::binary());
+    c.args(args);
+    run(c)
+}
+
+#[test]
+fn a_forgotten_separator_is_named_with_the_fix() {
+    let r = tooljail(&["--timeout", "5s", "ls", "-l"]);
+    r.expect(125);
+    assert_eq!(
+        r.stderr.trim(),
+        "tooljail: \"ls\" is not a tooljail subcommand; to run it in a jail, put the command \
+         after `--`: tooljail --timeout 5s -- ls -l",
+        "{}",
+        r.dump()
+    );
+    // The control: an unknown flag is still clap's error, not this hint.
+    let r = tooljail(&["--bogus"]);
+    r.expect(125);
+    assert!(
+        !r.stderr.contains("not a tooljail subcommand"),
+        "{}",
+        r.dump()
+    );
+}
+
+#[test]
+fn check_prints_three_structural_and_two_semantic_errors_in_one_run() {
+    let dir = tempdir(0o755);
+    let p = dir.path().join("typos.toml");
+    std::fs::write(
+        &p,
+        "extends = [\"default\"]\nhostnme = \"x\"\n[filesystem]\nrw_paths = [\"/tmp\"]\nread_only = [\"/no/such/tooljail-path\"]\n[limits]\nmemory = \"lots\"\nprocesess = 4\n",
+    )
+    .unwrap();
+    let path = p.to_str().unwrap();
+    let r = tooljail(&["check", path]);
+    r.expect(125);
+    let lines: Vec<String> = r
+        .stderr
+        .lines()
+        .map(|l| l.replace(path, "typos.toml"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "tooljail: typos.toml:2:1: unknown key \"hostnme\" in the top level; did you mean \"hostname\"?",
+            "tooljail: typos.toml:4:1: unknown key \"rw_paths\" in [filesystem]; did you mean \"read_write\"?",
+            "tooljail: typos.toml:5:14: path \"/no/such/tooljail-path\" does not exist; create it, remove it from the profile, or mark it optional with a trailing \"?\"",
+            "tooljail: typos.toml:7:10: invalid size \"lots\"; expected a number of bytes, optionally with a unit: 1048576, 64K, 512M, 2G",
+            "tooljail: typos.toml:8:1: unknown key \"procesess\" in [limits]; did you mean \"processes\"?",
+        ],
+        "{}",
+        r.dump()
+    );
+}
+
+#[test]
+fn an_unreachable_bind_names_the_jails_uid_on_the_host() {
+    crate::support::each_identity(|ctx| {
+        // A directory inside one only root may enter.
+        let outer = tempdir(0o700);
+        let inner = outer.path().join("project");
+        std::fs::create_dir(&inner).unwrap();
+        let audit = tempdir(0o777);
+        let r = run(ctx.tooljail([
+            "run",
+            "--audit-log",
+            audit.path().join("a.jsonl").to_str().unwrap(),
+            "--ro",
+            inner.to_str().unwrap(),
+            "--",
+            "true",
+        ]));
+        if ctx.is_root() {
+            // Root resolves the path itself; the jail (nobody) cannot reach it.
+            r.expect(125);
+            r.expect_stderr_contains("the jail runs as uid 65534 on the host, which cannot reach");
+        } else {
+            // The caller cannot even resolve it: refused before the jail exists.
+            r.expect(125);
+            assert!(!r.stderr.contains("uid 0"), "{}", r.dump());
+        }
+    });
+}
