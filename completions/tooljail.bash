@@ -31,6 +31,9 @@ _tooljail() {
             tooljail,help)
                 cmd="tooljail__subcmd__help"
                 ;;
+            tooljail,man)
+                cmd="tooljail__subcmd__man"
+                ;;
             tooljail,profiles)
                 cmd="tooljail__subcmd__profiles"
                 ;;
@@ -52,6 +55,9 @@ _tooljail() {
             tooljail__subcmd__help,help)
                 cmd="tooljail__subcmd__help__subcmd__help"
                 ;;
+            tooljail__subcmd__help,man)
+                cmd="tooljail__subcmd__help__subcmd__man"
+                ;;
             tooljail__subcmd__help,profiles)
                 cmd="tooljail__subcmd__help__subcmd__profiles"
                 ;;
@@ -65,7 +71,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --exec --net --timeout --memory --limit --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit help"
+            opts="-p -v -h -V --profile --ro --rw --exec --net --timeout --memory --limit --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -303,7 +309,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__help)
-            opts="run check explain profiles doctor audit help"
+            opts="run check explain profiles doctor audit man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -386,6 +392,20 @@ _tooljail() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tooljail__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tooljail__subcmd__help__subcmd__profiles)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -407,6 +427,24 @@ _tooljail() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__man)
+            opts="-v -h --raw --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -50,17 +50,66 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run CMD in a jail built from the profile(s).
+    ///
+    /// The jail has fresh namespaces (user, mount, pid, ipc, uts, cgroup, and net unless the
+    /// network mode is `host`), a new root holding only the paths the profile names, a Landlock
+    /// ruleset, a seccomp filter, rlimits and a size-capped scratch tmpfs. The command starts in
+    /// the directory you are in when --ro/--rw/--exec binds it, else in the scratch. The exit
+    /// status is the command's own; 124 timeout, 125 tooljail failed (nothing ran), 126 not
+    /// executable, 127 not found, 128+N killed by signal N. `--report` writes the JSON report
+    /// (outcome, what stopped the command and the flag that lifts it, denied syscalls,
+    /// resources); every run appends an audit record. `tooljail -- CMD` is the same as
+    /// `tooljail run -- CMD`.
     Run(RunArgs),
     /// Validate profiles (names or paths); exit 0, or 125 with positioned errors.
+    ///
+    /// Every error of every profile is printed in one run, one line each, in reading order:
+    /// `FILE:LINE:COL: what is wrong; what to do`. Unknown keys get a suggestion; wrong types,
+    /// bad sizes and durations, missing paths and unknown syscall names are all reported. Only
+    /// the refusal to expose `${CWD}` when it is `/` or your home is left to `run`, since it
+    /// depends on where the command runs.
     Check(CheckArgs),
     /// Print the fully resolved Policy that `run` would enforce.
+    ///
+    /// Every bind with the profile line it comes from, the Landlock rules, the syscalls the
+    /// groups expand to, each limit and how it is enforced, and the environment. `--json` prints
+    /// the Policy itself, the same data `run` hashes into the report's `policy_sha256`.
     Explain(ExplainArgs),
     /// List the profiles found, where each comes from, and what it is for.
+    ///
+    /// The search path is `$XDG_CONFIG_HOME/tooljail/profiles`, `/etc/tooljail/profiles`,
+    /// `/usr/share/tooljail/profiles`, then the profiles built into the binary. A file that
+    /// shadows a profile of the same name further down the path says so.
     Profiles,
     /// Report what this kernel and host support, and which profiles can be enforced in full.
+    ///
+    /// User namespaces, Landlock (the ABI and what each missing feature would cost), seccomp
+    /// user notification, IA32 emulation, io_uring, memfd sealing, cgroup v2 delegation; then,
+    /// for each profile, whether this machine enforces it in full.
     Doctor(DoctorArgs),
     /// Query the audit trail: who ran what, as whom, when, and what happened.
+    ///
+    /// Reads the caller's audit log (or `--log`), one JSON record per run, and filters by user,
+    /// time, tool, session and outcome; prints a table, or the records with `--json`. A line
+    /// that is not a whole record is reported, not skipped in silence.
     Audit(AuditArgs),
+    /// Show a manual page, built into the binary (so `cargo install` users have them too).
+    ///
+    /// PAGE is `tooljail` (the default), a subcommand (`run`, `check`, `explain`, `profiles`,
+    /// `doctor`, `audit`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
+    /// is shown through man(1) when it is installed, else printed as roff; `--raw` always prints
+    /// the roff source (e.g. to install it: `tooljail man run --raw > tooljail-run.1`).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The page: `tooljail`, a subcommand, or `profile`.
+    #[arg(value_name = "PAGE", default_value = "tooljail")]
+    pub page: String,
+    /// Print the roff source instead of showing it through man(1).
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, Args)]

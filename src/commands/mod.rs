@@ -5,6 +5,7 @@ mod audit;
 mod check;
 mod doctor;
 mod explain;
+mod man;
 mod profiles;
 mod run;
 
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Profiles) => profiles::profiles(),
         Some(Command::Doctor(args)) => doctor::doctor(&args),
         Some(Command::Audit(args)) => audit::audit(&args),
+        Some(Command::Man(args)) => man::man(&args),
         None if cli.run.command.is_empty() => Err(Error::usage("no command given").with_hint(
             "put the command after `--`, e.g. `tooljail -- ls /`, or see `tooljail --help`",
         )),

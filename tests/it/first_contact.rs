@@ -90,3 +90,25 @@ fn an_unreachable_bind_names_the_jails_uid_on_the_host() {
         }
     });
 }
+
+#[test]
+fn the_manual_is_in_the_binary() {
+    // Through man(1) (tests/setup.sh installs man-db): formatted text.
+    let r = tooljail(&["man", "run"]);
+    r.expect(0);
+    r.expect_stdout_contains("tooljail-run - Run CMD in a jail built from the profile(s)");
+    let r = tooljail(&["man", "profile"]);
+    r.expect(0);
+    r.expect_stdout_contains("TOOLJAIL-PROFILE(5)");
+    // The roff source, as committed in man/.
+    let r = tooljail(&["man", "--raw", "check"]);
+    r.expect(0);
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/tooljail-check.1"),
+    )
+    .unwrap();
+    assert_eq!(r.stdout, committed);
+    let r = tooljail(&["man", "nope"]);
+    r.expect(125);
+    r.expect_stderr_contains("no manual page \"nope\"; the pages are: tooljail, run,");
+}
