@@ -12,7 +12,7 @@
 //! - ports: union;
 //! - `[env] set`: per key, a later layer wins; `[env] unset` removes keys from `set` and `keep`.
 
-use super::schema::{Item, Layer};
+use super::schema::{Item, Layer, PortEntry};
 use super::search;
 use super::source::{parse, Sources};
 use crate::error::{Error, Location};
@@ -198,8 +198,25 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
         (&mut a.network.tcp_bind, b.network.tcp_bind),
     ] {
         for p in pb {
-            if !pa.iter().any(|x| x.value == p.value) {
-                pa.push(p);
+            match p.value {
+                PortEntry::Remove(n) => {
+                    let before = pa.len();
+                    pa.retain(|x| x.value != PortEntry::Port(n));
+                    if pa.len() == before {
+                        errors.push(
+                            Error::profile(
+                                sources.at(&p),
+                                format!("nothing to remove: port {n} is not in the list this profile inherits"),
+                            )
+                            .with_hint("check the port against the extended profile (`tooljail explain -p NAME`)"),
+                        );
+                    }
+                }
+                PortEntry::Port(_) => {
+                    if !pa.iter().any(|x| x.value == p.value) {
+                        pa.push(p);
+                    }
+                }
             }
         }
     }

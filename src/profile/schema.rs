@@ -123,8 +123,47 @@ pub struct ScratchLayer {
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkLayer {
     pub mode: Option<Item<NetMode>>,
-    pub tcp_connect: Vec<Item<u16>>,
-    pub tcp_bind: Vec<Item<u16>>,
+    pub tcp_connect: Vec<Item<PortEntry>>,
+    pub tcp_bind: Vec<Item<PortEntry>>,
+}
+
+/// An entry of a port list: a port, or `"!N"` to remove port N that an extended profile lists
+/// (as `"!VALUE"` removes from the other lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortEntry {
+    Port(u16),
+    Remove(u16),
+}
+
+impl<'de> Deserialize<'de> for PortEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const EXPECTED: &str = "a port number (1-65535), or \"!N\" to remove port N that an \
+                                extended profile lists";
+        impl serde::de::Visitor<'_> for V {
+            type Value = PortEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PortEntry, E> {
+                u16::try_from(v)
+                    .map(PortEntry::Port)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PortEntry, E> {
+                u16::try_from(v)
+                    .map(PortEntry::Port)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PortEntry, E> {
+                v.strip_prefix('!')
+                    .and_then(|n| n.parse::<u16>().ok())
+                    .map(PortEntry::Remove)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -11,7 +11,7 @@ use super::*;
 use crate::error::{Error, ErrorKind, Location};
 use crate::host::Host;
 use crate::profile::merge::Merged;
-use crate::profile::schema::{Item, Scalar};
+use crate::profile::schema::{Item, PortEntry, Scalar};
 use crate::profile::source::{suggest, Sources};
 use crate::profile::vars;
 use std::io;

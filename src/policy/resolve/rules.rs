@@ -10,14 +10,19 @@ impl Resolver<'_> {
             .net
             .or(n.mode.as_ref().map(|i| i.value))
             .unwrap_or(NetMode::None);
-        let mut ports = |items: &Vec<Item<u16>>, what: &str| -> Vec<u16> {
+        let mut ports = |items: &Vec<Item<PortEntry>>, what: &str| -> Vec<u16> {
             if ov.net.is_some_and(|m| m != NetMode::Host) {
                 return Vec::new(); // --net none/loopback on the command line drops port rules
             }
             let mut out = Vec::new();
             for i in items {
                 let at = self.src.at(i);
-                if i.value == 0 {
+                // Removals were applied when the profiles were merged (and one with nothing to
+                // remove was reported there).
+                let PortEntry::Port(port) = i.value else {
+                    continue;
+                };
+                if port == 0 {
                     self.err(
                         at,
                         format!("port 0 in {what}"),
@@ -31,7 +36,7 @@ impl Resolver<'_> {
                     );
                     break;
                 } else {
-                    out.push(i.value);
+                    out.push(port);
                 }
             }
             out.sort_unstable();

@@ -247,3 +247,27 @@ fn profiles_listing_shows_shadowing() {
         ]
     );
 }
+
+#[test]
+fn ports_are_removed_from_an_extended_profile_with_bang() {
+    let parent = "extends = [\"default\"]\n[network]\nmode = \"host\"\ntcp_connect = [80, 443]\n";
+    let host = |child: &str| {
+        let mut h = host_with(child);
+        h.file("/p/parent.toml", parent);
+        h
+    };
+    // A child takes 80 away and adds 8443.
+    let h = host("extends = [\"/p/parent.toml\"]\n[network]\ntcp_connect = [\"!80\", 8443]\n");
+    let p = resolve_on(&h, &args(&["/p/t.toml"]), Options::default()).unwrap();
+    assert_eq!(p.network.tcp_connect, vec![443, 8443]);
+    let h = host("extends = [\"/p/parent.toml\"]\n[network]\ntcp_connect = [\"80\"]\n");
+    assert_eq!(
+        errs_on(&h, &args(&["/p/t.toml"])),
+        ["/p/t.toml:3:16: invalid value: string \"80\", expected a port number (1-65535), or \"!N\" to remove port N that an extended profile lists; see docs/profile-format.md for the type of each key"]
+    );
+    let h = host("extends = [\"/p/parent.toml\"]\n[network]\ntcp_connect = [\"!81\"]\n");
+    assert_eq!(
+        errs_on(&h, &args(&["/p/t.toml"])),
+        ["/p/t.toml:3:16: nothing to remove: port 81 is not in the list this profile inherits; check the port against the extended profile (`tooljail explain -p NAME`)"]
+    );
+}

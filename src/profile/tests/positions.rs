@@ -67,7 +67,7 @@ fn wrong_types_and_values_are_positioned() {
     );
     assert_eq!(
         err("[network]\nmode = \"host\"\ntcp_connect = [70000]\n"),
-        "/p/t.toml:3:16: invalid value: integer \"70000\", expected u16; see docs/profile-format.md for the type of each key"
+        "/p/t.toml:3:16: invalid value: integer \"70000\", expected a port number (1-65535), or \"!N\" to remove port N that an extended profile lists; see docs/profile-format.md for the type of each key"
     );
     assert_eq!(
         err("[limits\nmemory = 1\n"),
