@@ -102,8 +102,10 @@ impl Resolver<'_> {
                 let uses_cwd = used.contains(&"CWD");
                 match wants.iter_mut().find(|w| w.target == target) {
                     Some(w) => {
-                        if access == Access::ReadWrite {
+                        if access == Access::ReadWrite && w.access != Access::ReadWrite {
+                            // The entry that made it writable is the one `explain` names.
                             w.access = Access::ReadWrite;
+                            w.item = item;
                         }
                         w.exec |= exec;
                         w.optional &= optional;

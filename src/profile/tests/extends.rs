@@ -271,3 +271,24 @@ fn ports_are_removed_from_an_extended_profile_with_bang() {
         ["/p/t.toml:3:16: nothing to remove: port 81 is not in the list this profile inherits; check the port against the extended profile (`tooljail explain -p NAME`)"]
     );
 }
+
+#[test]
+fn a_bind_made_writable_by_a_child_names_the_childs_entry() {
+    let mut h =
+        host_with("extends = [\"/p/parent.toml\"]\n[filesystem]\nread_write = [\"/srv/data\"]\n");
+    h.dir("/srv/data").file(
+        "/p/parent.toml",
+        "extends = [\"default\"]\n[filesystem]\nread_only = [\"/srv/data\"]\n",
+    );
+    let p = resolve_on(&h, &args(&["/p/t.toml"]), Options::default()).unwrap();
+    let b = p
+        .filesystem
+        .binds
+        .iter()
+        .find(|b| b.target == std::path::Path::new("/srv/data"))
+        .unwrap();
+    assert_eq!(
+        (b.access, b.origin.as_str()),
+        (Access::ReadWrite, "/p/t.toml:3:15")
+    );
+}
