@@ -14,7 +14,12 @@ pub trait Host {
     fn cwd(&self) -> io::Result<PathBuf>;
     fn uid(&self) -> u32;
     fn gid(&self) -> u32;
+    /// `$HOME`, as the caller set it (for `${HOME}` in profiles and the config search path).
     fn home(&self) -> Option<PathBuf>;
+    /// The caller's home directory from the user database (getpwuid), whatever the environment
+    /// says: what the home guard protects, since `env -u HOME` or `HOME=/elsewhere` must not
+    /// let a profile expose the real home.
+    fn account_home(&self) -> Option<PathBuf>;
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf>;
     /// File or directory (following symlinks).
     fn kind(&self, path: &Path) -> io::Result<FileKind>;
@@ -40,6 +45,12 @@ impl Host for RealHost {
     }
     fn home(&self) -> Option<PathBuf> {
         std::env::var_os("HOME").map(PathBuf::from)
+    }
+    fn account_home(&self) -> Option<PathBuf> {
+        nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|u| u.dir)
     }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)

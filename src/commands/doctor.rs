@@ -399,6 +399,9 @@ impl Host for NeutralCwd {
     fn home(&self) -> Option<PathBuf> {
         RealHost.home()
     }
+    fn account_home(&self) -> Option<PathBuf> {
+        RealHost.account_home()
+    }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         RealHost.canonicalize(path)
     }

@@ -21,6 +21,8 @@ pub struct FakeHost {
     pub unreadable: Vec<PathBuf>,
     pub uid: u32,
     pub gid: u32,
+    /// The caller's home in the user database (`None`: no entry).
+    pub account_home: Option<PathBuf>,
 }
 
 impl FakeHost {
@@ -31,6 +33,7 @@ impl FakeHost {
             cwd: "/home/ann/proj".into(),
             uid: 1000,
             gid: 1000,
+            account_home: Some("/home/ann".into()),
             ..Default::default()
         };
         for d in [
@@ -120,6 +123,9 @@ impl Host for FakeHost {
     }
     fn home(&self) -> Option<PathBuf> {
         self.env.get("HOME").map(PathBuf::from)
+    }
+    fn account_home(&self) -> Option<PathBuf> {
+        self.account_home.clone()
     }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         let real = self.follow(path);

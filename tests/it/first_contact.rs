@@ -112,3 +112,54 @@ fn the_manual_is_in_the_binary() {
     r.expect(125);
     r.expect_stderr_contains("no manual page \"nope\"; the pages are: tooljail, run,");
 }
+
+/// Issue 13's home guard: `env -u HOME` (or a HOME elsewhere) does not let a `${CWD}` profile
+/// expose the caller's real home; the control is the same run from a project directory.
+#[test]
+fn the_home_guard_does_not_trust_home_in_the_environment() {
+    crate::support::each_identity(|ctx| {
+        let home = match &ctx.who {
+            crate::support::Who::Root => std::path::PathBuf::from("/root"),
+            _ => {
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(ctx.jail_uid()))
+                    .unwrap()
+                    .unwrap()
+                    .dir
+            }
+        };
+        let audit = tempdir(0o777);
+        let log = audit.path().join("a.jsonl");
+        for home_env in [None, Some("/tmp")] {
+            let mut c = ctx.tooljail([
+                "run",
+                "--audit-log",
+                log.to_str().unwrap(),
+                "-p",
+                "python",
+                "--",
+                "true",
+            ]);
+            c.current_dir(&home);
+            match home_env {
+                None => c.env_remove("HOME"),
+                Some(h) => c.env("HOME", h),
+            };
+            let r = run(c);
+            r.expect(125);
+            r.expect_stderr_contains("which would expose your home directory");
+        }
+        // The control: a directory that is not the home runs.
+        let project = tempdir(0o755);
+        let mut c = ctx.tooljail([
+            "run",
+            "--audit-log",
+            log.to_str().unwrap(),
+            "-p",
+            "python",
+            "--",
+            "true",
+        ]);
+        c.current_dir(project.path()).env_remove("HOME");
+        run(c).expect(0);
+    });
+}

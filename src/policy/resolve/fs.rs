@@ -122,10 +122,13 @@ impl Resolver<'_> {
                 }
             }
         }
-        let home = self
-            .host
-            .home()
-            .and_then(|h| self.host.canonicalize(&h).ok());
+        // Both the home the user database names and $HOME: the environment is the caller's to
+        // set, so it may add a home to protect but never take the real one away.
+        let homes: Vec<PathBuf> = [self.host.account_home(), self.host.home()]
+            .into_iter()
+            .flatten()
+            .filter_map(|h| self.host.canonicalize(&h).ok())
+            .collect();
         let cli_targets: Vec<PathBuf> = ov
             .ro
             .iter()
@@ -146,7 +149,7 @@ impl Resolver<'_> {
             if w.uses_cwd && !opts.check_only && !cli_targets.contains(&w.target) {
                 let exposes = if source == Path::new("/") {
                     Some("the whole file system")
-                } else if home.as_ref().is_some_and(|h| h.starts_with(&source)) {
+                } else if homes.iter().any(|h| h.starts_with(&source)) {
                     Some("your home directory")
                 } else {
                     None

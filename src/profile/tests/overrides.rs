@@ -356,3 +356,20 @@ fn bad_limits_are_each_named_in_one_run() {
         ]
     );
 }
+
+#[test]
+fn the_home_guard_reads_the_user_database_not_the_environment() {
+    let text = "extends = [\"base\"]\ncwd = \"${CWD}\"\n[filesystem]\nread_write = [\"${CWD}\"]\n";
+    let mut h = host_with(text);
+    h.cwd = "/home/ann".into();
+    let refused = "/p/t.toml:4:15: ${CWD} is /home/ann, which would expose your home directory; cd into the project directory and run again, or name the path explicitly with --ro/--rw";
+    // HOME unset (`env -u HOME`), or pointing elsewhere: ann's home is still hers.
+    h.env.remove("HOME");
+    assert_eq!(errs_on(&h, &args(&["/p/t.toml"])), [refused]);
+    h.env.insert("HOME".into(), "/tmp".into());
+    assert_eq!(errs_on(&h, &args(&["/p/t.toml"])), [refused]);
+    // The control: with no account home either, nothing says /home/ann is a home.
+    h.account_home = None;
+    h.env.remove("HOME");
+    assert!(resolve_on(&h, &args(&["/p/t.toml"]), Options::default()).is_ok());
+}
