@@ -33,6 +33,10 @@ const PROC_MASKED_FILES: &[&str] = &[
     "timer_stats",
     "sched_debug",
     "sysrq-trigger",
+    // The host's boot identity and kernel command line: a stable fingerprint of the machine
+    // (and the command line can hold secrets some setups pass at boot) that no tool needs.
+    "cmdline",
+    "sys/kernel/random/boot_id",
 ];
 /// Directories of /proc hidden under an empty read-only tmpfs.
 const PROC_MASKED_DIRS: &[&str] = &["acpi", "asound", "scsi"];

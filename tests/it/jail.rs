@@ -414,6 +414,17 @@ fn proc_is_masked_and_its_sysctls_read_only() {
             &["--", "sh", "-c", "echo 3 > /proc/sys/vm/drop_caches"],
         )
         .expect_stderr_contains("Read-only file system");
+        // The machine's fingerprint is unreadable inside: /proc/cmdline reads empty, boot_id
+        // (under the nodev /proc/sys) cannot be opened. The control: the host has both.
+        for (file, status) in [("/proc/cmdline", 0), ("/proc/sys/kernel/random/boot_id", 1)] {
+            assert!(
+                !std::fs::read_to_string(file).unwrap().trim().is_empty(),
+                "{file} empty on the host"
+            );
+            let r = jail(ctx, &["--", "cat", file]);
+            r.expect(status);
+            assert_eq!(r.stdout, "", "{file} readable in the jail\n{}", r.dump());
+        }
     });
 }
 
