@@ -27,6 +27,13 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     call.report.policy_sha256 = Some(policy.hash());
     refuse_unenforced(&policy)?;
 
+    // A record the command could replace after the fact is no record: refuse a --report file
+    // inside a writable bind before anything runs (the audit log is checked as it is opened).
+    if let Some(crate::report::Sink::File(path)) =
+        args.report.as_deref().and_then(|s| s.parse().ok())
+    {
+        refuse_writable_by_jail(&policy, &path, "--report")?;
+    }
     // The audit log is opened now (before the jail user is taken) so a bad path fails closed.
     call.audit = open_audit(args, &policy, &mut call.report)?;
     Ok(Resolved { policy, who })
@@ -66,11 +73,16 @@ fn open_audit(args: &RunArgs, policy: &Policy, report: &mut Report) -> Result<Op
         return Ok(None);
     }
     if let Some(path) = args.audit_log.clone().or_else(|| policy.audit.log.clone()) {
+        refuse_writable_by_jail(policy, &path, "the audit log")?;
         return AuditLog::open(&path, false).map(Some);
     }
     let opened = crate::audit::caller_default_path()
         .ok_or_else(|| "HOME and XDG_STATE_HOME are unset".to_string())
-        .and_then(|path| AuditLog::open(&path, true).map_err(|e| e.to_string()));
+        .and_then(|path| {
+            refuse_writable_by_jail(policy, &path, "the default audit log")
+                .map_err(|e| e.to_string())?;
+            AuditLog::open(&path, true).map_err(|e| e.to_string())
+        });
     match opened {
         Ok(log) => Ok(Some(log)),
         Err(why) => {
@@ -82,5 +94,30 @@ fn open_audit(args: &RunArgs, policy: &Policy, report: &mut Report) -> Result<Op
             report.warnings.push(w);
             Ok(None)
         }
+    }
+}
+
+/// Refuse a host file tooljail writes (`what`: the report, the audit log) that lies inside a
+/// bind the jail can write: the command could rename a forged record over it, or append forged
+/// lines, after tooljail wrote the real one. The path is resolved as the kernel will (its
+/// directory canonical, then its name), so a symlinked way into the bind is caught too.
+fn refuse_writable_by_jail(policy: &Policy, path: &std::path::Path, what: &str) -> Result<()> {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let resolved = match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or(abs.clone()),
+        _ => abs.clone(),
+    };
+    match policy.writable_bind_holding(&resolved) {
+        None => Ok(()),
+        Some(b) => Err(Error::usage(format!(
+            "{what} {} is inside {}, which the jail can write ({}): the command could replace \
+             the record after tooljail writes it",
+            path.display(),
+            b.source.display(),
+            b.origin
+        ))
+        .with_hint("write it to a directory the jail cannot write")),
     }
 }

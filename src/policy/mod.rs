@@ -262,6 +262,17 @@ pub mod humantime_serde_compat {
 }
 
 impl Policy {
+    /// The writable bind through which the jail can change host path `path` (canonical, or
+    /// the canonical directory it would be created in joined with its name), if any: a record
+    /// tooljail writes there could be replaced by the command after the fact.
+    pub fn writable_bind_holding(&self, path: &std::path::Path) -> Option<&Bind> {
+        self.filesystem
+            .binds
+            .iter()
+            .filter(|b| b.access == Access::ReadWrite)
+            .find(|b| path.starts_with(&b.source))
+    }
+
     /// sha256 of the canonical JSON form: the identity of what was enforced, for the report
     /// and the audit record.
     pub fn hash(&self) -> String {

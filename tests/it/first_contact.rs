@@ -163,3 +163,58 @@ fn the_home_guard_does_not_trust_home_in_the_environment() {
         run(c).expect(0);
     });
 }
+
+/// Issue 13: a report or audit log the command could replace after the fact is refused before
+/// anything runs; the same run with the records outside the writable bind passes.
+#[test]
+fn records_inside_a_writable_bind_are_refused() {
+    crate::support::each_identity(|ctx| {
+        let work = tempdir(0o777);
+        let outside = tempdir(0o777);
+        let w = work.path().to_str().unwrap();
+        let inside_report = work.path().join("report.json");
+        let inside_audit = work.path().join("logs/audit.jsonl");
+        let out_report = outside.path().join("report.json");
+        let out_audit = outside.path().join("audit.jsonl");
+        for (report, audit, what) in [
+            (&inside_report, &out_audit, "--report"),
+            (&out_report, &inside_audit, "the audit log"),
+        ] {
+            let r = run(ctx.tooljail([
+                "run",
+                "--rw",
+                w,
+                "--report",
+                report.to_str().unwrap(),
+                "--audit-log",
+                audit.to_str().unwrap(),
+                "--",
+                "touch",
+                &format!("{w}/ran"),
+            ]));
+            r.expect(125);
+            r.expect_stderr_contains(&format!("{what} "));
+            r.expect_stderr_contains("which the jail can write");
+            assert!(
+                !work.path().join("ran").exists(),
+                "the command ran\n{}",
+                r.dump()
+            );
+        }
+        // The control: both records outside the bind.
+        let r = run(ctx.tooljail([
+            "run",
+            "--rw",
+            w,
+            "--report",
+            out_report.to_str().unwrap(),
+            "--audit-log",
+            out_audit.to_str().unwrap(),
+            "--",
+            "touch",
+            &format!("{w}/ran"),
+        ]));
+        r.expect(0);
+        assert!(work.path().join("ran").exists());
+    });
+}

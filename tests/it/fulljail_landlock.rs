@@ -250,8 +250,11 @@ fn required_landlock_the_kernel_lacks_stops_the_run_through_the_cli() {
         assert_eq!(r.stderr.lines().count(), 1, "one line\n{}", r.dump());
         assert!(!marker.exists(), "the command ran\n{}", r.dump());
 
-        // Best-effort: it runs, and says what was not enforced, on stderr and in the report.
-        let report = dir.path().join("report.json");
+        // Best-effort: it runs, and says what was not enforced, on stderr and in the report
+        // (written outside the writable bind: tooljail refuses a record the command could
+        // replace).
+        let records = tempdir(0o777);
+        let report = records.path().join("report.json");
         let script = format!(
             "{touch}; {} ops kill:1:0; \
              echo 1000 > /proc/self/oom_score_adj && echo PROC-WRITTEN; true",

@@ -126,7 +126,10 @@ fn the_readme_tour_runs_as_written() {
         );
         std::fs::create_dir(p.join("out")).unwrap();
         std::fs::set_permissions(p.join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let log = p.join("audit.jsonl").display().to_string();
+        // Outside the project: the tour binds it writable, and tooljail refuses a record the
+        // command could replace.
+        let records = tempdir(0o777);
+        let log = records.path().join("audit.jsonl").display().to_string();
         for (cmd, shown) in &cmds {
             let mut args = words(cmd);
             // Keep the audit records in the project: after `run` (or before the top-level
