@@ -8,7 +8,7 @@
 
 use super::step;
 use crate::error::{Error, Result};
-use crate::plan::limits::IpcCaps;
+use crate::plan::limits::{IpcCaps, UserNsCaps, USERNS_CAPS};
 use crate::policy::{Access, Bind, FileKind, Policy};
 use crate::sys::mount::{self, NODEV, NOEXEC, NOSUID, RDONLY};
 use nix::sys::stat::Mode;
@@ -325,6 +325,7 @@ fn mount_proc(root: BorrowedFd<'_>, ipc: Option<IpcCaps>) -> Result<()> {
     let at = mount_point(root, Path::new("/proc"), FileKind::Dir).map_err(step("mount /proc"))?;
     mount::attach(proc.as_fd(), at.as_fd()).map_err(step("mount /proc"))?;
     limit_ipc(proc.as_fd(), ipc)?;
+    limit_user_ns(proc.as_fd(), USERNS_CAPS)?;
     // Existing entries only: a file this kernel does not have needs no mask.
     let existing = |name: &str, flags: i32| -> Result<Option<OwnedFd>> {
         let cname = CString::new(name).map_err(|_| Error::setup("mask /proc", libc::EINVAL))?;
@@ -419,6 +420,44 @@ fn limit_ipc(proc: BorrowedFd<'_>, caps: Option<IpcCaps>) -> Result<()> {
     lower("msgmni", 0, caps.queue_bytes / per_queue)?;
     // kernel.sem is "SEMMSL SEMMNS SEMOPM SEMMNI": SEMMNS counts all semaphores.
     lower("sem", 1, caps.semaphores)
+}
+
+/// The jail user namespace's own caps on what the kernel charges to the host uid (inotify
+/// instances and watches), written through the fresh proc while /proc/sys is still writable:
+/// `/proc/sys/user/*` shows the writer's user namespace, and pid 1 holds CAP_SYS_RESOURCE in the
+/// jail's. Nested namespaces (the command's) are charged up the chain, so this caps the whole
+/// jail. A value already below the cap is left as it is.
+fn limit_user_ns(proc: BorrowedFd<'_>, caps: UserNsCaps) -> Result<()> {
+    use std::io::{Read, Write};
+    for (name, cap) in [
+        ("max_inotify_instances", caps.inotify_instances),
+        ("max_inotify_watches", caps.inotify_watches),
+    ] {
+        let what = format!("limit /proc/sys/user/{name}");
+        let path = CString::new(format!("sys/user/{name}"))
+            .map_err(|_| Error::setup(&what, libc::EINVAL))?;
+        let mut current = String::new();
+        std::fs::File::from(
+            mount::open_beneath(proc, &path, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+                .map_err(step(&what))?,
+        )
+        .read_to_string(&mut current)
+        .map_err(step(&what))?;
+        let current: u64 = current
+            .trim()
+            .parse()
+            .map_err(|_| Error::setup(format!("{what}: not a number"), libc::EINVAL))?;
+        if current <= cap {
+            continue;
+        }
+        std::fs::File::from(
+            mount::open_beneath(proc, &path, libc::O_WRONLY | libc::O_CLOEXEC, 0)
+                .map_err(step(&what))?,
+        )
+        .write_all(format!("{cap}\n").as_bytes())
+        .map_err(step(&what))?;
+    }
+    Ok(())
 }
 
 /// Step 7: /dev on a small tmpfs: host device nodes bound in (mknod is not allowed in a user

@@ -64,6 +64,9 @@ pub enum RlimitResource {
     Nofile,
     Fsize,
     Core,
+    /// Signals queued to the jail's processes (counted per user namespace and uid since Linux
+    /// 5.14, and charged to the host uid too): [`SIGPENDING`].
+    Sigpending,
 }
 
 impl RlimitResource {
@@ -77,6 +80,7 @@ impl RlimitResource {
             RlimitResource::Nofile => Resource::RLIMIT_NOFILE,
             RlimitResource::Fsize => Resource::RLIMIT_FSIZE,
             RlimitResource::Core => Resource::RLIMIT_CORE,
+            RlimitResource::Sigpending => Resource::RLIMIT_SIGPENDING,
         }
     }
 
@@ -89,6 +93,7 @@ impl RlimitResource {
             RlimitResource::Nofile => "RLIMIT_NOFILE",
             RlimitResource::Fsize => "RLIMIT_FSIZE",
             RlimitResource::Core => "RLIMIT_CORE",
+            RlimitResource::Sigpending => "RLIMIT_SIGPENDING",
         }
     }
 }
@@ -128,6 +133,29 @@ pub struct IpcCaps {
     pub queue_bytes: u64,
     pub semaphores: u64,
 }
+
+/// Queued signals a jail may hold (RLIMIT_SIGPENDING). The kernel charges them to the host uid
+/// as well as to the jail's user namespace, and the host's default (the number of processes a
+/// uid may have, tens of thousands) would let a jail fill the queue every other process of
+/// that uid shares. Real tools queue a handful.
+pub const SIGPENDING: u64 = 1024;
+
+/// The jail's own limits on kernel objects charged to the host uid, written by pid 1 into the
+/// jail's user namespace (`/proc/sys/user/`), which caps the jail and everything nested in it:
+/// inotify instances and watches. Never raised above the kernel's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserNsCaps {
+    pub inotify_instances: u64,
+    pub inotify_watches: u64,
+}
+
+/// Inotify caps for one jail: a build tool or a file watcher uses a few instances and some
+/// thousands of watches; the host default (128 instances per uid) is shared by every process
+/// of the uid, so a jail that took them all would break the caller's own watchers.
+pub const USERNS_CAPS: UserNsCaps = UserNsCaps {
+    inotify_instances: 32,
+    inotify_watches: 16_384,
+};
 
 /// Kernel memory one SysV semaphore may cost, for the SEMMNS cap: `struct sem` is 64 bytes on
 /// x86_64 (measured: 100 arrays of 32000 took ~209 MB, ~65 bytes each), doubled for the array
@@ -203,6 +231,7 @@ pub fn plan(limits: &Limits, cgroup: bool) -> LimitPlan {
         None => Mechanism::Unlimited,
     };
     set(RlimitResource::Core, 0);
+    set(RlimitResource::Sigpending, SIGPENDING);
     let mut notes = Vec::new();
     match (memory, limits.memory) {
         (Mechanism::Rlimit, Some(m)) => notes.push(format!(

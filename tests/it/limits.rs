@@ -747,3 +747,35 @@ fn real_cgroup_when_this_host_offers_one() {
     cg.remove().unwrap();
     assert!(!cg.dir().exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the kernel charges to the host uid
+
+/// inotify instances are charged to the host uid (128 by default, shared by every process of
+/// that uid): the jail's own user namespace caps them at 32, so a jail that takes all it can
+/// leaves the rest to the caller's other processes. Queued signals likewise (RLIMIT_SIGPENDING).
+#[test]
+fn a_jail_cannot_take_the_host_uids_inotify_instances_or_signal_queue() {
+    let count = "import ctypes, resource\n\
+                 libc = ctypes.CDLL(None, use_errno=True)\n\
+                 n = 0\n\
+                 while libc.inotify_init() >= 0 and n < 1000:\n    n += 1\n\
+                 print(n, ctypes.get_errno(), resource.getrlimit(resource.RLIMIT_SIGPENDING)[0])\n";
+    // The control: on the host the same program gets the kernel's per-uid limit, above 32.
+    let host = Command::new("python3")
+        .args(["-c", count])
+        .output()
+        .unwrap();
+    let host = String::from_utf8_lossy(&host.stdout).to_string();
+    let host_n: u64 = host.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        host_n > 32,
+        "the host allows only {host_n} inotify instances: {host}"
+    );
+    each_identity(|ctx| {
+        let r = jail(ctx, None, &["--", "python3", "-c", count]);
+        assert_eq!(r.run.code(), 0, "{}", r.dump());
+        // 32 instances, then EMFILE (24); 1024 queued signals.
+        assert_eq!(r.run.stdout.trim(), "32 24 1024", "{}", r.dump());
+    });
+}
