@@ -25,6 +25,9 @@ pub trait Host {
     fn kind(&self, path: &Path) -> io::Result<FileKind>;
     /// Read a profile file.
     fn read_to_string(&self, path: &Path) -> io::Result<String>;
+    /// The owner uid and the permission bits (`st_mode & 0o7777`) of `path`, following
+    /// symlinks: whether a profile found on the search path can be trusted.
+    fn owner_and_mode(&self, path: &Path) -> io::Result<(u32, u32)>;
 }
 
 /// The real host.
@@ -65,5 +68,10 @@ impl Host for RealHost {
     }
     fn read_to_string(&self, path: &Path) -> io::Result<String> {
         std::fs::read_to_string(path)
+    }
+    fn owner_and_mode(&self, path: &Path) -> io::Result<(u32, u32)> {
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::metadata(path)?;
+        Ok((md.uid(), md.mode() & 0o7777))
     }
 }

@@ -411,6 +411,9 @@ impl Host for NeutralCwd {
     fn read_to_string(&self, path: &Path) -> io::Result<String> {
         RealHost.read_to_string(path)
     }
+    fn owner_and_mode(&self, path: &Path) -> io::Result<(u32, u32)> {
+        RealHost.owner_and_mode(path)
+    }
 }
 
 /// `(name, origin, argument for -p)` of every profile `-p NAME` can reach: files on the search

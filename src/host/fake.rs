@@ -23,6 +23,8 @@ pub struct FakeHost {
     pub gid: u32,
     /// The caller's home in the user database (`None`: no entry).
     pub account_home: Option<PathBuf>,
+    /// Owner and mode of paths that are not root's 0755 (directories) / 0644 (files).
+    pub owners: BTreeMap<PathBuf, (u32, u32)>,
 }
 
 impl FakeHost {
@@ -160,6 +162,17 @@ impl Host for FakeHost {
         match self.files.get(&real) {
             Some(Some(text)) => Ok(text.clone()),
             Some(None) => Err(io::Error::other("is a directory")),
+            None => Err(io::Error::from(io::ErrorKind::NotFound)),
+        }
+    }
+    fn owner_and_mode(&self, path: &Path) -> io::Result<(u32, u32)> {
+        let real = self.follow(path);
+        if let Some(o) = self.owners.get(&real) {
+            return Ok(*o);
+        }
+        match self.files.get(&real) {
+            Some(None) => Ok((0, 0o755)),
+            Some(Some(_)) => Ok((0, 0o644)),
             None => Err(io::Error::from(io::ErrorKind::NotFound)),
         }
     }

@@ -24,6 +24,18 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     let policy = tracing::debug_span!("resolve policy")
         .in_scope(|| crate::profile::policy_from_args(&args.policy))?;
     call.report.profiles = policy.profiles.iter().map(|p| p.name.clone()).collect();
+    // A file on the search path that takes the place of a shipped profile is said every time,
+    // so a planted or forgotten one cannot change what a familiar name means in silence.
+    for p in &policy.profiles {
+        if crate::profile::search::is_builtin(&p.name) && !p.origin.starts_with("builtin:") {
+            let w = format!(
+                "profile \"{}\" is {}, not the shipped one (`-p builtin:{}` names that)",
+                p.name, p.origin, p.name
+            );
+            eprintln!("tooljail: warning: {w}");
+            call.report.warnings.push(w);
+        }
+    }
     call.report.policy_sha256 = Some(policy.hash());
     refuse_unenforced(&policy)?;
 

@@ -134,7 +134,20 @@ pub fn find(
     for dir in search_dirs(host) {
         let path = dir.join(format!("{arg}.toml"));
         match read(host, &path, &path) {
-            Ok(f) => return Ok(f),
+            Ok(f) => {
+                return match untrusted(host, &path) {
+                    None => Ok(f),
+                    Some(why) => Err(Error::profile(
+                        location.clone(),
+                        format!("profile \"{}\" is not trusted: {why}", path.display()),
+                    )
+                    .with_hint(
+                        "a profile on the search path, and every directory above it, must be \
+                         owned by you or root (by root when tooljail runs as root) and writable \
+                         by nobody else: fix it with chown/chmod go-w, or remove it",
+                    )),
+                };
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             // A directory we may not search (e.g. root's HOME after dropping to nobody with
             // HOME unchanged): its files do not exist for us, as with `ls`. A file we can see
@@ -164,6 +177,44 @@ pub fn find(
         };
         Error::profile(location.clone(), format!("profile \"{arg}\" not found")).with_hint(hint)
     })
+}
+
+/// Why a profile found on the search path cannot be trusted, if it cannot: the file or a
+/// directory above it is owned by someone other than the caller or root (root alone when the
+/// caller is root), or writable by group or others (a sticky directory, like /tmp, is writable
+/// by others but lets nobody replace what its owner put there). Such a file could have been
+/// planted by another user, or by a jail given a writable bind of the caller's home, to shadow
+/// a profile the caller trusts.
+fn untrusted(host: &dyn Host, path: &Path) -> Option<String> {
+    let caller = host.uid();
+    for p in path.ancestors() {
+        let Ok((owner, mode)) = host.owner_and_mode(p) else {
+            return Some(format!("cannot read the owner of {}", p.display()));
+        };
+        let owner_ok = owner == 0 || (caller != 0 && owner == caller);
+        if !owner_ok {
+            return Some(format!("{} is owned by uid {owner}", p.display()));
+        }
+        let sticky_dir = p != path && mode & 0o1000 != 0;
+        if mode & 0o022 != 0 && !sticky_dir {
+            return Some(format!(
+                "{} is writable by {} (mode {:04o})",
+                p.display(),
+                if mode & 0o002 != 0 {
+                    "anyone"
+                } else {
+                    "its group"
+                },
+                mode
+            ));
+        }
+    }
+    None
+}
+
+/// Whether `name` is one of the shipped profiles.
+pub fn is_builtin(name: &str) -> bool {
+    BUILTINS.iter().any(|(n, _)| *n == name)
 }
 
 fn builtin_names() -> Vec<&'static str> {

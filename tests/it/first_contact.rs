@@ -218,3 +218,46 @@ fn records_inside_a_writable_bind_are_refused() {
         assert!(work.path().join("ran").exists());
     });
 }
+
+/// Issue 13: a `default.toml` planted on the search path by someone other than the caller (or
+/// root) is refused instead of shadowing the shipped profile; the caller's own file is used,
+/// and said on stderr every time.
+#[test]
+fn a_planted_profile_on_the_search_path_is_not_used() {
+    crate::support::each_identity(|ctx| {
+        let config = tempdir(0o755);
+        let dir = config.path().join("tooljail/profiles");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("default.toml");
+        std::fs::write(
+            &file,
+            "extends = [\"builtin:default\"]\nhostname = \"planted\"\n",
+        )
+        .unwrap();
+        let audit = tempdir(0o777);
+        let attempt = |owner: u32| {
+            nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(owner)), None).unwrap();
+            let mut c = ctx.tooljail([
+                "run",
+                "--audit-log",
+                audit.path().join("a.jsonl").to_str().unwrap(),
+                "--",
+                "hostname",
+            ]);
+            c.env("XDG_CONFIG_HOME", config.path());
+            run(c)
+        };
+        // Another user's file (nobody's; for root, any non-root owner): refused, nothing runs.
+        let stranger = if ctx.is_root() { ctx.jail_uid() } else { 65534 };
+        let r = attempt(stranger);
+        r.expect(125);
+        r.expect_stderr_contains(&format!("is owned by uid {stranger}"));
+        r.expect_stderr_contains("is not trusted");
+        // The control: the caller's own file (root's for root) is used, and said.
+        let own = if ctx.is_root() { 0 } else { ctx.jail_uid() };
+        let r = attempt(own);
+        r.expect(0);
+        r.expect_stdout_contains("planted");
+        r.expect_stderr_contains("not the shipped one (`-p builtin:default` names that)");
+    });
+}

@@ -292,3 +292,78 @@ fn a_bind_made_writable_by_a_child_names_the_childs_entry() {
         (Access::ReadWrite, "/p/t.toml:3:15")
     );
 }
+
+/// Issue 13: a profile on the search path is used only when nobody but the caller (or root)
+/// could have put it there; the same file with trusted owners and modes is the control.
+#[test]
+fn search_path_profiles_come_only_from_places_the_caller_trusts() {
+    let setup = |owners: &[(&str, (u32, u32))], uid: u32| {
+        let mut h = FakeHost::debian();
+        h.uid = uid;
+        h.env.insert("XDG_CONFIG_HOME".into(), "/cfg".into());
+        h.dir("/cfg")
+            .dir("/cfg/tooljail")
+            .dir("/cfg/tooljail/profiles");
+        h.file(
+            "/cfg/tooljail/profiles/default.toml",
+            "extends = [\"builtin:default\"]\nhostname = \"planted\"\n",
+        );
+        for (p, o) in owners {
+            h.owners.insert(p.into(), *o);
+        }
+        h
+    };
+    let hostname = |h: &FakeHost| {
+        resolve_on(h, &args(&[]), Options::default())
+            .map(|p| p.hostname)
+            .map_err(|e| e[0].to_string())
+    };
+    let file = "/cfg/tooljail/profiles/default.toml";
+    // The control: root's files, or the caller's own, are used.
+    assert_eq!(hostname(&setup(&[], 1000)).unwrap(), "planted");
+    assert_eq!(
+        hostname(&setup(
+            &[(file, (1000, 0o644)), ("/cfg", (1000, 0o700))],
+            1000
+        ))
+        .unwrap(),
+        "planted"
+    );
+    // A sticky world-writable directory above (like /tmp) does not make it untrusted.
+    assert_eq!(
+        hostname(&setup(&[("/cfg", (0, 0o1777))], 1000)).unwrap(),
+        "planted"
+    );
+    // Another user's file, a group- or world-writable directory, or (for root) the caller's
+    // own: refused, naming why.
+    for (owners, uid, why) in [
+        (
+            vec![(file, (1001, 0o644))],
+            1000,
+            format!("{file} is owned by uid 1001"),
+        ),
+        (
+            vec![("/cfg/tooljail/profiles", (1000, 0o777))],
+            1000,
+            "/cfg/tooljail/profiles is writable by anyone (mode 0777)".to_string(),
+        ),
+        (
+            vec![(file, (1000, 0o664))],
+            1000,
+            format!("{file} is writable by its group (mode 0664)"),
+        ),
+        (
+            vec![(file, (1000, 0o644))],
+            0,
+            format!("{file} is owned by uid 1000"),
+        ),
+    ] {
+        let e = hostname(&setup(&owners, uid)).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "-p default: profile \"{file}\" is not trusted: {why};"
+            )),
+            "{e}"
+        );
+    }
+}
