@@ -27,7 +27,7 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     // A file on the search path that takes the place of a shipped profile is said every time,
     // so a planted or forgotten one cannot change what a familiar name means in silence.
     for p in &policy.profiles {
-        if crate::profile::search::is_builtin(&p.name) && !p.origin.starts_with("builtin:") {
+        if p.shadows_builtin {
             let w = format!(
                 "profile \"{}\" is {}, not the shipped one (`-p builtin:{}` names that)",
                 p.name, p.origin, p.name

@@ -46,6 +46,10 @@ pub struct ProfileSource {
     pub name: String,
     /// `builtin:NAME` for profiles embedded in the binary, else the file's path.
     pub origin: String,
+    /// A file that takes a shipped profile's name with other contents (an installed copy of
+    /// the shipped one does not). Not part of the Policy's identity.
+    #[serde(skip)]
+    pub shadows_builtin: bool,
 }
 
 /// What exists inside the jail. Anything not listed here is absent (ENOENT), not denied.

@@ -149,6 +149,8 @@ impl Loader<'_> {
             return self.errors.push(e);
         }
         let (id, name, origin) = (file.id.clone(), file.name.clone(), file.origin.clone());
+        let shadows_builtin = !origin.starts_with("builtin:")
+            && search::builtin_text(&name).is_some_and(|t| t != file.text);
         let src = self.sources.add(file);
         // Every structural error of the file; resolution goes on with what is left of it, so
         // its semantic errors are reported in the same run.
@@ -164,7 +166,11 @@ impl Loader<'_> {
         }
         self.stack.pop();
         self.done.push(id);
-        self.profiles.push(ProfileSource { name, origin });
+        self.profiles.push(ProfileSource {
+            name,
+            origin,
+            shadows_builtin,
+        });
         self.layers.push(layer);
     }
 }

@@ -212,9 +212,9 @@ fn untrusted(host: &dyn Host, path: &Path) -> Option<String> {
     None
 }
 
-/// Whether `name` is one of the shipped profiles.
-pub fn is_builtin(name: &str) -> bool {
-    BUILTINS.iter().any(|(n, _)| *n == name)
+/// The text of shipped profile `name`, if there is one.
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 fn builtin_names() -> Vec<&'static str> {

@@ -1,5 +1,7 @@
-//! What a new user meets first: a forgotten `--` gets the fixed command line, and `check`
-//! shows every error of a profile in one run (structural and semantic, in reading order).
+//! What a new user meets first (a forgotten `--` gets the fixed command line, `check` shows
+//! every error of a profile in one run, the manual is in the binary), and the host-side checks
+//! a caller relies on without seeing them (the home guard, records outside writable binds,
+//! profiles only from trusted places).
 
 use crate::support::{run, tempdir};
 use std::process::Command;
@@ -260,4 +262,31 @@ fn a_planted_profile_on_the_search_path_is_not_used() {
         r.expect_stdout_contains("planted");
         r.expect_stderr_contains("not the shipped one (`-p builtin:default` names that)");
     });
+}
+
+/// An installed copy of a shipped profile (the .deb's /usr/share/tooljail/profiles) is not
+/// "taking its place": no warning. The control is the test above (other contents: warned).
+#[test]
+fn an_installed_copy_of_a_shipped_profile_is_not_a_shadow() {
+    let config = tempdir(0o755);
+    let dir = config.path().join("tooljail/profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/default.toml"),
+        dir.join("default.toml"),
+    )
+    .unwrap();
+    let audit = tempdir(0o777);
+    let mut c = Command::new(crate::support::binary());
+    c.args([
+        "run",
+        "--audit-log",
+        audit.path().join("a.jsonl").to_str().unwrap(),
+        "--",
+        "true",
+    ])
+    .env("XDG_CONFIG_HOME", config.path());
+    let r = run(c);
+    r.expect(0);
+    assert!(!r.stderr.contains("not the shipped one"), "{}", r.dump());
 }

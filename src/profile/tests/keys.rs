@@ -14,11 +14,13 @@ fn default_profile_resolves_to_the_strict_policy() {
         [
             ProfileSource {
                 name: "base".into(),
-                origin: "builtin:base".into()
+                origin: "builtin:base".into(),
+                shadows_builtin: false,
             },
             ProfileSource {
                 name: "default".into(),
-                origin: "builtin:default".into()
+                origin: "builtin:default".into(),
+                shadows_builtin: false,
             },
         ]
     );
@@ -238,7 +240,8 @@ fn every_key_reaches_the_policy() {
         p.profiles,
         [ProfileSource {
             name: "t".into(),
-            origin: "/p/t.toml".into()
+            origin: "/p/t.toml".into(),
+            shadows_builtin: false,
         }]
     );
     assert_eq!(p.cwd, PathBuf::from("/home/ann/proj"));
