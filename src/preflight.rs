@@ -6,6 +6,7 @@
 //! The read-only host probes that `tooljail doctor` shows live in [`probe`].
 
 pub mod features;
+pub mod namespaces;
 pub mod probe;
 
 use crate::error::{Error, Result};
