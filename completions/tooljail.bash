@@ -65,7 +65,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit help"
+            opts="-p -v -h -V --profile --ro --rw --exec --net --isolation --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -93,6 +93,10 @@ _tooljail() {
                     ;;
                 --net)
                     COMPREPLY=($(compgen -W "none loopback host" -- "${cur}"))
+                    return 0
+                    ;;
+                --isolation)
+                    COMPREPLY=($(compgen -W "full landlock" -- "${cur}"))
                     return 0
                     ;;
                 --timeout)
@@ -233,7 +237,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__explain)
-            opts="-p -v -h --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --json --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --isolation --timeout --memory --env --keep-env --cwd --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,6 +265,10 @@ _tooljail() {
                     ;;
                 --net)
                     COMPREPLY=($(compgen -W "none loopback host" -- "${cur}"))
+                    return 0
+                    ;;
+                --isolation)
+                    COMPREPLY=($(compgen -W "full landlock" -- "${cur}"))
                     return 0
                     ;;
                 --timeout)
@@ -425,7 +433,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --exec --net --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --isolation --timeout --memory --env --keep-env --cwd --report --audit-log --session --agent --tool --user --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,6 +461,10 @@ _tooljail() {
                     ;;
                 --net)
                     COMPREPLY=($(compgen -W "none loopback host" -- "${cur}"))
+                    return 0
+                    ;;
+                --isolation)
+                    COMPREPLY=($(compgen -W "full landlock" -- "${cur}"))
                     return 0
                     ;;
                 --timeout)

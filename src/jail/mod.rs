@@ -36,6 +36,28 @@ pub struct HostIds {
     pub gid: u32,
 }
 
+/// The command without a jail around it (`isolation = "landlock"`): forked by the supervisor
+/// itself, it dies with the supervisor (PR_SET_PDEATHSIG, checked against a parent that died
+/// first) and takes the same last steps as in the full jail, minus the nested user namespace.
+pub fn command_without_namespaces(
+    plan: &crate::plan::Plan,
+    supervisor: i32,
+    chan_tx: BorrowedFd<'_>,
+    seccomp_tx: BorrowedFd<'_>,
+) -> ! {
+    let died = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(|e| step("set PR_SET_PDEATHSIG")(e.into()))
+        .err();
+    if let Some(e) = died {
+        report(chan_tx, &e);
+        crate::sys::process::exit_now(e.exit_code());
+    }
+    if nix::unistd::getppid().as_raw() != supervisor {
+        crate::sys::process::exit_now(125);
+    }
+    exec::become_command(plan, chan_tx, Some(seccomp_tx), None)
+}
+
 /// Tell the supervisor that a setup step failed (best effort: see [`channel::send`]).
 pub(crate) fn report(chan_tx: BorrowedFd<'_>, e: &Error) {
     channel::send(chan_tx, &Message::SetupFailed { error: e.clone() });
