@@ -2,14 +2,15 @@
 //! CMD exec'd. The container tests (tests/containers.rs) run tooljail under it, so they see
 //! what tooljail sees inside `docker run` without needing a container runtime:
 //!
-//!     containerize [--no-openat2] -- CMD ARGS...
+//!     containerize [--no-openat2 | --only-openat2] -- CMD ARGS...
 //!
 //! - a seccomp filter like Docker's and Podman's defaults for a process without CAP_SYS_ADMIN:
 //!   `unshare`, `setns`, `mount`, `umount2`, `pivot_root` and `clone` with any CLONE_NEW* flag
 //!   fail with EPERM, and `clone3` with ENOSYS (its flags are behind a pointer the filter
 //!   cannot read, so the runtimes make glibc fall back to `clone`);
 //! - with `--no-openat2`, `openat2` fails with ENOSYS too, as under runtimes whose profile
-//!   predates it;
+//!   predates it; with `--only-openat2`, that is the whole confinement (namespaces and
+//!   capabilities untouched), to test the full jail without openat2;
 //! - when started as root: the capability sets and bounding set cut to Docker's default
 //!   (chown, dac_override, fsetid, fowner, mknod, net_raw, setgid, setuid, setfcap, setpcap,
 //!   net_bind_service, sys_chroot, kill, audit_write), so CAP_SYS_ADMIN is gone.
@@ -80,10 +81,11 @@ fn main() {
     let Some(dash) = args.iter().position(|a| a == "--") else {
         die("usage: containerize [--no-openat2] -- CMD ARGS...");
     };
-    let no_openat2 = args[..dash].iter().any(|a| a == "--no-openat2");
+    let only_openat2 = args[..dash].iter().any(|a| a == "--only-openat2");
+    let no_openat2 = only_openat2 || args[..dash].iter().any(|a| a == "--no-openat2");
     let argv = &args[dash + 1..];
     if argv.is_empty() {
-        die("usage: containerize [--no-openat2] -- CMD ARGS...");
+        die("usage: containerize [--no-openat2 | --only-openat2] -- CMD ARGS...");
     }
     let root = nix::unistd::geteuid().is_root();
 
@@ -120,6 +122,14 @@ fn main() {
 
     if !root {
         nix::sys::prctl::set_no_new_privs().unwrap_or_else(|e| die(&e.to_string()));
+    }
+    if only_openat2 {
+        let only: BTreeMap<i64, Vec<SeccompRule>> =
+            always(&[libc::SYS_openat2]).into_iter().collect();
+        seccompiler::apply_filter(&filter(only, libc::ENOSYS))
+            .unwrap_or_else(|e| die(&e.to_string()));
+        let e = std::process::Command::new(&argv[0]).args(&argv[1..]).exec();
+        die(&format!("exec {}: {e}", argv[0]))
     }
     for prog in [filter(eperm, libc::EPERM), filter(enosys, libc::ENOSYS)] {
         seccompiler::apply_filter(&prog).unwrap_or_else(|e| die(&e.to_string()));

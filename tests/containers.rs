@@ -72,7 +72,7 @@ fn wrap(inner: Command, pre: &[&str]) -> Command {
 
 /// A command as this identity, inside the container confinement: `argv` run by containerize
 /// directly (no tooljail), for positive controls.
-fn contained_plain(ctx: &Ctx, argv: &[&str]) -> Command {
+fn contained_plain(ctx: &Ctx, pre: &[&str], argv: &[&str]) -> Command {
     // Build it as the identity would run tooljail, then swap tooljail for argv.
     let inner = ctx.tooljail(Vec::<&str>::new());
     let prog = inner.get_program().to_owned();
@@ -81,10 +81,13 @@ fn contained_plain(ctx: &Ctx, argv: &[&str]) -> Command {
         let args: Vec<OsString> = inner.get_args().map(|a| a.to_owned()).collect();
         let dash = args.iter().position(|a| a == "--").expect("setpriv --");
         cmd = Command::new("setpriv");
-        cmd.args(&args[..=dash]).arg(containerize()).arg("--");
+        cmd.args(&args[..=dash])
+            .arg(containerize())
+            .args(pre)
+            .arg("--");
     } else {
         cmd = Command::new(containerize());
-        cmd.arg("--");
+        cmd.args(pre).arg("--");
     }
     cmd.args(argv);
     cmd
@@ -305,7 +308,7 @@ fn landlock_mode_denies_host_paths_the_profile_does_not_name() {
         );
         r.expect(0);
         assert!(r.run.stdout.contains("s3cret"), "{}", r.dump());
-        let plain = run_for(contained_plain(ctx, &["cat", &secret]), LIMIT);
+        let plain = run_for(contained_plain(ctx, &[], &["cat", &secret]), LIMIT);
         assert_eq!(plain.code(), 0, "{}", plain.dump());
         // The caller's home and /etc/shadow-like files likewise: /root is not named.
         let r = run_tj(
@@ -431,7 +434,7 @@ fn landlock_mode_keeps_the_seccomp_filter_and_names_what_it_denied() {
             .collect();
         assert!(denied.contains(&"ptrace"), "{}", r.dump());
         // Positive control: in the container without tooljail, it succeeds.
-        let plain = run_for(contained_plain(ctx, &["python3", "-c", script]), LIMIT);
+        let plain = run_for(contained_plain(ctx, &[], &["python3", "-c", script]), LIMIT);
         assert!(plain.stdout.contains("ret 0"), "{}", plain.dump());
     });
 }
@@ -458,7 +461,7 @@ fn landlock_mode_kills_what_the_command_leaves_and_removes_its_scratch() {
             r.dump()
         );
         // Positive control: the same command without tooljail leaves the sleep behind.
-        let plain = run_for(contained_plain(ctx, &["sh", "-c", &script]), LIMIT);
+        let plain = run_for(contained_plain(ctx, &[], &["sh", "-c", &script]), LIMIT);
         assert_eq!(plain.code(), 0);
         let left = common::host_pids_running("sleep", &marker);
         assert!(!left.is_empty(), "the control left nothing to kill");
@@ -705,5 +708,48 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
         );
         r.expect(0);
         assert!(r.run.stdout.contains("value 42"), "{}", r.dump());
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The full jail where openat2 answers ENOSYS: the component walk keeps its guarantees
+
+#[test]
+fn without_openat2_the_full_jail_builds_and_still_refuses_a_symlinked_mount_point() {
+    each_identity(|ctx| {
+        // The helper really refuses openat2 (437 on x86_64 and aarch64) with ENOSYS.
+        let probe = "import ctypes, os; r = ctypes.CDLL(None, use_errno=True).syscall(437, -100, b'/', 0, 0); print(r, ctypes.get_errno())";
+        let plain = run_for(
+            contained_plain(ctx, &["--only-openat2"], &["python3", "-c", probe]),
+            LIMIT,
+        );
+        assert_eq!(
+            plain.stdout.trim(),
+            format!("-1 {}", libc::ENOSYS),
+            "{}",
+            plain.dump()
+        );
+
+        let dir = tempdir(0o777);
+        let outside = tempdir(0o755);
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("real"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        let d = dir.path().to_str().unwrap();
+        let jail = |target: &str| {
+            let cmd = ctx.tooljail(["run", "--rw", d, "--ro", target, "--", "true"]);
+            run_for(wrap(cmd, &["--only-openat2"]), LIMIT)
+        };
+        // Positive control: the jail builds (every mount point opened by the walk).
+        let ok = jail(&format!("{d}/real"));
+        assert_eq!(ok.code(), 0, "{}", ok.dump());
+        // The wall: a mount point that is a symlink in a read-write bind is refused.
+        let r = jail(&format!("{d}/link"));
+        assert_eq!(r.code(), 125, "{}", r.dump());
+        assert!(r.stderr.contains("symlink"), "{}", r.dump());
     });
 }
