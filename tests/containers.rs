@@ -753,3 +753,165 @@ fn without_openat2_the_full_jail_builds_and_still_refuses_a_symlinked_mount_poin
         assert!(r.stderr.contains("symlink"), "{}", r.dump());
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// More of what the landlock mode keeps, and what it refuses
+
+#[test]
+fn landlock_mode_cannot_signal_host_processes_of_its_own_uid() {
+    each_identity(|ctx| {
+        // A host process of the jail's uid, which DAC would let the command signal.
+        let uid = ctx.jail_uid().to_string();
+        let mut victim = if nix::unistd::geteuid().as_raw() == ctx.jail_uid() {
+            Command::new("sleep")
+        } else {
+            let mut c = Command::new("setpriv");
+            c.args([
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".into(),
+            ])
+            .args(["--", "sleep"]);
+            c
+        };
+        let mut victim = victim.arg("30").spawn().unwrap();
+        let pid = victim.id().to_string();
+        let r = run_tj(
+            ctx,
+            true,
+            None,
+            &[
+                "--isolation",
+                "landlock",
+                "--",
+                "sh",
+                "-c",
+                &format!("kill -0 {pid}; echo kill=$?"),
+            ],
+        );
+        r.expect(0);
+        assert!(r.run.stdout.contains("kill=1"), "{}", r.dump());
+        // The wall is Landlock's signal scope: a profile that turns it off can signal it.
+        let (_pdir, profile) = common::profile_file(
+            "description = \"no signal scope\"\nextends = [\"default\"]\n[landlock]\nscope_signals = false\n",
+        );
+        let p = profile.display().to_string();
+        let r = run_tj(
+            ctx,
+            true,
+            None,
+            &[
+                "-p",
+                &p,
+                "--isolation",
+                "landlock",
+                "--",
+                "sh",
+                "-c",
+                &format!("kill -0 {pid}; echo kill=$?"),
+            ],
+        );
+        assert!(r.run.stdout.contains("kill=0"), "{}", r.dump());
+        // Positive control: the same uid outside tooljail may signal it.
+        let mut c = Command::new("setpriv");
+        c.args([
+            format!("--reuid={uid}"),
+            format!("--regid={uid}"),
+            "--clear-groups".into(),
+        ])
+        .args(["--", "sh", "-c", &format!("kill -0 {pid}; echo kill=$?")]);
+        let plain = run_for(c, LIMIT);
+        assert!(plain.stdout.contains("kill=0"), "{}", plain.dump());
+        let _ = victim.kill();
+        let _ = victim.wait();
+    });
+}
+
+#[test]
+fn landlock_mode_keeps_the_wall_clock_limit() {
+    each_identity(|ctx| {
+        let marker = unique("7");
+        let script = format!("sleep {marker} >/dev/null 2>&1 & sleep 30");
+        let r = run_tj(
+            ctx,
+            true,
+            None,
+            &[
+                "--isolation",
+                "landlock",
+                "--timeout",
+                "1s",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ],
+        );
+        r.expect(124);
+        assert_eq!(r.report["outcome"], "timeout", "{}", r.dump());
+        assert!(r.run.elapsed < Duration::from_secs(20), "{}", r.dump());
+        assert!(
+            common::host_pids_running("sleep", &marker).is_empty(),
+            "a process outlived the timeout\n{}",
+            r.dump()
+        );
+    });
+}
+
+#[test]
+fn explain_says_what_landlock_mode_lacks() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tooljail"))
+        .args(["explain", "--isolation", "landlock"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("isolation: landlock"), "{text}");
+    for wall in [
+        "mount-namespace",
+        "pid-namespace",
+        "network-namespace",
+        "scratch-tmpfs",
+    ] {
+        assert!(text.contains(&format!("- {wall}: ")), "{wall}\n{text}");
+    }
+    // The full jail says it is the full jail.
+    let out = Command::new(env!("CARGO_BIN_EXE_tooljail"))
+        .arg("explain")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("isolation: full"), "{text}");
+    assert!(!text.contains("- mount-namespace"), "{text}");
+}
+
+/// Without namespaces Landlock is the only wall: best-effort Landlock does not apply. Uses the
+/// debug build's fake-ABI knob to pretend the kernel has ABI 3 (no scopes, no TCP rules).
+#[cfg(debug_assertions)]
+#[test]
+fn landlock_mode_refuses_best_effort_landlock_on_a_kernel_that_lacks_features() {
+    each_identity(|ctx| {
+        let (_pdir, profile) = common::profile_file(
+            "description = \"best effort\"\nextends = [\"default\"]\n[landlock]\nmode = \"best-effort\"\n",
+        );
+        let p = profile.display().to_string();
+        let with_fake = |isolation: &[&str]| {
+            let mut args = vec!["run", "-p", &p];
+            args.extend_from_slice(isolation);
+            args.extend_from_slice(&["--", "true"]);
+            let mut cmd = ctx.tooljail(&args);
+            cmd.env("TOOLJAIL_TEST_FAKE_LANDLOCK_ABI", "3");
+            run_for(cmd, LIMIT)
+        };
+        let r = with_fake(&["--isolation", "landlock"]);
+        assert_eq!(r.code(), 125, "{}", r.dump());
+        assert!(
+            r.stderr.contains("relies on Landlock alone"),
+            "{}",
+            r.dump()
+        );
+        // Positive control: the full jail runs best-effort there (the namespaces still wall).
+        let r = with_fake(&[]);
+        assert_eq!(r.code(), 0, "{}", r.dump());
+    });
+}
