@@ -915,3 +915,34 @@ fn landlock_mode_refuses_best_effort_landlock_on_a_kernel_that_lacks_features() 
         assert_eq!(r.code(), 0, "{}", r.dump());
     });
 }
+
+#[test]
+fn landlock_mode_command_dies_when_tooljail_is_sigkilled() {
+    each_identity(|ctx| {
+        let marker = unique("8");
+        let cmd = ctx.tooljail(["run", "--isolation", "landlock", "--", "sleep", &marker]);
+        let mut child = common::spawn(&mut wrap(cmd, &[]));
+        assert!(
+            common::wait_until(Duration::from_secs(10), || {
+                !common::host_pids_running("sleep", &marker).is_empty()
+            }),
+            "the command never started"
+        );
+        // The process group holds containerize's exec of tooljail (or setpriv's).
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+        let _ = child.wait();
+        // PR_SET_PDEATHSIG: the command goes with its supervisor. (Processes the command itself
+        // started would not: docs/containers.md, pid-namespace.)
+        let gone = common::wait_until(Duration::from_secs(10), || {
+            common::host_pids_running("sleep", &marker).is_empty()
+        });
+        for left in common::host_pids_running("sleep", &marker) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(left),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(gone, "the command outlived a SIGKILLed tooljail");
+    });
+}
