@@ -375,11 +375,29 @@ fn landlock_mode_denies_tcp_to_ports_the_profile_does_not_list() {
         let script = format!(
             "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n    print('connected')\nexcept OSError as e:\n    print('refused', e.errno)\n"
         );
+        let host_profile = |ports: &str| {
+            common::profile_file(&format!(
+                "description = \"ports\"\nextends = [\"default\"]\n[network]\nmode = \"host\"\ntcp_connect = [{ports}]\n"
+            ))
+        };
+        // Host mode listing another port: Landlock refuses this one (EACCES).
+        let other = if port == 65535 { port - 1 } else { port + 1 };
+        let (_d1, wrong) = host_profile(&other.to_string());
+        let w = wrong.display().to_string();
         let r = run_tj(
             ctx,
             true,
             None,
-            &["--isolation", "landlock", "--", "python3", "-c", &script],
+            &[
+                "-p",
+                &w,
+                "--isolation",
+                "landlock",
+                "--",
+                "python3",
+                "-c",
+                &script,
+            ],
         );
         r.expect(0);
         assert!(
@@ -388,10 +406,8 @@ fn landlock_mode_denies_tcp_to_ports_the_profile_does_not_list() {
             r.dump()
         );
         // Positive control: a profile that lists the port reaches it.
-        let (_pdir, profile) = common::profile_file(&format!(
-            "description = \"one port\"\nextends = [\"default\"]\n[network]\nmode = \"host\"\ntcp_connect = [{port}]\n"
-        ));
-        let p = profile.display().to_string();
+        let (_d2, right) = host_profile(&port.to_string());
+        let p = right.display().to_string();
         let r = run_tj(
             ctx,
             true,
@@ -410,6 +426,62 @@ fn landlock_mode_denies_tcp_to_ports_the_profile_does_not_list() {
         r.expect(0);
         assert!(r.run.stdout.contains("connected"), "{}", r.dump());
         drop(listener);
+    });
+}
+
+#[test]
+fn landlock_mode_without_network_refuses_inet_sockets_so_udp_reaches_nothing() {
+    each_identity(|ctx| {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let port = rx.local_addr().unwrap().port();
+        let script = format!(
+            "import socket\ntry:\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    s.sendto(b'leak', ('127.0.0.1', {port}))\n    print('sent')\nexcept OSError as e:\n    print('refused', e.errno)\n"
+        );
+        let r = run_tj(
+            ctx,
+            true,
+            None,
+            &["--isolation", "landlock", "--", "python3", "-c", &script],
+        );
+        r.expect(0);
+        assert!(
+            r.run
+                .stdout
+                .contains(&format!("refused {}", libc::EAFNOSUPPORT)),
+            "{}",
+            r.dump()
+        );
+        let mut buf = [0u8; 16];
+        assert!(rx.recv(&mut buf).is_err(), "a datagram arrived");
+        let denied: Vec<&str> = r.report["denied_syscalls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d["name"].as_str())
+            .collect();
+        assert!(denied.contains(&"socket"), "{}", r.dump());
+        // Positive control (and the documented gap): in host mode the datagram arrives.
+        let r = run_tj(
+            ctx,
+            true,
+            None,
+            &[
+                "--isolation",
+                "landlock",
+                "--net",
+                "host",
+                "--",
+                "python3",
+                "-c",
+                &script,
+            ],
+        );
+        r.expect(0);
+        assert!(r.run.stdout.contains("sent"), "{}", r.dump());
+        let n = rx.recv(&mut buf).expect("the host-mode datagram");
+        assert_eq!(&buf[..n], b"leak");
     });
 }
 

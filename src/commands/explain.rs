@@ -140,7 +140,7 @@ pub fn render(p: &Policy) -> String {
         (NetMode::None, IsolationMode::Full) => "none (private namespace, only lo)",
         (NetMode::Loopback, IsolationMode::Full) => "loopback (private namespace, only lo)",
         (NetMode::None | NetMode::Loopback, IsolationMode::Landlock) => {
-            "none (the host's network; Landlock denies every TCP bind and connect, UDP is not limited)"
+            "none (no network namespace: seccomp refuses AF_INET and AF_INET6 sockets, Landlock every TCP bind and connect)"
         }
         (NetMode::Host, _) => "host (the host's network)",
     };

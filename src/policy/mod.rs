@@ -210,7 +210,7 @@ impl Wall {
         match self {
             Wall::MountNamespace => "paths the profile does not name exist and are denied by Landlock (EACCES), not absent; the host's /proc is visible read-only; no private /dev, /dev/pts or /dev/shm",
             Wall::PidNamespace => "the command sees host processes; descendants left when it ends are killed by the supervisor (a child subreaper), but survive a SIGKILL of tooljail itself",
-            Wall::NetworkNamespace => "Landlock denies TCP bind and connect except the listed ports (none in modes none and loopback), but UDP, including DNS, reaches the host's network",
+            Wall::NetworkNamespace => "in modes none and loopback, seccomp refuses AF_INET and AF_INET6 sockets (EAFNOSUPPORT), so no server the tool starts is reachable even on loopback; in mode host, Landlock limits TCP bind and connect to the listed ports and UDP, including DNS, reaches the host's network (as in the full jail)",
             Wall::IpcNamespace => "SysV IPC and POSIX message queues are the host's, not capped by the memory limit",
             Wall::UtsNamespace => "the hostname is the host's",
             Wall::ScratchTmpfs => "the scratch is a fresh 0700 directory under /tmp, removed afterwards, with no size cap (only the file-size limit); /tmp and /dev/shm are not writable",
