@@ -90,6 +90,11 @@ pub fn run(
 fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Outcome> {
     let (chan_rx, chan_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::setup("create the channel pipe", e as i32))?;
+    // The command waits on this for its go byte, written once it is in the jail cgroup: without
+    // CLONE_INTO_CGROUP (clone3 is what these hosts refuse) nothing else keeps it from starting
+    // processes outside the cgroup.
+    let (sync_rx, sync_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| Error::setup("create the sync pipe", e as i32))?;
     let (seccomp_rx, seccomp_tx) = nix::sys::socket::socketpair(
         nix::sys::socket::AddressFamily::Unix,
         nix::sys::socket::SockType::SeqPacket,
@@ -115,17 +120,18 @@ fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Out
     // fork, not clone3: the filters this mode exists for answer clone3 with ENOSYS.
     let pid = match process::fork().map_err(|e| Error::setup("fork the command", &e))? {
         Forked::Child => {
-            drop((chan_rx, sfd, seccomp_rx));
+            drop((chan_rx, sfd, seccomp_rx, sync_tx));
             crate::jail::command_without_namespaces(
                 plan,
                 supervisor,
+                sync_rx.as_fd(),
                 chan_tx.as_fd(),
                 seccomp_tx.as_fd(),
             )
         }
         Forked::Parent { pid, .. } => pid,
     };
-    drop((chan_tx, seccomp_tx));
+    drop((chan_tx, seccomp_tx, sync_rx));
     let pidfd = match process::pidfd_open(pid) {
         Ok(fd) => fd,
         Err(e) => {
@@ -135,8 +141,7 @@ fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Out
         }
     };
     if let Some(cg) = cgroup {
-        // Moved after the fork: the command cannot have started anything before its setup
-        // steps end, and it runs none of its own code before execve.
+        // Moved while it waits for the go byte, before it runs anything.
         if let Err(e) = cg.add(pid) {
             let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
             let _ = wait::reap(pid);
@@ -146,6 +151,9 @@ fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Out
             );
         }
     }
+    // If this write fails the command sees EOF and leaves; the wait loop reports it.
+    let _ = nix::unistd::write(&sync_tx, &[1]);
+    drop(sync_tx);
     let outcome = wait::wait(
         wait::Jail {
             pid,
