@@ -1009,6 +1009,19 @@ fn landlock_mode_command_dies_when_tooljail_is_sigkilled() {
         let gone = common::wait_until(Duration::from_secs(10), || {
             common::host_pids_running("sleep", &marker).is_empty()
         });
+        // What a SIGKILLed supervisor cannot do: remove its scratch (documented). Clean it up.
+        let scratch: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("tooljail-scratch-{}-", child.id())))
+            })
+            .collect();
+        assert_eq!(scratch.len(), 1, "{scratch:?}");
+        std::fs::remove_dir_all(&scratch[0]).unwrap();
         for left in common::host_pids_running("sleep", &marker) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(left),

@@ -213,7 +213,7 @@ impl Wall {
             Wall::NetworkNamespace => "in modes none and loopback, seccomp refuses AF_INET and AF_INET6 sockets (EAFNOSUPPORT), so no server the tool starts is reachable even on loopback; in mode host, Landlock limits TCP bind and connect to the listed ports and UDP, including DNS, reaches the host's network (as in the full jail)",
             Wall::IpcNamespace => "SysV IPC and POSIX message queues are the host's, not capped by the memory limit",
             Wall::UtsNamespace => "the hostname is the host's",
-            Wall::ScratchTmpfs => "the scratch is a fresh 0700 directory under /tmp, removed afterwards, with no size cap (only the file-size limit); /tmp and /dev/shm are not writable",
+            Wall::ScratchTmpfs => "the scratch is a fresh 0700 directory under /tmp, removed afterwards (left behind if tooljail itself is SIGKILLed), with no size cap (only the file-size limit); /tmp and /dev/shm are not writable",
         }
     }
 
