@@ -8,7 +8,10 @@
 #
 # The tooljail rows are the integrated jail: namespaces, new root, Landlock, the seccomp filter
 # and its supervisor, rlimits, the report. The audit record (on in the default profile) goes to
-# a scratch file; another row turns audit off to show what it costs.
+# a scratch file; another row turns audit off to show what it costs. One row runs the same
+# default profile with `--isolation landlock` (no namespaces: the command forked by the
+# supervisor, Landlock, seccomp, rlimits; docs/containers.md), next to the full jail and bare
+# exec.
 #
 # The runs are interleaved (round 1 runs every row once, then round 2, ...), so a machine whose
 # load changes during the bench (parallel builds) skews every row alike instead of one row.
@@ -39,7 +42,7 @@ if command -v bwrap > /dev/null 2>&1; then
     have_bwrap=true
 fi
 
-ROWS="1 2 3 7 4 5 6"
+ROWS="1 2 3 7 4 5 6 9"
 if [ -n "${TOOLJAIL_BASE:-}" ]; then
     ROWS="$ROWS 8"
 fi
@@ -55,6 +58,7 @@ name() {
         5) echo "tooljail run -p no-audit -- /bin/true" ;;
         6) echo "tooljail run --report FILE -- /bin/true (no audit)" ;;
         8) echo "TOOLJAIL_BASE run -- /bin/true (audit to a file)" ;;
+        9) echo "tooljail run --isolation landlock (audit to a file)" ;;
     esac
 }
 cmd() {
@@ -70,6 +74,7 @@ cmd() {
         5) "$TOOLJAIL" run -p "$tmp/no-audit.toml" -- /bin/true ;;
         6) "$TOOLJAIL" run -p "$tmp/no-audit.toml" --report "$tmp/report.json" -- /bin/true ;;
         8) "$TOOLJAIL_BASE" run --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
+        9) "$TOOLJAIL" run --isolation landlock --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
     esac
 }
 

@@ -162,6 +162,7 @@ impl Cli {
                 || !p.rw.is_empty()
                 || !p.exec.is_empty()
                 || p.net.is_some()
+                || p.isolation.is_some()
                 || p.timeout.is_some()
                 || p.memory.is_some()
                 || !p.limit.is_empty()
@@ -233,6 +234,11 @@ pub struct PolicyArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub net: Option<NetArg>,
 
+    /// Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for
+    /// containers that forbid them; lacks what docs/containers.md lists, and the report says).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub isolation: Option<IsolationArg>,
+
     /// Wall-clock limit, e.g. `30s`, `5m`.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -261,6 +267,14 @@ pub struct PolicyArgs {
     /// when --ro/--rw/--exec binds it, else in the scratch.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IsolationArg {
+    /// The full jail: namespaces, a new root, Landlock, seccomp, rlimits, a scratch tmpfs.
+    Full,
+    /// No namespaces: Landlock, seccomp, rlimits, no capabilities, no_new_privs only.
+    Landlock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

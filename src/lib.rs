@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod host;
+pub mod isolation;
 pub mod jail;
 pub mod outcome;
 pub mod pipeline;

@@ -6,6 +6,7 @@
 //! The read-only host probes that `tooljail doctor` shows live in [`probe`].
 
 pub mod features;
+pub mod namespaces;
 pub mod probe;
 
 use crate::error::{Error, Result};
@@ -160,10 +161,21 @@ pub fn landlock_with(policy: &Policy, support: LandlockSupport) -> Result<Landlo
         required_abi: required_abi(policy),
         not_enforced: unenforced(policy, kernel_abi),
     };
-    if policy.landlock.mode == Compat::BestEffort || report.not_enforced.is_empty() {
+    // Without namespaces Landlock is the only filesystem and TCP wall: best-effort would let
+    // the command run with no wall at all, so that mode always requires it in full.
+    let best_effort = policy.landlock.mode == Compat::BestEffort
+        && policy.isolation.mode != crate::policy::IsolationMode::Landlock;
+    if best_effort || report.not_enforced.is_empty() {
         return Ok(report);
     }
-    Err(required_error(policy, &report))
+    let mut e = required_error(policy, &report);
+    if policy.isolation.mode == crate::policy::IsolationMode::Landlock {
+        e.hint = format!(
+            "isolation \"landlock\" relies on Landlock alone, so [landlock] mode = \"best-effort\" does not apply; use Linux {} or newer, or the full jail",
+            linux_for_abi(report.required_abi)
+        );
+    }
+    Err(e)
 }
 
 const BEST_EFFORT: &str =

@@ -1,7 +1,10 @@
 //! `tooljail doctor`: what this kernel and host offer, what each missing piece costs, and
-//! whether each profile (on the search path and built in) can be enforced in full here. Every
-//! probe is read-only: doctor reads /proc and /sys, asks Landlock its ABI and reads profiles;
-//! it creates nothing (no namespace, no cgroup, no file).
+//! whether each profile (on the search path and built in) can be enforced in full here. Doctor
+//! reads /proc and /sys, asks Landlock its ABI and reads profiles, and tries the one thing
+//! reading cannot answer: a throw-away child makes the jail's namespaces (as `nobody` when
+//! started as root, as a jail does) and exits at once, so a container's seccomp filter is seen
+//! for what it is ([`crate::preflight::namespaces`]). It leaves nothing (no namespace outlives
+//! the child, no cgroup, no file).
 //!
 //! Each profile is resolved as `run` would resolve it, against the real host but from a neutral
 //! working directory (the system temporary directory), because profiles that expose `${CWD}`
@@ -21,7 +24,7 @@ use crate::policy::resolve::Options;
 use crate::policy::{Compat, FileKind, NetMode, Policy};
 use crate::preflight::features::{crate_abi, required_abi, Feature};
 use crate::preflight::probe::{self, CgroupV2, Ia32, IoUring, Kernel, Seccomp, UserNamespaces};
-use crate::preflight::{self, linux_for_abi, LandlockSupport};
+use crate::preflight::{self, linux_for_abi, namespaces, LandlockSupport};
 use crate::profile::search::{list, search_dirs, toml_files};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -75,6 +78,18 @@ struct LandlockFindings {
 }
 
 #[derive(Debug, Serialize)]
+struct NamespaceFindings {
+    /// Whether the jail's clone3 and the command's nested user namespace both worked.
+    usable: bool,
+    /// The errnos, when tried (`None` when the trying child could not be made).
+    tried: Option<namespaces::Tried>,
+    /// What refused them, when refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<namespaces::Cause>,
+    facts: namespaces::HostFacts,
+}
+
+#[derive(Debug, Serialize)]
 struct Ia32Findings {
     state: Ia32,
     detail: String,
@@ -85,6 +100,9 @@ struct Findings {
     kernel: Kernel,
     landlock: LandlockFindings,
     user_namespaces: UserNamespaces,
+    /// The jail's namespaces, tried in a throw-away child (not read from sysctls), and why
+    /// they were refused.
+    namespaces: NamespaceFindings,
     seccomp: Seccomp,
     ia32_emulation: Ia32Findings,
     io_uring: IoUring,
@@ -218,24 +236,52 @@ fn gather() -> Findings {
         detail,
     });
 
-    let show = |v: Option<u64>| v.map_or("absent".to_string(), |v| v.to_string());
+    // Tried, not read: a container's seccomp filter refuses namespaces while every sysctl says
+    // they are allowed.
+    let facts = namespaces::host_facts();
+    let tried = namespaces::try_namespaces().ok();
+    let errno = match tried {
+        Some(t) => t.errno(),
+        None => Some(libc::ECHILD),
+    };
+    let (cause, why) = match errno {
+        Some(errno) => {
+            let (cause, text) = namespaces::diagnose(errno, &facts);
+            (Some(cause), Some((errno, text)))
+        }
+        None => (None, None),
+    };
+    let ns = NamespaceFindings {
+        usable: why.is_none(),
+        tried,
+        cause,
+        facts,
+    };
     checks.push(Check {
         name: "user namespaces".into(),
-        status: if userns.unprivileged_allowed {
+        status: if ns.usable {
             Status::Ok
         } else {
             Status::Missing
         },
-        detail: match &userns.blocker {
-            None => format!(
-                "unprivileged allowed (user.max_user_namespaces={}, kernel.unprivileged_userns_clone={}, kernel.apparmor_restrict_unprivileged_userns={})",
-                show(userns.max_user_namespaces),
-                show(userns.unprivileged_userns_clone),
-                show(userns.apparmor_restrict_unprivileged_userns)
+        detail: match &why {
+            None => "tried: the jail's user, mount, pid, net, ipc, uts and cgroup namespaces were created (as the jail user)".into(),
+            Some((errno, text)) => format!(
+                "tried: refused ({}): {text}",
+                std::io::Error::from_raw_os_error(*errno)
             ),
-            Some(b) => format!("unprivileged blocked by {b}: tooljail cannot build a jail (it runs unprivileged even as root)"),
         },
     });
+    if let Some(sign) = &ns.facts.container {
+        checks.push(Check {
+            name: "container".into(),
+            status: Status::Info,
+            detail: format!(
+                "{sign}; seccomp filters on this process: {}",
+                ns.facts.seccomp_filters.unwrap_or(0)
+            ),
+        });
+    }
 
     checks.push(Check {
         name: "seccomp".into(),
@@ -323,7 +369,7 @@ fn gather() -> Findings {
     });
 
     let host = NeutralCwd::neutral();
-    let base_ok = userns.unprivileged_allowed && seccomp.filter_usable;
+    let base_ok = ns.usable && seccomp.filter_usable;
     let cgroup_ok = cgroup_host.is_ok();
     let profiles: Vec<ProfileFinding> = reachable_profiles()
         .into_iter()
@@ -351,6 +397,7 @@ fn gather() -> Findings {
         kernel: probe::kernel(),
         landlock,
         user_namespaces: userns,
+        namespaces: ns,
         seccomp,
         ia32_emulation: Ia32Findings {
             state: ia32,
@@ -471,7 +518,7 @@ fn profile_finding(
     };
     if !base_ok {
         f.problems
-            .push("no jail can be built here (see user namespaces / seccomp above)".into());
+            .push("no jail can be built here (see namespaces / seccomp above; `--isolation landlock` runs without namespaces)".into());
     }
     f.required_landlock_abi = Some(required_abi(&policy));
     match preflight::landlock_with(&policy, support) {

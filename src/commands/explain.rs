@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::host::RealHost;
 use crate::policy::resolve::errno_name;
 use crate::policy::size::format_size;
-use crate::policy::{Access, FileKind, NetMode, Policy, SeccompAction};
+use crate::policy::{Access, FileKind, IsolationMode, NetMode, Policy, SeccompAction, Wall};
 use std::fmt::Write;
 
 pub fn explain(args: &ExplainArgs) -> Result<i32> {
@@ -53,7 +53,39 @@ pub fn render(p: &Policy) -> String {
     for s in &p.profiles {
         let _ = writeln!(w, "  {:<16} {}", s.name, s.origin);
     }
-    let _ = writeln!(w, "\nfilesystem (nothing else exists inside):");
+    let _ = writeln!(w, "\nisolation: {}", p.isolation.mode.name());
+    match p.isolation.mode {
+        IsolationMode::Full => {
+            let _ = writeln!(
+                w,
+                "  namespaces (user, mount, pid, ipc, uts, cgroup; net unless host), a new root, Landlock, seccomp, rlimits"
+            );
+        }
+        IsolationMode::Landlock => {
+            let _ = writeln!(
+                w,
+                "  no namespaces: Landlock, seccomp, rlimits, no capabilities, no_new_privs; it lacks:"
+            );
+            for wall in Wall::lacking(p.isolation.mode) {
+                let _ = writeln!(w, "  - {}: {}", wall.name(), wall.without());
+            }
+        }
+    }
+    if !p.isolation.requires.is_empty() {
+        let names: Vec<&str> = p.isolation.requires.iter().map(|r| r.name()).collect();
+        let _ = writeln!(w, "  requires: {}", names.join(", "));
+    }
+    match p.isolation.mode {
+        IsolationMode::Full => {
+            let _ = writeln!(w, "\nfilesystem (nothing else exists inside):");
+        }
+        IsolationMode::Landlock => {
+            let _ = writeln!(
+                w,
+                "\nfilesystem (host paths; Landlock denies everything else, which still exists; the scratch is a fresh host directory at run time):"
+            );
+        }
+    }
     for b in &p.filesystem.binds {
         let access = match b.access {
             Access::ReadOnly => "ro",
@@ -104,10 +136,13 @@ pub fn render(p: &Policy) -> String {
         .collect();
     let _ = writeln!(w, "devices: {}", none_if_empty(&devices));
     let n = &p.network;
-    let mode = match n.mode {
-        NetMode::None => "none (private namespace, only lo)",
-        NetMode::Loopback => "loopback (private namespace, only lo)",
-        NetMode::Host => "host (the host's network)",
+    let mode = match (n.mode, p.isolation.mode) {
+        (NetMode::None, IsolationMode::Full) => "none (private namespace, only lo)",
+        (NetMode::Loopback, IsolationMode::Full) => "loopback (private namespace, only lo)",
+        (NetMode::None | NetMode::Loopback, IsolationMode::Landlock) => {
+            "none (no network namespace: seccomp refuses AF_INET and AF_INET6 sockets, Landlock every TCP bind and connect)"
+        }
+        (NetMode::Host, _) => "host (the host's network)",
     };
     let _ = writeln!(w, "\nnetwork: {mode}");
     if n.mode == NetMode::Host {

@@ -7,14 +7,32 @@ use caps::CapSet;
 /// ambient, inheritable, effective, permitted) and verify in /proc/self/status that CapBnd,
 /// CapAmb, CapInh, CapEff and CapPrm are all zero. The kernel's view is checked rather than the
 /// caps crate's, so a capability newer than the crate knows about also fails closed.
-pub fn drop_all() -> Result<()> {
-    for set in [
-        CapSet::Bounding,
-        CapSet::Ambient,
-        CapSet::Inheritable,
-        CapSet::Effective,
-        CapSet::Permitted,
-    ] {
+///
+/// `bounding_needs_setpcap`: without namespaces (`isolation = "landlock"`) the command is an
+/// unprivileged process of the host, which may not clear its bounding set (that needs
+/// CAP_SETPCAP). Then, and only when CAP_SETPCAP is not effective, the bounding set is left as
+/// it is: it limits what an execve could gain, and no_new_privs (set next, and checked) already
+/// makes execve gain nothing. The four other sets are still cleared and checked.
+pub fn drop_all(bounding_needs_setpcap: bool) -> Result<()> {
+    let keep_bounding = bounding_needs_setpcap
+        && !caps::has_cap(None, CapSet::Effective, caps::Capability::CAP_SETPCAP).unwrap_or(false);
+    let sets: &[CapSet] = if keep_bounding {
+        &[
+            CapSet::Ambient,
+            CapSet::Inheritable,
+            CapSet::Effective,
+            CapSet::Permitted,
+        ]
+    } else {
+        &[
+            CapSet::Bounding,
+            CapSet::Ambient,
+            CapSet::Inheritable,
+            CapSet::Effective,
+            CapSet::Permitted,
+        ]
+    };
+    for &set in sets {
         caps::clear(None, set).map_err(|e| {
             Error::setup(format!("drop capabilities ({set:?})"), libc::EPERM)
                 .with_hint(format!("the kernel refused: {e}"))
@@ -22,7 +40,10 @@ pub fn drop_all() -> Result<()> {
     }
     let status = std::fs::read_to_string("/proc/self/status")
         .map_err(super::step("read /proc/self/status to verify capabilities"))?;
-    let left = remaining(&status);
+    let mut left = remaining(&status);
+    if keep_bounding {
+        left.retain(|l| !l.starts_with("CapBnd"));
+    }
     if !left.is_empty() {
         return Err(Error::setup("verify capabilities are dropped", libc::EPERM)
             .with_hint(format!("still set after dropping: {}", left.join(", "))));

@@ -11,14 +11,16 @@ use std::convert::Infallible;
 use std::os::fd::BorrowedFd;
 
 /// Become the command, or report why not and exit (125 setup, 126 not executable, 127 not
-/// found).
+/// found). `nest`: the host ids for the command's own nested user namespace, in the full jail;
+/// `None` without namespaces (`isolation = "landlock"`), where there is no jail user namespace
+/// to nest in and the steps are otherwise the same.
 pub(crate) fn become_command(
     plan: &Plan,
     chan_tx: BorrowedFd<'_>,
     seccomp_tx: Option<BorrowedFd<'_>>,
-    ids: HostIds,
+    nest: Option<HostIds>,
 ) -> ! {
-    let e = match last_steps(plan, seccomp_tx, ids) {
+    let e = match last_steps(plan, seccomp_tx, nest) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -26,7 +28,11 @@ pub(crate) fn become_command(
     process::exit_now(e.exit_code())
 }
 
-fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> Result<Infallible> {
+fn last_steps(
+    plan: &Plan,
+    seccomp_tx: Option<BorrowedFd<'_>>,
+    nest: Option<HostIds>,
+) -> Result<Infallible> {
     let _span = tracing::debug_span!("command").entered();
     // Signals back to their defaults, none blocked: pid 1's mask and Rust's ignored SIGPIPE
     // would otherwise survive execve.
@@ -42,7 +48,9 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
     // one the command is the caller's uid and gid again and owns nothing, so no capability it
     // might hold reaches the jail's mounts, network or IPC limits. After the rlimits: the new
     // namespace records RLIMIT_NPROC as its ceiling, so the process limit still counts pid 1.
-    nest_user_namespace(ids)?;
+    if let Some(ids) = nest {
+        nest_user_namespace(ids)?;
+    }
     // Every fd above 2 is closed at execve (CLOSE_RANGE_CLOEXEC keeps the channel usable
     // until then); the caller's fds were already closed by pid 1.
     process::close_range(3, libc::CLOSE_RANGE_CLOEXEC).map_err(step("close fds above 2"))?;
@@ -53,8 +61,9 @@ fn last_steps(plan: &Plan, seccomp_tx: Option<BorrowedFd<'_>>, ids: HostIds) -> 
             "the working directory must exist inside the jail: bind it or use the scratch dir",
         )
     })?;
-    // All five capability sets emptied, and checked empty.
-    super::caps::drop_all()?;
+    // All five capability sets emptied, and checked empty (without namespaces, the bounding set
+    // only when this process may clear it: see caps::drop_all).
+    super::caps::drop_all(nest.is_none())?;
     // No way back to privilege: setuid bits and file capabilities stop working.
     nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs")(e.into()))?;
     if !nix::sys::prctl::get_no_new_privs().map_err(|e| step("check no_new_privs")(e.into()))? {

@@ -93,7 +93,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
                 plan,
                 fds.chan_tx.as_fd(),
                 fds.seccomp_tx.as_ref().map(|f| f.as_fd()),
-                ids,
+                Some(ids),
             )
         }
         process::Forked::Parent { pid, .. } => pid,
@@ -102,7 +102,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // seeing the socket hang up if the command fails before installing the filter.
     drop(fds.seccomp_tx.take());
     // 8. Lock pid 1 down too: no capability, no new privileges.
-    super::caps::drop_all()?;
+    super::caps::drop_all(false)?;
     nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs in pid 1")(e.into()))?;
     // 9. Minimal init until the command ends.
     let status = supervise(command, &sfd)?;

@@ -12,7 +12,7 @@ pub mod seccomp;
 
 use crate::channel::{self, Message};
 use crate::error::Error;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 /// The pipe ends the jail's pid 1 keeps after clone.
 #[derive(Debug)]
@@ -34,6 +34,36 @@ pub struct ChildFds {
 pub struct HostIds {
     pub uid: u32,
     pub gid: u32,
+}
+
+/// The command without a jail around it (`isolation = "landlock"`): forked by the supervisor
+/// itself, it dies with the supervisor (PR_SET_PDEATHSIG, checked against a parent that died
+/// first) and takes the same last steps as in the full jail, minus the nested user namespace.
+///
+/// `sync_rx`: one byte from the supervisor once the command is in the jail cgroup (when there is
+/// one); EOF means the supervisor gave up, and the command leaves without running.
+pub fn command_without_namespaces(
+    plan: &crate::plan::Plan,
+    supervisor: i32,
+    sync_rx: BorrowedFd<'_>,
+    chan_tx: BorrowedFd<'_>,
+    seccomp_tx: BorrowedFd<'_>,
+) -> ! {
+    let died = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(|e| step("set PR_SET_PDEATHSIG")(e.into()))
+        .err();
+    if let Some(e) = died {
+        report(chan_tx, &e);
+        crate::sys::process::exit_now(e.exit_code());
+    }
+    if nix::unistd::getppid().as_raw() != supervisor {
+        crate::sys::process::exit_now(125);
+    }
+    let mut go = [0u8; 1];
+    if !matches!(nix::unistd::read(sync_rx.as_raw_fd(), &mut go), Ok(1)) {
+        crate::sys::process::exit_now(125);
+    }
+    exec::become_command(plan, chan_tx, Some(seccomp_tx), None)
 }
 
 /// Tell the supervisor that a setup step failed (best effort: see [`channel::send`]).

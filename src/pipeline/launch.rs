@@ -7,6 +7,7 @@ use super::record::millis;
 use super::Call;
 use crate::error::Result;
 use crate::plan::Plan;
+use crate::policy::{IsolationMode, Wall};
 use crate::report::DeniedSyscall;
 use crate::supervisor::identity::JailIdentity;
 use crate::supervisor::{self, Outcome};
@@ -25,14 +26,17 @@ pub fn plan(call: &mut Call<'_>, checked: Checked) -> Result<Planned> {
         preflight,
         cgroup,
     } = checked;
-    let plan = tracing::debug_span!("plan").in_scope(|| {
-        Plan::new(
-            resolved.policy,
-            &call.args.command,
-            preflight,
-            cgroup.is_ok(),
-        )
-    })?;
+    let mut policy = resolved.policy;
+    if policy.isolation.mode == IsolationMode::Landlock {
+        // No tmpfs of its own without a mount namespace: the scratch is a host directory,
+        // named now so the Landlock rule and the environment know it before the fork.
+        crate::isolation::scratch::relocate(
+            &mut policy,
+            &crate::isolation::scratch::host_path(&std::env::temp_dir()),
+        );
+    }
+    let plan = tracing::debug_span!("plan")
+        .in_scope(|| Plan::new(policy, &call.args.command, preflight, cgroup.is_ok()))?;
     call.report.isolation = isolation(&plan, &cgroup);
     Ok(Planned {
         plan,
@@ -47,7 +51,13 @@ pub struct Ran {
 }
 
 pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
-    let outcome = supervisor::run(&planned.plan, &planned.who, planned.cgroup.as_deref())?;
+    // The one place the isolation mode picks the launch: the full jail, or the command forked
+    // without namespaces (src/isolation/). Both take the same plan and return the same Outcome.
+    let (plan, who, cgroup) = (&planned.plan, &planned.who, planned.cgroup.as_deref());
+    let outcome = match plan.policy.isolation.mode {
+        IsolationMode::Full => supervisor::run(plan, who, cgroup)?,
+        IsolationMode::Landlock => crate::isolation::run(plan, who, cgroup)?,
+    };
     tracing::debug!(?outcome, "jail ended");
     if let Some(line) = outcome.denials.summary_line() {
         eprintln!("{line}");
@@ -101,11 +111,21 @@ fn isolation(
     cgroup: &std::result::Result<PathBuf, crate::cgroup::Unavailable>,
 ) -> serde_json::Value {
     let p = &plan.policy;
-    let mut namespaces = vec!["user", "mount", "pid", "ipc", "uts", "cgroup"];
-    if plan.private_net {
+    let mode = p.isolation.mode;
+    let mut namespaces = match mode {
+        IsolationMode::Full => vec!["user", "mount", "pid", "ipc", "uts", "cgroup"],
+        IsolationMode::Landlock => Vec::new(),
+    };
+    if plan.private_net && mode == IsolationMode::Full {
         namespaces.push("net");
     }
+    let lacks: Vec<serde_json::Value> = Wall::lacking(mode)
+        .into_iter()
+        .map(|w| serde_json::json!({ "wall": w.name(), "instead": w.without() }))
+        .collect();
     serde_json::json!({
+        "mode": mode.name(),
+        "lacks": lacks,
         "namespaces": namespaces,
         "network": p.network.mode,
         "binds": p.filesystem.binds.len(),

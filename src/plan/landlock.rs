@@ -9,7 +9,7 @@
 //! Paths are the jail's *inside* paths: the rules are opened after pivot_root. (Without a mount
 //! namespace, as in the layer tests, inside paths are host paths.)
 
-use crate::policy::{Access, Compat, FileKind, NetMode, Policy};
+use crate::policy::{Access, Compat, FileKind, IsolationMode, NetMode, Policy};
 use crate::preflight::features::required_abi;
 use landlock::{AccessFs, AccessNet, BitFlags, Scope};
 use serde::Serialize;
@@ -329,6 +329,14 @@ fn path_rights(access: Access, kind: FileKind, exec: bool) -> Vec<FsRight> {
 /// /dev/shm), devices, /proc, /dev, /dev/pts. Beyond listing directories, paths the Policy does not name
 /// get no rule, so no file beneath them may be read, written or executed.
 pub fn rules(policy: &Policy) -> Vec<LandlockRule> {
+    match policy.isolation.mode {
+        IsolationMode::Full => rules_in_jail(policy),
+        IsolationMode::Landlock => rules_on_host(policy),
+    }
+}
+
+/// The rules of the full jail, whose paths are inside the new root.
+fn rules_in_jail(policy: &Policy) -> Vec<LandlockRule> {
     let fs = &policy.filesystem;
     // Listing directories is granted from the root down: inside the jail the mount namespace
     // has already decided which names exist (only the Policy's paths), and without this `ls /`,
@@ -404,12 +412,12 @@ pub fn rules(policy: &Policy) -> Vec<LandlockRule> {
 /// private network namespace is the wall, and handling TCP there with no port rules would
 /// break a tool's own server on its private `lo`, which those modes promise works.
 pub fn handles_net(policy: &Policy) -> bool {
-    policy.network.mode == NetMode::Host
+    policy.network.mode == NetMode::Host || policy.isolation.mode == IsolationMode::Landlock
 }
 
 /// TCP port rules (host mode only), one per port, ports ascending.
 pub fn port_rules(policy: &Policy) -> Vec<PortRule> {
-    if !handles_net(policy) {
+    if policy.network.mode != NetMode::Host {
         return Vec::new();
     }
     let mut ports: BTreeMap<u16, Vec<NetRight>> = BTreeMap::new();
@@ -438,6 +446,49 @@ pub fn scopes(policy: &Policy) -> Vec<ScopeRight> {
     if policy.landlock.scope_signals {
         out.push(ScopeRight::Signal);
     }
+    out
+}
+
+/// The rules of `isolation = "landlock"`, where Landlock is the only filesystem wall and paths
+/// are host paths (a bind's target is its source: resolution refuses any other): the binds, the
+/// scratch (a fresh host directory, see `crate::isolation`), the devices as single files, and
+/// /proc read-only. No listing from `/` (it would show the host's tree), no /tmp, /dev/shm,
+/// /dev or /dev/pts (they would be the host's).
+fn rules_on_host(policy: &Policy) -> Vec<LandlockRule> {
+    let fs = &policy.filesystem;
+    let mut out = Vec::new();
+    for bind in &fs.binds {
+        let access = match bind.access {
+            Access::ReadOnly => "read-only",
+            Access::ReadWrite => "read-write",
+        };
+        out.push(LandlockRule {
+            path: bind.source.clone(),
+            kind: bind.kind,
+            rights: path_rights(bind.access, bind.kind, bind.exec),
+            origin: format!("path {access} ({})", bind.origin),
+        });
+    }
+    out.push(LandlockRule {
+        path: fs.scratch.path.clone(),
+        kind: FileKind::Dir,
+        rights: path_rights(Access::ReadWrite, FileKind::Dir, fs.scratch.exec),
+        origin: "scratch (a host directory)".into(),
+    });
+    for dev in &fs.devices {
+        out.push(LandlockRule {
+            path: dev.clone(),
+            kind: FileKind::File,
+            rights: DEVICE.to_vec(),
+            origin: "device".into(),
+        });
+    }
+    out.push(LandlockRule {
+        path: "/proc".into(),
+        kind: FileKind::Dir,
+        rights: READ_DIR.to_vec(),
+        origin: "proc (the host's, read-only)".into(),
+    });
     out
 }
 

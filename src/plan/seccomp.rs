@@ -372,7 +372,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
             HardeningKind::SocketFamilies => {
                 if let Some(nr) = allowed_nr("socket") {
                     // socket(domain, type, protocol): domain and protocol are ints (low 32 bits).
-                    let families = socket_families(policy.network.mode);
+                    let families = socket_families(policy.network.mode, policy.isolation.mode);
                     let n = families.len();
                     let mut b = vec![Op::Ld(arg_lo(0))];
                     // Layout: ld; n x jeq family -> allow; jeq NETLINK ? next : deny; ld proto;

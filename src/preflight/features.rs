@@ -2,7 +2,7 @@
 //! a kernel with a given ABI cannot enforce. Pure data: preflight compares it with the running
 //! kernel, `doctor` lists it, the plan records the lowest ABI.
 
-use crate::policy::{NetMode, Policy};
+use crate::policy::{IsolationMode, NetMode, Policy};
 use serde::Serialize;
 
 /// The highest Landlock ABI the `landlock` crate in this build knows: rights a newer kernel
@@ -84,13 +84,14 @@ impl Feature {
 /// - filesystem, refer and truncate always: every Policy has read-only paths (whose files must
 ///   not be truncatable, which Landlock checks only from ABI 3) and a read-write scratch (where
 ///   tools rename across directories, which ABI 1 always refuses);
-/// - tcp-ports in host network mode (with no ports listed, none are allowed);
+/// - tcp-ports in host network mode (with no ports listed, none are allowed), and in
+///   `isolation = "landlock"` whatever the network mode (no network namespace isolates then);
 /// - ioctl-dev when the Policy lists devices: they are the only device nodes the jail opens
 ///   (binds are mounted nodev), and ioctl must stay confined to them;
 /// - each scope the Policy turns on.
 pub fn required_features(policy: &Policy) -> Vec<Feature> {
     let mut out = vec![Feature::Filesystem, Feature::Refer, Feature::Truncate];
-    if policy.network.mode == NetMode::Host {
+    if policy.network.mode == NetMode::Host || policy.isolation.mode == IsolationMode::Landlock {
         out.push(Feature::TcpPorts);
     }
     if !policy.filesystem.devices.is_empty() {

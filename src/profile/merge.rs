@@ -186,6 +186,13 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut a.description, b.description);
     set(&mut a.cwd, b.cwd);
     set(&mut a.hostname, b.hostname);
+    set(&mut a.isolation, b.isolation);
+    // Requirements only add up: a profile cannot drop what one it extends requires.
+    for item in b.requires {
+        if !a.requires.iter().any(|r| r.value == item.value) {
+            a.requires.push(item);
+        }
+    }
 
     let (fa, fb) = (&mut a.filesystem, b.filesystem);
     merge_list(&mut fa.read_only, fb.read_only, sources, errors);

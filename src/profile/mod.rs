@@ -11,11 +11,11 @@ pub mod vars;
 #[cfg(test)]
 mod tests;
 
-use crate::cli::{NetArg, PolicyArgs};
+use crate::cli::{IsolationArg, NetArg, PolicyArgs};
 use crate::error::{Error, Result};
 use crate::host::{Host, RealHost};
 use crate::policy::resolve::{self, Options, Overrides};
-use crate::policy::{NetMode, Policy};
+use crate::policy::{IsolationMode, NetMode, Policy};
 
 /// The Policy `run` and `explain` enforce: the profiles named by `-p` (or `default`) merged,
 /// with the command-line overrides on top, resolved against the real host. When there are
@@ -77,6 +77,10 @@ pub fn overrides(args: &PolicyArgs) -> Overrides {
             NetArg::None => NetMode::None,
             NetArg::Loopback => NetMode::Loopback,
             NetArg::Host => NetMode::Host,
+        }),
+        isolation: args.isolation.map(|i| match i {
+            IsolationArg::Full => IsolationMode::Full,
+            IsolationArg::Landlock => IsolationMode::Landlock,
         }),
         timeout: args.timeout.clone(),
         memory: args.memory.clone(),

@@ -6,7 +6,7 @@
 //! Key names are documented in docs/profile-format.md; the tables in [`SECTIONS`] must list the
 //! same names (a test checks this), because they name the section in "unknown key" errors.
 
-use crate::policy::{Compat, NetMode};
+use crate::policy::{Compat, IsolationMode, NetMode, Wall};
 use serde::{Deserialize, Deserializer};
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -88,6 +88,10 @@ pub struct Layer {
     pub extends: Vec<Item<String>>,
     pub cwd: Option<Item<String>>,
     pub hostname: Option<Item<String>>,
+    /// `"full"` (the default) or `"landlock"` (no namespaces; see docs/containers.md).
+    pub isolation: Option<Item<IsolationMode>>,
+    /// Walls this profile will not run without (`["mount-namespace", ...]`).
+    pub requires: Vec<Item<Wall>>,
     pub filesystem: FilesystemLayer,
     pub network: NetworkLayer,
     pub syscalls: SyscallsLayer,
@@ -236,6 +240,8 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "extends",
             "cwd",
             "hostname",
+            "isolation",
+            "requires",
             "filesystem",
             "network",
             "syscalls",

@@ -5,7 +5,7 @@
 pub mod identity;
 pub mod notify;
 pub(crate) mod userns;
-mod wait;
+pub(crate) mod wait;
 
 use crate::error::{Error, Result};
 use crate::jail::{ChildFds, HostIds};
@@ -120,7 +120,7 @@ pub fn run(
 }
 
 /// Create this run's cgroup below `parent`, named after the supervisor's pid.
-fn jail_cgroup(
+pub(crate) fn jail_cgroup(
     parent: &std::path::Path,
     limits: &crate::policy::Limits,
 ) -> Result<crate::cgroup::JailCgroup> {

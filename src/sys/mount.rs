@@ -5,7 +5,7 @@
 use super::check;
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Mount attribute bits for [`set_attr`] and [`fsmount`] (`MOUNT_ATTR_*`).
 pub use libc::{
@@ -156,7 +156,116 @@ pub fn new_fs(fstype: &str, options: &[(&str, Option<&str>)], attrs: u64) -> io:
 /// `RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS`: `path` is resolved strictly below
 /// `dirfd`, and any symlink on the way (including the last component) fails with ELOOP instead of
 /// being followed.
+///
+/// Where openat2 answers ENOSYS (a kernel before 5.6, or a container's seccomp profile older
+/// than openat2), the same guarantees come from [`walk_beneath`], one component at a time.
 pub fn open_beneath(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
+    match openat2_beneath(dirfd, path, flags, mode) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => walk_beneath(dirfd, path, flags, mode),
+        r => r,
+    }
+}
+
+/// [`open_beneath`] without openat2: `path` is split into components and each is opened with
+/// openat relative to the one before, with O_NOFOLLOW, so that nothing is ever resolved through
+/// a symlink:
+/// - an absolute path or a `..` component fails with EXDEV, as RESOLVE_BENEATH does (so no
+///   component can climb out of `dirfd`); empty and `.` components are skipped;
+/// - every directory on the way is opened `O_PATH|O_NOFOLLOW` and checked with fstat: a symlink
+///   (which O_PATH|O_NOFOLLOW opens as itself) fails with ELOOP, anything else but a directory
+///   with ENOTDIR;
+/// - the last component is opened with the caller's flags plus O_NOFOLLOW (ELOOP on a symlink,
+///   also with O_CREAT), and an O_PATH result is checked with fstat the same way.
+///
+/// Magic links (/proc/PID/fd/N) are symlinks to lstat and O_NOFOLLOW, so RESOLVE_NO_MAGICLINKS
+/// holds too. The walk does not stop at mount points, like RESOLVE_BENEATH.
+pub fn walk_beneath(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
+    let bytes = path.to_bytes();
+    if bytes.first() == Some(&b'/') {
+        return Err(io::Error::from_raw_os_error(libc::EXDEV));
+    }
+    let parts: Vec<&[u8]> = bytes
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect();
+    if parts.iter().any(|c| *c == b"..") {
+        return Err(io::Error::from_raw_os_error(libc::EXDEV));
+    }
+    let Some((last, dirs)) = parts.split_last() else {
+        return open_component(dirfd, c".", flags, mode);
+    };
+    let mut owned: Option<OwnedFd> = None;
+    for name in dirs {
+        let name = CString::new(*name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let at = owned.as_ref().map_or(dirfd, |fd| fd.as_fd());
+        // Not O_DIRECTORY: on a symlink it would fail with ENOTDIR before the ELOOP check.
+        let fd = open_component(at, &name, libc::O_PATH, 0)?;
+        let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(io::Error::from)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(io::Error::from_raw_os_error(libc::ENOTDIR));
+        }
+        owned = Some(fd);
+    }
+    let last = CString::new(*last).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let at = owned.as_ref().map_or(dirfd, |fd| fd.as_fd());
+    open_component(at, &last, flags, mode)
+}
+
+/// One component: `openat(dirfd, name, flags|O_NOFOLLOW|O_CLOEXEC, mode)`, refusing a symlink
+/// (ELOOP) also where O_PATH would have opened the link itself.
+fn open_component(
+    dirfd: BorrowedFd<'_>,
+    name: &CStr,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
+    // SAFETY: a valid dirfd and a NUL-terminated name, both outliving the call; `mode` is read
+    // only with O_CREAT.
+    let ret = unsafe {
+        libc::openat(
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            mode,
+        )
+    };
+    // SAFETY: a successful openat returns a new fd that nothing else owns.
+    let fd = unsafe { owned(libc::c_long::from(ret)) }.map_err(|e| {
+        // O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR; openat2 says ELOOP. Both refuse;
+        // give the same errno, so the errors read alike.
+        let on_link = || {
+            nix::sys::stat::fstatat(
+                Some(dirfd.as_raw_fd()),
+                name,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+        };
+        if e.raw_os_error() == Some(libc::ENOTDIR) && flags & libc::O_DIRECTORY != 0 && on_link() {
+            io::Error::from_raw_os_error(libc::ELOOP)
+        } else {
+            e
+        }
+    })?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(io::Error::from)?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(io::Error::from_raw_os_error(libc::ELOOP));
+    }
+    Ok(fd)
+}
+
+/// The openat2 call of [`open_beneath`].
+pub fn openat2_beneath(
     dirfd: BorrowedFd<'_>,
     path: &CStr,
     flags: i32,
@@ -221,4 +330,79 @@ pub fn open_host_dir(path: &CStr) -> io::Result<OwnedFd> {
     };
     // SAFETY: a successful open returns a new fd that nothing else owns.
     unsafe { owned(libc::c_long::from(ret)) }
+}
+
+#[cfg(test)]
+mod walk_tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A tree with a file, a directory, a symlink in the middle of a path, a symlink as the last
+    /// component, a magic link's stand-in (a symlink to /proc/self/fd/0) and one out of the tree.
+    fn tree() -> (tempfile::TempDir, OwnedFd) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("a/b")).unwrap();
+        std::fs::write(p.join("a/b/f"), "x").unwrap();
+        symlink("a", p.join("link_dir")).unwrap();
+        symlink("a/b/f", p.join("link_file")).unwrap();
+        symlink("/proc/self/fd/0", p.join("magic")).unwrap();
+        symlink("/etc", p.join("out")).unwrap();
+        let fd = std::fs::File::open(p).unwrap().into();
+        (dir, fd)
+    }
+
+    fn errno(r: &io::Result<OwnedFd>) -> Option<i32> {
+        r.as_ref().err().map(|e| e.raw_os_error().unwrap_or(-1))
+    }
+
+    /// The walk answers every case as openat2 does: the same success or the same errno.
+    #[test]
+    fn the_walk_gives_openat2s_answers() {
+        let (_dir, root) = tree();
+        let cases: &[(&CStr, i32)] = &[
+            (c"a/b/f", libc::O_RDONLY),
+            (c"a/b/f", libc::O_PATH),
+            (c"a//b/./f", libc::O_RDONLY),
+            (c"a/b", libc::O_PATH | libc::O_DIRECTORY),
+            (c".", libc::O_PATH | libc::O_DIRECTORY),
+            (c"link_dir/b/f", libc::O_RDONLY),
+            (c"link_dir/b/f", libc::O_PATH),
+            (c"link_file", libc::O_RDONLY),
+            (c"link_file", libc::O_PATH),
+            (c"magic", libc::O_PATH),
+            (c"out/passwd", libc::O_RDONLY),
+            (c"out", libc::O_PATH | libc::O_DIRECTORY),
+            (c"../x", libc::O_PATH),
+            (c"a/../../x", libc::O_PATH),
+            (c"/etc/passwd", libc::O_RDONLY),
+            (c"a/missing", libc::O_RDONLY),
+            (c"a/b/f/x", libc::O_RDONLY),
+        ];
+        for (path, flags) in cases {
+            let two = openat2_beneath(root.as_fd(), path, *flags, 0);
+            let walk = walk_beneath(root.as_fd(), path, *flags, 0);
+            assert_eq!(
+                errno(&walk),
+                errno(&two),
+                "{path:?} flags {flags:#x}: walk {walk:?}, openat2 {two:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_walk_creates_beneath_and_never_through_a_link() {
+        let (dir, root) = tree();
+        let flags = libc::O_WRONLY | libc::O_CREAT;
+        walk_beneath(root.as_fd(), c"a/new", flags, 0o644).unwrap();
+        assert!(dir.path().join("a/new").exists());
+        let e = walk_beneath(root.as_fd(), c"link_dir/new2", flags, 0o644);
+        assert_eq!(errno(&e), Some(libc::ELOOP));
+        assert!(!dir.path().join("a/new2").exists());
+        // A dangling link as the last component is not created through either.
+        symlink("a/made_by_link", dir.path().join("dangling")).unwrap();
+        let e = walk_beneath(root.as_fd(), c"dangling", flags, 0o644);
+        assert_eq!(errno(&e), Some(libc::ELOOP));
+        assert!(!dir.path().join("a/made_by_link").exists());
+    }
 }

@@ -75,6 +75,16 @@ pub fn thread_count() -> io::Result<usize> {
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
+/// `pidfd_open(2)`: a pidfd for `pid`. Contract: `pid` is a child of the caller not yet reaped,
+/// so the number cannot have been recycled between fork and this call.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags (0) by value and touches no memory of ours.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    let fd = RawFd::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: on success the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// `pidfd_send_signal(2)`: signal the process `pidfd` refers to (never a recycled pid).
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
     // SAFETY: a valid pidfd, a null siginfo (the kernel fills it in as for kill) and no flags.

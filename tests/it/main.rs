@@ -17,6 +17,7 @@ mod support;
 
 mod audit;
 mod cancel;
+mod containers;
 mod first_contact;
 mod fulljail_landlock;
 mod fulljail_seccomp;

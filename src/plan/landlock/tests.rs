@@ -79,6 +79,7 @@ fn bare() -> Policy {
             enabled: false,
             log: None,
         },
+        isolation: Default::default(),
     }
 }
 
@@ -420,4 +421,28 @@ fn plan_displays_every_rule_and_serializes() {
     assert_eq!(json["paths"][1]["rights"][0], "execute");
     assert_eq!(json["ports"][0]["rights"][0], "connect-tcp");
     assert_eq!(json["scopes"][0], "signal");
+}
+
+#[test]
+fn without_namespaces_only_named_host_paths_get_rules_and_tcp_is_handled() {
+    let mut p = bare();
+    p.filesystem.scratch.tmp = true;
+    p.filesystem.scratch.shm = true;
+    let full = rules(&p);
+    assert!(full.iter().any(|r| r.path == std::path::Path::new("/")));
+    assert!(!handles_net(&p));
+    p.isolation.mode = crate::policy::IsolationMode::Landlock;
+    let host = rules(&p);
+    assert!(full.iter().any(|r| r.path == std::path::Path::new("/tmp")));
+    for gone in ["/", "/tmp", "/dev/shm", "/dev", "/dev/pts"] {
+        assert!(
+            host.iter().all(|r| r.path != std::path::Path::new(gone)),
+            "{gone} must get no rule on the host: {host:#?}"
+        );
+    }
+    let proc_ = rule(&host, "/proc");
+    assert!(!proc_.rights.contains(&FsRight::WriteFile));
+    // No network namespace: Landlock handles TCP, with no port allowed.
+    assert!(handles_net(&p));
+    assert!(port_rules(&p).is_empty());
 }

@@ -31,6 +31,8 @@ pub struct Overrides {
     /// `--exec`: paths whose bind becomes executable (or that are bound read-only, executable).
     pub exec: Vec<PathBuf>,
     pub net: Option<NetMode>,
+    /// `--isolation`.
+    pub isolation: Option<IsolationMode>,
     pub timeout: Option<String>,
     pub memory: Option<String>,
     /// `KEY=VALUE`.
@@ -278,6 +280,7 @@ impl Resolver<'_> {
         let env = self.env(m, ov, &scratch);
         let cwd = self.cwd(m, ov, &scratch, &binds);
         let hostname = self.hostname(m);
+        let isolation = self.isolation(m, ov, &binds);
         let export = self.export(m, &scratch);
         let budget = Budget {
             calls_per_minute: self.budget_count(l.budget.calls_per_minute.as_ref()),
@@ -321,6 +324,7 @@ impl Resolver<'_> {
             export,
             budget,
             audit,
+            isolation,
         }
     }
 }

@@ -286,6 +286,62 @@ impl Resolver<'_> {
         env
     }
 
+    /// The isolation mode (the flag wins over the profile) and the profile's requirements. A
+    /// mode that lacks a required wall, or that cannot place a bind where the profile says, is
+    /// refused here, before anything is built: never a silent fallback.
+    pub(super) fn isolation(&mut self, m: &Merged, ov: &Overrides, binds: &[Bind]) -> Isolation {
+        let l = &m.layer;
+        let mode = ov
+            .isolation
+            .or(l.isolation.as_ref().map(|i| i.value))
+            .unwrap_or_default();
+        let asked = if ov.isolation.is_some() {
+            "--isolation landlock".to_string()
+        } else {
+            "isolation = \"landlock\"".to_string()
+        };
+        let lacking = Wall::lacking(mode);
+        let mut requires = Vec::new();
+        for item in &l.requires {
+            if lacking.contains(&item.value) {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    format!(
+                        "profile \"{}\" requires {}, which {asked} does not give ({})",
+                        m.profiles.last().map_or("default", |p| p.name.as_str()),
+                        item.value.name(),
+                        item.value.without()
+                    ),
+                    "run it in the full jail (drop --isolation landlock) on a host that allows namespaces; `tooljail doctor` says why this one does not",
+                );
+            }
+            requires.push(item.value);
+        }
+        if mode == IsolationMode::Landlock {
+            // Without a mount namespace a path is where it is on the host: a bind cannot put
+            // it anywhere else. A target that already leads to the source on the host (/bin
+            // to /usr/bin on a merged-/usr system) is the same path.
+            let elsewhere = |b: &&Bind| {
+                b.source != b.target
+                    && self.host.canonicalize(&b.target).ok().as_ref() != Some(&b.source)
+            };
+            let moved: Vec<&Bind> = binds.iter().filter(elsewhere).collect();
+            for b in moved {
+                self.cli_err(
+                    "--isolation landlock",
+                    format!(
+                        "{} would appear at {} inside the jail, which needs a mount namespace",
+                        b.source.display(),
+                        b.target.display()
+                    ),
+                    "bind it at its own path, or run in the full jail",
+                );
+            }
+        }
+        Isolation { mode, requires }
+    }
+
     pub(super) fn hostname(&mut self, m: &Merged) -> String {
         let Some(item) = &m.layer.hostname else {
             return "tooljail".into();

@@ -151,14 +151,26 @@ pub fn hardening(key: &str) -> Result<&'static Hardening, String> {
 /// glibc's getaddrinfo(AI_ADDRCONFIG) and if_nameindex read interface addresses through it;
 /// changing routes or links needs CAP_NET_ADMIN, which the jail never has.
 pub const SOCKET_FAMILIES: &[(u32, &str)] = &[(1, "AF_UNIX"), (2, "AF_INET"), (10, "AF_INET6")];
-/// The socket families `mode` needs (see [`SOCKET_FAMILIES`] for why every mode gets the same
-/// three: `none` and `loopback` differ from `host` in the network namespace, not in families).
-pub fn socket_families(mode: crate::policy::NetMode) -> &'static [(u32, &'static str)] {
-    use crate::policy::NetMode;
-    match mode {
-        NetMode::None | NetMode::Loopback | NetMode::Host => SOCKET_FAMILIES,
+/// The socket families `mode` needs under `isolation` (see [`SOCKET_FAMILIES`] for why every mode
+/// of the full jail gets the same three: `none` and `loopback` differ from `host` in the network
+/// namespace, not in families). Without namespaces (`isolation = "landlock"`) there is no private
+/// network: in `none` and `loopback` an AF_INET or AF_INET6 socket would reach the host's network
+/// (Landlock limits only TCP bind and connect, not UDP), so those families are refused, and only
+/// AF_UNIX (and netlink route, below) is left.
+pub fn socket_families(
+    mode: crate::policy::NetMode,
+    isolation: crate::policy::IsolationMode,
+) -> &'static [(u32, &'static str)] {
+    use crate::policy::{IsolationMode, NetMode};
+    match (mode, isolation) {
+        (NetMode::None | NetMode::Loopback, IsolationMode::Landlock) => UNIX_ONLY,
+        (NetMode::None | NetMode::Loopback | NetMode::Host, IsolationMode::Full)
+        | (NetMode::Host, IsolationMode::Landlock) => SOCKET_FAMILIES,
     }
 }
+
+/// AF_UNIX alone: `none` and `loopback` without a network namespace.
+pub const UNIX_ONLY: &[(u32, &str)] = &[(1, "AF_UNIX")];
 
 /// `AF_UNIX`: the only family `socketpair(2)` may name.
 pub const AF_UNIX: u32 = 1;

@@ -128,6 +128,25 @@ fn socket_families() {
             Answer::Deny(DenialRule::Hardening, libc::EAFNOSUPPORT)
         );
     }
+    // Without namespaces, modes none and loopback have no private network: AF_INET and AF_INET6
+    // are refused like any rare family (UDP would reach the host); host mode keeps them.
+    let mut landlock = default_policy();
+    landlock.isolation.mode = crate::policy::IsolationMode::Landlock;
+    let lprog = compile(&landlock).unwrap();
+    let ls = |d: i32| call(&lprog, "socket", &[d as u64, 2, 0]);
+    assert_eq!(ls(libc::AF_UNIX), ret::ALLOW);
+    assert_eq!(ls(libc::AF_INET), ret::USER_NOTIF);
+    assert_eq!(ls(libc::AF_INET6), ret::USER_NOTIF);
+    assert_eq!(
+        shadow_answer(&lprog, "socket", &[libc::AF_INET as u64, 2, 0]),
+        Answer::Deny(DenialRule::Hardening, libc::EAFNOSUPPORT)
+    );
+    landlock.network.mode = crate::policy::NetMode::Host;
+    let hprog = compile(&landlock).unwrap();
+    assert_eq!(
+        call(&hprog, "socket", &[libc::AF_INET as u64, 2, 0]),
+        ret::ALLOW
+    );
     // The kernel sees int domain: AF_INET with garbage high bits is still AF_INET, and
     // AF_PACKET with garbage high bits is still AF_PACKET.
     assert_eq!(call(&prog, "socket", &[(1 << 40) | 2, 1, 0]), ret::ALLOW);

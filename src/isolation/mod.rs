@@ -1,0 +1,211 @@
+//! `isolation = "landlock"`: the launch without namespaces, for hosts (containers, mostly) whose
+//! seccomp profile forbids them. Chosen by the pipeline's launch stage from the Policy's
+//! isolation mode, and only when a profile or `--isolation landlock` asks for it by name
+//! (DESIGN.md invariant 11): nothing falls back to it.
+//!
+//! It reuses everything the full jail computes and does that needs no namespace: the same plan
+//! (the seccomp program and the Landlock rules, computed before the fork; the rules are those of
+//! [`crate::plan::landlock::rules`] for this mode), the same last steps in the command
+//! ([`crate::jail::command_without_namespaces`]: setsid, rlimits, close fds, environment, chdir,
+//! capabilities, no_new_privs, Landlock, seccomp, execve), the same channel, wait loop, seccomp
+//! notifier and report. What it lacks is listed by [`crate::policy::Wall::without`], and said in
+//! the report's `isolation` section, in `explain` and in docs/containers.md.
+//!
+//! ```text
+//!   supervisor (the jail user) ── fork ──> command (last steps, execve)
+//!        │ child subreaper: descendants left when the command ends are killed
+//!        └ scratch: a fresh 0700 directory under the temporary directory, removed afterwards
+//! ```
+
+pub mod scratch;
+
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::supervisor::identity::{self, JailIdentity};
+use crate::supervisor::wait;
+use crate::supervisor::{End, Outcome};
+use crate::sys::process::{self, Forked};
+use nix::fcntl::OFlag;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::AsFd;
+use std::time::Instant;
+
+/// Run `plan` without namespaces and wait for it to end. `cgroup_parent` as for
+/// [`crate::supervisor::run`].
+pub fn run(
+    plan: &Plan,
+    who: &JailIdentity,
+    cgroup_parent: Option<&std::path::Path>,
+) -> Result<Outcome> {
+    let _span = tracing::debug_span!("supervisor (isolation landlock)").entered();
+    let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
+    if threads != 1 {
+        return Err(
+            Error::setup("check the supervisor is single-threaded", libc::EBUSY).with_hint(
+                format!("{threads} threads are running; this is a tooljail bug"),
+            ),
+        );
+    }
+    // Root runs the command as --user, or nobody, exactly as in the full jail.
+    identity::become_jail_user(who)?;
+    let scratch = scratch::create(&plan.policy.filesystem.scratch.path)?;
+    let cgroup = cgroup_parent
+        .map(|parent| crate::supervisor::jail_cgroup(parent, &plan.policy.limits))
+        .transpose();
+    let mut outcome = cgroup.and_then(|cg| {
+        let result = run_in(plan, cg.as_ref());
+        match (result, cg) {
+            (Ok(mut o), Some(cg)) => {
+                o.cgroup = Some(cg.events());
+                if let Err(e) = cg.remove() {
+                    o.warnings.push(format!(
+                        "could not remove the jail cgroup {}: {e}; remove it with rmdir",
+                        cg.dir().display()
+                    ));
+                }
+                Ok(o)
+            }
+            (r, Some(cg)) => {
+                let _ = cg.remove();
+                r
+            }
+            (r, None) => r,
+        }
+    });
+    // After every process of the command is gone: nothing can write into it any more.
+    if let Err(e) = scratch::remove(&scratch) {
+        let w = format!(
+            "could not remove the scratch directory {}: {e}; remove it by hand",
+            scratch.display()
+        );
+        match &mut outcome {
+            Ok(o) => o.warnings.push(w),
+            Err(_) => tracing::warn!("{w}"),
+        }
+    }
+    outcome
+}
+
+fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Outcome> {
+    let (chan_rx, chan_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| Error::setup("create the channel pipe", e as i32))?;
+    // The command waits on this for its go byte, written once it is in the jail cgroup: without
+    // CLONE_INTO_CGROUP (clone3 is what these hosts refuse) nothing else keeps it from starting
+    // processes outside the cgroup.
+    let (sync_rx, sync_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
+        .map_err(|e| Error::setup("create the sync pipe", e as i32))?;
+    let (seccomp_rx, seccomp_tx) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::setup("create the seccomp hand-off socket", e as i32))?;
+    let mut forwarded = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        forwarded.add(sig);
+    }
+    let mut old_mask = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
+        .map_err(|e| Error::setup("block forwarded signals", e as i32))?;
+    let sfd = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| Error::setup("create a signalfd", e as i32))?;
+    // No pid namespace kills what the command leaves behind: as a child subreaper the
+    // supervisor inherits every orphaned descendant, and kills them all once the command ends.
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| Error::setup("become a child subreaper", e as i32))?;
+    let supervisor = nix::unistd::getpid().as_raw();
+    let started = Instant::now();
+    // fork, not clone3: the filters this mode exists for answer clone3 with ENOSYS.
+    let pid = match process::fork().map_err(|e| Error::setup("fork the command", &e))? {
+        Forked::Child => {
+            drop((chan_rx, sfd, seccomp_rx, sync_tx));
+            crate::jail::command_without_namespaces(
+                plan,
+                supervisor,
+                sync_rx.as_fd(),
+                chan_tx.as_fd(),
+                seccomp_tx.as_fd(),
+            )
+        }
+        Forked::Parent { pid, .. } => pid,
+    };
+    drop((chan_tx, seccomp_tx, sync_rx));
+    let pidfd = match process::pidfd_open(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = wait::reap(pid);
+            return Err(Error::setup("pidfd_open the command", &e));
+        }
+    };
+    if let Some(cg) = cgroup {
+        // Moved while it waits for the go byte, before it runs anything.
+        if let Err(e) = cg.add(pid) {
+            let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = wait::reap(pid);
+            return Err(
+                Error::setup(format!("move the command into {}", cg.dir().display()), &e)
+                    .with_hint("the cgroup is not delegated to this user; see `tooljail doctor`"),
+            );
+        }
+    }
+    // If this write fails the command sees EOF and leaves; the wait loop reports it.
+    let _ = nix::unistd::write(&sync_tx, &[1]);
+    drop(sync_tx);
+    let outcome = wait::wait(
+        wait::Jail {
+            pid,
+            pidfd,
+            chan_rx,
+            signals: sfd,
+            seccomp_rx,
+        },
+        started,
+        plan,
+    );
+    let left = kill_descendants();
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    let mut outcome = outcome?;
+    if left > 0 {
+        outcome.warnings.push(format!(
+            "isolation landlock: killed {left} process(es) the command left running"
+        ));
+    }
+    if let End::SetupFailed(e) = &mut outcome.end {
+        if e.hint.is_empty() {
+            e.hint = "this ran with --isolation landlock (no namespaces)".into();
+        }
+    }
+    Ok(outcome)
+}
+
+/// SIGKILL every remaining child of the supervisor (as a subreaper, every orphaned descendant of
+/// the command is one) and reap it, until none is left. Returns how many were killed.
+fn kill_descendants() -> usize {
+    let me = nix::unistd::getpid().as_raw();
+    let path = format!("/proc/{me}/task/{me}/children");
+    let mut killed = 0;
+    // Each round kills what is there; what those forked meanwhile is re-parented to us and
+    // found in the next round. The bound only stops a kernel that never empties the list.
+    for _ in 0..10_000 {
+        let children: Vec<i32> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        if children.is_empty() {
+            // Zombies that were already dead are not listed; reap them too.
+            while let Ok(Some(_)) = process::reap_any() {}
+            return killed;
+        }
+        for pid in children {
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+            let _ = process::wait4(pid, true);
+        }
+    }
+    killed
+}
