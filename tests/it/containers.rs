@@ -8,8 +8,8 @@
 //! - `--isolation landlock` runs there, says in the report what it lacks, and keeps its walls:
 //!   each denial below has a positive control beside it (the same thing allowed by the profile,
 //!   or done without tooljail), so a test fails when the wall is removed.
-//! - Real tasks work in that mode: make that runs what it built, git commit, python's unittest
-//!   in a read-write directory, pip installing a wheel into a virtualenv.
+//! - Real tasks work in that mode: make that runs what it built, git commit, pytest in a
+//!   read-write directory, pip installing a wheel into a virtualenv.
 
 use crate::support::{each_identity, run_for, tempdir, unique, Ctx, Run};
 use serde_json::Value;
@@ -676,13 +676,10 @@ fn python_tests_run_in_a_rw_directory_in_landlock_mode() {
     each_identity(|ctx| {
         let dir = readable_dir(&[(
             "test_sq.py",
-            "import tempfile, unittest\n\
-             class T(unittest.TestCase):\n\
-             \x20   def test_sq(self):\n\
-             \x20       with tempfile.NamedTemporaryFile() as f:\n\
-             \x20           f.write(b'x')\n\
-             \x20       self.assertEqual(7 * 7, 49)\n\
-             \x20       open('done', 'w').write('x')\n",
+            "def test_sq(tmp_path):\n\
+             \x20   (tmp_path / 'scratch').write_text('x')\n\
+             \x20   assert 7 * 7 == 49\n\
+             \x20   open('done', 'w').write('x')\n",
         )]);
         give(ctx, dir.path());
         let d = dir.path().display().to_string();
@@ -702,13 +699,13 @@ fn python_tests_run_in_a_rw_directory_in_landlock_mode() {
                 "--",
                 "python3",
                 "-m",
-                "unittest",
-                "-v",
-                "test_sq",
+                "pytest",
+                "-q",
+                "test_sq.py",
             ],
         );
         r.expect(0);
-        assert!(r.run.stderr.contains("OK"), "{}", r.dump());
+        assert!(r.run.stdout.contains("1 passed"), "{}", r.dump());
         assert!(dir.path().join("done").exists(), "{}", r.dump());
     });
 }
