@@ -242,20 +242,7 @@ pub fn syscall_remedy(name: &str, hardening: bool) -> (String, bool) {
 mod tests {
     use super::*;
     use crate::plan::limits::plan;
-    use std::time::Duration;
-
-    fn limits() -> Limits {
-        Limits {
-            wall_time: Duration::from_secs(60),
-            kill_after: Duration::from_secs(2),
-            cpu_time: Some(Duration::from_secs(10)),
-            memory: Some(1 << 30),
-            processes: Some(64),
-            open_files: Some(256),
-            file_size: Some(1 << 20),
-            require_cgroup: false,
-        }
-    }
+    use crate::plan::limits::tests::limits;
 
     #[test]
     fn attribution_follows_evidence() {

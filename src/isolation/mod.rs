@@ -26,8 +26,7 @@ use crate::supervisor::wait;
 use crate::supervisor::{End, Outcome};
 use crate::sys::process::{self, Forked};
 use nix::fcntl::OFlag;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::{SigmaskHow, Signal};
 use std::os::fd::AsFd;
 use std::time::Instant;
 
@@ -95,22 +94,8 @@ fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Out
     // processes outside the cgroup.
     let (sync_rx, sync_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::setup("create the sync pipe", e as i32))?;
-    let (seccomp_rx, seccomp_tx) = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::SeqPacket,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(|e| Error::setup("create the seccomp hand-off socket", e as i32))?;
-    let mut forwarded = SigSet::empty();
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        forwarded.add(sig);
-    }
-    let mut old_mask = SigSet::empty();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
-        .map_err(|e| Error::setup("block forwarded signals", e as i32))?;
-    let sfd = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| Error::setup("create a signalfd", e as i32))?;
+    let (seccomp_rx, seccomp_tx) = crate::supervisor::handoff_socket()?;
+    let (sfd, old_mask) = crate::supervisor::forward_signals()?;
     // No pid namespace kills what the command leaves behind: as a child subreaper the
     // supervisor inherits every orphaned descendant, and kills them all once the command ends.
     nix::sys::prctl::set_child_subreaper(true)

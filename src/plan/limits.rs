@@ -285,11 +285,12 @@ pub fn as_backstop(memory: u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn limits() -> Limits {
+    /// Limits with every key set, for the limit tests here and attribution's.
+    pub(crate) fn limits() -> Limits {
         Limits {
             wall_time: Duration::from_secs(60),
             kill_after: Duration::from_secs(2),

@@ -16,7 +16,7 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use notify::{Denial, Denials};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// How the jailed command ended.
@@ -148,25 +148,11 @@ fn run_in(
     let (sync_rx, sync_tx) = pipe("sync")?;
     let (chan_rx, chan_tx) = pipe("channel")?;
     // The command sends its seccomp listener fd over this socket (SCM_RIGHTS).
-    let (seccomp_rx, seccomp_tx) = nix::sys::socket::socketpair(
-        nix::sys::socket::AddressFamily::Unix,
-        nix::sys::socket::SockType::SeqPacket,
-        None,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(|e| Error::setup("create the seccomp hand-off socket", e as i32))?;
+    let (seccomp_rx, seccomp_tx) = handoff_socket()?;
 
     // Signals to forward are blocked and read from a signalfd (no handlers, no static state).
     // The jail's pid 1 inherits the mask and keeps it for its own signalfd.
-    let mut forwarded = SigSet::empty();
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        forwarded.add(sig);
-    }
-    let mut old_mask = SigSet::empty();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
-        .map_err(|e| Error::setup("block forwarded signals", e as i32))?;
-    let sfd = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(|e| Error::setup("create a signalfd", e as i32))?;
+    let (sfd, old_mask) = forward_signals()?;
 
     let started = Instant::now();
     let clone_span = tracing::debug_span!("clone and id maps").entered();
@@ -250,4 +236,33 @@ fn run_in(
         userns::explain_eperm(e);
     }
     Ok(outcome)
+}
+
+/// The socket the command sends its seccomp listener fd over (SCM_RIGHTS): (supervisor's end,
+/// command's end).
+pub(crate) fn handoff_socket() -> Result<(OwnedFd, OwnedFd)> {
+    nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::setup("create the seccomp hand-off socket", e as i32))
+}
+
+/// Block SIGINT, SIGTERM and SIGHUP and read them from a signalfd instead (no handlers, no
+/// static state), to forward them to the jail. Returns the signalfd and the mask to restore.
+/// What the supervisor forks inherits the mask (the jail's pid 1 keeps it for its own
+/// signalfd).
+pub(crate) fn forward_signals() -> Result<(SignalFd, SigSet)> {
+    let mut forwarded = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        forwarded.add(sig);
+    }
+    let mut old_mask = SigSet::empty();
+    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut old_mask))
+        .map_err(|e| Error::setup("block forwarded signals", e as i32))?;
+    let sfd = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(|e| Error::setup("create a signalfd", e as i32))?;
+    Ok((sfd, old_mask))
 }
