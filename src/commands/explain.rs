@@ -169,8 +169,29 @@ pub fn render(p: &Policy) -> String {
         "  hardening turned off (unsafe_allow): {}",
         none_if_empty(&p.syscalls.unsafe_allow)
     );
-    // The rules exactly as the jail applies them (same function).
-    let _ = write!(w, "\n{}", crate::plan::landlock::plan(p));
+    // The rules exactly as the jail applies them (same function), and what of them this kernel
+    // cannot enforce: a right it does not know is listed above but enforced nowhere.
+    let landlock = crate::plan::landlock::plan(p);
+    let _ = write!(w, "\n{landlock}");
+    match crate::preflight::kernel_abi() {
+        Some(abi) => {
+            let beyond: Vec<String> = landlock
+                .beyond_abi(abi)
+                .iter()
+                .map(|(name, needs)| format!("{name} (needs ABI {needs})"))
+                .collect();
+            if !beyond.is_empty() {
+                let _ = writeln!(
+                    w,
+                    "  not enforced by this kernel (Landlock ABI {abi}): {}",
+                    beyond.join(", ")
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(w, "  not enforced: this kernel has no Landlock");
+        }
+    }
     let m = &p.limits;
     let _ = writeln!(w, "\nlimits:");
     let _ = writeln!(

@@ -516,6 +516,32 @@ pub fn plan(policy: &Policy) -> LandlockPlan {
     }
 }
 
+impl LandlockPlan {
+    /// The rights and scopes the rules grant or turn on that a kernel with Landlock ABI `abi`
+    /// does not know, with the ABI each needs, in order: granted in the rules but enforced
+    /// nowhere on that kernel (a right the kernel does not know is neither handled nor denied).
+    pub fn beyond_abi(&self, abi: u32) -> Vec<(&'static str, u32)> {
+        let mut out: Vec<(&'static str, u32)> = Vec::new();
+        let fs = self
+            .paths
+            .iter()
+            .flat_map(|r| &r.rights)
+            .map(|r| (r.name(), r.abi()));
+        let net = self
+            .ports
+            .iter()
+            .flat_map(|p| &p.rights)
+            .map(|r| (r.name(), r.abi()));
+        let scopes = self.scopes.iter().map(|s| (s.name(), s.abi()));
+        for (name, needs) in fs.chain(net).chain(scopes) {
+            if needs > abi && !out.iter().any(|(n, _)| *n == name) {
+                out.push((name, needs));
+            }
+        }
+        out
+    }
+}
+
 impl fmt::Display for LandlockPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = match self.mode {

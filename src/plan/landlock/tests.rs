@@ -446,3 +446,20 @@ fn without_namespaces_only_named_host_paths_get_rules_and_tcp_is_handled() {
     assert!(handles_net(&p));
     assert!(port_rules(&p).is_empty());
 }
+
+#[test]
+fn rights_a_kernel_does_not_know_are_named_with_the_abi_they_need() {
+    let mut p = bare();
+    p.landlock.scope_signals = true;
+    let plan = plan(&p);
+    // resolve-unix (ABI 9) is granted on writable directories; the scopes need ABI 6.
+    let names = |abi| -> Vec<&str> { plan.beyond_abi(abi).into_iter().map(|(n, _)| n).collect() };
+    assert!(
+        names(7).contains(&"resolve-unix"),
+        "{:?}",
+        plan.beyond_abi(7)
+    );
+    assert!(!names(7).contains(&"signal"));
+    assert!(names(5).contains(&"signal"));
+    assert!(plan.beyond_abi(99).is_empty());
+}
