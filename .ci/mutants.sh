@@ -29,7 +29,7 @@ cd "$work/tree"
 # One patch a line (python `re`, DOTALL); a mutation may have several lines of the same NAME.
 MUTATIONS=$(cat <<'EOF'
 setsid @@ jail_net::no_controlling_terminal_to_inject_into @@ nix::unistd::setsid\(\)\.map_err\([^;]*\)\?; @@
-capability drop @@ jail::no_capabilities_and_no_new_privileges @@ (?:\w+::)*caps::drop_all\(\)\?;(?=(?:\s*//[^\n]*)*\s*nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)) @@
+capability drop @@ jail::no_capabilities_and_no_new_privileges @@ (?:\w+::)*caps::drop_all\([^;\n]*\)\?;(?=(?:\s*//[^\n]*)*\s*nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)) @@
 no_new_privs @@ jail::no_capabilities_and_no_new_privileges @@ nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)[^;]*\?; @@
 supervisor dumpable @@ supervisor_hardening::same_uid_host_processes_cannot_read_or_take_over_the_supervisor @@ nix::sys::prctl::set_dumpable\(false\)\s*\.map_err\(\|e\| Error::setup\("set the supervisor non-dumpable"[^;]*\?; @@
 pid 1 dumpable @@ supervisor_hardening::same_uid_host_processes_cannot_read_or_take_over_the_supervisor @@ nix::sys::prctl::set_dumpable\(false\)\.map_err\(\|e\| step\("set pid 1 non-dumpable"\)[^;]*\?; @@
