@@ -125,20 +125,7 @@ fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Out
             return Err(Error::setup("pidfd_open the command", &e));
         }
     };
-    if let Some(cg) = cgroup {
-        // Moved while it waits for the go byte, before it runs anything.
-        if let Err(e) = cg.add(pid) {
-            let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-            let _ = wait::reap(pid);
-            return Err(
-                Error::setup(format!("move the command into {}", cg.dir().display()), &e)
-                    .with_hint("the cgroup is not delegated to this user; see `tooljail doctor`"),
-            );
-        }
-    }
-    // If this write fails the command sees EOF and leaves; the wait loop reports it.
-    let _ = nix::unistd::write(&sync_tx, &[1]);
-    drop(sync_tx);
+    crate::supervisor::release(pid, pidfd.as_fd(), cgroup, sync_tx)?;
     let outcome = wait::wait(
         wait::Jail {
             pid,

@@ -202,21 +202,7 @@ fn run_in(
         let _ = wait::reap(pid);
         return Err(e);
     }
-    // Into the jail cgroup while the child still waits for the go byte: everything it starts
-    // inherits the cgroup, so no process of the jail escapes the limits.
-    if let Some(cg) = cgroup {
-        if let Err(e) = cg.add(pid) {
-            let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-            let _ = wait::reap(pid);
-            return Err(
-                Error::setup(format!("move the jail into {}", cg.dir().display()), &e)
-                    .with_hint("the cgroup is not delegated to this user; see `tooljail doctor`"),
-            );
-        }
-    }
-    // If this write fails the child sees EOF and exits; the wait loop below reports it.
-    let _ = nix::unistd::write(&sync_tx, &[1]);
-    drop(sync_tx);
+    release(pid, pidfd.as_fd(), cgroup, sync_tx)?;
     drop(clone_span);
 
     let outcome = wait::wait(
@@ -265,4 +251,29 @@ pub(crate) fn forward_signals() -> Result<(SignalFd, SigSet)> {
     let sfd = SignalFd::with_flags(&forwarded, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|e| Error::setup("create a signalfd", e as i32))?;
     Ok((sfd, old_mask))
+}
+
+/// Move the child `pid` into the jail cgroup (when there is one) while it still waits for the
+/// go byte, then send the go byte: everything it starts inherits the cgroup, so no process of
+/// the jail escapes the limits. A child that cannot be moved is killed and reaped, and nothing
+/// runs. If the go byte cannot be written the child sees EOF and leaves; the wait loop reports
+/// it.
+pub(crate) fn release(
+    pid: i32,
+    pidfd: std::os::fd::BorrowedFd<'_>,
+    cgroup: Option<&crate::cgroup::JailCgroup>,
+    sync_tx: OwnedFd,
+) -> Result<()> {
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.add(pid) {
+            let _ = process::pidfd_send_signal(pidfd, libc::SIGKILL);
+            let _ = wait::reap(pid);
+            return Err(
+                Error::setup(format!("move the jail into {}", cg.dir().display()), &e)
+                    .with_hint("the cgroup is not delegated to this user; see `tooljail doctor`"),
+            );
+        }
+    }
+    let _ = nix::unistd::write(&sync_tx, &[1]);
+    Ok(())
 }
