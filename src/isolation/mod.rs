@@ -21,7 +21,7 @@ pub mod scratch;
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::supervisor::identity::{self, JailIdentity};
+use crate::supervisor::identity::JailIdentity;
 use crate::supervisor::wait;
 use crate::supervisor::{End, Outcome};
 use crate::sys::process::{self, Forked};
@@ -38,16 +38,7 @@ pub fn run(
     cgroup_parent: Option<&std::path::Path>,
 ) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor (isolation landlock)").entered();
-    let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
-    if threads != 1 {
-        return Err(
-            Error::setup("check the supervisor is single-threaded", libc::EBUSY).with_hint(
-                format!("{threads} threads are running; this is a tooljail bug"),
-            ),
-        );
-    }
-    // Root runs the command as --user, or nobody, exactly as in the full jail.
-    identity::become_jail_user(who)?;
+    crate::supervisor::become_supervisor(who)?;
     let scratch = scratch::create(&plan.policy.filesystem.scratch.path)?;
     let cgroup = cgroup_parent
         .map(|parent| crate::supervisor::jail_cgroup(parent, &plan.policy.limits))

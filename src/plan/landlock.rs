@@ -376,14 +376,7 @@ fn rules_in_jail(policy: &Policy) -> Vec<LandlockRule> {
             origin: origin.into(),
         });
     }
-    for dev in &fs.devices {
-        out.push(LandlockRule {
-            path: dev.clone(),
-            kind: FileKind::File,
-            rights: DEVICE.to_vec(),
-            origin: "device".into(),
-        });
-    }
+    out.extend(device_rules(&fs.devices));
     out.push(LandlockRule {
         path: "/proc".into(),
         kind: FileKind::Dir,
@@ -475,14 +468,7 @@ fn rules_on_host(policy: &Policy) -> Vec<LandlockRule> {
         rights: path_rights(Access::ReadWrite, FileKind::Dir, fs.scratch.exec),
         origin: "scratch (a host directory)".into(),
     });
-    for dev in &fs.devices {
-        out.push(LandlockRule {
-            path: dev.clone(),
-            kind: FileKind::File,
-            rights: DEVICE.to_vec(),
-            origin: "device".into(),
-        });
-    }
+    out.extend(device_rules(&fs.devices));
     out.push(LandlockRule {
         path: "/proc".into(),
         kind: FileKind::Dir,
@@ -576,6 +562,17 @@ impl fmt::Display for LandlockPlan {
             writeln!(f, "  scopes: {}", scopes.join(","))
         }
     }
+}
+
+/// One rule per device node the Policy lists: the device rights (ioctl included) on exactly
+/// those files, in both isolation modes.
+fn device_rules(devices: &[PathBuf]) -> impl Iterator<Item = LandlockRule> + '_ {
+    devices.iter().map(|dev| LandlockRule {
+        path: dev.clone(),
+        kind: FileKind::File,
+        rights: DEVICE.to_vec(),
+        origin: "device".into(),
+    })
 }
 
 #[cfg(test)]

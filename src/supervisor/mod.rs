@@ -75,18 +75,7 @@ pub fn run(
     cgroup_parent: Option<&std::path::Path>,
 ) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor").entered();
-    // clone3 in a multi-threaded process would copy only this thread, with other threads' locks
-    // held forever in the child.
-    let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
-    if threads != 1 {
-        return Err(
-            Error::setup("check the supervisor is single-threaded", libc::EBUSY).with_hint(
-                format!("{threads} threads are running; this is a tooljail bug"),
-            ),
-        );
-    }
-    // Root runs the jail as --user, or nobody:nogroup, before any namespace exists.
-    identity::become_jail_user(who)?;
+    become_supervisor(who)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
@@ -276,4 +265,20 @@ pub(crate) fn release(
     }
     let _ = nix::unistd::write(&sync_tx, &[1]);
     Ok(())
+}
+
+/// The supervisor's first steps, in both isolation modes: check it is single-threaded (clone3
+/// or fork in a multi-threaded process copies only this thread, with other threads' locks held
+/// forever in the child), then, started as root, become the jail's user (--user, or
+/// nobody:nogroup) before anything of the jail exists.
+pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
+    let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
+    if threads != 1 {
+        return Err(
+            Error::setup("check the supervisor is single-threaded", libc::EBUSY).with_hint(
+                format!("{threads} threads are running; this is a tooljail bug"),
+            ),
+        );
+    }
+    identity::become_jail_user(who)
 }
