@@ -259,6 +259,17 @@ pub fn spawn(cmd: &mut Command) -> Child {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // A binary this process just copied (the shared tooljail, the containerize helper) can
+    // still be open for writing in a child another test thread forked before its exec closed
+    // the descriptor: execve then fails with ETXTBSY for a moment. Retry that, and only that.
+    for _ in 0..50 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            r => return r.expect("spawn"),
+        }
+    }
     cmd.spawn().expect("spawn")
 }
 
