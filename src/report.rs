@@ -140,6 +140,70 @@ pub struct Report {
     pub retryable: bool,
     /// Warnings printed on stderr (e.g. best-effort isolation that was not enforced).
     pub warnings: Vec<String>,
+    /// What left the scratch (`[export]`), when the Policy exports anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportReport>,
+    /// The capped streams (`[output]`), when a cap is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputReport>,
+}
+
+/// The export stage's account: every file that left the scratch, and every file the patterns
+/// named that did not, with the rule that refused it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportReport {
+    /// The host directory files were copied to.
+    pub to: String,
+    /// Why nothing was exported at all (`when = "success"` and the command failed, the jail
+    /// never ran, a strict refusal); absent when the export ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    pub exported: Vec<ExportedFile>,
+    pub refused: Vec<RefusedFile>,
+    /// Bytes exported, in all.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedFile {
+    /// Relative to the export directory, the same below `to`.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedFile {
+    /// Relative to the export directory (lossy UTF-8; control characters escaped by JSON).
+    pub path: String,
+    /// `name`, `symlink`, `hard_link`, `fifo`, `device`, `socket`, `forbid`, `content`,
+    /// `max_bytes`, `max_total_bytes`, `max_files`, `exists` or `error`.
+    pub rule: String,
+    /// What was found, in words.
+    pub detail: String,
+    /// The key that lifts the rule, or "cannot be lifted".
+    pub remedy: String,
+}
+
+/// Bytes of each capped stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<StreamReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<StreamReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamReport {
+    /// The cap, in bytes.
+    pub max: u64,
+    /// `head` or `head+tail`.
+    pub mode: String,
+    /// Bytes of the command's output the caller received (the marker line not counted).
+    pub written: u64,
+    /// Bytes the command wrote that the caller did not receive.
+    pub dropped: u64,
 }
 
 impl Report {
@@ -168,6 +232,8 @@ impl Report {
             error: None,
             retryable: false,
             warnings: Vec::new(),
+            export: None,
+            output: None,
         }
     }
 

@@ -51,20 +51,17 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     Ok(Resolved { policy, who })
 }
 
-/// `[budget]` (rate limits, loop guard) and `[export]` (copying files out of scratch) are part
-/// of the profile format, but this version enforces neither. A profile that sets them would be
-/// obeyed less than it says, so it does not run; `check` and `explain` still accept and show it.
+/// `[budget]` (rate limits, loop guard) is part of the profile format, but this version does
+/// not enforce it. A profile that sets it would be obeyed less than it says, so it does not
+/// run; `check` and `explain` still accept and show it.
 fn refuse_unenforced(policy: &Policy) -> Result<()> {
     let b = &policy.budget;
-    let x = &policy.export;
     let set = [
         ("[budget] calls_per_minute", b.calls_per_minute.is_some()),
         (
             "[budget] max_identical_calls",
             b.max_identical_calls.is_some(),
         ),
-        ("[export] to", x.to.is_some()),
-        ("[export] patterns", !x.patterns.is_empty()),
     ];
     match set.iter().find(|(_, on)| *on) {
         Some((key, _)) => Err(Error::profile(

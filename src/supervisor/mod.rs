@@ -63,6 +63,17 @@ pub struct Outcome {
     pub cancelled_by: Option<i32>,
 }
 
+/// What the supervisor brings out of the jail beside the [`Outcome`], for the stages after it.
+#[derive(Default)]
+pub struct Taken {
+    /// An O_PATH fd of the scratch root, from pid 1 (only when the Policy exports, and only
+    /// when pid 1 got as far as mounting the scratch).
+    pub scratch: Option<OwnedFd>,
+    /// The account of each capped stream (`[output]`): stdout, stderr.
+    pub stdout: Option<crate::relay::Relayed>,
+    pub stderr: Option<crate::relay::Relayed>,
+}
+
 /// Run `plan` in a new jail and wait for it to end. `cgroup_parent`: the delegated cgroup v2
 /// directory in which to create the jail's own cgroup (memory.max, memory.swap.max, pids.max
 /// from the Policy), when `plan.limits` chose cgroups (see [`crate::cgroup::for_run`]).
@@ -73,7 +84,7 @@ pub fn run(
     plan: &Plan,
     who: &identity::JailIdentity,
     cgroup_parent: Option<&std::path::Path>,
-) -> Result<Outcome> {
+) -> Result<(Outcome, Taken)> {
     let _span = tracing::debug_span!("supervisor").entered();
     become_supervisor(who)?;
     let uid = nix::unistd::getuid().as_raw();
@@ -85,9 +96,9 @@ pub fn run(
         .transpose()?;
     let result = run_in(plan, uid, gid, cgroup.as_ref());
     let mut outcome = match (result, &cgroup) {
-        (Ok(mut o), Some(cg)) => {
+        (Ok((mut o, t)), Some(cg)) => {
             o.cgroup = Some(cg.events());
-            Ok(o)
+            Ok((o, t))
         }
         (r, _) => r,
     };
@@ -100,7 +111,7 @@ pub fn run(
             // Said once: through the report's warnings (which `run` prints), or here when
             // there is no outcome to carry it.
             match &mut outcome {
-                Ok(o) => o.warnings.push(w),
+                Ok((o, _)) => o.warnings.push(w),
                 Err(_) => tracing::warn!("{w}"),
             }
         }
@@ -129,7 +140,7 @@ fn run_in(
     uid: u32,
     gid: u32,
     cgroup: Option<&crate::cgroup::JailCgroup>,
-) -> Result<Outcome> {
+) -> Result<(Outcome, Taken)> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map_err(|e| Error::setup(format!("create the {what} pipe"), e as i32))
@@ -138,6 +149,18 @@ fn run_in(
     let (chan_rx, chan_tx) = pipe("channel")?;
     // The command sends its seccomp listener fd over this socket (SCM_RIGHTS).
     let (seccomp_rx, seccomp_tx) = handoff_socket()?;
+    // Pid 1 sends the scratch root over this one, when the Policy exports.
+    let (scratch_rx, scratch_tx) = match plan.policy.export.to {
+        Some(_) => handoff_socket().map(|(rx, tx)| (Some(rx), Some(tx)))?,
+        None => (None, None),
+    };
+    // A capped stream is a pipe to the relay; an uncapped one stays the caller's descriptor.
+    let relay_pipe = |cap: &Option<crate::policy::OutputCap>, what: &str| match cap {
+        Some(_) => pipe(what).map(|(rx, tx)| (Some(rx), Some(tx))),
+        None => Ok((None, None)),
+    };
+    let (stdout_rx, stdout_tx) = relay_pipe(&plan.policy.output.stdout, "stdout relay")?;
+    let (stderr_rx, stderr_tx) = relay_pipe(&plan.policy.output.stderr, "stderr relay")?;
 
     // Signals to forward are blocked and read from a signalfd (no handlers, no static state).
     // The jail's pid 1 inherits the mask and keeps it for its own signalfd.
@@ -160,12 +183,16 @@ fn run_in(
     let (pid, pidfd) = match forked {
         Ok(Forked::Child) => {
             drop((sync_tx, chan_rx, sfd, seccomp_rx));
+            drop((scratch_rx, stdout_rx, stderr_rx));
             crate::jail::init::pid1(
                 plan,
                 ChildFds {
                     sync_rx,
                     chan_tx,
                     seccomp_tx: Some(seccomp_tx),
+                    scratch_tx,
+                    stdout_tx,
+                    stderr_tx,
                 },
                 HostIds { uid, gid },
             )
@@ -183,6 +210,13 @@ fn run_in(
         }
     };
     drop((sync_rx, chan_tx, seccomp_tx));
+    drop((scratch_tx, stdout_tx, stderr_tx));
+    // The relays start after clone: the supervisor must be single-threaded until then.
+    let relays = [
+        (stdout_rx, plan.policy.output.stdout, 1, "stdout"),
+        (stderr_rx, plan.policy.output.stderr, 2, "stderr"),
+    ]
+    .map(|(rx, cap, fd, name)| start_relay(rx, cap, fd, name));
 
     // Map our uid/gid to 0 in the jail's user namespace, then release the child.
     let root = |outside| identity::IdMap { inside: 0, outside };
@@ -206,11 +240,39 @@ fn run_in(
         plan,
     );
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    // Every process of the jail is gone (pid 1 is reaped, and the kernel killed the rest of
+    // its pid namespace first): the relays see EOF, and pid 1's hand-off is in the socket.
+    let [stdout, stderr] = relays.map(|r| r.map(crate::relay::Relay::finish));
+    let scratch = scratch_rx.and_then(|rx| crate::sys::seccomp::recv_fd(rx.as_fd()).ok().flatten());
     let mut outcome = outcome?;
     if let End::SetupFailed(e) = &mut outcome.end {
         userns::explain_eperm(e);
     }
-    Ok(outcome)
+    Ok((
+        outcome,
+        Taken {
+            scratch,
+            stdout,
+            stderr,
+        },
+    ))
+}
+
+/// Start the relay of a capped stream: from the pipe's read end to a copy of our own
+/// descriptor `fd` (1 or 2). A relay that cannot start leaves the stream unread; the jail's
+/// writes then fail with EPIPE once the read end is closed, rather than reach the caller
+/// uncapped.
+fn start_relay(
+    rx: Option<OwnedFd>,
+    cap: Option<crate::policy::OutputCap>,
+    fd: i32,
+    name: &'static str,
+) -> Option<crate::relay::Relay> {
+    let (rx, cap) = (rx?, cap?);
+    let to = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+        .ok()
+        .map(crate::sys::fd::claim)?;
+    crate::relay::Relay::start(rx, to, cap, name).ok()
 }
 
 /// The socket the command sends its seccomp listener fd over (SCM_RIGHTS): (supervisor's end,

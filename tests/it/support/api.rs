@@ -21,3 +21,9 @@ pub mod landlock {
     pub use tooljail::jail::landlock::*;
     pub use tooljail::plan::landlock::*;
 }
+
+/// The export stage's pieces (src/export/): the scratch walk and the rules, for what a jail
+/// cannot make (a device node) but the stage must still refuse.
+pub mod export {
+    pub use tooljail::export::*;
+}
