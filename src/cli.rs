@@ -277,8 +277,9 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "DIR")]
     pub export_to: Option<PathBuf>,
 
-    /// Export the scratch files matching PATTERN (a glob relative to the scratch, e.g.
-    /// `out/*.csv` or `**/*.png`; repeatable); needs a destination (--export-to or `[export] to`).
+    /// Export the scratch files matching PATTERN (a glob relative to the scratch, or to the
+    /// profile's `[export] from`: `*.csv`, `out/*.csv`, `**/*.png`; repeatable); needs a
+    /// destination (--export-to or `[export] to`).
     #[arg(long = "export", value_name = "PATTERN")]
     pub export: Vec<String>,
 

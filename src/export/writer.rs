@@ -199,10 +199,20 @@ fn serve(mut dest: Dest, sock: UnixStream) -> i32 {
             return 125;
         };
         let mut body = (&mut input).take(req.size);
-        let reply = match dest.put(&req.path, &mut body, req.size) {
-            Ok(()) => Reply::Ok(true),
-            Err(PutError::Exists) => Reply::Exists(true),
-            Err(PutError::Failed(e)) => Reply::Error(e),
+        // The supervisor checked the path; this process, with the owner's rights, checks it
+        // again rather than trust the process that read the jail's files.
+        let path_ok = !req.path.is_empty()
+            && !req.path.starts_with('/')
+            && req.path.split('/').all(|c| !c.is_empty())
+            && super::rules::bad_name(req.path.as_bytes()).is_none();
+        let reply = if !path_ok {
+            Reply::Error(format!("refused path {:?}", req.path))
+        } else {
+            match dest.put(&req.path, &mut body, req.size) {
+                Ok(()) => Reply::Ok(true),
+                Err(PutError::Exists) => Reply::Exists(true),
+                Err(PutError::Failed(e)) => Reply::Error(e),
+            }
         };
         // Whatever put did not read is still on the socket: drain it to keep in step.
         if io::copy(&mut body, &mut io::sink()).is_err() {

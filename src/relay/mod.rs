@@ -132,7 +132,11 @@ fn forward(
                     left -= n;
                     continue;
                 }
-                Err(Errno::EINTR | Errno::EAGAIN) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => {
+                    writable(out.fd);
+                    continue;
+                }
                 // The caller's descriptor does not take splice (a terminal, a file opened
                 // with O_APPEND): copy through the buffer instead.
                 Err(Errno::EINVAL) => out.splice = false,
@@ -170,10 +174,18 @@ fn write_all(out: &mut Out<'_>, mut bytes: &[u8], acct: &mut Relayed) {
                 out.last = Some(bytes[n - 1]);
                 bytes = &bytes[n..];
             }
-            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => writable(out.fd),
             Err(_) => out.broken = true,
         }
     }
+}
+
+/// Wait until the caller's descriptor takes bytes again: one it made non-blocking answers
+/// EAGAIN when full, and the relay must wait, not spin.
+fn writable(fd: BorrowedFd<'_>) {
+    let mut set = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLOUT)];
+    let _ = nix::poll::poll(&mut set, nix::poll::PollTimeout::NONE);
 }
 
 /// Read and discard everything until EOF; the bytes discarded.
@@ -316,6 +328,42 @@ mod tests {
         );
         let (got, acct) = relay(b"abcdefg", cap);
         assert_eq!((got.as_slice(), acct.dropped), (&b"abcdefg"[..], 0));
+    }
+
+    #[test]
+    fn a_non_blocking_caller_that_reads_slowly_gets_every_byte_up_to_the_cap() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let (out_r, out_w) = nix::unistd::pipe().unwrap();
+        nix::fcntl::fcntl(
+            out_w.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .unwrap();
+        let cap = OutputCap {
+            max: 300_000,
+            mode: OutputMode::Head,
+        };
+        let relay = Relay::start(r, out_w, cap, "stdout").unwrap();
+        let writer = std::thread::spawn(move || {
+            std::fs::File::from(w).write_all(&[b'x'; 400_000]).unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let mut got = Vec::new();
+        std::fs::File::from(out_r).read_to_end(&mut got).unwrap();
+        writer.join().unwrap();
+        let acct = relay.finish();
+        assert_eq!(
+            acct,
+            Relayed {
+                written: 300_000,
+                dropped: 100_000
+            }
+        );
+        assert_eq!(got.len(), 300_000 + marker_len(100_000));
+    }
+
+    fn marker_len(n: u64) -> usize {
+        format!("\n[tooljail: {n} bytes of stdout not shown]\n").len()
     }
 
     #[test]
