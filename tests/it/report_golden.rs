@@ -59,6 +59,24 @@ const CASES: &[(&str, &[&str], i32)] = &[
         &["-p", "@fixtures/budget.toml", "--", "true"],
         125,
     ),
+    // The export and output sections: a refused symlink (nothing is written to /tmp) and a
+    // capped stdout.
+    (
+        "export-output",
+        &[
+            "--export-to",
+            "/tmp",
+            "--export",
+            "*.lnk",
+            "--stdout-max",
+            "10",
+            "--",
+            "sh",
+            "-c",
+            "ln -s /etc/passwd x.lnk; echo 0123456789abcdef",
+        ],
+        0,
+    ),
 ];
 
 fn fixtures() -> PathBuf {
