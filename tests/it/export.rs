@@ -149,6 +149,8 @@ fn each_refusal_rule_names_the_file_and_writes_nothing_outside_to() {
     let (_pdir, limits) =
         profile_file("extends = [\"default\"]\n[export]\nmax_bytes = 20\nmax_total_bytes = 40\n");
     let limits = limits.to_str().unwrap().to_string();
+    let (_fdir, files) = profile_file("extends = [\"default\"]\n[export]\nmax_files = 1\n");
+    let files = files.to_str().unwrap().to_string();
     let cases: &[(&str, &[&str], &str, &str, &str)] = &[
         // (what, extra args, script, refused path, rule)
         (
@@ -236,6 +238,20 @@ fn each_refusal_rule_names_the_file_and_writes_nothing_outside_to() {
             "exists.txt",
             "exists",
         ),
+        (
+            "over max_files",
+            &["-p", "FILES"],
+            "echo y > z.txt",
+            "z.txt",
+            "max_files",
+        ),
+        (
+            "socket",
+            &[],
+            "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"sock.txt\")'",
+            "sock.txt",
+            "socket",
+        ),
     ];
     each_identity(|ctx| {
         for (what, extra, script, path, rule) in cases {
@@ -251,11 +267,11 @@ fn each_refusal_rule_names_the_file_and_writes_nothing_outside_to() {
                 script.replace("VICTIM", host.victim.to_str().unwrap())
             );
             let mut args: Vec<&str> = vec!["--export", "*.txt"];
-            args.extend(
-                extra
-                    .iter()
-                    .map(|a| if *a == "LIMITS" { limits.as_str() } else { a }),
-            );
+            args.extend(extra.iter().map(|a| match *a {
+                "LIMITS" => limits.as_str(),
+                "FILES" => files.as_str(),
+                a => a,
+            }));
             let (r, v) = host.run(ctx, &args, &script);
             r.expect(0);
             let ctx_dump = || {
@@ -519,6 +535,27 @@ print("wrote results")
             None,
             "not named by the profile's patterns"
         );
+        host.assert_nothing_outside_to(&r);
+    });
+}
+
+/// `from` that the command replaced with a symlink (to the jail's root, or anywhere) is not
+/// followed: nothing is exported, and the report says why.
+#[test]
+fn a_from_directory_swapped_for_a_symlink_is_not_followed() {
+    let (_d, profile) =
+        profile_file("extends = [\"default\"]\n[export]\nfrom = \"out\"\npatterns = [\"**\"]\n");
+    each_identity(|ctx| {
+        let host = Host::new(caller(ctx));
+        let (r, v) = host.run(
+            ctx,
+            &["-p", profile.to_str().unwrap()],
+            "echo data > /tmp/x.csv; ln -s /tmp out",
+        );
+        r.expect(0);
+        assert!(host.exported().is_empty(), "{}\n{v:#}", r.dump());
+        let why = v["export"]["skipped"].as_str().unwrap_or_default();
+        assert!(why.contains("\"out\""), "{v:#}");
         host.assert_nothing_outside_to(&r);
     });
 }
