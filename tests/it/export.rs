@@ -5,7 +5,8 @@
 
 use crate::support::api::export::{rules, scan};
 use crate::support::{
-    each_identity, profile_file, root_or_skip, run, tempdir, test_user, Ctx, Run, Who,
+    each_identity, profile_file, reported_with, root_or_skip, run, tempdir, test_user, Ctx, Run,
+    Who,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -13,13 +14,11 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// A host layout for one run: `base/to` (the export directory, owned by `owner`) beside
-/// `base/outside/victim.txt` (what a symlink in the scratch points at), and a directory for the
-/// report.
+/// `base/outside/victim.txt` (what a symlink in the scratch points at).
 struct Host {
     base: tempfile::TempDir,
     to: PathBuf,
     victim: PathBuf,
-    records: tempfile::TempDir,
 }
 
 const VICTIM: &str = "the host's own file\n";
@@ -37,37 +36,15 @@ impl Host {
         std::fs::write(&victim, VICTIM).unwrap();
         std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o777)).unwrap();
         std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o666)).unwrap();
-        Host {
-            base,
-            to,
-            victim,
-            records: tempdir(0o777),
-        }
+        Host { base, to, victim }
     }
 
     /// `tooljail run --report … --export-to TO ARGS… -- sh -c SCRIPT`: the run and its report.
     fn run(&self, ctx: &Ctx, args: &[&str], script: &str) -> (Run, Value) {
-        let report = self.records.path().join("report.json");
-        let _ = std::fs::remove_file(&report);
-        let audit = self.records.path().join("audit.jsonl");
-        let mut a: Vec<&str> = vec![
-            "run",
-            "--report",
-            report.to_str().unwrap(),
-            "--audit-log",
-            audit.to_str().unwrap(),
-            "--export-to",
-            self.to.to_str().unwrap(),
-        ];
+        let mut a: Vec<&str> = vec!["--export-to", self.to.to_str().unwrap()];
         a.extend_from_slice(args);
         a.extend(["--", "sh", "-c", script]);
-        let r = run(ctx.tooljail(a));
-        let text = std::fs::read_to_string(&report)
-            .unwrap_or_else(|e| panic!("no report ({e})\n{}", r.dump()));
-        let v: Value = serde_json::from_str(&text).unwrap();
-        serde_json::from_value::<crate::support::api::report::Report>(v.clone())
-            .unwrap_or_else(|e| panic!("report does not parse as a Report ({e}):\n{text}"));
-        (r, v)
+        reported_with(ctx, &a, |_| {})
     }
 
     /// Every path below `to` (relative) with its contents ("<dir>" for directories).

@@ -16,30 +16,7 @@ fn reported(ctx: &Ctx, args: &[&str]) -> (Run, Value) {
     reported_with(ctx, args, |_| {})
 }
 
-fn reported_with(ctx: &Ctx, args: &[&str], tweak: impl FnOnce(&mut Command)) -> (Run, Value) {
-    let dir = tempdir(0o777);
-    let report = dir.path().join("report.json");
-    let audit = dir.path().join("audit.jsonl");
-    let mut a: Vec<&str> = vec![
-        "run",
-        "--report",
-        report.to_str().unwrap(),
-        "--audit-log",
-        audit.to_str().unwrap(),
-    ];
-    a.extend_from_slice(args);
-    let mut cmd = ctx.tooljail(a);
-    tweak(&mut cmd);
-    let r = run(cmd);
-    let text = std::fs::read_to_string(&report)
-        .unwrap_or_else(|e| panic!("no report ({e})\n{}", r.dump()));
-    let v: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}\n{}", r.dump()));
-    // It is also a Report, the type the audit log and `tooljail audit` read back.
-    serde_json::from_value::<crate::support::api::report::Report>(v.clone())
-        .unwrap_or_else(|e| panic!("report does not parse as a Report ({e}):\n{text}"));
-    (r, v)
-}
+use crate::support::reported_with;
 
 /// The fields every report has, whatever happened.
 fn check_common(ctx: &Ctx, r: &Run, v: &Value, status: i32) {

@@ -679,3 +679,35 @@ pub fn run_gets_a_cgroup(ctx: &Ctx) -> bool {
         _ => panic!("neither ran nor refused\n{}", r.dump()),
     }
 }
+
+/// `tooljail run --report DIR/report.json --audit-log DIR/audit.jsonl ARGS…` as `ctx` (a fresh
+/// DIR), with `tweak` applied to the command first: the run and the parsed report, which must
+/// also read back as a `Report` (panics with the dump when there is none).
+pub fn reported_with(
+    ctx: &Ctx,
+    args: &[&str],
+    tweak: impl FnOnce(&mut Command),
+) -> (Run, serde_json::Value) {
+    let dir = tempdir(0o777);
+    let report = dir.path().join("report.json");
+    let audit = dir.path().join("audit.jsonl");
+    let mut a: Vec<&str> = vec![
+        "run",
+        "--report",
+        report.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ];
+    a.extend_from_slice(args);
+    let mut cmd = ctx.tooljail(a);
+    tweak(&mut cmd);
+    let r = run(cmd);
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no report ({e})\n{}", r.dump()));
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}\n{}", r.dump()));
+    // It is also a Report, the type the audit log and `tooljail audit` read back.
+    serde_json::from_value::<api::report::Report>(v.clone())
+        .unwrap_or_else(|e| panic!("report does not parse as a Report ({e}):\n{text}"));
+    (r, v)
+}
