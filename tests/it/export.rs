@@ -374,6 +374,28 @@ fn when_strict_and_overwrite() {
             r.dump()
         );
 
+        // A timeout kills pid 1 first: the scratch was handed over before the command started,
+        // so `always` still exports.
+        let (r, _) = host.run(
+            ctx,
+            &[
+                "-p",
+                always.to_str().unwrap(),
+                "--timeout",
+                "1s",
+                "--export",
+                "*.txt",
+            ],
+            "echo late > late.txt; sleep 30",
+        );
+        r.expect(124);
+        assert_eq!(
+            host.exported().get("late.txt").map(String::as_str),
+            Some("late\n"),
+            "{}",
+            r.dump()
+        );
+
         let (r, v) = host.run(
             ctx,
             &["-p", strict.to_str().unwrap(), "--export", "*.txt"],
