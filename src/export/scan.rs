@@ -58,8 +58,10 @@ pub fn walk(dir: BorrowedFd<'_>, rules: &Rules) -> io::Result<(Vec<Found>, Optio
                 // A directory the jail's user cannot read is skipped (said below).
                 Err(e) if e.raw_os_error() == Some(libc::EACCES) => {
                     warning.get_or_insert_with(|| {
+                        // Quoted and escaped: the name is the jail's, and may hold a terminal
+                        // escape.
                         format!(
-                            "export: directory {} in the scratch is not readable; skipped",
+                            "export: directory {:?} in the scratch is not readable; skipped",
                             String::from_utf8_lossy(&prefix)
                         )
                     });
