@@ -558,3 +558,37 @@ fn a_from_directory_swapped_for_a_symlink_is_not_followed() {
         host.assert_nothing_outside_to(&r);
     });
 }
+
+/// The destination side: a jail that can write into `to` (bound read-write) plants a symlink
+/// where a directory of the export will go. It is not followed (openat2 RESOLVE_NO_SYMLINKS on
+/// the host side too): the file is refused, nothing lands where the link points.
+#[test]
+fn a_symlink_planted_in_the_destination_is_not_followed() {
+    each_identity(|ctx| {
+        let host = Host::new(caller(ctx));
+        std::fs::set_permissions(&host.to, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let outside = host.victim.parent().unwrap();
+        let script = format!(
+            "ln -s {} {}/plots && mkdir plots && echo 1,2 > plots/p.csv && echo ok > top.csv",
+            outside.display(),
+            host.to.display()
+        );
+        let (r, v) = host.run(
+            ctx,
+            &["--rw", host.to.to_str().unwrap(), "--export", "**/*.csv"],
+            &script,
+        );
+        r.expect(0);
+        assert_eq!(
+            refused(&v, "plots/p.csv"),
+            Some("error"),
+            "{}\n{v:#}",
+            r.dump()
+        );
+        assert_eq!(
+            host.exported().get("top.csv").map(String::as_str),
+            Some("ok\n")
+        );
+        host.assert_nothing_outside_to(&r);
+    });
+}
