@@ -91,8 +91,18 @@ impl Writer {
     pub fn put(&mut self, rel: &str, src: &mut dyn Read, size: u64) -> Result<(), PutError> {
         match self {
             Writer::Local(dest) => dest.put(rel, src, size),
-            Writer::Remote { stream, .. } => {
-                let lost = |e: io::Error| PutError::Failed(format!("the export writer: {e}"));
+            Writer::Remote { stream, pid, owner } => {
+                let (pid, uid) = (*pid, owner.0);
+                let lost = |e: io::Error| {
+                    let gone = match process::wait4(pid, false) {
+                        Ok(Some(_)) => format!(
+                            "; the writer process (uid {uid}) has ended: it could not become the \
+                             directory's owner, or was killed"
+                        ),
+                        _ => String::new(),
+                    };
+                    PutError::Failed(format!("the export writer: {e}{gone}"))
+                };
                 let mut line = serde_json::to_vec(&Request {
                     path: rel.to_string(),
                     size,
