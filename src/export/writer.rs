@@ -59,16 +59,9 @@ impl Writer {
         let owner = dest
             .owner()
             .map_err(|e| Error::setup("stat the export directory", &e))?;
-        // fork copies only this thread: with another one running, the child could inherit a
-        // lock held forever (the supervisor checks the same before its clone).
-        match process::thread_count() {
-            Ok(1) => {}
-            Ok(n) => {
-                return Err(Error::setup("fork the export writer", libc::EBUSY)
-                    .with_hint(format!("{n} threads are running; this is a tooljail bug")))
-            }
-            Err(e) => return Err(Error::setup("count threads", &e)),
-        }
+        crate::supervisor::single_threaded(
+            "check tooljail is single-threaded before forking the export writer",
+        )?;
         let (ours, theirs) = UnixStream::pair()
             .map_err(|e| Error::setup("create the export writer's socket", &e))?;
         let supervisor = std::process::id();

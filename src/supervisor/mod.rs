@@ -334,13 +334,19 @@ pub(crate) fn release(
 /// forever in the child), then, started as root, become the jail's user (--user, or
 /// nobody:nogroup) before anything of the jail exists.
 pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
+    single_threaded("check the supervisor is single-threaded")?;
+    identity::become_jail_user(who)
+}
+
+/// Fail (naming `step`) unless this process runs one thread: clone3 or fork in a
+/// multi-threaded process copies only this thread, with other threads' locks held forever in
+/// the child.
+pub(crate) fn single_threaded(step: &str) -> Result<()> {
     let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
     if threads != 1 {
-        return Err(
-            Error::setup("check the supervisor is single-threaded", libc::EBUSY).with_hint(
-                format!("{threads} threads are running; this is a tooljail bug"),
-            ),
-        );
+        return Err(Error::setup(step, libc::EBUSY).with_hint(format!(
+            "{threads} threads are running; this is a tooljail bug"
+        )));
     }
-    identity::become_jail_user(who)
+    Ok(())
 }
