@@ -217,6 +217,22 @@ fn run_in(
         (stderr_rx, plan.policy.output.stderr, 2, "stderr"),
     ]
     .map(|(rx, cap, fd, name)| start_relay(rx, cap, fd, name));
+    let unrelayed: Vec<&str> = [
+        (
+            plan.policy.output.stdout.is_some(),
+            relays[0].is_some(),
+            "stdout",
+        ),
+        (
+            plan.policy.output.stderr.is_some(),
+            relays[1].is_some(),
+            "stderr",
+        ),
+    ]
+    .iter()
+    .filter(|(capped, started, _)| *capped && !*started)
+    .map(|(_, _, name)| *name)
+    .collect();
 
     // Map our uid/gid to 0 in the jail's user namespace, then release the child.
     let root = |outside| identity::IdMap { inside: 0, outside };
@@ -247,6 +263,11 @@ fn run_in(
     let mut outcome = outcome?;
     if let End::SetupFailed(e) = &mut outcome.end {
         userns::explain_eperm(e);
+    }
+    for name in unrelayed {
+        outcome.warnings.push(format!(
+            "the {name} relay could not start: the command's {name} was lost, not passed uncapped"
+        ));
     }
     Ok((
         outcome,
