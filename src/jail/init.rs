@@ -49,6 +49,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // 2. Keep no fd of the caller's: only our pipe ends and the seccomp hand-off survive.
     let mut keep = vec![fds.sync_rx.as_raw_fd(), fds.chan_tx.as_raw_fd()];
     keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
+    keep.extend(fds.idmapped.iter().flatten().map(|f| f.as_raw_fd()));
     process::close_fds_except(&keep).map_err(step("close inherited fds"))?;
     let mut go = [0u8; 1];
     match nix::unistd::read(fds.sync_rx.as_raw_fd(), &mut go) {
@@ -60,7 +61,8 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
     // 3. The new root: binds, scratch, /proc (where the IPC namespace's limits are set first),
     //    /dev; pivot_root.
-    super::rootfs::build(&plan.policy, plan.limits.ipc, ids.uid)?;
+    let trees = std::mem::take(&mut fds.idmapped);
+    super::rootfs::build(&plan.policy, plan.limits.ipc, ids.uid, trees)?;
     // 4. Hostname of the private UTS namespace.
     nix::unistd::sethostname(&plan.policy.hostname).map_err(|e| step("set hostname")(e.into()))?;
     // 5. A private network namespace starts with lo down; bring it up.
@@ -84,6 +86,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
             // fds are never dropped.
             let mut keep = vec![fds.chan_tx.as_raw_fd()];
             keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
+            keep.extend(fds.idmapped.iter().flatten().map(|f| f.as_raw_fd()));
             if let Err(e) = process::close_fds_except(&keep) {
                 let e = step("close pid 1's fds in the command")(e);
                 report(fds.chan_tx.as_fd(), &e);

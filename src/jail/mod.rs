@@ -25,6 +25,9 @@ pub struct ChildFds {
     /// The command's end of the seccomp hand-off socket (it sends the filter's listener fd to
     /// the supervisor). Pid 1 closes its copy once the command is forked.
     pub seccomp_tx: Option<OwnedFd>,
+    /// The idmapped copies of writable binds the supervisor prepared while root, one slot per
+    /// bind of the Policy (see [`crate::supervisor::idmap`]); attached by the rootfs step.
+    pub idmapped: crate::supervisor::idmap::Trees,
 }
 
 /// The uid and gid the jail runs as on the host (the supervisor's, after it dropped root).

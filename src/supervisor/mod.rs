@@ -3,7 +3,10 @@
 //! wall-clock timeout, collecting rusage and the command's exact status or setup error.
 
 pub mod identity;
+pub mod idmap;
 pub mod notify;
+pub mod observe;
+pub mod transient;
 pub(crate) mod userns;
 pub(crate) mod wait;
 
@@ -61,6 +64,9 @@ pub struct Outcome {
     /// The signal (SIGINT, SIGTERM, SIGHUP) the caller sent tooljail while the jail ran, which
     /// tooljail passed on: the call was cancelled.
     pub cancelled_by: Option<i32>,
+    /// Execs and executable mappings the kernel refused because the file's place has no exec
+    /// right (a bind without exec, the scratch), distinct, at most [`observe::MAX_BLOCKED`].
+    pub blocked: Vec<observe::Blocked>,
 }
 
 /// Run `plan` in a new jail and wait for it to end. `cgroup_parent`: the delegated cgroup v2
@@ -75,7 +81,10 @@ pub fn run(
     cgroup_parent: Option<&std::path::Path>,
 ) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor").entered();
-    become_supervisor(who)?;
+    single_threaded()?;
+    // Root's last act: the writable binds of other owners, idmapped (see idmap.rs).
+    let trees = idmap::prepare(&plan.policy.filesystem.binds, who)?;
+    identity::become_jail_user(who)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
@@ -83,7 +92,7 @@ pub fn run(
     let cgroup = cgroup_parent
         .map(|parent| jail_cgroup(parent, &plan.policy.limits))
         .transpose()?;
-    let result = run_in(plan, uid, gid, cgroup.as_ref());
+    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees);
     let mut outcome = match (result, &cgroup) {
         (Ok(mut o), Some(cg)) => {
             o.cgroup = Some(cg.events());
@@ -129,6 +138,7 @@ fn run_in(
     uid: u32,
     gid: u32,
     cgroup: Option<&crate::cgroup::JailCgroup>,
+    trees: idmap::Trees,
 ) -> Result<Outcome> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
@@ -166,6 +176,7 @@ fn run_in(
                     sync_rx,
                     chan_tx,
                     seccomp_tx: Some(seccomp_tx),
+                    idmapped: trees,
                 },
                 HostIds { uid, gid },
             )
@@ -182,7 +193,7 @@ fn run_in(
             return Err(e);
         }
     };
-    drop((sync_rx, chan_tx, seccomp_tx));
+    drop((sync_rx, chan_tx, seccomp_tx, trees));
 
     // Map our uid/gid to 0 in the jail's user namespace, then release the child.
     let root = |outside| identity::IdMap { inside: 0, outside };
@@ -272,6 +283,12 @@ pub(crate) fn release(
 /// forever in the child), then, started as root, become the jail's user (--user, or
 /// nobody:nogroup) before anything of the jail exists.
 pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
+    single_threaded()?;
+    identity::become_jail_user(who)
+}
+
+/// Refuse to go on in a multi-threaded process (see [`become_supervisor`]).
+fn single_threaded() -> Result<()> {
     let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
     if threads != 1 {
         return Err(
@@ -280,5 +297,5 @@ pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
             ),
         );
     }
-    identity::become_jail_user(who)
+    Ok(())
 }

@@ -21,3 +21,9 @@ pub mod landlock {
     pub use tooljail::jail::landlock::*;
     pub use tooljail::plan::landlock::*;
 }
+
+/// The uids root's jails take (tooljail's default transient range).
+pub fn transient_uids() -> std::ops::RangeInclusive<u32> {
+    let r = tooljail::supervisor::transient::DEFAULT_RANGE;
+    r.first..=r.last
+}
