@@ -44,6 +44,8 @@ pdeathsig @@ jail_lifecycle::sigkill_of_tooljail_takes_the_jail_down_at_once @@ 
 export ELF content @@ export::each_refusal_rule_names_the_file_and_writes_nothing_outside_to @@ if head\.starts_with\(b"\\x7fELF"\) \{ @@ if false {
 export dots in a name @@ export::each_refusal_rule_names_the_file_and_writes_nothing_outside_to @@ if name\.contains\("\.\."\) \{ @@ if false {
 export writer becomes the owner @@ export::root_exports_as_the_directorys_owner @@ nix::unistd::setresuid\(u, u, u\)\?; @@
+setid bits @@ root_callers::no_setuid_setgid_file_or_file_capability_can_be_left_through_a_writable_bind @@ Op::Jset\(SETID_BITS, 0, 1\),\s*Op::Ret\(Verdict::Harden\(libc::EPERM\)\), @@ Op::Jset(SETID_BITS, 0, 1), Op::Ret(Verdict::Allow),
+rw as owner @@ root_callers::rw_writes_as_the_directorys_owner_and_others_files_stay_unwritable @@ if st\.st_uid == who\.uid \{ @@ if true {
 EOF
 )
 

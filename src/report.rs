@@ -77,11 +77,63 @@ pub struct DeniedSyscall {
     pub liftable: Option<bool>,
 }
 
+/// What a [`PolicyDenial`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialKind {
+    /// An exec (execve, execveat) of a file in a place without exec.
+    Exec,
+    /// A file mapped executable (a shared library, a Python C extension, a native Node module)
+    /// from a place without exec.
+    MapExec,
+    /// A connect the network mode (no route out) or `[network] tcp_connect` refused.
+    Connect,
+    /// A syscall the filter denied (also counted in `denied_syscalls`).
+    Syscall,
+}
+
+/// One refusal by tooljail's own policy, typed, so a caller (an agent) can lift it instead of
+/// retrying blindly on "Permission denied".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDenial {
+    pub kind: DenialKind,
+    /// The file, as the command saw it (exec, map_exec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The address and port (connect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The syscall (syscall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<String>,
+    /// The rule that refused it.
+    pub rule: String,
+    /// How to lift it: the flag or profile key, or why nothing can.
+    pub hint: String,
+    /// Whether a flag or profile can lift it at all.
+    pub liftable: bool,
+}
+
+impl PolicyDenial {
+    /// The stderr line: `tooljail: denied: exec of /w/hello: ...; to allow it: --exec /w`.
+    pub fn line(&self) -> String {
+        let what = match (self.kind, &self.path, &self.address, &self.syscall) {
+            (DenialKind::Exec, Some(p), _, _) => format!("exec of {p}"),
+            (DenialKind::MapExec, Some(p), _, _) => format!("executable mapping of {p}"),
+            (DenialKind::Connect, _, Some(a), _) => format!("connect to {a}"),
+            (_, _, _, Some(s)) => format!("syscall {s}"),
+            _ => "a call".to_string(),
+        };
+        format!("tooljail: denied: {what}: {}; {}", self.rule, self.hint)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub caller_uid: u32,
     pub caller_user: Option<String>,
-    /// The host uid the jail runs as (65534 when root started tooljail without `--user`); null
+    /// The host uid the jail runs as (a transient uid when root started tooljail without
+    /// `--user`); null
     /// when tooljail failed before deciding it (a bad `--report` or `--user`).
     pub jail_uid: Option<u32>,
     pub jail_user: Option<String>,
@@ -131,6 +183,11 @@ pub struct Report {
     pub signal: Option<String>,
     pub stopped_by: Option<StoppedBy>,
     pub denied_syscalls: Vec<DeniedSyscall>,
+    /// What tooljail's own policy refused the command, each with the rule and how to lift it:
+    /// execs and executable mappings of files in places without exec, and denied syscalls.
+    /// Absent when empty (and in records written before tooljail kept it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denials: Vec<PolicyDenial>,
     /// What isolation was requested and what was applied (free-form per layer).
     pub isolation: serde_json::Value,
     pub resources: Resources,
@@ -227,6 +284,7 @@ impl Report {
             signal: None,
             stopped_by: None,
             denied_syscalls: Vec::new(),
+            denials: Vec::new(),
             isolation: serde_json::Value::Null,
             resources: Resources::default(),
             error: None,

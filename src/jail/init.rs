@@ -58,6 +58,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     ] {
         keep.extend(fd.as_ref().map(|f| f.as_raw_fd()));
     }
+    keep.extend(fds.idmapped.iter().flatten().map(|f| f.as_raw_fd()));
     process::close_fds_except(&keep).map_err(step("close inherited fds"))?;
     for (pipe, to) in [(fds.stdout_tx.take(), 1), (fds.stderr_tx.take(), 2)] {
         if let Some(pipe) = pipe {
@@ -75,7 +76,8 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
     // 3. The new root: binds, scratch, /proc (where the IPC namespace's limits are set first),
     //    /dev; pivot_root.
-    super::rootfs::build(&plan.policy, plan.limits.ipc, ids.uid)?;
+    let trees = std::mem::take(&mut fds.idmapped);
+    super::rootfs::build(&plan.policy, plan.limits.ipc, ids.uid, trees)?;
     //    The export stage reads the scratch after the jail is gone: hand the supervisor an
     //    O_PATH fd of its root now (it keeps the tmpfs alive after the mount namespace dies;
     //    taken before the command exists, so neither a timeout nor the command can prevent it).
@@ -112,6 +114,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
             // fds are never dropped.
             let mut keep = vec![fds.chan_tx.as_raw_fd()];
             keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
+            keep.extend(fds.idmapped.iter().flatten().map(|f| f.as_raw_fd()));
             if let Err(e) = process::close_fds_except(&keep) {
                 let e = step("close pid 1's fds in the command")(e);
                 report(fds.chan_tx.as_fd(), &e);

@@ -32,6 +32,9 @@ pub struct ChildFds {
     /// the jail's stdout (stderr) in place of the caller's.
     pub stdout_tx: Option<OwnedFd>,
     pub stderr_tx: Option<OwnedFd>,
+    /// The idmapped copies of writable binds the supervisor prepared while root, one slot per
+    /// bind of the Policy (see [`crate::supervisor::idmap`]); attached by the rootfs step.
+    pub idmapped: crate::supervisor::idmap::Trees,
 }
 
 /// The uid and gid the jail runs as on the host (the supervisor's, after it dropped root).

@@ -124,6 +124,26 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
             liftable: None,
         }))
         .collect();
+    // Each refusal of tooljail's own policy, typed with its fix; the path ones also on stderr
+    // (the syscall ones are on the summary line above).
+    let blocked: Vec<_> = outcome
+        .blocked
+        .iter()
+        .map(|b| crate::outcome::blocked_denial(&plan.policy, b))
+        .collect();
+    for d in &blocked {
+        eprintln!("{}", d.line());
+    }
+    report.denials = blocked
+        .into_iter()
+        .chain(
+            report
+                .denied_syscalls
+                .iter()
+                .filter(|d| d.name != crate::supervisor::notify::OTHERS)
+                .map(crate::outcome::syscall_denial),
+        )
+        .collect();
     Ok(Ran { outcome, taken })
 }
 

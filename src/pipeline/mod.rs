@@ -45,6 +45,9 @@ pub struct Call<'a> {
     sink: Option<OpenSink>,
     /// The audit log, once [`resolve`] has opened it (a later failure is recorded there too).
     audit: Option<AuditLog>,
+    /// The transient uid the jail runs as (root callers without `--user`), held until the call
+    /// is recorded: the jail's processes are gone by then.
+    uid_lease: Option<crate::supervisor::transient::Lease>,
 }
 
 /// Run one call: the stages in order, then the record (for failed and refused calls too).

@@ -17,7 +17,8 @@ pub struct Resolved {
 
 pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     let args = call.args;
-    let who = identity::resolve(args.user.as_deref())?;
+    let (who, lease) = identity::resolve(args.user.as_deref())?;
+    call.uid_lease = lease;
     call.report.identity.jail_uid = Some(who.uid);
     call.report.identity.jail_user = who.user.clone();
 

@@ -122,6 +122,23 @@ pub struct Scratch {
     pub shm: bool,
 }
 
+/// Where a path inside the jail lies (see [`Policy::place_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    Bind(&'a Bind),
+    Scratch(&'a Scratch),
+}
+
+impl Place<'_> {
+    /// Whether files here may be executed.
+    pub fn exec(&self) -> bool {
+        match self {
+            Place::Bind(b) => b.exec,
+            Place::Scratch(s) => s.exec,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
@@ -506,6 +523,55 @@ impl Policy {
             .iter()
             .filter(|b| b.access == Access::ReadWrite)
             .find(|b| path.starts_with(&b.source))
+    }
+
+    /// Whether the command can write files that stay on the host: a read-write bind, or the
+    /// scratch of landlock mode (a host directory).
+    pub fn writes_host(&self) -> bool {
+        self.isolation.mode == IsolationMode::Landlock
+            || self
+                .filesystem
+                .binds
+                .iter()
+                .any(|b| b.access == Access::ReadWrite)
+    }
+
+    /// The place inside the jail that holds `path` (an absolute path as the command sees it):
+    /// the innermost bind, or the scratch (its work dir, /tmp, /dev/shm) when no deeper bind
+    /// lies on top of it. `None` for a path the Policy does not name.
+    pub fn place_of(&self, path: &std::path::Path) -> Option<Place<'_>> {
+        let s = &self.filesystem.scratch;
+        let mut scratch = vec![s.path.as_path()];
+        if s.tmp {
+            scratch.push(std::path::Path::new("/tmp"));
+        }
+        if s.shm {
+            scratch.push(std::path::Path::new("/dev/shm"));
+        }
+        let depth = |p: &std::path::Path| p.components().count();
+        let bind = self
+            .filesystem
+            .binds
+            .iter()
+            .filter(|b| path.starts_with(&b.target))
+            .max_by_key(|b| depth(&b.target));
+        let in_scratch = scratch
+            .into_iter()
+            .filter(|p| path.starts_with(p))
+            .max_by_key(|p| depth(p));
+        match (bind, in_scratch) {
+            (Some(b), Some(sp)) if depth(sp) > depth(&b.target) => Some(Place::Scratch(s)),
+            (Some(b), _) => Some(Place::Bind(b)),
+            (None, Some(_)) => Some(Place::Scratch(s)),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether some place the command can see refuses exec (a bind without exec, or the
+    /// scratch): then the filter shows execs and executable file mappings to the supervisor,
+    /// which names the bind when the kernel refuses one.
+    pub fn observes_exec(&self) -> bool {
+        !self.filesystem.scratch.exec || self.filesystem.binds.iter().any(|b| !b.exec)
     }
 
     /// sha256 of the canonical JSON form: the identity of what was enforced, for the report

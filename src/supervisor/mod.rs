@@ -3,7 +3,10 @@
 //! wall-clock timeout, collecting rusage and the command's exact status or setup error.
 
 pub mod identity;
+pub mod idmap;
 pub mod notify;
+pub mod observe;
+pub mod transient;
 pub(crate) mod userns;
 pub(crate) mod wait;
 
@@ -61,6 +64,9 @@ pub struct Outcome {
     /// The signal (SIGINT, SIGTERM, SIGHUP) the caller sent tooljail while the jail ran, which
     /// tooljail passed on: the call was cancelled.
     pub cancelled_by: Option<i32>,
+    /// Execs and executable mappings the kernel refused because the file's place has no exec
+    /// right (a bind without exec, the scratch), distinct, at most [`observe::MAX_BLOCKED`].
+    pub blocked: Vec<observe::Blocked>,
 }
 
 /// What the supervisor brings out of the jail beside the [`Outcome`], for the stages after it.
@@ -86,7 +92,10 @@ pub fn run(
     cgroup_parent: Option<&std::path::Path>,
 ) -> Result<(Outcome, Taken)> {
     let _span = tracing::debug_span!("supervisor").entered();
-    become_supervisor(who)?;
+    single_threaded("check the supervisor is single-threaded")?;
+    // Root's last act: the writable binds of other owners, idmapped (see idmap.rs).
+    let trees = idmap::prepare(&plan.policy.filesystem.binds, who)?;
+    identity::become_jail_user(who)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
@@ -94,7 +103,7 @@ pub fn run(
     let cgroup = cgroup_parent
         .map(|parent| jail_cgroup(parent, &plan.policy.limits))
         .transpose()?;
-    let result = run_in(plan, uid, gid, cgroup.as_ref());
+    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees);
     let mut outcome = match (result, &cgroup) {
         (Ok((mut o, t)), Some(cg)) => {
             o.cgroup = Some(cg.events());
@@ -140,6 +149,7 @@ fn run_in(
     uid: u32,
     gid: u32,
     cgroup: Option<&crate::cgroup::JailCgroup>,
+    trees: idmap::Trees,
 ) -> Result<(Outcome, Taken)> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
@@ -193,6 +203,7 @@ fn run_in(
                     scratch_tx,
                     stdout_tx,
                     stderr_tx,
+                    idmapped: trees,
                 },
                 HostIds { uid, gid },
             )
@@ -209,7 +220,7 @@ fn run_in(
             return Err(e);
         }
     };
-    drop((sync_rx, chan_tx, seccomp_tx));
+    drop((sync_rx, chan_tx, seccomp_tx, trees));
     drop((scratch_tx, stdout_tx, stderr_tx));
     // The relays start after clone: the supervisor must be single-threaded until then.
     let relays = [
@@ -352,8 +363,8 @@ pub(crate) fn release(
 
 /// The supervisor's first steps, in both isolation modes: check it is single-threaded (clone3
 /// or fork in a multi-threaded process copies only this thread, with other threads' locks held
-/// forever in the child), then, started as root, become the jail's user (--user, or
-/// nobody:nogroup) before anything of the jail exists.
+/// forever in the child), then, started as root, become the jail's user (--user, or a
+/// transient uid) before anything of the jail exists.
 pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
     single_threaded("check the supervisor is single-threaded")?;
     identity::become_jail_user(who)

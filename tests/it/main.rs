@@ -41,6 +41,7 @@ mod pty;
 mod readme_tour;
 mod report;
 mod report_golden;
+mod root_callers;
 mod seccomp_probe;
 mod seccomp_tools;
 mod sinks;

@@ -104,6 +104,12 @@ fn normalize(mut v: Value, profile_file: bool) -> Value {
             v["resources"][key] = Value::String(format!("<{key}>"));
         }
     }
+    // Root's jail takes a transient uid of its own, a different one each run.
+    if let Some(uid) = v["identity"]["jail_uid"].as_u64() {
+        if crate::support::api::transient_uids().contains(&(uid as u32)) {
+            v["identity"]["jail_uid"] = Value::String("<transient uid>".into());
+        }
+    }
     if let Some(e) = v["stopped_by"]["evidence"].as_str() {
         // Evidence quotes measured figures (bytes used): keep its words, not its numbers.
         let words: String = e.chars().filter(|c| !c.is_ascii_digit()).collect();

@@ -27,3 +27,9 @@ pub mod landlock {
 pub mod export {
     pub use tooljail::export::*;
 }
+
+/// The uids root's jails take (tooljail's default transient range).
+pub fn transient_uids() -> std::ops::RangeInclusive<u32> {
+    let r = tooljail::supervisor::transient::DEFAULT_RANGE;
+    r.first..=r.last
+}
