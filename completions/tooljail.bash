@@ -40,6 +40,9 @@ _tooljail() {
             tooljail,run)
                 cmd="tooljail__subcmd__run"
                 ;;
+            tooljail,state)
+                cmd="tooljail__subcmd__state"
+                ;;
             tooljail__subcmd__help,audit)
                 cmd="tooljail__subcmd__help__subcmd__audit"
                 ;;
@@ -64,6 +67,24 @@ _tooljail() {
             tooljail__subcmd__help,run)
                 cmd="tooljail__subcmd__help__subcmd__run"
                 ;;
+            tooljail__subcmd__help,state)
+                cmd="tooljail__subcmd__help__subcmd__state"
+                ;;
+            tooljail__subcmd__help__subcmd__state,reset)
+                cmd="tooljail__subcmd__help__subcmd__state__subcmd__reset"
+                ;;
+            tooljail__subcmd__state,help)
+                cmd="tooljail__subcmd__state__subcmd__help"
+                ;;
+            tooljail__subcmd__state,reset)
+                cmd="tooljail__subcmd__state__subcmd__reset"
+                ;;
+            tooljail__subcmd__state__subcmd__help,help)
+                cmd="tooljail__subcmd__state__subcmd__help__subcmd__help"
+                ;;
+            tooljail__subcmd__state__subcmd__help,reset)
+                cmd="tooljail__subcmd__state__subcmd__help__subcmd__reset"
+                ;;
             *)
                 ;;
         esac
@@ -71,7 +92,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --verbose --log-format --help --version run check explain profiles doctor audit man help"
+            opts="-p -v -h -V --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help --version run check explain profiles doctor audit state man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,6 +190,10 @@ _tooljail() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -181,13 +206,17 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__audit)
-            opts="-v -h --log --user --since --until --tool --session --outcome --json --verbose --log-format --help"
+            opts="-v -h --log --state --user --since --until --tool --session --outcome --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -349,7 +378,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__help)
-            opts="run check explain profiles doctor audit man help"
+            opts="run check explain profiles doctor audit state man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -474,6 +503,34 @@ _tooljail() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tooljail__subcmd__help__subcmd__state)
+            opts="reset"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__help__subcmd__state__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tooljail__subcmd__man)
             opts="-v -h --raw --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -511,7 +568,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,6 +663,104 @@ _tooljail() {
                     return 0
                     ;;
                 --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__state)
+            opts="-v -h --state --session --json --verbose --log-format --help reset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__state__subcmd__help)
+            opts="reset help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__state__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__state__subcmd__help__subcmd__reset)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__state__subcmd__reset)
+            opts="-v -h --state --session --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

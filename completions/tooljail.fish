@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -49,6 +49,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l session -d 'Session l
 complete -c tooljail -n "__fish_tooljail_needs_command" -l agent -d 'Agent label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l tool -d 'Tool label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
@@ -60,6 +61,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -a "explain" -d 'Print t
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
@@ -87,6 +89,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l session -d 'Se
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l agent -d 'Agent label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l tool -d 'Tool label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
@@ -129,6 +132,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -l json -d 'Pr
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log -d 'The audit log to read (default: the invoking user\'s default log)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l state -d 'Read the audit records of a state store instead (`sqlite:PATH` or `postgres://...`): a fleet\'s records in one place' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l user -d 'Only runs by this user (name or uid, invoking or effective)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l since -d 'Only runs started at or after T (RFC 3339, or a duration ago such as `2h`)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l until -d 'Only runs started before T (RFC 3339, or a duration ago)' -r
@@ -139,7 +143,7 @@ signaled\t'The command was killed by a signal nobody in tooljail sent for a limi
 timeout\t'The wall-clock limit fired (exit 124)'
 limit\t'Another resource limit stopped the command (`stopped_by` names it)'
 violation\t'A security rule stopped the command (e.g. a seccomp kill)'
-refused\t'tooljail refused to start the command (reserved for budget refusals)'
+refused\t'A call rule refused to start the command (`stopped_by`: `rate_limit`, `loop_guard` or `budget`); nothing ran'
 cancelled\t'The caller cancelled the call: tooljail got SIGINT, SIGTERM or SIGHUP while the command ran and passed it on (`signal` says which, when the command died of it)'
 setup_error\t'The jail could not be built or the command could not be executed; it never ran'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
@@ -147,16 +151,35 @@ json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l json -d 'Print matching records as JSON lines instead of a table'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l state -d 'The store: `sqlite:PATH` or `postgres://...` (default: the caller\'s SQLite store)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l session -d 'Only this session' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l json -d 'Print JSON'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -l state -d 'The store: `sqlite:PATH` or `postgres://...` (default: the caller\'s SQLite store)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -l session -d 'Only this session' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l raw -d 'Print the roff source instead of showing it through man(1)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit man help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit man help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit man help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit man help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'

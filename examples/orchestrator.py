@@ -6,7 +6,22 @@ The orchestrator never parses stderr: it reads the JSON report (schema tooljail.
 docs/report.md) and decides from `outcome` and `retryable` whether to retry, give up, or hand
 the result to the model.
 
-Run it:  python3 examples/orchestrator.py [--tooljail PATH] -- CMD [ARGS...]
+Call rules across calls live in the profile's [budget] (docs/state.md), e.g.
+
+    extends = ["default"]
+    [budget]
+    max_identical_calls = 3        # the loop guard: a 4th identical call is refused
+    session_cpu = "10m"            # a session's whole CPU budget
+    [[budget.rate]]
+    per = ["session", "tool"]
+    limit = 60
+    window = "1m"
+
+A refused call has outcome "refused": a `rate_limit` refusal is retryable after
+`stopped_by.retry_after_ms`; `loop_guard` and `budget` are not (change the call, or stop).
+`--state URL` points every host of a fleet at one PostgreSQL store.
+
+Run it:  python3 examples/orchestrator.py [--tooljail PATH] [--state URL] -- CMD [ARGS...]
 It prints one JSON line: the decision and the fields of the report it was based on.
 """
 import argparse
@@ -18,7 +33,9 @@ import threading
 import time
 
 
-def run_tool_call(tooljail, argv, profile="default", timeout="30s", tool=None, session=None):
+def run_tool_call(
+    tooljail, argv, profile="default", timeout="30s", tool=None, session=None, state=None
+):
     """Run one tool call in a jail; return (exit status, report or None, stdout, stderr).
 
     The report travels over a pipe passed as an inherited descriptor (`--report fd:N`), so no
@@ -30,6 +47,8 @@ def run_tool_call(tooljail, argv, profile="default", timeout="30s", tool=None, s
         cmd += ["--tool", tool]
     if session:
         cmd += ["--session", session]
+    if state:
+        cmd += ["--state", state]
     cmd += ["--", *argv]
     report_chunks = []
 
@@ -69,7 +88,7 @@ def decide(returncode, report):
     if report["outcome"] == "exited":
         return "done"  # the tool ran; its exit code is part of the answer, not a failure of ours
     if report["retryable"]:
-        return "retry"  # transient: a budget window, EAGAIN-type setup failure
+        return "retry"  # transient: a rate-limit window, EAGAIN-type setup failure
     return "give_up"  # timeout, limit, violation, bad profile, not found: retrying cannot help
 
 
@@ -79,17 +98,29 @@ def main():
     ap.add_argument("--profile", default="default")
     ap.add_argument("--timeout", default="30s")
     ap.add_argument("--attempts", type=int, default=3)
+    ap.add_argument("--state", help="the call state store: sqlite:PATH or postgres://...")
     ap.add_argument("argv", nargs="+")
     args = ap.parse_args()
 
     for attempt in range(1, args.attempts + 1):
         code, report, out, err = run_tool_call(
-            args.tooljail, args.argv, args.profile, args.timeout, tool=args.argv[0], session="example"
+            args.tooljail,
+            args.argv,
+            args.profile,
+            args.timeout,
+            tool=args.argv[0],
+            session="example",
+            state=args.state,
         )
         decision = decide(code, report)
         if decision != "retry" or attempt == args.attempts:
             break
-        time.sleep(0.2 * 2 ** attempt)  # back off before retrying a transient failure
+        stopped = report.get("stopped_by") or {}
+        if stopped.get("retry_after_ms") is not None:
+            # A rate limit says when a slot frees: wait that long (bounded), not a guess.
+            time.sleep(min(stopped["retry_after_ms"], 60_000) / 1000)
+        else:
+            time.sleep(0.2 * 2 ** attempt)  # back off before retrying a transient failure
 
     print(json.dumps({
         "decision": decision,

@@ -93,10 +93,16 @@ pub enum Command {
     /// time, tool, session and outcome; prints a table, or the records with `--json`. A line
     /// that is not a whole record is reported, not skipped in silence.
     Audit(AuditArgs),
+    /// Show call state: each session's calls, CPU and wall time against the [budget] limits.
+    ///
+    /// Reads the store (`--state`, else the default one) and prints one line per session, or
+    /// JSON with `--json`. `tooljail state reset --session ID` forgets a session's calls (its
+    /// budgets start again); only root or the user who made all of its calls may.
+    State(StateArgs),
     /// Show a manual page, built into the binary (so `cargo install` users have them too).
     ///
     /// PAGE is `tooljail` (the default), a subcommand (`run`, `check`, `explain`, `profiles`,
-    /// `doctor`, `audit`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
+    /// `doctor`, `audit`, `state`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
     /// is shown through man(1) when it is installed, else printed as roff; `--raw` always prints
     /// the roff source (e.g. to install it: `tooljail man run --raw > tooljail-run.1`).
     Man(ManArgs),
@@ -115,8 +121,12 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// The audit log to read (default: the invoking user's default log).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "state")]
     pub log: Option<PathBuf>,
+    /// Read the audit records of a state store instead (`sqlite:PATH` or `postgres://...`):
+    /// a fleet's records in one place.
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
     /// Only runs by this user (name or uid, invoking or effective).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -138,6 +148,27 @@ pub struct AuditArgs {
     /// Print matching records as JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub action: Option<StateAction>,
+    /// The store: `sqlite:PATH` or `postgres://...` (default: the caller's SQLite store).
+    #[arg(long, env = "TOOLJAIL_STATE", value_name = "URL", global = true)]
+    pub state: Option<String>,
+    /// Only this session.
+    #[arg(long, value_name = "ID", global = true)]
+    pub session: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateAction {
+    /// Forget the calls of `--session ID` (root, or the user who made them).
+    Reset,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +238,12 @@ pub struct RunArgs {
     /// Run the jail as this user (name or uid); only when tooljail is started as root.
     #[arg(long, value_name = "NAME|UID")]
     pub user: Option<String>,
+
+    /// The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default:
+    /// the profile's `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root
+    /// `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule.
+    #[arg(long, env = "TOOLJAIL_STATE", value_name = "URL")]
+    pub state: Option<String>,
 
     /// The command and its arguments, after `--`; passed to execve verbatim, never to a shell.
     #[arg(last = true, value_name = "CMD")]

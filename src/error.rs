@@ -36,6 +36,10 @@ pub enum ErrorKind {
     NotExecutable,
     /// The command ran, and `[export] strict = true` refused what it left in the scratch.
     Export,
+    /// The call state store could not be opened, read or written (src/state/).
+    State,
+    /// A call rule (rate limit, loop guard, budget) refused the call; nothing ran.
+    Refused,
 }
 
 impl ErrorKind {
@@ -47,7 +51,9 @@ impl ErrorKind {
             | ErrorKind::Profile
             | ErrorKind::Preflight
             | ErrorKind::Setup
-            | ErrorKind::Export => exit::FAILED,
+            | ErrorKind::Export
+            | ErrorKind::State
+            | ErrorKind::Refused => exit::FAILED,
         }
     }
 }

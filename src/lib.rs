@@ -22,6 +22,7 @@ pub mod preflight;
 pub mod profile;
 pub mod relay;
 pub mod report;
+pub mod state;
 pub mod supervisor;
 pub mod sys;
 

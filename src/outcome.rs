@@ -168,6 +168,9 @@ pub fn stopped_by(kind: &str, name: &str, evidence: String) -> StoppedBy {
         evidence,
         remedy,
         liftable: Some(liftable),
+        retry_after_ms: None,
+        used: None,
+        limit: None,
     }
 }
 

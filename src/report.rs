@@ -25,7 +25,8 @@ pub enum Outcome {
     Limit,
     /// A security rule stopped the command (e.g. a seccomp kill).
     Violation,
-    /// tooljail refused to start the command (reserved for budget refusals).
+    /// A call rule refused to start the command (`stopped_by`: `rate_limit`, `loop_guard` or
+    /// `budget`); nothing ran.
     Refused,
     /// The caller cancelled the call: tooljail got SIGINT, SIGTERM or SIGHUP while the command
     /// ran and passed it on (`signal` says which, when the command died of it).
@@ -53,6 +54,14 @@ pub struct StoppedBy {
     /// Whether a caller or profile can lift it at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liftable: Option<bool>,
+    /// A rate limit: when a call of the same labels may start again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// A budget or the loop guard: what was used (calls, or milliseconds) and the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,7 +306,10 @@ impl Report {
 
     /// Record that tooljail failed (or refused) before the command ran.
     pub fn fail(&mut self, e: &Error) {
-        self.outcome = Outcome::SetupError;
+        self.outcome = match e.kind {
+            crate::error::ErrorKind::Refused => Outcome::Refused,
+            _ => Outcome::SetupError,
+        };
         self.exit_status = e.exit_code();
         self.retryable = e.retryable;
         self.error = Some(ErrorRecord::from(e));

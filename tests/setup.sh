@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exec sudo -- "$0" "$@"
 fi
 
-packages=(python3 python3-pip python3-pytest python3-dev python3-venv python3-setuptools g++ nodejs git curl wget jq ripgrep gcc make util-linux iproute2 procps man-db bubblewrap)
+packages=(python3 python3-pip python3-pytest python3-dev python3-venv python3-setuptools g++ nodejs git curl wget jq ripgrep gcc make util-linux iproute2 procps man-db bubblewrap postgresql)
 missing=()
 for p in "${packages[@]}"; do
     [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
@@ -24,4 +24,29 @@ fi
 if ! id tooljail-test >/dev/null 2>&1; then
     useradd --system --create-home --home-dir /var/lib/tooljail-test --shell /bin/sh tooljail-test
 fi
+# A real PostgreSQL for the call-state tests (tests/it/state.rs): Debian's cluster, started, with
+# a role and a database that root and the test user reach over loopback with a password. The
+# URL is written to /var/lib/tooljail-test/postgres.url, where the tests read it.
+pg_url_file=/var/lib/tooljail-test/postgres.url
+cluster=$(pg_lsclusters --no-header | awk 'NR==1 {print $1, $2}')
+if [ -z "$cluster" ]; then
+    pg_createcluster 15 main >/dev/null
+    cluster="15 main"
+fi
+read -r pg_version pg_name <<<"$cluster"
+if ! pg_lsclusters --no-header | awk -v v="$pg_version" -v n="$pg_name" '$1==v && $2==n {print $4}' | grep -q online; then
+    pg_ctlcluster "$pg_version" "$pg_name" start
+fi
+pg_port=$(pg_lsclusters --no-header | awk -v v="$pg_version" -v n="$pg_name" '$1==v && $2==n {print $3}')
+psql_do() { runuser -u postgres -- psql -p "$pg_port" -qtAX -v ON_ERROR_STOP=1 "$@"; }
+for _ in $(seq 50); do psql_do -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2; done
+if [ "$(psql_do -c "SELECT 1 FROM pg_roles WHERE rolname = 'tooljail_test'")" != 1 ]; then
+    psql_do -c "CREATE ROLE tooljail_test LOGIN PASSWORD 'tooljail_test'"
+fi
+if [ "$(psql_do -c "SELECT 1 FROM pg_database WHERE datname = 'tooljail_test'")" != 1 ]; then
+    psql_do -c "CREATE DATABASE tooljail_test OWNER tooljail_test"
+fi
+echo "postgres://tooljail_test:tooljail_test@127.0.0.1:$pg_port/tooljail_test" >"$pg_url_file"
+chmod 0644 "$pg_url_file"
+
 echo "tests/setup.sh: ready (test user: tooljail-test, uid $(id -u tooljail-test))"

@@ -4,34 +4,18 @@ use crate::error::{Error, Result};
 use std::time::SystemTime;
 
 pub fn audit(args: &AuditArgs) -> Result<i32> {
+    let filter = filter(args)?;
+    if let Some(url) = &args.state {
+        return from_store(args, url, &filter);
+    }
     let path = match &args.log {
         Some(p) => p.clone(),
         None => audit::caller_default_path().ok_or_else(|| {
             Error::usage("no default audit log: HOME is not set").with_hint("pass --log PATH")
         })?,
     };
-    let now = SystemTime::now();
-    let time = |flag: &str, v: &Option<String>| -> Result<Option<SystemTime>> {
-        v.as_deref()
-            .map(|s| audit::parse_time(s, now).map_err(|e| Error::usage(format!("{flag} {e}"))))
-            .transpose()
-    };
-    let filter = Filter {
-        user: args.user.clone(),
-        since: time("--since", &args.since)?,
-        until: time("--until", &args.until)?,
-        tool: args.tool.clone(),
-        session: args.session.clone(),
-        outcome: args.outcome,
-    };
     let (records, bad) = audit::query(&path, &filter)?;
-    if args.json {
-        for r in &records {
-            println!("{}", serde_json::to_string(r).expect("Report serializes"));
-        }
-    } else {
-        print!("{}", audit::table(&records));
-    }
+    print_records(args, &records);
     for b in &bad {
         eprintln!(
             "tooljail: {}:{}: not an audit record ({}); skipped",
@@ -41,4 +25,54 @@ pub fn audit(args: &AuditArgs) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// `--state URL`: the audit records a store keeps (every host's, for a shared store).
+fn from_store(args: &AuditArgs, url: &str, filter: &Filter) -> Result<i32> {
+    let url = crate::state::Url::choose(Some(url), None)?;
+    let mut store = crate::state::open(&url, false)?;
+    let lines = store
+        .audit_records()
+        .map_err(|e| crate::state::error(&url, e))?;
+    let mut records = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<crate::report::Report>(line) {
+            Ok(r) if filter.matches(&r) => records.push(r),
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "tooljail: {}: record {}: not an audit record ({e}); skipped",
+                url.shown(),
+                i + 1
+            ),
+        }
+    }
+    print_records(args, &records);
+    Ok(0)
+}
+
+fn print_records(args: &AuditArgs, records: &[crate::report::Report]) {
+    if args.json {
+        for r in records {
+            println!("{}", serde_json::to_string(r).expect("Report serializes"));
+        }
+    } else {
+        print!("{}", audit::table(records));
+    }
+}
+
+fn filter(args: &AuditArgs) -> Result<Filter> {
+    let now = SystemTime::now();
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<SystemTime>> {
+        v.as_deref()
+            .map(|s| audit::parse_time(s, now).map_err(|e| Error::usage(format!("{flag} {e}"))))
+            .transpose()
+    };
+    Ok(Filter {
+        user: args.user.clone(),
+        since: time("--since", &args.since)?,
+        until: time("--until", &args.until)?,
+        tool: args.tool.clone(),
+        session: args.session.clone(),
+        outcome: args.outcome,
+    })
 }

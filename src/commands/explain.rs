@@ -279,12 +279,37 @@ pub fn render(p: &Policy) -> String {
         };
     }
     let b = &p.budget;
-    let _ = writeln!(
-        w,
-        "budget: calls per minute: {}; identical calls in a row: {}",
-        opt(b.calls_per_minute, |v| v.to_string()),
-        opt(b.max_identical_calls, |v| v.to_string())
-    );
+    if !b.has_rules() {
+        let _ = writeln!(w, "budget: no call rules (no state store is opened)");
+    } else {
+        let h = |d: std::time::Duration| humantime::format_duration(d).to_string();
+        for r in crate::state::rules::rate_rules(b) {
+            let _ = writeln!(
+                w,
+                "budget: at most {} calls per {} per {}",
+                r.limit,
+                h(r.window),
+                crate::state::rules::per_text(&r.per)
+            );
+        }
+        if let Some(n) = b.max_identical_calls {
+            let _ = writeln!(
+                w,
+                "budget: loop guard: at most {n} identical calls per session within {}",
+                h(b.identical_window)
+            );
+        }
+        let _ = writeln!(
+            w,
+            "budget: per session: calls {}, cpu {}, wall {}; store: {}",
+            opt(b.session_calls, |v| v.to_string()),
+            opt(b.session_cpu, h),
+            opt(b.session_wall, h),
+            b.state
+                .clone()
+                .unwrap_or_else(|| "--state, else the default SQLite file".to_string())
+        );
+    }
     let a = &p.audit;
     let _ = writeln!(
         w,

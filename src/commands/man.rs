@@ -16,6 +16,7 @@ const PAGES: &[(&str, &str)] = &[
     ("profiles", include_str!("../../man/tooljail-profiles.1")),
     ("doctor", include_str!("../../man/tooljail-doctor.1")),
     ("audit", include_str!("../../man/tooljail-audit.1")),
+    ("state", include_str!("../../man/tooljail-state.1")),
     ("man", include_str!("../../man/tooljail-man.1")),
     ("profile", include_str!("../../man/tooljail-profile.5")),
 ];

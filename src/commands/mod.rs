@@ -8,6 +8,7 @@ mod explain;
 mod man;
 mod profiles;
 mod run;
+mod state;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Profiles) => profiles::profiles(),
         Some(Command::Doctor(args)) => doctor::doctor(&args),
         Some(Command::Audit(args)) => audit::audit(&args),
+        Some(Command::State(args)) => state::state(&args),
         Some(Command::Man(args)) => man::man(&args),
         None if cli.run.command.is_empty() => Err(Error::usage("no command given").with_hint(
             "put the command after `--`, e.g. `tooljail -- ls /`, or see `tooljail --help`",

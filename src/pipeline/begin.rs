@@ -38,6 +38,7 @@ pub fn begin(args: &RunArgs) -> (Call<'_>, Result<()>) {
         sink,
         audit: None,
         uid_lease: None,
+        state: None,
     };
     (call, opened)
 }

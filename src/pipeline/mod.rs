@@ -7,12 +7,13 @@
 //!   begin      argv, caller, labels, the --report sink        -> Call
 //!   resolve    Policy, jail identity, the audit log           -> Resolved   (report: profiles, hash)
 //!   preflight  kernel features, cgroup or rlimits             -> Checked    (report: warnings)
+//!   state      call rules: admit and record as started, clamp  -> (Checked)  (report: stopped_by) [budget] only
 //!   plan       everything computed before clone               -> Plan       (report: isolation)
 //!   export     open `to`; a root caller's writer process      -> Exporter   (before the drop)
 //!   launch     supervisor: clone, wait, output relays         -> Ran        (report: resources, denials, output)
 //!   classify   outcome, exit status, what stopped the command -> exit code  (report: outcome)
 //!   export     files out of the scratch by the export policy  -> exit code  (report: export)
-//!   record     audit record, report sink                      (always)
+//!   record     the call's use in the state store, audit record, report sink (always)
 //! ```
 //!
 //! A new stage (call state, export, ...) is a module here, one line in [`stages`], and its own
@@ -25,6 +26,7 @@ mod launch;
 mod preflight;
 mod record;
 mod resolve;
+mod state;
 
 use crate::audit::AuditLog;
 use crate::cli::RunArgs;
@@ -48,6 +50,8 @@ pub struct Call<'a> {
     /// The transient uid the jail runs as (root callers without `--user`), held until the call
     /// is recorded: the jail's processes are gone by then.
     uid_lease: Option<crate::supervisor::transient::Lease>,
+    /// The call state store, when the Policy has call rules ([`state`]).
+    state: Option<state::Held>,
 }
 
 /// Run one call: the stages in order, then the record (for failed and refused calls too).
@@ -60,7 +64,8 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 /// The stages between the opened sinks and the record, in order.
 fn stages(call: &mut Call<'_>) -> Result<i32> {
     let resolved = resolve::resolve(call)?;
-    let checked = preflight::preflight(call, resolved)?;
+    let mut checked = preflight::preflight(call, resolved)?;
+    tracing::debug_span!("state admit").in_scope(|| state::admit(call, &mut checked))?;
     let plan = launch::plan(call, checked)?;
     let exporter = export::prepare(&plan)?;
     let mut ran = launch::launch(call, &plan)?;

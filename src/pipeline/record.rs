@@ -18,6 +18,7 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
         sink,
         audit,
         uid_lease,
+        state,
     } = call;
     let code = match &result {
         Ok(code) => *code,
@@ -31,6 +32,7 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
         }
     };
     report.exit_status = code;
+    tracing::debug_span!("state record").in_scope(|| super::state::close(state, &report));
     append_record(audit.or_else(|| fallback_audit_log(args, &report)), &report);
     if let Some(sink) = sink {
         if let Err(e) = sink.write(&report) {

@@ -38,7 +38,6 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
         }
     }
     call.report.policy_sha256 = Some(policy.hash());
-    refuse_unenforced(&policy)?;
 
     // A record the command could replace after the fact is no record: refuse a --report file
     // inside a writable bind before anything runs (the audit log is checked as it is opened).
@@ -50,28 +49,6 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     // The audit log is opened now (before the jail user is taken) so a bad path fails closed.
     call.audit = open_audit(args, &policy, &mut call.report)?;
     Ok(Resolved { policy, who })
-}
-
-/// `[budget]` (rate limits, loop guard) is part of the profile format, but this version does
-/// not enforce it. A profile that sets it would be obeyed less than it says, so it does not
-/// run; `check` and `explain` still accept and show it.
-fn refuse_unenforced(policy: &Policy) -> Result<()> {
-    let b = &policy.budget;
-    let set = [
-        ("[budget] calls_per_minute", b.calls_per_minute.is_some()),
-        (
-            "[budget] max_identical_calls",
-            b.max_identical_calls.is_some(),
-        ),
-    ];
-    match set.iter().find(|(_, on)| *on) {
-        Some((key, _)) => Err(Error::profile(
-            format!("profile \"{}\"", policy.name()),
-            format!("{key} is not enforced by this version of tooljail"),
-        )
-        .with_hint("remove it from the profile (the run would not be limited as written)")),
-        None => Ok(()),
-    }
 }
 
 /// Open the audit log the Policy asks for (`--audit-log` wins over the profile's path, which
@@ -111,7 +88,11 @@ fn open_audit(args: &RunArgs, policy: &Policy, report: &mut Report) -> Result<Op
 /// bind the jail can write: the command could rename a forged record over it, or append forged
 /// lines, after tooljail wrote the real one. The path is resolved as the kernel will (its
 /// directory canonical, then its name), so a symlinked way into the bind is caught too.
-fn refuse_writable_by_jail(policy: &Policy, path: &std::path::Path, what: &str) -> Result<()> {
+pub(super) fn refuse_writable_by_jail(
+    policy: &Policy,
+    path: &std::path::Path,
+    what: &str,
+) -> Result<()> {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let resolved = match (abs.parent(), abs.file_name()) {
         (Some(dir), Some(name)) => std::fs::canonicalize(dir)

@@ -301,6 +301,12 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
         &mut a.budget.max_identical_calls,
         b.budget.max_identical_calls,
     );
+    set(&mut a.budget.identical_window, b.budget.identical_window);
+    set(&mut a.budget.session_calls, b.budget.session_calls);
+    set(&mut a.budget.session_cpu, b.budget.session_cpu);
+    set(&mut a.budget.session_wall, b.budget.session_wall);
+    set(&mut a.budget.state, b.budget.state);
+    set(&mut a.budget.rate, b.budget.rate);
     set(&mut a.audit.enabled, b.audit.enabled);
     set(&mut a.audit.log, b.audit.log);
 }

@@ -238,6 +238,22 @@ pub struct OutputLayer {
 pub struct BudgetLayer {
     pub calls_per_minute: Option<Item<Scalar>>,
     pub max_identical_calls: Option<Item<Scalar>>,
+    pub identical_window: Option<Item<String>>,
+    pub session_calls: Option<Item<Scalar>>,
+    pub session_cpu: Option<Item<String>>,
+    pub session_wall: Option<Item<String>>,
+    pub state: Option<Item<String>>,
+    /// `[[budget.rate]]`: a later profile's list replaces an earlier one's.
+    pub rate: Option<Vec<RateLayer>>,
+}
+
+/// One `[[budget.rate]]` table: `limit` calls per `window`, counted per the `per` labels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLayer {
+    pub per: Vec<Item<String>>,
+    pub limit: Item<Scalar>,
+    pub window: Item<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -322,6 +338,19 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("[output]", &["stdout_max", "stderr_max", "mode"]),
-    ("[budget]", &["calls_per_minute", "max_identical_calls"]),
+    (
+        "[budget]",
+        &[
+            "calls_per_minute",
+            "max_identical_calls",
+            "identical_window",
+            "session_calls",
+            "session_cpu",
+            "session_wall",
+            "state",
+            "rate",
+        ],
+    ),
+    ("[[budget.rate]]", &["per", "limit", "window"]),
     ("[audit]", &["enabled", "log"]),
 ];

@@ -306,6 +306,23 @@ pub fn openat2_beneath(
     )
 }
 
+/// `openat2(dirfd, path, flags, mode, RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS)`: no symbolic
+/// link in any component of `path` (absolute or relative to `dirfd`) is followed.
+pub fn openat2_no_symlinks(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+) -> io::Result<OwnedFd> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        mode,
+        libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
 /// `openat2(root, path, O_PATH, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`: `path` as a process
 /// whose root is `root` would resolve it (absolute symlinks and `..` stay inside `root`).
 pub fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {

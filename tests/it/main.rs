@@ -45,6 +45,6 @@ mod root_callers;
 mod seccomp_probe;
 mod seccomp_tools;
 mod sinks;
+mod state;
 mod supervisor_hardening;
 mod transcripts;
-mod unenforced;

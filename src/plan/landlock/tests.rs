@@ -76,6 +76,7 @@ fn bare() -> Policy {
         budget: Budget {
             calls_per_minute: None,
             max_identical_calls: None,
+            ..Budget::default()
         },
         audit: Audit {
             enabled: false,

@@ -289,10 +289,7 @@ impl Resolver<'_> {
         let isolation = self.isolation(m, ov, &binds);
         let export = self.export(m, ov, &scratch);
         let output = self.output(m, ov);
-        let budget = Budget {
-            calls_per_minute: self.budget_count(l.budget.calls_per_minute.as_ref()),
-            max_identical_calls: self.budget_count(l.budget.max_identical_calls.as_ref()),
-        };
+        let budget = self.budget(&l.budget);
         let audit = Audit {
             enabled: l.audit.enabled.as_ref().is_some_and(|i| i.value),
             log: l

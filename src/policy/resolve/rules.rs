@@ -529,6 +529,71 @@ impl Resolver<'_> {
         }
     }
 
+    /// `[budget]`: the call rules, each value checked where it is written.
+    pub(super) fn budget(&mut self, b: &crate::profile::schema::BudgetLayer) -> Budget {
+        let duration = |r: &mut Self, item: &Option<Item<String>>| {
+            item.as_ref().and_then(|i| r.duration(i, true)).flatten()
+        };
+        let rate = b
+            .rate
+            .iter()
+            .flatten()
+            .filter_map(|t| {
+                let per = t
+                    .per
+                    .iter()
+                    .filter_map(|l| match Label::ALL.iter().find(|x| x.name() == l.value) {
+                        Some(x) => Some(*x),
+                        None => {
+                            let at = self.src.at(l);
+                            self.err(
+                                at,
+                                format!("unknown label \"{}\"", l.value),
+                                "use \"user\", \"agent\", \"session\" or \"tool\"",
+                            );
+                            None
+                        }
+                    })
+                    .collect();
+                let limit = self.budget_count(Some(&t.limit));
+                let window = self.duration(&t.window, false).flatten();
+                Some(RateRule {
+                    per,
+                    limit: limit?,
+                    window: window?,
+                })
+            })
+            .collect();
+        let state = b.state.as_ref().and_then(|i| {
+            let v = &i.value;
+            if v.starts_with("sqlite:")
+                || v.starts_with("postgres://")
+                || v.starts_with("postgresql://")
+            {
+                Some(v.clone())
+            } else {
+                let at = self.src.at(i);
+                self.err(
+                    at,
+                    format!("invalid state store \"{v}\""),
+                    "use \"sqlite:/path/state.db\" or \"postgres://user@host/db\"",
+                );
+                None
+            }
+        });
+        Budget {
+            calls_per_minute: self.budget_count(b.calls_per_minute.as_ref()),
+            rate,
+            max_identical_calls: self.budget_count(b.max_identical_calls.as_ref()),
+            identical_window: duration(self, &b.identical_window)
+                .unwrap_or(Budget::IDENTICAL_WINDOW),
+            session_calls: self.budget_count(b.session_calls.as_ref()),
+            session_cpu: duration(self, &b.session_cpu),
+            session_wall: duration(self, &b.session_wall),
+            state,
+        }
+    }
+
     pub(super) fn budget_count(&mut self, item: Option<&Item<Scalar>>) -> Option<u32> {
         let n = self.count(item?).flatten()?;
         match u32::try_from(n) {

@@ -142,7 +142,8 @@ fn default_profile_resolves_to_the_strict_policy() {
         p.budget,
         Budget {
             calls_per_minute: None,
-            max_identical_calls: None
+            max_identical_calls: None,
+            ..Budget::default()
         }
     );
     assert_eq!(
@@ -339,7 +340,8 @@ fn every_key_reaches_the_policy() {
         p.budget,
         Budget {
             calls_per_minute: Some(30),
-            max_identical_calls: Some(3)
+            max_identical_calls: Some(3),
+            ..Budget::default()
         }
     );
     assert_eq!(

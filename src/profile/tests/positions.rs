@@ -33,6 +33,10 @@ fn every_section_names_itself_in_unknown_key_errors() {
     for (section, keys) in crate::profile::schema::SECTIONS {
         let text = match *section {
             "the top level" => "qqqq = 1\n".to_string(),
+            // An array of tables has required keys.
+            s if s.starts_with("[[") => {
+                format!("{s}\nper = []\nlimit = 1\nwindow = \"1m\"\nqqqq = 1\n")
+            }
             s => format!("{s}\nqqqq = 1\n"),
         };
         let e = err(&text);
@@ -316,4 +320,24 @@ fn every_error_of_every_kind_in_one_run() {
     let h = host_with("hostnme = \"x\"\n[limits\nmemory = 1\n");
     let e = errs_on(&h, &args(&["/p/t.toml"]));
     assert_eq!(e.len(), 1, "{e:?}");
+}
+
+#[test]
+fn budget_keys_are_positioned() {
+    assert_eq!(
+        err("extends = [\"base\"]\n[[budget.rate]]\nper = [\"sesion\"]\nlimit = 5\nwindow = \"1m\"\n"),
+        "/p/t.toml:3:8: unknown label \"sesion\"; use \"user\", \"agent\", \"session\" or \"tool\""
+    );
+    assert_eq!(
+        err("extends = [\"base\"]\n[[budget.rate]]\nper = []\nlimit = 0\nwindow = \"1m\"\n"),
+        "/p/t.toml:4:9: invalid count 0; use a number of at least 1, or \"unlimited\""
+    );
+    assert_eq!(
+        err("extends = [\"base\"]\n[budget]\nsession_cpu = \"2 fortnights\"\n"),
+        "/p/t.toml:3:15: invalid duration \"2 fortnights\"; unknown time unit \"fortnights\", supported units: ns, us/µs, ms, sec, min, hours, days, weeks, months, years (and few variations); write a duration like \"30s\", \"5m\" or \"1h 30m\""
+    );
+    assert_eq!(
+        err("extends = [\"base\"]\n[budget]\nstate = \"mysql://x\"\n"),
+        "/p/t.toml:3:9: invalid state store \"mysql://x\"; use \"sqlite:/path/state.db\" or \"postgres://user@host/db\""
+    );
 }

@@ -1,0 +1,143 @@
+//! The default store: SQLite (bundled), in WAL mode, each decision one `BEGIN IMMEDIATE`
+//! transaction, so concurrent calls on one host are serialized by SQLite's write lock and never
+//! over-admit.
+
+use super::place;
+use super::rules::{Decision, Request, Usage};
+use super::store::{self, Sql, Store, StoreError, Used, Val};
+use crate::policy::Budget;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a decision waits for another call's transaction before it fails (retryable).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Sqlite {
+    conn: Connection,
+}
+
+impl Sqlite {
+    /// Open (creating when `create`) the store at `path`, checked as [`place::open`] says.
+    pub fn open(path: &Path, create: bool) -> Result<Sqlite, StoreError> {
+        let place = place::open(path, create).map_err(StoreError::new)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&place.path, flags).map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // WAL: readers never block the writer; synchronous=NORMAL is durable against a killed
+        // process (what a SIGKILL of tooljail is), which is the failure a call record must
+        // survive.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        let mut s = Sqlite { conn };
+        s.tx(|tx| store::migrate(tx))?;
+        Ok(s)
+    }
+
+    /// Run `f` in one `BEGIN IMMEDIATE` transaction: the write lock is taken at its start, so
+    /// two decisions never read the same counts.
+    fn tx<T>(
+        &mut self,
+        f: impl FnOnce(&mut dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let mut t = Tx(&tx);
+        let out = f(&mut t)?;
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+}
+
+struct Tx<'a>(&'a rusqlite::Transaction<'a>);
+
+fn params<'a>(p: &'a [Val<'_>]) -> Vec<&'a dyn rusqlite::ToSql> {
+    p.iter()
+        .map(|v| match v {
+            Val::I(i) => i as &dyn rusqlite::ToSql,
+            Val::S(s) => s as &dyn rusqlite::ToSql,
+        })
+        .collect()
+}
+
+impl Sql for Tx<'_> {
+    fn exec(&mut self, sql: &str, p: &[Val<'_>]) -> Result<u64, StoreError> {
+        let n = self.0.execute(sql, params(p).as_slice()).map_err(err)?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+    }
+
+    fn ints(&mut self, sql: &str, p: &[Val<'_>]) -> Result<Option<Vec<i64>>, StoreError> {
+        let mut stmt = self.0.prepare_cached(sql).map_err(err)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(params(p).as_slice()).map_err(err)?;
+        match rows.next().map_err(err)? {
+            None => Ok(None),
+            Some(row) => (0..n)
+                .map(|i| {
+                    row.get::<_, Option<i64>>(i)
+                        .map(|v| v.unwrap_or(0))
+                        .map_err(err)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+        }
+    }
+
+    fn texts(&mut self, sql: &str, p: &[Val<'_>]) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.0.prepare_cached(sql).map_err(err)?;
+        let rows = stmt
+            .query_map(params(p).as_slice(), |r| r.get::<_, String>(0))
+            .map_err(err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(err)
+    }
+}
+
+impl Store for Sqlite {
+    fn admit(&mut self, budget: &Budget, req: &Request) -> Result<Decision, StoreError> {
+        self.tx(|tx| store::admit(tx, budget, req))
+    }
+
+    fn finish(&mut self, id: &str, used: &Used) -> Result<(), StoreError> {
+        let now = super::now_ms();
+        self.tx(|tx| store::finish(tx, id, used, now))
+    }
+
+    fn audit(&mut self, report: &crate::report::Report) -> Result<(), StoreError> {
+        self.tx(|tx| store::audit(tx, report))
+    }
+
+    fn audit_records(&mut self) -> Result<Vec<String>, StoreError> {
+        self.tx(store::audit_records)
+    }
+
+    fn usage(&mut self, session: Option<&str>) -> Result<Vec<(String, Usage)>, StoreError> {
+        self.tx(|tx| store::usage(tx, session))
+    }
+
+    fn reset(
+        &mut self,
+        session: &str,
+        caller: Option<&str>,
+    ) -> Result<Result<u64, Vec<String>>, StoreError> {
+        self.tx(|tx| store::reset(tx, session, caller))
+    }
+}
+
+/// A SQLite error as a store error: busy or locked (another call held the lock past the
+/// timeout) may pass on a retry; anything else (a corrupt file, not a database) will not.
+fn err(e: rusqlite::Error) -> StoreError {
+    let retryable = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    StoreError {
+        message: e.to_string(),
+        retryable,
+    }
+}
