@@ -682,7 +682,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__state)
-            opts="-v -h --state --session --json --verbose --log-format --help reset help"
+            opts="-p -v -h --state --session --profile --json --verbose --log-format --help reset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,6 +693,14 @@ _tooljail() {
                     return 0
                     ;;
                 --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -153,6 +153,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s v -l verbose
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l state -d 'The store: `sqlite:PATH` or `postgres://...` (default: the caller\'s SQLite store)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l session -d 'Only this session' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -s p -l profile -d 'Show the session limits of this profile\'s `[budget]` beside the use (repeatable, as `run -p`; its `[budget] state` is the store when `--state` is not given)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l json -d 'Print JSON'

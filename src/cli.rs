@@ -160,6 +160,10 @@ pub struct StateArgs {
     /// Only this session.
     #[arg(long, value_name = "ID", global = true)]
     pub session: Option<String>,
+    /// Show the session limits of this profile's `[budget]` beside the use (repeatable, as
+    /// `run -p`; its `[budget] state` is the store when `--state` is not given).
+    #[arg(short, long = "profile", value_name = "PROFILE")]
+    pub profiles: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

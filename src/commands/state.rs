@@ -5,7 +5,17 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::state::{self, Url};
 
 pub fn state(args: &StateArgs) -> Result<i32> {
-    let url = Url::choose(args.state.as_deref(), None)?;
+    let budget = if args.profiles.is_empty() {
+        None
+    } else {
+        let policy = crate::profile::policy_from_args(&crate::cli::PolicyArgs {
+            profiles: args.profiles.clone(),
+            ..Default::default()
+        })?;
+        Some(policy.budget)
+    };
+    let profile_store = budget.as_ref().and_then(|b| b.state.as_deref());
+    let url = Url::choose(args.state.as_deref(), profile_store)?;
     let mut store = state::open(&url, false)?;
     match args.action {
         Some(StateAction::Reset) => {
@@ -40,6 +50,16 @@ pub fn state(args: &StateArgs) -> Result<i32> {
             let usage = store
                 .usage(args.session.as_deref())
                 .map_err(|e| state::error(&url, e))?;
+            let ms = |d: Option<std::time::Duration>| {
+                d.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            };
+            let limits = budget.as_ref().map(|b| {
+                serde_json::json!({
+                    "calls": b.session_calls,
+                    "cpu_ms": ms(b.session_cpu),
+                    "wall_ms": ms(b.session_wall),
+                })
+            });
             if args.json {
                 let v: Vec<_> = usage
                     .iter()
@@ -54,9 +74,19 @@ pub fn state(args: &StateArgs) -> Result<i32> {
                     .collect();
                 println!(
                     "{}",
-                    serde_json::json!({ "store": url.shown(), "sessions": v })
+                    serde_json::json!({ "store": url.shown(), "sessions": v, "limits": limits })
                 );
             } else {
+                if let Some(b) = &budget {
+                    let show =
+                        |v: Option<u64>| v.map_or("unlimited".to_string(), |v| v.to_string());
+                    println!(
+                        "limits per session: calls {}, cpu_ms {}, wall_ms {}",
+                        show(b.session_calls.map(u64::from)),
+                        show(ms(b.session_cpu)),
+                        show(ms(b.session_wall))
+                    );
+                }
                 println!(
                     "{:<32} {:>8} {:>10} {:>10}",
                     "SESSION", "CALLS", "CPU_MS", "WALL_MS"

@@ -165,6 +165,7 @@ pub fn admit(tx: &mut dyn Sql, budget: &Budget, req: &Request) -> Result<Decisio
         seen.session = session_usage(tx, &l.session)?;
     }
     let decision = rules::decide(budget, &seen, req.now_ms);
+    test_delay();
     if let Decision::Admit { .. } = decision {
         tx.exec(
             "INSERT INTO tooljail_calls (id, started_ms, caller, agent, session, tool, ident) \
@@ -181,6 +182,22 @@ pub fn admit(tx: &mut dyn Sql, budget: &Budget, req: &Request) -> Result<Decisio
         )?;
     }
     Ok(decision)
+}
+
+/// The test-only knob that widens the window between a decision's reads and its write, so the
+/// concurrency tests would catch a transaction that does not hold its lock across both. Read
+/// only in debug builds: a release binary does not contain it.
+#[cfg(debug_assertions)]
+pub const DELAY_ENV: &str = "TOOLJAIL_TEST_STATE_DELAY_MS";
+
+fn test_delay() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var(DELAY_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(1000)));
+    }
 }
 
 pub fn finish(tx: &mut dyn Sql, id: &str, used: &Used, now_ms: i64) -> Result<(), StoreError> {

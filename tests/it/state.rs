@@ -3,7 +3,8 @@
 //! /var/lib/tooljail-test/postgres.url). Each case as root and as the unprivileged user.
 
 use crate::support::{
-    each_identity, finish, profile_file, run, skip, spawn, tempdir, unique, Ctx, Run, RUN_TIMEOUT,
+    each_identity, finish, profile_file, run, run_for, skip, spawn, tempdir, unique, Ctx, Run,
+    RUN_TIMEOUT,
 };
 use serde_json::Value;
 use std::ffi::OsString;
@@ -88,6 +89,9 @@ fn two_hundred_against_fifty(url: &dyn Fn(&Path) -> String) {
                 .map(|i| {
                     let path = dir.path().join(format!("r{batch}-{i}.json"));
                     let mut cmd = call(ctx, &url, &session, &profile, &path, &["true"]);
+                    // Debug builds: hold each decision 5 ms between its reads and its write,
+                    // so a store that does not lock across both would over-admit here.
+                    cmd.env("TOOLJAIL_TEST_STATE_DELAY_MS", "5");
                     (spawn(&mut cmd), path)
                 })
                 .collect();
@@ -122,6 +126,56 @@ fn two_hundred_calls_against_fifty_a_minute_on_sqlite() {
 fn two_hundred_calls_against_fifty_a_minute_on_postgres() {
     let Some(pg) = postgres_url() else { return };
     two_hundred_against_fifty(&|_| pg.clone());
+}
+
+/// Six calls contest the one slot of `limit = 1`, each holding its decision 1 s between its
+/// reads and its write (the debug-only knob): the store's lock must make exactly one run. (A
+/// release binary has no knob; the case then checks the same with no widened window.)
+fn a_contested_slot_goes_to_exactly_one_call(url: &dyn Fn(&Path) -> String) {
+    let (_p, profile) = profile_file(
+        "extends = [\"default\"]\n[[budget.rate]]\nper = [\"session\"]\nlimit = 1\nwindow = \"1m\"\n",
+    );
+    each_identity(|ctx| {
+        let dir = tempdir(0o777);
+        let url = url(dir.path());
+        let session = unique("slot");
+        let children: Vec<_> = (0..6)
+            .map(|i| {
+                let path = dir.path().join(format!("r{i}.json"));
+                let mut cmd = call(ctx, &url, &session, &profile, &path, &["true"]);
+                cmd.env("TOOLJAIL_TEST_STATE_DELAY_MS", "1000");
+                (spawn(&mut cmd), path)
+            })
+            .collect();
+        let mut ran = 0;
+        for (child, path) in children {
+            let r = finish(child, RUN_TIMEOUT, "a contested call".into());
+            if r.code() == 0 {
+                ran += 1;
+                continue;
+            }
+            // Refused by the rule, not failed by the store (a lock error would be `state`).
+            r.expect(125);
+            assert_eq!(
+                report(&path, &r)["stopped_by"]["kind"],
+                "rate_limit",
+                "{}",
+                r.dump()
+            );
+        }
+        assert_eq!(ran, 1);
+    });
+}
+
+#[test]
+fn a_contested_slot_goes_to_exactly_one_call_on_sqlite() {
+    a_contested_slot_goes_to_exactly_one_call(&|dir| sqlite_url(dir));
+}
+
+#[test]
+fn a_contested_slot_goes_to_exactly_one_call_on_postgres() {
+    let Some(pg) = postgres_url() else { return };
+    a_contested_slot_goes_to_exactly_one_call(&|_| pg.clone());
 }
 
 /// Two hosts: two state configurations (one by `--state`, one by the profile's `[budget]
@@ -159,6 +213,7 @@ fn two_hosts_on_one_postgres_share_a_session_budget_exactly() {
                     c.current_dir("/").env_remove("TOOLJAIL_STATE");
                     c
                 };
+                cmd.env("TOOLJAIL_TEST_STATE_DELAY_MS", "5");
                 (spawn(&mut cmd), path)
             })
             .collect();
@@ -388,6 +443,13 @@ fn state_reset_is_for_root_or_the_owner() {
     let owner = &ids[0];
     run(call(owner, &pg, &session, &profile, &path, &["true"])).expect(0);
     run(call(owner, &pg, &session, &profile, &path, &["true"])).expect(125);
+    // `state -p PROFILE`: the use beside the profile's limits.
+    let mut shown = owner.tooljail(["state", "--state", &pg, "--session", &session, "--json"]);
+    shown.arg("-p").arg(&profile);
+    let r = run(shown);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}\n{}", r.dump()));
+    assert_eq!(v["sessions"][0]["calls"], 1, "{}", r.dump());
+    assert_eq!(v["limits"]["calls"], 1, "{}", r.dump());
     if let Some(other) = ids.get(1) {
         // The root-owned session, reset by the unprivileged user: refused.
         let r = run(other.tooljail(["state", "reset", "--state", &pg, "--session", &session]));
@@ -395,4 +457,38 @@ fn state_reset_is_for_root_or_the_owner() {
     }
     run(owner.tooljail(["state", "reset", "--state", &pg, "--session", &session])).expect(0);
     run(call(owner, &pg, &session, &profile, &path, &["true"])).expect(0);
+}
+
+/// A store locked past the lock timeout (10 s) fails closed and says the call may be retried:
+/// exit 125, `error.kind` `state`, `retryable: true`, nothing ran.
+#[test]
+fn a_locked_store_fails_closed_and_retryable() {
+    let Some(pg) = postgres_url() else { return };
+    let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 5\n");
+    // Make sure the tables exist, then hold them.
+    each_identity(|ctx| {
+        let dir = tempdir(0o777);
+        let path = dir.path().join("r.json");
+        let session = unique("locked");
+        run(call(ctx, &pg, &session, &profile, &path, &["true"])).expect(0);
+        let mut holder = std::process::Command::new("psql")
+            .arg(&pg)
+            .arg("-qc")
+            .arg("BEGIN; LOCK TABLE tooljail_calls IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(16); COMMIT;")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let r = run_for(
+            call(ctx, &pg, &session, &profile, &path, &["echo", "RAN"]),
+            Duration::from_secs(40),
+        );
+        let _ = holder.kill();
+        let _ = holder.wait();
+        r.expect(125).expect_stderr_contains("retry the call");
+        assert!(!r.stdout.contains("RAN"), "{}", r.dump());
+        let v = report(&path, &r);
+        assert_eq!(v["error"]["kind"], "state", "{}", r.dump());
+        assert_eq!(v["retryable"], true);
+    });
 }
