@@ -43,9 +43,12 @@ for _ in $(seq 50); do psql_do -c 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.2
 if [ "$(psql_do -c "SELECT 1 FROM pg_roles WHERE rolname = 'tooljail_test'")" != 1 ]; then
     psql_do -c "CREATE ROLE tooljail_test LOGIN PASSWORD 'tooljail_test'"
 fi
-if [ "$(psql_do -c "SELECT 1 FROM pg_database WHERE datname = 'tooljail_test'")" != 1 ]; then
-    psql_do -c "CREATE DATABASE tooljail_test OWNER tooljail_test"
-fi
+# tooljail_test_lock: a database of its own for the test that holds the store's lock.
+for db in tooljail_test tooljail_test_lock; do
+    if [ "$(psql_do -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
+        psql_do -c "CREATE DATABASE $db OWNER tooljail_test"
+    fi
+done
 echo "postgres://tooljail_test:tooljail_test@127.0.0.1:$pg_port/tooljail_test" >"$pg_url_file"
 chmod 0644 "$pg_url_file"
 

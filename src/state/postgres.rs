@@ -32,6 +32,9 @@ impl Postgres {
             .batch_execute("SET lock_timeout = '10s'; SET statement_timeout = '30s'")
             .map_err(err)?;
         let mut s = Postgres { client };
+        if s.tx(false, |tx| Ok(store::is_current(tx)))? {
+            return Ok(s);
+        }
         s.tx(false, |tx| {
             tx.ints("SELECT pg_advisory_xact_lock(?1)", &[Val::I(MIGRATE_LOCK)])?;
             store::migrate(tx)

@@ -34,7 +34,13 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         let mut s = Sqlite { conn };
-        s.tx(|tx| store::migrate(tx))?;
+        let current = {
+            let tx = s.conn.transaction().map_err(err)?;
+            store::is_current(&mut Tx(&tx))
+        };
+        if !current {
+            s.tx(|tx| store::migrate(tx))?;
+        }
         Ok(s)
     }
 

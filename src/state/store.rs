@@ -99,6 +99,17 @@ pub trait Store {
     ) -> Result<Result<u64, Vec<String>>, StoreError>;
 }
 
+/// Whether the store already has this version's schema: one read, so that a store in use costs
+/// no write transaction to open. On any doubt (no table yet, another version) the backend runs
+/// [`migrate`], which decides under its lock.
+pub fn is_current(tx: &mut dyn Sql) -> bool {
+    tx.texts(
+        "SELECT value FROM tooljail_meta WHERE key = 'schema_version'",
+        &[],
+    )
+    .is_ok_and(|v| v.first().and_then(|v| v.parse::<i64>().ok()) == Some(SCHEMA_VERSION))
+}
+
 /// Create or check the schema (inside the backend's transaction).
 pub fn migrate(tx: &mut dyn Sql) -> Result<(), StoreError> {
     for stmt in SCHEMA {

@@ -415,6 +415,24 @@ fn a_corrupt_store_fails_closed() {
         ))
         .expect(0);
         let db: PathBuf = dir.path().join("state/state.db");
+        // A store of a newer schema version is refused, not misread.
+        let bump = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update tooljail_meta set value='2' where key='schema_version'\"); c.commit()")
+            .arg(&db)
+            .status()
+            .unwrap();
+        assert!(bump.success());
+        let r = run(call(
+            ctx,
+            &url,
+            "s",
+            &profile,
+            &dir.path().join("r1.json"),
+            &["echo", "RAN"],
+        ));
+        r.expect(125).expect_stderr_contains("schema version is 2");
+        assert!(!r.stdout.contains("RAN"), "{}", r.dump());
         for f in ["state.db-wal", "state.db-shm"] {
             let _ = std::fs::remove_file(dir.path().join("state").join(f));
         }
@@ -464,6 +482,8 @@ fn state_reset_is_for_root_or_the_owner() {
 #[test]
 fn a_locked_store_fails_closed_and_retryable() {
     let Some(pg) = postgres_url() else { return };
+    // A database of its own (tests/setup.sh makes it): the other tests' calls must not wait.
+    let pg = format!("{pg}_lock");
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 5\n");
     // Make sure the tables exist, then hold them.
     each_identity(|ctx| {
