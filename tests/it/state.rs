@@ -31,6 +31,32 @@ fn sqlite_url(dir: &Path) -> String {
     format!("sqlite:{}/state/state.db", dir.display())
 }
 
+/// Start `n` calls at once (each made by `make(i)`, with its report's path), each decision held
+/// `delay_ms` between its reads and its write (a debug-only knob: a store that does not lock
+/// across both would over-admit), and wait for all of them.
+fn at_once(
+    n: usize,
+    delay_ms: &str,
+    make: impl Fn(usize) -> (std::process::Command, PathBuf),
+) -> Vec<(Run, PathBuf)> {
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            let (mut cmd, path) = make(i);
+            cmd.env("TOOLJAIL_TEST_STATE_DELAY_MS", delay_ms);
+            (spawn(&mut cmd), path)
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(child, path)| {
+            (
+                finish(child, RUN_TIMEOUT, "a call with call rules".into()),
+                path,
+            )
+        })
+        .collect()
+}
+
 /// A fresh directory, its SQLite store's URL, a new session and the report's path.
 fn sqlite_case(tag: &str) -> (tempfile::TempDir, String, String, PathBuf) {
     let dir = tempdir(0o777);
@@ -85,20 +111,11 @@ fn two_hundred_against_fifty(url: &dyn Fn(&Path) -> String) {
         let session = unique("rate");
         let mut results = Vec::new();
         for batch in 0..8 {
-            let children: Vec<_> = (0..25)
-                .map(|i| {
-                    let path = dir.path().join(format!("r{batch}-{i}.json"));
-                    let mut cmd = call(ctx, &url, &session, &profile, &path, &["true"]);
-                    // Debug builds: hold each decision 5 ms between its reads and its write,
-                    // so a store that does not lock across both would over-admit here.
-                    cmd.env("TOOLJAIL_TEST_STATE_DELAY_MS", "5");
-                    (spawn(&mut cmd), path)
-                })
-                .collect();
-            for (child, path) in children {
-                let r = finish(child, RUN_TIMEOUT, "a rate-limited call".into());
-                results.push((r, path));
-            }
+            // Debug builds: each decision held 5 ms between its reads and its write.
+            results.extend(at_once(25, "5", |i| {
+                let path = dir.path().join(format!("r{batch}-{i}.json"));
+                (call(ctx, &url, &session, &profile, &path, &["true"]), path)
+            }));
         }
         let ran = results.iter().filter(|(r, _)| r.code() == 0).count();
         let refused: Vec<_> = results.iter().filter(|(r, _)| r.code() == 125).collect();
@@ -139,17 +156,11 @@ fn a_contested_slot_goes_to_exactly_one_call(url: &dyn Fn(&Path) -> String) {
         let dir = tempdir(0o777);
         let url = url(dir.path());
         let session = unique("slot");
-        let children: Vec<_> = (0..6)
-            .map(|i| {
-                let path = dir.path().join(format!("r{i}.json"));
-                let mut cmd = call(ctx, &url, &session, &profile, &path, &["true"]);
-                cmd.env("TOOLJAIL_TEST_STATE_DELAY_MS", "1000");
-                (spawn(&mut cmd), path)
-            })
-            .collect();
         let mut ran = 0;
-        for (child, path) in children {
-            let r = finish(child, RUN_TIMEOUT, "a contested call".into());
+        for (r, path) in at_once(6, "1000", |i| {
+            let path = dir.path().join(format!("r{i}.json"));
+            (call(ctx, &url, &session, &profile, &path, &["true"]), path)
+        }) {
             if r.code() == 0 {
                 ran += 1;
                 continue;
@@ -191,35 +202,28 @@ fn two_hosts_on_one_postgres_share_a_session_budget_exactly() {
     each_identity(|ctx| {
         let dir = tempdir(0o777);
         let session = unique("fleet");
-        let children: Vec<_> = (0..16)
-            .map(|i| {
-                let path = dir.path().join(format!("r{i}.json"));
-                let mut cmd = if i % 2 == 0 {
-                    call(ctx, &pg, &session, &host_a, &path, &["true"])
-                } else {
-                    let mut a: Vec<OsString> = vec![
-                        "run".into(),
-                        "--session".into(),
-                        session.clone().into(),
-                        "-p".into(),
-                        host_b.clone().into(),
-                        "--report".into(),
-                        path.clone().into(),
-                        "--".into(),
-                        "true".into(),
-                    ];
-                    a.shrink_to_fit();
-                    let mut c = ctx.tooljail(a);
-                    c.current_dir("/").env_remove("TOOLJAIL_STATE");
-                    c
-                };
-                cmd.env("TOOLJAIL_TEST_STATE_DELAY_MS", "5");
-                (spawn(&mut cmd), path)
-            })
-            .collect();
         let mut ran = 0;
-        for (child, path) in children {
-            let r = finish(child, RUN_TIMEOUT, "a budgeted call".into());
+        for (r, path) in at_once(16, "5", |i| {
+            let path = dir.path().join(format!("r{i}.json"));
+            if i % 2 == 0 {
+                // Host A: `--state URL`.
+                return (call(ctx, &pg, &session, &host_a, &path, &["true"]), path);
+            }
+            // Host B: the profile's `[budget] state`, spelled `postgresql://`.
+            let a: [OsString; 8] = [
+                "run".into(),
+                "--session".into(),
+                session.clone().into(),
+                "-p".into(),
+                host_b.clone().into(),
+                "--report".into(),
+                path.clone().into(),
+                "--".into(),
+            ];
+            let mut c = ctx.tooljail(a);
+            c.arg("true").current_dir("/").env_remove("TOOLJAIL_STATE");
+            (c, path)
+        }) {
             match r.code() {
                 0 => ran += 1,
                 125 => {
