@@ -516,3 +516,28 @@ fn a_locked_store_fails_closed_and_retryable() {
         assert_eq!(v["retryable"], true);
     });
 }
+
+/// `session_wall = "3s"`: after a 2 s call, the next call's wall time is clamped to what is left
+/// (about 1 s, from the profile's 60 s): it times out, the report says why, and the call after
+/// it is refused as `budget`.
+#[test]
+fn a_wall_budget_clamps_the_next_calls_timeout() {
+    let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_wall = \"3s\"\n");
+    each_identity(|ctx| {
+        let (_dir, url, session, path) = sqlite_case("wall");
+        run(call(ctx, &url, &session, &profile, &path, &["sleep", "2"])).expect(0);
+        let r = run(call(ctx, &url, &session, &profile, &path, &["sleep", "20"]));
+        r.expect(124);
+        assert!(r.elapsed < Duration::from_secs(10), "{}", r.dump());
+        let v = report(&path, &r);
+        assert_eq!(v["outcome"], "timeout", "{}", r.dump());
+        assert!(
+            v["warnings"].to_string().contains("session_wall"),
+            "{}",
+            r.dump()
+        );
+        let r = run(call(ctx, &url, &session, &profile, &path, &["true"]));
+        r.expect(125);
+        assert_eq!(report(&path, &r)["stopped_by"]["name"], "session_wall");
+    });
+}
