@@ -13,6 +13,18 @@ use std::time::Duration;
 /// How long a decision waits for another call's transaction before it fails (retryable).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The WAL length (pages) past which a call's record folds it back into the database.
+const WAL_CHECKPOINT_PAGES: i32 = 64;
+
+/// The WAL's length after this process's last commit, from SQLite's WAL hook (which takes a
+/// plain function: one store per process).
+static WAL_PAGES: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+fn wal_hook(_: &rusqlite::hooks::Wal, pages: std::os::raw::c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.store(pages, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
 pub struct Sqlite {
     conn: Connection,
 }
@@ -33,6 +45,9 @@ impl Sqlite {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
+        // Our hook replaces SQLite's automatic checkpoint, which would run in whichever commit
+        // crossed its threshold, a start-up's too; `finish` checkpoints instead.
+        conn.wal_hook(Some(wal_hook));
         let mut s = Sqlite { conn };
         let current = {
             let tx = s.conn.transaction().map_err(err)?;
@@ -112,13 +127,18 @@ impl Store for Sqlite {
     fn finish(&mut self, id: &str, used: &Used) -> Result<(), StoreError> {
         let now = super::now_ms();
         self.tx(|tx| store::finish(tx, id, used, now))?;
-        // After the call, not before the next: fold the WAL back into the database (passive:
-        // never waits for anyone), so the next call's first connection, which rebuilds the
-        // WAL index from the WAL file, reads a few frames instead of up to a thousand pages.
-        // A checkpoint that cannot finish now is left to a later one.
-        let _ = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        // After the call, not before the next: once the WAL passed 64 pages, fold it back into
+        // the database (passive: never waits for anyone), so the next call's first connection,
+        // which rebuilds the WAL index from the WAL, reads a few dozen frames instead of
+        // thousands. The checkpoint syncs the database (a few ms), so not every call pays it.
+        // It works through the open descriptors (a root caller's supervisor is the jail's user
+        // by now and cannot reach the store's directory). One that cannot finish now is left
+        // to a later call.
+        if WAL_PAGES.load(std::sync::atomic::Ordering::Relaxed) > WAL_CHECKPOINT_PAGES {
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
         Ok(())
     }
 
