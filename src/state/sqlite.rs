@@ -48,6 +48,13 @@ impl Sqlite {
         // Our hook replaces SQLite's automatic checkpoint, which would run in whichever commit
         // crossed its threshold, a start-up's too; `finish` checkpoints instead.
         conn.wal_hook(Some(wal_hook));
+        // Nor does closing checkpoint and delete the WAL: the next call would create it, its
+        // index and sync the directory again, all in its start-up.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(err)?;
         let mut s = Sqlite { conn };
         let current = {
             let tx = s.conn.transaction().map_err(err)?;
