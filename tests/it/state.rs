@@ -136,11 +136,13 @@ fn two_hundred_against_fifty(url: &dyn Fn(&Path) -> String) {
 
 #[test]
 fn two_hundred_calls_against_fifty_a_minute_on_sqlite() {
+    let _disk = crate::support::host_disk_written();
     two_hundred_against_fifty(&|dir| sqlite_url(dir));
 }
 
 #[test]
 fn two_hundred_calls_against_fifty_a_minute_on_postgres() {
+    let _disk = crate::support::host_disk_written();
     let Some(pg) = postgres_url() else { return };
     two_hundred_against_fifty(&|_| pg.clone());
 }
@@ -180,11 +182,13 @@ fn a_contested_slot_goes_to_exactly_one_call(url: &dyn Fn(&Path) -> String) {
 
 #[test]
 fn a_contested_slot_goes_to_exactly_one_call_on_sqlite() {
+    let _disk = crate::support::host_disk_written();
     a_contested_slot_goes_to_exactly_one_call(&|dir| sqlite_url(dir));
 }
 
 #[test]
 fn a_contested_slot_goes_to_exactly_one_call_on_postgres() {
+    let _disk = crate::support::host_disk_written();
     let Some(pg) = postgres_url() else { return };
     a_contested_slot_goes_to_exactly_one_call(&|_| pg.clone());
 }
@@ -193,6 +197,7 @@ fn a_contested_slot_goes_to_exactly_one_call_on_postgres() {
 /// state`, spelled differently) on one PostgreSQL database share a session's budget exactly.
 #[test]
 fn two_hosts_on_one_postgres_share_a_session_budget_exactly() {
+    let _disk = crate::support::host_disk_written();
     let Some(pg) = postgres_url() else { return };
     let other = pg.replacen("postgres://", "postgresql://", 1);
     let (_p, host_a) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 10\n");
@@ -244,6 +249,7 @@ fn two_hosts_on_one_postgres_share_a_session_budget_exactly() {
 /// nothing; a different argv still runs.
 #[test]
 fn the_fourth_identical_call_is_refused_a_different_one_is_not() {
+    let _disk = crate::support::host_disk_written();
     let (_p, profile) =
         profile_file("extends = [\"default\"]\n[budget]\nmax_identical_calls = 3\n");
     each_identity(|ctx| {
@@ -292,6 +298,7 @@ fn the_fourth_identical_call_is_refused_a_different_one_is_not() {
 /// clamped from the profile's 60 s), and the next call is refused as `budget`.
 #[test]
 fn a_cpu_budget_stops_the_burner_and_refuses_the_next_call() {
+    let _disk = crate::support::host_disk_written();
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_cpu = \"2s\"\n");
     each_identity(|ctx| {
         let (_dir, url, session, path) = sqlite_case("cpu");
@@ -323,6 +330,7 @@ fn a_cpu_budget_stops_the_burner_and_refuses_the_next_call() {
 /// next calls are decided from it) and the killed call counts as started.
 #[test]
 fn sigkill_mid_call_keeps_the_store_consistent_and_the_call_counted() {
+    let _disk = crate::support::host_disk_written();
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 2\n");
     each_identity(|ctx| {
         let (dir, url, session, path) = sqlite_case("kill");
@@ -370,6 +378,7 @@ fn usage(ctx: &Ctx, url: &str, session: &str) -> Option<u64> {
 /// (`TOOLJAIL_STATE`) names nor the default one is created.
 #[test]
 fn a_call_without_rules_opens_no_store() {
+    let _disk = crate::support::host_disk_written();
     each_identity(|ctx| {
         let dir = tempdir(0o777);
         let xdg = dir.path().join("xdg");
@@ -405,6 +414,7 @@ fn a_call_without_rules_opens_no_store() {
 /// runs, not retryable.
 #[test]
 fn a_corrupt_store_fails_closed() {
+    let _disk = crate::support::host_disk_written();
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 5\n");
     each_identity(|ctx| {
         let dir = tempdir(0o777);
@@ -456,6 +466,7 @@ fn a_corrupt_store_fails_closed() {
 /// not (on the shared PostgreSQL store, where both reach the same rows).
 #[test]
 fn state_reset_is_for_root_or_the_owner() {
+    let _disk = crate::support::host_disk_written();
     let Some(pg) = postgres_url() else { return };
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 1\n");
     let ids = crate::support::identities();
@@ -485,6 +496,7 @@ fn state_reset_is_for_root_or_the_owner() {
 /// exit 125, `error.kind` `state`, `retryable: true`, nothing ran.
 #[test]
 fn a_locked_store_fails_closed_and_retryable() {
+    let _disk = crate::support::host_disk_written();
     let Some(pg) = postgres_url() else { return };
     // A database of its own (tests/setup.sh makes it): the other tests' calls must not wait.
     let pg = format!("{pg}_lock");
@@ -522,6 +534,7 @@ fn a_locked_store_fails_closed_and_retryable() {
 /// it is refused as `budget`.
 #[test]
 fn a_wall_budget_clamps_the_next_calls_timeout() {
+    let _disk = crate::support::host_disk_written();
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_wall = \"3s\"\n");
     each_identity(|ctx| {
         let (_dir, url, session, path) = sqlite_case("wall");

@@ -24,6 +24,21 @@ use std::time::{Duration, Instant};
 /// host's speed. Lower bounds (nothing before its time) take no slack.
 pub const LOAD_SLACK: Duration = Duration::from_secs(4);
 
+/// The host disk, for the tests that measure its growth: a test that writes much to it (the
+/// call-state stores: SQLite files, PostgreSQL's WAL) holds it shared, one that measures it
+/// ([`host_disk_measured`]) holds it alone.
+static HOST_DISK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Hold while writing much to the host disk.
+pub fn host_disk_written() -> std::sync::RwLockReadGuard<'static, ()> {
+    HOST_DISK.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Hold while measuring the host disk's growth.
+pub fn host_disk_measured() -> std::sync::RwLockWriteGuard<'static, ()> {
+    HOST_DISK.write().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Default bound for one tooljail run.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 
