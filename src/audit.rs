@@ -9,10 +9,10 @@
 //! appends. tests/it/audit.rs proves it with 200 concurrent runs.
 
 use crate::error::Error;
-use crate::report::{open_owned_file, FileMode, Outcome, Report};
+use crate::report::{Outcome, Report};
+use crate::sink::FileMode;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -51,32 +51,23 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Open `path` for appending, as [`open_owned_file`] does: a symbolic link, a non-regular
-    /// file, a hard link or a file owned by another user (not the caller, not root) is refused.
-    /// `default_location`: `path` is the caller's default log ([`default_path`]), whose missing
-    /// directories are created (0750). A path the caller named (`--audit-log`, `[audit] log`)
-    /// must be in an existing directory: tooljail, perhaps running as root, creates no
-    /// directory a user chose.
+    /// Open `path` for appending through [`crate::sink`]: no symbolic link in any component,
+    /// every directory on the way the caller's or root's and writable by nobody else (sticky
+    /// ones aside), and the file a regular one with one link owned by the caller or root (or
+    /// /dev/null). `default_location`: `path` is the caller's default log ([`default_path`]),
+    /// whose missing directories are created (0750) the same way. A path the caller named
+    /// (`--audit-log`, `[audit] log`) must be in an existing directory: tooljail, perhaps
+    /// running as root, creates no directory a user chose.
     pub fn open(path: &Path, default_location: bool) -> Result<AuditLog, Error> {
-        if default_location {
-            if let Some(dir) = path.parent() {
-                if !dir.as_os_str().is_empty() && !dir.exists() {
-                    std::fs::DirBuilder::new()
-                        .recursive(true)
-                        .mode(0o750)
-                        .create(dir)
-                        .map_err(|e| {
-                            Error::usage(format!(
-                                "audit log {}: cannot create its directory: {e}",
-                                path.display()
-                            ))
-                            .with_hint(HINT)
-                        })?;
-                }
-            }
-        }
-        let file = open_owned_file(path, FileMode::Append)
-            .map_err(|e| e.into_error("audit log", path, HINT))?;
+        let opened = crate::sink::split(path).and_then(|(dir, name)| {
+            let dir = if default_location {
+                crate::sink::ensure_dir(&dir, 0o750)?
+            } else {
+                crate::sink::open_dir(&dir)?
+            };
+            dir.create_file(&name, FileMode::Append)
+        });
+        let file = opened.map_err(|e| e.into_error("audit log", path, HINT))?;
         Ok(AuditLog {
             file,
             path: path.to_path_buf(),

@@ -20,6 +20,7 @@ pub mod policy;
 pub mod preflight;
 pub mod profile;
 pub mod report;
+pub mod sink;
 pub mod supervisor;
 pub mod sys;
 

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 /// An empty audit log in a fresh directory, writable by every identity.
 fn shared_log() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let path = dir.path().join("audit.jsonl");
     std::fs::write(&path, "").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();

@@ -4,7 +4,7 @@
 //! by the profile's wall time and by the harness.
 
 use crate::support::{
-    each_identity, finish, host_pids_running, profile_file, run_for, spawn, tempdir, unique, Ctx,
+    each_identity, finish, host_pids_running, profile_file, run_for, spawn, unique, Ctx,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -82,7 +82,7 @@ fn read_report(dir: &Path, run: &crate::support::Run) -> Value {
 
 /// `tooljail run [-p PROFILE] --report … -- ARGS` as `ctx`, bounded by [`BOUND`].
 fn jail(ctx: &Ctx, profile: Option<&Path>, args: &[&str]) -> Ran {
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let run = run_for(ctx.tooljail(run_args(dir.path(), profile, args)), BOUND);
     let report = read_report(dir.path(), &run);
     Ran { run, report }
@@ -228,7 +228,7 @@ fn a_fork_bomb_is_contained_attributed_and_the_host_stays_responsive() {
     each_identity(|ctx| {
         // At most 300 sleepers of ~4 s each, whatever the limit does.
         let marker = unique("4.");
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let args = run_args(dir.path(), Some(&p), &forker_args(&marker, "300", "1"));
         let child = spawn(&mut ctx.tooljail(args));
         // While it holds its children: the host answers at once, and never sees more of the
@@ -371,7 +371,7 @@ fn two_concurrent_jails_of_one_user_each_get_their_own_budget() {
     let (_d, p) = profile("[limits]\nprocesses = 8\nwall_time = \"20s\"");
     each_identity(|ctx| {
         let markers = [unique("4."), unique("4.")];
-        let dirs = [tempdir(0o777), tempdir(0o777)];
+        let dirs = [crate::support::records_dir(), crate::support::records_dir()];
         // Each holds its children for 2 s, so the two budgets are in use at the same time.
         let children: Vec<_> = (0..2)
             .map(|i| {

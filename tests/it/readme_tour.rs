@@ -7,7 +7,7 @@
 //! audit table's timestamped row are checked by their words). Runs and audit queries use a log
 //! in the project, not the caller's. As root and as the unprivileged test user.
 
-use crate::support::{each_identity, run, tempdir};
+use crate::support::{each_identity, run};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -108,7 +108,7 @@ fn the_readme_tour_runs_as_written() {
     // The jail examples, the three flag examples, the profile commands, the report and audit.
     assert!(cmds.len() >= 10, "the tour lost its examples: {cmds:#?}");
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let p = dir.path();
         write(p, "analyze.py", "print('analyzed', sum(range(10)))\n");
         write(p, "job.py", "print('job done')\n");
@@ -128,7 +128,7 @@ fn the_readme_tour_runs_as_written() {
         std::fs::set_permissions(p.join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
         // Outside the project: the tour binds it writable, and tooljail refuses a record the
         // command could replace.
-        let records = tempdir(0o777);
+        let records = crate::support::records_dir();
         let log = records.path().join("audit.jsonl").display().to_string();
         for (cmd, shown) in &cmds {
             let mut args = words(cmd);

@@ -1,7 +1,7 @@
 //! `[budget]` and `[export]` are in the profile format but not enforced by this version: a run
 //! whose profile sets them must refuse to start (exit 125, nothing runs), never run unlimited.
 
-use crate::support::{each_identity, profile_file, run, tempdir};
+use crate::support::{each_identity, profile_file, run};
 
 #[test]
 fn profiles_setting_unenforced_keys_do_not_run() {
@@ -13,7 +13,7 @@ fn profiles_setting_unenforced_keys_do_not_run() {
         let (_dir, profile) =
             profile_file(&format!("extends = [\"default\"]\n[{section}]\n{line}\n"));
         each_identity(|ctx| {
-            let out = tempdir(0o777);
+            let out = crate::support::records_dir();
             let marker = out.path().join("MARKER");
             let touch = format!("touch {}", marker.display());
             let log = out.path().join("audit.jsonl");
