@@ -87,7 +87,7 @@ impl SinkError {
 pub enum FileMode {
     /// Emptied, for a file written from the start.
     Truncate,
-    /// Kept, every write appended (`O_APPEND`), for a log.
+    /// Kept, every write appended (`O_APPEND`), for a log; readable too.
     Append,
 }
 
@@ -280,10 +280,12 @@ impl Dir {
     pub fn create_file(&self, name: &OsStr, mode: FileMode) -> Result<File, SinkError> {
         let at = self.path.join(name);
         let cname = cstring(name, &at)?;
-        let mut flags = libc::O_WRONLY | libc::O_CREAT | libc::O_NONBLOCK | libc::O_NOCTTY;
-        if mode == FileMode::Append {
-            flags |= libc::O_APPEND;
-        }
+        let mut flags = libc::O_CREAT | libc::O_NONBLOCK | libc::O_NOCTTY;
+        flags |= match mode {
+            FileMode::Truncate => libc::O_WRONLY,
+            // A log is read back too: its last line is linked to by the next record.
+            FileMode::Append => libc::O_RDWR | libc::O_APPEND,
+        };
         let fd = crate::sys::mount::open_beneath(self.fd.as_fd(), &cname, flags, 0o600)
             .map_err(|e| self.explain_open(&at, &cname, e))?;
         let st = fstat(&fd, &at)?;

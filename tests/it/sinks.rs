@@ -524,3 +524,51 @@ fn the_default_audit_directory_is_not_created_through_a_symlink() {
         assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
     });
 }
+
+/// Issue 13 item 3: an unprivileged caller's report replaces the file all at once after the
+/// command is gone (the command, given the directory read-only, still sees the old report; the
+/// file afterwards is a new inode, whole; no temporary file is left). Root gives up root before
+/// the jail is built, so its report is written in place (docs/report.md).
+#[test]
+fn the_report_is_replaced_whole_after_the_command() {
+    each_identity(|ctx| {
+        let (_s, spare) = spare_log();
+        let dir = own_dir(ctx);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let report = dir.path().join("r.json");
+        std::fs::write(&report, "old report\n").unwrap();
+        if let Who::User { uid, .. } = ctx.who {
+            chown(&report, uid, false);
+        }
+        let before = std::fs::metadata(&report).unwrap().ino();
+        let (d, r) = (dir.path().to_str().unwrap(), report.to_str().unwrap());
+        let run = tooljail(
+            ctx,
+            &[
+                "--report",
+                r,
+                "--audit-log",
+                &spare,
+                "--ro",
+                d,
+                "--",
+                "cat",
+                r,
+            ],
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(doc["outcome"], "exited", "{}", run.dump());
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["r.json"], "a temporary file is left");
+        if ctx.is_root() {
+            return;
+        }
+        run.expect(0);
+        assert_eq!(run.stdout, "old report\n", "{}", run.dump());
+        assert_ne!(std::fs::metadata(&report).unwrap().ino(), before);
+    });
+}

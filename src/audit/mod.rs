@@ -8,6 +8,8 @@
 //! produce short of ENOSPC, but a network file system might) is completed before anyone else
 //! appends. tests/it/audit.rs proves it with 200 concurrent runs.
 
+pub mod chain;
+
 use crate::error::Error;
 use crate::report::{Outcome, Report};
 use crate::sink::FileMode;
@@ -78,18 +80,57 @@ impl AuditLog {
         &self.path
     }
 
-    /// Append one record as a single line.
+    /// Append one record as a single line, linked to the line before it ([`chain`]): under the
+    /// lock, the log's last line is read back, and the record carries its hash and the next
+    /// sequence number. A last line cut short by a crash (no newline) is ended first, so the
+    /// new record starts a line of its own.
     pub fn append(&self, report: &Report) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(report).expect("Report serializes");
-        line.push(b'\n');
+        let body = serde_json::to_vec(report).expect("Report serializes");
         let lock =
             nix::fcntl::Flock::lock(self.file.try_clone()?, nix::fcntl::FlockArg::LockExclusive)
                 .map_err(|(_, e)| std::io::Error::from(e))?;
         let mut f: &File = &lock;
-        let result = f.write_all(&line);
+        let result = last_line(f).and_then(|tail| {
+            let mut line = Vec::with_capacity(body.len() + 110);
+            if tail.as_ref().is_some_and(|(_, ended)| !ended) {
+                line.push(b'\n');
+            }
+            let link = chain::next_link(tail.as_ref().map(|(l, _)| l.as_slice()));
+            line.extend(chain::splice(&link, &body));
+            line.push(b'\n');
+            f.write_all(&line)
+        });
         drop(lock);
         result
     }
+}
+
+/// The last line of `file` that is not blank (without its newline; blank lines are skipped as
+/// [`chain::verify`] skips them) and whether the file ends with a newline, read backwards from
+/// the end in 8 KiB steps; `None` for a file with no such line (and the null device).
+fn last_line(file: &File) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+    use std::os::unix::fs::FileExt;
+    const STEP: u64 = 8192;
+    let blank = |seg: &[u8]| seg.iter().all(u8::is_ascii_whitespace);
+    let mut end = file.metadata()?.len();
+    let mut tail: Vec<u8> = Vec::new();
+    let mut complete = false;
+    while end > 0 && !complete {
+        let start = end.saturating_sub(STEP);
+        let mut chunk = vec![0; usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact_at(&mut chunk, start)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        // Complete once a newline precedes the last non-blank line, or the file's start does.
+        let segs: Vec<&[u8]> = tail.split(|b| *b == b'\n').collect();
+        complete = start == 0 || segs.iter().rposition(|s| !blank(s)).is_some_and(|i| i > 0);
+        end = start;
+    }
+    let ended = tail.last() == Some(&b'\n');
+    Ok(tail
+        .split(|b| *b == b'\n')
+        .rfind(|s| !blank(s))
+        .map(|line| (line.to_vec(), ended)))
 }
 
 /// What `tooljail audit` filters on. Every field that is set must match.
