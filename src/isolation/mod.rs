@@ -38,7 +38,7 @@ pub fn run(
     cgroup_parent: Option<&std::path::Path>,
 ) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor (isolation landlock)").entered();
-    crate::supervisor::become_supervisor(who)?;
+    crate::supervisor::become_supervisor(who, false)?;
     let scratch = scratch::create(&plan.policy.filesystem.scratch.path)?;
     let cgroup = cgroup_parent
         .map(|parent| crate::supervisor::jail_cgroup(parent, &plan.policy.limits))

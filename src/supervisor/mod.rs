@@ -3,6 +3,7 @@
 //! wall-clock timeout, collecting rusage and the command's exact status or setup error.
 
 pub mod identity;
+mod mapper;
 pub mod notify;
 pub(crate) mod userns;
 pub(crate) mod wait;
@@ -75,7 +76,7 @@ pub fn run(
     cgroup_parent: Option<&std::path::Path>,
 ) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor").entered();
-    become_supervisor(who)?;
+    let mut mapper = become_supervisor(who, true)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
@@ -83,7 +84,8 @@ pub fn run(
     let cgroup = cgroup_parent
         .map(|parent| jail_cgroup(parent, &plan.policy.limits))
         .transpose()?;
-    let result = run_in(plan, uid, gid, cgroup.as_ref());
+    let result = run_in(plan, uid, gid, cgroup.as_ref(), mapper.as_mut());
+    drop(mapper);
     let mut outcome = match (result, &cgroup) {
         (Ok(mut o), Some(cg)) => {
             o.cgroup = Some(cg.events());
@@ -123,12 +125,15 @@ pub(crate) fn jail_cgroup(
     })
 }
 
-/// The jail itself: pipes, clone, id maps, cgroup membership, release, wait.
+/// The jail itself: pipes, clone, id maps, cgroup membership, release, wait. `mapper`: the
+/// root-owned id-map writer of a root caller (None: the caller is unprivileged and writes the
+/// maps itself).
 fn run_in(
     plan: &Plan,
     uid: u32,
     gid: u32,
     cgroup: Option<&crate::cgroup::JailCgroup>,
+    mapper: Option<&mut mapper::Mapper>,
 ) -> Result<Outcome> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
@@ -145,14 +150,21 @@ fn run_in(
 
     let started = Instant::now();
     let clone_span = tracing::debug_span!("clone and id maps").entered();
-    // The child inherits our dumpable flag, and it must be dumpable until we have written its
-    // id maps (a non-dumpable task's /proc/PID files belong to root, not to us). We ourselves
-    // are made non-dumpable again right after clone, so no other process of our uid can read
-    // or take over the supervisor (its environment, its fds, the seccomp listener).
-    nix::sys::prctl::set_dumpable(true)
-        .map_err(|e| Error::setup("set dumpable for clone", e as i32))?;
+    // Who writes the child's id maps decides whether anything is ever dumpable:
+    // - a root caller's mapper (root) opens the /proc files of a non-dumpable child, so neither
+    //   the supervisor nor pid 1 is ever dumpable: no other host process of the jail's uid can
+    //   read or rob them (mapper.rs);
+    // - an unprivileged caller writes them itself: the child inherits our dumpable flag and
+    //   must be dumpable until then (a non-dumpable task's /proc/PID files belong to root).
+    //   We are made non-dumpable again right after clone. Every process of this uid is the
+    //   caller's own, which could read the caller's memory anyway.
+    let dumpable_clone = mapper.is_none();
+    if dumpable_clone {
+        nix::sys::prctl::set_dumpable(true)
+            .map_err(|e| Error::setup("set dumpable for clone", e as i32))?;
+    }
     let forked = process::clone3(plan.clone_flags);
-    if !matches!(forked, Ok(Forked::Child)) {
+    if dumpable_clone && !matches!(forked, Ok(Forked::Child)) {
         nix::sys::prctl::set_dumpable(false)
             .map_err(|e| Error::setup("set the supervisor non-dumpable", e as i32))?;
     }
@@ -186,7 +198,11 @@ fn run_in(
 
     // Map our uid/gid to 0 in the jail's user namespace, then release the child.
     let root = |outside| identity::IdMap { inside: 0, outside };
-    if let Err(e) = identity::write_id_maps(&pid.to_string(), root(uid), root(gid)) {
+    let mapped = match mapper {
+        Some(m) => m.write_maps(pid),
+        None => identity::write_id_maps(&pid.to_string(), root(uid), root(gid)),
+    };
+    if let Err(e) = mapped {
         let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         let _ = wait::reap(pid);
         return Err(e);
@@ -269,9 +285,15 @@ pub(crate) fn release(
 
 /// The supervisor's first steps, in both isolation modes: check it is single-threaded (clone3
 /// or fork in a multi-threaded process copies only this thread, with other threads' locks held
-/// forever in the child), then, started as root, become the jail's user (--user, or
-/// nobody:nogroup) before anything of the jail exists.
-pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
+/// forever in the child), then, started as root: fork the id-map writer when `mapper` asks for
+/// it (the full jail; [`mapper`]), zero the environment strings (the root caller's, which
+/// /proc/PID/environ shows to whoever may read it: nothing after this point reads the
+/// environment; the Policy and the plan hold what the jail needs), and become the jail's user
+/// (--user, or nobody:nogroup) before anything of the jail exists.
+pub(crate) fn become_supervisor(
+    who: &identity::JailIdentity,
+    mapper: bool,
+) -> Result<Option<mapper::Mapper>> {
     let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
     if threads != 1 {
         return Err(
@@ -280,5 +302,11 @@ pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
             ),
         );
     }
-    identity::become_jail_user(who)
+    if !nix::unistd::getuid().is_root() && !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    let mapper = mapper.then(|| mapper::spawn(who)).transpose()?;
+    process::scrub_env().map_err(|e| Error::setup("scrub the supervisor's environment", &e))?;
+    identity::become_jail_user(who)?;
+    Ok(mapper)
 }
