@@ -23,5 +23,6 @@ pub mod report;
 pub mod sink;
 pub mod supervisor;
 pub mod sys;
+pub mod tty;
 
 pub use error::{Error, ErrorKind, Result};

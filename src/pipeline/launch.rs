@@ -54,10 +54,13 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
     // The one place the isolation mode picks the launch: the full jail, or the command forked
     // without namespaces (src/isolation/). Both take the same plan and return the same Outcome.
     let (plan, who, cgroup) = (&planned.plan, &planned.who, planned.cgroup.as_deref());
-    let outcome = match plan.policy.isolation.mode {
+    // A terminal on stdio is given back as it was (src/tty.rs), also when the run fails.
+    let terminal = crate::tty::save();
+    let mut outcome = match plan.policy.isolation.mode {
         IsolationMode::Full => supervisor::run(plan, who, cgroup)?,
         IsolationMode::Landlock => crate::isolation::run(plan, who, cgroup)?,
     };
+    outcome.warnings.extend(terminal.restore());
     tracing::debug!(?outcome, "jail ended");
     if let Some(line) = outcome.denials.summary_line() {
         eprintln!("{line}");

@@ -12,7 +12,8 @@
 //! ```text
 //!   A = arch;  A != NATIVE            -> KILL_PROCESS   (i386 int $0x80, arm compat)
 //!   A = nr;    A & 0x40000000 (x86)   -> KILL_PROCESS   (x32 ABI)
-//!   nr == ioctl   -> low32(arg1) in {TIOCSTI, TIOCLINUX} ? NOTIFY(EPERM) : ALLOW
+//!   nr == ioctl   -> low32(arg1) in {TIOCSTI, TIOCLINUX, TIOCSETD, TIOCEXCL, TIOCCONS}
+//!                    ? NOTIFY(EPERM) : ALLOW
 //!   nr == clone   -> low32(arg0) & CLONE_NEW*           ? NOTIFY(EPERM) : ALLOW
 //!   nr == socket  -> family allowed (netlink: route only) ? ALLOW : NOTIFY(EAFNOSUPPORT)
 //!   nr == socketpair -> low32(arg0) == AF_UNIX          ? ALLOW : NOTIFY(EAFNOSUPPORT)
@@ -74,6 +75,13 @@ pub const TIOCSTI: u32 = 0x5412;
 /// `TIOCLINUX`: the virtual console's multiplexer; subcodes paste the selection (CVE-2023-1523
 /// showed it is TIOCSTI by another name).
 pub const TIOCLINUX: u32 = 0x541C;
+/// `TIOCSETD`: change the terminal's line discipline (outlives the jail on the caller's
+/// terminal; loads kernel line-discipline code that is a recurring bug source).
+pub const TIOCSETD: u32 = 0x5423;
+/// `TIOCEXCL`: exclusive mode, after which nobody else may open the terminal.
+pub const TIOCEXCL: u32 = 0x540C;
+/// `TIOCCONS`: redirect the console's output to this terminal.
+pub const TIOCCONS: u32 = 0x541D;
 /// The exact `flags` of the one sendmsg that hands the listener over (see [`install`]).
 pub const HANDOFF_SEND_FLAGS: u32 = libc::MSG_NOSIGNAL.unsigned_abs();
 /// Placeholder for the hand-off fd until [`Program::for_handoff_fd`] patches it in.
@@ -346,10 +354,15 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
                 if let Some(nr) = allowed_nr("ioctl") {
                     // Only the low 32 bits of the request: the kernel truncates `cmd` to unsigned int,
                     // so TIOCSTI | (1 << 32) is TIOCSTI (CVE-2019-7303, snapd's filter compared 64 bits).
+                    // TIOCSETD, TIOCEXCL and TIOCCONS change the (caller's) terminal in ways
+                    // src/tty.rs cannot put back after the jail.
                     let b = vec![
                         Op::Ld(arg_lo(1)),
-                        Op::Jeq(TIOCSTI, 1, 0),
-                        Op::Jeq(TIOCLINUX, 0, 1),
+                        Op::Jeq(TIOCSTI, 4, 0),
+                        Op::Jeq(TIOCLINUX, 3, 0),
+                        Op::Jeq(TIOCSETD, 2, 0),
+                        Op::Jeq(TIOCEXCL, 1, 0),
+                        Op::Jeq(TIOCCONS, 0, 1),
                         Op::Ret(Verdict::Harden(libc::EPERM)),
                         Op::Ret(Verdict::Allow),
                     ];

@@ -43,5 +43,6 @@ mod seccomp_probe;
 mod seccomp_tools;
 mod sinks;
 mod supervisor_hardening;
+mod terminal;
 mod transcripts;
 mod unenforced;
