@@ -3,7 +3,6 @@
 
 use crate::error::{exit, Error};
 use serde::{Deserialize, Serialize};
-use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -299,8 +298,6 @@ fn open_fd(fd: i32) -> Result<std::os::fd::OwnedFd, Error> {
 pub enum OpenSink {
     /// Stdout or an inherited descriptor, written as it is.
     Stream(Box<dyn Write>),
-    /// A file, opened in a checked directory ([`crate::sink`]) and emptied, written in place.
-    File(File),
     /// A file replaced all at once when the report is written, after the command is gone.
     Replace(crate::sink::Replacement),
 }
@@ -310,32 +307,30 @@ const FILE_HINT: &str = "name a writable file in an existing directory, `-` or f
 
 impl Sink {
     /// Open the sink. A file is resolved by [`crate::sink`] (no symbolic link in any component,
-    /// a directory only the caller or root can write) and written atomically (a temporary file
-    /// renamed over it) when the process writing the report can still rename in its directory:
-    /// always for an unprivileged caller. tooljail started as root gives up root before the
-    /// jail is built (the supervisor runs as the jail's user), so root's report file is
-    /// opened now, checked, emptied and written in place at the end.
+    /// a directory only the caller or root can write) and written atomically when the jail has
+    /// ended: a temporary file beside it, created now, renamed over it then. tooljail started as
+    /// root is the jail's user by then; a child that stayed root renames root's report
+    /// ([`OpenSink::write`]'s `renamer`).
     pub fn open(&self) -> Result<OpenSink, Error> {
         Ok(match self {
             Sink::Stdout => OpenSink::Stream(Box::new(std::io::stdout())),
-            Sink::File(p) => {
-                let opened = if nix::unistd::getuid().is_root() {
-                    crate::sink::create_file(p, crate::sink::FileMode::Truncate).map(OpenSink::File)
-                } else {
-                    crate::sink::split(p)
-                        .and_then(|(dir, name)| crate::sink::open_dir(&dir)?.replacement(&name))
-                        .map(OpenSink::Replace)
-                };
-                opened.map_err(|e| e.into_error("--report", p, FILE_HINT))?
-            }
+            Sink::File(p) => crate::sink::split(p)
+                .and_then(|(dir, name)| crate::sink::open_dir(&dir)?.replacement(&name))
+                .map(OpenSink::Replace)
+                .map_err(|e| e.into_error("--report", p, FILE_HINT))?,
             Sink::Fd(fd) => OpenSink::Stream(Box::new(std::fs::File::from(open_fd(*fd)?))),
         })
     }
 }
 
 impl OpenSink {
-    /// Write the report as one JSON document followed by a newline.
-    pub fn write(self, report: &Report) -> std::io::Result<()> {
+    /// Write the report as one JSON document followed by a newline. `renamer`: who may rename
+    /// a file report into place when this process no longer may (see [`Sink::open`]).
+    pub fn write(
+        self,
+        report: &Report,
+        renamer: Option<&mut dyn crate::sink::Renamer>,
+    ) -> std::io::Result<()> {
         let mut json = serde_json::to_vec_pretty(report).expect("Report serializes");
         json.push(b'\n');
         match self {
@@ -343,8 +338,7 @@ impl OpenSink {
                 w.write_all(&json)?;
                 w.flush()
             }
-            OpenSink::File(mut f) => f.write_all(&json),
-            OpenSink::Replace(r) => r.commit(&json),
+            OpenSink::Replace(r) => r.commit(&json, renamer),
         }
     }
 }

@@ -26,10 +26,10 @@
 //! path is renamed meanwhile.
 
 use crate::error::Error;
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -398,22 +398,37 @@ pub struct Replacement {
     name: CString,
 }
 
+/// Renames inside a directory for a process that may no longer: tooljail started as root is
+/// the jail's user by the time the report is written, and a child that stayed root does the
+/// rename (`supervisor::mapper`).
+pub trait Renamer {
+    /// `renameat(dir, from, dir, to)`; both names are single components.
+    fn rename_in(&mut self, dir: BorrowedFd<'_>, from: &CStr, to: &CStr) -> io::Result<()>;
+}
+
 impl Replacement {
-    /// Write `bytes`, flush them to the disk and rename the file over its final name.
-    pub fn commit(mut self, bytes: &[u8]) -> io::Result<()> {
+    /// Write `bytes`, flush them to the disk and rename the file over its final name; where
+    /// this process may not (EACCES, EPERM), through `renamer`.
+    pub fn commit(mut self, bytes: &[u8], renamer: Option<&mut dyn Renamer>) -> io::Result<()> {
         use std::io::Write;
         self.file.write_all(bytes)?;
         let Some(temp) = self.temp.take() else {
             return Ok(());
         };
+        let dir = self.dir.fd.as_fd();
         let renamed = self.file.sync_data().and_then(|()| {
-            nix::fcntl::renameat(
-                Some(self.dir.fd.as_raw_fd()),
+            match nix::fcntl::renameat(
+                Some(dir.as_raw_fd()),
                 temp.as_c_str(),
-                Some(self.dir.fd.as_raw_fd()),
+                Some(dir.as_raw_fd()),
                 self.name.as_c_str(),
-            )
-            .map_err(io::Error::from)
+            ) {
+                Ok(()) => Ok(()),
+                Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) if renamer.is_some() => {
+                    renamer.map_or(Ok(()), |r| r.rename_in(dir, &temp, &self.name))
+                }
+                Err(e) => Err(e.into()),
+            }
         });
         if renamed.is_err() {
             self.temp = Some(temp);
@@ -526,7 +541,7 @@ mod tests {
             .replacement(OsStr::new("r.json"))
             .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
-        r.commit(b"new").unwrap();
+        r.commit(b"new", None).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         let r = open_dir(d.path())
             .unwrap()

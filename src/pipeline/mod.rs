@@ -42,6 +42,9 @@ pub struct Call<'a> {
     sink: Option<OpenSink>,
     /// The audit log, once [`resolve`] has opened it (a later failure is recorded there too).
     audit: Option<AuditLog>,
+    /// A root caller's helper that stays root ([`crate::supervisor::mapper`]), from `launch`
+    /// on: it renames the report into place.
+    root_helper: Option<crate::supervisor::mapper::Mapper>,
 }
 
 /// Run one call: the stages in order, then the record (for failed and refused calls too).

@@ -17,6 +17,7 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
         started,
         sink,
         audit,
+        mut root_helper,
     } = call;
     let code = match &result {
         Ok(code) => *code,
@@ -32,7 +33,10 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
     report.exit_status = code;
     append_record(audit.or_else(|| fallback_audit_log(args, &report)), &report);
     if let Some(sink) = sink {
-        if let Err(e) = sink.write(&report) {
+        let renamer = root_helper
+            .as_mut()
+            .map(|h| h as &mut dyn crate::sink::Renamer);
+        if let Err(e) = sink.write(&report, renamer) {
             eprintln!("tooljail: --report: {e}; the report of this run is lost");
         }
     }

@@ -3,7 +3,7 @@
 //! wall-clock timeout, collecting rusage and the command's exact status or setup error.
 
 pub mod identity;
-mod mapper;
+pub mod mapper;
 pub mod notify;
 pub(crate) mod userns;
 pub(crate) mod wait;
@@ -74,9 +74,10 @@ pub fn run(
     plan: &Plan,
     who: &identity::JailIdentity,
     cgroup_parent: Option<&std::path::Path>,
+    mapper: Option<&mut mapper::Mapper>,
 ) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor").entered();
-    let mut mapper = become_supervisor(who, true)?;
+    become_supervisor(who)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
@@ -84,8 +85,7 @@ pub fn run(
     let cgroup = cgroup_parent
         .map(|parent| jail_cgroup(parent, &plan.policy.limits))
         .transpose()?;
-    let result = run_in(plan, uid, gid, cgroup.as_ref(), mapper.as_mut());
-    drop(mapper);
+    let result = run_in(plan, uid, gid, cgroup.as_ref(), mapper);
     let mut outcome = match (result, &cgroup) {
         (Ok(mut o), Some(cg)) => {
             o.cgroup = Some(cg.events());
@@ -285,15 +285,12 @@ pub(crate) fn release(
 
 /// The supervisor's first steps, in both isolation modes: check it is single-threaded (clone3
 /// or fork in a multi-threaded process copies only this thread, with other threads' locks held
-/// forever in the child), then, started as root: fork the id-map writer when `mapper` asks for
-/// it (the full jail; [`mapper`]), zero the environment strings (the root caller's, which
-/// /proc/PID/environ shows to whoever may read it: nothing after this point reads the
-/// environment; the Policy and the plan hold what the jail needs), and become the jail's user
-/// (--user, or nobody:nogroup) before anything of the jail exists.
-pub(crate) fn become_supervisor(
-    who: &identity::JailIdentity,
-    mapper: bool,
-) -> Result<Option<mapper::Mapper>> {
+/// forever in the child), then, started as root, zero the environment strings (the root
+/// caller's, which /proc/PID/environ shows to whoever may read it; nothing after this point
+/// reads the environment: the Policy and the plan hold what the jail needs) and become the
+/// jail's user (--user, or nobody:nogroup) before anything of the jail exists. A root caller's
+/// id-map writer ([`mapper::spawn`]) was forked before.
+pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
     let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
     if threads != 1 {
         return Err(
@@ -303,10 +300,8 @@ pub(crate) fn become_supervisor(
         );
     }
     if !nix::unistd::getuid().is_root() && !nix::unistd::geteuid().is_root() {
-        return Ok(None);
+        return Ok(());
     }
-    let mapper = mapper.then(|| mapper::spawn(who)).transpose()?;
     process::scrub_env().map_err(|e| Error::setup("scrub the supervisor's environment", &e))?;
-    identity::become_jail_user(who)?;
-    Ok(mapper)
+    identity::become_jail_user(who)
 }
