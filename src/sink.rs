@@ -407,7 +407,7 @@ pub trait Renamer {
 }
 
 impl Replacement {
-    /// Write `bytes`, flush them to the disk and rename the file over its final name; where
+    /// Write `bytes` and rename the file over its final name; where
     /// this process may not (EACCES, EPERM), through `renamer`.
     pub fn commit(mut self, bytes: &[u8], renamer: Option<&mut dyn Renamer>) -> io::Result<()> {
         use std::io::Write;
@@ -416,7 +416,9 @@ impl Replacement {
             return Ok(());
         };
         let dir = self.dir.fd.as_fd();
-        let renamed = self.file.sync_data().and_then(|()| {
+        // No fsync before the rename: it would cost every call a disk flush, and a report is
+        // the answer to one call, not a record to keep (the audit log is that).
+        let renamed = {
             match nix::fcntl::renameat(
                 Some(dir.as_raw_fd()),
                 temp.as_c_str(),
@@ -429,7 +431,7 @@ impl Replacement {
                 }
                 Err(e) => Err(e.into()),
             }
-        });
+        };
         if renamed.is_err() {
             self.temp = Some(temp);
         }
