@@ -36,12 +36,24 @@ pub fn default_path(uid: u32, xdg_state_home: Option<&str>, home: Option<&str>) 
 const HINT: &str = "pass --audit-log PATH to a writable file in an existing directory, \
                     or set enabled = false in [audit]";
 
-/// [`default_path`] for the calling process: its real uid, `$XDG_STATE_HOME` and `$HOME`.
+/// [`default_path`] for the calling process: its real uid, `$XDG_STATE_HOME` and `$HOME`, each
+/// resolved (`realpath`) when it exists. A home reached through a link the system made
+/// (`/home -> var/home`, `/home -> /gpfs/home`) is the caller's own way in; what lies below it
+/// (`.local/state/tooljail`, which a jail given the home could plant as a link) is walked
+/// without following links ([`crate::sink::ensure_dir`]).
 pub fn caller_default_path() -> Option<PathBuf> {
+    let real = |var: &str| {
+        std::env::var(var).ok().map(|v| {
+            std::fs::canonicalize(&v)
+                .ok()
+                .and_then(|p| p.to_str().map(str::to_owned))
+                .unwrap_or(v)
+        })
+    };
     default_path(
         nix::unistd::getuid().as_raw(),
-        std::env::var("XDG_STATE_HOME").ok().as_deref(),
-        std::env::var("HOME").ok().as_deref(),
+        real("XDG_STATE_HOME").as_deref(),
+        real("HOME").as_deref(),
     )
 }
 

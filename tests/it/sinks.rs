@@ -503,8 +503,10 @@ fn a_directory_others_can_write_is_refused() {
 }
 
 /// Issue 13 item 2: the default audit log's directories are created the same way: a symbolic
-/// link in `XDG_STATE_HOME` is not followed (the run warns that it has no audit record, and
-/// nothing is created at the link's target).
+/// link planted below the state directory (as a jail given the caller's home could plant it)
+/// is not followed (the run warns that it has no audit record, nothing lands at the link's
+/// target); a state directory that is itself reached through a link (`/home -> var/home`) is
+/// the caller's own way in and works.
 #[test]
 fn the_default_audit_directory_is_not_created_through_a_symlink() {
     each_identity(|ctx| {
@@ -513,15 +515,26 @@ fn the_default_audit_directory_is_not_created_through_a_symlink() {
         }
         let target = own_dir(ctx);
         let base = own_dir(ctx);
-        let link = base.path().join("state");
-        std::os::unix::fs::symlink(target.path(), &link).unwrap();
+        let planted = base.path().join("tooljail");
+        std::os::unix::fs::symlink(target.path(), &planted).unwrap();
         let mut cmd = ctx.tooljail(["--", "true"]);
-        cmd.env("XDG_STATE_HOME", &link);
+        cmd.env("XDG_STATE_HOME", base.path());
         let r = run(cmd);
         r.expect(0)
             .expect_stderr_contains("default audit log is unusable")
             .expect_stderr_contains("symbolic link");
         assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
+
+        // The control: XDG_STATE_HOME itself a link to a real directory.
+        std::fs::remove_file(&planted).unwrap();
+        let link = target.path().join("state");
+        std::os::unix::fs::symlink(base.path(), &link).unwrap();
+        let mut cmd = ctx.tooljail(["--", "true"]);
+        cmd.env("XDG_STATE_HOME", &link);
+        let r = run(cmd);
+        r.expect(0);
+        assert!(!r.stderr.contains("unusable"), "{}", r.dump());
+        assert!(base.path().join("tooljail/audit.jsonl").exists());
     });
 }
 
