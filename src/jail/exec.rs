@@ -37,7 +37,9 @@ pub(crate) fn become_command(
         .or(taken.first().map(AsFd::as_fd))
     {
         Some(chan) => report(chan, &e),
-        // Failed before it had a channel: pid 1 reports the exit status.
+        // Pid 1 refused the connection: it failed, and reported why itself.
+        None if e.errno == Some(libc::ECONNREFUSED) => {}
+        // Failed before it had a channel: said here; pid 1 reports the exit status.
         None => eprintln!("tooljail: {e}"),
     }
     process::exit_now(e.exit_code())
@@ -71,7 +73,7 @@ fn last_steps(
     let landlock_mode = nest.is_none();
     match nest {
         Some(n) => {
-            let done = first().and_then(|()| nest_user_namespace(n.ids));
+            let done = first().and_then(|()| super::nest::enter(n.ids));
             *taken = super::handoff::take(n.handoff, 2)?;
             done?;
         }
@@ -109,36 +111,6 @@ fn last_steps(
     super::seccomp::install(&plan.seccomp, handoff)?;
     // execve: argv verbatim, envp from the Policy only.
     Err(exec(plan))
-}
-
-/// unshare(CLONE_NEWUSER) and map `ids` (the host ids, which are 0 in the jail's user
-/// namespace) to themselves: `uid 0 1`, setgroups "deny" (inherited as deny anyway), `gid 0 1`.
-/// The single-id maps of our own euid/egid in the parent namespace are what an unprivileged
-/// process may write for itself; mapping the parent's 0 also needs CAP_SETFCAP at unshare time,
-/// which the command process still holds (its capabilities are dropped later).
-///
-/// The process is non-dumpable (inherited from pid 1), so its /proc/self files belong to the
-/// host's root and it could not write its own maps. It is made dumpable for the three writes
-/// only, after unshare, when it holds no capability outside its own empty namespace. A host
-/// process of the same uid could take its fds in that window (pidfd_getfd): it holds only the
-/// channel and the seccomp hand-off socket (pid 1 closed the rest), the same channels pid 1
-/// holds while it is dumpable before the supervisor has written its id maps.
-fn nest_user_namespace(ids: HostIds) -> Result<()> {
-    use crate::supervisor::identity::{write_id_maps, IdMap};
-    let what = "create the command's user namespace";
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| crate::supervisor::userns::unshare_refused(e as i32))?;
-    nix::sys::prctl::set_dumpable(true).map_err(|e| Error::setup(what, e as i32))?;
-    let host = |inside| IdMap { inside, outside: 0 };
-    let written = write_id_maps("self", host(ids.uid), host(ids.gid));
-    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::setup(what, e as i32))?;
-    written?;
-    // The ids the command will see: exactly the host's.
-    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
-    if uid.as_raw() != ids.uid || gid.as_raw() != ids.gid {
-        return Err(Error::setup(format!("{what} (verify ids)"), libc::EPERM));
-    }
-    Ok(())
 }
 
 /// execve each candidate in turn with the Policy's environment; returns only on failure, with

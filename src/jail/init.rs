@@ -100,6 +100,8 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
         }
         process::Forked::Parent { pid, .. } => pid,
     };
+    // The command's nested user namespace: its maps opened and written by us (nest.rs).
+    super::nest::map(command, ids)?;
     let mut give = vec![fds.chan_tx.as_fd()];
     give.extend(fds.seccomp_tx.as_ref().map(|f| f.as_fd()));
     listener.give(command, &give)?;

@@ -8,6 +8,7 @@ mod exec;
 mod handoff;
 pub mod init;
 pub mod landlock;
+mod nest;
 mod rootfs;
 pub mod seccomp;
 
