@@ -36,6 +36,23 @@ pub enum Outcome {
     SetupError,
 }
 
+/// A limit that may have stopped the command: reached, by the evidence, but the kernel keeps
+/// no record of what it refused, so tooljail cannot say it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MayHaveBeen {
+    /// `limit`.
+    pub kind: String,
+    /// `open_files`, ...: the names of `stopped_by`.
+    pub name: String,
+    /// What tooljail saw, in words.
+    pub evidence: String,
+    /// Why that is not certainty.
+    pub uncertain: String,
+    /// The flag or profile key that lifts it.
+    pub remedy: String,
+    pub liftable: bool,
+}
+
 /// Which limit or rule stopped the command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoppedBy {
@@ -130,6 +147,11 @@ pub struct Report {
     /// The signal that killed the command, by name (e.g. "SIGKILL").
     pub signal: Option<String>,
     pub stopped_by: Option<StoppedBy>,
+    /// Limits the evidence says were reached but not, with certainty, what failed the command:
+    /// each with why the kernel leaves it uncertain. Empty when the command succeeded. (Absent
+    /// in records written before tooljail said it.)
+    #[serde(default)]
+    pub may_have_been: Vec<MayHaveBeen>,
     pub denied_syscalls: Vec<DeniedSyscall>,
     /// What isolation was requested and what was applied (free-form per layer).
     pub isolation: serde_json::Value,
@@ -162,6 +184,7 @@ impl Report {
             exit_code: None,
             signal: None,
             stopped_by: None,
+            may_have_been: Vec::new(),
             denied_syscalls: Vec::new(),
             isolation: serde_json::Value::Null,
             resources: Resources::default(),

@@ -22,6 +22,7 @@
 //!                       : low32(arg1) & MFD_NOEXEC_SEAL ? ALLOW : NOTIFY(substitute)
 //!   nr == sendmsg -> arg0 == hand-off fd && flags == MSG_NOSIGNAL ? ALLOW : DEFAULT
 //!   nr == clone3  -> ERRNO(ENOSYS)
+//!   nr == mmap, close, ... (limit watch points, [`watch`]) -> arg matches ? NOTIFY(look) : ALLOW
 //!   nr == ptrace, mount, bpf, ... (hardening) -> NOTIFY(EPERM)
 //!   nr == each allowed syscall                -> ALLOW
 //!   otherwise                                 -> DEFAULT
@@ -38,6 +39,7 @@
 //! does under `vm.memfd_noexec = 2`, which an unprivileged jail cannot set.
 
 pub mod bpf;
+pub mod watch;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::syscalls::{
@@ -46,9 +48,12 @@ use crate::policy::syscalls::{
     X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
-use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
+use bpf::{
+    arg_lo, Insn, SeccompData, JEQ_K, JGE_K, JGT_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K,
+};
 use serde::Serialize;
 use std::collections::BTreeSet;
+pub use watch::{Watch, WatchPoint};
 
 /// `SECCOMP_RET_*` action values (linux/seccomp.h).
 pub mod ret {
@@ -107,12 +112,16 @@ enum Verdict {
     Enosys,
     /// memfd_create without MFD_NOEXEC_SEAL: the supervisor answers with a sealed memfd.
     MemfdSubstitute,
+    /// A limit watch point ([`watch`]): the supervisor looks, then lets the call run.
+    Watch(WatchPoint),
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
     Ld(u32),
     Jeq(u32, u8, u8),
+    Jge(u32, u8, u8),
+    Jgt(u32, u8, u8),
     Jset(u32, u8, u8),
     Ret(Verdict),
 }
@@ -127,9 +136,16 @@ pub struct Program {
     /// Index of the instruction comparing sendmsg's fd with the hand-off fd, when the profile
     /// does not allow sendmsg itself.
     handoff_slot: Option<usize>,
+    /// The limit watch points compiled in, with the limits the supervisor judges them by.
+    watch: Watch,
 }
 
 impl Program {
+    /// The limit watch points this program notifies ([`watch`]).
+    pub fn watch(&self) -> Watch {
+        self.watch
+    }
+
     /// The architecture the program accepts (all others are killed).
     pub fn arch(&self) -> Arch {
         self.arch
@@ -172,6 +188,8 @@ impl Program {
             .map(|op| match *op {
                 Op::Ld(off) => Insn::stmt(LD_W_ABS, off),
                 Op::Jeq(k, t, f) => Insn::jump(JEQ_K, k, t, f),
+                Op::Jge(k, t, f) => Insn::jump(JGE_K, k, t, f),
+                Op::Jgt(k, t, f) => Insn::jump(JGT_K, k, t, f),
                 Op::Jset(k, t, f) => Insn::jump(JSET_K, k, t, f),
                 Op::Ret(v) => Insn::stmt(RET_K, self.lower_verdict(v, how)),
             })
@@ -185,7 +203,10 @@ impl Program {
             (Verdict::Enosys, _) => ret::ERRNO | ret_data(libc::ENOSYS),
             (Verdict::Default, _) if self.action == SeccompAction::Log => ret::LOG,
             (
-                Verdict::Default | Verdict::Harden(_) | Verdict::MemfdSubstitute,
+                Verdict::Default
+                | Verdict::Harden(_)
+                | Verdict::MemfdSubstitute
+                | Verdict::Watch(_),
                 Lowering::Kernel,
             ) => ret::USER_NOTIF,
             (Verdict::Default, Lowering::Shadow) => match self.action {
@@ -194,6 +215,7 @@ impl Program {
             },
             (Verdict::Harden(e), Lowering::Shadow) => ret::TRACE | ret_data(e),
             (Verdict::MemfdSubstitute, Lowering::Shadow) => ret::TRAP,
+            (Verdict::Watch(p), Lowering::Shadow) => ret::ALLOW | p.code(),
         }
     }
 }
@@ -204,7 +226,7 @@ enum Lowering {
     Kernel,
     /// What the supervisor runs on a notification: TRACE|errno marks a hardening denial,
     /// ERRNO|errno a profile denial, KILL_THREAD the profile's Kill action, TRAP a memfd to
-    /// substitute.
+    /// substitute, ALLOW|point a limit watch point (look, then let the call run).
     Shadow,
 }
 
@@ -225,6 +247,8 @@ pub enum Answer {
     Kill,
     /// Create a memfd with `MFD_NOEXEC_SEAL` and the caller's other flags, and return it.
     MemfdSubstitute,
+    /// A limit watch point: look at the caller, then let the call run as it is.
+    Watch(WatchPoint),
 }
 
 /// What the supervisor answers a notification for `data`, from the shadow program's value.
@@ -239,6 +263,11 @@ pub fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
         // cannot happen for one rule set; it is answered as a profile denial, never let through.
         ret::KILL_THREAD => Answer::Kill,
         ret::TRAP => Answer::MemfdSubstitute,
+        // ALLOW is the shadow's marker for a watch point; one it does not know is denied.
+        ret::ALLOW => match WatchPoint::from_code(v & ret::DATA) {
+            Some(p) => Answer::Watch(p),
+            None => Answer::Deny(DenialRule::Profile, libc::EPERM),
+        },
         _ => Answer::Deny(DenialRule::Profile, libc::EPERM),
     }
 }
@@ -252,6 +281,11 @@ pub fn compile(policy: &Policy) -> Result<Program> {
     compile_for(policy, Arch::NATIVE)
 }
 
+/// [`compile`] with the limit watch points `watch` ([`watch`]): what a run installs.
+pub fn compile_watching(policy: &Policy, watch: Watch) -> Result<Program> {
+    compile_watching_for(policy, Arch::NATIVE, watch)
+}
+
 /// Compile for `arch` (tests compile for both supported architectures).
 ///
 /// Errors (kind Profile, exit 125): an empty allow-list, an allow-list without `execve` (the
@@ -259,6 +293,11 @@ pub fn compile(policy: &Policy) -> Result<Program> {
 /// unknown `unsafe_allow` key, an errno outside 1..=4095, a program the kernel would refuse,
 /// and a program that would allow every native syscall. Never "success" for those.
 pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
+    compile_watching_for(policy, arch, Watch::default())
+}
+
+/// [`compile_for`] with the limit watch points `watch`.
+pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result<Program> {
     let sc = &policy.syscalls;
     if sc.allow.is_empty() {
         return Err(
@@ -314,6 +353,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
     // Syscalls that got a rule already; the plain allow list skips them.
     let mut done = BTreeSet::new();
     let mut handoff_slot = None;
+    let mut clone_ruled = false;
     let mut rule = |ops: &mut Vec<Op>, nr: u32, block: Vec<Op>| -> usize {
         let skip = u8::try_from(block.len()).expect("rule blocks are short");
         ops.push(Op::Jeq(nr, 0, skip));
@@ -364,9 +404,10 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
                         Op::Ld(arg_lo(0)),
                         Op::Jset(CLONE_NEW_MASK, 0, 1),
                         Op::Ret(Verdict::Harden(libc::EPERM)),
-                        Op::Ret(Verdict::Allow),
+                        Op::Ret(watch.clone_verdict()),
                     ];
                     rule(&mut ops, nr, b);
+                    clone_ruled = true;
                 }
             }
             HardeningKind::SocketFamilies => {
@@ -462,6 +503,18 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         let start = rule(&mut ops, nr, b);
         handoff_slot = Some(start + 1);
     }
+    // Limit watch points, for allowed syscalls without a rule of their own (clone's is above,
+    // unless unsafe_allow lifted it).
+    // None of the watched syscalls but clone has a hardening rule (a test checks).
+    let clone = watch
+        .plain_clone()
+        .filter(|_| !clone_ruled)
+        .map(|b| ("clone", b));
+    for (name, block) in watch.blocks().into_iter().chain(clone) {
+        if let Some(nr) = allowed_nr(name) {
+            rule(&mut ops, nr, block);
+        }
+    }
     for nr in &allowed {
         if !done.contains(nr) {
             ops.push(Op::Jeq(*nr, 0, 1));
@@ -475,6 +528,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         action: sc.action,
         ops,
         handoff_slot,
+        watch,
     };
     verify(&prog)?;
     Ok(prog)

@@ -6,6 +6,7 @@ pub mod identity;
 pub mod notify;
 pub(crate) mod userns;
 pub(crate) mod wait;
+pub mod witness;
 
 use crate::error::{Error, Result};
 use crate::jail::{ChildFds, HostIds};
@@ -58,6 +59,9 @@ pub struct Outcome {
     pub denials: Denials,
     /// The denial that killed the jail, when the profile's action is `kill`.
     pub seccomp_kill: Option<Denial>,
+    /// What the filter's limit watch points showed (refused forks and mappings, full
+    /// descriptor tables).
+    pub witnessed: witness::Witnessed,
     /// The signal (SIGINT, SIGTERM, SIGHUP) the caller sent tooljail while the jail ran, which
     /// tooljail passed on: the call was cancelled.
     pub cancelled_by: Option<i32>,

@@ -1,9 +1,10 @@
 //! The supervisor's side of the filter: receive each user notification, answer it, and keep a
 //! count per syscall name for the report and the one-line stderr summary.
 
+use super::witness::{Witness, Witnessed};
 use crate::error::{Error, Result};
 use crate::plan::seccomp::bpf::{Insn, SeccompData};
-use crate::plan::seccomp::{answer, Answer, Program};
+use crate::plan::seccomp::{answer, Answer, Program, WatchPoint};
 use crate::policy::syscalls::{Arch, MFD_NOEXEC_SEAL};
 use crate::sys::seccomp as sys;
 use serde::Serialize;
@@ -37,6 +38,8 @@ pub struct Notifier {
     listener: OwnedFd,
     shadow: Vec<Insn>,
     arch: Arch,
+    /// What the limit watch points showed ([`super::witness`]).
+    witness: Witness,
 }
 
 impl Notifier {
@@ -61,7 +64,23 @@ impl Notifier {
             listener,
             shadow: prog.shadow(),
             arch: prog.arch(),
+            witness: Witness::new(0, prog.watch()),
         }
+    }
+
+    /// Count the tasks of the jail whose pid 1 is `pid1` (host pid) at each watched fork.
+    pub fn watching(mut self, pid1: i32) -> Notifier {
+        self.witness = Witness::new(pid1, self.witness_watch());
+        self
+    }
+
+    fn witness_watch(&self) -> crate::plan::seccomp::Watch {
+        self.witness.watch()
+    }
+
+    /// What the limit watch points showed so far.
+    pub fn witnessed(&self) -> &Witnessed {
+        self.witness.witnessed()
     }
 
     /// The fd for the poll loop: POLLIN = a notification is pending; POLLHUP = every process
@@ -112,6 +131,10 @@ impl Notifier {
                 None => return Ok(None),
                 Some(errno) => (DenialRule::Hardening, Some(errno), false),
             },
+            Answer::Watch(point) => {
+                self.watched(n.id, point, n.pid, &data)?;
+                return Ok(None);
+            }
         };
         Ok(Some(Denial {
             name,
@@ -126,6 +149,23 @@ impl Notifier {
 }
 
 impl Notifier {
+    /// A limit watch point: look at the caller (blocked in the call), keep what was seen if
+    /// the notification is still pending (the pid still names that thread), let the call run.
+    fn watched(&mut self, id: u64, point: WatchPoint, pid: u32, data: &SeccompData) -> Result<()> {
+        let seen = self.witness.look(point, pid, data);
+        if sys::notif_id_valid(self.listener.as_fd(), id) {
+            self.witness.record(seen);
+        }
+        match sys::notif_continue(self.listener.as_fd(), id) {
+            // ENOENT: the caller died meanwhile (a signal); nothing to let run.
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(Error::setup(
+                "answer a seccomp notification",
+                e.raw_os_error().unwrap_or(libc::EIO),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Fail notification `id`'s syscall with `errno`.
     fn deny(&self, id: u64, errno: i32) -> Result<()> {
         match sys::notif_deny(self.listener.as_fd(), id, errno) {

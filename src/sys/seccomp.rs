@@ -209,21 +209,58 @@ pub fn notif_recv(listener: BorrowedFd<'_>) -> io::Result<Notif> {
 /// `SECCOMP_IOCTL_NOTIF_SEND`: fail notification `id`'s syscall with `errno` (positive).
 /// ENOENT means the target died or the notification is no longer pending.
 pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<()> {
-    let resp = libc::seccomp_notif_resp {
-        id,
-        val: 0,
-        error: -errno,
-        flags: 0,
-    };
+    notif_send(
+        listener,
+        &libc::seccomp_notif_resp {
+            id,
+            val: 0,
+            error: -errno,
+            flags: 0,
+        },
+    )
+}
+
+/// `SECCOMP_IOCTL_NOTIF_SEND` of `resp`.
+fn notif_send(listener: BorrowedFd<'_>, resp: &libc::seccomp_notif_resp) -> io::Result<()> {
     // SAFETY: `resp` is a fully initialised seccomp_notif_resp the kernel only reads.
     let r = unsafe {
         libc::ioctl(
             listener.as_raw_fd(),
             libc::SECCOMP_IOCTL_NOTIF_SEND,
-            &resp as *const libc::seccomp_notif_resp,
+            resp as *const libc::seccomp_notif_resp,
         )
     };
     cvt(r.into()).map(|_| ())
+}
+
+/// `SECCOMP_IOCTL_NOTIF_SEND` with `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (Linux 5.5): let
+/// notification `id`'s syscall run in the kernel as if the filter had allowed it. Used only for
+/// calls the supervisor looks at and never decides (limit watch points), so the kernel's later
+/// reading of the arguments cannot be raced into a decision. ENOENT as for [`notif_deny`].
+pub fn notif_continue(listener: BorrowedFd<'_>, id: u64) -> io::Result<()> {
+    notif_send(
+        listener,
+        &libc::seccomp_notif_resp {
+            id,
+            val: 0,
+            error: 0,
+            flags: u32::try_from(libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE).map_err(|_| einval())?,
+        },
+    )
+}
+
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether notification `id` is still pending, i.e. its thread
+/// is still blocked in the syscall, so a pid read from the notification still names it.
+pub fn notif_id_valid(listener: BorrowedFd<'_>, id: u64) -> bool {
+    // SAFETY: the kernel reads one u64 through the pointer, which lives for the call.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &id as *const u64,
+        )
+    };
+    r == 0
 }
 
 /// `memfd_create("tooljail", flags)`: a new memfd owned by the caller. Errors are the
