@@ -360,6 +360,37 @@ print("no limit: started", len(threads))
     });
 }
 
+/// Issue 25: `tasks_peak` is at least every task that ran at once, however briefly, and never
+/// below `tasks_at_end` (it read 1 beside 2 for /bin/true).
+#[test]
+fn tasks_peak_counts_every_task_that_ran() {
+    each_identity(|ctx| {
+        let r = jail(ctx, None, &["--", "true"]);
+        r.run.expect(0);
+        let res = &r.report["resources"];
+        assert!(
+            res["tasks_peak"].as_u64() >= res["tasks_at_end"].as_u64(),
+            "{}",
+            r.dump()
+        );
+        // pid 1, sh and three sleeps of 20 ms, started within a millisecond: five at once,
+        // between two of the 50 ms samples.
+        let r = jail(
+            ctx,
+            None,
+            &[
+                "--",
+                "sh",
+                "-c",
+                "for i in 1 2 3; do sleep 0.02 & done; wait",
+            ],
+        );
+        r.run.expect(0);
+        let peak = r.report["resources"]["tasks_peak"].as_u64().unwrap();
+        assert!(peak >= 5, "peak {peak}\n{}", r.dump());
+    });
+}
+
 /// Issue 25's zstd: its worker threads are refused and zstd says "Allocation error: not enough
 /// memory"; the report names processes, not memory. And tar, whose gzip child cannot be
 /// forked ("Cannot fork").
@@ -673,6 +704,7 @@ fn writing_past_the_scratch_size_fails_inside_and_leaves_the_host_alone() {
             r.expect_limit(1, "scratch_full");
             r.run.expect_stderr_contains("No space left on device");
             assert!(r.evidence().contains("ENOSPC"), "{}", r.dump());
+            expect_remedy(&r.report["stopped_by"], "--limit scratch=", &r);
             growths
                 .push(i64::try_from(after).expect("count") - i64::try_from(before).expect("count"));
             if after < before + (4 << 20) {
@@ -721,6 +753,36 @@ fn a_file_past_the_file_size_limit_is_stopped_by_sigxfsz() {
         );
         r.expect_limit(128 + libc::SIGXFSZ, "file_size");
         assert_eq!(r.report["signal"], "SIGXFSZ", "{}", r.dump());
+        expect_remedy(&r.report["stopped_by"], "--limit file_size=", &r);
+    });
+}
+
+/// Issue 25: with `file_size` at its default (the scratch size), one file that reaches it fills
+/// the scratch too: whichever the kernel says first (SIGXFSZ or ENOSPC), the report names the
+/// scratch, whose size is what lifts it, not `file_size`.
+#[test]
+fn a_file_as_large_as_the_scratch_is_named_scratch_full_not_file_size() {
+    each_identity(|ctx| {
+        let r = jail(
+            ctx,
+            None,
+            &[
+                "--limit",
+                "scratch=8M",
+                "--",
+                "dd",
+                "if=/dev/zero",
+                "of=/scratch/f",
+                "bs=1M",
+                "count=16",
+            ],
+        );
+        assert_ne!(r.run.code(), 0, "{}", r.dump());
+        assert_eq!(r.outcome(), "limit", "{}", r.dump());
+        assert_eq!(r.stopped_by(), Some("scratch_full"), "{}", r.dump());
+        expect_remedy(&r.report["stopped_by"], "--limit scratch=", &r);
+        r.run
+            .expect_stderr_contains("to lift it: --limit scratch=SIZE");
     });
 }
 
