@@ -12,14 +12,19 @@
 //!   ([`every_docs_example_runs_as_written`]): a line of an indented code block that runs
 //!   `tooljail` (`$ tooljail ...` with the output shown under it, or `tooljail ...` with a
 //!   trailing `# comment`), and every ```toml block (a profile). A command runs in a project
-//!   directory holding the document's profiles that carry a name (```` ```toml file=NAME ````);
-//!   it must exit 0, or, when the document shows its output, print those lines. A profile must
-//!   pass `tooljail check`; a block tagged ```` ```toml fragment ```` (a section to add to a
-//!   profile) is checked in a profile that extends `base`.
-//! - An example that cannot run here (a placeholder such as `TOOL ARGS...`, a host it needs)
-//!   says so in the document, on the line before its block:
-//!   `<!-- example: not run: WHY -->`. Nothing else is skipped: a new example is run by default,
-//!   and a marker that stands before no example fails [`every_example_is_run_or_marked`].
+//!   directory holding the document's profiles that carry a name; it must exit 0, or, when the
+//!   document shows its output, print those lines. A profile must pass `tooljail check`.
+//! - Markers, HTML comments on a line of their own before a block (invisible on GitHub and in
+//!   the man page built from docs/profile-format.md):
+//!   - `<!-- example: file NAME -->`: the ```toml block below is the file NAME the document's
+//!     commands use;
+//!   - `<!-- example: fragment -->`: the ```toml block below is a section to add to a profile;
+//!     it is checked inside one that extends `base`;
+//!   - `<!-- example: not run: WHY -->`: the block below cannot run here (a placeholder such as
+//!     `TOOL ARGS...`, a host it needs); WHY says where else its case is tested.
+//!
+//!   Nothing else is skipped: a new example is run by default, and a marker that stands before
+//!   no example, or says something else, fails [`every_example_is_run_or_marked`].
 //!
 //! Runs and audit queries use a log in a temporary directory, not the caller's.
 
@@ -229,7 +234,8 @@ fn the_readme_tour_runs_as_written() {
 enum Kind {
     /// A `tooljail` command line, with the output lines the document shows under it.
     Command { cmd: String, shown: Vec<String> },
-    /// A ```toml block: a profile, named by `file=NAME` when commands of the document use it.
+    /// A ```toml block: a profile, named (`<!-- example: file NAME -->`) when commands of the
+    /// document use it.
     Profile { name: Option<String>, text: String },
 }
 
@@ -245,7 +251,7 @@ struct Example {
     in_tour: bool,
 }
 
-const MARKER: &str = "<!-- example: not run:";
+const MARKER: &str = "<!-- example:";
 
 /// The Markdown files whose examples are run: README.md and docs/*.md.
 fn documents() -> Vec<String> {
@@ -270,7 +276,8 @@ fn scan(file: &str) -> (Vec<Example>, Vec<String>) {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     let mut stray = Vec::new();
-    let mut mark: Option<(usize, String)> = None;
+    // The markers above the next block: (line, directive).
+    let mut marks: Vec<(usize, String)> = Vec::new();
     let mut in_tour = false;
     let mut i = 0;
     while i < lines.len() {
@@ -279,16 +286,7 @@ fn scan(file: &str) -> (Vec<Example>, Vec<String>) {
             in_tour = line == "## A tour";
         }
         if let Some(rest) = line.trim().strip_prefix(MARKER) {
-            if let Some((at, _)) = mark.take() {
-                stray.push(format!("{file}:{at}"));
-            }
-            let why = rest.trim_end_matches("-->").trim().to_string();
-            assert!(
-                !why.is_empty(),
-                "{file}:{}: a marker without a reason",
-                i + 1
-            );
-            mark = Some((i + 1, why));
+            marks.push((i + 1, rest.trim_end_matches("-->").trim().to_string()));
             i += 1;
             continue;
         }
@@ -303,24 +301,12 @@ fn scan(file: &str) -> (Vec<Example>, Vec<String>) {
                 body.push(lines[i]);
                 i += 1;
             }
-            let mut words = info.split_whitespace();
-            if words.next() == Some("toml") {
-                let rest: Vec<&str> = words.collect();
-                let name = rest
-                    .iter()
-                    .find_map(|w| w.strip_prefix("file="))
-                    .map(String::from);
-                // A fragment (a section to add to a profile) is checked in one that extends base.
-                let head = if rest.contains(&"fragment") {
-                    "extends = [\"base\"]\n"
-                } else {
-                    ""
-                };
+            if info == "toml" {
                 out.push(Example {
                     at: format!("{file}:{}", start + 1),
                     kind: Kind::Profile {
-                        name,
-                        text: format!("{head}{}\n", body.join("\n")),
+                        name: None,
+                        text: format!("{}\n", body.join("\n")),
                     },
                     not_run: None,
                     in_tour,
@@ -371,9 +357,7 @@ fn scan(file: &str) -> (Vec<Example>, Vec<String>) {
             }
         } else {
             if !line.trim().is_empty() {
-                if let Some((at, _)) = mark.take() {
-                    stray.push(format!("{file}:{at}"));
-                }
+                stray.extend(marks.drain(..).map(|(at, _)| format!("{file}:{at}")));
             }
             i += 1;
             continue;
@@ -385,20 +369,45 @@ fn scan(file: &str) -> (Vec<Example>, Vec<String>) {
                 }
             }
         }
-        match mark.take() {
-            Some((at, _)) if out.len() == before => stray.push(format!("{file}:{at}")),
-            Some((_, why)) => {
-                for e in &mut out[before..] {
-                    e.not_run = Some(why.clone());
-                }
+        for (at, directive) in marks.drain(..) {
+            if !apply(&directive, &mut out[before..]) {
+                stray.push(format!("{file}:{at}"));
             }
-            None => {}
         }
     }
-    if let Some((at, _)) = mark {
-        stray.push(format!("{file}:{at}"));
-    }
+    stray.extend(marks.into_iter().map(|(at, _)| format!("{file}:{at}")));
     (out, stray)
+}
+
+/// Apply a marker's directive to the examples of the block below it; false when it does not
+/// apply (no example there, a profile directive above commands, an unknown directive).
+fn apply(directive: &str, block: &mut [Example]) -> bool {
+    if block.is_empty() {
+        return false;
+    }
+    if let Some(why) = directive.strip_prefix("not run:") {
+        let why = why.trim();
+        for e in block.iter_mut() {
+            e.not_run = Some(why.to_string());
+        }
+        return !why.is_empty();
+    }
+    let [Example {
+        kind: Kind::Profile { name, text },
+        ..
+    }] = block
+    else {
+        return false;
+    };
+    if let Some(n) = directive.strip_prefix("file ") {
+        *name = Some(n.trim().to_string());
+        true
+    } else if directive == "fragment" {
+        *text = format!("extends = [\"base\"]\n{text}");
+        true
+    } else {
+        false
+    }
 }
 
 /// Every example outside README's tour, with the markers that stand before none.
