@@ -10,9 +10,9 @@
 # the full jail (`tooljail run`, default profile: namespaces + Landlock + rlimits + the filter,
 # served by tooljail's own supervisor). The last line is the filter's cost per allowed call in
 # the full jail: jail minus bare.
-# Then the limit watch points (src/plan/seccomp/watch.rs): mmap, close and fork in the jail with
-# the default limits (watched: rlimits enforce them here) and with them unlimited (not watched),
-# alternated; the difference is what the watch points cost each call.
+# Then the limit watch points (src/plan/seccomp/watch.rs): mmap and close in the jail with the
+# default limits (watched: rlimits enforce them here) and with them unlimited (not watched),
+# alternated; the difference is what the watch points cost each call that does not match.
 # Usage: benches/seccomp.sh [CALLS]
 #   Builds the release binary and examples first, unless TOOLJAIL=path/to/tooljail is given (then
 #   the examples in target/release/examples must exist: use that to run it as another user).
@@ -81,12 +81,10 @@ echo "$@" | awk '{ printf "tooljail      %8.1f %8.1f  (%+.1f over bare)\n", $3, 
                   printf "seccompiler   %8.1f %8.1f  (%+.1f over bare)\n", $5, $6, $5 - $1 }'
 
 # The limit watch points: the same calls with the limits watched (defaults) and unwatched.
-unwatched="--limit processes=unlimited --limit open_files=unlimited --limit memory=unlimited"
-forks=$((n / 200))
+unwatched="--limit open_files=unlimited --limit memory=unlimited"
 : > "$tmp/w"
-for mode in bench-mmap bench-close bench-fork; do
+for mode in bench-mmap bench-close; do
     calls=$n
-    [ "$mode" = bench-fork ] && calls=$forks
     : > "$tmp/on"
     : > "$tmp/off"
     r=0

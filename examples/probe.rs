@@ -17,7 +17,6 @@
 //!   probe bench-mmap N    N mmap(NULL, 0) calls (EINVAL at once): the filter's cost on a
 //!                         call with an argument rule (the memory watch point's)
 //!   probe bench-close N   N close(-1) calls (EBADF): likewise for close (open files')
-//!   probe bench-fork N    N fork + _exit + wait: ns per fork (processes' watch point)
 //!   probe unknown-flood N N syscalls numbered 1000, 1001, ... (no such syscall anywhere):
 //!                         `{"flood":N,"failed":F,"errnos":[...]}`
 //!   probe ops OP...       one line per OP, `{"op":OP,"got":"ok"|ERRNO}`, exit 0; for the
@@ -456,28 +455,6 @@ fn bench(nr: libc::c_long, args: [usize; 6], label: &str, count: u64) -> i32 {
     0
 }
 
-/// `count` times: fork a child that exits at once, and wait for it.
-fn bench_fork(count: u64) -> i32 {
-    let t = Instant::now();
-    for _ in 0..count {
-        // SAFETY: the child only calls _exit, which is async-signal-safe.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: ends the child at once, without running anything of the parent's.
-            unsafe { libc::_exit(0) };
-        }
-        if pid < 0 {
-            return 1;
-        }
-        let mut status = 0;
-        // SAFETY: waits for our own child; `status` is a live local.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-    }
-    let ns = t.elapsed().as_nanos() as f64 / count as f64;
-    println!(r#"{{"bench":"fork","calls":{count},"ns_per_call":{ns:.1}}}"#);
-    0
-}
-
 /// One operation of `probe ops`: `Ok(())` or `Err(errno)` (EINVAL for a malformed OP).
 fn op(spec: &str) -> Result<(), i32> {
     use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
@@ -656,7 +633,6 @@ fn main() {
             "close-ebadf",
             count(1),
         ),
-        Some("bench-fork") => bench_fork(count(1)),
         Some("ops") => ops(&args[1..]),
         Some("unknown-flood") => unknown_flood(count(1)),
         Some("exit42") => 42,
@@ -664,7 +640,7 @@ fn main() {
             eprintln!(
                 "probe: unknown mode {other:?} \
                  (checks|int80|x32|bench N|bench-denied N|bench-mmap N|bench-close N|\
-                 bench-fork N|unknown-flood N|ops OP...|exit42)"
+                 unknown-flood N|ops OP...|exit42)"
             );
             2
         }

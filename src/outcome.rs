@@ -119,29 +119,14 @@ pub fn attribute(limits: &Limits, plan: &LimitPlan, ev: &Evidence) -> Option<Sto
             );
         }
     }
-    if let Some(r) = &ev.witnessed.refused_forks {
-        return stop(
-            "processes",
-            format!(
-                "{} tried to start a process or thread while the jail held {} tasks, the limit \
-                 is {}: RLIMIT_NPROC refused it with EAGAIN ({} refused fork{} seen)",
-                r.program,
-                r.tasks,
-                r.limit,
-                r.count,
-                if r.count == 1 { "" } else { "s" }
-            ),
-        );
-    }
     if let Some(m) = &ev.witnessed.refused_mapping {
         return stop(
             "memory",
             format!(
-                "{} asked to map {} MiB more while holding {} MiB under its {} of {} MiB: \
-                 refused with ENOMEM ({} refused mapping{} seen)",
+                "{} asked to map {} MiB at once, more than its {} of {} MiB by itself: refused \
+                 with ENOMEM ({} such request{} seen)",
                 m.program,
                 m.bytes >> 20,
-                m.held >> 20,
                 m.rlimit,
                 m.limit >> 20,
                 m.count,
@@ -439,31 +424,18 @@ mod tests {
     }
 
     #[test]
-    fn refusals_seen_at_the_watch_points_are_named_and_a_full_table_may_have_been() {
-        use crate::supervisor::witness::{FullTable, RefusedForks, RefusedMapping};
+    fn a_refused_mapping_is_named_and_a_full_table_may_have_been() {
+        use crate::supervisor::witness::{FullTable, RefusedMapping};
         let l = limits();
         let p = plan(&l, false);
         let ev = |w: Witnessed| Evidence {
             witnessed: w,
             ..Default::default()
         };
-        let forks = ev(Witnessed {
-            refused_forks: Some(RefusedForks {
-                count: 3,
-                tasks: 64,
-                limit: 64,
-                program: "zstd".into(),
-            }),
-            ..Default::default()
-        });
-        let s = attribute(&l, &p, &forks).unwrap();
-        assert_eq!(s.name, "processes");
-        assert!(s.evidence.contains("zstd") && s.evidence.contains("3 refused forks"));
         let map = ev(Witnessed {
             refused_mapping: Some(RefusedMapping {
                 count: 1,
                 bytes: 1 << 30,
-                held: 4 << 20,
                 limit: 256 << 20,
                 rlimit: "RLIMIT_DATA",
                 program: "python3".into(),
@@ -473,8 +445,10 @@ mod tests {
         let s = attribute(&l, &p, &map).unwrap();
         assert_eq!(s.name, "memory");
         assert!(
-            s.evidence
-                .starts_with("python3 asked to map 1024 MiB more while holding 4 MiB under its RLIMIT_DATA of 256 MiB"),
+            s.evidence.starts_with(
+                "python3 asked to map 1024 MiB at once, more than its RLIMIT_DATA of 256 MiB by \
+                 itself: refused with ENOMEM (1 such request seen)"
+            ),
             "{s:?}"
         );
         assert!(may_have_been(&map).is_empty());

@@ -148,10 +148,10 @@ pub struct Report {
     pub signal: Option<String>,
     pub stopped_by: Option<StoppedBy>,
     /// Limits the evidence says were reached but not, with certainty, what failed the command:
-    /// each with why the kernel leaves it uncertain. Empty when the command succeeded. (Absent
-    /// in records written before tooljail said it.)
-    #[serde(default)]
-    pub may_have_been: Vec<MayHaveBeen>,
+    /// each with why the kernel leaves it uncertain. Empty when the command succeeded; `None`
+    /// only in records written before tooljail said it, which read back as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_have_been: Option<Vec<MayHaveBeen>>,
     pub denied_syscalls: Vec<DeniedSyscall>,
     /// What isolation was requested and what was applied (free-form per layer).
     pub isolation: serde_json::Value,
@@ -184,7 +184,7 @@ impl Report {
             exit_code: None,
             signal: None,
             stopped_by: None,
-            may_have_been: Vec::new(),
+            may_have_been: Some(Vec::new()),
             denied_syscalls: Vec::new(),
             isolation: serde_json::Value::Null,
             resources: Resources::default(),

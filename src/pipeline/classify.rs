@@ -172,7 +172,7 @@ pub fn apply(call: &mut Call<'_>, planned: &Planned, ran: Ran) -> Result<i32> {
         );
     }
     let report = &mut call.report;
-    report.may_have_been = may_have_been;
+    report.may_have_been = Some(may_have_been);
     report.outcome = c.outcome;
     report.exit_code = c.exit_code;
     report.signal = c.signal;

@@ -22,7 +22,7 @@
 //!                       : low32(arg1) & MFD_NOEXEC_SEAL ? ALLOW : NOTIFY(substitute)
 //!   nr == sendmsg -> arg0 == hand-off fd && flags == MSG_NOSIGNAL ? ALLOW : DEFAULT
 //!   nr == clone3  -> ERRNO(ENOSYS)
-//!   nr == mmap, close, ... (limit watch points, [`watch`]) -> arg matches ? NOTIFY(look) : ALLOW
+//!   nr == mmap, close, exit_group (limit watch points, [`watch`]) -> args match ? NOTIFY : ALLOW
 //!   nr == ptrace, mount, bpf, ... (hardening) -> NOTIFY(EPERM)
 //!   nr == each allowed syscall                -> ALLOW
 //!   otherwise                                 -> DEFAULT
@@ -48,9 +48,7 @@ use crate::policy::syscalls::{
     X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
-use bpf::{
-    arg_lo, Insn, SeccompData, JEQ_K, JGE_K, JGT_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K,
-};
+use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JGT_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
 use serde::Serialize;
 use std::collections::BTreeSet;
 pub use watch::{Watch, WatchPoint};
@@ -120,7 +118,6 @@ enum Verdict {
 enum Op {
     Ld(u32),
     Jeq(u32, u8, u8),
-    Jge(u32, u8, u8),
     Jgt(u32, u8, u8),
     Jset(u32, u8, u8),
     Ret(Verdict),
@@ -188,7 +185,6 @@ impl Program {
             .map(|op| match *op {
                 Op::Ld(off) => Insn::stmt(LD_W_ABS, off),
                 Op::Jeq(k, t, f) => Insn::jump(JEQ_K, k, t, f),
-                Op::Jge(k, t, f) => Insn::jump(JGE_K, k, t, f),
                 Op::Jgt(k, t, f) => Insn::jump(JGT_K, k, t, f),
                 Op::Jset(k, t, f) => Insn::jump(JSET_K, k, t, f),
                 Op::Ret(v) => Insn::stmt(RET_K, self.lower_verdict(v, how)),
@@ -353,7 +349,6 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
     // Syscalls that got a rule already; the plain allow list skips them.
     let mut done = BTreeSet::new();
     let mut handoff_slot = None;
-    let mut clone_ruled = false;
     let mut rule = |ops: &mut Vec<Op>, nr: u32, block: Vec<Op>| -> usize {
         let skip = u8::try_from(block.len()).expect("rule blocks are short");
         ops.push(Op::Jeq(nr, 0, skip));
@@ -404,10 +399,9 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                         Op::Ld(arg_lo(0)),
                         Op::Jset(CLONE_NEW_MASK, 0, 1),
                         Op::Ret(Verdict::Harden(libc::EPERM)),
-                        Op::Ret(watch.clone_verdict()),
+                        Op::Ret(Verdict::Allow),
                     ];
                     rule(&mut ops, nr, b);
-                    clone_ruled = true;
                 }
             }
             HardeningKind::SocketFamilies => {
@@ -503,14 +497,8 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         let start = rule(&mut ops, nr, b);
         handoff_slot = Some(start + 1);
     }
-    // Limit watch points, for allowed syscalls without a rule of their own (clone's is above,
-    // unless unsafe_allow lifted it).
-    // None of the watched syscalls but clone has a hardening rule (a test checks).
-    let clone = watch
-        .plain_clone()
-        .filter(|_| !clone_ruled)
-        .map(|b| ("clone", b));
-    for (name, block) in watch.blocks().into_iter().chain(clone) {
+    // Limit watch points, for allowed syscalls (none has a hardening rule: a test checks).
+    for (name, block) in watch.blocks() {
         if let Some(nr) = allowed_nr(name) {
             rule(&mut ops, nr, block);
         }

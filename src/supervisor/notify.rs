@@ -64,18 +64,8 @@ impl Notifier {
             listener,
             shadow: prog.shadow(),
             arch: prog.arch(),
-            witness: Witness::new(0, prog.watch()),
+            witness: Witness::new(prog.watch()),
         }
-    }
-
-    /// Count the tasks of the jail whose pid 1 is `pid1` (host pid) at each watched fork.
-    pub fn watching(mut self, pid1: i32) -> Notifier {
-        self.witness = Witness::new(pid1, self.witness_watch());
-        self
-    }
-
-    fn witness_watch(&self) -> crate::plan::seccomp::Watch {
-        self.witness.watch()
     }
 
     /// What the limit watch points showed so far.
@@ -150,11 +140,15 @@ impl Notifier {
 
 impl Notifier {
     /// A limit watch point: look at the caller (blocked in the call), keep what was seen if
-    /// the notification is still pending (the pid still names that thread), let the call run.
+    /// the notification is still pending (the pid still names that thread), then answer: the
+    /// kernel's own errno for a call the limit refuses, else let it run.
     fn watched(&mut self, id: u64, point: WatchPoint, pid: u32, data: &SeccompData) -> Result<()> {
         let seen = self.witness.look(point, pid, data);
         if sys::notif_id_valid(self.listener.as_fd(), id) {
             self.witness.record(seen);
+        }
+        if let Some(errno) = point.refusal() {
+            return self.deny(id, errno);
         }
         match sys::notif_continue(self.listener.as_fd(), id) {
             // ENOENT: the caller died meanwhile (a signal); nothing to let run.

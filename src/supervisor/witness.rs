@@ -1,39 +1,24 @@
 //! What the supervisor saw at the filter's limit watch points ([`crate::plan::seccomp::watch`]):
-//! forks the kernel is about to refuse (RLIMIT_NPROC), mappings it is about to refuse
-//! (RLIMIT_DATA, RLIMIT_AS), processes holding every descriptor they may (RLIMIT_NOFILE). At each
-//! point the calling thread is blocked in the syscall; [`Witness::look`] reads its state (and the
-//! jail's) in /proc, the notifier checks that the notification is still pending (so the pid still
-//! names that thread), [`Witness::record`] keeps the observation, and the call runs unchanged.
-//! The kernel decides with the same numbers a moment later; only another thread of the jail
-//! releasing a task, a mapping or a descriptor in between can make it decide otherwise
-//! (docs/limits.md).
+//! mappings larger than the memory limit (refused, with the kernel's ENOMEM), and processes
+//! holding every descriptor RLIMIT_NOFILE allows. [`Witness::look`] reads what it needs (the
+//! arguments; for descriptors, the caller's /proc/PID/fd while it waits in the call), the
+//! notifier checks that the notification is still pending, so the pid still names that thread,
+//! and [`Witness::record`] keeps the observation.
 
 use crate::plan::seccomp::bpf::SeccompData;
 use crate::plan::seccomp::{Watch, WatchPoint};
 
-/// Forks the supervisor saw refused: the jail held all its tasks when they were attempted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefusedForks {
-    pub count: u64,
-    /// Tasks of the jail at the first refusal.
-    pub tasks: u64,
-    /// The limit (RLIMIT_NPROC).
-    pub limit: u64,
-    /// The program that attempted the first one (`/proc/PID/comm`).
-    pub program: String,
-}
-
-/// A mapping the supervisor saw refused, and how many there were.
+/// A mapping refused because it alone is larger than the limit that counts it, and how many
+/// such refusals there were.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefusedMapping {
     pub count: u64,
-    /// Bytes asked for by the first one (the growth, for mremap).
+    /// Bytes the first one asked for.
     pub bytes: u64,
-    /// What the process already held under that limit (VmData or VmSize), bytes.
-    pub held: u64,
     pub limit: u64,
     /// `RLIMIT_DATA` or `RLIMIT_AS`.
     pub rlimit: &'static str,
+    /// The program that asked (`/proc/PID/comm`).
     pub program: String,
 }
 
@@ -54,9 +39,6 @@ pub struct FullTable {
 /// Everything seen at the watch points during one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Witnessed {
-    /// Most tasks the jail held at once, as counted at each fork (plus the task that fork made).
-    pub tasks_peak: Option<u64>,
-    pub refused_forks: Option<RefusedForks>,
     pub refused_mapping: Option<RefusedMapping>,
     pub full_table: Option<FullTable>,
 }
@@ -64,28 +46,22 @@ pub struct Witnessed {
 /// One observation at one watch point, kept only if the notification was still pending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
-    /// A fork with the jail holding `tasks` (refused when at the limit).
-    Fork { tasks: u64, program: String },
-    /// A mapping that will be refused.
     RefusedMapping(RefusedMapping),
-    /// A process holding all its descriptors.
     FullTable(FullTable),
     /// Nothing worth keeping.
     Nothing,
 }
 
-/// The watch points' state for one jail.
-#[derive(Debug, Clone)]
+/// The watch points' record for one jail.
+#[derive(Debug, Clone, Default)]
 pub struct Witness {
-    pid1: i32,
     watch: Watch,
     seen: Witnessed,
 }
 
 impl Witness {
-    pub fn new(pid1: i32, watch: Watch) -> Witness {
+    pub fn new(watch: Watch) -> Witness {
         Witness {
-            pid1,
             watch,
             seen: Witnessed::default(),
         }
@@ -95,40 +71,29 @@ impl Witness {
         &self.seen
     }
 
-    pub fn watch(&self) -> Watch {
-        self.watch
-    }
-
-    /// Read what `point` needs about thread `pid` (host pid), blocked in the call `data`.
+    /// What `point` shows about thread `pid` (host pid), blocked in the call `data`.
     pub fn look(&self, point: WatchPoint, pid: u32, data: &SeccompData) -> Seen {
         let a = &data.args;
         match point {
-            WatchPoint::Fork => match count_jail_tasks(self.pid1) {
-                Some(tasks) => Seen::Fork {
-                    tasks,
-                    program: program(pid),
-                },
-                None => Seen::Nothing,
-            },
             WatchPoint::Map => {
-                // mmap(addr, len, prot, flags, fd, off). MAP_FIXED may replace mappings the
-                // kernel then does not count again: no prediction.
-                let (len, prot, flags) = (a[1], a[2], a[3]);
-                if flags & libc::MAP_FIXED as u64 != 0 {
+                // The filter matched: larger than RLIMIT_AS, or than RLIMIT_DATA for a private
+                // writable mapping. Which one, from the same arguments.
+                let Some(m) = self.watch.memory else {
                     return Seen::Nothing;
-                }
-                let data = prot & libc::PROT_WRITE as u64 != 0
-                    && flags & (libc::MAP_SHARED | libc::MAP_GROWSDOWN) as u64 == 0;
-                self.mapping(pid, len, data)
-            }
-            WatchPoint::Remap => {
-                // mremap(old, old_len, new_len, flags, new): the growth, in the old mapping's kind.
-                let (old, old_len, new_len) = (a[0], a[1], a[2]);
-                let grow = pages(new_len).saturating_sub(pages(old_len)) * PAGE;
-                if grow == 0 {
-                    return Seen::Nothing;
-                }
-                self.mapping(pid, grow, is_private_writable(pid, old))
+                };
+                let (len, limit, rlimit) = (a[1], m.address_space, "RLIMIT_AS");
+                let (limit, rlimit) = if len > limit {
+                    (limit, rlimit)
+                } else {
+                    (m.data, "RLIMIT_DATA")
+                };
+                Seen::RefusedMapping(RefusedMapping {
+                    count: 1,
+                    bytes: len,
+                    limit,
+                    rlimit,
+                    program: program(pid),
+                })
             }
             WatchPoint::CloseLast | WatchPoint::FailingExit => {
                 let Some(limit) = self.watch.open_files else {
@@ -152,61 +117,10 @@ impl Witness {
         }
     }
 
-    /// Whether a mapping of `bytes` more (private writable when `data`) will be refused, from
-    /// the caller's VmSize and VmData: the kernel's `may_expand_vm`.
-    fn mapping(&self, pid: u32, bytes: u64, data: bool) -> Seen {
-        let Some(m) = self.watch.memory else {
-            return Seen::Nothing;
-        };
-        let Some((size, vm_data)) = vm_sizes(pid) else {
-            return Seen::Nothing;
-        };
-        let bytes = pages(bytes) * PAGE;
-        let refused = |held: u64, limit: u64, rlimit| {
-            (held.saturating_add(bytes) > limit).then(|| {
-                Seen::RefusedMapping(RefusedMapping {
-                    count: 1,
-                    bytes,
-                    held,
-                    limit,
-                    rlimit,
-                    program: program(pid),
-                })
-            })
-        };
-        refused(size, m.address_space, "RLIMIT_AS")
-            .or_else(|| {
-                data.then(|| refused(vm_data, m.data, "RLIMIT_DATA"))
-                    .flatten()
-            })
-            .unwrap_or(Seen::Nothing)
-    }
-
     /// Keep an observation whose notification was still pending when it was made.
     pub fn record(&mut self, seen: Seen) {
         let s = &mut self.seen;
         match seen {
-            Seen::Fork { tasks, program } => {
-                let Some(limit) = self.watch.processes else {
-                    return;
-                };
-                // Below the limit the kernel lets this fork make one more task.
-                let after = if tasks < limit { tasks + 1 } else { tasks };
-                s.tasks_peak = Some(s.tasks_peak.unwrap_or(0).max(after));
-                if tasks >= limit {
-                    match &mut s.refused_forks {
-                        Some(r) => r.count += 1,
-                        None => {
-                            s.refused_forks = Some(RefusedForks {
-                                count: 1,
-                                tasks,
-                                limit,
-                                program,
-                            })
-                        }
-                    }
-                }
-            }
             Seen::RefusedMapping(m) => match &mut s.refused_mapping {
                 Some(r) => r.count += 1,
                 None => s.refused_mapping = Some(m),
@@ -220,52 +134,11 @@ impl Witness {
     }
 }
 
-/// The page size the kernel's rlimit arithmetic uses (x86_64 and aarch64's usual 4 KiB; the
-/// figures are a prediction either way).
-const PAGE: u64 = 4096;
-
-fn pages(bytes: u64) -> u64 {
-    bytes.div_ceil(PAGE)
-}
-
 /// `/proc/PID/comm`, or `?` when the process is gone.
 fn program(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|s| s.trim_end().to_string())
         .unwrap_or_else(|_| "?".into())
-}
-
-/// (VmSize, VmData) of `pid` in bytes, from /proc/PID/status (world-readable).
-fn vm_sizes(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kib| kib * 1024)
-    };
-    Some((field("VmSize:")?, field("VmData:")?))
-}
-
-/// Whether the mapping containing `addr` in `pid` is private and writable (what RLIMIT_DATA
-/// counts), from /proc/PID/maps.
-fn is_private_writable(pid: u32, addr: u64) -> bool {
-    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-        return false;
-    };
-    maps.lines().any(|l| {
-        let mut w = l.split_whitespace();
-        let (Some(range), Some(perms)) = (w.next(), w.next()) else {
-            return false;
-        };
-        let Some((lo, hi)) = range.split_once('-') else {
-            return false;
-        };
-        let inside = u64::from_str_radix(lo, 16).is_ok_and(|lo| lo <= addr)
-            && u64::from_str_radix(hi, 16).is_ok_and(|hi| addr < hi);
-        inside && perms.as_bytes().get(1) == Some(&b'w') && perms.as_bytes().get(3) == Some(&b'p')
-    })
 }
 
 /// The lowest descriptor a further allocation could still need: every allocation that fails
@@ -301,122 +174,38 @@ fn open_descriptors(pid: u32) -> Option<std::collections::BTreeSet<u64>> {
     )
 }
 
-/// Tasks (processes and threads) of the jail: `pid1` and every descendant, found from the host
-/// through /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN), each process counted once with
-/// all its threads. A process that exits or is re-parented during the walk may be missed or, in
-/// rare churn, counted beside its replacement; docs/limits.md says so. `None` when the kernel
-/// lacks the `children` file.
-pub(crate) fn count_jail_tasks(pid1: i32) -> Option<u64> {
-    let first = format!("/proc/{pid1}/task/{pid1}/children");
-    if std::fs::metadata(&first).is_err() {
-        return None;
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![pid1];
-    let mut tasks = 0;
-    while let Some(pid) = stack.pop() {
-        if !seen.insert(pid) {
-            continue;
-        }
-        let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for t in threads.flatten() {
-            tasks += 1;
-            if let Ok(children) = std::fs::read_to_string(t.path().join("children")) {
-                stack.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<i32>().ok()),
-                );
-            }
-        }
-    }
-    Some(tasks)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::seccomp::watch::MemoryWatch;
 
-    fn witness() -> Witness {
-        Witness::new(
-            1,
-            Watch {
-                processes: Some(4),
-                memory: Some(MemoryWatch {
-                    data: 256 << 20,
-                    address_space: 4 << 30,
-                    threshold: 16 << 20,
-                }),
-                open_files: Some(32),
-            },
-        )
+    fn witness(open_files: u64) -> Witness {
+        Witness::new(Watch {
+            memory: Some(MemoryWatch {
+                data: 256 << 20,
+                address_space: 4 << 30,
+            }),
+            open_files: Some(open_files),
+        })
     }
 
     #[test]
-    fn forks_at_the_limit_are_refused_and_the_peak_counts_the_new_task() {
-        let mut w = witness();
-        let fork = |tasks| Seen::Fork {
-            tasks,
-            program: "tar".into(),
-        };
-        w.record(fork(2));
-        assert_eq!(w.witnessed().tasks_peak, Some(3));
-        assert_eq!(w.witnessed().refused_forks, None);
-        w.record(fork(4));
-        w.record(fork(4));
-        let r = w.witnessed().refused_forks.clone().unwrap();
-        assert_eq!((r.count, r.tasks, r.limit), (2, 4, 4));
-        assert_eq!(w.witnessed().tasks_peak, Some(4));
-    }
-
-    #[test]
-    fn a_large_mapping_over_the_data_limit_is_refused() {
-        // This process's own sizes: far below 256 MiB of data, so 1 GiB is refused by
-        // RLIMIT_DATA when private and writable, and not at all when read-only (under 4 GiB).
-        let w = witness();
+    fn a_mapping_names_the_limit_it_is_larger_than() {
+        let w = witness(32);
         let pid = std::process::id();
-        let map = |len: u64, prot: i32, flags: i32| {
-            w.look(
-                WatchPoint::Map,
-                pid,
-                &SeccompData::new(
-                    0,
-                    9,
-                    &[
-                        0,
-                        len,
-                        u64::try_from(prot).unwrap(),
-                        u64::try_from(flags).unwrap(),
-                    ],
-                ),
-            )
+        let map = |len: u64| match w.look(WatchPoint::Map, pid, &SeccompData::new(0, 9, &[0, len]))
+        {
+            Seen::RefusedMapping(m) => (m.rlimit, m.bytes, m.limit),
+            other => panic!("{other:?}"),
         };
-        let private = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
-        let rw = libc::PROT_READ | libc::PROT_WRITE;
-        match map(1 << 30, rw, private) {
-            Seen::RefusedMapping(m) => {
-                assert_eq!(
-                    (m.rlimit, m.bytes, m.limit),
-                    ("RLIMIT_DATA", 1 << 30, 256 << 20)
-                )
-            }
-            other => panic!("{other:?}"),
+        assert_eq!(map(1 << 30), ("RLIMIT_DATA", 1 << 30, 256 << 20));
+        assert_eq!(map(8 << 30), ("RLIMIT_AS", 8 << 30, 4 << 30));
+        let mut w = witness(32);
+        for _ in 0..3 {
+            let seen = w.look(WatchPoint::Map, pid, &SeccompData::new(0, 9, &[0, 1 << 30]));
+            w.record(seen);
         }
-        assert_eq!(map(1 << 30, libc::PROT_READ, private), Seen::Nothing);
-        assert_eq!(
-            map(1 << 30, rw, libc::MAP_SHARED | libc::MAP_ANONYMOUS),
-            Seen::Nothing
-        );
-        assert_eq!(map(1 << 30, rw, private | libc::MAP_FIXED), Seen::Nothing);
-        assert_eq!(map(16 << 20, rw, private), Seen::Nothing);
-        // Past the address-space backstop, whatever the kind.
-        match map(8 << 30, libc::PROT_NONE, private) {
-            Seen::RefusedMapping(m) => assert_eq!(m.rlimit, "RLIMIT_AS"),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(w.witnessed().refused_mapping.as_ref().unwrap().count, 3);
     }
 
     #[test]
@@ -439,13 +228,10 @@ mod tests {
 
     #[test]
     fn a_full_descriptor_table_is_seen_only_when_full() {
-        // This process holds far fewer than 32... unless the test harness holds many: use a
-        // limit of 1 (every process holds at least one descriptor) against a large one.
+        // Every process holds descriptor 0 (a limit of 1 is full); none holds 2^20 of them.
         let pid = std::process::id();
         let at = |limit| {
-            let mut w = witness();
-            w.watch.open_files = Some(limit);
-            w.look(
+            witness(limit).look(
                 WatchPoint::FailingExit,
                 pid,
                 &SeccompData::new(0, 231, &[1]),

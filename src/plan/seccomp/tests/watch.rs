@@ -1,26 +1,25 @@
-//! The limit watch points: each watched call with a matching argument is a notification the
-//! supervisor answers by looking ([`Answer::Watch`]), every other argument is allowed in the
-//! kernel, and a program without watch points is unchanged.
+//! The limit watch points: each watched call with matching arguments is a notification the
+//! supervisor answers as [`Answer::Watch`], every other argument is allowed in the kernel, and a
+//! program without watch points is unchanged.
 
 use super::*;
 use crate::plan::seccomp::watch::MemoryWatch;
 
-const THRESHOLD: u64 = 64 << 20;
+const DATA: u64 = 256 << 20;
+const AS: u64 = 4 << 30;
 
 fn all() -> Watch {
     Watch {
-        processes: Some(16),
         memory: Some(MemoryWatch {
-            data: 1 << 30,
-            address_space: 4 << 30,
-            threshold: THRESHOLD,
+            data: DATA,
+            address_space: AS,
         }),
         open_files: Some(256),
     }
 }
 
-fn watched(allow: &[&str], unsafe_allow: &[&str]) -> Program {
-    let p = policy(allow, SeccompAction::Errno(libc::EPERM), unsafe_allow);
+fn watched() -> Program {
+    let p = policy(&["@system-service"], SeccompAction::Errno(libc::EPERM), &[]);
     compile_watching_for(&p, Arch::NATIVE, all()).unwrap()
 }
 
@@ -38,34 +37,38 @@ fn watch(p: WatchPoint) -> (u32, Option<Answer>) {
 const ALLOWED: (u32, Option<Answer>) = (ret::ALLOW, None);
 
 #[test]
-fn each_watch_point_notifies_only_for_its_arguments() {
-    let prog = watched(&["@system-service", "fork", "vfork"], &[]);
-    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-    let private = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-    // mmap(addr, len, ...): from the threshold up, the high word included.
-    assert_eq!(
-        both(&prog, "mmap", &[0, THRESHOLD, rw, private]),
-        watch(WatchPoint::Map)
-    );
-    assert_eq!(
-        both(&prog, "mmap", &[0, THRESHOLD - 1, rw, private]),
-        ALLOWED
-    );
-    assert_eq!(both(&prog, "mmap", &[0, 4096, rw, private]), ALLOWED);
-    assert_eq!(
-        both(&prog, "mmap", &[0, 1 << 32, rw, private]),
-        watch(WatchPoint::Map)
-    );
-    assert_eq!(
-        both(&prog, "mmap", &[0, (1 << 32) | 1, 0, 0]),
-        watch(WatchPoint::Map)
-    );
-    // mremap(old, old_len, new_len, ...): the new length.
-    assert_eq!(
-        both(&prog, "mremap", &[0, 4096, THRESHOLD, 1]),
-        watch(WatchPoint::Remap)
-    );
-    assert_eq!(both(&prog, "mremap", &[0, THRESHOLD, 4096, 1]), ALLOWED);
+fn mmap_is_watched_only_when_the_limit_refuses_it_whatever_the_process_holds() {
+    let prog = watched();
+    let rw = u64::try_from(libc::PROT_READ | libc::PROT_WRITE).unwrap();
+    let ro = u64::try_from(libc::PROT_READ).unwrap();
+    let flag = |f: i32| u64::try_from(f).unwrap();
+    let private = flag(libc::MAP_PRIVATE | libc::MAP_ANONYMOUS);
+    let map = |len: u64, prot: u64, flags: u64| both(&prog, "mmap", &[0, len, prot, flags]);
+    // Private and writable: more than RLIMIT_DATA, the high word included.
+    assert_eq!(map(DATA + 1, rw, private), watch(WatchPoint::Map));
+    assert_eq!(map(1 << 40, rw, private), watch(WatchPoint::Map));
+    assert_eq!(map(DATA, rw, private), ALLOWED);
+    assert_eq!(map(4096, rw, private), ALLOWED);
+    // Not counted by RLIMIT_DATA (read-only, shared, a stack) or possibly offset (MAP_FIXED):
+    // only past RLIMIT_AS.
+    for (prot, flags) in [
+        (ro, private),
+        (rw, flag(libc::MAP_SHARED | libc::MAP_ANONYMOUS)),
+        (rw, flag(libc::MAP_SHARED_VALIDATE)),
+        (rw, private | flag(libc::MAP_FIXED)),
+        (rw, private | flag(libc::MAP_GROWSDOWN)),
+    ] {
+        assert_eq!(map(DATA + 1, prot, flags), ALLOWED, "{prot:#x} {flags:#x}");
+        assert_eq!(map(AS, prot, flags), ALLOWED, "{prot:#x} {flags:#x}");
+        assert_eq!(map(AS + 1, prot, flags), watch(WatchPoint::Map));
+    }
+    // The supervisor answers with the kernel's own errno.
+    assert_eq!(WatchPoint::Map.refusal(), Some(libc::ENOMEM));
+}
+
+#[test]
+fn the_last_descriptor_and_failing_exits_are_watched_and_run() {
+    let prog = watched();
     // close(N - 1) only, compared on the low 32 bits as the kernel reads an unsigned int.
     assert_eq!(both(&prog, "close", &[255]), watch(WatchPoint::CloseLast));
     assert_eq!(
@@ -81,45 +84,25 @@ fn each_watch_point_notifies_only_for_its_arguments() {
     );
     assert_eq!(both(&prog, "exit_group", &[0]), ALLOWED);
     assert_eq!(both(&prog, "exit_group", &[256]), ALLOWED);
-    // Every fork; clone keeps its namespace rule first.
-    let sigchld = libc::SIGCHLD as u64;
-    assert_eq!(both(&prog, "clone", &[sigchld]), watch(WatchPoint::Fork));
-    assert_eq!(
-        both(&prog, "clone", &[libc::CLONE_NEWUSER as u64 | sigchld]),
-        (ret::USER_NOTIF, Some(HARD))
-    );
-    assert_eq!(both(&prog, "fork", &[]), watch(WatchPoint::Fork));
-    assert_eq!(both(&prog, "vfork", &[]), watch(WatchPoint::Fork));
-    // Unwatched calls stay in the allow list.
+    for p in [WatchPoint::CloseLast, WatchPoint::FailingExit] {
+        assert_eq!(p.refusal(), None);
+    }
+    // Forks are not watched (an interrupted notification would fail them with EINTR).
+    assert_eq!(both(&prog, "clone", &[libc::SIGCHLD as u64]), ALLOWED);
     assert_eq!(both(&prog, "read", &[255]), ALLOWED);
-}
-
-#[test]
-fn with_clones_namespace_rule_lifted_every_clone_is_still_watched() {
-    let key = HARDENING
-        .iter()
-        .find(|h| h.kind == HardeningKind::CloneNamespaces)
-        .unwrap()
-        .key;
-    let prog = watched(&["@system-service"], &[key]);
-    assert_eq!(
-        both(&prog, "clone", &[libc::CLONE_NEWUSER as u64]),
-        watch(WatchPoint::Fork)
-    );
 }
 
 #[test]
 fn without_watch_points_the_watched_calls_are_plain_allows() {
     let prog = compile(&default_policy()).unwrap();
-    assert_eq!(call(&prog, "mmap", &[0, 1 << 40]), ret::ALLOW);
+    assert_eq!(call(&prog, "mmap", &[0, 1 << 40, 3, 0x22]), ret::ALLOW);
     assert_eq!(call(&prog, "close", &[255]), ret::ALLOW);
     assert_eq!(call(&prog, "exit_group", &[1]), ret::ALLOW);
-    assert_eq!(call(&prog, "clone", &[libc::SIGCHLD as u64]), ret::ALLOW);
     assert_eq!(prog.watch(), Watch::default());
 }
 
 #[test]
-fn no_watched_call_but_clone_has_a_hardening_rule() {
+fn no_watched_call_has_a_hardening_rule() {
     // A watched call with a hardening rule would get two rules, the second never reached.
     for (name, _) in all().blocks() {
         assert!(
@@ -131,11 +114,11 @@ fn no_watched_call_but_clone_has_a_hardening_rule() {
 
 #[test]
 fn kernel_and_shadow_agree_with_watch_points() {
-    let p = watched(&["@system-service"], &[]);
+    let p = watched();
     let shadow = p.shadow();
     let arch = p.arch();
     for nr in 0..=arch.max_nr() + 2 {
-        for args in [[0u64; 6], [u64::MAX; 6], [255, 1 << 32, 3, 2, 0, 0]] {
+        for args in [[0u64; 6], [u64::MAX; 6], [255, 1 << 32, 3, 0x22, 0, 0]] {
             let d = SeccompData {
                 args,
                 ..SeccompData::new(arch.audit_arch(), nr, &[])
@@ -158,18 +141,11 @@ fn watch_follows_the_mechanism_of_each_limit() {
     let limits = crate::plan::limits::tests::limits();
     let rl = crate::plan::limits::plan(&limits, false);
     let w = Watch::for_limits(&limits, &rl);
-    assert_eq!(w.processes, Some(64));
     assert_eq!(w.open_files, Some(256));
     let m = w.memory.unwrap();
-    assert_eq!(
-        (m.data, m.address_space, m.threshold),
-        (1 << 30, 4 << 30, 64 << 20)
-    );
-    // A cgroup counts processes and memory itself: only open files are watched.
+    assert_eq!((m.data, m.address_space), (1 << 30, 4 << 30));
+    // A cgroup counts memory itself: only open files are watched.
     let cg = crate::plan::limits::plan(&limits, true);
     let w = Watch::for_limits(&limits, &cg);
-    assert_eq!(
-        (w.processes, w.memory, w.open_files),
-        (None, None, Some(256))
-    );
+    assert_eq!((w.memory, w.open_files), (None, Some(256)));
 }
