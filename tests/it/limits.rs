@@ -257,6 +257,7 @@ fn a_fork_bomb_is_contained_attributed_and_the_host_stays_responsive() {
             r.dump()
         );
         assert_eq!(r.report["resources"]["tasks_at_end"], 16, "{}", r.dump());
+        expect_remedy(&r.report["stopped_by"], "--limit processes=", &r);
         assert!(most <= 14, "the host saw {most} sleepers\n{}", r.dump());
         assert!(slowest < Duration::from_secs(1), "host slow: {slowest:?}");
         assert!(
@@ -461,6 +462,7 @@ print("no limit: held", len(held) * 64, "MiB")
         r.expect_limit(1, "memory");
         r.run.expect_stdout_contains("MemoryError after");
         assert!(r.evidence().contains("RLIMIT_DATA"), "{}", r.dump());
+        expect_remedy(&r.report["stopped_by"], "--memory", &r);
         let rss = r.report["resources"]["max_rss_kib"].as_u64().unwrap();
         assert!(
             (768 << 10..=1 << 20).contains(&rss),
