@@ -119,7 +119,7 @@ pub struct Resources {
     /// Tasks (processes and threads) the jail held when the command ended, the command
     /// included, as the jail's pid 1 counted them.
     pub tasks_at_end: Option<u64>,
-    /// Most tasks the jail held at once, sampled by the supervisor every 50 ms (only when
+    /// Most tasks the jail held at once, sampled by the supervisor every 10 ms (only when
     /// RLIMIT_NPROC enforces the process limit).
     pub tasks_peak: Option<u64>,
 }

@@ -48,7 +48,7 @@ pub struct Outcome {
     pub grace_kill: bool,
     /// Tasks of the jail when the command ended (the command included), counted by pid 1.
     pub tasks_at_end: Option<u64>,
-    /// Most tasks the jail held at once, sampled from outside every 50 ms while RLIMIT_NPROC
+    /// Most tasks the jail held at once, sampled from outside every 10 ms while RLIMIT_NPROC
     /// enforces the process limit (no cgroup counter exists then).
     pub tasks_peak: Option<u64>,
     /// The jail cgroup's counters, when a cgroup enforced the limits.

@@ -315,7 +315,7 @@ fn expect_remedy(entry: &Value, flag: &str, r: &Ran) {
     );
 }
 
-/// Issue 25: `tasks_peak` is at least the tasks that ran at once (sampled every 50 ms: these
+/// Issue 25: `tasks_peak` is at least the tasks that ran at once (sampled every 10 ms: these
 /// live 300 ms), and never below `tasks_at_end` (it read 1 beside 2 for /bin/true).
 #[test]
 fn tasks_peak_counts_every_task_that_ran() {
