@@ -3,7 +3,7 @@
 
 use crate::plan::limits::{LimitPlan, Mechanism};
 use crate::policy::Limits;
-use crate::report::{MayHaveBeen, StoppedBy};
+use crate::report::{DenialKind, DeniedSyscall, MayHaveBeen, PolicyDenial, StoppedBy};
 use crate::supervisor::witness::Witnessed;
 
 /// Evidence gathered when the jail ended, for attribution. Every field is something tooljail
@@ -288,6 +288,112 @@ pub fn syscall_remedy(name: &str, hardening: bool) -> (String, bool) {
             format!("add \"{name}\" to [syscalls] allow if the tool needs it"),
             true,
         ),
+    }
+}
+
+/// The typed denial for an exec or executable mapping the kernel refused (see
+/// `supervisor::observe`): which place has no exec right, and the flag or key that gives it.
+pub fn blocked_denial(
+    policy: &crate::policy::Policy,
+    blocked: &crate::supervisor::observe::Blocked,
+) -> PolicyDenial {
+    use crate::policy::Place;
+    use crate::supervisor::observe::{Attempt, Target};
+    let kind = match blocked.attempt {
+        Attempt::Exec => DenialKind::Exec,
+        Attempt::MapExec => DenialKind::MapExec,
+        Attempt::Connect => DenialKind::Connect,
+    };
+    let path = match &blocked.target {
+        Target::Path(p) => p,
+        Target::Address(a) => return connect_denial(policy, *a),
+    };
+    let (rule, hint, liftable) = match policy.place_of(path) {
+        Some(Place::Bind(b)) => (
+            format!(
+                "{} is bound without exec ({})",
+                b.target.display(),
+                b.origin
+            ),
+            format!(
+                "to allow it: --exec {} (or exec = true on that bind in the profile)",
+                b.source.display()
+            ),
+            true,
+        ),
+        Some(Place::Scratch(_)) => (
+            "the scratch is not executable".to_string(),
+            "to allow it: exec = true in [scratch] of the profile".to_string(),
+            true,
+        ),
+        None => (
+            "the file system is mounted noexec".to_string(),
+            "no flag lifts it: run the file from a bind given to --exec".to_string(),
+            false,
+        ),
+    };
+    PolicyDenial {
+        kind,
+        path: Some(path.display().to_string()),
+        address: None,
+        syscall: None,
+        rule,
+        hint,
+        liftable,
+    }
+}
+
+/// The typed denial for a refused connect: the network mode, or the port rules.
+fn connect_denial(policy: &crate::policy::Policy, to: std::net::SocketAddr) -> PolicyDenial {
+    use crate::policy::NetMode;
+    let (rule, hint) = match policy.network.mode {
+        NetMode::None | NetMode::Loopback => (
+            format!(
+                "network mode \"{}\": the jail's network has only lo",
+                if policy.network.mode == NetMode::None {
+                    "none"
+                } else {
+                    "loopback"
+                }
+            ),
+            "to allow it: a profile with [network] mode = \"host\" and the port in \
+             tcp_connect (the shipped `http` profile: 80 and 443)"
+                .to_string(),
+        ),
+        NetMode::Host => (
+            format!("TCP port {} is not in [network] tcp_connect", to.port()),
+            format!(
+                "to allow it: add {} to [network] tcp_connect in the profile",
+                to.port()
+            ),
+        ),
+    };
+    PolicyDenial {
+        kind: DenialKind::Connect,
+        path: None,
+        address: Some(to.to_string()),
+        syscall: None,
+        rule,
+        hint,
+        liftable: true,
+    }
+}
+
+/// The typed denial for a syscall the filter denied (one per name, as in `denied_syscalls`).
+pub fn syscall_denial(d: &DeniedSyscall) -> PolicyDenial {
+    let rule = if d.remedy.starts_with("always denied") {
+        "an always-denied hardening rule"
+    } else {
+        "not in the profile's [syscalls] allow"
+    };
+    PolicyDenial {
+        kind: DenialKind::Syscall,
+        path: None,
+        address: None,
+        syscall: Some(d.name.clone()),
+        rule: rule.to_string(),
+        hint: d.remedy.clone(),
+        liftable: d.liftable.unwrap_or(false),
     }
 }
 

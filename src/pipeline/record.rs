@@ -17,6 +17,7 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
         started,
         sink,
         audit,
+        uid_lease,
     } = call;
     let code = match &result {
         Ok(code) => *code,
@@ -36,6 +37,8 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
             eprintln!("tooljail: --report: {e}; the report of this run is lost");
         }
     }
+    // The jail's processes are gone: its transient uid may go to the next call.
+    drop(uid_lease);
     result
 }
 

@@ -1,7 +1,8 @@
 //! The wait loop: poll over the jail's pidfd, our signalfd and the two pipes from the jail, with
 //! the wall-clock deadline as the poll timeout. No signal handlers, no global state.
 
-use super::notify::{Denial, Denials, Notifier};
+use super::notify::{Denial, Denials, Event, Notifier};
+use super::observe::{Blocked, MAX_BLOCKED};
 use super::witness::Witnessed;
 use super::{End, Outcome};
 use crate::channel::{self, Ended, Message};
@@ -93,6 +94,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let mut tasks_peak: Option<u64> = None;
     let mut denials = Denials::default();
     let mut seccomp_kill: Option<Denial> = None;
+    let mut blocked: Vec<Blocked> = Vec::new();
     let mut cancelled_by: Option<i32> = None;
     let mut witnessed = Witnessed::default();
     loop {
@@ -183,12 +185,16 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
                 }
                 Source::Seccomp => {
                     if revents.contains(PollFlags::POLLIN) {
-                        let denial = notifier
+                        let event = notifier
                             .as_mut()
-                            .map(Notifier::handle)
+                            .map(|n| n.handle(Some(&plan.policy)))
                             .transpose()?
                             .flatten();
-                        if let Some(d) = denial {
+                        if let Some(Event::Blocked(b)) = event {
+                            if blocked.len() < MAX_BLOCKED && !blocked.contains(&b) {
+                                blocked.push(b);
+                            }
+                        } else if let Some(Event::Denied(d)) = event {
                             denials.record(&d);
                             if d.kill && seccomp_kill.is_none() {
                                 tracing::debug!(syscall = %d.name, "seccomp kill: SIGKILL to the jail");
@@ -241,6 +247,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
         denials,
         seccomp_kill,
         cancelled_by,
+        blocked,
     })
 }
 

@@ -209,50 +209,40 @@ pub fn notif_recv(listener: BorrowedFd<'_>) -> io::Result<Notif> {
 /// `SECCOMP_IOCTL_NOTIF_SEND`: fail notification `id`'s syscall with `errno` (positive).
 /// ENOENT means the target died or the notification is no longer pending.
 pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<()> {
-    notif_send(
-        listener,
-        &libc::seccomp_notif_resp {
-            id,
-            val: 0,
-            error: -errno,
-            flags: 0,
-        },
-    )
+    notif_send(listener, id, -errno, 0)
 }
 
-/// `SECCOMP_IOCTL_NOTIF_SEND` of `resp`.
-fn notif_send(listener: BorrowedFd<'_>, resp: &libc::seccomp_notif_resp) -> io::Result<()> {
+/// `SECCOMP_IOCTL_NOTIF_SEND` with `SECCOMP_USER_NOTIF_FLAG_CONTINUE`: let notification `id`'s
+/// syscall run in the kernel as if no filter had stopped it. Only for calls the filter merely
+/// observes: the kernel, not this answer, decides whether they succeed.
+pub fn notif_continue(listener: BorrowedFd<'_>, id: u64) -> io::Result<()> {
+    let flags = u32::try_from(libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE).map_err(|_| einval())?;
+    notif_send(listener, id, 0, flags)
+}
+
+fn notif_send(listener: BorrowedFd<'_>, id: u64, error: i32, flags: u32) -> io::Result<()> {
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error,
+        flags,
+    };
     // SAFETY: `resp` is a fully initialised seccomp_notif_resp the kernel only reads.
     let r = unsafe {
         libc::ioctl(
             listener.as_raw_fd(),
             libc::SECCOMP_IOCTL_NOTIF_SEND,
-            resp as *const libc::seccomp_notif_resp,
+            &resp as *const libc::seccomp_notif_resp,
         )
     };
     cvt(r.into()).map(|_| ())
 }
 
-/// `SECCOMP_IOCTL_NOTIF_SEND` with `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (Linux 5.5): let
-/// notification `id`'s syscall run in the kernel as if the filter had allowed it. Used only for
-/// calls the supervisor looks at and never decides (limit watch points), so the kernel's later
-/// reading of the arguments cannot be raced into a decision. ENOENT as for [`notif_deny`].
-pub fn notif_continue(listener: BorrowedFd<'_>, id: u64) -> io::Result<()> {
-    notif_send(
-        listener,
-        &libc::seccomp_notif_resp {
-            id,
-            val: 0,
-            error: 0,
-            flags: u32::try_from(libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE).map_err(|_| einval())?,
-        },
-    )
-}
-
-/// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether notification `id` is still pending, i.e. its thread
-/// is still blocked in the syscall, so a pid read from the notification still names it.
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether notification `id` is still pending, i.e. its task
+/// is still the one blocked in it (so what was read from `/proc/PID/...` meanwhile was that
+/// task's, not a process that took its pid after it died).
 pub fn notif_id_valid(listener: BorrowedFd<'_>, id: u64) -> bool {
-    // SAFETY: the kernel reads one u64 through the pointer, which lives for the call.
+    // SAFETY: the kernel reads one u64 through the pointer, which is valid for the call.
     let r = unsafe {
         libc::ioctl(
             listener.as_raw_fd(),

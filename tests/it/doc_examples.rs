@@ -159,7 +159,13 @@ fn the_readme_tour_runs_as_written() {
     each_identity(|ctx| {
         let dir = tempdir(0o777);
         let p = dir.path();
-        write(p, "analyze.py", "print('analyzed', sum(range(10)))\n");
+        write(
+            p,
+            "analyze.py",
+            "import os\nprint('analyzed', sum(range(10)))\n\
+             if 'OUT' in os.environ:\n    os.makedirs(os.environ['OUT'], exist_ok=True)\n\
+             \x20   open(os.path.join(os.environ['OUT'], 'sum.csv'), 'w').write('n,sum\\n10,45\\n')\n",
+        );
         write(p, "job.py", "print('job done')\n");
         write(p, "mytool.toml", &tour_profile());
         write(p, "data.txt", "rows\n");
@@ -173,8 +179,10 @@ fn the_readme_tour_runs_as_written() {
             "Makefile",
             "out/result.txt: data.txt\n\tcp data.txt out/result.txt\n\ncheck: prog\n\t./prog\n\nprog: prog.c\n\tcc -o prog prog.c\n",
         );
-        std::fs::create_dir(p.join("out")).unwrap();
-        std::fs::set_permissions(p.join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        for d in ["out", "results"] {
+            std::fs::create_dir(p.join(d)).unwrap();
+            std::fs::set_permissions(p.join(d), std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
         // Outside the project: the tour binds it writable, and tooljail refuses a record the
         // command could replace.
         let records = tempdir(0o777);
@@ -218,6 +226,26 @@ fn the_readme_tour_runs_as_written() {
             }
             if cmd.contains("analyze.py") {
                 r.expect_stdout_contains("analyzed 45");
+            }
+            if cmd.contains("--export-to results") {
+                assert_eq!(
+                    std::fs::read_to_string(p.join("results/sum.csv"))
+                        .ok()
+                        .as_deref(),
+                    Some("n,sum\n10,45\n"),
+                    "{}",
+                    r.dump()
+                );
+            }
+            if cmd.contains("--export '*.json'") {
+                assert_eq!(
+                    std::fs::read_to_string(p.join("out/r.json"))
+                        .ok()
+                        .as_deref(),
+                    Some("{}\n"),
+                    "{}",
+                    r.dump()
+                );
             }
             if cmd.contains("job.py") {
                 r.expect_stdout_contains("job done");

@@ -347,10 +347,12 @@ fn tasks_peak_counts_every_task_that_ran() {
 
 /// Start `n` `sleep MARKER` processes on the host (outside any jail) as `uid`, into `guard`.
 fn host_sleepers(ctx: &Ctx, n: usize, marker: &str, guard: &mut crate::support::KillOnDrop) {
-    // The jail's uid and group: nobody:nogroup when root starts tooljail.
+    // The jail's uid and group; root's jail runs as a transient uid no host process has, and
+    // nobody stands in for it.
     let (uid, gid) = match &ctx.who {
         crate::support::Who::User { uid, gid, .. } => (*uid, *gid),
-        _ => (ctx.jail_uid(), ctx.jail_uid()),
+        crate::support::Who::Current { uid } => (*uid, nix::unistd::getgid().as_raw()),
+        crate::support::Who::Root => (65534, 65534),
     };
     (0..n)
         .map(|_| {
