@@ -40,6 +40,11 @@ fd close @@ - @@ process::close_range\(3, libc::CLOSE_RANGE_CLOEXEC\)\.map_err\(
 bind nosuid @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec @@ (fn attach_bind\(.*?let mut attrs = )NOSUID \| NODEV; @@ \1NODEV;
 rw bind exec @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec jail::a_writable_bind_runs_nothing_unless_exec_is_asked_for @@ (fn attach_bind\(.*?)if !bind\.exec \{\s*attrs \|= NOEXEC;\s*\} @@ \1
 pdeathsig @@ jail_lifecycle::sigkill_of_tooljail_takes_the_jail_down_at_once @@ nix::sys::prctl::set_pdeathsig\(Signal::SIGKILL\)\s*\.map_err\([^;]*\)\?; @@
+export ELF content @@ export::each_refusal_rule_names_the_file_and_writes_nothing_outside_to @@ if head\.starts_with\(b"\\x7fELF"\) \{ @@ if false {
+export dots in a name @@ export::each_refusal_rule_names_the_file_and_writes_nothing_outside_to @@ if name\.contains\("\.\."\) \{ @@ if false {
+export writer becomes the owner @@ export::root_exports_as_the_directorys_owner @@ nix::unistd::setresuid\(u, u, u\)\?; @@
+setid bits @@ root_callers::no_setuid_setgid_file_or_file_capability_can_be_left_through_a_writable_bind @@ Op::Jset\(SETID_BITS, 0, 1\),\s*Op::Ret\(Verdict::Harden\(libc::EPERM\)\), @@ Op::Jset(SETID_BITS, 0, 1), Op::Ret(Verdict::Allow),
+rw as owner @@ root_callers::rw_writes_as_the_directorys_owner_and_others_files_stay_unwritable @@ if st\.st_uid == who\.uid \{ @@ if true {
 EOF
 )
 

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= isolation= timeout= memory= limit= env= keep-env= cwd= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -39,6 +39,10 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l limit -d 'Set one lim
 complete -c tooljail -n "__fish_tooljail_needs_command" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l export-to -d 'Copy the files that match the export patterns out of the scratch into DIR (an existing host directory) when the command ends; see `[export]` in tooljail-profile(5)' -r -F
+complete -c tooljail -n "__fish_tooljail_needs_command" -l export -d 'Export the scratch files matching PATTERN (a glob relative to the scratch, or to the profile\'s `[export] from`: `*.csv`, `out/*.csv`, `**/*.png`; repeatable); needs a destination (--export-to or `[export] to`)' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l stdout-max -d 'Pass at most SIZE bytes of the command\'s stdout to the caller (e.g. `64K`, `1M`); the rest is read and dropped, and one marker line says how many bytes were not shown' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l stderr-max -d 'As --stdout-max, for stderr' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l report -d 'Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l audit-log -d 'Append the audit record to PATH instead of the profile\'s or the default log' -r -F
 complete -c tooljail -n "__fish_tooljail_needs_command" -l session -d 'Session label for the report and audit record' -r
@@ -73,6 +77,10 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l limit -d 'Set 
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l export-to -d 'Copy the files that match the export patterns out of the scratch into DIR (an existing host directory) when the command ends; see `[export]` in tooljail-profile(5)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l export -d 'Export the scratch files matching PATTERN (a glob relative to the scratch, or to the profile\'s `[export] from`: `*.csv`, `out/*.csv`, `**/*.png`; repeatable); needs a destination (--export-to or `[export] to`)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l stdout-max -d 'Pass at most SIZE bytes of the command\'s stdout to the caller (e.g. `64K`, `1M`); the rest is read and dropped, and one marker line says how many bytes were not shown' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l stderr-max -d 'As --stdout-max, for stderr' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l report -d 'Write the JSON run report to FILE, `-` (stdout) or `fd:N` (an inherited descriptor)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l audit-log -d 'Append the audit record to PATH instead of the profile\'s or the default log' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l session -d 'Session label for the report and audit record' -r
@@ -102,6 +110,10 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l limit -d '
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l env -d 'Set KEY=VALUE in the command\'s environment (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l keep-env -d 'Pass the caller\'s KEY through to the command (repeatable)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l cwd -d 'Working directory inside the jail; a relative DIR is taken from the current directory. Without it (and without a profile `cwd`), the command starts in the current directory when --ro/--rw/--exec binds it, else in the scratch' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l export-to -d 'Copy the files that match the export patterns out of the scratch into DIR (an existing host directory) when the command ends; see `[export]` in tooljail-profile(5)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l export -d 'Export the scratch files matching PATTERN (a glob relative to the scratch, or to the profile\'s `[export] from`: `*.csv`, `out/*.csv`, `**/*.png`; repeatable); needs a destination (--export-to or `[export] to`)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stdout-max -d 'Pass at most SIZE bytes of the command\'s stdout to the caller (e.g. `64K`, `1M`); the rest is read and dropped, and one marker line says how many bytes were not shown' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stderr-max -d 'As --stdout-max, for stderr' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use tooljail::jail::seccomp::install;
 use tooljail::plan::seccomp;
 use tooljail::policy::{syscalls, Policy};
-use tooljail::supervisor::notify::{Denials, Notifier};
+use tooljail::supervisor::notify::{Denials, Event, Notifier};
 
 fn load(path: &str) -> Policy {
     if path == "default" {
@@ -100,7 +100,7 @@ fn supervise_mode(policy_path: &str, policy: &Policy, argv: &[String]) -> i32 {
                 }
             }
             Some(n) if ev.contains(PollFlags::POLLIN) => {
-                if let Ok(Some(d)) = n.handle() {
+                if let Ok(Some(Event::Denied(d))) = n.handle(None) {
                     denials.record(&d);
                     if d.kill {
                         let _ = child.kill();

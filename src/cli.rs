@@ -173,6 +173,10 @@ impl Cli {
                 || !p.env.is_empty()
                 || !p.keep_env.is_empty()
                 || p.cwd.is_some()
+                || p.export_to.is_some()
+                || !p.export.is_empty()
+                || p.stdout_max.is_some()
+                || p.stderr_max.is_some()
                 || r.report.is_some()
                 || r.audit_log.is_some()
                 || r.user.is_some())
@@ -271,6 +275,26 @@ pub struct PolicyArgs {
     /// when --ro/--rw/--exec binds it, else in the scratch.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+
+    /// Copy the files that match the export patterns out of the scratch into DIR (an existing
+    /// host directory) when the command ends; see `[export]` in tooljail-profile(5).
+    #[arg(long, value_name = "DIR")]
+    pub export_to: Option<PathBuf>,
+
+    /// Export the scratch files matching PATTERN (a glob relative to the scratch, or to the
+    /// profile's `[export] from`: `*.csv`, `out/*.csv`, `**/*.png`; repeatable); needs a
+    /// destination (--export-to or `[export] to`).
+    #[arg(long = "export", value_name = "PATTERN")]
+    pub export: Vec<String>,
+
+    /// Pass at most SIZE bytes of the command's stdout to the caller (e.g. `64K`, `1M`); the
+    /// rest is read and dropped, and one marker line says how many bytes were not shown.
+    #[arg(long, value_name = "SIZE")]
+    pub stdout_max: Option<String>,
+
+    /// As --stdout-max, for stderr.
+    #[arg(long, value_name = "SIZE")]
+    pub stderr_max: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

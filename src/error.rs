@@ -34,6 +34,8 @@ pub enum ErrorKind {
     NotFound,
     /// The command exists but cannot be executed.
     NotExecutable,
+    /// The command ran, and `[export] strict = true` refused what it left in the scratch.
+    Export,
 }
 
 impl ErrorKind {
@@ -41,9 +43,11 @@ impl ErrorKind {
         match self {
             ErrorKind::NotFound => exit::NOT_FOUND,
             ErrorKind::NotExecutable => exit::NOT_EXECUTABLE,
-            ErrorKind::Usage | ErrorKind::Profile | ErrorKind::Preflight | ErrorKind::Setup => {
-                exit::FAILED
-            }
+            ErrorKind::Usage
+            | ErrorKind::Profile
+            | ErrorKind::Preflight
+            | ErrorKind::Setup
+            | ErrorKind::Export => exit::FAILED,
         }
     }
 }

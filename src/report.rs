@@ -35,6 +35,23 @@ pub enum Outcome {
     SetupError,
 }
 
+/// A limit that may have stopped the command: reached, by the evidence, but the kernel keeps
+/// no record of what it refused, so tooljail cannot say it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MayHaveBeen {
+    /// `limit`.
+    pub kind: String,
+    /// `open_files`, ...: the names of `stopped_by`.
+    pub name: String,
+    /// What tooljail saw, in words.
+    pub evidence: String,
+    /// Why that is not certainty.
+    pub uncertain: String,
+    /// The flag or profile key that lifts it.
+    pub remedy: String,
+    pub liftable: bool,
+}
+
 /// Which limit or rule stopped the command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoppedBy {
@@ -76,11 +93,63 @@ pub struct DeniedSyscall {
     pub liftable: Option<bool>,
 }
 
+/// What a [`PolicyDenial`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialKind {
+    /// An exec (execve, execveat) of a file in a place without exec.
+    Exec,
+    /// A file mapped executable (a shared library, a Python C extension, a native Node module)
+    /// from a place without exec.
+    MapExec,
+    /// A connect the network mode (no route out) or `[network] tcp_connect` refused.
+    Connect,
+    /// A syscall the filter denied (also counted in `denied_syscalls`).
+    Syscall,
+}
+
+/// One refusal by tooljail's own policy, typed, so a caller (an agent) can lift it instead of
+/// retrying blindly on "Permission denied".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDenial {
+    pub kind: DenialKind,
+    /// The file, as the command saw it (exec, map_exec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The address and port (connect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The syscall (syscall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<String>,
+    /// The rule that refused it.
+    pub rule: String,
+    /// How to lift it: the flag or profile key, or why nothing can.
+    pub hint: String,
+    /// Whether a flag or profile can lift it at all.
+    pub liftable: bool,
+}
+
+impl PolicyDenial {
+    /// The stderr line: `tooljail: denied: exec of /w/hello: ...; to allow it: --exec /w`.
+    pub fn line(&self) -> String {
+        let what = match (self.kind, &self.path, &self.address, &self.syscall) {
+            (DenialKind::Exec, Some(p), _, _) => format!("exec of {p}"),
+            (DenialKind::MapExec, Some(p), _, _) => format!("executable mapping of {p}"),
+            (DenialKind::Connect, _, Some(a), _) => format!("connect to {a}"),
+            (_, _, _, Some(s)) => format!("syscall {s}"),
+            _ => "a call".to_string(),
+        };
+        format!("tooljail: denied: {what}: {}; {}", self.rule, self.hint)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub caller_uid: u32,
     pub caller_user: Option<String>,
-    /// The host uid the jail runs as (65534 when root started tooljail without `--user`); null
+    /// The host uid the jail runs as (a transient uid when root started tooljail without
+    /// `--user`); null
     /// when tooljail failed before deciding it (a bad `--report` or `--user`).
     pub jail_uid: Option<u32>,
     pub jail_user: Option<String>,
@@ -101,7 +170,7 @@ pub struct Resources {
     /// Tasks (processes and threads) the jail held when the command ended, the command
     /// included, as the jail's pid 1 counted them.
     pub tasks_at_end: Option<u64>,
-    /// Most tasks the jail held at once, sampled by the supervisor every 50 ms (only when
+    /// Most tasks the jail held at once, sampled by the supervisor every 10 ms (only when
     /// RLIMIT_NPROC enforces the process limit).
     pub tasks_peak: Option<u64>,
 }
@@ -129,7 +198,17 @@ pub struct Report {
     /// The signal that killed the command, by name (e.g. "SIGKILL").
     pub signal: Option<String>,
     pub stopped_by: Option<StoppedBy>,
+    /// Limits the evidence says were reached but not, with certainty, what failed the command:
+    /// each with why the kernel leaves it uncertain. Empty when the command succeeded; `None`
+    /// only in records written before tooljail said it, which read back as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_have_been: Option<Vec<MayHaveBeen>>,
     pub denied_syscalls: Vec<DeniedSyscall>,
+    /// What tooljail's own policy refused the command, each with the rule and how to lift it:
+    /// execs and executable mappings of files in places without exec, and denied syscalls.
+    /// Absent when empty (and in records written before tooljail kept it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denials: Vec<PolicyDenial>,
     /// What isolation was requested and what was applied (free-form per layer).
     pub isolation: serde_json::Value,
     pub resources: Resources,
@@ -139,6 +218,70 @@ pub struct Report {
     pub retryable: bool,
     /// Warnings printed on stderr (e.g. best-effort isolation that was not enforced).
     pub warnings: Vec<String>,
+    /// What left the scratch (`[export]`), when the Policy exports anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportReport>,
+    /// The capped streams (`[output]`), when a cap is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputReport>,
+}
+
+/// The export stage's account: every file that left the scratch, and every file the patterns
+/// named that did not, with the rule that refused it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportReport {
+    /// The host directory files were copied to.
+    pub to: String,
+    /// Why nothing was exported at all (`when = "success"` and the command failed, the jail
+    /// never ran, a strict refusal); absent when the export ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    pub exported: Vec<ExportedFile>,
+    pub refused: Vec<RefusedFile>,
+    /// Bytes exported, in all.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedFile {
+    /// Relative to the export directory, the same below `to`.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedFile {
+    /// Relative to the export directory (lossy UTF-8; control characters escaped by JSON).
+    pub path: String,
+    /// `name`, `symlink`, `hard_link`, `fifo`, `device`, `socket`, `forbid`, `content`,
+    /// `max_bytes`, `max_total_bytes`, `max_files`, `exists` or `error`.
+    pub rule: String,
+    /// What was found, in words.
+    pub detail: String,
+    /// The key that lifts the rule, or "cannot be lifted".
+    pub remedy: String,
+}
+
+/// Bytes of each capped stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputReport {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<StreamReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<StreamReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamReport {
+    /// The cap, in bytes.
+    pub max: u64,
+    /// `head` or `head+tail`.
+    pub mode: String,
+    /// Bytes of the command's output the caller received (the marker line not counted).
+    pub written: u64,
+    /// Bytes the command wrote that the caller did not receive.
+    pub dropped: u64,
 }
 
 impl Report {
@@ -161,12 +304,16 @@ impl Report {
             exit_code: None,
             signal: None,
             stopped_by: None,
+            may_have_been: Some(Vec::new()),
             denied_syscalls: Vec::new(),
+            denials: Vec::new(),
             isolation: serde_json::Value::Null,
             resources: Resources::default(),
             error: None,
             retryable: false,
             warnings: Vec::new(),
+            export: None,
+            output: None,
         }
     }
 

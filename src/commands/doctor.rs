@@ -368,6 +368,9 @@ fn gather() -> Findings {
         detail,
     });
 
+    checks.push(jail_uid_check());
+    checks.push(idmap_check());
+
     let host = NeutralCwd::neutral();
     let base_ok = ns.usable && seccomp.filter_usable;
     let cgroup_ok = cgroup_host.is_ok();
@@ -465,6 +468,84 @@ impl Host for NeutralCwd {
 
 /// `(name, origin, argument for -p)` of every profile `-p NAME` can reach: files on the search
 /// path, then the built-ins, leaving out those a file of the same name hides.
+/// Root's jails take transient uids: from which range, and whether this user namespace maps it.
+fn jail_uid_check() -> Check {
+    use crate::supervisor::transient::{describe, UidRange, RANGE_VAR};
+    if !nix::unistd::getuid().is_root() {
+        return Check {
+            name: "jail uid".into(),
+            status: Status::Info,
+            detail: "started by you, the jail runs as you; started as root, each call takes a \
+                     transient uid of its own"
+                .into(),
+        };
+    }
+    match UidRange::configured() {
+        Ok(range) => {
+            let detail = describe(range);
+            Check {
+                name: "jail uid".into(),
+                status: if detail.contains("NOT mapped") {
+                    Status::Missing
+                } else {
+                    Status::Ok
+                },
+                detail: format!("transient, one per call, from {detail}; {RANGE_VAR} sets it"),
+            }
+        }
+        Err(e) => Check {
+            name: "jail uid".into(),
+            status: Status::Missing,
+            detail: e.to_string(),
+        },
+    }
+}
+
+/// Which mounted file systems can hold a `--rw` directory of root's (idmapped binds).
+fn idmap_check() -> Check {
+    let name = "idmapped binds".to_string();
+    if !nix::unistd::getuid().is_root() {
+        return Check {
+            name,
+            status: Status::Info,
+            detail: "not used: an unprivileged caller's jail writes its --rw directories as the \
+                     caller"
+                .into(),
+        };
+    }
+    match crate::supervisor::idmap::probe_mounts() {
+        Ok(found) => {
+            let list = |ok: bool| {
+                found
+                    .iter()
+                    .filter(|f| f.2 == ok)
+                    .map(|(t, p, _)| format!("{t} ({p})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let (yes, no) = (list(true), list(false));
+            Check {
+                name,
+                status: if yes.is_empty() {
+                    Status::Warn
+                } else {
+                    Status::Ok
+                },
+                detail: format!(
+                    "--rw of another owner's directory works on: {}; fails closed on: {}",
+                    if yes.is_empty() { "none" } else { &yes },
+                    if no.is_empty() { "none" } else { &no }
+                ),
+            }
+        }
+        Err(e) => Check {
+            name,
+            status: Status::Warn,
+            detail: format!("could not be tried: {e}"),
+        },
+    }
+}
+
 fn reachable_profiles() -> Vec<(String, String, String)> {
     let dirs = search_dirs(&RealHost);
     let found = list(&RealHost, &dirs, |d| toml_files(d));

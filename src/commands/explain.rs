@@ -227,17 +227,56 @@ pub fn render(p: &Policy) -> String {
     let e = &p.export;
     match &e.to {
         Some(to) => {
+            let from = if e.from.is_empty() {
+                "the scratch"
+            } else {
+                e.from.as_str()
+            };
             let _ = writeln!(
                 w,
-                "\nexport: {} -> {} (at most {})",
+                "\nexport (when the command {}): {} below {from} -> {} (each at most {}, {} in all, {} files{}{})",
+                match e.when {
+                    crate::policy::ExportWhen::Success => "exits 0",
+                    crate::policy::ExportWhen::Always => "ends, however",
+                },
                 none_if_empty(&e.patterns),
                 to.display(),
-                format_size(e.max_bytes)
+                format_size(e.max_bytes),
+                format_size(e.max_total_bytes),
+                e.max_files,
+                if e.overwrite { "; overwrites" } else { "" },
+                if e.strict { "; strict" } else { "" },
+            );
+            let _ = writeln!(
+                w,
+                "  never: symlinks, hard links, fifos, devices, sockets, names with control characters or \"..\", \
+                 ELF files and #! scripts{}; forbidden: {} and the default list{}",
+                if e.allow.is_empty() { String::new() } else { format!(" (but for {})", e.allow.join(", ")) },
+                none_if_empty(&e.forbid),
+                if e.allow.is_empty() { String::new() } else { format!(" (lifted for {})", e.allow.join(", ")) },
+            );
+        }
+        None if !e.patterns.is_empty() => {
+            let _ = writeln!(
+                w,
+                "\nexport: {} (nothing leaves until a destination is given: --export-to DIR)",
+                none_if_empty(&e.patterns)
             );
         }
         None => {
             let _ = writeln!(w, "\nexport: nothing leaves the scratch directory");
         }
+    }
+    for (name, cap) in [("stdout", p.output.stdout), ("stderr", p.output.stderr)] {
+        let _ = match cap {
+            Some(c) => writeln!(
+                w,
+                "output: {name} capped at {} ({}; the rest is dropped and counted)",
+                format_size(c.max),
+                c.mode.name()
+            ),
+            None => writeln!(w, "output: {name} uncapped (the caller's own descriptor)"),
+        };
     }
     let b = &p.budget;
     let _ = writeln!(

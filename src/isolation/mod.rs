@@ -39,7 +39,11 @@ pub fn run(
     spare: Option<i32>,
 ) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor (isolation landlock)").entered();
+    let was_root = nix::unistd::geteuid().is_root();
     crate::supervisor::become_supervisor(who)?;
+    if was_root {
+        writable_as_jail(plan, who)?;
+    }
     let scratch = scratch::create(&plan.policy.filesystem.scratch.path)?;
     let cgroup = cgroup_parent
         .map(|parent| crate::supervisor::jail_cgroup(parent, &plan.policy.limits))
@@ -76,6 +80,32 @@ pub fn run(
         }
     }
     outcome
+}
+
+/// Started as root, the full jail makes a read-write bind of another owner writable through an
+/// idmapped mount; without a mount namespace there is none, so a bind the jail's uid cannot
+/// write (checked as that uid, after the drop) fails the call instead of failing every write.
+fn writable_as_jail(plan: &Plan, who: &JailIdentity) -> Result<()> {
+    use crate::policy::Access;
+    use nix::unistd::AccessFlags;
+    for bind in &plan.policy.filesystem.binds {
+        if bind.access != Access::ReadWrite {
+            continue;
+        }
+        if let Err(e) = nix::unistd::access(&bind.source, AccessFlags::W_OK) {
+            return Err(Error::setup(
+                format!("bind {} read-write", bind.source.display()),
+                e as i32,
+            )
+            .with_hint(format!(
+                "the jail runs as uid {} and cannot write it, and isolation landlock (no mount \
+                 namespace) cannot bind it as its owner; run with --user NAME of a user who can \
+                 write it, or use the full jail ({})",
+                who.uid, bind.origin
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `spare`: a child of the supervisor that is not the command's (a root caller's helper,

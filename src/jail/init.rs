@@ -46,10 +46,26 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     //    byte means it died before PR_SET_PDEATHSIG took effect: leave quietly.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| step("set PR_SET_PDEATHSIG")(e.into()))?;
-    // 2. Keep no fd of the caller's: only our pipe ends and the seccomp hand-off survive.
+    // 2. Keep no fd of the caller's: only our pipe ends, the seccomp and scratch hand-offs and
+    //    the relay pipes survive. A capped stream's pipe takes the place of the caller's
+    //    descriptor, so nothing in the jail holds that one.
     let mut keep = vec![fds.sync_rx.as_raw_fd(), fds.chan_tx.as_raw_fd()];
-    keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
+    for fd in [
+        &fds.seccomp_tx,
+        &fds.scratch_tx,
+        &fds.stdout_tx,
+        &fds.stderr_tx,
+    ] {
+        keep.extend(fd.as_ref().map(|f| f.as_raw_fd()));
+    }
+    keep.extend(fds.idmapped.iter().flatten().map(|f| f.as_raw_fd()));
     process::close_fds_except(&keep).map_err(step("close inherited fds"))?;
+    for (pipe, to) in [(fds.stdout_tx.take(), 1), (fds.stderr_tx.take(), 2)] {
+        if let Some(pipe) = pipe {
+            nix::unistd::dup2(pipe.as_raw_fd(), to)
+                .map_err(|e| step("make the output relay's pipe the jail's stdio")(e.into()))?;
+        }
+    }
     let mut go = [0u8; 1];
     match nix::unistd::read(fds.sync_rx.as_raw_fd(), &mut go) {
         Ok(1) => {}
@@ -60,7 +76,21 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
     // 3. The new root: binds, scratch, /proc (where the IPC namespace's limits are set first),
     //    /dev; pivot_root.
-    super::rootfs::build(&plan.policy, plan.limits.ipc, ids.uid)?;
+    let trees = std::mem::take(&mut fds.idmapped);
+    super::rootfs::build(&plan.policy, plan.limits.ipc, ids.uid, trees)?;
+    //    The export stage reads the scratch after the jail is gone: hand the supervisor an
+    //    O_PATH fd of its root now (it keeps the tmpfs alive after the mount namespace dies;
+    //    taken before the command exists, so neither a timeout nor the command can prevent it).
+    if let Some(tx) = fds.scratch_tx.take() {
+        use std::os::unix::fs::OpenOptionsExt;
+        let root = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(&plan.policy.filesystem.scratch.path)
+            .map_err(step("open the scratch for export"))?;
+        crate::sys::seccomp::send_fd(tx.as_fd(), root.as_fd(), 0)
+            .map_err(step("hand the scratch to the supervisor"))?;
+    }
     // 4. Hostname of the private UTS namespace.
     nix::unistd::sethostname(&plan.policy.hostname).map_err(|e| step("set hostname")(e.into()))?;
     // 5. A private network namespace starts with lo down; bring it up.

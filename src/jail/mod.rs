@@ -27,6 +27,16 @@ pub struct ChildFds {
     /// The command's end of the seccomp hand-off socket (it sends the filter's listener fd to
     /// the supervisor). Pid 1 closes its copy once the command is forked.
     pub seccomp_tx: Option<OwnedFd>,
+    /// Only when the Policy exports: pid 1 sends an O_PATH fd of the scratch root over it once
+    /// the scratch is mounted, so the supervisor can read the scratch after the jail is gone.
+    pub scratch_tx: Option<OwnedFd>,
+    /// Only when `[output]` caps the stream: the write end of the relay's pipe, which becomes
+    /// the jail's stdout (stderr) in place of the caller's.
+    pub stdout_tx: Option<OwnedFd>,
+    pub stderr_tx: Option<OwnedFd>,
+    /// The idmapped copies of writable binds the supervisor prepared while root, one slot per
+    /// bind of the Policy (see [`crate::supervisor::idmap`]); attached by the rootfs step.
+    pub idmapped: crate::supervisor::idmap::Trees,
 }
 
 /// The uid and gid the jail runs as on the host (the supervisor's, after it dropped root).

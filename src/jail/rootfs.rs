@@ -49,19 +49,29 @@ fn c(path: &Path) -> Result<CString> {
 }
 
 /// Build the new root from `policy` and pivot into it. On return the process's root is the new
-/// root, the host's file system is no longer reachable, and the cwd is "/".
-pub fn build(policy: &Policy, ipc: Option<IpcCaps>, host_uid: u32) -> Result<()> {
+/// root, the host's file system is no longer reachable, and the cwd is "/". `trees`: one slot
+/// per bind, the supervisor's idmapped copy (flags already set) where it made one.
+pub fn build(
+    policy: &Policy,
+    ipc: Option<IpcCaps>,
+    host_uid: u32,
+    trees: crate::supervisor::idmap::Trees,
+) -> Result<()> {
     let _span = tracing::debug_span!("rootfs").entered();
     // 1. Nothing we mount may propagate back to the host (mount --make-rprivate /).
     mount::make_rprivate_root().map_err(step("make / private"))?;
 
     // 2. Detached copies of every bind source, taken while the host tree is whole.
     let host_root = mount::open_host_dir(c"/").map_err(step("open the host's /"))?;
+    let mut trees = trees.into_iter();
     let sources = policy
         .filesystem
         .binds
         .iter()
-        .map(|bind| clone_source(host_root.as_fd(), bind, host_uid))
+        .map(|bind| match trees.next().flatten() {
+            Some(tree) => Ok(Source::Prepared(tree)),
+            None => clone_source(host_root.as_fd(), bind, host_uid).map(Source::Cloned),
+        })
         .collect::<Result<Vec<_>>>()?;
     drop(host_root);
 
@@ -139,8 +149,9 @@ fn clone_source(host_root: BorrowedFd<'_>, bind: &Bind, host_uid: u32) -> Result
                 )),
                 libc::EACCES => err.with_hint(format!(
                     "the jail runs as uid {host_uid} on the host, which cannot reach {}; make it \
-                     readable by that user (started as root without --user, tooljail runs as \
-                     nobody, uid 65534), or remove it ({})",
+                     readable by that user (started as root without --user, tooljail runs as a \
+                     transient uid of its own, which reads what others may read), or remove it \
+                     ({})",
                     bind.source.display(),
                     bind.origin
                 )),
@@ -165,16 +176,29 @@ fn bind_step(bind: &Bind) -> String {
     }
 }
 
+/// A bind's detached source: cloned by pid 1, or prepared (idmapped, flags set) by the
+/// supervisor while it was root; this namespace could not change the flags of the latter.
+enum Source {
+    Cloned(OwnedFd),
+    Prepared(OwnedFd),
+}
+
 /// Step 5: flag the detached copy (recursively: submounts get the same flags), then attach it.
-fn attach_bind(root: BorrowedFd<'_>, bind: &Bind, src: OwnedFd) -> Result<()> {
-    let mut attrs = NOSUID | NODEV;
-    if !bind.exec {
-        attrs |= NOEXEC;
-    }
-    if bind.access == Access::ReadOnly {
-        attrs |= RDONLY;
-    }
-    mount::set_attr(src.as_fd(), attrs, 0, true).map_err(step(bind_step(bind)))?;
+fn attach_bind(root: BorrowedFd<'_>, bind: &Bind, src: Source) -> Result<()> {
+    let src = match src {
+        Source::Prepared(tree) => tree,
+        Source::Cloned(tree) => {
+            let mut attrs = NOSUID | NODEV;
+            if !bind.exec {
+                attrs |= NOEXEC;
+            }
+            if bind.access == Access::ReadOnly {
+                attrs |= RDONLY;
+            }
+            mount::set_attr(tree.as_fd(), attrs, 0, true).map_err(step(bind_step(bind)))?;
+            tree
+        }
+    };
     let target = mount_point(root, &bind.target, bind.kind).map_err(|e| {
         let err = Error::setup(format!("create mount point {}", bind.target.display()), &e);
         if e.raw_os_error() == Some(libc::ELOOP) {

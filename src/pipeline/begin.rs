@@ -38,6 +38,7 @@ pub fn begin(args: &RunArgs) -> (Call<'_>, Result<()>) {
         sink,
         audit: None,
         root_helper: None,
+        uid_lease: None,
     };
     (call, opened)
 }

@@ -8,7 +8,7 @@ use super::Call;
 use crate::error::Result;
 use crate::plan::Plan;
 use crate::policy::{IsolationMode, Wall};
-use crate::report::DeniedSyscall;
+use crate::report::{DeniedSyscall, OutputReport, StreamReport};
 use crate::supervisor::identity::JailIdentity;
 use crate::supervisor::{self, Outcome};
 use std::path::PathBuf;
@@ -35,6 +35,9 @@ pub fn plan(call: &mut Call<'_>, checked: Checked) -> Result<Planned> {
             &crate::isolation::scratch::host_path(&std::env::temp_dir()),
         );
     }
+    if policy.isolation.mode == IsolationMode::Landlock {
+        refuse_without_namespaces(&policy)?;
+    }
     let plan = tracing::debug_span!("plan")
         .in_scope(|| Plan::new(policy, &call.args.command, preflight, cgroup.is_ok()))?;
     call.report.isolation = isolation(&plan, &cgroup);
@@ -45,9 +48,11 @@ pub fn plan(call: &mut Call<'_>, checked: Checked) -> Result<Planned> {
     })
 }
 
-/// What the supervisor observed.
+/// What the supervisor observed, and what it brought out of the jail (the scratch for the
+/// export stage, the relays' accounts).
 pub struct Ran {
     pub outcome: Outcome,
+    pub taken: supervisor::Taken,
 }
 
 pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
@@ -59,11 +64,14 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
     // Started as root: a child that stays root writes the jail's id maps and, at the end,
     // renames the report into place (supervisor::mapper). Kept in the call for `record`.
     call.root_helper = supervisor::mapper::spawn(who)?;
-    let mut outcome = match plan.policy.isolation.mode {
+    let (mut outcome, taken) = match plan.policy.isolation.mode {
         IsolationMode::Full => supervisor::run(plan, who, cgroup, call.root_helper.as_mut())?,
         IsolationMode::Landlock => {
             let spare = call.root_helper.as_ref().and_then(|h| h.pid());
-            crate::isolation::run(plan, who, cgroup, spare)?
+            (
+                crate::isolation::run(plan, who, cgroup, spare)?,
+                supervisor::Taken::default(),
+            )
         }
     };
     outcome.warnings.extend(terminal.restore());
@@ -72,6 +80,21 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
         eprintln!("{line}");
     }
     let report = &mut call.report;
+    let stream = |cap: Option<crate::policy::OutputCap>, r: Option<crate::relay::Relayed>| {
+        cap.map(|cap| StreamReport {
+            max: cap.max,
+            mode: cap.mode.name().to_string(),
+            written: r.unwrap_or_default().written,
+            dropped: r.unwrap_or_default().dropped,
+        })
+    };
+    let output = &plan.policy.output;
+    if output.stdout.is_some() || output.stderr.is_some() {
+        report.output = Some(OutputReport {
+            stdout: stream(output.stdout, taken.stdout),
+            stderr: stream(output.stderr, taken.stderr),
+        });
+    }
     report.duration_ms = millis(outcome.duration);
     report.resources.user_cpu_ms = millis(outcome.rusage.user_time);
     report.resources.system_cpu_ms = millis(outcome.rusage.system_time);
@@ -110,7 +133,27 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
             liftable: None,
         }))
         .collect();
-    Ok(Ran { outcome })
+    // Each refusal of tooljail's own policy, typed with its fix; the path ones also on stderr
+    // (the syscall ones are on the summary line above).
+    let blocked: Vec<_> = outcome
+        .blocked
+        .iter()
+        .map(|b| crate::outcome::blocked_denial(&plan.policy, b))
+        .collect();
+    for d in &blocked {
+        eprintln!("{}", d.line());
+    }
+    report.denials = blocked
+        .into_iter()
+        .chain(
+            report
+                .denied_syscalls
+                .iter()
+                .filter(|d| d.name != crate::supervisor::notify::OTHERS)
+                .map(crate::outcome::syscall_denial),
+        )
+        .collect();
+    Ok(Ran { outcome, taken })
 }
 
 /// What isolation this run applies, for the report. `cgroup`: the jail cgroup's parent, or why
@@ -159,4 +202,24 @@ fn isolation(
         "capabilities": "none",
         "no_new_privs": true,
     })
+}
+
+/// `[export]` reads the scratch through pid 1 and `[output]` relays the jail's stdio: both are
+/// built on the full jail. Without namespaces they would not be enforced, so the call does not
+/// run.
+fn refuse_without_namespaces(policy: &crate::policy::Policy) -> Result<()> {
+    let asked = [
+        ("[export] (or --export-to)", policy.export.to.is_some()),
+        (
+            "[output] (or --stdout-max/--stderr-max)",
+            policy.output.stdout.is_some() || policy.output.stderr.is_some(),
+        ),
+    ];
+    match asked.iter().find(|(_, on)| *on) {
+        Some((what, _)) => Err(crate::error::Error::usage(format!(
+            "{what} needs the full jail; isolation = \"landlock\" does not provide it"
+        ))
+        .with_hint("run with --isolation full, or drop the export and output caps")),
+        None => Ok(()),
+    }
 }

@@ -8,8 +8,10 @@
 //!   resolve    Policy, jail identity, the audit log           -> Resolved   (report: profiles, hash)
 //!   preflight  kernel features, cgroup or rlimits             -> Checked    (report: warnings)
 //!   plan       everything computed before clone               -> Plan       (report: isolation)
-//!   launch     supervisor: clone, wait                        -> Ran        (report: resources, denials)
+//!   export     open `to`; a root caller's writer process      -> Exporter   (before the drop)
+//!   launch     supervisor: clone, wait, output relays         -> Ran        (report: resources, denials, output)
 //!   classify   outcome, exit status, what stopped the command -> exit code  (report: outcome)
+//!   export     files out of the scratch by the export policy  -> exit code  (report: export)
 //!   record     audit record, report sink                      (always)
 //! ```
 //!
@@ -18,6 +20,7 @@
 
 mod begin;
 mod classify;
+mod export;
 mod launch;
 mod preflight;
 mod record;
@@ -45,6 +48,9 @@ pub struct Call<'a> {
     /// A root caller's helper that stays root ([`crate::supervisor::mapper`]), from `launch`
     /// on: it renames the report into place.
     root_helper: Option<crate::supervisor::mapper::Mapper>,
+    /// The transient uid the jail runs as (root callers without `--user`), held until the call
+    /// is recorded: the jail's processes are gone by then.
+    uid_lease: Option<crate::supervisor::transient::Lease>,
 }
 
 /// Run one call: the stages in order, then the record (for failed and refused calls too).
@@ -59,6 +65,10 @@ fn stages(call: &mut Call<'_>) -> Result<i32> {
     let resolved = resolve::resolve(call)?;
     let checked = preflight::preflight(call, resolved)?;
     let plan = launch::plan(call, checked)?;
-    let ran = launch::launch(call, &plan)?;
-    classify::apply(call, &plan, ran)
+    let exporter = export::prepare(&plan)?;
+    let mut ran = launch::launch(call, &plan)?;
+    let scratch = ran.taken.scratch.take();
+    let end = ran.outcome.end.clone();
+    let code = classify::apply(call, &plan, ran)?;
+    export::apply(call, exporter, scratch, &end, code)
 }

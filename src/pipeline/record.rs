@@ -18,6 +18,7 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
         sink,
         audit,
         mut root_helper,
+        uid_lease,
     } = call;
     let code = match &result {
         Ok(code) => *code,
@@ -40,6 +41,8 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
             eprintln!("tooljail: --report: {e}; the report of this run is lost");
         }
     }
+    // The jail's processes are gone: its transient uid may go to the next call.
+    drop(uid_lease);
     result
 }
 

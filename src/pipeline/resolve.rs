@@ -17,7 +17,8 @@ pub struct Resolved {
 
 pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     let args = call.args;
-    let who = identity::resolve(args.user.as_deref())?;
+    let (who, lease) = identity::resolve(args.user.as_deref())?;
+    call.uid_lease = lease;
     call.report.identity.jail_uid = Some(who.uid);
     call.report.identity.jail_user = who.user.clone();
 
@@ -51,20 +52,17 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     Ok(Resolved { policy, who })
 }
 
-/// `[budget]` (rate limits, loop guard) and `[export]` (copying files out of scratch) are part
-/// of the profile format, but this version enforces neither. A profile that sets them would be
-/// obeyed less than it says, so it does not run; `check` and `explain` still accept and show it.
+/// `[budget]` (rate limits, loop guard) is part of the profile format, but this version does
+/// not enforce it. A profile that sets it would be obeyed less than it says, so it does not
+/// run; `check` and `explain` still accept and show it.
 fn refuse_unenforced(policy: &Policy) -> Result<()> {
     let b = &policy.budget;
-    let x = &policy.export;
     let set = [
         ("[budget] calls_per_minute", b.calls_per_minute.is_some()),
         (
             "[budget] max_identical_calls",
             b.max_identical_calls.is_some(),
         ),
-        ("[export] to", x.to.is_some()),
-        ("[export] patterns", !x.patterns.is_empty()),
     ];
     match set.iter().find(|(_, on)| *on) {
         Some((key, _)) => Err(Error::profile(

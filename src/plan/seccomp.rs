@@ -23,6 +23,15 @@
 //!                       : low32(arg1) & MFD_NOEXEC_SEAL ? ALLOW : NOTIFY(substitute)
 //!   nr == sendmsg -> arg0 == hand-off fd && flags == MSG_NOSIGNAL ? ALLOW : DEFAULT
 //!   nr == clone3  -> ERRNO(ENOSYS)
+//!   nr == mmap, close, exit_group (limit watch points, [`watch`]) -> args match ? NOTIFY : ALLOW
+//!   when the jail can write the host:
+//!   nr == chmod, open, openat, mkdir, ... -> low32(mode arg) & 06000 ? NOTIFY(EPERM) : ALLOW
+//!   nr == openat2 -> ERRNO(ENOSYS)
+//!   nr == connect -> NOTIFY(observe, continue)
+//!   when a bind (or the scratch) is not executable:
+//!   nr == execve, execveat                -> NOTIFY(observe, continue)
+//!   nr == access, faccessat(2) -> low32(mode) & X_OK ? NOTIFY(observe) : ALLOW
+//!   nr == mmap    -> low32(prot) & PROT_EXEC && low32(fd) != -1 ? NOTIFY(observe) : ALLOW
 //!   nr == ptrace, mount, bpf, ... (hardening) -> NOTIFY(EPERM)
 //!   nr == each allowed syscall                -> ALLOW
 //!   otherwise                                 -> DEFAULT
@@ -39,6 +48,7 @@
 //! does under `vm.memfd_noexec = 2`, which an unprivileged jail cannot set.
 
 pub mod bpf;
+pub mod watch;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::syscalls::{
@@ -47,9 +57,10 @@ use crate::policy::syscalls::{
     X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
-use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
+use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JGT_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
 use serde::Serialize;
 use std::collections::BTreeSet;
+pub use watch::{Watch, WatchPoint};
 
 /// `SECCOMP_RET_*` action values (linux/seccomp.h).
 pub mod ret {
@@ -82,6 +93,26 @@ pub const TIOCSETD: u32 = 0x5423;
 pub const TIOCEXCL: u32 = 0x540C;
 /// `TIOCCONS`: redirect the console's output to this terminal.
 pub const TIOCCONS: u32 = 0x541D;
+/// `X_OK` of access(2).
+pub const X_OK: u32 = 0x1;
+/// `PROT_EXEC` of mmap(2).
+pub const PROT_EXEC: u32 = 0x4;
+/// S_ISUID | S_ISGID: the mode bits no file made through a writable bind may carry.
+pub const SETID_BITS: u32 = 0o6000;
+/// The syscalls that take a mode, and the index of their mode argument.
+const MODE_ARGS: &[(&str, u32)] = &[
+    ("chmod", 1),
+    ("fchmod", 1),
+    ("fchmodat", 2),
+    ("fchmodat2", 2),
+    ("open", 2),
+    ("openat", 3),
+    ("creat", 1),
+    ("mkdir", 1),
+    ("mkdirat", 2),
+    ("mknod", 1),
+    ("mknodat", 2),
+];
 /// The exact `flags` of the one sendmsg that hands the listener over (see [`install`]).
 pub const HANDOFF_SEND_FLAGS: u32 = libc::MSG_NOSIGNAL.unsigned_abs();
 /// Placeholder for the hand-off fd until [`Program::for_handoff_fd`] patches it in.
@@ -115,12 +146,19 @@ enum Verdict {
     Enosys,
     /// memfd_create without MFD_NOEXEC_SEAL: the supervisor answers with a sealed memfd.
     MemfdSubstitute,
+    /// A limit watch point ([`watch`]): the supervisor looks, then lets the call run.
+    Watch(WatchPoint),
+    /// A call the kernel will refuse or allow by itself (an exec, a PROT_EXEC file mapping),
+    /// shown to the supervisor first so it can name the bind that refuses it; answered with
+    /// SECCOMP_USER_NOTIF_FLAG_CONTINUE, never decided in user space.
+    Observe,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Op {
     Ld(u32),
     Jeq(u32, u8, u8),
+    Jgt(u32, u8, u8),
     Jset(u32, u8, u8),
     Ret(Verdict),
 }
@@ -135,9 +173,16 @@ pub struct Program {
     /// Index of the instruction comparing sendmsg's fd with the hand-off fd, when the profile
     /// does not allow sendmsg itself.
     handoff_slot: Option<usize>,
+    /// The limit watch points compiled in, with the limits the supervisor judges them by.
+    watch: Watch,
 }
 
 impl Program {
+    /// The limit watch points this program notifies ([`watch`]).
+    pub fn watch(&self) -> Watch {
+        self.watch
+    }
+
     /// The architecture the program accepts (all others are killed).
     pub fn arch(&self) -> Arch {
         self.arch
@@ -180,6 +225,7 @@ impl Program {
             .map(|op| match *op {
                 Op::Ld(off) => Insn::stmt(LD_W_ABS, off),
                 Op::Jeq(k, t, f) => Insn::jump(JEQ_K, k, t, f),
+                Op::Jgt(k, t, f) => Insn::jump(JGT_K, k, t, f),
                 Op::Jset(k, t, f) => Insn::jump(JSET_K, k, t, f),
                 Op::Ret(v) => Insn::stmt(RET_K, self.lower_verdict(v, how)),
             })
@@ -193,15 +239,21 @@ impl Program {
             (Verdict::Enosys, _) => ret::ERRNO | ret_data(libc::ENOSYS),
             (Verdict::Default, _) if self.action == SeccompAction::Log => ret::LOG,
             (
-                Verdict::Default | Verdict::Harden(_) | Verdict::MemfdSubstitute,
+                Verdict::Default
+                | Verdict::Harden(_)
+                | Verdict::MemfdSubstitute
+                | Verdict::Watch(_)
+                | Verdict::Observe,
                 Lowering::Kernel,
             ) => ret::USER_NOTIF,
+            (Verdict::Observe, Lowering::Shadow) => ret::USER_NOTIF,
             (Verdict::Default, Lowering::Shadow) => match self.action {
                 SeccompAction::Errno(n) => ret::ERRNO | ret_data(n),
                 SeccompAction::Kill | SeccompAction::Log => ret::KILL_THREAD,
             },
             (Verdict::Harden(e), Lowering::Shadow) => ret::TRACE | ret_data(e),
             (Verdict::MemfdSubstitute, Lowering::Shadow) => ret::TRAP,
+            (Verdict::Watch(p), Lowering::Shadow) => ret::ALLOW | p.code(),
         }
     }
 }
@@ -212,7 +264,8 @@ enum Lowering {
     Kernel,
     /// What the supervisor runs on a notification: TRACE|errno marks a hardening denial,
     /// ERRNO|errno a profile denial, KILL_THREAD the profile's Kill action, TRAP a memfd to
-    /// substitute.
+    /// substitute, ALLOW|point a limit watch point (look, then let the call run),
+    /// USER_NOTIF a call to observe and continue.
     Shadow,
 }
 
@@ -233,6 +286,11 @@ pub enum Answer {
     Kill,
     /// Create a memfd with `MFD_NOEXEC_SEAL` and the caller's other flags, and return it.
     MemfdSubstitute,
+    /// A limit watch point: look at the caller, then let the call run as it is.
+    Watch(WatchPoint),
+    /// Look at the call (which file would be executed or mapped executable), then let the
+    /// kernel run it.
+    Observe,
 }
 
 /// What the supervisor answers a notification for `data`, from the shadow program's value.
@@ -247,6 +305,12 @@ pub fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
         // cannot happen for one rule set; it is answered as a profile denial, never let through.
         ret::KILL_THREAD => Answer::Kill,
         ret::TRAP => Answer::MemfdSubstitute,
+        // ALLOW is the shadow's marker for a watch point; one it does not know is denied.
+        ret::ALLOW => match WatchPoint::from_code(v & ret::DATA) {
+            Some(p) => Answer::Watch(p),
+            None => Answer::Deny(DenialRule::Profile, libc::EPERM),
+        },
+        ret::USER_NOTIF => Answer::Observe,
         _ => Answer::Deny(DenialRule::Profile, libc::EPERM),
     }
 }
@@ -260,6 +324,11 @@ pub fn compile(policy: &Policy) -> Result<Program> {
     compile_for(policy, Arch::NATIVE)
 }
 
+/// [`compile`] with the limit watch points `watch` ([`watch`]): what a run installs.
+pub fn compile_watching(policy: &Policy, watch: Watch) -> Result<Program> {
+    compile_watching_for(policy, Arch::NATIVE, watch)
+}
+
 /// Compile for `arch` (tests compile for both supported architectures).
 ///
 /// Errors (kind Profile, exit 125): an empty allow-list, an allow-list without `execve` (the
@@ -267,6 +336,11 @@ pub fn compile(policy: &Policy) -> Result<Program> {
 /// unknown `unsafe_allow` key, an errno outside 1..=4095, a program the kernel would refuse,
 /// and a program that would allow every native syscall. Never "success" for those.
 pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
+    compile_watching_for(policy, arch, Watch::default())
+}
+
+/// [`compile_for`] with the limit watch points `watch`.
+pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result<Program> {
     let sc = &policy.syscalls;
     if sc.allow.is_empty() {
         return Err(
@@ -455,6 +529,71 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
                     rule(&mut ops, nr, b);
                 }
             }
+            HardeningKind::SpecialModeBits => {
+                if !policy.writes_host() {
+                    continue;
+                }
+                for (name, arg) in MODE_ARGS {
+                    if let Some(nr) = allowed_nr(name) {
+                        // mode_t is an unsigned int: the low 32 bits.
+                        let b = vec![
+                            Op::Ld(arg_lo(*arg)),
+                            Op::Jset(SETID_BITS, 0, 1),
+                            Op::Ret(Verdict::Harden(libc::EPERM)),
+                            Op::Ret(Verdict::Allow),
+                        ];
+                        rule(&mut ops, nr, b);
+                    }
+                }
+                if let Some(nr) = nr_of("openat2") {
+                    rule(&mut ops, nr, vec![Op::Ret(Verdict::Enosys)]);
+                }
+            }
+        }
+    }
+    let mut watch_blocks = watch.blocks();
+    if let Some(nr) = allowed_nr("connect") {
+        // Where a connect goes, so one the network mode or Landlock's port rules refuse can be
+        // reported with its fix. One round trip per connect.
+        rule(&mut ops, nr, vec![Op::Ret(Verdict::Observe)]);
+    }
+    if policy.observes_exec() {
+        // Which file an exec or an executable mapping names, so a refusal by a bind without
+        // exec can be reported with its fix (see `supervisor::observe`). One round trip to the
+        // supervisor per exec and per executable file mapping (a shared library's text).
+        for name in ["execve", "execveat"] {
+            if let Some(nr) = allowed_nr(name) {
+                rule(&mut ops, nr, vec![Op::Ret(Verdict::Observe)]);
+            }
+        }
+        // access(path, mode), faccessat(dirfd, path, mode), faccessat2(.., flags) with X_OK:
+        // make, execvp and shells ask before they exec, and then never call execve.
+        for (name, arg) in [("access", 1), ("faccessat", 2), ("faccessat2", 2)] {
+            if let Some(nr) = allowed_nr(name) {
+                let b = vec![
+                    Op::Ld(arg_lo(arg)),
+                    Op::Jset(X_OK, 0, 1),
+                    Op::Ret(Verdict::Observe),
+                    Op::Ret(Verdict::Allow),
+                ];
+                rule(&mut ops, nr, b);
+            }
+        }
+        if let Some(nr) = allowed_nr("mmap") {
+            // mmap(addr, len, prot, flags, fd, off): PROT_EXEC of a file (fd not -1) is
+            // observed; any other mapping goes on to the memory watch point, when there is one.
+            let mut b = vec![
+                Op::Ld(arg_lo(2)),
+                Op::Jset(PROT_EXEC, 0, 3),
+                Op::Ld(arg_lo(4)),
+                Op::Jeq(u32::MAX, 1, 0),
+                Op::Ret(Verdict::Observe),
+            ];
+            match watch_blocks.iter().position(|(name, _)| *name == "mmap") {
+                Some(i) => b.extend(watch_blocks.remove(i).1),
+                None => b.push(Op::Ret(Verdict::Allow)),
+            }
+            rule(&mut ops, nr, b);
         }
     }
     if let Some(nr) = nr_of("sendmsg").filter(|n| !allowed.contains(n)) {
@@ -475,6 +614,13 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         let start = rule(&mut ops, nr, b);
         handoff_slot = Some(start + 1);
     }
+    // Limit watch points, for allowed syscalls (none has a hardening rule: a test checks); the
+    // mmap one, when mmap is observed above, is already part of that rule.
+    for (name, block) in watch_blocks {
+        if let Some(nr) = allowed_nr(name) {
+            rule(&mut ops, nr, block);
+        }
+    }
     for nr in &allowed {
         if !done.contains(nr) {
             ops.push(Op::Jeq(*nr, 0, 1));
@@ -488,6 +634,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         action: sc.action,
         ops,
         handoff_slot,
+        watch,
     };
     verify(&prog)?;
     Ok(prog)
@@ -499,11 +646,15 @@ fn verify(prog: &Program) -> Result<()> {
         bpf::check(&prog.lower(how))
             .map_err(|e| profile_err(format!("the seccomp program is invalid: {e}")))?;
     }
-    // Refuse allow-all: some native syscall (with zero arguments) must be stopped.
+    // Refuse allow-all: some native syscall (with zero arguments) must be stopped. An observed
+    // call is not stopped: the supervisor lets it continue.
     let arch = prog.arch.audit_arch();
+    let shadow = prog.shadow();
     let denies_something = (0..=prog.arch.max_nr() + 1).any(|nr| {
-        let v = prog.evaluate(&SeccompData::new(arch, nr, &[]));
-        v & ret::ACTION_FULL != ret::ALLOW && v & ret::ACTION_FULL != ret::LOG
+        let data = SeccompData::new(arch, nr, &[]);
+        let v = prog.evaluate(&data);
+        let observed = v == ret::USER_NOTIF && answer(&shadow, &data) == Answer::Observe;
+        v & ret::ACTION_FULL != ret::ALLOW && v & ret::ACTION_FULL != ret::LOG && !observed
     });
     if !denies_something {
         return Err(profile_err(

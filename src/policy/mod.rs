@@ -35,6 +35,10 @@ pub struct Policy {
     /// Hostname inside the jail's UTS namespace.
     pub hostname: String,
     pub export: Export,
+    /// Caps on the command's stdout and stderr; left out of the serialized Policy when there
+    /// are none (no relay), so older hashes hold.
+    #[serde(default, skip_serializing_if = "Output::is_default")]
+    pub output: Output,
     pub budget: Budget,
     pub audit: Audit,
     /// Which walls build the jail (DESIGN.md, "Isolation modes"). Left out of the serialized
@@ -116,6 +120,23 @@ pub struct Scratch {
     pub tmp: bool,
     /// Whether /dev/shm inside is a directory of scratch.
     pub shm: bool,
+}
+
+/// Where a path inside the jail lies (see [`Policy::place_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    Bind(&'a Bind),
+    Scratch(&'a Scratch),
+}
+
+impl Place<'_> {
+    /// Whether files here may be executed.
+    pub fn exec(&self) -> bool {
+        match self {
+            Place::Bind(b) => b.exec,
+            Place::Scratch(s) => s.exec,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -308,16 +329,136 @@ pub struct Limits {
     pub require_cgroup: bool,
 }
 
-/// What may leave the scratch directory when the command ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What may leave the scratch directory when the command ends (src/export/). The keys added
+/// after the first version are left out of the serialized Policy at their defaults, so the hash
+/// of a Policy that exports nothing is what it was before they existed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Export {
     /// Host directory exported files are copied to; `None` = nothing leaves.
     pub to: Option<PathBuf>,
-    /// Glob patterns relative to the scratch directory.
+    /// Glob patterns relative to `from`.
     pub patterns: Vec<String>,
-    /// Total bytes that may be exported.
+    /// Largest file that may be exported, in bytes.
     pub max_bytes: u64,
+    /// The directory below the scratch that files are exported from (relative; empty = the
+    /// scratch itself).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub from: String,
+    /// The profile's own forbidden patterns, on top of [`DEFAULT_FORBID`] (a file matching one
+    /// is refused even if it matches `patterns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forbid: Vec<String>,
+    /// Files the default forbid list (by name and by content) does not refuse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// Total bytes of all exported files (`None` before any export is set: 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_total_bytes: u64,
+    /// Most files exported.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_files: u64,
+    /// Replace a file of the same name in `to`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub overwrite: bool,
+    /// When files are exported.
+    #[serde(default, skip_serializing_if = "ExportWhen::is_default")]
+    pub when: ExportWhen,
+    /// A refused file fails the call, and nothing is exported.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub strict: bool,
+}
+
+/// Files no profile exports unless it lists them in `allow`: executables, libraries and
+/// scripts, by name. The same files are refused by content too (an ELF header, a `#!` line),
+/// whatever their name.
+pub const DEFAULT_FORBID: &[&str] = &[
+    "**/*.so",
+    "**/*.so.*",
+    "**/*.exe",
+    "**/*.dll",
+    "**/*.dylib",
+    "**/*.sh",
+    "**/*.bash",
+    "**/*.py",
+    "**/*.pyc",
+    "**/*.pl",
+    "**/*.rb",
+    "**/*.bat",
+    "**/*.cmd",
+    "**/*.ps1",
+    "**/*.elf",
+];
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `[export] when`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportWhen {
+    /// Only a command that exited 0.
+    #[default]
+    Success,
+    /// However the command ended (a timeout and a kill too).
+    Always,
+}
+
+impl ExportWhen {
+    fn is_default(&self) -> bool {
+        *self == ExportWhen::default()
+    }
+}
+
+/// `[output]`: caps on what the command's stdout and stderr pass to the caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    pub stdout: Option<OutputCap>,
+    pub stderr: Option<OutputCap>,
+}
+
+impl Output {
+    fn is_default(&self) -> bool {
+        *self == Output::default()
+    }
+}
+
+/// One capped stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputCap {
+    /// Bytes of the command's output the caller receives, at most (the marker line aside).
+    pub max: u64,
+    pub mode: OutputMode,
+}
+
+/// `[output] mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutputMode {
+    /// The first `max` bytes.
+    #[default]
+    #[serde(rename = "head")]
+    Head,
+    /// The first and the last `max / 2` bytes.
+    #[serde(rename = "head+tail")]
+    HeadTail,
+}
+
+impl OutputMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputMode::Head => "head",
+            OutputMode::HeadTail => "head+tail",
+        }
+    }
 }
 
 /// Rate limits and the loop guard, checked before a call is allowed to start.
@@ -382,6 +523,55 @@ impl Policy {
             .iter()
             .filter(|b| b.access == Access::ReadWrite)
             .find(|b| path.starts_with(&b.source))
+    }
+
+    /// Whether the command can write files that stay on the host: a read-write bind, or the
+    /// scratch of landlock mode (a host directory).
+    pub fn writes_host(&self) -> bool {
+        self.isolation.mode == IsolationMode::Landlock
+            || self
+                .filesystem
+                .binds
+                .iter()
+                .any(|b| b.access == Access::ReadWrite)
+    }
+
+    /// The place inside the jail that holds `path` (an absolute path as the command sees it):
+    /// the innermost bind, or the scratch (its work dir, /tmp, /dev/shm) when no deeper bind
+    /// lies on top of it. `None` for a path the Policy does not name.
+    pub fn place_of(&self, path: &std::path::Path) -> Option<Place<'_>> {
+        let s = &self.filesystem.scratch;
+        let mut scratch = vec![s.path.as_path()];
+        if s.tmp {
+            scratch.push(std::path::Path::new("/tmp"));
+        }
+        if s.shm {
+            scratch.push(std::path::Path::new("/dev/shm"));
+        }
+        let depth = |p: &std::path::Path| p.components().count();
+        let bind = self
+            .filesystem
+            .binds
+            .iter()
+            .filter(|b| path.starts_with(&b.target))
+            .max_by_key(|b| depth(&b.target));
+        let in_scratch = scratch
+            .into_iter()
+            .filter(|p| path.starts_with(p))
+            .max_by_key(|p| depth(p));
+        match (bind, in_scratch) {
+            (Some(b), Some(sp)) if depth(sp) > depth(&b.target) => Some(Place::Scratch(s)),
+            (Some(b), _) => Some(Place::Bind(b)),
+            (None, Some(_)) => Some(Place::Scratch(s)),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether some place the command can see refuses exec (a bind without exec, or the
+    /// scratch): then the filter shows execs and executable file mappings to the supervisor,
+    /// which names the bind when the kernel refuses one.
+    pub fn observes_exec(&self) -> bool {
+        !self.filesystem.scratch.exec || self.filesystem.binds.iter().any(|b| !b.exec)
     }
 
     /// sha256 of the canonical JSON form: the identity of what was enforced, for the report

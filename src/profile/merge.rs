@@ -281,9 +281,21 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
         }
     }
 
-    set(&mut a.export.to, b.export.to);
-    merge_list(&mut a.export.patterns, b.export.patterns, sources, errors);
-    set(&mut a.export.max_bytes, b.export.max_bytes);
+    let (xa, xb) = (&mut a.export, b.export);
+    set(&mut xa.to, xb.to);
+    set(&mut xa.from, xb.from);
+    merge_list(&mut xa.patterns, xb.patterns, sources, errors);
+    merge_list(&mut xa.forbid, xb.forbid, sources, errors);
+    merge_list(&mut xa.allow, xb.allow, sources, errors);
+    set(&mut xa.max_bytes, xb.max_bytes);
+    set(&mut xa.max_total_bytes, xb.max_total_bytes);
+    set(&mut xa.max_files, xb.max_files);
+    set(&mut xa.overwrite, xb.overwrite);
+    set(&mut xa.when, xb.when);
+    set(&mut xa.strict, xb.strict);
+    set(&mut a.output.stdout_max, b.output.stdout_max);
+    set(&mut a.output.stderr_max, b.output.stderr_max);
+    set(&mut a.output.mode, b.output.mode);
     set(&mut a.budget.calls_per_minute, b.budget.calls_per_minute);
     set(
         &mut a.budget.max_identical_calls,

@@ -88,6 +88,10 @@ pub fn overrides(args: &PolicyArgs) -> Overrides {
         keep_env: args.keep_env.clone(),
         cwd: args.cwd.clone(),
         limits: args.limit.clone(),
+        export_to: args.export_to.clone(),
+        export: args.export.clone(),
+        stdout_max: args.stdout_max.clone(),
+        stderr_max: args.stderr_max.clone(),
     }
 }
 

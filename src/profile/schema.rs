@@ -6,7 +6,7 @@
 //! Key names are documented in docs/profile-format.md; the tables in [`SECTIONS`] must list the
 //! same names (a test checks this), because they name the section in "unknown key" errors.
 
-use crate::policy::{Compat, IsolationMode, NetMode, Wall};
+use crate::policy::{Compat, ExportWhen, IsolationMode, NetMode, OutputMode, Wall};
 use serde::{Deserialize, Deserializer};
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -99,6 +99,7 @@ pub struct Layer {
     pub limits: LimitsLayer,
     pub env: EnvLayer,
     pub export: ExportLayer,
+    pub output: OutputLayer,
     pub budget: BudgetLayer,
     pub audit: AuditLayer,
 }
@@ -212,8 +213,24 @@ pub struct EnvLayer {
 #[serde(deny_unknown_fields, default)]
 pub struct ExportLayer {
     pub to: Option<Item<String>>,
+    pub from: Option<Item<String>>,
     pub patterns: Vec<Item<String>>,
+    pub forbid: Vec<Item<String>>,
+    pub allow: Vec<Item<String>>,
     pub max_bytes: Option<Item<Scalar>>,
+    pub max_total_bytes: Option<Item<Scalar>>,
+    pub max_files: Option<Item<Scalar>>,
+    pub overwrite: Option<Item<bool>>,
+    pub when: Option<Item<ExportWhen>>,
+    pub strict: Option<Item<bool>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputLayer {
+    pub stdout_max: Option<Item<Scalar>>,
+    pub stderr_max: Option<Item<Scalar>>,
+    pub mode: Option<Item<OutputMode>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -249,6 +266,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "limits",
             "env",
             "export",
+            "output",
             "budget",
             "audit",
         ],
@@ -287,7 +305,23 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("[env]", &["keep", "set", "unset"]),
-    ("[export]", &["to", "patterns", "max_bytes"]),
+    (
+        "[export]",
+        &[
+            "to",
+            "from",
+            "patterns",
+            "forbid",
+            "allow",
+            "max_bytes",
+            "max_total_bytes",
+            "max_files",
+            "overwrite",
+            "when",
+            "strict",
+        ],
+    ),
+    ("[output]", &["stdout_max", "stderr_max", "mode"]),
     ("[budget]", &["calls_per_minute", "max_identical_calls"]),
     ("[audit]", &["enabled", "log"]),
 ];

@@ -18,6 +18,10 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("shell", include_str!("../../profiles/shell.toml")),
     ("shell-rw", include_str!("../../profiles/shell-rw.toml")),
     ("python", include_str!("../../profiles/python.toml")),
+    (
+        "python-report",
+        include_str!("../../profiles/python-report.toml"),
+    ),
     ("node", include_str!("../../profiles/node.toml")),
     ("git", include_str!("../../profiles/git.toml")),
     ("git-rw", include_str!("../../profiles/git-rw.toml")),

@@ -1,6 +1,8 @@
-//! Who the jail runs as: root drops to nobody before any namespace exists, and the jail's user
-//! namespace maps our uid/gid to the same ids inside (no uid 0 mapping).
+//! Who the jail runs as: root drops to a transient uid of its own (or `--user`) before any
+//! namespace exists, and the jail's user namespace maps our uid/gid to the same ids inside (no
+//! uid 0 mapping).
 
+use super::transient::{self, Lease, UidRange};
 use crate::error::{Error, Result};
 use nix::unistd::{Gid, Uid};
 
@@ -13,6 +15,8 @@ pub struct JailIdentity {
     pub uid: u32,
     pub gid: u32,
     pub user: Option<String>,
+    /// A uid of the transient range, taken for this call alone (see [`super::transient`]).
+    pub transient: bool,
 }
 
 /// Resolve `--user NAME|UID` before the Policy and before any namespace exists, so a bad value
@@ -20,10 +24,26 @@ pub struct JailIdentity {
 ///
 /// Who may choose: only a caller whose *real* uid is 0. A non-root caller gets `--user`
 /// refused, and runs the jail as itself (also if the binary was wrongly installed setuid-root:
-/// the effective uid never lets a user pick someone else). `None` from root: nobody:nogroup.
+/// the effective uid never lets a user pick someone else). `None` from root: a transient
+/// uid:gid of its own, held by the returned [`Lease`] (keep it until the jail is gone).
 /// Refused targets: uid 0, a primary gid 0 (the root group opens root-group files on the
 /// host), and a uid or name the user database does not know (its group would be a guess).
-pub fn resolve(spec: Option<&str>) -> Result<JailIdentity> {
+pub fn resolve(spec: Option<&str>) -> Result<(JailIdentity, Option<Lease>)> {
+    if spec.is_none() && nix::unistd::getuid().is_root() {
+        let lease = transient::allocate(UidRange::configured()?)?;
+        let who = JailIdentity {
+            uid: lease.uid,
+            gid: lease.uid,
+            user: None,
+            transient: true,
+        };
+        return Ok((who, Some(lease)));
+    }
+    resolve_named(spec).map(|who| (who, None))
+}
+
+/// [`resolve`] for everything but the transient uid: the caller itself, or `--user`.
+fn resolve_named(spec: Option<&str>) -> Result<JailIdentity> {
     let usage = |m: String, hint: &str| Error::usage(m).with_hint(hint.to_string());
     let caller = nix::unistd::getuid();
     match (spec, caller.is_root()) {
@@ -31,21 +51,14 @@ pub fn resolve(spec: Option<&str>) -> Result<JailIdentity> {
             format!("--user {s}: only root can run the jail as another user"),
             "drop --user (the jail runs as you), or start tooljail as root",
         )),
-        (None, false) => Ok(JailIdentity {
+        (None, _) => Ok(JailIdentity {
             uid: caller.as_raw(),
             gid: nix::unistd::getgid().as_raw(),
             user: nix::unistd::User::from_uid(caller)
                 .ok()
                 .flatten()
                 .map(|u| u.name),
-        }),
-        (None, true) => Ok(JailIdentity {
-            uid: NOBODY,
-            gid: NOBODY,
-            user: nix::unistd::User::from_uid(Uid::from_raw(NOBODY))
-                .ok()
-                .flatten()
-                .map(|u| u.name),
+            transient: false,
         }),
         (Some(s), true) => {
             let found = match s.parse::<u32>() {
@@ -68,7 +81,7 @@ pub fn resolve(spec: Option<&str>) -> Result<JailIdentity> {
             if user.uid.is_root() {
                 return Err(usage(
                     format!("--user {s}: the jail never runs as root"),
-                    "name an unprivileged user, or drop --user to run as nobody",
+                    "name an unprivileged user, or drop --user to run as a uid of its own",
                 ));
             }
             if user.gid.as_raw() == 0 {
@@ -83,6 +96,7 @@ pub fn resolve(spec: Option<&str>) -> Result<JailIdentity> {
                 uid: user.uid.as_raw(),
                 gid: user.gid.as_raw(),
                 user: Some(user.name),
+                transient: false,
             })
         }
     }
@@ -90,7 +104,7 @@ pub fn resolve(spec: Option<&str>) -> Result<JailIdentity> {
 
 /// When started as root (real or effective uid 0), become `who` irrevocably (real, effective
 /// and saved ids), with the supplementary groups the user database gives `who` (none for
-/// nobody), before creating any namespace: the jail then takes exactly the unprivileged path,
+/// nobody and transient uids), before creating any namespace: the jail then takes exactly the unprivileged path,
 /// host file permissions apply as that user's, RLIMIT_NPROC counts against it, and no host-root
 /// power (CAP_* in the initial user namespace, root-owned files, /proc/sys) is ever in reach.
 /// A no-op for a non-root caller (`who` is then the caller).
@@ -100,13 +114,14 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     }
     let fail = |what: &'static str| {
         move |e: nix::errno::Errno| {
-            Error::setup(format!("become uid {} ({what})", who.uid), e as i32)
-                .with_hint("tooljail started as root runs the jail as --user, or as nobody (65534)")
+            Error::setup(format!("become uid {} ({what})", who.uid), e as i32).with_hint(
+                "tooljail started as root runs the jail as --user, or as a transient uid",
+            )
         }
     };
     let (u, g) = (Uid::from_raw(who.uid), Gid::from_raw(who.gid));
     let groups = match (&who.user, who.uid) {
-        (Some(name), uid) if uid != NOBODY => {
+        (Some(name), uid) if uid != NOBODY && !who.transient => {
             let cname = std::ffi::CString::new(name.as_str())
                 .map_err(|_| Error::usage(format!("user name {name:?} holds a NUL byte")))?;
             nix::unistd::getgrouplist(&cname, g).map_err(fail("getgrouplist"))?
@@ -128,8 +143,9 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     }
     // Changing uid made us non-dumpable, and we stay so: every other process of this uid on the
     // host must not read our memory or environment (the root caller's), take our fds
-    // (pidfd_getfd: the audit log, the report sink, the seccomp listener) or ptrace us. Only the
-    // clone itself briefly needs dumpable (see supervisor::run).
+    // (pidfd_getfd: the audit log, the report sink, the seccomp listener) or ptrace us. A root
+    // caller's jail gets its id maps from a helper that stays root (supervisor::mapper), so the
+    // supervisor is never dumpable again; only an unprivileged caller's clone briefly needs it.
     Ok(())
 }
 

@@ -3,10 +3,14 @@
 //! wall-clock timeout, collecting rusage and the command's exact status or setup error.
 
 pub mod identity;
+pub mod idmap;
 pub mod mapper;
 pub mod notify;
+pub mod observe;
+pub mod transient;
 pub(crate) mod userns;
 pub(crate) mod wait;
+pub mod witness;
 
 use crate::error::{Error, Result};
 use crate::jail::{ChildFds, HostIds};
@@ -48,7 +52,7 @@ pub struct Outcome {
     pub grace_kill: bool,
     /// Tasks of the jail when the command ended (the command included), counted by pid 1.
     pub tasks_at_end: Option<u64>,
-    /// Most tasks the jail held at once, sampled from outside every 50 ms while RLIMIT_NPROC
+    /// Most tasks the jail held at once, sampled from outside every 10 ms while RLIMIT_NPROC
     /// enforces the process limit (no cgroup counter exists then).
     pub tasks_peak: Option<u64>,
     /// The jail cgroup's counters, when a cgroup enforced the limits.
@@ -59,9 +63,26 @@ pub struct Outcome {
     pub denials: Denials,
     /// The denial that killed the jail, when the profile's action is `kill`.
     pub seccomp_kill: Option<Denial>,
+    /// What the filter's limit watch points showed (refused forks and mappings, full
+    /// descriptor tables).
+    pub witnessed: witness::Witnessed,
     /// The signal (SIGINT, SIGTERM, SIGHUP) the caller sent tooljail while the jail ran, which
     /// tooljail passed on: the call was cancelled.
     pub cancelled_by: Option<i32>,
+    /// Execs and executable mappings the kernel refused because the file's place has no exec
+    /// right (a bind without exec, the scratch), distinct, at most [`observe::MAX_BLOCKED`].
+    pub blocked: Vec<observe::Blocked>,
+}
+
+/// What the supervisor brings out of the jail beside the [`Outcome`], for the stages after it.
+#[derive(Default)]
+pub struct Taken {
+    /// An O_PATH fd of the scratch root, from pid 1 (only when the Policy exports, and only
+    /// when pid 1 got as far as mounting the scratch).
+    pub scratch: Option<OwnedFd>,
+    /// The account of each capped stream (`[output]`): stdout, stderr.
+    pub stdout: Option<crate::relay::Relayed>,
+    pub stderr: Option<crate::relay::Relayed>,
 }
 
 /// Run `plan` in a new jail and wait for it to end. `cgroup_parent`: the delegated cgroup v2
@@ -75,9 +96,12 @@ pub fn run(
     who: &identity::JailIdentity,
     cgroup_parent: Option<&std::path::Path>,
     mapper: Option<&mut mapper::Mapper>,
-) -> Result<Outcome> {
+) -> Result<(Outcome, Taken)> {
     let _span = tracing::debug_span!("supervisor").entered();
-    become_supervisor(who)?;
+    single_threaded("check the supervisor is single-threaded")?;
+    // Root's last act: the writable binds of other owners, idmapped (see idmap.rs).
+    let trees = idmap::prepare(&plan.policy.filesystem.binds, who)?;
+    drop_root(who)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
@@ -85,11 +109,11 @@ pub fn run(
     let cgroup = cgroup_parent
         .map(|parent| jail_cgroup(parent, &plan.policy.limits))
         .transpose()?;
-    let result = run_in(plan, uid, gid, cgroup.as_ref(), mapper);
+    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees, mapper);
     let mut outcome = match (result, &cgroup) {
-        (Ok(mut o), Some(cg)) => {
+        (Ok((mut o, t)), Some(cg)) => {
             o.cgroup = Some(cg.events());
-            Ok(o)
+            Ok((o, t))
         }
         (r, _) => r,
     };
@@ -102,7 +126,7 @@ pub fn run(
             // Said once: through the report's warnings (which `run` prints), or here when
             // there is no outcome to carry it.
             match &mut outcome {
-                Ok(o) => o.warnings.push(w),
+                Ok((o, _)) => o.warnings.push(w),
                 Err(_) => tracing::warn!("{w}"),
             }
         }
@@ -133,8 +157,9 @@ fn run_in(
     uid: u32,
     gid: u32,
     cgroup: Option<&crate::cgroup::JailCgroup>,
+    trees: idmap::Trees,
     mapper: Option<&mut mapper::Mapper>,
-) -> Result<Outcome> {
+) -> Result<(Outcome, Taken)> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map_err(|e| Error::setup(format!("create the {what} pipe"), e as i32))
@@ -143,6 +168,18 @@ fn run_in(
     let (chan_rx, chan_tx) = pipe("channel")?;
     // The command sends its seccomp listener fd over this socket (SCM_RIGHTS).
     let (seccomp_rx, seccomp_tx) = handoff_socket()?;
+    // Pid 1 sends the scratch root over this one, when the Policy exports.
+    let (scratch_rx, scratch_tx) = match plan.policy.export.to {
+        Some(_) => handoff_socket().map(|(rx, tx)| (Some(rx), Some(tx)))?,
+        None => (None, None),
+    };
+    // A capped stream is a pipe to the relay; an uncapped one stays the caller's descriptor.
+    let relay_pipe = |cap: &Option<crate::policy::OutputCap>, what: &str| match cap {
+        Some(_) => pipe(what).map(|(rx, tx)| (Some(rx), Some(tx))),
+        None => Ok((None, None)),
+    };
+    let (stdout_rx, stdout_tx) = relay_pipe(&plan.policy.output.stdout, "stdout relay")?;
+    let (stderr_rx, stderr_tx) = relay_pipe(&plan.policy.output.stderr, "stderr relay")?;
 
     // Signals to forward are blocked and read from a signalfd (no handlers, no static state).
     // The jail's pid 1 inherits the mask and keeps it for its own signalfd.
@@ -172,12 +209,17 @@ fn run_in(
     let (pid, pidfd) = match forked {
         Ok(Forked::Child) => {
             drop((sync_tx, chan_rx, sfd, seccomp_rx));
+            drop((scratch_rx, stdout_rx, stderr_rx));
             crate::jail::init::pid1(
                 plan,
                 ChildFds {
                     sync_rx,
                     chan_tx,
                     seccomp_tx: Some(seccomp_tx),
+                    scratch_tx,
+                    stdout_tx,
+                    stderr_tx,
+                    idmapped: trees,
                 },
                 HostIds { uid, gid },
             )
@@ -194,7 +236,30 @@ fn run_in(
             return Err(e);
         }
     };
-    drop((sync_rx, chan_tx, seccomp_tx));
+    drop((sync_rx, chan_tx, seccomp_tx, trees));
+    drop((scratch_tx, stdout_tx, stderr_tx));
+    // The relays start after clone: the supervisor must be single-threaded until then.
+    let relays = [
+        (stdout_rx, plan.policy.output.stdout, 1, "stdout"),
+        (stderr_rx, plan.policy.output.stderr, 2, "stderr"),
+    ]
+    .map(|(rx, cap, fd, name)| start_relay(rx, cap, fd, name));
+    let unrelayed: Vec<&str> = [
+        (
+            plan.policy.output.stdout.is_some(),
+            relays[0].is_some(),
+            "stdout",
+        ),
+        (
+            plan.policy.output.stderr.is_some(),
+            relays[1].is_some(),
+            "stderr",
+        ),
+    ]
+    .iter()
+    .filter(|(capped, started, _)| *capped && !*started)
+    .map(|(_, _, name)| *name)
+    .collect();
 
     // Map our uid/gid to 0 in the jail's user namespace, then release the child.
     let root = |outside| identity::IdMap { inside: 0, outside };
@@ -222,11 +287,44 @@ fn run_in(
         plan,
     );
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    // Every process of the jail is gone (pid 1 is reaped, and the kernel killed the rest of
+    // its pid namespace first): the relays see EOF, and pid 1's hand-off is in the socket.
+    let [stdout, stderr] = relays.map(|r| r.map(crate::relay::Relay::finish));
+    let scratch = scratch_rx.and_then(|rx| crate::sys::seccomp::recv_fd(rx.as_fd()).ok().flatten());
     let mut outcome = outcome?;
     if let End::SetupFailed(e) = &mut outcome.end {
         userns::explain_eperm(e);
     }
-    Ok(outcome)
+    for name in unrelayed {
+        outcome.warnings.push(format!(
+            "the {name} relay could not start: the command's {name} was lost, not passed uncapped"
+        ));
+    }
+    Ok((
+        outcome,
+        Taken {
+            scratch,
+            stdout,
+            stderr,
+        },
+    ))
+}
+
+/// Start the relay of a capped stream: from the pipe's read end to a copy of our own
+/// descriptor `fd` (1 or 2). A relay that cannot start leaves the stream unread; the jail's
+/// writes then fail with EPIPE once the read end is closed, rather than reach the caller
+/// uncapped.
+fn start_relay(
+    rx: Option<OwnedFd>,
+    cap: Option<crate::policy::OutputCap>,
+    fd: i32,
+    name: &'static str,
+) -> Option<crate::relay::Relay> {
+    let (rx, cap) = (rx?, cap?);
+    let to = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+        .ok()
+        .map(crate::sys::fd::claim)?;
+    crate::relay::Relay::start(rx, to, cap, name).ok()
 }
 
 /// The socket the command sends its seccomp listener fd over (SCM_RIGHTS): (supervisor's end,
@@ -285,23 +383,34 @@ pub(crate) fn release(
 
 /// The supervisor's first steps, in both isolation modes: check it is single-threaded (clone3
 /// or fork in a multi-threaded process copies only this thread, with other threads' locks held
-/// forever in the child), then, started as root, zero the environment strings (the root
-/// caller's, which /proc/PID/environ shows to whoever may read it; nothing after this point
-/// reads the environment: the Policy and the plan hold what the jail needs) and become the
-/// jail's user (--user, or nobody:nogroup) before anything of the jail exists. A root caller's
-/// id-map writer ([`mapper::spawn`]) was forked before.
+/// forever in the child), then, started as root, drop root ([`drop_root`]) before anything of
+/// the jail exists. A root caller's id-map writer ([`mapper::spawn`]) was forked before.
 pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
-    let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
-    if threads != 1 {
-        return Err(
-            Error::setup("check the supervisor is single-threaded", libc::EBUSY).with_hint(
-                format!("{threads} threads are running; this is a tooljail bug"),
-            ),
-        );
-    }
+    single_threaded("check the supervisor is single-threaded")?;
+    drop_root(who)
+}
+
+/// Started as root: zero the environment strings (the root caller's, which /proc/PID/environ
+/// shows to whoever may read it; nothing after this point reads the environment: the Policy and
+/// the plan hold what the jail needs), then become the jail's user (--user, or a transient uid).
+/// A no-op for a caller that is not root.
+fn drop_root(who: &identity::JailIdentity) -> Result<()> {
     if !nix::unistd::getuid().is_root() && !nix::unistd::geteuid().is_root() {
         return Ok(());
     }
     process::scrub_env().map_err(|e| Error::setup("scrub the supervisor's environment", &e))?;
     identity::become_jail_user(who)
+}
+
+/// Fail (naming `step`) unless this process runs one thread: clone3 or fork in a
+/// multi-threaded process copies only this thread, with other threads' locks held forever in
+/// the child.
+pub(crate) fn single_threaded(step: &str) -> Result<()> {
+    let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
+    if threads != 1 {
+        return Err(Error::setup(step, libc::EBUSY).with_hint(format!(
+            "{threads} threads are running; this is a tooljail bug"
+        )));
+    }
+    Ok(())
 }

@@ -1,10 +1,13 @@
 //! The supervisor's side of the filter: receive each user notification, answer it, and keep a
 //! count per syscall name for the report and the one-line stderr summary.
 
+use super::observe;
+use super::witness::{Witness, Witnessed};
 use crate::error::{Error, Result};
 use crate::plan::seccomp::bpf::{Insn, SeccompData};
-use crate::plan::seccomp::{answer, Answer, Program};
+use crate::plan::seccomp::{answer, Answer, Program, WatchPoint};
 use crate::policy::syscalls::{Arch, MFD_NOEXEC_SEAL};
+use crate::policy::Policy;
 use crate::sys::seccomp as sys;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -37,6 +40,8 @@ pub struct Notifier {
     listener: OwnedFd,
     shadow: Vec<Insn>,
     arch: Arch,
+    /// What the limit watch points showed ([`super::witness`]).
+    witness: Witness,
 }
 
 impl Notifier {
@@ -61,7 +66,13 @@ impl Notifier {
             listener,
             shadow: prog.shadow(),
             arch: prog.arch(),
+            witness: Witness::new(prog.watch()),
         }
+    }
+
+    /// What the limit watch points showed so far.
+    pub fn witnessed(&self) -> &Witnessed {
+        self.witness.witnessed()
     }
 
     /// The fd for the poll loop: POLLIN = a notification is pending; POLLHUP = every process
@@ -76,9 +87,11 @@ impl Notifier {
     }
 
     /// Receive one notification, answer it, and return what to record. `Ok(None)` when there
-    /// was nothing to take after all (the caller died first, or a signal interrupted the wait).
-    /// Blocks when nothing is pending: call it when poll reports POLLIN.
-    pub fn handle(&mut self) -> Result<Option<Denial>> {
+    /// was nothing to take after all (the caller died first, or a signal interrupted the wait),
+    /// or nothing to say (an observed call the kernel will allow). Blocks when nothing is
+    /// pending: call it when poll reports POLLIN. `policy`: what an observed call is judged
+    /// by (see [`observe::inspect`]); `None` records no observation.
+    pub fn handle(&mut self, policy: Option<&Policy>) -> Result<Option<Event>> {
         let n = match sys::notif_recv(self.listener.as_fd()) {
             Ok(n) => n,
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::EINTR)) => {
@@ -112,8 +125,20 @@ impl Notifier {
                 None => return Ok(None),
                 Some(errno) => (DenialRule::Hardening, Some(errno), false),
             },
+            Answer::Watch(point) => {
+                self.watched(n.id, point, n.pid, &data)?;
+                return Ok(None);
+            }
+            Answer::Observe => {
+                let seen = policy.and_then(|p| observe::inspect(n.pid, &name, &data.args, p));
+                // Still pending, so what /proc/PID showed was the caller's (not a process that
+                // took its pid after it died); checked before the answer, which ends it.
+                let caller = sys::notif_id_valid(self.listener.as_fd(), n.id);
+                self.proceed(n.id)?;
+                return Ok(seen.filter(|_| caller).map(Event::Blocked));
+            }
         };
-        Ok(Some(Denial {
+        Ok(Some(Event::Denied(Denial {
             name,
             arch: arch.name().to_string(),
             nr: data.nr,
@@ -121,11 +146,47 @@ impl Notifier {
             rule,
             errno,
             kill,
-        }))
+        })))
     }
 }
 
+/// What one notification leaves to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The filter denied the call.
+    Denied(Denial),
+    /// The kernel will refuse an exec or an executable mapping of this file: a place without
+    /// exec rights (the call itself went on unchanged).
+    Blocked(observe::Blocked),
+}
+
 impl Notifier {
+    /// A limit watch point: look at the caller (blocked in the call), keep what was seen if
+    /// the notification is still pending (the pid still names that thread), then answer: the
+    /// kernel's own errno for a call the limit refuses, else let it run.
+    fn watched(&mut self, id: u64, point: WatchPoint, pid: u32, data: &SeccompData) -> Result<()> {
+        let seen = self.witness.look(point, pid, data);
+        if sys::notif_id_valid(self.listener.as_fd(), id) {
+            self.witness.record(seen);
+        }
+        if let Some(errno) = point.refusal() {
+            return self.deny(id, errno);
+        }
+        self.proceed(id)
+    }
+
+    /// Let notification `id`'s syscall run in the kernel (an observed or watched call;
+    /// ENOENT: the caller died meanwhile, nothing to let run).
+    fn proceed(&self, id: u64) -> Result<()> {
+        match sys::notif_continue(self.listener.as_fd(), id) {
+            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(Error::setup(
+                "answer a seccomp notification",
+                e.raw_os_error().unwrap_or(libc::EIO),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Fail notification `id`'s syscall with `errno`.
     fn deny(&self, id: u64, errno: i32) -> Result<()> {
         match sys::notif_deny(self.listener.as_fd(), id, errno) {

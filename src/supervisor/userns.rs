@@ -16,6 +16,14 @@ pub fn clone_refused(errno: i32) -> Error {
     refused("create the jail's namespaces (clone3)", errno)
 }
 
+/// The error for a failed clone3 of the user namespace that idmaps a writable bind.
+pub fn idmap_refused(errno: i32) -> Error {
+    refused(
+        "create the user namespace of an idmapped bind (clone3)",
+        errno,
+    )
+}
+
 /// The error for the command's failed unshare(CLONE_NEWUSER) (its nested user namespace).
 pub fn unshare_refused(errno: i32) -> Error {
     refused("create the command's user namespace", errno)

@@ -6,6 +6,7 @@ use super::check;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::Path;
 
 /// Mount attribute bits for [`set_attr`] and [`fsmount`] (`MOUNT_ATTR_*`).
 pub use libc::{
@@ -58,11 +59,36 @@ pub fn set_attr(
     attr_clr: u64,
     recursive: bool,
 ) -> io::Result<()> {
+    setattr(fd, attr_set, attr_clr, 0, recursive)
+}
+
+/// [`set_attr`] with `MOUNT_ATTR_IDMAP` added: the detached mount `fd` (and, when `recursive`,
+/// every mount below it) shows files through the id mappings of the user namespace `userns`.
+/// The kernel refuses (EINVAL) a file system that cannot be idmapped, and (EPERM) a caller
+/// without CAP_SYS_ADMIN over the file system's own user namespace.
+pub fn set_attr_idmapped(
+    fd: BorrowedFd<'_>,
+    attr_set: u64,
+    userns: BorrowedFd<'_>,
+    recursive: bool,
+) -> io::Result<()> {
+    let userns =
+        u64::try_from(userns.as_raw_fd()).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    setattr(fd, attr_set | libc::MOUNT_ATTR_IDMAP, 0, userns, recursive)
+}
+
+fn setattr(
+    fd: BorrowedFd<'_>,
+    attr_set: u64,
+    attr_clr: u64,
+    userns_fd: u64,
+    recursive: bool,
+) -> io::Result<()> {
     let attr = libc::mount_attr {
         attr_set,
         attr_clr,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd,
     };
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
@@ -271,6 +297,36 @@ pub fn openat2_beneath(
     flags: i32,
     mode: u32,
 ) -> io::Result<OwnedFd> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        mode,
+        libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// `openat2(root, path, O_PATH, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`: `path` as a process
+/// whose root is `root` would resolve it (absolute symlinks and `..` stay inside `root`).
+pub fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
+    let path = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    openat2(
+        root,
+        &path,
+        libc::O_PATH,
+        0,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+fn openat2(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
     // SAFETY: open_how is plain old data; all-zero means "no flags, no mode, no resolve flags".
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     // The open flags are a bit set: reinterpret, never sign-extend.
@@ -278,7 +334,7 @@ pub fn openat2_beneath(
     if flags & libc::O_CREAT != 0 {
         how.mode = u64::from(mode);
     }
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = resolve;
     // SAFETY: a valid dirfd, a NUL-terminated path and an open_how of the size passed, all of
     // which outlive the call.
     let ret = unsafe {

@@ -54,6 +54,35 @@ pub fn clone3(flags: u64) -> io::Result<Forked> {
     })
 }
 
+/// A new user namespace with the given id maps (`/proc/PID/uid_map` and `gid_map` text), held
+/// by the returned fd (of `/proc/PID/ns/user`) after its only process is gone: what
+/// `mount_setattr(MOUNT_ATTR_IDMAP)` takes. Writing maps of ids other than our own needs
+/// CAP_SETUID/CAP_SETGID over the parent namespace: the caller is root.
+///
+/// Contract: as for [`clone3`], the caller is single-threaded.
+pub fn userns_with_maps(uid_map: &str, gid_map: &str) -> io::Result<OwnedFd> {
+    let (hold_rx, hold_tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let pid = match clone3(libc::CLONE_NEWUSER as u64)? {
+        Forked::Child => {
+            // Wait until the parent has opened our namespace (or gave up): EOF either way.
+            drop(hold_tx);
+            let mut byte = [0u8; 1];
+            let _ = nix::unistd::read(hold_rx.as_raw_fd(), &mut byte);
+            exit_now(0)
+        }
+        Forked::Parent { pid, .. } => pid,
+    };
+    drop(hold_rx);
+    let write = |file: &str, text: &str| std::fs::write(format!("/proc/{pid}/{file}"), text);
+    let opened = write("uid_map", uid_map)
+        .and_then(|()| write("gid_map", gid_map))
+        .and_then(|()| std::fs::File::open(format!("/proc/{pid}/ns/user")))
+        .map(OwnedFd::from);
+    drop(hold_tx);
+    wait4(pid, true)?;
+    opened
+}
+
 /// Plain `fork(2)`. Contract: the caller is single-threaded (pid 1 of the jail is).
 pub fn fork() -> io::Result<Forked> {
     // SAFETY: the caller is single-threaded (documented contract), so the child does not inherit
@@ -83,6 +112,16 @@ pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     let fd = RawFd::try_from(fd).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
     // SAFETY: on success the kernel returned a new file descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `pidfd_getfd(2)`: a duplicate (close-on-exec) of descriptor `fd` of the process `pidfd`
+/// refers to. Needs ptrace access to it.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_getfd takes two fds and flags (0) by value and touches no memory of ours.
+    let ret = check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })?;
+    let ret = RawFd::try_from(ret).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: on success the kernel returned a new file descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(ret) })
 }
 
 /// `pidfd_send_signal(2)`: signal the process `pidfd` refers to (never a recycled pid).

@@ -209,11 +209,23 @@ pub fn notif_recv(listener: BorrowedFd<'_>) -> io::Result<Notif> {
 /// `SECCOMP_IOCTL_NOTIF_SEND`: fail notification `id`'s syscall with `errno` (positive).
 /// ENOENT means the target died or the notification is no longer pending.
 pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<()> {
+    notif_send(listener, id, -errno, 0)
+}
+
+/// `SECCOMP_IOCTL_NOTIF_SEND` with `SECCOMP_USER_NOTIF_FLAG_CONTINUE`: let notification `id`'s
+/// syscall run in the kernel as if no filter had stopped it. Only for calls the filter merely
+/// observes: the kernel, not this answer, decides whether they succeed.
+pub fn notif_continue(listener: BorrowedFd<'_>, id: u64) -> io::Result<()> {
+    let flags = u32::try_from(libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE).map_err(|_| einval())?;
+    notif_send(listener, id, 0, flags)
+}
+
+fn notif_send(listener: BorrowedFd<'_>, id: u64, error: i32, flags: u32) -> io::Result<()> {
     let resp = libc::seccomp_notif_resp {
         id,
         val: 0,
-        error: -errno,
-        flags: 0,
+        error,
+        flags,
     };
     // SAFETY: `resp` is a fully initialised seccomp_notif_resp the kernel only reads.
     let r = unsafe {
@@ -224,6 +236,21 @@ pub fn notif_deny(listener: BorrowedFd<'_>, id: u64, errno: i32) -> io::Result<(
         )
     };
     cvt(r.into()).map(|_| ())
+}
+
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether notification `id` is still pending, i.e. its task
+/// is still the one blocked in it (so what was read from `/proc/PID/...` meanwhile was that
+/// task's, not a process that took its pid after it died).
+pub fn notif_id_valid(listener: BorrowedFd<'_>, id: u64) -> bool {
+    // SAFETY: the kernel reads one u64 through the pointer, which is valid for the call.
+    let r = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &id as *const u64,
+        )
+    };
+    r == 0
 }
 
 /// `memfd_create("tooljail", flags)`: a new memfd owned by the caller. Errors are the

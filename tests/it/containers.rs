@@ -111,6 +111,17 @@ impl Ran {
 
 /// `tooljail run --report R ARGS` as `ctx`, in the container confinement when `container`.
 fn run_tj(ctx: &Ctx, container: bool, cwd: Option<&Path>, args: &[&str]) -> Ran {
+    run_tj_pinned(ctx, container, cwd, args, None)
+}
+
+/// [`run_tj`] with the jail's uid chosen in advance.
+fn run_tj_pinned(
+    ctx: &Ctx,
+    container: bool,
+    cwd: Option<&Path>,
+    args: &[&str],
+    pin: Option<&crate::support::Pin>,
+) -> Ran {
     let out = tempdir(0o1777);
     let report = out.path().join("report.json");
     let audit = out.path().join("audit.jsonl");
@@ -123,6 +134,9 @@ fn run_tj(ctx: &Ctx, container: bool, cwd: Option<&Path>, args: &[&str]) -> Ran 
     ];
     all.extend(args.iter().map(|s| s.to_string()));
     let mut cmd = ctx.tooljail(&all);
+    if let Some(pin) = pin {
+        pin.apply(&mut cmd);
+    }
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
@@ -150,15 +164,18 @@ fn readable_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// Give `dir` to the jail's uid (what it writes through `--rw` must be its own to write).
+/// Let the jail write `dir` in landlock mode, which has no mount namespace and so no idmapped
+/// bind: root's transient jail uid is known only once it runs, so the tree becomes writable by
+/// all; another user's jail gets it as its own.
 fn give(ctx: &Ctx, dir: &Path) {
-    let uid = ctx.jail_uid();
-    if nix::unistd::geteuid().as_raw() == uid {
-        return;
-    }
-    let ok = Command::new("chown")
+    let (tool, arg) = match &ctx.who {
+        crate::support::Who::Root => ("chmod", "a+rwX".to_string()),
+        _ if nix::unistd::geteuid().as_raw() == ctx.own_uid() => return,
+        _ => ("chown", format!("{0}:{0}", ctx.own_uid())),
+    };
+    let ok = Command::new(tool)
         .arg("-R")
-        .arg(format!("{uid}:{uid}"))
+        .arg(arg)
         .arg(dir)
         .status()
         .expect("chown")
@@ -250,10 +267,8 @@ fn landlock_mode_runs_in_a_container_and_the_report_says_what_it_lacks() {
         );
         r.expect(0);
         assert!(r.run.stdout.contains("in"), "{}", r.dump());
-        assert_eq!(
-            r.run.stdout.lines().nth(1),
-            Some(ctx.jail_uid().to_string().as_str())
-        );
+        let uid = r.run.stdout.lines().nth(1).and_then(|u| u.parse().ok());
+        assert!(uid.is_some_and(|u| ctx.is_jail_uid(u)), "{}", r.dump());
         let iso = &r.report["isolation"];
         assert_eq!(iso["mode"], "landlock", "{iso:#}");
         assert_eq!(iso["namespaces"], serde_json::json!([]), "{iso:#}");
@@ -616,57 +631,17 @@ fn make_builds_and_runs_what_it_built_in_landlock_mode() {
 
 #[test]
 fn git_commits_with_git_rw_in_landlock_mode() {
+    use crate::support::profiles::{git_repo_with_a_change, git_subjects, GIT_COMMIT};
     each_identity(|ctx| {
         let dir = readable_dir(&[("README", "hello\n")]);
         let p = dir.path();
-        let git = |args: &[&str]| {
-            let ok = Command::new("git")
-                .current_dir(p)
-                .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-                .args(args)
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("HOME", p)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "host git {args:?}");
-        };
-        git(&["init", "-q", "-b", "main", "."]);
-        git(&["add", "."]);
-        git(&["commit", "-qm", "first"]);
-        std::fs::write(p.join("README"), "hello\nagain\n").unwrap();
+        git_repo_with_a_change(p);
         give(ctx, p);
-        let r = run_tj(
-            ctx,
-            true,
-            Some(p),
-            &[
-                "-p",
-                "git-rw",
-                "--isolation",
-                "landlock",
-                "--env",
-                "GIT_AUTHOR_NAME=J",
-                "--env",
-                "GIT_AUTHOR_EMAIL=j@example.invalid",
-                "--env",
-                "GIT_COMMITTER_NAME=J",
-                "--env",
-                "GIT_COMMITTER_EMAIL=j@example.invalid",
-                "--",
-                "git",
-                "commit",
-                "-qam",
-                "from the jail",
-            ],
-        );
+        let mut args = vec!["-p", "git-rw", "--isolation", "landlock"];
+        args.extend_from_slice(GIT_COMMIT);
+        let r = run_tj(ctx, true, Some(p), &args);
         r.expect(0);
-        let log = Command::new("git")
-            .current_dir(p)
-            .args(["-c", "safe.directory=*", "log", "--format=%s"])
-            .output()
-            .unwrap();
-        let log = String::from_utf8_lossy(&log.stdout).into_owned();
+        let log = git_subjects(p);
         assert!(log.starts_with("from the jail\n"), "{log}\n{}", r.dump());
     });
 }
@@ -828,8 +803,9 @@ fn without_openat2_the_full_jail_builds_and_still_refuses_a_symlinked_mount_poin
 fn landlock_mode_cannot_signal_host_processes_of_its_own_uid() {
     each_identity(|ctx| {
         // A host process of the jail's uid, which DAC would let the command signal.
-        let uid = ctx.jail_uid().to_string();
-        let mut victim = if nix::unistd::geteuid().as_raw() == ctx.jail_uid() {
+        let pin = ctx.pin_jail_uid();
+        let uid = pin.uid.to_string();
+        let mut victim = if nix::unistd::geteuid().as_raw() == pin.uid {
             Command::new("sleep")
         } else {
             let mut c = Command::new("setpriv");
@@ -843,7 +819,7 @@ fn landlock_mode_cannot_signal_host_processes_of_its_own_uid() {
         };
         let mut victim = victim.arg("30").spawn().unwrap();
         let pid = victim.id().to_string();
-        let r = run_tj(
+        let r = run_tj_pinned(
             ctx,
             true,
             None,
@@ -855,6 +831,7 @@ fn landlock_mode_cannot_signal_host_processes_of_its_own_uid() {
                 "-c",
                 &format!("kill -0 {pid}; echo kill=$?"),
             ],
+            Some(&pin),
         );
         r.expect(0);
         assert!(r.run.stdout.contains("kill=1"), "{}", r.dump());
@@ -863,7 +840,7 @@ fn landlock_mode_cannot_signal_host_processes_of_its_own_uid() {
             "description = \"no signal scope\"\nextends = [\"default\"]\n[landlock]\nscope_signals = false\n",
         );
         let p = profile.display().to_string();
-        let r = run_tj(
+        let r = run_tj_pinned(
             ctx,
             true,
             None,
@@ -877,6 +854,7 @@ fn landlock_mode_cannot_signal_host_processes_of_its_own_uid() {
                 "-c",
                 &format!("kill -0 {pid}; echo kill=$?"),
             ],
+            Some(&pin),
         );
         assert!(r.run.stdout.contains("kill=0"), "{}", r.dump());
         // Positive control: the same uid outside tooljail may signal it.

@@ -82,9 +82,10 @@ fn an_unreachable_bind_names_the_jails_uid_on_the_host() {
             "true",
         ]));
         if ctx.is_root() {
-            // Root resolves the path itself; the jail (nobody) cannot reach it.
+            // Root resolves the path itself; the jail (its transient uid) cannot reach it.
             r.expect(125);
-            r.expect_stderr_contains("the jail runs as uid 65534 on the host, which cannot reach");
+            r.expect_stderr_contains("the jail runs as uid 21");
+            r.expect_stderr_contains("on the host, which cannot reach");
         } else {
             // The caller cannot even resolve it: refused before the jail exists.
             r.expect(125);
@@ -123,7 +124,7 @@ fn the_home_guard_does_not_trust_home_in_the_environment() {
         let home = match &ctx.who {
             crate::support::Who::Root => std::path::PathBuf::from("/root"),
             _ => {
-                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(ctx.jail_uid()))
+                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(ctx.own_uid()))
                     .unwrap()
                     .unwrap()
                     .dir
@@ -250,13 +251,13 @@ fn a_planted_profile_on_the_search_path_is_not_used() {
             run(c)
         };
         // Another user's file (nobody's; for root, any non-root owner): refused, nothing runs.
-        let stranger = if ctx.is_root() { ctx.jail_uid() } else { 65534 };
+        let stranger = 65534;
         let r = attempt(stranger);
         r.expect(125);
         r.expect_stderr_contains(&format!("is owned by uid {stranger}"));
         r.expect_stderr_contains("is not trusted");
         // The control: the caller's own file (root's for root) is used, and said.
-        let own = if ctx.is_root() { 0 } else { ctx.jail_uid() };
+        let own = ctx.own_uid();
         let r = attempt(own);
         r.expect(0);
         r.expect_stdout_contains("planted");

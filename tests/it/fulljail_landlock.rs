@@ -171,8 +171,9 @@ fn host_sleeper(ctx: &Ctx) -> Sleeper {
     let mut cmd = Command::new("sleep");
     cmd.arg("60").stdin(Stdio::null()).stdout(Stdio::null());
     match &ctx.who {
+        // Root's jail runs as a transient uid no host process has: nobody stands in.
         Who::Root => {
-            cmd.uid(ctx.jail_uid()).gid(65534);
+            cmd.uid(65534).gid(65534);
         }
         Who::User { uid, gid, .. } => {
             cmd.uid(*uid).gid(*gid);

@@ -223,7 +223,7 @@ fn pip_install_installs_a_wheel_from_a_loopback_index_into_the_directory() {
         use std::os::unix::fs::MetadataExt;
         let init = dir.path().join("deps/tjwheel/__init__.py");
         assert_eq!(std::fs::read_to_string(&init).unwrap(), "VALUE = 42\n");
-        assert_eq!(std::fs::metadata(&init).unwrap().uid(), ctx.jail_uid());
+        assert_eq!(std::fs::metadata(&init).unwrap().uid(), ctx.own_uid());
     });
     // The index page and the wheel, once per identity.
     let runs = crate::support::identities().len() as u32;

@@ -101,7 +101,11 @@ fn shell_rw_creates_renames_and_deletes_in_the_directory() {
         );
         use std::os::unix::fs::MetadataExt;
         let owner = std::fs::metadata(p.join("out/deep/new.txt")).unwrap().uid();
-        assert_eq!(owner, ctx.jail_uid(), "files belong to the jail's uid");
+        assert_eq!(
+            owner,
+            ctx.own_uid(),
+            "files belong to the directory's owner"
+        );
     });
 }
 

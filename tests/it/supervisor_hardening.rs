@@ -92,10 +92,13 @@ fn control(uid: u32, gid: u32) {
     assert!(!r.timed_out, "{}", r.dump());
 }
 
-fn check(user_args: &[&str], uid: u32, gid: u32) {
+fn check(user_args: &[&str], pin: Option<&crate::support::Pin>, uid: u32, gid: u32) {
     control(uid, gid);
     let log = tempfile::NamedTempFile::new_in(crate::support::suite_dir()).unwrap();
     let mut cmd = Command::new(crate::support::binary());
+    if let Some(pin) = pin {
+        pin.apply(&mut cmd);
+    }
     cmd.env("TOOLJAIL_TEST_SECRET", "hunter2-supervisor")
         .arg("run")
         .arg("--audit-log")
@@ -159,8 +162,13 @@ fn same_uid_host_processes_cannot_read_or_take_over_the_supervisor() {
     if !crate::support::root_or_skip("the supervisor changes uid only when root starts it") {
         return;
     }
-    // Root without --user: the jail and the supervisor run as nobody.
-    check(&[], 65534, 65534);
+    // Root without --user: the jail and the supervisor run as a transient uid (pinned here, so
+    // the attacker can take it too).
+    let root = crate::support::Ctx {
+        who: crate::support::Who::Root,
+    };
+    let pin = root.pin_jail_uid();
+    check(&[], Some(&pin), pin.uid, pin.uid);
     // Root with --user: the same for that user's other processes.
     let (name, uid, gid) = crate::support::test_user();
     if uid == 65534 {
@@ -169,7 +177,7 @@ fn same_uid_host_processes_cannot_read_or_take_over_the_supervisor() {
             "no test user other than nobody (tests/setup.sh)",
         );
     } else {
-        check(&["--user", &name], uid, gid);
+        check(&["--user", &name], None, uid, gid);
     }
 }
 
@@ -243,8 +251,15 @@ fn a_same_uid_process_racing_root_runs_finds_no_secret_and_steals_no_fd() {
     if !crate::support::root_or_skip("the supervisor changes uid only when root starts it") {
         return;
     }
+    // Root's default jail runs as a transient uid no other process has (docs/jail.md), so the
+    // races are run where a same-uid process can exist: jails of --user nobody and of the test
+    // user.
     let (name, uid, gid) = crate::support::test_user();
-    let mut cases = vec![(vec![], 65534, 65534)];
+    let mut cases = vec![(
+        vec!["--user".to_string(), "nobody".to_string()],
+        65534,
+        65534,
+    )];
     if uid != 65534 {
         cases.push((vec!["--user".to_string(), name], uid, gid));
     }

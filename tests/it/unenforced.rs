@@ -1,5 +1,6 @@
-//! `[budget]` and `[export]` are in the profile format but not enforced by this version: a run
-//! whose profile sets them must refuse to start (exit 125, nothing runs), never run unlimited.
+//! `[budget]` is in the profile format but not enforced by this version: a run whose profile
+//! sets it must refuse to start (exit 125, nothing runs), never run unlimited. (`[export]` is
+//! enforced: tests/it/export.rs.)
 
 use crate::support::{each_identity, profile_file, run};
 
@@ -8,7 +9,6 @@ fn profiles_setting_unenforced_keys_do_not_run() {
     for (section, line) in [
         ("budget", "calls_per_minute = 10"),
         ("budget", "max_identical_calls = 3"),
-        ("export", "to = \"/tmp\"\npatterns = [\"out/*.json\"]"),
     ] {
         let (_dir, profile) =
             profile_file(&format!("extends = [\"default\"]\n[{section}]\n{line}\n"));

@@ -66,10 +66,12 @@ fn bare() -> Policy {
         env: BTreeMap::new(),
         cwd: "/scratch".into(),
         hostname: "t".into(),
+        output: Default::default(),
         export: Export {
             to: None,
             patterns: vec![],
             max_bytes: 0,
+            ..Export::default()
         },
         budget: Budget {
             calls_per_minute: None,

@@ -41,6 +41,12 @@ pub struct Overrides {
     pub cwd: Option<PathBuf>,
     /// `--limit KEY=VALUE`, in order (a later one wins).
     pub limits: Vec<String>,
+    /// `--export-to DIR` (relative to the current directory).
+    pub export_to: Option<PathBuf>,
+    /// `--export PATTERN`, added to the profile's patterns.
+    pub export: Vec<String>,
+    pub stdout_max: Option<String>,
+    pub stderr_max: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -281,7 +287,8 @@ impl Resolver<'_> {
         let cwd = self.cwd(m, ov, &scratch, &binds);
         let hostname = self.hostname(m);
         let isolation = self.isolation(m, ov, &binds);
-        let export = self.export(m, &scratch);
+        let export = self.export(m, ov, &scratch);
+        let output = self.output(m, ov);
         let budget = Budget {
             calls_per_minute: self.budget_count(l.budget.calls_per_minute.as_ref()),
             max_identical_calls: self.budget_count(l.budget.max_identical_calls.as_ref()),
@@ -322,6 +329,7 @@ impl Resolver<'_> {
             cwd,
             hostname,
             export,
+            output,
             budget,
             audit,
             isolation,

@@ -23,6 +23,13 @@ pub enum HardeningKind {
     /// `vm.memfd_noexec = 2`; with [`MFD_HUGETLB`]: EINVAL; without [`MFD_NOEXEC_SEAL`]: the
     /// supervisor makes the memfd with the seal.
     MemfdNoexec,
+    /// A mode with S_ISUID or S_ISGID (06000) in chmod, fchmod, fchmodat, fchmodat2, open,
+    /// openat, creat, mkdir, mkdirat, mknod and mknodat is denied with EPERM; openat2 (whose
+    /// mode is in memory the filter cannot read) gets ENOSYS, and libc falls back to openat.
+    /// Compiled only when the jail can write the host (a read-write bind, or landlock mode's
+    /// host scratch): elsewhere such a file dies with the jail's tmpfs, and the hot open calls
+    /// keep the kernel's allow-by-number cache.
+    SpecialModeBits,
 }
 
 /// One always-denied hardening rule. `key` is what `[syscalls] unsafe_allow` names to lift it.
@@ -118,6 +125,13 @@ pub const HARDENING: &[Hardening] = &[
               vm.memfd_noexec = 2 cannot be set from an unprivileged jail, so the filter \
               enforces it: memfd_create must pass MFD_NOEXEC_SEAL",
     },
+    Hardening {
+        key: "setid-bits",
+        kind: HardeningKind::SpecialModeBits,
+        why: "a setuid or setgid file made through a writable bind stays on the host, owned by \
+              the directory's owner (root, for a root caller's project): anyone who runs it \
+              later gets that owner's privileges",
+    },
 ];
 
 /// The hardening rule that denies calls of `syscall`: the one named after it, or the argument
@@ -130,6 +144,8 @@ pub fn hardening_for_syscall(syscall: &str) -> Option<&'static Hardening> {
         "socket" | "socketpair" => HardeningKind::SocketFamilies,
         "personality" => HardeningKind::Personality,
         "memfd_create" => HardeningKind::MemfdNoexec,
+        "chmod" | "fchmod" | "fchmodat" | "fchmodat2" | "open" | "openat" | "openat2" | "creat"
+        | "mkdir" | "mkdirat" | "mknod" | "mknodat" => HardeningKind::SpecialModeBits,
         _ => HardeningKind::Syscall,
     };
     HARDENING

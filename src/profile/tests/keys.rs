@@ -134,7 +134,8 @@ fn default_profile_resolves_to_the_strict_policy() {
         Export {
             to: None,
             patterns: vec![],
-            max_bytes: 0
+            max_bytes: 0,
+            ..Export::default()
         }
     );
     assert_eq!(
@@ -328,7 +329,10 @@ fn every_key_reaches_the_policy() {
         Export {
             to: Some("/data".into()),
             patterns: vec!["out/*.json".into()],
-            max_bytes: 1 << 20
+            max_bytes: 1 << 20,
+            max_total_bytes: 64 << 20,
+            max_files: 1000,
+            ..Export::default()
         }
     );
     assert_eq!(

@@ -21,3 +21,15 @@ pub mod landlock {
     pub use tooljail::jail::landlock::*;
     pub use tooljail::plan::landlock::*;
 }
+
+/// The export stage's pieces (src/export/): the scratch walk and the rules, for what a jail
+/// cannot make (a device node) but the stage must still refuse.
+pub mod export {
+    pub use tooljail::export::*;
+}
+
+/// The uids root's jails take (tooljail's default transient range).
+pub fn transient_uids() -> std::ops::RangeInclusive<u32> {
+    let r = tooljail::supervisor::transient::DEFAULT_RANGE;
+    r.first..=r.last
+}

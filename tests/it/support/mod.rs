@@ -160,12 +160,41 @@ pub fn init() {
 }
 
 impl Ctx {
-    /// The uid the jail's processes have (nobody when root started tooljail).
-    pub fn jail_uid(&self) -> u32 {
+    /// Whether `uid` is the uid the jail's processes have: for root, a uid of the transient
+    /// range (each call takes one of its own); otherwise the identity's own.
+    pub fn is_jail_uid(&self, uid: u32) -> bool {
         match &self.who {
-            Who::Root => 65534,
-            Who::User { uid, .. } => *uid,
-            Who::Current { uid } => *uid,
+            Who::Root => api::transient_uids().contains(&uid),
+            Who::User { uid: u, .. } | Who::Current { uid: u } => *u == uid,
+        }
+    }
+
+    /// The identity's own uid (root's 0): the owner of the files and directories it makes, and
+    /// so of what its jail creates through `--rw` of them.
+    pub fn own_uid(&self) -> u32 {
+        match &self.who {
+            Who::Root => 0,
+            Who::User { uid, .. } | Who::Current { uid } => *uid,
+        }
+    }
+
+    /// The uid a jail will run as, known before it runs: for root, one transient uid of this
+    /// test's own (`TOOLJAIL_UID_RANGE` of a single id, never handed out twice in this test
+    /// process), to be applied to the command with [`Pin::apply`]; otherwise the identity's own.
+    pub fn pin_jail_uid(&self) -> Pin {
+        match &self.who {
+            Who::Root => {
+                static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let uid = 3_000_000 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Pin {
+                    uid,
+                    range: Some(format!("{uid}-{uid}")),
+                }
+            }
+            Who::User { uid, .. } | Who::Current { uid } => Pin {
+                uid: *uid,
+                range: None,
+            },
         }
     }
 
@@ -198,6 +227,22 @@ impl Ctx {
         };
         cmd.args(args);
         cmd
+    }
+}
+
+/// The jail uid a command will get (see [`Ctx::pin_jail_uid`]).
+#[derive(Debug, Clone)]
+pub struct Pin {
+    pub uid: u32,
+    range: Option<String>,
+}
+
+impl Pin {
+    /// Make `cmd` (a tooljail command) run its jail as [`Pin::uid`].
+    pub fn apply(&self, cmd: &mut Command) {
+        if let Some(r) = &self.range {
+            cmd.env("TOOLJAIL_UID_RANGE", r);
+        }
     }
 }
 
@@ -686,4 +731,36 @@ pub fn run_gets_a_cgroup(ctx: &Ctx) -> bool {
         }
         _ => panic!("neither ran nor refused\n{}", r.dump()),
     }
+}
+
+/// `tooljail run --report DIR/report.json --audit-log DIR/audit.jsonl ARGS…` as `ctx` (a fresh
+/// DIR), with `tweak` applied to the command first: the run and the parsed report, which must
+/// also read back as a `Report` (panics with the dump when there is none).
+pub fn reported_with(
+    ctx: &Ctx,
+    args: &[&str],
+    tweak: impl FnOnce(&mut Command),
+) -> (Run, serde_json::Value) {
+    let dir = records_dir();
+    let report = dir.path().join("report.json");
+    let audit = dir.path().join("audit.jsonl");
+    let mut a: Vec<&str> = vec![
+        "run",
+        "--report",
+        report.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ];
+    a.extend_from_slice(args);
+    let mut cmd = ctx.tooljail(a);
+    tweak(&mut cmd);
+    let r = run(cmd);
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("no report ({e})\n{}", r.dump()));
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("report is not JSON ({e}):\n{text}\n{}", r.dump()));
+    // It is also a Report, the type the audit log and `tooljail audit` read back.
+    serde_json::from_value::<api::report::Report>(v.clone())
+        .unwrap_or_else(|e| panic!("report does not parse as a Report ({e}):\n{text}"));
+    (r, v)
 }

@@ -143,10 +143,11 @@ pub fn workdir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-/// Give `dir` and everything below it to the jail's uid (a no-op when that is us already).
+/// Give `dir` and everything below it to the jail's uid (a no-op when that is us already, and
+/// for root, whose jail writes a `--rw` directory as its owner through an idmapped bind).
 pub fn give_to_jail(ctx: &Ctx, dir: &Path) {
-    let uid = ctx.jail_uid();
-    if nix::unistd::geteuid().as_raw() == uid {
+    let uid = ctx.own_uid();
+    if nix::unistd::geteuid().as_raw() == uid || ctx.is_root() {
         return;
     }
     let out = Command::new("chown")
@@ -224,4 +225,54 @@ pub fn serve(
         }
     });
     Ok((port, hits))
+}
+
+/// A git repository in `p` (holding a README) with one commit, and a change to README left to
+/// commit: what a `git commit -qam` in the jail then records.
+pub fn git_repo_with_a_change(p: &Path) {
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .current_dir(p)
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(["-c", "safe.directory=*"])
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", p)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "host git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main", "."]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "first"]);
+    std::fs::write(p.join("README"), "hello\nagain\n").unwrap();
+}
+
+/// `tooljail run` arguments after the profile: an identity for git, and the commit of
+/// [`git_repo_with_a_change`]'s change with the subject "from the jail".
+pub const GIT_COMMIT: &[&str] = &[
+    "--env",
+    "GIT_AUTHOR_NAME=J",
+    "--env",
+    "GIT_AUTHOR_EMAIL=j@example.invalid",
+    "--env",
+    "GIT_COMMITTER_NAME=J",
+    "--env",
+    "GIT_COMMITTER_EMAIL=j@example.invalid",
+    "--",
+    "git",
+    "commit",
+    "-qam",
+    "from the jail",
+];
+
+/// The subjects of the repository's commits, newest first, one per line.
+pub fn git_subjects(p: &Path) -> String {
+    let log = Command::new("git")
+        .current_dir(p)
+        .args(["-c", "safe.directory=*", "log", "--format=%s"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&log.stdout).into_owned()
 }

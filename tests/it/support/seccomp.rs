@@ -5,7 +5,7 @@
 //! (support::test_user) through setpriv. Every run is bounded by a timeout.
 
 use crate::support::api::policy::{syscalls, Policy, SeccompAction};
-use crate::support::api::seccomp::{self, Denial, Denials, Notifier};
+use crate::support::api::seccomp::{self, Denial, Denials, Event, Notifier};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::Read;
@@ -171,7 +171,7 @@ pub fn run(policy: &Policy, user: Option<u32>, cwd: Option<&Path>, argv: &[&str]
         }
         if rev.get(i).is_some_and(|r| r.contains(PollFlags::POLLIN)) {
             let n = notifier.as_mut().unwrap();
-            if let Some(d) = n.handle().expect("handle notification") {
+            if let Some(Event::Denied(d)) = n.handle(None).expect("handle notification") {
                 summary.record(&d);
                 if d.kill {
                     let _ = child.kill();

@@ -361,3 +361,69 @@ fn memfd_create_is_never_executable() {
         Answer::Deny(DenialRule::Profile, 1)
     );
 }
+
+#[test]
+fn setid_mode_bits_are_refused_only_when_the_jail_writes_the_host() {
+    let writing = |mut p: Policy| {
+        p.isolation.mode = crate::policy::IsolationMode::Landlock;
+        p
+    };
+    // (syscall, position of the mode argument) on each architecture that has the call.
+    let calls: [(&str, usize); 11] = [
+        ("chmod", 1),
+        ("fchmod", 1),
+        ("fchmodat", 2),
+        ("fchmodat2", 2),
+        ("open", 2),
+        ("openat", 3),
+        ("creat", 1),
+        ("mkdir", 1),
+        ("mkdirat", 2),
+        ("mknod", 1),
+        ("mknodat", 2),
+    ];
+    let with_mode = |at: usize, mode: u64| {
+        let mut args = vec![3, 0x1000, 0, 0];
+        args[at] = mode;
+        args
+    };
+    for arch in Arch::ALL {
+        let prog = compile_for(&writing(default_policy()), arch).unwrap();
+        let mut checked = 0;
+        for (name, at) in calls {
+            if arch.number(name).is_none() {
+                continue; // aarch64 has only the *at forms
+            }
+            checked += 1;
+            for bad in [0o4755, 0o2755, 0o6777, 0o4000 | (1 << 33)] {
+                assert_eq!(
+                    shadow_answer(&prog, name, &with_mode(at, bad)),
+                    HARD,
+                    "{name} {bad:#o} on {arch:?}"
+                );
+            }
+            for ok in [0, 0o644, 0o755, 0o1777, 0o6000 << 32] {
+                assert_eq!(
+                    call(&prog, name, &with_mode(at, ok)),
+                    ret::ALLOW,
+                    "{name} {ok:#o} on {arch:?}"
+                );
+            }
+        }
+        assert!(checked >= 6, "{arch:?}");
+        assert_eq!(
+            call(&prog, "openat2", &[3, 0x1000, 0x2000, 24]),
+            ret::ERRNO | libc::ENOSYS as u32
+        );
+        // A jail that writes nothing of the host keeps the cheap rules: by number alone.
+        let tmpfs_only = compile_for(&default_policy(), arch).unwrap();
+        assert_eq!(
+            call(&tmpfs_only, "fchmodat", &with_mode(2, 0o4755)),
+            ret::ALLOW
+        );
+        assert_eq!(
+            call(&tmpfs_only, "openat2", &[3, 0x1000, 0x2000, 24]),
+            ret::ALLOW
+        );
+    }
+}

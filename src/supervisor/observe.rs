@@ -1,0 +1,226 @@
+//! Calls the filter shows the supervisor without asking it to decide: an exec, or a mapping of a
+//! file as executable (a shared library's text). The supervisor looks at which file the call
+//! names and whether the place it lies in refuses exec (a `noexec` bind in the full jail; a
+//! path Landlock gives no execute right in landlock mode), records it, and lets the kernel run
+//! the call (SECCOMP_USER_NOTIF_FLAG_CONTINUE): the kernel alone decides, this only explains
+//! the "Permission denied" a tool then prints, so the report can name the bind and its fix.
+//!
+//! What is read of the calling process (its path argument, its cwd, root and fds, through
+//! /proc/PID) is read by a process that already has every capability over the jail's user
+//! namespace; the notification id is checked afterwards so a pid reused meanwhile is never
+//! attributed. Nothing read here changes what the call does.
+
+use crate::policy::{IsolationMode, NetMode, Policy};
+use serde::Serialize;
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// What the command tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attempt {
+    /// execve/execveat of a file, or the access(X_OK) check tools make first.
+    Exec,
+    /// mmap of a file with PROT_EXEC (loading a shared library, a Python C extension, a
+    /// native Node module).
+    MapExec,
+    /// connect of a TCP (or, without a route out, any inet) socket.
+    Connect,
+}
+
+/// One refused attempt: the file as the jail sees it, or the address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Blocked {
+    pub attempt: Attempt,
+    pub target: Target,
+}
+
+/// What a refused attempt named.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    Path(PathBuf),
+    Address(std::net::SocketAddr),
+}
+
+/// Longest path read from a caller's memory (PATH_MAX).
+const PATH_MAX: usize = 4096;
+/// Distinct refused attempts kept per run; a build that retries the same file stays one entry.
+pub const MAX_BLOCKED: usize = 16;
+
+/// The file an observed call of `pid` names, if the place it lies in refuses exec. `None` for
+/// a call that will succeed as far as exec rights go, and whenever the file cannot be found
+/// (the caller died, a path that does not exist: the kernel's own error says enough).
+///
+/// How a refusal is recognised: in the full jail, the file system is mounted `noexec` (every
+/// bind without exec, and the scratch, are); in landlock mode, the place the Policy puts the
+/// path in has no exec right (mappings are not Landlock's to refuse). A connect: see
+/// [`connect`].
+pub fn inspect(pid: u32, syscall: &str, args: &[u64; 6], policy: &Policy) -> Option<Blocked> {
+    if syscall == "connect" {
+        return connect(pid, args, policy);
+    }
+    let landlock = (policy.isolation.mode == IsolationMode::Landlock).then_some(policy);
+    let (attempt, file) = match syscall {
+        "execve" => (Attempt::Exec, open_path(pid, libc::AT_FDCWD, args[0])?),
+        "execveat" => {
+            let dirfd = int_arg(args[0]);
+            let empty = args[4] & u64::from(libc::AT_EMPTY_PATH.unsigned_abs()) != 0;
+            match read_cstring(pid, args[1]) {
+                Some(p) if !(empty && p.is_empty()) => (Attempt::Exec, open_in(pid, dirfd, &p)?),
+                _ => (Attempt::Exec, open_fd(pid, dirfd)?),
+            }
+        }
+        "mmap" => (Attempt::MapExec, open_fd(pid, int_arg(args[4]))?),
+        // The X_OK check tools make before an exec (the filter passes only those).
+        "access" => (Attempt::Exec, open_path(pid, libc::AT_FDCWD, args[0])?),
+        "faccessat" | "faccessat2" => (Attempt::Exec, open_path(pid, int_arg(args[0]), args[1])?),
+        _ => return None,
+    };
+    // Only files are executed: X_OK of a directory asks whether it can be searched.
+    let st = nix::sys::stat::fstat(file.as_raw_fd()).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    let refused = match landlock {
+        None => nix::sys::statvfs::fstatvfs(&file)
+            .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_NOEXEC)),
+        Some(policy) => {
+            attempt == Attempt::Exec && policy.place_of(&path).is_some_and(|p| !p.exec())
+        }
+    };
+    refused.then_some(Blocked {
+        attempt,
+        target: Target::Path(path),
+    })
+}
+
+/// connect(fd, addr, len): refused when it leaves a jail without a route out (network mode
+/// none or loopback: any inet address but loopback), or, in host mode (and landlock mode, whose
+/// Landlock handles TCP), when a TCP socket names a port outside `[network] tcp_connect`.
+fn connect(pid: u32, args: &[u64; 6], policy: &Policy) -> Option<Blocked> {
+    let len = usize::try_from(args[2]).ok()?.min(128);
+    let raw = read_bytes(pid, args[1], len)?;
+    let family = u16::from_ne_bytes([*raw.first()?, *raw.get(1)?]);
+    let port = u16::from_be_bytes([*raw.get(2)?, *raw.get(3)?]);
+    let ip: std::net::IpAddr = match i32::from(family) {
+        libc::AF_INET => {
+            let o: [u8; 4] = raw.get(4..8)?.try_into().ok()?;
+            std::net::Ipv4Addr::from(o).into()
+        }
+        libc::AF_INET6 => {
+            let o: [u8; 16] = raw.get(8..24)?.try_into().ok()?;
+            std::net::Ipv6Addr::from(o).into()
+        }
+        _ => return None,
+    };
+    let loopback = match ip {
+        std::net::IpAddr::V4(a) => a.is_loopback(),
+        std::net::IpAddr::V6(a) => {
+            a.is_loopback() || a.to_ipv4_mapped().is_some_and(|m| m.is_loopback())
+        }
+    };
+    let private_net = policy.network.mode != NetMode::Host;
+    let landlock = policy.isolation.mode == IsolationMode::Landlock;
+    let refused = if private_net && !landlock {
+        !loopback
+    } else {
+        // Landlock limits TCP only: ask the socket what it is.
+        is_tcp(pid, args[0])? && !policy.network.tcp_connect.contains(&port)
+    };
+    refused.then_some(Blocked {
+        attempt: Attempt::Connect,
+        target: Target::Address(std::net::SocketAddr::new(ip, port)),
+    })
+}
+
+/// Whether `pid`'s descriptor `fd` (an int argument) is a TCP (SOCK_STREAM inet) socket.
+fn is_tcp(pid: u32, fd: u64) -> Option<bool> {
+    let pidfd = crate::sys::process::pidfd_open(i32::try_from(pid).ok()?).ok()?;
+    let sock = crate::sys::process::pidfd_getfd(pidfd.as_fd(), int_arg(fd)).ok()?;
+    let ty = nix::sys::socket::getsockopt(&sock, nix::sys::socket::sockopt::SockType).ok()?;
+    Some(ty == nix::sys::socket::SockType::Stream)
+}
+
+/// `len` bytes at `addr` in `pid`'s memory.
+fn read_bytes(pid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut buf = vec![0u8; len];
+    mem.read_exact_at(&mut buf, addr).ok()?;
+    Some(buf)
+}
+
+/// An `int` argument (a dirfd, an fd): the low 32 bits, sign included.
+fn int_arg(arg: u64) -> i32 {
+    i32::from_ne_bytes(u32::try_from(arg & 0xffff_ffff).unwrap_or(0).to_ne_bytes())
+}
+
+/// The NUL-terminated string at `addr` in `pid`'s memory (at most [`PATH_MAX`] bytes).
+fn read_cstring(pid: u32, addr: u64) -> Option<Vec<u8>> {
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut buf = vec![0u8; PATH_MAX];
+    let mut got = 0;
+    // A string may end before a page the process cannot read: read up to each page end.
+    while got < PATH_MAX {
+        let at = addr.checked_add(got as u64)?;
+        let to_page_end = 4096 - usize::try_from(at % 4096).ok()?;
+        let want = to_page_end.min(PATH_MAX - got);
+        let n = mem.read_at(&mut buf[got..got + want], at).ok()?;
+        if n == 0 {
+            return None;
+        }
+        if let Some(end) = buf[got..got + n].iter().position(|b| *b == 0) {
+            buf.truncate(got + end);
+            return Some(buf);
+        }
+        got += n;
+    }
+    None
+}
+
+/// Open (O_PATH) the file `pid` names by the path at `addr`, relative to `dirfd` as the kernel
+/// would resolve it for that process.
+fn open_path(pid: u32, dirfd: i32, addr: u64) -> Option<OwnedFd> {
+    open_in(pid, dirfd, &read_cstring(pid, addr)?)
+}
+
+/// Open `path` as `pid` sees it: absolute paths below its root, relative ones below its cwd (or
+/// `dirfd`), symlinks resolved inside its root.
+fn open_in(pid: u32, dirfd: i32, path: &[u8]) -> Option<OwnedFd> {
+    let path = PathBuf::from(OsString::from_vec(path.to_vec()));
+    let absolute = if path.is_absolute() {
+        path
+    } else {
+        let base = if dirfd == libc::AT_FDCWD {
+            format!("/proc/{pid}/cwd")
+        } else {
+            format!("/proc/{pid}/fd/{dirfd}")
+        };
+        std::fs::read_link(base).ok()?.join(path)
+    };
+    let root = std::fs::File::open(format!("/proc/{pid}/root")).ok()?;
+    let relative = absolute.strip_prefix("/").unwrap_or(&absolute);
+    let relative = if relative.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        relative
+    };
+    crate::sys::mount::open_in_root(root.as_fd(), relative).ok()
+}
+
+/// Open (O_PATH) the file behind `pid`'s descriptor `fd`.
+fn open_fd(pid: u32, fd: i32) -> Option<OwnedFd> {
+    if fd < 0 {
+        return None;
+    }
+    nix::fcntl::open(
+        format!("/proc/{pid}/fd/{fd}").as_str(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()
+    .map(crate::sys::fd::claim)
+}
