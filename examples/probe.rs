@@ -34,9 +34,12 @@
 //!                                           (fd, "", AT_EMPTY_PATH) or proc (/proc/self/fd/N);
 //!                                           ok when the copy ran (`probe exit42`)
 //!   probe exit42          exit with status 42 (what memfd-exec runs)
-//!   probe thief SECS NEEDLE ANCESTOR  on the host, as the jail's uid: for SECS seconds, over
-//!                         and over, every process named `tooljail` that descends from pid
-//!                         ANCESTOR (within 4 generations) is attacked as another process of
+//!   probe thief SECS NEEDLE ANCESTOR MARK  on the host, as the jail's uid: for SECS seconds,
+//!                         over and over, every process named `tooljail` that descends from pid
+//!                         ANCESTOR (within 4 generations) through a process whose command line
+//!                         holds MARK (the race's own runs: the test suite runs other tooljail
+//!                         calls as the test user at the same time, whose processes are that
+//!                         user's own to take) is attacked as another process of
 //!                         its uid would: its /proc/PID/environ searched for NEEDLE, fds 3-19
 //!                         taken with pidfd_getfd and opened through /proc/PID/fd/N. One line
 //!                         per success, `{"stole":"environ"|"getfd"|"procfd","pid":P,"fd":N,
@@ -635,8 +638,32 @@ fn descends(mut pid: i32, ancestor: i32) -> bool {
     false
 }
 
+/// Whether `pid` or one of its ancestors below `ancestor` (within 4 generations) has `mark` in
+/// its command line. Pid 1 of a jail scrubs its own, so its supervisor's is the one that holds it.
+fn marked(mut pid: i32, ancestor: i32, mark: &str) -> bool {
+    for _ in 0..5 {
+        if pid == ancestor || pid <= 1 {
+            return false;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.windows(mark.len()).any(|w| w == mark.as_bytes()) {
+            return true;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        match status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            Some(parent) => pid = parent,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// `probe thief`: see the module's comment.
-fn thief(secs: u64, needle: &str, ancestor: i32) -> i32 {
+fn thief(secs: u64, needle: &str, ancestor: i32, mark: &str) -> i32 {
     use std::collections::HashSet;
     use std::os::unix::fs::MetadataExt;
     // SAFETY: getuid has no preconditions.
@@ -667,7 +694,10 @@ fn thief(secs: u64, needle: &str, ancestor: i32) -> i32 {
                 continue;
             };
             let comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm != b"tooljail\n" || !descends(pid, ancestor) {
+            if comm != b"tooljail\n"
+                || !descends(pid, ancestor)
+                || (!mark.is_empty() && !marked(pid, ancestor, mark))
+            {
                 continue;
             }
             if std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == me) {
@@ -765,6 +795,7 @@ fn main() {
             count(1),
             args.get(2).map_or("", String::as_str),
             args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1),
+            args.get(4).map_or("", String::as_str),
         ),
         Some(other) => {
             eprintln!(

@@ -188,6 +188,7 @@ fn same_uid_host_processes_cannot_read_or_take_over_the_supervisor() {
 fn race(user_args: &[&str], uid: u32, gid: u32) -> (Vec<String>, u64, usize) {
     const SECRET: &str = "hunter2-race";
     let probe = crate::support::Probe::new();
+    let records = crate::support::records_dir();
     let mut thief_cmd = Command::new("setpriv");
     thief_cmd
         .args([
@@ -196,10 +197,12 @@ fn race(user_args: &[&str], uid: u32, gid: u32) -> (Vec<String>, u64, usize) {
             "--clear-groups".into(),
         ])
         .args(["--", &probe.bin, "thief", "4", SECRET])
-        // Only the jails this test starts: other tests run tooljail as the test user too.
-        .arg(std::process::id().to_string());
+        // Only the jails this race starts, marked by their records directory on their command
+        // line: other tests run tooljail as the test user at the same time, and a user may of
+        // course take the descriptors of its own tooljail.
+        .arg(std::process::id().to_string())
+        .arg(records.path());
     let thief = spawn(&mut thief_cmd);
-    let records = crate::support::records_dir();
     let log = records.path().join("audit.jsonl");
     let started = std::time::Instant::now();
     let mut runs = 0;
