@@ -31,12 +31,11 @@ MUTATIONS=$(cat <<'EOF'
 setsid @@ jail_net::no_controlling_terminal_to_inject_into @@ nix::unistd::setsid\(\)\.map_err\([^;]*\)\?; @@
 capability drop @@ jail::no_capabilities_and_no_new_privileges @@ (?:\w+::)*caps::drop_all\([^;\n]*\)\?;(?=(?:\s*//[^\n]*)*\s*nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)) @@
 no_new_privs @@ jail::no_capabilities_and_no_new_privileges @@ nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)[^;]*\?; @@
-supervisor dumpable @@ supervisor_hardening::same_uid_host_processes_cannot_read_or_take_over_the_supervisor @@ nix::sys::prctl::set_dumpable\(false\)\s*\.map_err\(\|e\| Error::setup\("set the supervisor non-dumpable"[^;]*\?; @@
-pid 1 dumpable @@ supervisor_hardening::same_uid_host_processes_cannot_read_or_take_over_the_supervisor @@ nix::sys::prctl::set_dumpable\(false\)\.map_err\(\|e\| step\("set pid 1 non-dumpable"\)[^;]*\?; @@
+supervisor dumpable @@ supervisor_hardening::a_same_uid_process_racing_root_runs_finds_no_secret_and_steals_no_fd @@ let dumpable_clone = mapper\.is_none\(\); @@ let dumpable_clone = true;
 syslog allowed @@ seccomp_probe::probe_checks_pass_and_every_denial_is_named fulljail_seccomp::probe_checks_pass_in_the_jail_and_every_denial_is_reported @@ deny\("syslog", "[^"]*"\), @@
 syslog allowed @@ - @@ (name: "@system-service",.*?members: &\[) @@ \1 "syslog",
 fd close @@ jail::caller_fds_are_not_inherited @@ process::close_fds_except\(&keep\)\.map_err\(step\("close inherited fds"\)\)\?; @@
-fd close @@ - @@ if let Err\(e\) = process::close_fds_except\(&keep\) \{ @@ if let Err(e) = std::io::Result::<()>::Ok(()) {
+fd close @@ - @@ if let Err\(e\) = process::close_fds_except\(&\[\]\) \{ @@ if let Err(e) = std::io::Result::<()>::Ok(()) {
 fd close @@ - @@ process::close_range\(3, libc::CLOSE_RANGE_CLOEXEC\)\.map_err\([^;]*\)\?; @@
 bind nosuid @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec @@ (fn attach_bind\(.*?let mut attrs = )NOSUID \| NODEV; @@ \1NODEV;
 rw bind exec @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec jail::a_writable_bind_runs_nothing_unless_exec_is_asked_for @@ (fn attach_bind\(.*?)if !bind\.exec \{\s*attrs \|= NOEXEC;\s*\} @@ \1

@@ -10,6 +10,9 @@
 # the full jail (`tooljail run`, default profile: namespaces + Landlock + rlimits + the filter,
 # served by tooljail's own supervisor). The last line is the filter's cost per allowed call in
 # the full jail: jail minus bare.
+# Then the limit watch points (src/plan/seccomp/watch.rs): mmap and close in the jail with the
+# default limits (watched: rlimits enforce them here) and with them unlimited (not watched),
+# alternated; the difference is what the watch points cost each call that does not match.
 # Usage: benches/seccomp.sh [CALLS]
 #   Builds the release binary and examples first, unless TOOLJAIL=path/to/tooljail is given (then
 #   the examples in target/release/examples must exist: use that to run it as another user).
@@ -76,3 +79,23 @@ set -- "$1" "$2" $(stats "$tmp/ours") $(stats "$tmp/seccompiler")
 echo "# getppid under the @system-service allow-list alone: tooljail's compiler vs seccompiler's"
 echo "$@" | awk '{ printf "tooljail      %8.1f %8.1f  (%+.1f over bare)\n", $3, $4, $3 - $1
                   printf "seccompiler   %8.1f %8.1f  (%+.1f over bare)\n", $5, $6, $5 - $1 }'
+
+# The limit watch points: the same calls with the limits watched (defaults) and unwatched.
+unwatched="--limit open_files=unlimited --limit memory=unlimited"
+: > "$tmp/w"
+for mode in bench-mmap bench-close; do
+    calls=$n
+    : > "$tmp/on"
+    : > "$tmp/off"
+    r=0
+    while [ "$r" -lt "$rounds" ]; do
+        jail "$probe" "$mode" "$calls" | ns >> "$tmp/on"
+        # shellcheck disable=SC2086
+        "$TOOLJAIL" run --audit-log "$tmp/audit.jsonl" --ro "$tmp" $unwatched -- "$probe" "$mode" "$calls" | ns >> "$tmp/off"
+        r=$((r + 1))
+    done
+    set -- $(stats "$tmp/off") $(stats "$tmp/on")
+    echo "$mode $@" >> "$tmp/w"
+done
+echo "# limit watch points over $rounds alternated rounds (ns per call): median unwatched, watched, cost"
+awk '{ printf "%-12s %10.1f %10.1f %+10.1f\n", $1, $2, $4, $4 - $2 }' "$tmp/w"

@@ -206,13 +206,17 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__audit)
-            opts="-v -h --log --state --user --since --until --tool --session --outcome --json --verbose --log-format --help"
+            opts="-v -h --audit-log --log --state --verify --user --since --until --tool --session --outcome --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -131,7 +131,7 @@ json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -l json -d 'Print the findings as JSON'
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log -d 'The audit log to read (default: the invoking user\'s default log)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log -l audit-log -d 'The audit log to read (default: the invoking user\'s default log)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l state -d 'Read the audit records of a state store instead (`sqlite:PATH` or `postgres://...`): a fleet\'s records in one place' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l user -d 'Only runs by this user (name or uid, invoking or effective)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l since -d 'Only runs started at or after T (RFC 3339, or a duration ago such as `2h`)' -r
@@ -148,6 +148,7 @@ cancelled\t'The caller cancelled the call: tooljail got SIGINT, SIGTERM or SIGHU
 setup_error\t'The jail could not be built or the command could not be executed; it never ran'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l verify -d 'Check the log\'s hash chain instead of listing records: name the first record that was removed, changed or inserted (exit 1), or say it is whole (exit 0)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l json -d 'Print matching records as JSON lines instead of a table'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -14,6 +14,9 @@
 //!   probe x32             getpid with the x32 bit set: must die of SIGSYS
 //!   probe bench N         N getppid syscalls (allowed): ns per call
 //!   probe bench-denied N  N ptrace calls (always denied): ns per call
+//!   probe bench-mmap N    N mmap(NULL, 0) calls (EINVAL at once): the filter's cost on a
+//!                         call with an argument rule (the memory watch point's)
+//!   probe bench-close N   N close(-1) calls (EBADF): likewise for close (open files')
 //!   probe unknown-flood N N syscalls numbered 1000, 1001, ... (no such syscall anywhere):
 //!                         `{"flood":N,"failed":F,"errnos":[...]}`
 //!   probe ops OP...       one line per OP, `{"op":OP,"got":"ok"|ERRNO}`, exit 0; for the
@@ -31,6 +34,17 @@
 //!                                           (fd, "", AT_EMPTY_PATH) or proc (/proc/self/fd/N);
 //!                                           ok when the copy ran (`probe exit42`)
 //!   probe exit42          exit with status 42 (what memfd-exec runs)
+//!   probe thief SECS NEEDLE ANCESTOR MARK  on the host, as the jail's uid: for SECS seconds,
+//!                         over and over, every process named `tooljail` that descends from pid
+//!                         ANCESTOR (within 4 generations) through a process whose command line
+//!                         holds MARK (the race's own runs: the test suite runs other tooljail
+//!                         calls as the test user at the same time, whose processes are that
+//!                         user's own to take) is attacked as another process of
+//!                         its uid would: its /proc/PID/environ searched for NEEDLE, fds 3-19
+//!                         taken with pidfd_getfd and opened through /proc/PID/fd/N. One line
+//!                         per success, `{"stole":"environ"|"getfd"|"procfd","pid":P,"fd":N,
+//!                         "what":LINK}`, then `{"thief":"done","rounds":R,"seen":S}` (S: the
+//!                         distinct tooljail processes of our uid seen, to show the race ran)
 //!
 //! Needs only `libc`, so it runs in a jail that holds nothing but its binary.
 #![allow(
@@ -44,6 +58,7 @@
     reason = "a probe that makes raw syscalls with deliberately odd arguments, from inside the jail"
 )]
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::Instant;
 
 /// A raw syscall: `Ok(return value)` or `Err(errno)`.
@@ -604,6 +619,149 @@ fn ops(specs: &[String]) -> i32 {
     0
 }
 
+/// Whether `ancestor` is among the 4 parents above `pid` (`PPid:` of /proc/PID/status).
+fn descends(mut pid: i32, ancestor: i32) -> bool {
+    for _ in 0..4 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let Some(parent) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        else {
+            return false;
+        };
+        if parent == ancestor {
+            return true;
+        }
+        pid = parent;
+    }
+    false
+}
+
+/// Whether `pid` or one of its ancestors below `ancestor` (within 4 generations) has `mark` in
+/// its command line. Pid 1 of a jail scrubs its own, so its supervisor's is the one that holds it.
+fn marked(mut pid: i32, ancestor: i32, mark: &str) -> bool {
+    for _ in 0..5 {
+        if pid == ancestor || pid <= 1 {
+            return false;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.windows(mark.len()).any(|w| w == mark.as_bytes()) {
+            return true;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        match status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            Some(parent) => pid = parent,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// `probe thief`: see the module's comment.
+fn thief(secs: u64, needle: &str, ancestor: i32, mark: &str) -> i32 {
+    use std::collections::HashSet;
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: getuid has no preconditions.
+    let me = unsafe { libc::getuid() };
+    let deadline = Instant::now() + std::time::Duration::from_secs(secs);
+    let mut seen: HashSet<i32> = HashSet::new();
+    let mut said: HashSet<String> = HashSet::new();
+    let mut rounds = 0u64;
+    let link = |path: &str| {
+        std::fs::read_link(path).map_or_else(|e| format!("?{e}"), |l| l.display().to_string())
+    };
+    let mut say = |line: String| {
+        if said.insert(line.clone()) && said.len() < 200 {
+            println!("{line}");
+        }
+    };
+    while Instant::now() < deadline {
+        rounds += 1;
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            break;
+        };
+        for entry in dir.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm != b"tooljail\n"
+                || !descends(pid, ancestor)
+                || (!mark.is_empty() && !marked(pid, ancestor, mark))
+            {
+                continue;
+            }
+            if std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == me) {
+                seen.insert(pid);
+            }
+            // What is taken is said unless the process exec'd meanwhile (comm changed: it is the
+            // command now) and what was taken is a descriptor: then it is the command's own
+            // (its loader's /etc/ld.so.cache, a library), not tooljail's; descriptors tooljail
+            // leaks into the command are jail::caller_fds_are_not_inherited's to catch. A secret
+            // in its environment is said either way.
+            let mut found: Vec<(String, bool)> = Vec::new();
+            if let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) {
+                if !needle.is_empty() && env.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    found.push((
+                        format!(r#"{{"stole":"environ","pid":{pid},"fd":0,"what":""}}"#),
+                        false,
+                    ));
+                }
+            }
+            if let Ok(pidfd) = sys(libc::SYS_pidfd_open, [pid as usize, 0, 0, 0, 0, 0]) {
+                for n in 3..20usize {
+                    if let Ok(fd) = sys(libc::SYS_pidfd_getfd, [pidfd as usize, n, 0, 0, 0, 0]) {
+                        let what = link(&format!("/proc/self/fd/{fd}"));
+                        found.push((
+                            format!(r#"{{"stole":"getfd","pid":{pid},"fd":{n},"what":"{what}"}}"#),
+                            true,
+                        ));
+                        // SAFETY: `fd` is the descriptor pidfd_getfd just gave us.
+                        unsafe { libc::close(fd as i32) };
+                    }
+                }
+                // SAFETY: `pidfd` is the descriptor pidfd_open just gave us.
+                unsafe { libc::close(pidfd as i32) };
+            }
+            for n in 3..20 {
+                let path = format!("/proc/{pid}/fd/{n}");
+                let opened = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&path);
+                if let Ok(f) = opened {
+                    use std::os::fd::AsRawFd;
+                    let what = link(&format!("/proc/self/fd/{}", f.as_raw_fd()));
+                    found.push((
+                        format!(r#"{{"stole":"procfd","pid":{pid},"fd":{n},"what":"{what}"}}"#),
+                        true,
+                    ));
+                }
+            }
+            let execd = std::fs::read(format!("/proc/{pid}/comm")).unwrap_or_default() != comm;
+            for (line, is_fd) in found {
+                if !(execd && is_fd) {
+                    say(line);
+                }
+            }
+        }
+    }
+    println!(
+        r#"{{"thief":"done","rounds":{rounds},"seen":{}}}"#,
+        seen.len()
+    );
+    0
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let count = |i: usize| -> u64 { args.get(i).and_then(|s| s.parse().ok()).unwrap_or(100_000) };
@@ -618,13 +776,32 @@ fn main() {
             "ptrace-denied",
             count(1),
         ),
+        Some("bench-mmap") => bench(
+            libc::SYS_mmap,
+            [0, 0, 3, 0x22, usize::MAX, 0],
+            "mmap-einval",
+            count(1),
+        ),
+        Some("bench-close") => bench(
+            libc::SYS_close,
+            [usize::MAX, 0, 0, 0, 0, 0],
+            "close-ebadf",
+            count(1),
+        ),
         Some("ops") => ops(&args[1..]),
         Some("unknown-flood") => unknown_flood(count(1)),
         Some("exit42") => 42,
+        Some("thief") => thief(
+            count(1),
+            args.get(2).map_or("", String::as_str),
+            args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1),
+            args.get(4).map_or("", String::as_str),
+        ),
         Some(other) => {
             eprintln!(
                 "probe: unknown mode {other:?} \
-                 (checks|int80|x32|bench N|bench-denied N|unknown-flood N|ops OP...|exit42)"
+                 (checks|int80|x32|bench N|bench-denied N|bench-mmap N|bench-close N|\
+                 unknown-flood N|ops OP...|exit42|thief SECS NEEDLE ANCESTOR)"
             );
             2
         }

@@ -121,12 +121,21 @@ pub struct ManArgs {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// The audit log to read (default: the invoking user's default log).
-    #[arg(long, value_name = "PATH", conflicts_with = "state")]
+    #[arg(
+        long,
+        visible_alias = "audit-log",
+        value_name = "PATH",
+        conflicts_with = "state"
+    )]
     pub log: Option<PathBuf>,
     /// Read the audit records of a state store instead (`sqlite:PATH` or `postgres://...`):
     /// a fleet's records in one place.
     #[arg(long, value_name = "URL")]
     pub state: Option<String>,
+    /// Check the log's hash chain instead of listing records: name the first record that was
+    /// removed, changed or inserted (exit 1), or say it is whole (exit 0).
+    #[arg(long, conflicts_with_all = ["user", "since", "until", "tool", "session", "outcome", "json", "state"])]
+    pub verify: bool,
     /// Only runs by this user (name or uid, invoking or effective).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,

@@ -22,8 +22,10 @@ pub mod preflight;
 pub mod profile;
 pub mod relay;
 pub mod report;
+pub mod sink;
 pub mod state;
 pub mod supervisor;
 pub mod sys;
+pub mod tty;
 
 pub use error::{Error, ErrorKind, Result};

@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     };
     let verbose = cli.global.verbose;
     init_logging(verbose, cli.global.log_format);
-    match tooljail::commands::dispatch(cli) {
+    let code = match tooljail::commands::dispatch(cli) {
         Ok(code) => exit_code(code),
         Err(e) => {
             eprintln!("tooljail: {e}");
@@ -41,7 +41,13 @@ fn main() -> ExitCode {
             }
             exit_code(e.exit_code())
         }
-    }
+    };
+    // Nothing tooljail holds may outlive its memory: a process that exits loses its address
+    // space before its descriptors, and in between any process of the same uid may take them
+    // (pidfd_getfd, /proc/PID/fd: with no memory left the kernel checks the uid alone). So the
+    // report, the audit log and every other descriptor above stderr are closed first.
+    let _ = tooljail::sys::process::close_range(3, 0);
+    code
 }
 
 /// When clap refused a word that is no option (`tooljail ls -l`), the word and the command

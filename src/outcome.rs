@@ -3,7 +3,8 @@
 
 use crate::plan::limits::{LimitPlan, Mechanism};
 use crate::policy::Limits;
-use crate::report::{DenialKind, DeniedSyscall, PolicyDenial, StoppedBy};
+use crate::report::{DenialKind, DeniedSyscall, MayHaveBeen, PolicyDenial, StoppedBy};
+use crate::supervisor::witness::Witnessed;
 
 /// Evidence gathered when the jail ended, for attribution. Every field is something tooljail
 /// observed, never a guess from the command's output.
@@ -32,6 +33,9 @@ pub struct Evidence {
     /// Most tasks the jail held at once, sampled from outside while it ran (a lower bound of the
     /// true peak: a burst between two samples is missed).
     pub tasks_peak: Option<u64>,
+    /// What the seccomp filter's limit watch points showed: refused forks and mappings, full
+    /// descriptor tables (`supervisor::witness`).
+    pub witnessed: Witnessed,
 }
 
 /// With RLIMIT_DATA, a failed command whose largest process reached this share of the limit
@@ -115,6 +119,21 @@ pub fn attribute(limits: &Limits, plan: &LimitPlan, ev: &Evidence) -> Option<Sto
             );
         }
     }
+    if let Some(m) = &ev.witnessed.refused_mapping {
+        return stop(
+            "memory",
+            format!(
+                "{} asked to map {} MiB at once, more than its {} of {} MiB by itself: refused \
+                 with ENOMEM ({} such request{} seen)",
+                m.program,
+                m.bytes >> 20,
+                m.rlimit,
+                m.limit >> 20,
+                m.count,
+                if m.count == 1 { "" } else { "s" }
+            ),
+        );
+    }
     if let (Mechanism::Rlimit, Some(max)) = (plan.processes, limits.processes) {
         // RLIMIT_NPROC refuses a fork (EAGAIN) once the jail's user namespace holds `max` tasks
         // of its uid; every task of the jail has that uid, pid 1 included. It sends no signal
@@ -153,6 +172,40 @@ pub fn attribute(limits: &Limits, plan: &LimitPlan, ev: &Evidence) -> Option<Sto
         }
     }
     None
+}
+
+/// Limits the evidence shows reached without showing what they refused (the caller keeps
+/// them only when the command failed): a process seen holding every descriptor RLIMIT_NOFILE
+/// allows. The kernel refuses the next open with EMFILE and counts nothing, and the process
+/// may have closed some before it failed, or failed for another reason.
+pub fn may_have_been(ev: &Evidence) -> Vec<MayHaveBeen> {
+    let mut out = Vec::new();
+    if let Some(t) = &ev.witnessed.full_table {
+        out.push(MayHaveBeen {
+            kind: "limit".into(),
+            name: "open_files".into(),
+            evidence: format!(
+                "{} held every file descriptor from {} to {}, the last its limit of {} allows \
+                 ({}{}), so an open, socket, pipe or dup failed with EMFILE (RLIMIT_NOFILE)",
+                t.program,
+                t.from,
+                t.limit - 1,
+                t.limit,
+                t.when,
+                if t.count > 1 {
+                    format!("; seen {} times", t.count)
+                } else {
+                    String::new()
+                }
+            ),
+            uncertain: "the kernel refuses an open past RLIMIT_NOFILE with EMFILE and keeps no \
+                        record of it: tooljail saw the descriptor table full, not a refused open"
+                .into(),
+            remedy: limit_remedy("open_files"),
+            liftable: true,
+        });
+    }
+    out
 }
 
 /// A [`StoppedBy`] with the remedy for `name` ([`limit_remedy`] or [`rule_remedy`]).
@@ -477,6 +530,53 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(attribute(&l, &cg, &ev), None);
+    }
+
+    #[test]
+    fn a_refused_mapping_is_named_and_a_full_table_may_have_been() {
+        use crate::supervisor::witness::{FullTable, RefusedMapping};
+        let l = limits();
+        let p = plan(&l, false);
+        let ev = |w: Witnessed| Evidence {
+            witnessed: w,
+            ..Default::default()
+        };
+        let map = ev(Witnessed {
+            refused_mapping: Some(RefusedMapping {
+                count: 1,
+                bytes: 1 << 30,
+                limit: 256 << 20,
+                rlimit: "RLIMIT_DATA",
+                program: "python3".into(),
+            }),
+            ..Default::default()
+        });
+        let s = attribute(&l, &p, &map).unwrap();
+        assert_eq!(s.name, "memory");
+        assert!(
+            s.evidence.starts_with(
+                "python3 asked to map 1024 MiB at once, more than its RLIMIT_DATA of 256 MiB by \
+                 itself: refused with ENOMEM (1 such request seen)"
+            ),
+            "{s:?}"
+        );
+        assert!(may_have_been(&map).is_empty());
+        let full = ev(Witnessed {
+            full_table: Some(FullTable {
+                count: 1,
+                limit: 32,
+                from: 0,
+                program: "python3".into(),
+                when: "closing descriptor 31".into(),
+            }),
+            ..Default::default()
+        });
+        assert_eq!(attribute(&l, &p, &full), None);
+        let m = may_have_been(&full);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].name, "open_files");
+        assert!(m[0].remedy.contains("--limit open_files="), "{m:?}");
+        assert!(m[0].uncertain.contains("EMFILE"), "{m:?}");
     }
 
     #[test]

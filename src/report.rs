@@ -3,9 +3,8 @@
 
 use crate::error::{exit, Error};
 use serde::{Deserialize, Serialize};
-use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub const SCHEMA: &str = "tooljail.report/1";
 
@@ -35,6 +34,23 @@ pub enum Outcome {
     // `setup-error` is accepted on the command line too.
     #[value(alias = "setup-error")]
     SetupError,
+}
+
+/// A limit that may have stopped the command: reached, by the evidence, but the kernel keeps
+/// no record of what it refused, so tooljail cannot say it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MayHaveBeen {
+    /// `limit`.
+    pub kind: String,
+    /// `open_files`, ...: the names of `stopped_by`.
+    pub name: String,
+    /// What tooljail saw, in words.
+    pub evidence: String,
+    /// Why that is not certainty.
+    pub uncertain: String,
+    /// The flag or profile key that lifts it.
+    pub remedy: String,
+    pub liftable: bool,
 }
 
 /// Which limit or rule stopped the command.
@@ -163,7 +179,7 @@ pub struct Resources {
     /// Tasks (processes and threads) the jail held when the command ended, the command
     /// included, as the jail's pid 1 counted them.
     pub tasks_at_end: Option<u64>,
-    /// Most tasks the jail held at once, sampled by the supervisor every 50 ms (only when
+    /// Most tasks the jail held at once, sampled by the supervisor every 10 ms (only when
     /// RLIMIT_NPROC enforces the process limit).
     pub tasks_peak: Option<u64>,
 }
@@ -191,6 +207,11 @@ pub struct Report {
     /// The signal that killed the command, by name (e.g. "SIGKILL").
     pub signal: Option<String>,
     pub stopped_by: Option<StoppedBy>,
+    /// Limits the evidence says were reached but not, with certainty, what failed the command:
+    /// each with why the kernel leaves it uncertain. Empty when the command succeeded; `None`
+    /// only in records written before tooljail said it, which read back as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_have_been: Option<Vec<MayHaveBeen>>,
     pub denied_syscalls: Vec<DeniedSyscall>,
     /// What tooljail's own policy refused the command, each with the rule and how to lift it:
     /// execs and executable mappings of files in places without exec, and denied syscalls.
@@ -292,6 +313,7 @@ impl Report {
             exit_code: None,
             signal: None,
             stopped_by: None,
+            may_have_been: Some(Vec::new()),
             denied_syscalls: Vec::new(),
             denials: Vec::new(),
             isolation: serde_json::Value::Null,
@@ -432,145 +454,51 @@ fn open_fd(fd: i32) -> Result<std::os::fd::OwnedFd, Error> {
 
 /// An opened report sink. Opened before the jail is built (launch step 1), so a bad `--report`
 /// fails before anything runs, and an inherited fd is claimed before tooljail opens others.
-pub struct OpenSink(Box<dyn Write>);
+pub enum OpenSink {
+    /// Stdout or an inherited descriptor, written as it is.
+    Stream(Box<dyn Write>),
+    /// A file replaced all at once when the report is written, after the command is gone.
+    Replace(crate::sink::Replacement),
+}
+
+/// The fix for a `--report FILE` that cannot be opened.
+const FILE_HINT: &str = "name a writable file in an existing directory, `-` or fd:N";
 
 impl Sink {
+    /// Open the sink. A file is resolved by [`crate::sink`] (no symbolic link in any component,
+    /// a directory only the caller or root can write) and written atomically when the jail has
+    /// ended: a temporary file beside it, created now, renamed over it then. tooljail started as
+    /// root is the jail's user by then; a child that stayed root renames root's report
+    /// ([`OpenSink::write`]'s `renamer`).
     pub fn open(&self) -> Result<OpenSink, Error> {
-        let w: Box<dyn Write> = match self {
-            Sink::Stdout => Box::new(std::io::stdout()),
-            Sink::File(p) => Box::new(open_owned_file(p, FileMode::Truncate).map_err(|e| {
-                e.into_error(
-                    "--report",
-                    p,
-                    "name a writable file in an existing directory, `-` or fd:N",
-                )
-            })?),
-            Sink::Fd(fd) => Box::new(std::fs::File::from(open_fd(*fd)?)),
-        };
-        Ok(OpenSink(w))
+        Ok(match self {
+            Sink::Stdout => OpenSink::Stream(Box::new(std::io::stdout())),
+            Sink::File(p) => crate::sink::split(p)
+                .and_then(|(dir, name)| crate::sink::open_dir(&dir)?.replacement(&name))
+                .map(OpenSink::Replace)
+                .map_err(|e| e.into_error("--report", p, FILE_HINT))?,
+            Sink::Fd(fd) => OpenSink::Stream(Box::new(std::fs::File::from(open_fd(*fd)?))),
+        })
     }
-}
-
-/// How [`open_owned_file`] leaves the file it accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileMode {
-    /// Emptied, for a report written from the start.
-    Truncate,
-    /// Kept, every write appended (`O_APPEND`), for the audit log.
-    Append,
-}
-
-/// Why [`open_owned_file`] gave no file.
-#[derive(Debug)]
-pub enum OwnedFileError {
-    /// open(2) failed (ELOOP: the last component is a symbolic link).
-    Open(std::io::Error),
-    /// The file exists but another user could have chosen or could rewrite it.
-    Refused(String),
-    /// fstat(2) or ftruncate(2) on the accepted file failed.
-    Io(std::io::Error),
-}
-
-impl OwnedFileError {
-    /// The one-line error for the sink named `flag` (`--report`, `audit log`), with its fix;
-    /// `open_hint` is the fix when the file cannot be opened at all.
-    pub fn into_error(self, flag: &str, path: &Path, open_hint: &str) -> Error {
-        use std::os::unix::fs::FileTypeExt;
-        let at = format!("{flag} {}", path.display());
-        match self {
-            // O_CREAT|O_NOFOLLOW on a symbolic link answers ELOOP, or EACCES in a sticky
-            // directory on some kernels; the lstat only words the refusal the kernel made.
-            OwnedFileError::Open(e)
-                if e.raw_os_error() == Some(libc::ELOOP)
-                    || std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) =>
-            {
-                Error::usage(format!(
-                    "{at}: is a symbolic link, which tooljail does not follow"
-                ))
-                .with_hint("name the real file (or a new one in a directory you own)")
-            }
-            // A FIFO without a reader answers ENXIO (O_NONBLOCK), a socket ENXIO too.
-            OwnedFileError::Open(e)
-                if std::fs::symlink_metadata(path)
-                    .is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket()) =>
-            {
-                Error::usage(format!("{at}: refused: not a regular file ({e})")).with_hint(
-                    "remove it and let tooljail create it, or name a regular file you own",
-                )
-            }
-            OwnedFileError::Open(e) => {
-                Error::usage(format!("{at}: cannot open: {e}")).with_hint(open_hint)
-            }
-            OwnedFileError::Refused(why) => Error::usage(format!("{at}: refused: {why}"))
-                .with_hint("remove it and let tooljail create it, or name a file you own"),
-            OwnedFileError::Io(e) => Error::usage(format!("{at}: {e}"))
-                .with_hint("name a regular file on a local file system"),
-        }
-    }
-}
-
-/// Open a report or audit file for the caller without letting another user choose which file
-/// is written. tooljail may run as root, and a path under a shared directory such as /tmp can
-/// be pre-created by anyone there, so:
-/// - the open never follows a symbolic link in the last component (`O_NOFOLLOW`: ELOOP), never
-///   blocks on a FIFO (`O_NONBLOCK`: ENXIO without a reader), never truncates (no `O_TRUNC`),
-///   and creates a missing file 0600;
-/// - then, on the open descriptor (no race with a rename), the file must be the null device
-///   (accepted as is, to discard), or a regular file with one link (not a hard link to
-///   somebody else's file) owned by the caller's real uid or by root (a file another user owns
-///   may be rewritten by them after tooljail wrote it; root's files nobody else can plant);
-/// - only then is it emptied ([`FileMode::Truncate`]), or kept for appending.
-///
-/// The directories on the way are followed as usual: the caller names a directory it trusts.
-pub fn open_owned_file(path: &Path, mode: FileMode) -> Result<File, OwnedFileError> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-    let mut options = std::fs::OpenOptions::new();
-    options
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY);
-    if mode == FileMode::Append {
-        options.append(true);
-    }
-    let file = options.open(path).map_err(OwnedFileError::Open)?;
-    let meta = file.metadata().map_err(OwnedFileError::Io)?;
-    // `--audit-log /dev/null` discards: the null device (1,3) is the one non-regular file
-    // accepted. Nobody but root can make device nodes, and writing to it does nothing.
-    if meta.file_type().is_char_device() && meta.rdev() == libc::makedev(1, 3) {
-        return Ok(file);
-    }
-    if !meta.file_type().is_file() {
-        return Err(OwnedFileError::Refused(
-            "not a regular file (nor /dev/null)".into(),
-        ));
-    }
-    let caller = nix::unistd::getuid().as_raw();
-    if meta.uid() != caller && meta.uid() != 0 {
-        return Err(OwnedFileError::Refused(format!(
-            "owned by uid {}, not by the caller (uid {caller}) or root",
-            meta.uid()
-        )));
-    }
-    if meta.nlink() != 1 {
-        return Err(OwnedFileError::Refused(format!(
-            "it has {} hard links (another name may belong to somebody else)",
-            meta.nlink()
-        )));
-    }
-    if mode == FileMode::Truncate {
-        file.set_len(0).map_err(OwnedFileError::Io)?;
-    }
-    Ok(file)
 }
 
 impl OpenSink {
-    /// Write the report as one JSON document followed by a newline.
-    pub fn write(mut self, report: &Report) -> std::io::Result<()> {
+    /// Write the report as one JSON document followed by a newline. `renamer`: who may rename
+    /// a file report into place when this process no longer may (see [`Sink::open`]).
+    pub fn write(
+        self,
+        report: &Report,
+        renamer: Option<&mut dyn crate::sink::Renamer>,
+    ) -> std::io::Result<()> {
         let mut json = serde_json::to_vec_pretty(report).expect("Report serializes");
         json.push(b'\n');
-        self.0.write_all(&json)?;
-        self.0.flush()
+        match self {
+            OpenSink::Stream(mut w) => {
+                w.write_all(&json)?;
+                w.flush()
+            }
+            OpenSink::Replace(r) => r.commit(&json, renamer),
+        }
     }
 }
 

@@ -14,6 +14,9 @@ pub fn audit(args: &AuditArgs) -> Result<i32> {
             Error::usage("no default audit log: HOME is not set").with_hint("pass --log PATH")
         })?,
     };
+    if args.verify {
+        return verify(&path);
+    }
     let (records, bad) = audit::query(&path, &filter)?;
     print_records(args, &records);
     for b in &bad {
@@ -75,4 +78,41 @@ fn filter(args: &AuditArgs) -> Result<Filter> {
         session: args.session.clone(),
         outcome: args.outcome,
     })
+}
+
+/// `tooljail audit --verify`: the chain's verdict on stdout; 0 when whole, 1 at a break.
+fn verify(path: &std::path::Path) -> Result<i32> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        Error::usage(format!("audit log {}: {e}", path.display()))
+            .with_hint("pass --log PATH to the audit log to verify")
+    })?;
+    let verdict = audit::chain::verify(std::io::BufReader::new(file)).map_err(|e| {
+        Error::usage(format!("audit log {}: {e}", path.display()))
+            .with_hint("pass --log PATH to a readable audit log")
+    })?;
+    match verdict {
+        Ok(v) => {
+            let old = if v.unchained > 0 {
+                format!(
+                    ", after {} unchained record(s) of a tooljail that did not chain",
+                    v.unchained
+                )
+            } else {
+                String::new()
+            };
+            let head = v.head.map_or(String::new(), |(seq, h)| {
+                format!("; last record {seq}, sha256 {}", audit::chain::hex(&h))
+            });
+            println!(
+                "{}: whole: {} chained record(s){old}{head}",
+                path.display(),
+                v.records
+            );
+            Ok(0)
+        }
+        Err(b) => {
+            println!("{}:{}: chain broken: {}", path.display(), b.line, b.what);
+            Ok(1)
+        }
+    }
 }

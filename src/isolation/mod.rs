@@ -36,6 +36,7 @@ pub fn run(
     plan: &Plan,
     who: &JailIdentity,
     cgroup_parent: Option<&std::path::Path>,
+    spare: Option<i32>,
 ) -> Result<Outcome> {
     let _span = tracing::debug_span!("supervisor (isolation landlock)").entered();
     let was_root = nix::unistd::geteuid().is_root();
@@ -48,7 +49,7 @@ pub fn run(
         .map(|parent| crate::supervisor::jail_cgroup(parent, &plan.policy.limits))
         .transpose();
     let mut outcome = cgroup.and_then(|cg| {
-        let result = run_in(plan, cg.as_ref());
+        let result = run_in(plan, cg.as_ref(), spare);
         match (result, cg) {
             (Ok(mut o), Some(cg)) => {
                 o.cgroup = Some(cg.events());
@@ -107,7 +108,13 @@ fn writable_as_jail(plan: &Plan, who: &JailIdentity) -> Result<()> {
     Ok(())
 }
 
-fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Outcome> {
+/// `spare`: a child of the supervisor that is not the command's (a root caller's helper,
+/// `supervisor::mapper`), left alone when the command's leftovers are killed.
+fn run_in(
+    plan: &Plan,
+    cgroup: Option<&crate::cgroup::JailCgroup>,
+    spare: Option<i32>,
+) -> Result<Outcome> {
     let (chan_rx, chan_tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC)
         .map_err(|e| Error::setup("create the channel pipe", e as i32))?;
     // The command waits on this for its go byte, written once it is in the jail cgroup: without
@@ -158,7 +165,7 @@ fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Out
         started,
         plan,
     );
-    let left = kill_descendants();
+    let left = kill_descendants(spare);
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
     let mut outcome = outcome?;
     if left > 0 {
@@ -174,9 +181,10 @@ fn run_in(plan: &Plan, cgroup: Option<&crate::cgroup::JailCgroup>) -> Result<Out
     Ok(outcome)
 }
 
-/// SIGKILL every remaining child of the supervisor (as a subreaper, every orphaned descendant of
-/// the command is one) and reap it, until none is left. Returns how many were killed.
-fn kill_descendants() -> usize {
+/// SIGKILL every remaining child of the supervisor but `spare` (as a subreaper, every orphaned
+/// descendant of the command is one) and reap it, until none is left. Returns how many were
+/// killed.
+fn kill_descendants(spare: Option<i32>) -> usize {
     let me = nix::unistd::getpid().as_raw();
     let path = format!("/proc/{me}/task/{me}/children");
     let mut killed = 0;
@@ -187,9 +195,11 @@ fn kill_descendants() -> usize {
             .unwrap_or_default()
             .split_whitespace()
             .filter_map(|c| c.parse().ok())
+            .filter(|c| Some(*c) != spare)
             .collect();
         if children.is_empty() {
-            // Zombies that were already dead are not listed; reap them too.
+            // Zombies that were already dead are not listed; reap them too (`spare` only if it
+            // died: alive, it is not waitable, and its owner's wait then finds nothing).
             while let Ok(Some(_)) = process::reap_any() {}
             return killed;
         }

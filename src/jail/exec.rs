@@ -8,49 +8,78 @@ use crate::plan::Plan;
 use crate::sys::process;
 use nix::errno::Errno;
 use std::convert::Infallible;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+/// The command's nested user namespace (the full jail): the host ids it maps, and pid 1's
+/// hand-off socket from which the command takes its channels once the maps are written.
+pub(crate) struct Nest<'a> {
+    pub ids: HostIds,
+    pub handoff: &'a [u8],
+}
 
 /// Become the command, or report why not and exit (125 setup, 126 not executable, 127 not
-/// found). `nest`: the host ids for the command's own nested user namespace, in the full jail;
-/// `None` without namespaces (`isolation = "landlock"`), where there is no jail user namespace
-/// to nest in and the steps are otherwise the same.
+/// found). `channels`: the status channel and the seccomp hand-off socket, held from the start
+/// without namespaces (`isolation = "landlock"`, `nest` None, nothing is ever dumpable); in
+/// the full jail `None`, and taken from pid 1 after the nested user namespace (`nest`) is
+/// made, so the moment the command is dumpable it holds neither ([`super::handoff`]).
 pub(crate) fn become_command(
     plan: &Plan,
-    chan_tx: BorrowedFd<'_>,
-    seccomp_tx: Option<BorrowedFd<'_>>,
-    nest: Option<HostIds>,
+    channels: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+    nest: Option<Nest<'_>>,
 ) -> ! {
-    let e = match last_steps(plan, seccomp_tx, nest) {
+    let mut taken = Vec::new();
+    let e = match last_steps(plan, channels, nest, &mut taken) {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    report(chan_tx, &e);
+    match channels
+        .map(|(chan, _)| chan)
+        .or(taken.first().map(AsFd::as_fd))
+    {
+        Some(chan) => report(chan, &e),
+        // Pid 1 refused the connection: it failed, and reported why itself.
+        None if e.errno == Some(libc::ECONNREFUSED) => {}
+        // Failed before it had a channel: said here; pid 1 reports the exit status.
+        None => eprintln!("tooljail: {e}"),
+    }
     process::exit_now(e.exit_code())
 }
 
 fn last_steps(
     plan: &Plan,
-    seccomp_tx: Option<BorrowedFd<'_>>,
-    nest: Option<HostIds>,
+    channels: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+    nest: Option<Nest<'_>>,
+    taken: &mut Vec<OwnedFd>,
 ) -> Result<Infallible> {
     let _span = tracing::debug_span!("command").entered();
-    // Signals back to their defaults, none blocked: pid 1's mask and Rust's ignored SIGPIPE
-    // would otherwise survive execve.
-    process::reset_signals().map_err(step("reset signal dispositions"))?;
-    // setsid: a new session with no controlling terminal, so TIOCSTI into the caller's terminal
-    // is impossible and the command's process group can be signalled as a whole.
-    nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
-    // rlimits (CPU, file size, open files, no core dumps; memory and processes when no cgroup
-    // enforces them), inherited by everything the command starts. See src/plan/limits.rs.
-    apply_rlimits(&plan.limits).map_err(|(what, errno)| Error::setup(what, errno))?;
+    let first = || -> Result<()> {
+        // Signals back to their defaults, none blocked: pid 1's mask and Rust's ignored SIGPIPE
+        // would otherwise survive execve.
+        process::reset_signals().map_err(step("reset signal dispositions"))?;
+        // setsid: a new session with no controlling terminal, so TIOCSTI into the caller's
+        // terminal is impossible and the command's process group can be signalled as a whole.
+        nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
+        // rlimits (CPU, file size, open files, no core dumps; memory and processes when no
+        // cgroup enforces them), inherited by everything the command starts. See
+        // src/plan/limits.rs.
+        apply_rlimits(&plan.limits).map_err(|(what, errno)| Error::setup(what, errno))
+    };
     // A user namespace of the command's own, nested in the jail's. The jail's mount, network,
     // IPC, UTS and cgroup namespaces belong to the outer one, where pid 1 is uid 0; in the inner
     // one the command is the caller's uid and gid again and owns nothing, so no capability it
     // might hold reaches the jail's mounts, network or IPC limits. After the rlimits: the new
     // namespace records RLIMIT_NPROC as its ceiling, so the process limit still counts pid 1.
-    if let Some(ids) = nest {
-        nest_user_namespace(ids)?;
+    // Then, non-dumpable again, the channels from pid 1; also when a step failed, to say why.
+    let landlock_mode = nest.is_none();
+    match nest {
+        Some(n) => {
+            let done = first().and_then(|()| super::nest::enter(n.ids));
+            *taken = super::handoff::take(n.handoff, 2)?;
+            done?;
+        }
+        None => first()?,
     }
+    let seccomp_tx = channels.map(|(_, s)| s).or(taken.get(1).map(AsFd::as_fd));
     // Every fd above 2 is closed at execve (CLOSE_RANGE_CLOEXEC keeps the channel usable
     // until then); the caller's fds were already closed by pid 1.
     process::close_range(3, libc::CLOSE_RANGE_CLOEXEC).map_err(step("close fds above 2"))?;
@@ -63,7 +92,7 @@ fn last_steps(
     })?;
     // All five capability sets emptied, and checked empty (without namespaces, the bounding set
     // only when this process may clear it: see caps::drop_all).
-    super::caps::drop_all(nest.is_none())?;
+    super::caps::drop_all(landlock_mode)?;
     // No way back to privilege: setuid bits and file capabilities stop working.
     nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs")(e.into()))?;
     if !nix::sys::prctl::get_no_new_privs().map_err(|e| step("check no_new_privs")(e.into()))? {
@@ -82,36 +111,6 @@ fn last_steps(
     super::seccomp::install(&plan.seccomp, handoff)?;
     // execve: argv verbatim, envp from the Policy only.
     Err(exec(plan))
-}
-
-/// unshare(CLONE_NEWUSER) and map `ids` (the host ids, which are 0 in the jail's user
-/// namespace) to themselves: `uid 0 1`, setgroups "deny" (inherited as deny anyway), `gid 0 1`.
-/// The single-id maps of our own euid/egid in the parent namespace are what an unprivileged
-/// process may write for itself; mapping the parent's 0 also needs CAP_SETFCAP at unshare time,
-/// which the command process still holds (its capabilities are dropped later).
-///
-/// The process is non-dumpable (inherited from pid 1), so its /proc/self files belong to the
-/// host's root and it could not write its own maps. It is made dumpable for the three writes
-/// only, after unshare, when it holds no capability outside its own empty namespace. A host
-/// process of the same uid could take its fds in that window (pidfd_getfd): it holds only the
-/// channel and the seccomp hand-off socket (pid 1 closed the rest), the same channels pid 1
-/// holds while it is dumpable before the supervisor has written its id maps.
-fn nest_user_namespace(ids: HostIds) -> Result<()> {
-    use crate::supervisor::identity::{write_id_maps, IdMap};
-    let what = "create the command's user namespace";
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| crate::supervisor::userns::unshare_refused(e as i32))?;
-    nix::sys::prctl::set_dumpable(true).map_err(|e| Error::setup(what, e as i32))?;
-    let host = |inside| IdMap { inside, outside: 0 };
-    let written = write_id_maps("self", host(ids.uid), host(ids.gid));
-    nix::sys::prctl::set_dumpable(false).map_err(|e| Error::setup(what, e as i32))?;
-    written?;
-    // The ids the command will see: exactly the host's.
-    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
-    if uid.as_raw() != ids.uid || gid.as_raw() != ids.gid {
-        return Err(Error::setup(format!("{what} (verify ids)"), libc::EPERM));
-    }
-    Ok(())
 }
 
 /// execve each candidate in turn with the Policy's environment; returns only on failure, with

@@ -106,29 +106,35 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
         .map_err(|e| step("block signals in pid 1")(e.into()))?;
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
         .map_err(|e| step("signalfd in pid 1")(e.into()))?;
-    // 7. Fork the command.
+    // 7. Fork the command. It keeps nothing above stdio: it is dumpable for a moment while it
+    //    writes its nested user namespace's maps (jail::exec), and takes its two channels to
+    //    the supervisor from us only after that, over a socket only it may use (handoff.rs).
+    let listener = super::handoff::listen()?;
     let command = match process::fork().map_err(step("fork the command"))? {
         process::Forked::Child => {
-            // The command keeps only its two channels to the supervisor: pid 1's sync pipe and
-            // signalfd are none of its business, and it is briefly dumpable later (jail::exec). This branch never returns, so the Rust owners of the closed
-            // fds are never dropped.
-            let mut keep = vec![fds.chan_tx.as_raw_fd()];
-            keep.extend(fds.seccomp_tx.as_ref().map(|f| f.as_raw_fd()));
-            keep.extend(fds.idmapped.iter().flatten().map(|f| f.as_raw_fd()));
-            if let Err(e) = process::close_fds_except(&keep) {
+            // This branch never returns, so the Rust owners of the closed fds are never
+            // dropped.
+            if let Err(e) = process::close_fds_except(&[]) {
                 let e = step("close pid 1's fds in the command")(e);
                 report(fds.chan_tx.as_fd(), &e);
                 process::exit_now(e.exit_code());
             }
             super::exec::become_command(
                 plan,
-                fds.chan_tx.as_fd(),
-                fds.seccomp_tx.as_ref().map(|f| f.as_fd()),
-                Some(ids),
+                None,
+                Some(super::exec::Nest {
+                    ids,
+                    handoff: listener.name(),
+                }),
             )
         }
         process::Forked::Parent { pid, .. } => pid,
     };
+    // The command's nested user namespace: its maps opened and written by us (nest.rs).
+    super::nest::map(command, ids)?;
+    let mut give = vec![fds.chan_tx.as_fd()];
+    give.extend(fds.seccomp_tx.as_ref().map(|f| f.as_fd()));
+    listener.give(command, &give)?;
     // Only the command sends the seccomp listener; our copy would keep the supervisor from
     // seeing the socket hang up if the command fails before installing the filter.
     drop(fds.seccomp_tx.take());

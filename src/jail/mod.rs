@@ -5,8 +5,10 @@
 
 mod caps;
 mod exec;
+mod handoff;
 pub mod init;
 pub mod landlock;
+mod nest;
 mod rootfs;
 pub mod seccomp;
 
@@ -73,7 +75,7 @@ pub fn command_without_namespaces(
     if !matches!(nix::unistd::read(sync_rx.as_raw_fd(), &mut go), Ok(1)) {
         crate::sys::process::exit_now(125);
     }
-    exec::become_command(plan, chan_tx, Some(seccomp_tx), None)
+    exec::become_command(plan, Some((chan_tx, seccomp_tx)), None)
 }
 
 /// Tell the supervisor that a setup step failed (best effort: see [`channel::send`]).

@@ -37,6 +37,7 @@ pub fn begin(args: &RunArgs) -> (Call<'_>, Result<()>) {
         started,
         sink,
         audit: None,
+        root_helper: None,
         uid_lease: None,
         state: None,
     };

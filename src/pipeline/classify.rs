@@ -138,6 +138,7 @@ pub fn apply(call: &mut Call<'_>, planned: &Planned, ran: Ran) -> Result<i32> {
         max_rss: o.rusage.max_rss_kib.saturating_mul(1024),
         tasks_at_end: o.tasks_at_end,
         tasks_peak: o.tasks_peak,
+        witnessed: o.witnessed.clone(),
     };
     let limit = outcome::attribute(&policy.limits, &planned.plan.limits, &evidence);
     let c = classify(&o.end, limit, o.seccomp_kill.as_ref(), o.cancelled_by)?;
@@ -156,7 +157,22 @@ pub fn apply(call: &mut Call<'_>, planned: &Planned, ran: Ran) -> Result<i32> {
             }
         );
     }
+    // Limits reached without certainty, said only when the command failed (as stopped_by).
+    let failed = matches!(c.outcome, Outcome::Limit | Outcome::Signaled)
+        || (c.outcome == Outcome::Exited && c.exit_code != Some(0));
+    let may_have_been = if failed {
+        outcome::may_have_been(&evidence)
+    } else {
+        Vec::new()
+    };
+    for m in &may_have_been {
+        eprintln!(
+            "tooljail: may have been stopped by {} {}: {}; not certain: {}; to lift it: {}",
+            m.kind, m.name, m.evidence, m.uncertain, m.remedy
+        );
+    }
     let report = &mut call.report;
+    report.may_have_been = Some(may_have_been);
     report.outcome = c.outcome;
     report.exit_code = c.exit_code;
     report.signal = c.signal;

@@ -59,13 +59,22 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
     // The one place the isolation mode picks the launch: the full jail, or the command forked
     // without namespaces (src/isolation/). Both take the same plan and return the same Outcome.
     let (plan, who, cgroup) = (&planned.plan, &planned.who, planned.cgroup.as_deref());
-    let (outcome, taken) = match plan.policy.isolation.mode {
-        IsolationMode::Full => supervisor::run(plan, who, cgroup)?,
-        IsolationMode::Landlock => (
-            crate::isolation::run(plan, who, cgroup)?,
-            supervisor::Taken::default(),
-        ),
+    // A terminal on stdio is given back as it was (src/tty.rs), also when the run fails.
+    let terminal = crate::tty::save();
+    // Started as root: a child that stays root writes the jail's id maps and, at the end,
+    // renames the report into place (supervisor::mapper). Kept in the call for `record`.
+    call.root_helper = supervisor::mapper::spawn(who)?;
+    let (mut outcome, taken) = match plan.policy.isolation.mode {
+        IsolationMode::Full => supervisor::run(plan, who, cgroup, call.root_helper.as_mut())?,
+        IsolationMode::Landlock => {
+            let spare = call.root_helper.as_ref().and_then(|h| h.pid());
+            (
+                crate::isolation::run(plan, who, cgroup, spare)?,
+                supervisor::Taken::default(),
+            )
+        }
     };
+    outcome.warnings.extend(terminal.restore());
     tracing::debug!(?outcome, "jail ended");
     if let Some(line) = outcome.denials.summary_line() {
         eprintln!("{line}");

@@ -47,6 +47,9 @@ pub struct Call<'a> {
     sink: Option<OpenSink>,
     /// The audit log, once [`resolve`] has opened it (a later failure is recorded there too).
     audit: Option<AuditLog>,
+    /// A root caller's helper that stays root ([`crate::supervisor::mapper`]), from `launch`
+    /// on: it renames the report into place.
+    root_helper: Option<crate::supervisor::mapper::Mapper>,
     /// The transient uid the jail runs as (root callers without `--user`), held until the call
     /// is recorded: the jail's processes are gone by then.
     uid_lease: Option<crate::supervisor::transient::Lease>,

@@ -17,6 +17,7 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
         started,
         sink,
         audit,
+        mut root_helper,
         uid_lease,
         state,
     } = call;
@@ -35,7 +36,10 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
     tracing::debug_span!("state record").in_scope(|| super::state::close(state, &report));
     append_record(audit.or_else(|| fallback_audit_log(args, &report)), &report);
     if let Some(sink) = sink {
-        if let Err(e) = sink.write(&report) {
+        let renamer = root_helper
+            .as_mut()
+            .map(|h| h as &mut dyn crate::sink::Renamer);
+        if let Err(e) = sink.write(&report, renamer) {
             eprintln!("tooljail: --report: {e}; the report of this run is lost");
         }
     }

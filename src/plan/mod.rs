@@ -104,9 +104,11 @@ impl Plan {
         if private_net {
             clone_flags |= libc::CLONE_NEWNET as u64;
         }
-        let seccomp = seccomp::compile(&policy)?;
-        let landlock = landlock::plan(&policy);
         let limits = limits::plan(&policy.limits, cgroup_available);
+        // The filter watches the limits only rlimits enforce (src/plan/seccomp/watch.rs).
+        let watch = seccomp::Watch::for_limits(&policy.limits, &limits);
+        let seccomp = seccomp::compile_watching(&policy, watch)?;
+        let landlock = landlock::plan(&policy);
         Ok(Plan {
             preflight,
             landlock,

@@ -12,7 +12,8 @@
 //! ```text
 //!   A = arch;  A != NATIVE            -> KILL_PROCESS   (i386 int $0x80, arm compat)
 //!   A = nr;    A & 0x40000000 (x86)   -> KILL_PROCESS   (x32 ABI)
-//!   nr == ioctl   -> low32(arg1) in {TIOCSTI, TIOCLINUX} ? NOTIFY(EPERM) : ALLOW
+//!   nr == ioctl   -> low32(arg1) in {TIOCSTI, TIOCLINUX, TIOCSETD, TIOCEXCL, TIOCCONS}
+//!                    ? NOTIFY(EPERM) : ALLOW
 //!   nr == clone   -> low32(arg0) & CLONE_NEW*           ? NOTIFY(EPERM) : ALLOW
 //!   nr == socket  -> family allowed (netlink: route only) ? ALLOW : NOTIFY(EAFNOSUPPORT)
 //!   nr == socketpair -> low32(arg0) == AF_UNIX          ? ALLOW : NOTIFY(EAFNOSUPPORT)
@@ -22,6 +23,7 @@
 //!                       : low32(arg1) & MFD_NOEXEC_SEAL ? ALLOW : NOTIFY(substitute)
 //!   nr == sendmsg -> arg0 == hand-off fd && flags == MSG_NOSIGNAL ? ALLOW : DEFAULT
 //!   nr == clone3  -> ERRNO(ENOSYS)
+//!   nr == mmap, close, exit_group (limit watch points, [`watch`]) -> args match ? NOTIFY : ALLOW
 //!   when the jail can write the host:
 //!   nr == chmod, open, openat, mkdir, ... -> low32(mode arg) & 06000 ? NOTIFY(EPERM) : ALLOW
 //!   nr == openat2 -> ERRNO(ENOSYS)
@@ -46,6 +48,7 @@
 //! does under `vm.memfd_noexec = 2`, which an unprivileged jail cannot set.
 
 pub mod bpf;
+pub mod watch;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::syscalls::{
@@ -54,9 +57,10 @@ use crate::policy::syscalls::{
     X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
-use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
+use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JGT_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
 use serde::Serialize;
 use std::collections::BTreeSet;
+pub use watch::{Watch, WatchPoint};
 
 /// `SECCOMP_RET_*` action values (linux/seccomp.h).
 pub mod ret {
@@ -82,6 +86,13 @@ pub const TIOCSTI: u32 = 0x5412;
 /// `TIOCLINUX`: the virtual console's multiplexer; subcodes paste the selection (CVE-2023-1523
 /// showed it is TIOCSTI by another name).
 pub const TIOCLINUX: u32 = 0x541C;
+/// `TIOCSETD`: change the terminal's line discipline (outlives the jail on the caller's
+/// terminal; loads kernel line-discipline code that is a recurring bug source).
+pub const TIOCSETD: u32 = 0x5423;
+/// `TIOCEXCL`: exclusive mode, after which nobody else may open the terminal.
+pub const TIOCEXCL: u32 = 0x540C;
+/// `TIOCCONS`: redirect the console's output to this terminal.
+pub const TIOCCONS: u32 = 0x541D;
 /// `X_OK` of access(2).
 pub const X_OK: u32 = 0x1;
 /// `PROT_EXEC` of mmap(2).
@@ -135,6 +146,8 @@ enum Verdict {
     Enosys,
     /// memfd_create without MFD_NOEXEC_SEAL: the supervisor answers with a sealed memfd.
     MemfdSubstitute,
+    /// A limit watch point ([`watch`]): the supervisor looks, then lets the call run.
+    Watch(WatchPoint),
     /// A call the kernel will refuse or allow by itself (an exec, a PROT_EXEC file mapping),
     /// shown to the supervisor first so it can name the bind that refuses it; answered with
     /// SECCOMP_USER_NOTIF_FLAG_CONTINUE, never decided in user space.
@@ -145,6 +158,7 @@ enum Verdict {
 enum Op {
     Ld(u32),
     Jeq(u32, u8, u8),
+    Jgt(u32, u8, u8),
     Jset(u32, u8, u8),
     Ret(Verdict),
 }
@@ -159,9 +173,16 @@ pub struct Program {
     /// Index of the instruction comparing sendmsg's fd with the hand-off fd, when the profile
     /// does not allow sendmsg itself.
     handoff_slot: Option<usize>,
+    /// The limit watch points compiled in, with the limits the supervisor judges them by.
+    watch: Watch,
 }
 
 impl Program {
+    /// The limit watch points this program notifies ([`watch`]).
+    pub fn watch(&self) -> Watch {
+        self.watch
+    }
+
     /// The architecture the program accepts (all others are killed).
     pub fn arch(&self) -> Arch {
         self.arch
@@ -204,6 +225,7 @@ impl Program {
             .map(|op| match *op {
                 Op::Ld(off) => Insn::stmt(LD_W_ABS, off),
                 Op::Jeq(k, t, f) => Insn::jump(JEQ_K, k, t, f),
+                Op::Jgt(k, t, f) => Insn::jump(JGT_K, k, t, f),
                 Op::Jset(k, t, f) => Insn::jump(JSET_K, k, t, f),
                 Op::Ret(v) => Insn::stmt(RET_K, self.lower_verdict(v, how)),
             })
@@ -217,7 +239,11 @@ impl Program {
             (Verdict::Enosys, _) => ret::ERRNO | ret_data(libc::ENOSYS),
             (Verdict::Default, _) if self.action == SeccompAction::Log => ret::LOG,
             (
-                Verdict::Default | Verdict::Harden(_) | Verdict::MemfdSubstitute | Verdict::Observe,
+                Verdict::Default
+                | Verdict::Harden(_)
+                | Verdict::MemfdSubstitute
+                | Verdict::Watch(_)
+                | Verdict::Observe,
                 Lowering::Kernel,
             ) => ret::USER_NOTIF,
             (Verdict::Observe, Lowering::Shadow) => ret::USER_NOTIF,
@@ -227,6 +253,7 @@ impl Program {
             },
             (Verdict::Harden(e), Lowering::Shadow) => ret::TRACE | ret_data(e),
             (Verdict::MemfdSubstitute, Lowering::Shadow) => ret::TRAP,
+            (Verdict::Watch(p), Lowering::Shadow) => ret::ALLOW | p.code(),
         }
     }
 }
@@ -237,7 +264,8 @@ enum Lowering {
     Kernel,
     /// What the supervisor runs on a notification: TRACE|errno marks a hardening denial,
     /// ERRNO|errno a profile denial, KILL_THREAD the profile's Kill action, TRAP a memfd to
-    /// substitute, USER_NOTIF a call to observe and continue.
+    /// substitute, ALLOW|point a limit watch point (look, then let the call run),
+    /// USER_NOTIF a call to observe and continue.
     Shadow,
 }
 
@@ -258,6 +286,8 @@ pub enum Answer {
     Kill,
     /// Create a memfd with `MFD_NOEXEC_SEAL` and the caller's other flags, and return it.
     MemfdSubstitute,
+    /// A limit watch point: look at the caller, then let the call run as it is.
+    Watch(WatchPoint),
     /// Look at the call (which file would be executed or mapped executable), then let the
     /// kernel run it.
     Observe,
@@ -275,6 +305,11 @@ pub fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
         // cannot happen for one rule set; it is answered as a profile denial, never let through.
         ret::KILL_THREAD => Answer::Kill,
         ret::TRAP => Answer::MemfdSubstitute,
+        // ALLOW is the shadow's marker for a watch point; one it does not know is denied.
+        ret::ALLOW => match WatchPoint::from_code(v & ret::DATA) {
+            Some(p) => Answer::Watch(p),
+            None => Answer::Deny(DenialRule::Profile, libc::EPERM),
+        },
         ret::USER_NOTIF => Answer::Observe,
         _ => Answer::Deny(DenialRule::Profile, libc::EPERM),
     }
@@ -289,6 +324,11 @@ pub fn compile(policy: &Policy) -> Result<Program> {
     compile_for(policy, Arch::NATIVE)
 }
 
+/// [`compile`] with the limit watch points `watch` ([`watch`]): what a run installs.
+pub fn compile_watching(policy: &Policy, watch: Watch) -> Result<Program> {
+    compile_watching_for(policy, Arch::NATIVE, watch)
+}
+
 /// Compile for `arch` (tests compile for both supported architectures).
 ///
 /// Errors (kind Profile, exit 125): an empty allow-list, an allow-list without `execve` (the
@@ -296,6 +336,11 @@ pub fn compile(policy: &Policy) -> Result<Program> {
 /// unknown `unsafe_allow` key, an errno outside 1..=4095, a program the kernel would refuse,
 /// and a program that would allow every native syscall. Never "success" for those.
 pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
+    compile_watching_for(policy, arch, Watch::default())
+}
+
+/// [`compile_for`] with the limit watch points `watch`.
+pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result<Program> {
     let sc = &policy.syscalls;
     if sc.allow.is_empty() {
         return Err(
@@ -383,10 +428,15 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
                 if let Some(nr) = allowed_nr("ioctl") {
                     // Only the low 32 bits of the request: the kernel truncates `cmd` to unsigned int,
                     // so TIOCSTI | (1 << 32) is TIOCSTI (CVE-2019-7303, snapd's filter compared 64 bits).
+                    // TIOCSETD, TIOCEXCL and TIOCCONS change the (caller's) terminal in ways
+                    // src/tty.rs cannot put back after the jail.
                     let b = vec![
                         Op::Ld(arg_lo(1)),
-                        Op::Jeq(TIOCSTI, 1, 0),
-                        Op::Jeq(TIOCLINUX, 0, 1),
+                        Op::Jeq(TIOCSTI, 4, 0),
+                        Op::Jeq(TIOCLINUX, 3, 0),
+                        Op::Jeq(TIOCSETD, 2, 0),
+                        Op::Jeq(TIOCEXCL, 1, 0),
+                        Op::Jeq(TIOCCONS, 0, 1),
                         Op::Ret(Verdict::Harden(libc::EPERM)),
                         Op::Ret(Verdict::Allow),
                     ];
@@ -501,6 +551,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
             }
         }
     }
+    let mut watch_blocks = watch.blocks();
     if let Some(nr) = allowed_nr("connect") {
         // Where a connect goes, so one the network mode or Landlock's port rules refuse can be
         // reported with its fix. One round trip per connect.
@@ -529,15 +580,19 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
             }
         }
         if let Some(nr) = allowed_nr("mmap") {
-            // mmap(addr, len, prot, flags, fd, off): PROT_EXEC of a file (fd not -1).
-            let b = vec![
+            // mmap(addr, len, prot, flags, fd, off): PROT_EXEC of a file (fd not -1) is
+            // observed; any other mapping goes on to the memory watch point, when there is one.
+            let mut b = vec![
                 Op::Ld(arg_lo(2)),
                 Op::Jset(PROT_EXEC, 0, 3),
                 Op::Ld(arg_lo(4)),
                 Op::Jeq(u32::MAX, 1, 0),
                 Op::Ret(Verdict::Observe),
-                Op::Ret(Verdict::Allow),
             ];
+            match watch_blocks.iter().position(|(name, _)| *name == "mmap") {
+                Some(i) => b.extend(watch_blocks.remove(i).1),
+                None => b.push(Op::Ret(Verdict::Allow)),
+            }
             rule(&mut ops, nr, b);
         }
     }
@@ -559,6 +614,13 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         let start = rule(&mut ops, nr, b);
         handoff_slot = Some(start + 1);
     }
+    // Limit watch points, for allowed syscalls (none has a hardening rule: a test checks); the
+    // mmap one, when mmap is observed above, is already part of that rule.
+    for (name, block) in watch_blocks {
+        if let Some(nr) = allowed_nr(name) {
+            rule(&mut ops, nr, block);
+        }
+    }
     for nr in &allowed {
         if !done.contains(nr) {
             ops.push(Op::Jeq(*nr, 0, 1));
@@ -572,6 +634,7 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
         action: sc.action,
         ops,
         handoff_slot,
+        watch,
     };
     verify(&prog)?;
     Ok(prog)

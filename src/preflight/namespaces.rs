@@ -230,6 +230,11 @@ pub fn try_namespaces() -> std::io::Result<Tried> {
     match process::fork()? {
         Forked::Child => {
             if nix::unistd::geteuid().is_root() {
+                // As the supervisor does: nothing of root's is left for the other processes
+                // of nobody's uid to read (environment) or take (fds) once we are nobody.
+                if let Err(e) = process::scrub_env().and_then(|()| process::close_fds_except(&[])) {
+                    process::exit_now(crate::sys::errno_of(&e).clamp(1, 255));
+                }
                 let nobody = nix::unistd::Uid::from_raw(65534);
                 let nogroup = nix::unistd::Gid::from_raw(65534);
                 let dropped = nix::unistd::setgroups(&[])
@@ -238,10 +243,6 @@ pub fn try_namespaces() -> std::io::Result<Tried> {
                 if let Err(e) = dropped {
                     process::exit_now(e as i32);
                 }
-            }
-            // As the supervisor does for its clone (see supervisor::run).
-            if let Err(e) = nix::sys::prctl::set_dumpable(true) {
-                process::exit_now(e as i32);
             }
             let code = match process::clone3(JAIL_FLAGS) {
                 Ok(Forked::Child) => process::exit_now(0),

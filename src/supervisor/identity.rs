@@ -143,8 +143,9 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     }
     // Changing uid made us non-dumpable, and we stay so: every other process of this uid on the
     // host must not read our memory or environment (the root caller's), take our fds
-    // (pidfd_getfd: the audit log, the report sink, the seccomp listener) or ptrace us. Only the
-    // clone itself briefly needs dumpable (see supervisor::run).
+    // (pidfd_getfd: the audit log, the report sink, the seccomp listener) or ptrace us. A root
+    // caller's jail gets its id maps from a helper that stays root (supervisor::mapper), so the
+    // supervisor is never dumpable again; only an unprivileged caller's clone briefly needs it.
     Ok(())
 }
 

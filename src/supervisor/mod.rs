@@ -4,11 +4,13 @@
 
 pub mod identity;
 pub mod idmap;
+pub mod mapper;
 pub mod notify;
 pub mod observe;
 pub mod transient;
 pub(crate) mod userns;
 pub(crate) mod wait;
+pub mod witness;
 
 use crate::error::{Error, Result};
 use crate::jail::{ChildFds, HostIds};
@@ -50,7 +52,7 @@ pub struct Outcome {
     pub grace_kill: bool,
     /// Tasks of the jail when the command ended (the command included), counted by pid 1.
     pub tasks_at_end: Option<u64>,
-    /// Most tasks the jail held at once, sampled from outside every 50 ms while RLIMIT_NPROC
+    /// Most tasks the jail held at once, sampled from outside every 10 ms while RLIMIT_NPROC
     /// enforces the process limit (no cgroup counter exists then).
     pub tasks_peak: Option<u64>,
     /// The jail cgroup's counters, when a cgroup enforced the limits.
@@ -61,6 +63,9 @@ pub struct Outcome {
     pub denials: Denials,
     /// The denial that killed the jail, when the profile's action is `kill`.
     pub seccomp_kill: Option<Denial>,
+    /// What the filter's limit watch points showed (refused forks and mappings, full
+    /// descriptor tables).
+    pub witnessed: witness::Witnessed,
     /// The signal (SIGINT, SIGTERM, SIGHUP) the caller sent tooljail while the jail ran, which
     /// tooljail passed on: the call was cancelled.
     pub cancelled_by: Option<i32>,
@@ -90,12 +95,13 @@ pub fn run(
     plan: &Plan,
     who: &identity::JailIdentity,
     cgroup_parent: Option<&std::path::Path>,
+    mapper: Option<&mut mapper::Mapper>,
 ) -> Result<(Outcome, Taken)> {
     let _span = tracing::debug_span!("supervisor").entered();
     single_threaded("check the supervisor is single-threaded")?;
     // Root's last act: the writable binds of other owners, idmapped (see idmap.rs).
     let trees = idmap::prepare(&plan.policy.filesystem.binds, who)?;
-    identity::become_jail_user(who)?;
+    drop_root(who)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
@@ -103,7 +109,7 @@ pub fn run(
     let cgroup = cgroup_parent
         .map(|parent| jail_cgroup(parent, &plan.policy.limits))
         .transpose()?;
-    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees);
+    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees, mapper);
     let mut outcome = match (result, &cgroup) {
         (Ok((mut o, t)), Some(cg)) => {
             o.cgroup = Some(cg.events());
@@ -143,13 +149,16 @@ pub(crate) fn jail_cgroup(
     })
 }
 
-/// The jail itself: pipes, clone, id maps, cgroup membership, release, wait.
+/// The jail itself: pipes, clone, id maps, cgroup membership, release, wait. `mapper`: the
+/// root-owned id-map writer of a root caller (None: the caller is unprivileged and writes the
+/// maps itself).
 fn run_in(
     plan: &Plan,
     uid: u32,
     gid: u32,
     cgroup: Option<&crate::cgroup::JailCgroup>,
     trees: idmap::Trees,
+    mapper: Option<&mut mapper::Mapper>,
 ) -> Result<(Outcome, Taken)> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
@@ -178,14 +187,21 @@ fn run_in(
 
     let started = Instant::now();
     let clone_span = tracing::debug_span!("clone and id maps").entered();
-    // The child inherits our dumpable flag, and it must be dumpable until we have written its
-    // id maps (a non-dumpable task's /proc/PID files belong to root, not to us). We ourselves
-    // are made non-dumpable again right after clone, so no other process of our uid can read
-    // or take over the supervisor (its environment, its fds, the seccomp listener).
-    nix::sys::prctl::set_dumpable(true)
-        .map_err(|e| Error::setup("set dumpable for clone", e as i32))?;
+    // Who writes the child's id maps decides whether anything is ever dumpable:
+    // - a root caller's mapper (root) opens the /proc files of a non-dumpable child, so neither
+    //   the supervisor nor pid 1 is ever dumpable: no other host process of the jail's uid can
+    //   read or rob them (mapper.rs);
+    // - an unprivileged caller writes them itself: the child inherits our dumpable flag and
+    //   must be dumpable until then (a non-dumpable task's /proc/PID files belong to root).
+    //   We are made non-dumpable again right after clone. Every process of this uid is the
+    //   caller's own, which could read the caller's memory anyway.
+    let dumpable_clone = mapper.is_none();
+    if dumpable_clone {
+        nix::sys::prctl::set_dumpable(true)
+            .map_err(|e| Error::setup("set dumpable for clone", e as i32))?;
+    }
     let forked = process::clone3(plan.clone_flags);
-    if !matches!(forked, Ok(Forked::Child)) {
+    if dumpable_clone && !matches!(forked, Ok(Forked::Child)) {
         nix::sys::prctl::set_dumpable(false)
             .map_err(|e| Error::setup("set the supervisor non-dumpable", e as i32))?;
     }
@@ -247,7 +263,11 @@ fn run_in(
 
     // Map our uid/gid to 0 in the jail's user namespace, then release the child.
     let root = |outside| identity::IdMap { inside: 0, outside };
-    if let Err(e) = identity::write_id_maps(&pid.to_string(), root(uid), root(gid)) {
+    let mapped = match mapper {
+        Some(m) => m.write_maps(pid),
+        None => identity::write_id_maps(&pid.to_string(), root(uid), root(gid)),
+    };
+    if let Err(e) = mapped {
         let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
         let _ = wait::reap(pid);
         return Err(e);
@@ -363,10 +383,22 @@ pub(crate) fn release(
 
 /// The supervisor's first steps, in both isolation modes: check it is single-threaded (clone3
 /// or fork in a multi-threaded process copies only this thread, with other threads' locks held
-/// forever in the child), then, started as root, become the jail's user (--user, or a
-/// transient uid) before anything of the jail exists.
+/// forever in the child), then, started as root, drop root ([`drop_root`]) before anything of
+/// the jail exists. A root caller's id-map writer ([`mapper::spawn`]) was forked before.
 pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
     single_threaded("check the supervisor is single-threaded")?;
+    drop_root(who)
+}
+
+/// Started as root: zero the environment strings (the root caller's, which /proc/PID/environ
+/// shows to whoever may read it; nothing after this point reads the environment: the Policy and
+/// the plan hold what the jail needs), then become the jail's user (--user, or a transient uid).
+/// A no-op for a caller that is not root.
+fn drop_root(who: &identity::JailIdentity) -> Result<()> {
+    if !nix::unistd::getuid().is_root() && !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    process::scrub_env().map_err(|e| Error::setup("scrub the supervisor's environment", &e))?;
     identity::become_jail_user(who)
 }
 

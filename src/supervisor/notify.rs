@@ -2,9 +2,10 @@
 //! count per syscall name for the report and the one-line stderr summary.
 
 use super::observe;
+use super::witness::{Witness, Witnessed};
 use crate::error::{Error, Result};
 use crate::plan::seccomp::bpf::{Insn, SeccompData};
-use crate::plan::seccomp::{answer, Answer, Program};
+use crate::plan::seccomp::{answer, Answer, Program, WatchPoint};
 use crate::policy::syscalls::{Arch, MFD_NOEXEC_SEAL};
 use crate::policy::Policy;
 use crate::sys::seccomp as sys;
@@ -39,6 +40,8 @@ pub struct Notifier {
     listener: OwnedFd,
     shadow: Vec<Insn>,
     arch: Arch,
+    /// What the limit watch points showed ([`super::witness`]).
+    witness: Witness,
 }
 
 impl Notifier {
@@ -63,7 +66,13 @@ impl Notifier {
             listener,
             shadow: prog.shadow(),
             arch: prog.arch(),
+            witness: Witness::new(prog.watch()),
         }
+    }
+
+    /// What the limit watch points showed so far.
+    pub fn witnessed(&self) -> &Witnessed {
+        self.witness.witnessed()
     }
 
     /// The fd for the poll loop: POLLIN = a notification is pending; POLLHUP = every process
@@ -116,6 +125,10 @@ impl Notifier {
                 None => return Ok(None),
                 Some(errno) => (DenialRule::Hardening, Some(errno), false),
             },
+            Answer::Watch(point) => {
+                self.watched(n.id, point, n.pid, &data)?;
+                return Ok(None);
+            }
             Answer::Observe => {
                 let seen = policy.and_then(|p| observe::inspect(n.pid, &name, &data.args, p));
                 // Still pending, so what /proc/PID showed was the caller's (not a process that
@@ -148,7 +161,22 @@ pub enum Event {
 }
 
 impl Notifier {
-    /// Let notification `id`'s syscall run in the kernel (an observed call).
+    /// A limit watch point: look at the caller (blocked in the call), keep what was seen if
+    /// the notification is still pending (the pid still names that thread), then answer: the
+    /// kernel's own errno for a call the limit refuses, else let it run.
+    fn watched(&mut self, id: u64, point: WatchPoint, pid: u32, data: &SeccompData) -> Result<()> {
+        let seen = self.witness.look(point, pid, data);
+        if sys::notif_id_valid(self.listener.as_fd(), id) {
+            self.witness.record(seen);
+        }
+        if let Some(errno) = point.refusal() {
+            return self.deny(id, errno);
+        }
+        self.proceed(id)
+    }
+
+    /// Let notification `id`'s syscall run in the kernel (an observed or watched call;
+    /// ENOENT: the caller died meanwhile, nothing to let run).
     fn proceed(&self, id: u64) -> Result<()> {
         match sys::notif_continue(self.listener.as_fd(), id) {
             Err(e) if e.raw_os_error() != Some(libc::ENOENT) => Err(Error::setup(

@@ -3,6 +3,7 @@
 
 use super::notify::{Denial, Denials, Event, Notifier};
 use super::observe::{Blocked, MAX_BLOCKED};
+use super::witness::Witnessed;
 use super::{End, Outcome};
 use crate::channel::{self, Ended, Message};
 use crate::error::{Error, Result};
@@ -95,6 +96,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let mut seccomp_kill: Option<Denial> = None;
     let mut blocked: Vec<Blocked> = Vec::new();
     let mut cancelled_by: Option<i32> = None;
+    let mut witnessed = Witnessed::default();
     loop {
         let now = Instant::now();
         if !timed_out && deadline.is_some_and(|d| now >= d) {
@@ -113,7 +115,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
             if let Some(n) = count_jail_tasks(jail.pid) {
                 tasks_peak = Some(tasks_peak.unwrap_or(0).max(n));
             }
-            next_sample = now + SAMPLE_EVERY;
+            next_sample = now + sample_interval(now.elapsed());
         }
         let next = if timed_out { kill_at } else { deadline };
         let next = match (next, sampling) {
@@ -201,9 +203,9 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
                                 seccomp_kill = Some(d);
                             }
                         }
-                    } else {
+                    } else if let Some(n) = notifier.take() {
                         // POLLHUP: every process under the filter has exited.
-                        notifier = None;
+                        witnessed = n.witnessed().clone();
                     }
                 }
             }
@@ -211,6 +213,9 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
         if pid_done {
             break;
         }
+    }
+    if let Some(n) = &notifier {
+        witnessed = n.witnessed().clone();
     }
     let (pid1_status, rusage) = reap(jail.pid)?;
     let duration = started.elapsed();
@@ -230,9 +235,10 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
         scratch,
         grace_kill,
         tasks_at_end,
-        // Sampled every 50 ms from outside, so a short burst (or a whole short run) is missed;
+        // Sampled every 10 ms from outside, so a shorter burst (or a whole short run) is missed;
         // pid 1's count at the end is a floor of the peak.
         tasks_peak: tasks_peak.max(tasks_at_end),
+        witnessed,
         cgroup: None,
         warnings: Vec::new(),
         end,
@@ -246,7 +252,16 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
 }
 
 /// How often the supervisor counts the jail's tasks when RLIMIT_NPROC enforces the limit.
-const SAMPLE_EVERY: Duration = Duration::from_millis(50);
+const SAMPLE_EVERY: Duration = Duration::from_millis(10);
+
+/// The next sample's delay after a walk that took `walk`: [`SAMPLE_EVERY`], or longer for a
+/// jail so large that walking it every 10 ms would cost more than [`SAMPLE_SHARE`] of a CPU.
+fn sample_interval(walk: Duration) -> Duration {
+    SAMPLE_EVERY.max(walk.saturating_mul(SAMPLE_SHARE))
+}
+
+/// The sampler takes at most 1/SAMPLE_SHARE of a CPU.
+const SAMPLE_SHARE: u32 = 50;
 
 /// Tasks (processes and threads) of the jail: `pid1` and every descendant, found from the host
 /// through /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN), each process counted once with
@@ -318,6 +333,16 @@ fn decide(messages: &[Message], timed_out: bool, pid1_status: i32) -> (End, Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sampler_slows_down_only_for_walks_that_would_cost_more_than_its_share() {
+        assert_eq!(sample_interval(Duration::from_micros(50)), SAMPLE_EVERY);
+        assert_eq!(sample_interval(Duration::from_micros(200)), SAMPLE_EVERY);
+        assert_eq!(
+            sample_interval(Duration::from_millis(2)),
+            Duration::from_millis(100)
+        );
+    }
 
     #[test]
     fn the_channel_decides_unless_an_error_or_timeout_came_first() {

@@ -15,6 +15,7 @@ pub mod mount;
 pub mod net;
 pub mod process;
 pub mod seccomp;
+pub mod tty;
 
 use std::io;
 

@@ -272,6 +272,16 @@ pub fn close_fds_except(keep: &[RawFd]) -> io::Result<()> {
 /// /proc/self/stat fields 48-51), so /proc/PID/cmdline and /proc/PID/environ of pid 1 reveal
 /// nothing of the caller. Afterwards `std::env::args()`/`var()` read empty strings.
 pub fn scrub_args_and_env() -> io::Result<()> {
+    scrub(true)
+}
+
+/// Zero this process's environment strings only (as [`scrub_args_and_env`]): the command line
+/// is world-readable in /proc anyway and names the process in `ps`.
+pub fn scrub_env() -> io::Result<()> {
+    scrub(false)
+}
+
+fn scrub(args: bool) -> io::Result<()> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
     // The command name (field 2) may hold spaces and ')', so count fields after the last ')'.
     let rest = stat
@@ -288,7 +298,12 @@ pub fn scrub_args_and_env() -> io::Result<()> {
     let [arg_start, arg_end, env_start, env_end] = fields[..] else {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     };
-    for (start, end) in [(arg_start, arg_end), (env_start, env_end)] {
+    let ranges = if args {
+        vec![(arg_start, arg_end), (env_start, env_end)]
+    } else {
+        vec![(env_start, env_end)]
+    };
+    for (start, end) in ranges {
         if start == 0 || end <= start {
             continue;
         }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 /// An empty audit log in a fresh directory, writable by every identity.
 fn shared_log() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let path = dir.path().join("audit.jsonl");
     std::fs::write(&path, "").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
@@ -95,6 +95,97 @@ fn two_hundred_concurrent_runs_append_two_hundred_whole_lines() {
             .count();
         assert_eq!(n, RUNS / who.len(), "records by {:?}", ctx.who);
     }
+    // Concurrent appenders still make one unbroken chain (each links under the lock).
+    let v = audit(&who[0], &log, &["--verify"]);
+    v.expect(0)
+        .expect_stdout_contains(&format!("whole: {RUNS} chained record(s)"));
+}
+
+/// `log` with its lines passed through `edit`, written to a new file beside it.
+fn edited(log: &Path, name: &str, edit: impl FnOnce(&mut Vec<String>)) -> PathBuf {
+    let mut lines: Vec<String> = std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    edit(&mut lines);
+    let out = log.with_file_name(name);
+    std::fs::write(&out, lines.join("\n") + "\n").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    out
+}
+
+/// Issue 13 item 3: every record carries the hash of the one before it, and `tooljail audit
+/// --verify` names the first record removed, changed or inserted (exit 1), and says a whole
+/// log is whole (exit 0). A log of tooljail 0.1.0 (no chain) is still read, and said to be
+/// unchained.
+#[test]
+fn verify_names_the_first_removed_changed_or_inserted_record() {
+    each_identity(|ctx| {
+        let (_dir, log) = shared_log();
+        for code in 0..5 {
+            let cmd = format!("exit {code}");
+            run(ctx.tooljail([
+                "run",
+                "--audit-log",
+                log.to_str().unwrap(),
+                "--",
+                "sh",
+                "-c",
+                &cmd,
+            ]))
+            .expect(code);
+        }
+        let whole = audit(ctx, &log, &["--verify"]);
+        whole
+            .expect(0)
+            .expect_stdout_contains("whole: 5 chained record(s)");
+        // The flag's other spelling, as `run` names the log.
+        let r = run(ctx.tooljail(["audit", "--verify", "--audit-log", log.to_str().unwrap()]));
+        r.expect(0);
+
+        let removed = edited(&log, "removed.jsonl", |l| {
+            l.remove(2);
+        });
+        let r = audit(ctx, &removed, &["--verify"]);
+        r.expect(1)
+            .expect_stdout_contains("removed.jsonl:3: chain broken: 1 record was removed");
+        let changed = edited(&log, "changed.jsonl", |l| {
+            l[1] = l[1].replace("\"exit_code\":1", "\"exit_code\":0");
+        });
+        let r = audit(ctx, &changed, &["--verify"]);
+        r.expect(1)
+            .expect_stdout_contains("changed.jsonl:2: chain broken: line 2 was changed");
+        let inserted = edited(&log, "inserted.jsonl", |l| {
+            let forged = l[0].clone();
+            l.insert(3, forged);
+        });
+        let r = audit(ctx, &inserted, &["--verify"]);
+        r.expect(1)
+            .expect_stdout_contains("inserted.jsonl:4: chain broken: line 4 was inserted");
+        // A forged line without a link, as an older tooljail (or a hand) would append it.
+        let unlinked = edited(&log, "unlinked.jsonl", |l| {
+            let forged = l[0].split_once(',').unwrap().1;
+            let forged = format!("{{{forged}");
+            l.insert(1, forged);
+        });
+        let r = audit(ctx, &unlinked, &["--verify"]);
+        r.expect(1)
+            .expect_stdout_contains("unlinked.jsonl:2: chain broken: line 2 was inserted");
+        // Reading is unchanged: the records still list.
+        assert_eq!(ids(ctx, &changed, &[]).len(), 5);
+    });
+}
+
+#[test]
+fn a_log_of_0_1_0_is_read_and_verifies_as_unchained() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures/audit-0.1.0.jsonl");
+    each_identity(|ctx| {
+        let r = audit(ctx, &path, &["--verify"]);
+        r.expect(0)
+            .expect_stdout_contains("whole: 0 chained record(s), after")
+            .expect_stdout_contains("unchained record(s) of a tooljail that did not chain");
+    });
 }
 
 #[test]

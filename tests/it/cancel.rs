@@ -2,16 +2,14 @@
 //! as the command's own death by that signal; the command's status and signal are kept. As root
 //! and as the unprivileged test user.
 
-use crate::support::{
-    each_identity, finish, host_pids_running, spawn, tempdir, unique, wait_until,
-};
+use crate::support::{each_identity, finish, host_pids_running, spawn, unique, wait_until};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 use std::time::Duration;
 
 fn cancelled_by(sig: Signal, expect_status: i32) {
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let report = dir.path().join("report.json");
         let audit = dir.path().join("audit.jsonl");
         let marker = unique("3000.");
@@ -63,7 +61,7 @@ fn a_callers_sigint_is_a_cancel() {
 fn a_command_that_kills_itself_is_not_cancelled() {
     // The positive control: the same signal, sent by the command to itself, is `signaled`.
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let report = dir.path().join("report.json");
         let mut cmd = ctx.tooljail([
             "run",

@@ -71,7 +71,7 @@ fn an_unreachable_bind_names_the_jails_uid_on_the_host() {
         let outer = tempdir(0o700);
         let inner = outer.path().join("project");
         std::fs::create_dir(&inner).unwrap();
-        let audit = tempdir(0o777);
+        let audit = crate::support::records_dir();
         let r = run(ctx.tooljail([
             "run",
             "--audit-log",
@@ -130,7 +130,7 @@ fn the_home_guard_does_not_trust_home_in_the_environment() {
                     .dir
             }
         };
-        let audit = tempdir(0o777);
+        let audit = crate::support::records_dir();
         let log = audit.path().join("a.jsonl");
         for home_env in [None, Some("/tmp")] {
             let mut c = ctx.tooljail([
@@ -172,8 +172,8 @@ fn the_home_guard_does_not_trust_home_in_the_environment() {
 #[test]
 fn records_inside_a_writable_bind_are_refused() {
     crate::support::each_identity(|ctx| {
-        let work = tempdir(0o777);
-        let outside = tempdir(0o777);
+        let work = crate::support::records_dir();
+        let outside = crate::support::records_dir();
         let w = work.path().to_str().unwrap();
         let inside_report = work.path().join("report.json");
         let inside_audit = work.path().join("logs/audit.jsonl");
@@ -237,7 +237,7 @@ fn a_planted_profile_on_the_search_path_is_not_used() {
             "extends = [\"builtin:default\"]\nhostname = \"planted\"\n",
         )
         .unwrap();
-        let audit = tempdir(0o777);
+        let audit = crate::support::records_dir();
         let attempt = |owner: u32| {
             nix::unistd::chown(&file, Some(nix::unistd::Uid::from_raw(owner)), None).unwrap();
             let mut c = ctx.tooljail([
@@ -277,7 +277,7 @@ fn an_installed_copy_of_a_shipped_profile_is_not_a_shadow() {
         dir.join("default.toml"),
     )
     .unwrap();
-    let audit = tempdir(0o777);
+    let audit = crate::support::records_dir();
     let mut c = Command::new(crate::support::binary());
     c.args([
         "run",

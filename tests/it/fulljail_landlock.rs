@@ -237,7 +237,7 @@ fn required_landlock_the_kernel_lacks_stops_the_run_through_the_cli() {
     let probe = Probe::new();
     let (_d, best) = profile_file("extends = [\"default\"]\n[landlock]\nmode = \"best-effort\"\n");
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let d = dir.path().to_str().unwrap();
         let marker = dir.path().join("MARKER");
         let touch = format!("touch {}", marker.display());
@@ -254,7 +254,7 @@ fn required_landlock_the_kernel_lacks_stops_the_run_through_the_cli() {
         // Best-effort: it runs, and says what was not enforced, on stderr and in the report
         // (written outside the writable bind: tooljail refuses a record the command could
         // replace).
-        let records = tempdir(0o777);
+        let records = crate::support::records_dir();
         let report = records.path().join("report.json");
         let script = format!(
             "{touch}; {} ops kill:1:0; \

@@ -6,7 +6,7 @@
 
 use crate::support::api::policy::syscalls::Arch;
 use crate::support::ALWAYS_DENIED;
-use crate::support::{each_identity, run, tempdir, Ctx, Probe, Run};
+use crate::support::{each_identity, run, Ctx, Probe, Run};
 use serde_json::Value;
 
 /// A run with its parsed `--report`.
@@ -48,7 +48,7 @@ impl Reported {
 
 /// `tooljail run --report FILE ARGS...` as `ctx`; the report must exist afterwards.
 fn jail(ctx: &Ctx, args: &[&str]) -> Reported {
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let path = dir.path().join("report.json");
     let mut a = vec!["run", "--report", path.to_str().unwrap()];
     a.extend_from_slice(args);

@@ -3,7 +3,7 @@
 //! with that backstop, and scratch has an inode cap. Every program here caps its own sizes and
 //! counts (8 GiB, 70 000 files), so a missing limit cannot hurt the host.
 
-use crate::support::{each_identity, run_for, tempdir, Ctx};
+use crate::support::{each_identity, run_for, Ctx};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ fn jail(ctx: &Ctx, args: &[&str]) -> (crate::support::Run, Value) {
 
 /// [`jail`] with extra `tooljail run` options before `--`.
 fn jail_with(ctx: &Ctx, opts: &[&str], args: &[&str]) -> (crate::support::Run, Value) {
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let report = dir.path().join("report.json");
     let audit = dir.path().join("audit.jsonl");
     let mut a: Vec<String> = vec!["run".into(), "--timeout".into(), "60s".into()];

@@ -25,7 +25,7 @@ fn files_the_command_creates_belong_to_the_user() {
     let Some((root, uid, gid)) = as_root() else {
         return;
     };
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let d = dir.path().to_str().unwrap();
     let file = dir.path().join("made-by-the-jail");
     let script = format!("id -u; id -g; echo data > {}", file.display());
@@ -125,7 +125,7 @@ fn a_non_root_caller_cannot_choose_the_user() {
 #[test]
 fn root_is_never_the_jail_user() {
     let Some((root, ..)) = as_root() else { return };
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let marker = dir.path().join("RAN");
     let touch = format!("touch {}", marker.display());
     let d = dir.path().to_str().unwrap();
@@ -165,7 +165,7 @@ fn the_record_carries_the_caller_and_the_jail_identity() {
     let Some((root, uid, _)) = as_root() else {
         return;
     };
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let log = dir.path().join("audit.jsonl");
     let log_s = log.to_str().unwrap();
     run(root.tooljail([

@@ -4,7 +4,7 @@
 //! by the profile's wall time and by the harness.
 
 use crate::support::{
-    each_identity, finish, host_pids_running, profile_file, run_for, spawn, tempdir, unique, Ctx,
+    each_identity, finish, host_pids_running, profile_file, run_for, spawn, unique, Ctx,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -82,7 +82,7 @@ fn read_report(dir: &Path, run: &crate::support::Run) -> Value {
 
 /// `tooljail run [-p PROFILE] --report … -- ARGS` as `ctx`, bounded by [`BOUND`].
 fn jail(ctx: &Ctx, profile: Option<&Path>, args: &[&str]) -> Ran {
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let run = run_for(ctx.tooljail(run_args(dir.path(), profile, args)), BOUND);
     let report = read_report(dir.path(), &run);
     Ran { run, report }
@@ -228,7 +228,7 @@ fn a_fork_bomb_is_contained_attributed_and_the_host_stays_responsive() {
     each_identity(|ctx| {
         // At most 300 sleepers of ~4 s each, whatever the limit does.
         let marker = unique("4.");
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let args = run_args(dir.path(), Some(&p), &forker_args(&marker, "300", "1"));
         let child = spawn(&mut ctx.tooljail(args));
         // While it holds its children: the host answers at once, and never sees more of the
@@ -257,6 +257,7 @@ fn a_fork_bomb_is_contained_attributed_and_the_host_stays_responsive() {
             r.dump()
         );
         assert_eq!(r.report["resources"]["tasks_at_end"], 16, "{}", r.dump());
+        expect_remedy(&r.report["stopped_by"], "--limit processes=", &r);
         assert!(most <= 14, "the host saw {most} sleepers\n{}", r.dump());
         assert!(slowest < Duration::from_secs(1), "host slow: {slowest:?}");
         assert!(
@@ -302,6 +303,45 @@ fn a_command_that_stays_under_its_process_limit_is_not_attributed() {
         assert_eq!(r.outcome(), "exited", "{}", r.dump());
         let peak = r.report["resources"]["tasks_peak"].as_u64().unwrap();
         assert!((6..8).contains(&peak), "peak {peak}\n{}", r.dump());
+    });
+}
+
+/// The remedy a limit's entry must carry: the flag that lifts it.
+fn expect_remedy(entry: &Value, flag: &str, r: &Ran) {
+    assert!(
+        entry["remedy"].as_str().is_some_and(|s| s.contains(flag)) && entry["liftable"] == true,
+        "remedy of {entry}\n{}",
+        r.dump()
+    );
+}
+
+/// Issue 25: `tasks_peak` is at least the tasks that ran at once (sampled every 10 ms: these
+/// live 300 ms), and never below `tasks_at_end` (it read 1 beside 2 for /bin/true).
+#[test]
+fn tasks_peak_counts_every_task_that_ran() {
+    each_identity(|ctx| {
+        let r = jail(ctx, None, &["--", "true"]);
+        r.run.expect(0);
+        let res = &r.report["resources"];
+        assert!(
+            res["tasks_peak"].as_u64() >= res["tasks_at_end"].as_u64(),
+            "{}",
+            r.dump()
+        );
+        // pid 1, sh and three sleeps: five at once.
+        let r = jail(
+            ctx,
+            None,
+            &[
+                "--",
+                "sh",
+                "-c",
+                "for i in 1 2 3; do sleep 0.3 & done; wait",
+            ],
+        );
+        r.run.expect(0);
+        let peak = r.report["resources"]["tasks_peak"].as_u64().unwrap();
+        assert!(peak >= 5, "peak {peak}\n{}", r.dump());
     });
 }
 
@@ -373,7 +413,7 @@ fn two_concurrent_jails_of_one_user_each_get_their_own_budget() {
     let (_d, p) = profile("[limits]\nprocesses = 8\nwall_time = \"20s\"");
     each_identity(|ctx| {
         let markers = [unique("4."), unique("4.")];
-        let dirs = [tempdir(0o777), tempdir(0o777)];
+        let dirs = [crate::support::records_dir(), crate::support::records_dir()];
         // Each holds its children for 2 s, so the two budgets are in use at the same time.
         let children: Vec<_> = (0..2)
             .map(|i| {
@@ -424,6 +464,7 @@ print("no limit: held", len(held) * 64, "MiB")
         r.expect_limit(1, "memory");
         r.run.expect_stdout_contains("MemoryError after");
         assert!(r.evidence().contains("RLIMIT_DATA"), "{}", r.dump());
+        expect_remedy(&r.report["stopped_by"], "--memory", &r);
         let rss = r.report["resources"]["max_rss_kib"].as_u64().unwrap();
         assert!(
             (768 << 10..=1 << 20).contains(&rss),
@@ -445,6 +486,61 @@ print("no limit: held", len(held) * 64, "MiB")
         assert!(!r.run.stdout.contains("no limit"), "{}", r.dump());
         assert_eq!(r.outcome(), "limit", "{}", r.dump());
         assert_eq!(r.stopped_by(), Some("memory"), "{}", r.dump());
+    });
+}
+
+/// Issue 25: one allocation larger than the whole limit fails at once (MemoryError) while the
+/// process is tiny, so no resident-set evidence exists; the mapping watch point saw it refused.
+#[test]
+fn one_large_allocation_past_the_memory_limit_is_attributed() {
+    each_identity(|ctx| {
+        let r = jail(
+            ctx,
+            None,
+            &[
+                "--memory",
+                "256M",
+                "--",
+                "python3",
+                "-c",
+                "x = bytearray(1 << 30)",
+            ],
+        );
+        if mechanism_here(&r) == "cgroup" {
+            // memory.max refuses no mapping (the OOM killer acts on pages in use), and the
+            // cgroup's own counter names it: the watch point is compiled only for rlimits.
+            crate::support::skip(
+                "cgroup-enforcement",
+                "a cgroup enforces memory here: the mapping watch point is not in use",
+            );
+            return;
+        }
+        r.run.expect_stderr_contains("MemoryError");
+        r.expect_limit(1, "memory");
+        assert!(
+            r.evidence()
+                .starts_with("python3 asked to map 1024 MiB at once, more than its RLIMIT_DATA of 256 MiB by itself: refused with ENOMEM"),
+            "{}",
+            r.dump()
+        );
+        expect_remedy(&r.report["stopped_by"], "--memory", &r);
+        let rss = r.report["resources"]["max_rss_kib"].as_u64().unwrap();
+        assert!(rss < 64 << 10, "rss {rss}\n{}", r.dump());
+        // The control: the same allocation under 2G succeeds, and nothing is named.
+        let r = jail(
+            ctx,
+            None,
+            &[
+                "--memory",
+                "2G",
+                "--",
+                "python3",
+                "-c",
+                "x = bytearray(1 << 30)",
+            ],
+        );
+        r.run.expect(0);
+        assert_eq!(r.stopped_by(), None, "{}", r.dump());
     });
 }
 
@@ -515,6 +611,7 @@ fn writing_past_the_scratch_size_fails_inside_and_leaves_the_host_alone() {
             r.expect_limit(1, "scratch_full");
             r.run.expect_stderr_contains("No space left on device");
             assert!(r.evidence().contains("ENOSPC"), "{}", r.dump());
+            expect_remedy(&r.report["stopped_by"], "--limit scratch=", &r);
             growths
                 .push(i64::try_from(after).expect("count") - i64::try_from(before).expect("count"));
             if after < before + (4 << 20) {
@@ -563,14 +660,47 @@ fn a_file_past_the_file_size_limit_is_stopped_by_sigxfsz() {
         );
         r.expect_limit(128 + libc::SIGXFSZ, "file_size");
         assert_eq!(r.report["signal"], "SIGXFSZ", "{}", r.dump());
+        expect_remedy(&r.report["stopped_by"], "--limit file_size=", &r);
+    });
+}
+
+/// Issue 25: with `file_size` at its default (the scratch size), one file that reaches it fills
+/// the scratch too: whichever the kernel says first (SIGXFSZ or ENOSPC), the report names the
+/// scratch, whose size is what lifts it, not `file_size`.
+#[test]
+fn a_file_as_large_as_the_scratch_is_named_scratch_full_not_file_size() {
+    each_identity(|ctx| {
+        let r = jail(
+            ctx,
+            None,
+            &[
+                "--limit",
+                "scratch=8M",
+                "--",
+                "dd",
+                "if=/dev/zero",
+                "of=/scratch/f",
+                "bs=1M",
+                "count=16",
+            ],
+        );
+        assert_ne!(r.run.code(), 0, "{}", r.dump());
+        assert_eq!(r.outcome(), "limit", "{}", r.dump());
+        assert_eq!(r.stopped_by(), Some("scratch_full"), "{}", r.dump());
+        expect_remedy(&r.report["stopped_by"], "--limit scratch=", &r);
+        r.run
+            .expect_stderr_contains("to lift it: --limit scratch=SIZE");
     });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Open files
 
+/// Issue 25: EMFILE leaves no trace, but the process that fails holds every descriptor its
+/// limit allows, seen when it closes the last one (python, at exit) or exits non-zero with them
+/// (a shell's `exec {fd}<`): a `may_have_been` entry, with why it is not certain.
 #[test]
-fn open_files_bites_but_is_not_attributed() {
+fn open_files_bites_and_the_report_says_it_may_have_been() {
     let (_d, p) = profile("[limits]\nopen_files = 64\nwall_time = \"20s\"");
     let script = r#"
 import sys
@@ -595,10 +725,62 @@ print("no limit: opened", len(held))
         let opened: u32 = w[1].parse().unwrap();
         assert!((50..=61).contains(&opened), "{}", r.dump());
         assert_eq!(w[3], libc::EMFILE.to_string(), "{}", r.dump());
-        // EMFILE leaves no trace tooljail can see: it says nothing rather than guess
-        // (docs/limits.md).
+        // EMFILE leaves no record: not `stopped_by`, but a typed `may_have_been` entry.
         assert_eq!(r.stopped_by(), None, "{}", r.dump());
         assert_eq!(r.outcome(), "exited", "{}", r.dump());
+        let expect_may = |r: &Ran, program: &str| {
+            let may = r.report["may_have_been"].as_array().unwrap();
+            assert_eq!(may.len(), 1, "{}", r.dump());
+            assert_eq!(may[0]["name"], "open_files", "{}", r.dump());
+            assert!(
+                may[0]["evidence"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{program} held every file descriptor from")),
+                "{}",
+                r.dump()
+            );
+            assert!(
+                may[0]["uncertain"].as_str().unwrap().contains("EMFILE"),
+                "{}",
+                r.dump()
+            );
+            expect_remedy(&may[0], "--limit open_files=", r);
+            r.run
+                .expect_stderr_contains("tooljail: may have been stopped by limit open_files");
+        };
+        expect_may(&r, "python3");
+        // A shell loop: bash allocates `exec {fd}<` descriptors from 10 up.
+        let bash_loop = |n: u32| {
+            let script = format!("for i in $(seq {n}); do exec {{fd}}</dev/null || exit 3; done");
+            jail(ctx, Some(&p), &["--", "bash", "-c", &script])
+        };
+        let r = bash_loop(100);
+        assert_eq!(r.run.code(), 3, "{}", r.dump());
+        r.run.expect_stderr_contains("Too many open files");
+        expect_may(&r, "bash");
+        // The controls: a script that fails without nearing the limit, and the same loop
+        // that stays under it and succeeds, say nothing.
+        let r = jail(
+            ctx,
+            Some(&p),
+            &["--", "bash", "-c", "exec 3</dev/null; exit 4"],
+        );
+        assert_eq!(r.run.code(), 4, "{}", r.dump());
+        assert_eq!(
+            r.report["may_have_been"],
+            serde_json::json!([]),
+            "{}",
+            r.dump()
+        );
+        let r = bash_loop(40);
+        assert_eq!(r.run.code(), 0, "{}", r.dump());
+        assert_eq!(
+            r.report["may_have_been"],
+            serde_json::json!([]),
+            "{}",
+            r.dump()
+        );
     });
 }
 

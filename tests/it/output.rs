@@ -3,7 +3,7 @@
 //! whatever the command writes, and without a cap the command writes to the caller's own
 //! descriptors (no relay). Every case runs as root and as the unprivileged test user.
 
-use crate::support::{each_identity, profile_file, run, spawn, tempdir, Ctx, Run};
+use crate::support::{each_identity, profile_file, run, spawn, Ctx, Run};
 use serde_json::Value;
 use std::io::Read;
 use std::os::fd::AsRawFd;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// `tooljail run --report … ARGS… -- sh -c SCRIPT`, its stdout as bytes, and the report.
 fn capped(ctx: &Ctx, args: &[&str], script: &str) -> (Run, Vec<u8>, Value) {
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let report = dir.path().join("report.json");
     let mut a: Vec<&str> = vec!["run", "--report", report.to_str().unwrap()];
     a.extend_from_slice(args);
@@ -149,7 +149,7 @@ const FLOOD: u64 = 5_000_000_000;
 fn five_gigabytes_to_a_capped_stdout_keep_tooljail_small() {
     each_identity(|ctx| {
         let cap: u64 = 1 << 20;
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let report = dir.path().join("report.json");
         let script = format!("head -c {FLOOD} /dev/zero");
         let mut cmd = ctx.tooljail([

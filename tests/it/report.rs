@@ -3,7 +3,7 @@
 //! and the diagnostics on stderr (-vv spans, --log-format json, TOOLJAIL_LOG).
 //! Every case runs as root and as the unprivileged test user (see tests/it/support/mod.rs).
 
-use crate::support::{each_identity, profile_file, run, tempdir, Ctx, Run};
+use crate::support::{each_identity, profile_file, run, Ctx, Run};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -279,7 +279,7 @@ fn with_one_process(ctx: &Ctx, args: &[&str]) -> Command {
 #[test]
 fn only_transient_setup_errors_are_retryable() {
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let report = dir.path().join("r.json");
         let audit = dir.path().join("a.jsonl");
         let args = [
@@ -445,7 +445,7 @@ fn report_to_stdout_follows_the_command_output() {
 #[test]
 fn a_bad_report_destination_is_125_and_nothing_runs() {
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let marker = dir.path().join("RAN");
         let touch = format!("touch {}", marker.display());
         let d = dir.path().to_str().unwrap();

@@ -4,7 +4,7 @@
 //! A change that alters a report on purpose re-blesses the fixtures with TOOLJAIL_BLESS=1 and
 //! says why in its commit. Runs as root and as the unprivileged test user.
 
-use crate::support::{each_identity, run, tempdir, Ctx, Who};
+use crate::support::{each_identity, run, Ctx, Who};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -139,7 +139,7 @@ fn reports_match_the_kept_fixtures_for_every_outcome() {
     let bless = std::env::var_os("TOOLJAIL_BLESS").is_some();
     each_identity(|ctx| {
         for (name, args, status) in CASES {
-            let dir = tempdir(0o777);
+            let dir = crate::support::records_dir();
             let report = dir.path().join("report.json");
             let audit = dir.path().join("audit.jsonl");
             let mut a: Vec<String> = vec![

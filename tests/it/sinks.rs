@@ -374,3 +374,219 @@ fn a_setuid_or_setgid_tooljail_refuses_to_run() {
         assert!(!report.exists() && !log.exists(), "a sink was opened");
     }
 }
+
+/// A directory only `ctx`'s caller can enter and write (0700, theirs).
+fn own_dir(ctx: &Ctx) -> tempfile::TempDir {
+    let dir = tempdir(0o700);
+    if let Who::User { uid, .. } = ctx.who {
+        chown(dir.path(), uid, false);
+    }
+    dir
+}
+
+/// Issue 13 item 2: a symbolic link in a directory component of the report or audit path (not
+/// only the last one) is refused: the files land nowhere, the command never runs.
+#[test]
+fn a_symlink_in_a_parent_directory_is_refused() {
+    each_identity(|ctx| {
+        let target = own_dir(ctx);
+        let dir = sticky_dir();
+        let (_s, spare) = spare_log();
+        let marker = crate::support::records_dir();
+        let ran = marker.path().join("ran");
+        // `ln -s TARGET DIR/logs` by another user: DIR/logs/r.json would be TARGET/r.json.
+        let link = dir.path().join("logs");
+        plant_symlink(ctx, target.path(), &link);
+        let touch = format!("touch {}", ran.display());
+        for args in [
+            vec!["--report", "LINK/r.json", "--audit-log", &spare],
+            vec!["--audit-log", "LINK/r.json"],
+        ] {
+            let via = link.join("r.json");
+            let args: Vec<&str> = args
+                .iter()
+                .map(|a| {
+                    if *a == "LINK/r.json" {
+                        via.to_str().unwrap()
+                    } else {
+                        a
+                    }
+                })
+                .collect();
+            let mut all = args.clone();
+            all.extend([
+                "--rw",
+                marker.path().to_str().unwrap(),
+                "--",
+                "sh",
+                "-c",
+                &touch,
+            ]);
+            let r = tooljail(ctx, &all);
+            r.expect(125)
+                .expect_stderr_contains(&format!("{} is a symbolic link", link.display()));
+            assert_eq!(r.stderr.lines().count(), 1, "{}", r.dump());
+            assert!(!ran.exists(), "the command ran\n{}", r.dump());
+            assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
+        }
+        // The same path through the real directory is accepted (the control).
+        let real = target.path().join("r.json");
+        let m = marker.path().to_str().unwrap();
+        tooljail(
+            ctx,
+            &[
+                "--report",
+                real.to_str().unwrap(),
+                "--audit-log",
+                &spare,
+                "--rw",
+                m,
+                "--",
+                "sh",
+                "-c",
+                &touch,
+            ],
+        )
+        .expect(0);
+        assert!(ran.exists());
+    });
+}
+
+/// Issue 13 item 2: a directory on the way that others can write (without the sticky bit that
+/// keeps them from replacing the caller's entries) is refused, as the last directory and as
+/// an ancestor; the caller's own 0700 directory and a sticky one are accepted.
+#[test]
+fn a_directory_others_can_write_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    each_identity(|ctx| {
+        let (_s, spare) = spare_log();
+        let open = own_dir(ctx);
+        let sub = open.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        if let Who::User { uid, .. } = ctx.who {
+            chown(&sub, uid, false);
+        }
+        let set = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        for (dir_mode, sub_mode, bad, by) in [
+            (0o777, 0o700, open.path(), "anyone"),
+            (0o770, 0o700, open.path(), "its group"),
+            (0o700, 0o777, sub.as_path(), "anyone"),
+        ] {
+            set(open.path(), dir_mode);
+            set(&sub, sub_mode);
+            let report = sub.join("r.json");
+            for args in [
+                ["--report", report.to_str().unwrap(), "--audit-log", &spare],
+                ["--audit-log", report.to_str().unwrap(), "--report", "-"],
+            ] {
+                let mut all = args.to_vec();
+                all.extend(["--", "true"]);
+                let r = tooljail(ctx, &all);
+                r.expect(125)
+                    .expect_stderr_contains(&format!("{} is writable by {by}", bad.display()))
+                    .expect_stderr_contains("chmod go-w");
+                assert!(!report.exists(), "{}", r.dump());
+            }
+        }
+        // Controls: the caller's own 0700 directories, then a sticky world-writable one.
+        set(open.path(), 0o700);
+        set(&sub, 0o700);
+        let report = sub.join("r.json");
+        let r_s = report.to_str().unwrap();
+        tooljail(ctx, &["--report", r_s, "--audit-log", &spare, "--", "true"]).expect(0);
+        assert!(report.exists());
+        set(&sub, 0o1777);
+        tooljail(ctx, &["--report", r_s, "--audit-log", &spare, "--", "true"]).expect(0);
+    });
+}
+
+/// Issue 13 item 2: the default audit log's directories are created the same way: a symbolic
+/// link planted below the state directory (as a jail given the caller's home could plant it)
+/// is not followed (the run warns that it has no audit record, nothing lands at the link's
+/// target); a state directory that is itself reached through a link (`/home -> var/home`) is
+/// the caller's own way in and works.
+#[test]
+fn the_default_audit_directory_is_not_created_through_a_symlink() {
+    each_identity(|ctx| {
+        if ctx.is_root() {
+            return; // root's default log is /var/log/tooljail, not under XDG_STATE_HOME
+        }
+        let target = own_dir(ctx);
+        let base = own_dir(ctx);
+        let planted = base.path().join("tooljail");
+        std::os::unix::fs::symlink(target.path(), &planted).unwrap();
+        let mut cmd = ctx.tooljail(["--", "true"]);
+        cmd.env("XDG_STATE_HOME", base.path());
+        let r = run(cmd);
+        r.expect(0)
+            .expect_stderr_contains("default audit log is unusable")
+            .expect_stderr_contains("symbolic link");
+        assert_eq!(std::fs::read_dir(target.path()).unwrap().count(), 0);
+
+        // The control: XDG_STATE_HOME itself a link to a real directory.
+        std::fs::remove_file(&planted).unwrap();
+        let link = target.path().join("state");
+        std::os::unix::fs::symlink(base.path(), &link).unwrap();
+        let mut cmd = ctx.tooljail(["--", "true"]);
+        cmd.env("XDG_STATE_HOME", &link);
+        let r = run(cmd);
+        r.expect(0);
+        assert!(!r.stderr.contains("unusable"), "{}", r.dump());
+        assert!(base.path().join("tooljail/audit.jsonl").exists());
+    });
+}
+
+/// Issue 13 item 3: the report replaces the file all at once after the command is gone (the
+/// command, given the directory read-only, still sees the old report; the file afterwards is a
+/// new inode, whole; no temporary file is left), in both isolation modes. Root's is renamed by
+/// the helper that stays root (the supervisor is the jail's user by then).
+#[test]
+fn the_report_is_replaced_whole_after_the_command() {
+    each_identity(|ctx| {
+        let (_s, spare) = spare_log();
+        let dir = own_dir(ctx);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let report = dir.path().join("r.json");
+        std::fs::write(&report, "old report\n").unwrap();
+        if let Who::User { uid, .. } = ctx.who {
+            chown(&report, uid, false);
+        }
+        for isolation in ["full", "landlock"] {
+            if isolation == "landlock" {
+                std::fs::write(&report, "old report\n").unwrap();
+                if let Who::User { uid, .. } = ctx.who {
+                    chown(&report, uid, false);
+                }
+            }
+            let before = std::fs::metadata(&report).unwrap().ino();
+            let (d, r) = (dir.path().to_str().unwrap(), report.to_str().unwrap());
+            let mut args = vec!["--report", r, "--audit-log", &spare, "--ro", d];
+            args.extend(["--isolation", isolation, "--", "cat", r]);
+            let run = tooljail(ctx, &args);
+            let doc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+            assert_eq!(doc["outcome"], "exited", "{}", run.dump());
+            let names: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names, ["r.json"], "a temporary file is left");
+            let after = std::fs::metadata(&report).unwrap();
+            assert_ne!(
+                after.ino(),
+                before,
+                "{isolation}: not replaced\n{}",
+                run.dump()
+            );
+            assert_eq!(after.uid(), caller_uid(ctx));
+            assert_eq!(after.mode() & 0o7777, 0o600);
+            // Root's file is not readable by the jail's nobody; the caller's own is.
+            if !ctx.is_root() {
+                run.expect(0);
+                assert_eq!(run.stdout, "old report\n", "{}", run.dump());
+            }
+        }
+    });
+}

@@ -3,8 +3,7 @@
 //! /var/lib/tooljail-test/postgres.url). Each case as root and as the unprivileged user.
 
 use crate::support::{
-    each_identity, finish, profile_file, run, run_for, skip, spawn, tempdir, unique, Ctx, Run,
-    RUN_TIMEOUT,
+    each_identity, finish, profile_file, run, run_for, skip, spawn, unique, Ctx, Run, RUN_TIMEOUT,
 };
 use serde_json::Value;
 use std::ffi::OsString;
@@ -59,7 +58,7 @@ fn at_once(
 
 /// A fresh directory, its SQLite store's URL, a new session and the report's path.
 fn sqlite_case(tag: &str) -> (tempfile::TempDir, String, String, PathBuf) {
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let url = sqlite_url(dir.path());
     let path = dir.path().join("r.json");
     (dir, url, unique(tag), path)
@@ -106,7 +105,7 @@ fn two_hundred_against_fifty(url: &dyn Fn(&Path) -> String) {
         "extends = [\"default\"]\n[[budget.rate]]\nper = [\"session\"]\nlimit = 50\nwindow = \"1m\"\n",
     );
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let url = url(dir.path());
         let session = unique("rate");
         let mut results = Vec::new();
@@ -155,7 +154,7 @@ fn a_contested_slot_goes_to_exactly_one_call(url: &dyn Fn(&Path) -> String) {
         "extends = [\"default\"]\n[[budget.rate]]\nper = [\"session\"]\nlimit = 1\nwindow = \"1m\"\n",
     );
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let url = url(dir.path());
         let session = unique("slot");
         let mut ran = 0;
@@ -205,7 +204,7 @@ fn two_hosts_on_one_postgres_share_a_session_budget_exactly() {
         "extends = [\"default\"]\n[budget]\nsession_calls = 10\nstate = \"{other}\"\n"
     ));
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let session = unique("fleet");
         let mut ran = 0;
         for (r, path) in at_once(16, "5", |i| {
@@ -380,7 +379,7 @@ fn usage(ctx: &Ctx, url: &str, session: &str) -> Option<u64> {
 fn a_call_without_rules_opens_no_store() {
     let _disk = crate::support::host_disk_written();
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let xdg = dir.path().join("xdg");
         std::fs::create_dir(&xdg).unwrap();
         std::fs::set_permissions(&xdg, std::os::unix::fs::PermissionsExt::from_mode(0o777))
@@ -417,7 +416,7 @@ fn a_corrupt_store_fails_closed() {
     let _disk = crate::support::host_disk_written();
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 5\n");
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let url = sqlite_url(dir.path());
         run(call(
             ctx,
@@ -471,7 +470,7 @@ fn state_reset_is_for_root_or_the_owner() {
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 1\n");
     let ids = crate::support::identities();
     let session = unique("reset");
-    let dir = tempdir(0o777);
+    let dir = crate::support::records_dir();
     let path = dir.path().join("r.json");
     let owner = &ids[0];
     run(call(owner, &pg, &session, &profile, &path, &["true"])).expect(0);
@@ -503,7 +502,7 @@ fn a_locked_store_fails_closed_and_retryable() {
     let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 5\n");
     // Make sure the tables exist, then hold them.
     each_identity(|ctx| {
-        let dir = tempdir(0o777);
+        let dir = crate::support::records_dir();
         let path = dir.path().join("r.json");
         let session = unique("locked");
         run(call(ctx, &pg, &session, &profile, &path, &["true"])).expect(0);

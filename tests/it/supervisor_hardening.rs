@@ -107,15 +107,18 @@ fn check(user_args: &[&str], pin: Option<&crate::support::Pin>, uid: u32, gid: u
         .args(["--", "sleep", "30"]);
     let mut child = spawn(&mut cmd);
     let sup = child.id() as i32;
+    // pid 1 is the supervisor's child that has started the command (the jail is fully
+    // built); a root caller's supervisor also has, for a moment, the id-map writer as a child.
+    let mut pid1 = 0;
     assert!(
-        wait_until(Duration::from_secs(5), || !children(sup).is_empty()),
-        "the jail's pid 1 never appeared"
-    );
-    let pid1 = children(sup)[0];
-    // pid 1 has started the command: the jail is fully built.
-    assert!(
-        wait_until(Duration::from_secs(5), || !children(pid1).is_empty()),
-        "the command never started"
+        wait_until(Duration::from_secs(5), || {
+            pid1 = children(sup)
+                .into_iter()
+                .find(|p| !children(*p).is_empty())
+                .unwrap_or(0);
+            pid1 != 0
+        }),
+        "the jail's pid 1 never started the command"
     );
     for (who, pid) in [("supervisor", sup), ("pid 1", pid1)] {
         for (file, r) in attack(uid, gid, pid) {
@@ -175,5 +178,107 @@ fn same_uid_host_processes_cannot_read_or_take_over_the_supervisor() {
         );
     } else {
         check(&["--user", &name], None, uid, gid);
+    }
+}
+
+/// One race: a thief of `uid` (tests/../examples/probe.rs `thief`) attacks every tooljail
+/// process of its uid for a few seconds while root starts jails as that uid, two at a time,
+/// with a secret in tooljail's environment and the audit log and report open. Returns what it
+/// stole and how many tooljail processes of its uid it saw.
+fn race(user_args: &[&str], uid: u32, gid: u32) -> (Vec<String>, u64, usize) {
+    const SECRET: &str = "hunter2-race";
+    let probe = crate::support::Probe::new();
+    let records = crate::support::records_dir();
+    let mut thief_cmd = Command::new("setpriv");
+    thief_cmd
+        .args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".into(),
+        ])
+        .args(["--", &probe.bin, "thief", "4", SECRET])
+        // Only the jails this race starts, marked by their records directory on their command
+        // line: other tests run tooljail as the test user at the same time, and a user may of
+        // course take the descriptors of its own tooljail.
+        .arg(std::process::id().to_string())
+        .arg(records.path());
+    let thief = spawn(&mut thief_cmd);
+    let log = records.path().join("audit.jsonl");
+    let started = std::time::Instant::now();
+    let mut runs = 0;
+    while started.elapsed() < Duration::from_millis(3500) {
+        let children: Vec<_> = (0..2)
+            .map(|i| {
+                let report = records.path().join(format!("r{i}.json"));
+                let mut cmd = Command::new(crate::support::binary());
+                cmd.env("TOOLJAIL_TEST_SECRET", SECRET)
+                    .arg("run")
+                    .arg("--audit-log")
+                    .arg(&log)
+                    .arg("--report")
+                    .arg(&report)
+                    .args(user_args)
+                    .args(["--", "true"]);
+                spawn(&mut cmd)
+            })
+            .collect();
+        for c in children {
+            finish(c, Duration::from_secs(10), "tooljail run -- true".into()).expect(0);
+            runs += 1;
+        }
+    }
+    let r = finish(thief, Duration::from_secs(15), "probe thief".into());
+    r.expect(0);
+    let stolen: Vec<String> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"stole\""))
+        .map(str::to_owned)
+        .collect();
+    let done: serde_json::Value = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("\"thief\":\"done\""))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("the thief did not finish\n{}", r.dump()));
+    (stolen, done["seen"].as_u64().unwrap(), runs)
+}
+
+/// Issue 13 item 1: a host process of the jail's uid racing root's runs for a few seconds finds
+/// no secret in any tooljail process's environment and takes no descriptor from any of them
+/// (pidfd_getfd, /proc/PID/fd/N): root's environment is zeroed before the drop, the id maps
+/// are written by a root-owned helper, so neither the supervisor nor the jail's pid 1 is ever
+/// dumpable, and what is dumpable for a moment holds nothing of root's.
+#[test]
+fn a_same_uid_process_racing_root_runs_finds_no_secret_and_steals_no_fd() {
+    if !crate::support::root_or_skip("the supervisor changes uid only when root starts it") {
+        return;
+    }
+    // Root's default jail runs as a transient uid no other process has (docs/jail.md), so the
+    // races are run where a same-uid process can exist: jails of --user nobody and of the test
+    // user.
+    let (name, uid, gid) = crate::support::test_user();
+    let mut cases = vec![(
+        vec!["--user".to_string(), "nobody".to_string()],
+        65534,
+        65534,
+    )];
+    if uid != 65534 {
+        cases.push((vec!["--user".to_string(), name], uid, gid));
+    }
+    for (user_args, uid, gid) in cases {
+        let args: Vec<&str> = user_args.iter().map(String::as_str).collect();
+        let (stolen, seen, runs) = race(&args, uid, gid);
+        // The race ran: the thief saw the jails' processes of its uid (supervisor, pid 1,
+        // command: at least one per run).
+        assert!(
+            seen >= runs as u64,
+            "uid {uid}: the thief saw {seen} tooljail processes in {runs} runs"
+        );
+        assert!(
+            stolen.is_empty(),
+            "uid {uid} took from tooljail ({runs} runs):\n{}",
+            stolen.join("\n")
+        );
     }
 }

@@ -10,7 +10,8 @@ pub enum HardeningKind {
     /// `clone3` fails with ENOSYS, not reported: glibc then falls back to `clone`, whose flags
     /// argument (unlike clone3's struct in memory) the filter can read.
     Clone3Enosys,
-    /// `ioctl` with TIOCSTI or TIOCLINUX (low 32 bits of the request) is denied with EPERM.
+    /// `ioctl` with TIOCSTI, TIOCLINUX, TIOCSETD, TIOCEXCL or TIOCCONS (low 32 bits of the
+    /// request) is denied with EPERM.
     TtyInjection,
     /// `socket` limited to the families in [`SOCKET_FAMILIES`] and `socketpair` to AF_UNIX;
     /// others get EAFNOSUPPORT.
@@ -101,7 +102,8 @@ pub const HARDENING: &[Hardening] = &[
     Hardening {
         key: "tty-injection",
         kind: HardeningKind::TtyInjection,
-        why: "TIOCSTI/TIOCLINUX push keystrokes into the controlling terminal (CVE-2017-5226)",
+        why: "TIOCSTI/TIOCLINUX push keystrokes into the controlling terminal (CVE-2017-5226); \
+              TIOCSETD/TIOCEXCL/TIOCCONS change the caller's terminal beyond the jail",
     },
     Hardening {
         key: "socket-families",

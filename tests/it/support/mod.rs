@@ -411,6 +411,14 @@ pub fn tempdir(mode: u32) -> tempfile::TempDir {
     dir
 }
 
+/// A directory for reports and audit logs that every identity can create files in: sticky and
+/// world-writable, like /tmp. tooljail accepts a sticky directory on a sink's path (nobody can
+/// replace another user's entry there) but refuses one that others can write without the
+/// sticky bit (tests/it/sinks.rs).
+pub fn records_dir() -> tempfile::TempDir {
+    tempdir(0o1777)
+}
+
 /// A string unique to this call (tag + digits), for markers searched on the host.
 pub fn unique(tag: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -748,7 +756,7 @@ pub fn reported_with(
     args: &[&str],
     tweak: impl FnOnce(&mut Command),
 ) -> (Run, serde_json::Value) {
-    let dir = tempdir(0o777);
+    let dir = records_dir();
     let report = dir.path().join("report.json");
     let audit = dir.path().join("audit.jsonl");
     let mut a: Vec<&str> = vec![

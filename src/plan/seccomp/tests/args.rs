@@ -89,15 +89,26 @@ fn clone3_is_enosys_and_not_reported() {
 #[test]
 fn tty_injection_compares_only_the_low_32_bits() {
     let prog = compile(&default_policy()).unwrap();
-    for req in [TIOCSTI, TIOCLINUX] {
+    for req in [TIOCSTI, TIOCLINUX, TIOCSETD, TIOCEXCL, TIOCCONS] {
         for high in [0u64, 1 << 32, 0xdead_beef_0000_0000] {
             let cmd = high | u64::from(req);
             assert_eq!(call(&prog, "ioctl", &[0, cmd]), ret::USER_NOTIF, "{cmd:#x}");
             assert_eq!(shadow_answer(&prog, "ioctl", &[0, cmd]), HARD);
         }
     }
-    assert_eq!(call(&prog, "ioctl", &[0, libc::TCGETS]), ret::ALLOW);
-    assert_eq!(call(&prog, "ioctl", &[0, libc::FIONREAD]), ret::ALLOW);
+    // What a terminal program needs, on its own pty or the caller's (src/tty.rs puts the
+    // caller's settings and size back after the jail).
+    for req in [
+        libc::TCGETS,
+        libc::TCSETS,
+        libc::TCSETSW,
+        libc::TIOCGWINSZ,
+        libc::TIOCSWINSZ,
+        libc::FIONREAD,
+        libc::TIOCNXCL,
+    ] {
+        assert_eq!(call(&prog, "ioctl", &[0, req]), ret::ALLOW, "{req:#x}");
+    }
     // TIOCSTI in the high half only is a different request for the kernel: allowed.
     assert_eq!(
         call(&prog, "ioctl", &[0, u64::from(TIOCSTI) << 32]),

@@ -10,6 +10,7 @@ use crate::cli::PolicyArgs;
 use crate::policy::syscalls::{AUDIT_ARCH_ARM, AUDIT_ARCH_I386};
 
 mod args;
+mod watch;
 
 fn policy(allow: &[&str], action: SeccompAction, unsafe_allow: &[&str]) -> Policy {
     let mut p = crate::profile::policy_from_args(&PolicyArgs::default()).unwrap();

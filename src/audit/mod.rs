@@ -8,11 +8,13 @@
 //! produce short of ENOSPC, but a network file system might) is completed before anyone else
 //! appends. tests/it/audit.rs proves it with 200 concurrent runs.
 
+pub mod chain;
+
 use crate::error::Error;
-use crate::report::{open_owned_file, FileMode, Outcome, Report};
+use crate::report::{Outcome, Report};
+use crate::sink::FileMode;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -34,12 +36,24 @@ pub fn default_path(uid: u32, xdg_state_home: Option<&str>, home: Option<&str>) 
 const HINT: &str = "pass --audit-log PATH to a writable file in an existing directory, \
                     or set enabled = false in [audit]";
 
-/// [`default_path`] for the calling process: its real uid, `$XDG_STATE_HOME` and `$HOME`.
+/// [`default_path`] for the calling process: its real uid, `$XDG_STATE_HOME` and `$HOME`, each
+/// resolved (`realpath`) when it exists. A home reached through a link the system made
+/// (`/home -> var/home`, `/home -> /gpfs/home`) is the caller's own way in; what lies below it
+/// (`.local/state/tooljail`, which a jail given the home could plant as a link) is walked
+/// without following links ([`crate::sink::ensure_dir`]).
 pub fn caller_default_path() -> Option<PathBuf> {
+    let real = |var: &str| {
+        std::env::var(var).ok().map(|v| {
+            std::fs::canonicalize(&v)
+                .ok()
+                .and_then(|p| p.to_str().map(str::to_owned))
+                .unwrap_or(v)
+        })
+    };
     default_path(
         nix::unistd::getuid().as_raw(),
-        std::env::var("XDG_STATE_HOME").ok().as_deref(),
-        std::env::var("HOME").ok().as_deref(),
+        real("XDG_STATE_HOME").as_deref(),
+        real("HOME").as_deref(),
     )
 }
 
@@ -51,32 +65,23 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Open `path` for appending, as [`open_owned_file`] does: a symbolic link, a non-regular
-    /// file, a hard link or a file owned by another user (not the caller, not root) is refused.
-    /// `default_location`: `path` is the caller's default log ([`default_path`]), whose missing
-    /// directories are created (0750). A path the caller named (`--audit-log`, `[audit] log`)
-    /// must be in an existing directory: tooljail, perhaps running as root, creates no
-    /// directory a user chose.
+    /// Open `path` for appending through [`crate::sink`]: no symbolic link in any component,
+    /// every directory on the way the caller's or root's and writable by nobody else (sticky
+    /// ones aside), and the file a regular one with one link owned by the caller or root (or
+    /// /dev/null). `default_location`: `path` is the caller's default log ([`default_path`]),
+    /// whose missing directories are created (0750) the same way. A path the caller named
+    /// (`--audit-log`, `[audit] log`) must be in an existing directory: tooljail, perhaps
+    /// running as root, creates no directory a user chose.
     pub fn open(path: &Path, default_location: bool) -> Result<AuditLog, Error> {
-        if default_location {
-            if let Some(dir) = path.parent() {
-                if !dir.as_os_str().is_empty() && !dir.exists() {
-                    std::fs::DirBuilder::new()
-                        .recursive(true)
-                        .mode(0o750)
-                        .create(dir)
-                        .map_err(|e| {
-                            Error::usage(format!(
-                                "audit log {}: cannot create its directory: {e}",
-                                path.display()
-                            ))
-                            .with_hint(HINT)
-                        })?;
-                }
-            }
-        }
-        let file = open_owned_file(path, FileMode::Append)
-            .map_err(|e| e.into_error("audit log", path, HINT))?;
+        let opened = crate::sink::split(path).and_then(|(dir, name)| {
+            let dir = if default_location {
+                crate::sink::ensure_dir(&dir, 0o750)?
+            } else {
+                crate::sink::open_dir(&dir)?
+            };
+            dir.create_file(&name, FileMode::Append)
+        });
+        let file = opened.map_err(|e| e.into_error("audit log", path, HINT))?;
         Ok(AuditLog {
             file,
             path: path.to_path_buf(),
@@ -87,18 +92,57 @@ impl AuditLog {
         &self.path
     }
 
-    /// Append one record as a single line.
+    /// Append one record as a single line, linked to the line before it ([`chain`]): under the
+    /// lock, the log's last line is read back, and the record carries its hash and the next
+    /// sequence number. A last line cut short by a crash (no newline) is ended first, so the
+    /// new record starts a line of its own.
     pub fn append(&self, report: &Report) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(report).expect("Report serializes");
-        line.push(b'\n');
+        let body = serde_json::to_vec(report).expect("Report serializes");
         let lock =
             nix::fcntl::Flock::lock(self.file.try_clone()?, nix::fcntl::FlockArg::LockExclusive)
                 .map_err(|(_, e)| std::io::Error::from(e))?;
         let mut f: &File = &lock;
-        let result = f.write_all(&line);
+        let result = last_line(f).and_then(|tail| {
+            let mut line = Vec::with_capacity(body.len() + 110);
+            if tail.as_ref().is_some_and(|(_, ended)| !ended) {
+                line.push(b'\n');
+            }
+            let link = chain::next_link(tail.as_ref().map(|(l, _)| l.as_slice()));
+            line.extend(chain::splice(&link, &body));
+            line.push(b'\n');
+            f.write_all(&line)
+        });
         drop(lock);
         result
     }
+}
+
+/// The last line of `file` that is not blank (without its newline; blank lines are skipped as
+/// [`chain::verify`] skips them) and whether the file ends with a newline, read backwards from
+/// the end in 8 KiB steps; `None` for a file with no such line (and the null device).
+fn last_line(file: &File) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+    use std::os::unix::fs::FileExt;
+    const STEP: u64 = 8192;
+    let blank = |seg: &[u8]| seg.iter().all(u8::is_ascii_whitespace);
+    let mut end = file.metadata()?.len();
+    let mut tail: Vec<u8> = Vec::new();
+    let mut complete = false;
+    while end > 0 && !complete {
+        let start = end.saturating_sub(STEP);
+        let mut chunk = vec![0; usize::try_from(end - start).unwrap_or(0)];
+        file.read_exact_at(&mut chunk, start)?;
+        chunk.extend_from_slice(&tail);
+        tail = chunk;
+        // Complete once a newline precedes the last non-blank line, or the file's start does.
+        let segs: Vec<&[u8]> = tail.split(|b| *b == b'\n').collect();
+        complete = start == 0 || segs.iter().rposition(|s| !blank(s)).is_some_and(|i| i > 0);
+        end = start;
+    }
+    let ended = tail.last() == Some(&b'\n');
+    Ok(tail
+        .split(|b| *b == b'\n')
+        .rfind(|s| !blank(s))
+        .map(|line| (line.to_vec(), ended)))
 }
 
 /// What `tooljail audit` filters on. Every field that is set must match.
