@@ -52,8 +52,12 @@ pub fn open(path: &Path, create: bool) -> Result<Place, String> {
             .ok_or_else(|| format!("{}: not UTF-8", walked.display()))?;
         let next = match open_at(Some(&dir), c, libc::O_PATH | libc::O_DIRECTORY) {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) && create => {
-                nix::sys::stat::mkdirat(Some(dir.as_raw_fd()), c, Mode::S_IRWXU)
-                    .map_err(|e| format!("{}: cannot create: {e}", walked.display()))?;
+                // Another call may have made it since (EEXIST): then it is opened and checked
+                // like any existing directory.
+                match nix::sys::stat::mkdirat(Some(dir.as_raw_fd()), c, Mode::S_IRWXU) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(e) => return Err(format!("{}: cannot create: {e}", walked.display())),
+                }
                 open_at(Some(&dir), c, libc::O_PATH | libc::O_DIRECTORY)
             }
             other => other,

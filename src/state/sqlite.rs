@@ -31,7 +31,26 @@ pub struct Sqlite {
 
 impl Sqlite {
     /// Open (creating when `create`) the store at `path`, checked as [`place::open`] says.
+    ///
+    /// Opening may meet SQLITE_BUSY without SQLite's busy handler ever waiting: many calls
+    /// opening a new store at once all read it, and the one that switches it to WAL needs the
+    /// others' read locks gone (SQLite refuses to wait there, to avoid a deadlock). Such an
+    /// open is retried, with a short pause, until [`BUSY_TIMEOUT`] has passed.
     pub fn open(path: &Path, create: bool) -> Result<Sqlite, StoreError> {
+        let until = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match Sqlite::open_once(path, create) {
+                Err(e) if e.retryable && std::time::Instant::now() < until => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, create: bool) -> Result<Sqlite, StoreError> {
         let place = place::open(path, create).map_err(StoreError::new)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_NOFOLLOW
@@ -41,8 +60,15 @@ impl Sqlite {
         // WAL: readers never block the writer; synchronous=NORMAL is durable against a killed
         // process (what a SIGKILL of tooljail is), which is the failure a call record must
         // survive.
-        conn.pragma_update(None, "journal_mode", "WAL")
+        // Switched once, by the call that finds it otherwise: asking again would take the
+        // exclusive lock on every open.
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .map_err(err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(err)?;
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         // Our hook replaces SQLite's automatic checkpoint, which would run in whichever commit
