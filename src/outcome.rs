@@ -382,9 +382,10 @@ fn connect_denial(policy: &crate::policy::Policy, to: std::net::SocketAddr) -> P
     }
 }
 
-/// The typed denial for a syscall the filter denied (one per name, as in `denied_syscalls`).
-pub fn syscall_denial(d: &DeniedSyscall) -> PolicyDenial {
-    let rule = if d.remedy.starts_with("always denied") {
+/// The typed denial for a syscall the filter denied (one per name, as in `denied_syscalls`);
+/// `hardening`: an always-denied rule refused it, not the profile's allow-list.
+pub fn syscall_denial(d: &DeniedSyscall, hardening: bool) -> PolicyDenial {
+    let rule = if hardening {
         "an always-denied hardening rule"
     } else {
         "not in the profile's [syscalls] allow"

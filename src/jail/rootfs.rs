@@ -124,13 +124,7 @@ pub fn build(
 /// was resolved (say, planted by an earlier run in a directory it could write), the step fails
 /// instead of binding whatever the link now points at.
 fn clone_source(host_root: BorrowedFd<'_>, bind: &Bind, host_uid: u32) -> Result<OwnedFd> {
-    let relative = bind.source.strip_prefix("/").unwrap_or(&bind.source);
-    let relative = if relative.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        relative
-    };
-    mount::open_beneath(host_root, &c(relative)?, libc::O_PATH, 0)
+    mount::open_beneath(host_root, &c(bind.source_below_root())?, libc::O_PATH, 0)
         .and_then(|fd| mount::clone_tree(Some(fd.as_fd()), c"", true))
         .map_err(|e| {
             let errno = crate::sys::errno_of(&e);

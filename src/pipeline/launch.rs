@@ -143,16 +143,17 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
     for d in &blocked {
         eprintln!("{}", d.line());
     }
-    report.denials = blocked
-        .into_iter()
-        .chain(
-            report
-                .denied_syscalls
-                .iter()
-                .filter(|d| d.name != crate::supervisor::notify::OTHERS)
-                .map(crate::outcome::syscall_denial),
-        )
-        .collect();
+    let hardening = outcome
+        .denials
+        .entries()
+        .iter()
+        .map(|d| d.rule == crate::supervisor::notify::DenialRule::Hardening);
+    let syscalls = report
+        .denied_syscalls
+        .iter()
+        .zip(hardening)
+        .map(|(d, hard)| crate::outcome::syscall_denial(d, hard));
+    report.denials = blocked.into_iter().chain(syscalls).collect();
     Ok(Ran { outcome, taken })
 }
 

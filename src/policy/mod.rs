@@ -91,6 +91,18 @@ pub struct Bind {
     pub origin: String,
 }
 
+impl Bind {
+    /// The source as a path below `/` (`.` for `/` itself), to open relative to a descriptor
+    /// of the host's root.
+    pub fn source_below_root(&self) -> &std::path::Path {
+        match self.source.strip_prefix("/") {
+            Ok(p) if p.as_os_str().is_empty() => std::path::Path::new("."),
+            Ok(p) => p,
+            Err(_) => &self.source,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Access {

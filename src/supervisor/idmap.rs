@@ -43,12 +43,8 @@ pub fn prepare(binds: &[Bind], who: &JailIdentity) -> Result<Trees> {
             trees.push(None);
             continue;
         }
-        let relative = bind.source.strip_prefix("/").unwrap_or(&bind.source);
-        let relative = CString::new(match relative.as_os_str().as_bytes() {
-            b"" => b".".as_slice(),
-            bytes => bytes,
-        })
-        .map_err(|_| Error::setup(format!("path {}", bind.source.display()), libc::EINVAL))?;
+        let relative = CString::new(bind.source_below_root().as_os_str().as_bytes())
+            .map_err(|_| Error::setup(format!("path {}", bind.source.display()), libc::EINVAL))?;
         // A source that cannot be opened here is left to pid 1, whose step names the problem
         // (missing, a symlink now, unreachable) with the bind's origin.
         let Ok(source) = mount::open_beneath(host_root.as_fd(), &relative, libc::O_PATH, 0) else {

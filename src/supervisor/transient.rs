@@ -257,17 +257,6 @@ fn try_lock(file: &OwnedFd, offset: u64) -> Result<bool> {
     }
 }
 
-/// Whether `range`'s uid `uid`'s byte is held by a running call (for `doctor` and tests): a
-/// probe lock taken and dropped at once.
-pub fn held(range: UidRange, uid: u32) -> Result<bool> {
-    if !range.contains(uid) {
-        return Ok(false);
-    }
-    let file = open_lock_file()?;
-    let taken = try_lock(&file, u64::from(uid - range.first))?;
-    Ok(!taken)
-}
-
 /// For `doctor`: the range, whether it is mapped here, and where the locks live.
 pub fn describe(range: UidRange) -> String {
     let mapped = ["uid_map", "gid_map"].iter().all(|f| {
