@@ -1,116 +1,111 @@
 #!/bin/sh
-# Startup cost of a jail: median wall time of N runs of `tooljail run -- /bin/true`, next to bare
-# /bin/true, `unshare -Urmpn --fork /bin/true` and (when installed) bubblewrap twice: the
-# minimal `bwrap --ro-bind / / /bin/true` (a user and mount namespace only), and a bwrap jail
-# close to tooljail's default profile (every namespace, a new root of /usr and /etc read-only,
-# fresh /proc, minimal /dev, tmpfs /tmp; no Landlock, no seccomp), all measured in the same run
-# on the same machine.
+# Start-up cost of a jail, side by side in one run: bare `/bin/true`, `unshare -Urmpn --fork`
+# (the kernel's price for the namespaces alone), bubblewrap (when installed) twice — the minimal
+# `bwrap --ro-bind / /` and a jail close to tooljail's default profile (every namespace, a new
+# root of /usr and /etc read-only, fresh /proc, minimal /dev, tmpfs /tmp; no Landlock, no
+# seccomp) — and tooljail's default profile (namespaces, new root, Landlock, the seccomp filter
+# and its supervisor, rlimits, the audit record to a scratch file), with audit off, and with
+# `--isolation landlock` (no namespaces).
 #
-# The tooljail rows are the integrated jail: namespaces, new root, Landlock, the seccomp filter
-# and its supervisor, rlimits, the report. The audit record (on in the default profile) goes to
-# a scratch file; another row turns audit off to show what it costs. One row runs the same
-# default profile with `--isolation landlock` (no namespaces: the command forked by the
-# supervisor, Landlock, seccomp, rlimits; docs/containers.md), next to the full jail and bare
-# exec.
+# The runs are interleaved (examples/spawn_timer: round 1 runs every row once, then round 2,
+# ...; timed in-process from spawn to reaped exit, no shell or `date` in the measurement), so
+# load that changes during the bench skews every row alike. It prints medians and quartiles,
+# then each tooljail row's overhead over bare as a ratio of bubblewrap's and unshare's.
 #
-# The runs are interleaved (round 1 runs every row once, then round 2, ...), so a machine whose
-# load changes during the bench (parallel builds) skews every row alike instead of one row.
+# Then, from one run each: the launcher's memory (the supervisor and the jail's pid 1 while the
+# command runs, VmHWM summed; root's id-map helper too when there is one) and the size of the
+# stripped binary.
 #
-# Usage: benches/startup.sh [N]      (default N=50)
+# It runs as the caller, and again as an unprivileged user when started as root and that user
+# exists (BENCH_USER, default tooljail-test, which tests/setup.sh creates).
+#
+# Usage: benches/startup.sh [ROUNDS]      (default 200)
 #   TOOLJAIL=path/to/tooljail overrides the binary (default: target/release/tooljail, rebuilt
 #   when the sources changed). TOOLJAIL_BASE=path/to/another/tooljail adds a row for that
 #   binary (e.g. a release build of the previous commit), so a change is measured before and
-#   after in the same run. Run it as the user you want to measure; as root, tooljail drops
-#   to nobody first.
+#   after in the same run.
 set -eu
 
-N=${1:-50}
+N=${1:-200}
 cd "$(dirname "$0")/.."
+cargo build --release --quiet --example spawn_timer
 if [ -z "${TOOLJAIL:-}" ]; then
     cargo build --release --quiet --bin tooljail
     TOOLJAIL=target/release/tooljail
 fi
 
+# Everything the rows run, in a directory every user can read (root's jail and the bench user
+# must reach the binaries).
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
+cp target/release/examples/spawn_timer "$tmp/spawn_timer"
+cp "$TOOLJAIL" "$tmp/tooljail"
+if [ -n "${TOOLJAIL_BASE:-}" ]; then
+    cp "$TOOLJAIL_BASE" "$tmp/tooljail-base"
+fi
 printf 'extends = ["default"]\n[audit]\nenabled = false\n' > "$tmp/no-audit.toml"
 chmod 644 "$tmp/no-audit.toml"
 
-have_bwrap=false
-if command -v bwrap > /dev/null 2>&1; then
-    have_bwrap=true
-fi
-
-ROWS="1 2 3 7 4 5 6 9"
-if [ -n "${TOOLJAIL_BASE:-}" ]; then
-    ROWS="$ROWS 8"
-fi
-
-# Row K: its name, and the command it times.
-name() {
-    case $1 in
-        1) echo "/bin/true" ;;
-        2) echo "unshare -Urmpn --fork /bin/true" ;;
-        3) echo "bwrap --ro-bind / / /bin/true" ;;
-        7) echo "bwrap --unshare-all, new root like default" ;;
-        4) echo "tooljail run -- /bin/true (audit to a file)" ;;
-        5) echo "tooljail run -p no-audit -- /bin/true" ;;
-        6) echo "tooljail run --report FILE -- /bin/true (no audit)" ;;
-        8) echo "TOOLJAIL_BASE run -- /bin/true (audit to a file)" ;;
-        9) echo "tooljail run --isolation landlock (audit to a file)" ;;
-    esac
-}
-cmd() {
-    case $1 in
-        1) /bin/true ;;
-        2) unshare -Urmpn --fork /bin/true ;;
-        3) bwrap --ro-bind / / /bin/true ;;
-        7) bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr \
-               --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 \
-               --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev \
-               --tmpfs /tmp --chdir /tmp /bin/true ;;
-        4) "$TOOLJAIL" run --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
-        5) "$TOOLJAIL" run -p "$tmp/no-audit.toml" -- /bin/true ;;
-        6) "$TOOLJAIL" run -p "$tmp/no-audit.toml" --report "$tmp/report.json" -- /bin/true ;;
-        8) "$TOOLJAIL_BASE" run --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
-        9) "$TOOLJAIL" run --isolation landlock --audit-log "$tmp/audit.jsonl" -- /bin/true ;;
-    esac
-}
-
-# One timed run of row K, appended to its samples in microseconds (date +%s%N has ns
-# resolution). A failed run stops the bench: a jail that fails fast would look cheap.
-sample() {
-    t0=$(date +%s%N)
-    if ! cmd "$1" > /dev/null 2> "$tmp/stderr"; then
-        echo "failed: $(name "$1")" >&2
-        cat "$tmp/stderr" >&2
-        exit 1
-    fi
-    t1=$(date +%s%N)
-    echo $(( (t1 - t0) / 1000 )) >> "$tmp/samples.$1"
-}
-
-median() {
-    sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
-
-i=0
-while [ "$i" -lt "$N" ]; do
-    for k in $ROWS; do
-        if { [ "$k" = 3 ] || [ "$k" = 7 ]; } && [ "$have_bwrap" = false ]; then
-            continue
-        fi
-        sample "$k"
-    done
-    i=$((i + 1))
-done
-
-echo "median wall time of $N interleaved runs ($(uname -r), $(nproc) cpus, uid $(id -u))"
-for k in $ROWS; do
-    if [ -s "$tmp/samples.$k" ]; then
-        printf '%-52s %8s us\n' "$(name "$k")" "$(median "$tmp/samples.$k")"
+bench() { # $1: a directory the running user may write (audit records)
+    out=$1
+    set -- \
+        "bare=/bin/true" \
+        "unshare=unshare -Urmpn --fork /bin/true"
+    if command -v bwrap > /dev/null 2>&1; then
+        set -- "$@" \
+            "bwrap-minimal=bwrap --ro-bind / / /bin/true" \
+            "bwrap=bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp --chdir /tmp /bin/true"
     else
-        printf '%-52s %8s\n' "$(name "$k")" "skipped (not installed)"
+        echo "(bubblewrap is not installed: no bwrap rows)"
     fi
-done
+    set -- "$@" \
+        "tooljail=$tmp/tooljail run --audit-log $out/audit.jsonl -- /bin/true" \
+        "tooljail-no-audit=$tmp/tooljail run -p $tmp/no-audit.toml -- /bin/true" \
+        "tooljail-landlock-only=$tmp/tooljail run --isolation landlock --audit-log $out/audit.jsonl -- /bin/true"
+    if [ -n "${TOOLJAIL_BASE:-}" ]; then
+        set -- "$@" "tooljail-base=$tmp/tooljail-base run --audit-log $out/audit.jsonl -- /bin/true"
+    fi
+    "$tmp/spawn_timer" "$N" "$@"
+}
+
+# VmHWM (kB) of pid $1, or 0 when it is gone.
+hwm() {
+    awk '/^VmHWM:/ { print $2; found = 1 } END { if (!found) print 0 }' "/proc/$1/status" 2> /dev/null || echo 0
+}
+
+memory() { # $1: audit directory
+    "$tmp/tooljail" run --audit-log "$1/audit.jsonl" -- sleep 1 &
+    sup=$!
+    sleep 0.5
+    total=0
+    detail=""
+    # The supervisor and its children: the jail's pid 1 (and root's id-map helper).
+    for pid in $sup $(cat "/proc/$sup/task/$sup/children" 2> /dev/null); do
+        kb=$(hwm "$pid")
+        total=$((total + kb))
+        detail="$detail $pid:${kb}kB"
+    done
+    wait "$sup"
+    echo "launcher memory (VmHWM summed over the supervisor and its children):$detail = ${total} kB"
+}
+
+report() { # $1: who, $2: audit directory
+    echo "== as $1 ($(uname -r), $(nproc) cpus, $N interleaved rounds)"
+    bench "$2"
+    memory "$2"
+}
+
+report "$(id -un)" "$tmp"
+strip -o "$tmp/stripped" "$TOOLJAIL"
+echo "binary: $(wc -c < "$TOOLJAIL") bytes, stripped $(wc -c < "$tmp/stripped") bytes"
+
+user=${BENCH_USER:-tooljail-test}
+if [ "$(id -u)" = 0 ] && id "$user" > /dev/null 2>&1; then
+    mkdir "$tmp/user"
+    chown "$user" "$tmp/user"
+    # The functions above, again, as the unprivileged user.
+    export N tmp TOOLJAIL_BASE="${TOOLJAIL_BASE:-}"
+    runuser -u "$user" -- sh -c "set -eu; $(sed -n '/^bench() {/,/^}/p; /^hwm() {/,/^}/p; /^memory() {/,/^}/p; /^report() {/,/^}/p' "$0")
+report $user $tmp/user"
+fi

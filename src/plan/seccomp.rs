@@ -7,7 +7,9 @@
 //! call and records it by name, so the report can say `ptrace(x86_64) x1` rather than
 //! "killed by signal 31" (DESIGN security invariant 4).
 //!
-//! Shape of the program (all jumps forward and short, so no offset ever exceeds 255):
+//! Shape of the program: the architecture checks, then a balanced binary search on the syscall
+//! number ([`layout`]) whose leaves are the rule blocks below, ALLOW, or DEFAULT (all jumps
+//! forward; one longer than 255 goes through `ja`). What each number gets:
 //!
 //! ```text
 //!   A = arch;  A != NATIVE            -> KILL_PROCESS   (i386 int $0x80, arm compat)
@@ -48,6 +50,7 @@
 //! does under `vm.memfd_noexec = 2`, which an unprivileged jail cannot set.
 
 pub mod bpf;
+mod layout;
 pub mod watch;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -57,9 +60,11 @@ use crate::policy::syscalls::{
     X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
-use bpf::{arg_lo, Insn, SeccompData, JEQ_K, JGT_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K};
+use bpf::{
+    arg_lo, Insn, SeccompData, JA, JEQ_K, JGE_K, JGT_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K,
+};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 pub use watch::{Watch, WatchPoint};
 
 /// `SECCOMP_RET_*` action values (linux/seccomp.h).
@@ -154,12 +159,17 @@ enum Verdict {
     Observe,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
     Ld(u32),
     Jeq(u32, u8, u8),
     Jgt(u32, u8, u8),
+    Jge(u32, u8, u8),
     Jset(u32, u8, u8),
+    Ja(u32),
+    /// `Jeq` against the hand-off fd, which is known only in the command
+    /// ([`Program::for_handoff_fd`] patches it in).
+    HandoffFd(u8, u8),
     Ret(Verdict),
 }
 
@@ -209,9 +219,7 @@ impl Program {
 
     /// The kernel's return value for `data` (hand-off fd placeholder unpatched).
     pub fn evaluate(&self, data: &SeccompData) -> u32 {
-        // A compiled program always passes bpf::check (compile verified it), so run cannot
-        // fail; KILL_PROCESS is the fail-closed answer if that invariant were ever broken.
-        bpf::run(&self.lower(Lowering::Kernel), data).unwrap_or(ret::KILL_PROCESS)
+        evaluate(&self.lower(Lowering::Kernel), data)
     }
 
     /// The shadow program the supervisor runs on a notification (see [`Lowering::Shadow`]).
@@ -226,7 +234,10 @@ impl Program {
                 Op::Ld(off) => Insn::stmt(LD_W_ABS, off),
                 Op::Jeq(k, t, f) => Insn::jump(JEQ_K, k, t, f),
                 Op::Jgt(k, t, f) => Insn::jump(JGT_K, k, t, f),
+                Op::Jge(k, t, f) => Insn::jump(JGE_K, k, t, f),
                 Op::Jset(k, t, f) => Insn::jump(JSET_K, k, t, f),
+                Op::Ja(k) => Insn::stmt(JA, k),
+                Op::HandoffFd(t, f) => Insn::jump(JEQ_K, HANDOFF_FD_PLACEHOLDER, t, f),
                 Op::Ret(v) => Insn::stmt(RET_K, self.lower_verdict(v, how)),
             })
             .collect()
@@ -293,9 +304,24 @@ pub enum Answer {
     Observe,
 }
 
+/// The kernel program's value for `data`. A compiled program always passes bpf::check
+/// (compile verified it), so the run cannot fail; KILL_PROCESS is the fail-closed answer if
+/// that invariant were ever broken.
+fn evaluate(kernel: &[Insn], data: &SeccompData) -> u32 {
+    bpf::run_checked(kernel, data).unwrap_or(ret::KILL_PROCESS)
+}
+
 /// What the supervisor answers a notification for `data`, from the shadow program's value.
 pub fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
-    let v = bpf::run(shadow, data).unwrap_or(ret::KILL_THREAD);
+    match bpf::check(shadow) {
+        Ok(()) => answer_checked(shadow, data),
+        Err(_) => Answer::Kill,
+    }
+}
+
+/// [`answer`] for a shadow program that passed [`bpf::check`].
+fn answer_checked(shadow: &[Insn], data: &SeccompData) -> Answer {
+    let v = bpf::run_checked(shadow, data).unwrap_or(ret::KILL_THREAD);
     let errno = i32::try_from(v & ret::DATA).unwrap_or(libc::EPERM);
     match v & ret::ACTION_FULL {
         ret::TRACE => Answer::Deny(DenialRule::Hardening, errno),
@@ -393,16 +419,11 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         ops.push(Op::Jset(X32_SYSCALL_BIT, 0, 1));
         ops.push(Op::Ret(Verdict::KillProcess));
     }
-    // Syscalls that got a rule already; the plain allow list skips them.
-    let mut done = BTreeSet::new();
-    let mut handoff_slot = None;
-    let mut rule = |ops: &mut Vec<Op>, nr: u32, block: Vec<Op>| -> usize {
-        let skip = u8::try_from(block.len()).expect("rule blocks are short");
-        ops.push(Op::Jeq(nr, 0, skip));
-        let start = ops.len();
-        ops.extend(block);
-        done.insert(nr);
-        start
+    // The rule block of each syscall that has one (the first rule made for a number holds; the
+    // plain allow list is for the others), laid out by `layout::dispatch` below.
+    let mut rules: BTreeMap<u32, Vec<Op>> = BTreeMap::new();
+    let rule = |rules: &mut BTreeMap<u32, Vec<Op>>, nr: u32, block: Vec<Op>| {
+        rules.entry(nr).or_insert(block);
     };
     // The number of `name` when the profile allows it (a syscall not allowed at all needs no
     // argument rule: the default action already stops it).
@@ -416,12 +437,12 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         match h.kind {
             HardeningKind::Syscall => {
                 if let Some(nr) = nr_of(h.key) {
-                    rule(&mut ops, nr, vec![Op::Ret(Verdict::Harden(libc::EPERM))]);
+                    rule(&mut rules, nr, vec![Op::Ret(Verdict::Harden(libc::EPERM))]);
                 }
             }
             HardeningKind::Clone3Enosys => {
                 if let Some(nr) = nr_of("clone3") {
-                    rule(&mut ops, nr, vec![Op::Ret(Verdict::Enosys)]);
+                    rule(&mut rules, nr, vec![Op::Ret(Verdict::Enosys)]);
                 }
             }
             HardeningKind::TtyInjection => {
@@ -440,7 +461,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                         Op::Ret(Verdict::Harden(libc::EPERM)),
                         Op::Ret(Verdict::Allow),
                     ];
-                    rule(&mut ops, nr, b);
+                    rule(&mut rules, nr, b);
                 }
             }
             HardeningKind::CloneNamespaces => {
@@ -453,7 +474,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                         Op::Ret(Verdict::Harden(libc::EPERM)),
                         Op::Ret(Verdict::Allow),
                     ];
-                    rule(&mut ops, nr, b);
+                    rule(&mut rules, nr, b);
                 }
             }
             HardeningKind::SocketFamilies => {
@@ -476,7 +497,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                     b.push(Op::Jeq(NETLINK_ROUTE, 1, 0));
                     b.push(Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT)));
                     b.push(Op::Ret(Verdict::Allow));
-                    rule(&mut ops, nr, b);
+                    rule(&mut rules, nr, b);
                 }
                 if let Some(nr) = allowed_nr("socketpair") {
                     // socketpair(domain, type, protocol, sv): only AF_UNIX implements it, but the kernel
@@ -488,7 +509,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                         Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT)),
                         Op::Ret(Verdict::Allow),
                     ];
-                    rule(&mut ops, nr, b);
+                    rule(&mut rules, nr, b);
                 }
             }
             HardeningKind::Personality => {
@@ -504,7 +525,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                         Op::Ret(Verdict::Harden(libc::EPERM)),
                         Op::Ret(Verdict::Allow),
                     ];
-                    rule(&mut ops, nr, b);
+                    rule(&mut rules, nr, b);
                 }
             }
             HardeningKind::MemfdNoexec => {
@@ -526,7 +547,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                         Op::Ret(Verdict::Allow),
                         Op::Ret(Verdict::MemfdSubstitute),
                     ];
-                    rule(&mut ops, nr, b);
+                    rule(&mut rules, nr, b);
                 }
             }
             HardeningKind::SpecialModeBits => {
@@ -542,11 +563,11 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                             Op::Ret(Verdict::Harden(libc::EPERM)),
                             Op::Ret(Verdict::Allow),
                         ];
-                        rule(&mut ops, nr, b);
+                        rule(&mut rules, nr, b);
                     }
                 }
                 if let Some(nr) = nr_of("openat2") {
-                    rule(&mut ops, nr, vec![Op::Ret(Verdict::Enosys)]);
+                    rule(&mut rules, nr, vec![Op::Ret(Verdict::Enosys)]);
                 }
             }
         }
@@ -555,7 +576,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
     if let Some(nr) = allowed_nr("connect") {
         // Where a connect goes, so one the network mode or Landlock's port rules refuse can be
         // reported with its fix. One round trip per connect.
-        rule(&mut ops, nr, vec![Op::Ret(Verdict::Observe)]);
+        rule(&mut rules, nr, vec![Op::Ret(Verdict::Observe)]);
     }
     if policy.observes_exec() {
         // Which file an exec or an executable mapping names, so a refusal by a bind without
@@ -563,7 +584,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         // supervisor per exec and per executable file mapping (a shared library's text).
         for name in ["execve", "execveat"] {
             if let Some(nr) = allowed_nr(name) {
-                rule(&mut ops, nr, vec![Op::Ret(Verdict::Observe)]);
+                rule(&mut rules, nr, vec![Op::Ret(Verdict::Observe)]);
             }
         }
         // access(path, mode), faccessat(dirfd, path, mode), faccessat2(.., flags) with X_OK:
@@ -576,7 +597,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                     Op::Ret(Verdict::Observe),
                     Op::Ret(Verdict::Allow),
                 ];
-                rule(&mut ops, nr, b);
+                rule(&mut rules, nr, b);
             }
         }
         if let Some(nr) = allowed_nr("mmap") {
@@ -593,7 +614,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                 Some(i) => b.extend(watch_blocks.remove(i).1),
                 None => b.push(Op::Ret(Verdict::Allow)),
             }
-            rule(&mut ops, nr, b);
+            rule(&mut rules, nr, b);
         }
     }
     if let Some(nr) = nr_of("sendmsg").filter(|n| !allowed.contains(n)) {
@@ -605,29 +626,23 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         // that is the documented cost (docs/seccomp.md).
         let b = vec![
             Op::Ld(arg_lo(0)),
-            Op::Jeq(HANDOFF_FD_PLACEHOLDER, 0, 2),
+            Op::HandoffFd(0, 2),
             Op::Ld(arg_lo(2)),
             Op::Jeq(HANDOFF_SEND_FLAGS, 1, 0),
             Op::Ret(Verdict::Default),
             Op::Ret(Verdict::Allow),
         ];
-        let start = rule(&mut ops, nr, b);
-        handoff_slot = Some(start + 1);
+        rule(&mut rules, nr, b);
     }
     // Limit watch points, for allowed syscalls (none has a hardening rule: a test checks); the
     // mmap one, when mmap is observed above, is already part of that rule.
     for (name, block) in watch_blocks {
         if let Some(nr) = allowed_nr(name) {
-            rule(&mut ops, nr, block);
+            rule(&mut rules, nr, block);
         }
     }
-    for nr in &allowed {
-        if !done.contains(nr) {
-            ops.push(Op::Jeq(*nr, 0, 1));
-            ops.push(Op::Ret(Verdict::Allow));
-        }
-    }
-    ops.push(Op::Ret(Verdict::Default));
+    ops.extend(layout::dispatch(&rules, &allowed, arch.max_nr()));
+    let handoff_slot = ops.iter().position(|op| matches!(op, Op::HandoffFd(..)));
 
     let prog = Program {
         arch,
@@ -642,18 +657,29 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
 
 /// The checks every compiled program passes before anyone may install it.
 fn verify(prog: &Program) -> Result<()> {
-    for how in [Lowering::Kernel, Lowering::Shadow] {
-        bpf::check(&prog.lower(how))
-            .map_err(|e| profile_err(format!("the seccomp program is invalid: {e}")))?;
+    let kernel = prog.lower(Lowering::Kernel);
+    let shadow = prog.shadow();
+    for p in [&kernel, &shadow] {
+        bpf::check(p).map_err(|e| profile_err(format!("the seccomp program is invalid: {e}")))?;
+    }
+    if prog
+        .ops
+        .iter()
+        .filter(|op| matches!(op, Op::HandoffFd(..)))
+        .count()
+        > 1
+    {
+        return Err(profile_err(
+            "the seccomp program has two hand-off rules".into(),
+        ));
     }
     // Refuse allow-all: some native syscall (with zero arguments) must be stopped. An observed
     // call is not stopped: the supervisor lets it continue.
     let arch = prog.arch.audit_arch();
-    let shadow = prog.shadow();
     let denies_something = (0..=prog.arch.max_nr() + 1).any(|nr| {
         let data = SeccompData::new(arch, nr, &[]);
-        let v = prog.evaluate(&data);
-        let observed = v == ret::USER_NOTIF && answer(&shadow, &data) == Answer::Observe;
+        let v = evaluate(&kernel, &data);
+        let observed = v == ret::USER_NOTIF && answer_checked(&shadow, &data) == Answer::Observe;
         v & ret::ACTION_FULL != ret::ALLOW && v & ret::ACTION_FULL != ret::LOG && !observed
     });
     if !denies_something {
