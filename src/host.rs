@@ -33,6 +33,20 @@ pub trait Host {
 /// The real host.
 pub struct RealHost;
 
+/// The caller's entry in the user database (getpwuid of the real uid), looked up once per
+/// process: the report names the caller, the home guard protects its home, and a jail that
+/// runs as the caller is named after it. None when the database has no entry.
+pub fn caller_account() -> Option<&'static nix::unistd::User> {
+    static ACCOUNT: std::sync::OnceLock<Option<nix::unistd::User>> = std::sync::OnceLock::new();
+    ACCOUNT
+        .get_or_init(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+        })
+        .as_ref()
+}
+
 impl Host for RealHost {
     fn env(&self, key: &str) -> Option<String> {
         std::env::var(key).ok()
@@ -50,10 +64,7 @@ impl Host for RealHost {
         std::env::var_os("HOME").map(PathBuf::from)
     }
     fn account_home(&self) -> Option<PathBuf> {
-        nix::unistd::User::from_uid(nix::unistd::getuid())
-            .ok()
-            .flatten()
-            .map(|u| u.dir)
+        caller_account().map(|u| u.dir.clone())
     }
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)

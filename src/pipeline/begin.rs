@@ -20,10 +20,7 @@ pub fn begin(args: &RunArgs) -> (Call<'_>, Result<()>) {
     let mut report = Report::begin(argv);
     let caller = nix::unistd::getuid();
     report.identity.caller_uid = caller.as_raw();
-    report.identity.caller_user = nix::unistd::User::from_uid(caller)
-        .ok()
-        .flatten()
-        .map(|u| u.name);
+    report.identity.caller_user = crate::host::caller_account().map(|u| u.name.clone());
     report.identity.session = args.session.clone();
     report.identity.agent = args.agent.clone();
     report.identity.tool = args.tool.clone();

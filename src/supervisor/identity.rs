@@ -54,10 +54,7 @@ fn resolve_named(spec: Option<&str>) -> Result<JailIdentity> {
         (None, _) => Ok(JailIdentity {
             uid: caller.as_raw(),
             gid: nix::unistd::getgid().as_raw(),
-            user: nix::unistd::User::from_uid(caller)
-                .ok()
-                .flatten()
-                .map(|u| u.name),
+            user: crate::host::caller_account().map(|u| u.name.clone()),
             transient: false,
         }),
         (Some(s), true) => {
