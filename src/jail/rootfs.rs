@@ -224,11 +224,15 @@ fn mount_point(root: BorrowedFd<'_>, target: &Path, kind: FileKind) -> io::Resul
         return Err(einval());
     };
     let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
-    let mut dir = mount::open_beneath(root, c".", dir_flags, 0)?;
+    // Each parent is opened below the one before; the first below `root` itself.
+    let mut opened: Option<OwnedFd> = None;
     for name in parents {
-        mkdir_if_missing(dir.as_fd(), name, 0o755)?;
-        dir = mount::open_beneath(dir.as_fd(), name, dir_flags, 0)?;
+        let parent = opened.as_ref().map_or(root, |d| d.as_fd());
+        mkdir_if_missing(parent, name, 0o755)?;
+        let next = mount::open_beneath(parent, name, dir_flags, 0)?;
+        opened = Some(next);
     }
+    let dir = opened.as_ref().map_or(root, |d| d.as_fd());
     match kind {
         FileKind::Dir => {
             mkdir_if_missing(dir.as_fd(), last, 0o755)?;
