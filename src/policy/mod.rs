@@ -6,6 +6,7 @@
 //! Everything downstream (preflight, the launch plan, the jail, the report) reads the Policy and
 //! nothing else, so `tooljail explain` shows exactly what will be enforced.
 
+pub mod command;
 pub mod resolve;
 pub mod size;
 pub mod syscalls;
@@ -46,6 +47,10 @@ pub struct Policy {
     /// before this key existed is unchanged.
     #[serde(default, skip_serializing_if = "Isolation::is_default")]
     pub isolation: Isolation,
+    /// `[command]`: which command lines may run. Left out of the serialized Policy when it has
+    /// no rules, so older hashes hold.
+    #[serde(default, skip_serializing_if = "command::CommandRules::is_default")]
+    pub command: command::CommandRules,
 }
 
 /// Where one merged profile came from.

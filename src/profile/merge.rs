@@ -309,6 +309,8 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut a.budget.rate, b.budget.rate);
     set(&mut a.audit.enabled, b.audit.enabled);
     set(&mut a.audit.log, b.audit.log);
+    merge_list(&mut a.command.allow, b.command.allow, sources, errors);
+    merge_list(&mut a.command.deny, b.command.deny, sources, errors);
 }
 
 /// The identity of a list entry for de-duplication and removal: an optional path (`/x?`) and

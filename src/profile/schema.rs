@@ -102,6 +102,8 @@ pub struct Layer {
     pub output: OutputLayer,
     pub budget: BudgetLayer,
     pub audit: AuditLayer,
+    /// `[command]`: globs over the command line (see [`crate::policy::command`]).
+    pub command: CommandLayer,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -263,6 +265,13 @@ pub struct AuditLayer {
     pub log: Option<Item<String>>,
 }
 
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandLayer {
+    pub allow: Vec<Item<String>>,
+    pub deny: Vec<Item<String>>,
+}
+
 /// Each table's name and keys, as in the structs above: serde reports an unknown key with the
 /// list of expected ones, and this table turns that list back into "in [filesystem]".
 pub const SECTIONS: &[(&str, &[&str])] = &[
@@ -285,6 +294,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "output",
             "budget",
             "audit",
+            "command",
         ],
     ),
     (
@@ -353,4 +363,5 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ),
     ("[[budget.rate]]", &["per", "limit", "window"]),
     ("[audit]", &["enabled", "log"]),
+    ("[command]", &["allow", "deny"]),
 ];

@@ -17,6 +17,7 @@ mod support;
 
 mod audit;
 mod cancel;
+mod command_rules;
 mod containers;
 mod doc_examples;
 mod export;

@@ -17,6 +17,7 @@ use crate::profile::vars;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+mod command;
 mod fs;
 mod rules;
 
@@ -290,6 +291,7 @@ impl Resolver<'_> {
         let export = self.export(m, ov, &scratch);
         let output = self.output(m, ov);
         let budget = self.budget(&l.budget);
+        let command = self.command(&l.command);
         let audit = Audit {
             enabled: l.audit.enabled.as_ref().is_some_and(|i| i.value),
             log: l
@@ -330,6 +332,7 @@ impl Resolver<'_> {
             budget,
             audit,
             isolation,
+            command,
         }
     }
 }
