@@ -72,10 +72,11 @@ pub fn judge(call: &mut Call<'_>, resolved: &Resolved) -> Result<()> {
         Refusal::Denied { .. } => "deny",
         Refusal::NotAllowed { .. } => "allow",
     };
+    // Located at the rule's line (for a refusal by `allow`, the first allow rule's).
     Err(Error::new(
         ErrorKind::Refused,
-        format!("{origin}: [command] {key}"),
-        evidence,
+        origin,
+        format!("[command] {key}: {evidence}"),
     )
     .with_hint(remedy))
 }

@@ -154,6 +154,14 @@ impl Place<'_> {
             Place::Scratch(s) => s.exec,
         }
     }
+
+    /// Whether files here may be written.
+    pub fn writable(&self) -> bool {
+        match self {
+            Place::Bind(b) => b.access == Access::ReadWrite,
+            Place::Scratch(_) => true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -676,6 +684,18 @@ impl Policy {
     /// which names the bind when the kernel refuses one.
     pub fn observes_exec(&self) -> bool {
         !self.filesystem.scratch.exec || self.filesystem.binds.iter().any(|b| !b.exec)
+    }
+
+    /// Whether some place the command can see refuses writes (a read-only bind; in the full
+    /// jail also the root itself): then the filter shows opens for writing to the supervisor,
+    /// which names the place when the kernel refuses one (a `write` denial in the report).
+    pub fn observes_writes(&self) -> bool {
+        self.isolation.mode == IsolationMode::Full
+            || self
+                .filesystem
+                .binds
+                .iter()
+                .any(|b| b.access != Access::ReadWrite)
     }
 
     /// sha256 of the canonical JSON form: the identity of what was enforced, for the report

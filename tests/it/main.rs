@@ -50,3 +50,4 @@ mod state;
 mod supervisor_hardening;
 mod terminal;
 mod transcripts;
+mod why;
