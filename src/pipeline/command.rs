@@ -10,10 +10,11 @@ use super::resolve::Resolved;
 use super::Call;
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::command::Refusal;
+use crate::policy::resolve::lexical;
 use crate::policy::{Place, Policy};
 use crate::report::StoppedBy;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 pub fn judge(call: &mut Call<'_>, resolved: &Resolved) -> Result<()> {
     let policy = &resolved.policy;
@@ -89,7 +90,7 @@ fn which(policy: &Policy, name: &str) -> Option<String> {
     crate::plan::exec_candidates(name.as_bytes(), path)
         .into_iter()
         .filter_map(|c| String::from_utf8(c).ok())
-        .map(|c| clean(&policy.cwd.join(c)))
+        .map(|c| lexical(&policy.cwd.join(c)))
         .find(|jail| host_file(policy, jail).is_some_and(|h| executable(&h)))
         .map(|p| p.display().to_string())
 }
@@ -106,29 +107,14 @@ fn executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// `p` without `.` and `..` components (an absolute path; `..` at the root stays at the root).
-fn clean(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::clean;
+    use super::lexical;
     use std::path::Path;
 
     #[test]
-    fn clean_is_lexical() {
-        assert_eq!(clean(Path::new("/w/./a/../git")), Path::new("/w/git"));
-        assert_eq!(clean(Path::new("/../x")), Path::new("/x"));
+    fn candidates_are_taken_lexically() {
+        assert_eq!(lexical(Path::new("/w/./a/../git")), Path::new("/w/git"));
+        assert_eq!(lexical(Path::new("/../x")), Path::new("/x"));
     }
 }

@@ -204,6 +204,8 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut fa.scratch.exec, fb.scratch.exec);
     set(&mut fa.scratch.tmp, fb.scratch.tmp);
     set(&mut fa.scratch.shm, fb.scratch.shm);
+    set(&mut fa.git.work_tree, fb.git.work_tree);
+    set(&mut fa.git.write, fb.git.write);
 
     set(&mut a.network.mode, b.network.mode);
     for (pa, pb) in [

@@ -114,6 +114,15 @@ pub struct FilesystemLayer {
     pub executable: Vec<Item<String>>,
     pub devices: Vec<Item<String>>,
     pub scratch: ScratchLayer,
+    /// `[filesystem.git]`: the git dir of a linked worktree or a submodule.
+    pub git: GitLayer,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitLayer {
+    pub work_tree: Option<Item<String>>,
+    pub write: Option<Item<bool>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -305,8 +314,10 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "executable",
             "devices",
             "scratch",
+            "git",
         ],
     ),
+    ("[filesystem.git]", &["work_tree", "write"]),
     (
         "[filesystem.scratch]",
         &["path", "size", "exec", "tmp", "shm"],

@@ -25,6 +25,7 @@ mod first_contact;
 mod fulljail_landlock;
 mod fulljail_seccomp;
 mod generated;
+mod git_worktrees;
 mod hardening_mem;
 mod identity;
 mod jail;

@@ -19,6 +19,7 @@ use std::path::{Component, Path, PathBuf};
 
 mod command;
 mod fs;
+mod git;
 mod rules;
 
 use rules::CliLimit;
@@ -365,6 +366,22 @@ pub fn normalize(s: &str) -> Result<PathBuf, String> {
         }
     }
     Ok(out)
+}
+
+/// `p` without `.` and `..` components, taken lexically (an absolute path; `..` at the root
+/// stays at the root): where a path names before any symbolic link on it is followed.
+pub fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
 }
 
 fn check_env_key(k: &str) -> Result<(), &'static str> {
