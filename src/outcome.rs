@@ -384,7 +384,14 @@ fn write_denial(policy: &crate::policy::Policy, path: &std::path::Path) -> Polic
         ),
         // The scratch is writable; a write refused there is not a place's doing.
         Some(Place::Scratch(_)) | None => (
-            "the jail's root is read-only: only the scratch and --rw binds are writable".into(),
+            if policy.isolation.mode == crate::policy::IsolationMode::Landlock {
+                "no place the profile names holds it: only the scratch and --rw binds are \
+                 writable"
+                    .to_string()
+            } else {
+                "the jail's root is read-only: only the scratch and --rw binds are writable"
+                    .to_string()
+            },
             "cannot be lifted for this path: write to the scratch ($HOME, /tmp), or bind a \
              directory with --rw and write there"
                 .into(),
