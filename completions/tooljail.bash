@@ -98,7 +98,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help --version run check explain profiles doctor audit state why man help"
+            opts="-p -v -h -V --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help --version run check explain profiles doctor audit state why man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,7 +302,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__explain)
-            opts="-p -v -h --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --json --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -592,7 +592,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= gpu isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -52,6 +52,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l user -d 'Run the jail
 complete -c tooljail -n "__fish_tooljail_needs_command" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_needs_command" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s V -l version -d 'Print version'
@@ -93,6 +94,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l user -d 'Run t
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
@@ -120,6 +122,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stdout-max
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stderr-max -d 'As --stdout-max, for stderr' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -322,6 +322,12 @@ pub struct PolicyArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub net: Option<NetArg>,
 
+    /// Give the command this host's GPUs: the NVIDIA and DRM render device nodes that exist
+    /// (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are
+    /// none.
+    #[arg(long)]
+    pub gpu: bool,
+
     /// Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for
     /// containers that forbid them; lacks what docs/containers.md lists, and the report says).
     #[arg(long, value_enum, value_name = "MODE")]

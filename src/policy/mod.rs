@@ -74,8 +74,13 @@ pub struct Filesystem {
     pub binds: Vec<Bind>,
     /// The size-capped tmpfs that holds every writable byte the jail has of its own.
     pub scratch: Scratch,
-    /// Device nodes bound from the host into the jail's /dev (a fixed, audited set).
+    /// Device nodes bound from the host into the jail's /dev (a fixed, audited set, and the
+    /// GPU nodes found when `gpu` is set).
     pub devices: Vec<PathBuf>,
+    /// `--gpu` / `[filesystem] gpu`: the GPU nodes found are among `devices`. Left out of
+    /// the serialized Policy when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpu: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

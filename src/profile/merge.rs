@@ -206,6 +206,7 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut fa.scratch.shm, fb.scratch.shm);
     set(&mut fa.git.work_tree, fb.git.work_tree);
     set(&mut fa.git.write, fb.git.write);
+    set(&mut fa.gpu, fb.gpu);
 
     set(&mut a.network.mode, b.network.mode);
     for (pa, pb) in [

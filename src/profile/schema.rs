@@ -116,6 +116,8 @@ pub struct FilesystemLayer {
     pub scratch: ScratchLayer,
     /// `[filesystem.git]`: the git dir of a linked worktree or a submodule.
     pub git: GitLayer,
+    /// The host's GPU device nodes (`--gpu`).
+    pub gpu: Option<Item<bool>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -315,6 +317,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "devices",
             "scratch",
             "git",
+            "gpu",
         ],
     ),
     ("[filesystem.git]", &["work_tree", "write"]),

@@ -26,6 +26,7 @@ mod fulljail_landlock;
 mod fulljail_seccomp;
 mod generated;
 mod git_worktrees;
+mod gpu;
 mod hardening_mem;
 mod identity;
 mod jail;

@@ -37,6 +37,7 @@ fn bare() -> Policy {
                 shm: false,
             },
             devices: vec![],
+            gpu: false,
         },
         network: Network {
             mode: NetMode::None,

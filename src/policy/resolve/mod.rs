@@ -20,8 +20,10 @@ use std::path::{Component, Path, PathBuf};
 mod command;
 mod fs;
 mod git;
+mod gpu;
 mod rules;
 
+pub use gpu::{gpu_nodes, gpu_places};
 use rules::CliLimit;
 pub use rules::{errno_name, parse_action};
 
@@ -49,6 +51,8 @@ pub struct Overrides {
     pub export: Vec<String>,
     pub stdout_max: Option<String>,
     pub stderr_max: Option<String>,
+    /// `--gpu`.
+    pub gpu: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -281,7 +285,8 @@ impl Resolver<'_> {
         let before = self.errors.len();
         let binds = self.binds(m, ov, opts, &scratch);
         self.binds_failed = self.errors.len() > before;
-        let devices = self.devices(m);
+        let mut devices = self.devices(m);
+        let gpu = self.gpu(m, ov, &mut devices);
         let network = self.network(m, ov);
         let syscalls = self.syscalls(m, expander);
         let limits = self.limits(m, ov, &scratch);
@@ -308,6 +313,7 @@ impl Resolver<'_> {
                 binds,
                 scratch,
                 devices,
+                gpu,
             },
             network,
             syscalls,
