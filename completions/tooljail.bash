@@ -43,6 +43,9 @@ _tooljail() {
             tooljail,state)
                 cmd="tooljail__subcmd__state"
                 ;;
+            tooljail,why)
+                cmd="tooljail__subcmd__why"
+                ;;
             tooljail__subcmd__help,audit)
                 cmd="tooljail__subcmd__help__subcmd__audit"
                 ;;
@@ -70,6 +73,9 @@ _tooljail() {
             tooljail__subcmd__help,state)
                 cmd="tooljail__subcmd__help__subcmd__state"
                 ;;
+            tooljail__subcmd__help,why)
+                cmd="tooljail__subcmd__help__subcmd__why"
+                ;;
             tooljail__subcmd__help__subcmd__state,reset)
                 cmd="tooljail__subcmd__help__subcmd__state__subcmd__reset"
                 ;;
@@ -92,7 +98,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help --version run check explain profiles doctor audit state man help"
+            opts="-p -v -h -V --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help --version run check explain profiles doctor audit state why man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -296,7 +302,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__explain)
-            opts="-p -v -h --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --json --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -382,7 +388,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__help)
-            opts="run check explain profiles doctor audit state man help"
+            opts="run check explain profiles doctor audit state why man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -535,6 +541,20 @@ _tooljail() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tooljail__subcmd__help__subcmd__why)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tooljail__subcmd__man)
             opts="-v -h --raw --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -572,7 +592,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --exec --net --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -773,6 +793,32 @@ _tooljail() {
                     return 0
                     ;;
                 --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__why)
+            opts="-v -h --last --audit-log --log --json --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

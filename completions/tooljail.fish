@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= gpu isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -52,6 +52,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l user -d 'Run the jail
 complete -c tooljail -n "__fish_tooljail_needs_command" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_needs_command" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s V -l version -d 'Print version'
@@ -62,6 +63,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -a "profiles" -d 'List t
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "why" -d 'Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
@@ -92,6 +94,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l user -d 'Run t
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
@@ -119,6 +122,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stdout-max
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stderr-max -d 'As --stdout-max, for stderr' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -170,18 +174,26 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l log -l audit-log -d 'The audit log `--last` reads (default: your default audit log)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l last -d 'Explain your last run recorded in the audit log instead of a report file'
+complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l json -d 'Print the explanation as JSON'
+complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l raw -d 'Print the roff source instead of showing it through man(1)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "why" -d 'Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'

@@ -99,10 +99,19 @@ pub enum Command {
     /// JSON with `--json`. `tooljail state reset --session ID` forgets a session's calls (its
     /// budgets start again); only root or the user who made all of its calls may.
     State(StateArgs),
+    /// Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it.
+    ///
+    /// Reads a JSON report (`tooljail run --report FILE`), or with `--last` the last record you
+    /// made in the audit log (yours, or `--log PATH`). For each refused exec, executable
+    /// mapping, write to a read-only place, connect and syscall, and for the limit or rule
+    /// that stopped the command: what it tried, which rule refused it and where that rule was
+    /// written, and the exact flag or profile line that would allow it (or why nothing can).
+    /// `--json` prints the same as one JSON object.
+    Why(WhyArgs),
     /// Show a manual page, built into the binary (so `cargo install` users have them too).
     ///
     /// PAGE is `tooljail` (the default), a subcommand (`run`, `check`, `explain`, `profiles`,
-    /// `doctor`, `audit`, `state`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
+    /// `doctor`, `audit`, `state`, `why`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
     /// is shown through man(1) when it is installed, else printed as roff; `--raw` always prints
     /// the roff source (e.g. to install it: `tooljail man run --raw > tooljail-run.1`).
     Man(ManArgs),
@@ -116,6 +125,31 @@ pub struct ManArgs {
     /// Print the roff source instead of showing it through man(1).
     #[arg(long)]
     pub raw: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The JSON report of the run (written by `tooljail run --report FILE`).
+    #[arg(
+        value_name = "REPORT",
+        required_unless_present = "last",
+        conflicts_with = "last"
+    )]
+    pub report: Option<PathBuf>,
+    /// Explain your last run recorded in the audit log instead of a report file.
+    #[arg(long)]
+    pub last: bool,
+    /// The audit log `--last` reads (default: your default audit log).
+    #[arg(
+        long,
+        visible_alias = "audit-log",
+        value_name = "PATH",
+        requires = "last"
+    )]
+    pub log: Option<PathBuf>,
+    /// Print the explanation as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +321,12 @@ pub struct PolicyArgs {
     /// Network mode.
     #[arg(long, value_enum, value_name = "MODE")]
     pub net: Option<NetArg>,
+
+    /// Give the command this host's GPUs: the NVIDIA and DRM render device nodes that exist
+    /// (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are
+    /// none.
+    #[arg(long)]
+    pub gpu: bool,
 
     /// Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for
     /// containers that forbid them; lacks what docs/containers.md lists, and the report says).

@@ -28,6 +28,8 @@ pub trait Host {
     /// The owner uid and the permission bits (`st_mode & 0o7777`) of `path`, following
     /// symlinks: whether a profile found on the search path can be trusted.
     fn owner_and_mode(&self, path: &Path) -> io::Result<(u32, u32)>;
+    /// The names in directory `path` (GPU device nodes).
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
 }
 
 /// The real host.
@@ -84,5 +86,12 @@ impl Host for RealHost {
         use std::os::unix::fs::MetadataExt;
         let md = std::fs::metadata(path)?;
         Ok((md.uid(), md.mode() & 0o7777))
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for e in std::fs::read_dir(path)? {
+            names.push(e?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(names)
     }
 }

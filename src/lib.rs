@@ -27,5 +27,6 @@ pub mod state;
 pub mod supervisor;
 pub mod sys;
 pub mod tty;
+pub mod why;
 
 pub use error::{Error, ErrorKind, Result};

@@ -3,7 +3,7 @@
 
 use crate::plan::limits::{LimitPlan, Mechanism};
 use crate::policy::Limits;
-use crate::report::{DenialKind, DeniedSyscall, MayHaveBeen, PolicyDenial, StoppedBy};
+use crate::report::{DenialKind, DeniedSyscall, Lift, MayHaveBeen, PolicyDenial, StoppedBy};
 use crate::supervisor::witness::Witnessed;
 
 /// Evidence gathered when the jail ended, for attribution. Every field is something tooljail
@@ -306,12 +306,16 @@ pub fn blocked_denial(
         Attempt::Exec => DenialKind::Exec,
         Attempt::MapExec => DenialKind::MapExec,
         Attempt::Connect => DenialKind::Connect,
+        Attempt::Write => DenialKind::Write,
     };
     let path = match &blocked.target {
         Target::Path(p) => p,
         Target::Address(a) => return connect_denial(policy, *a),
     };
-    let (rule, hint, liftable) = match policy.place_of(path) {
+    if kind == DenialKind::Write {
+        return write_denial(policy, path);
+    }
+    let (rule, hint, lift) = match policy.place_of(path) {
         Some(Place::Bind(b)) => (
             format!(
                 "{} is bound without exec ({})",
@@ -322,17 +326,28 @@ pub fn blocked_denial(
                 "to allow it: --exec {} (or exec = true on that bind in the profile)",
                 b.source.display()
             ),
-            true,
+            Some(Lift {
+                flag: Some(format!("--exec {}", b.source.display())),
+                profile: Some(format!(
+                    "[filesystem] executable = [\"{}\"]",
+                    b.target.display()
+                )),
+                origin: Some(b.origin.clone()),
+            }),
         ),
         Some(Place::Scratch(_)) => (
             "the scratch is not executable".to_string(),
             "to allow it: exec = true in [scratch] of the profile".to_string(),
-            true,
+            Some(Lift {
+                flag: None,
+                profile: Some("[filesystem.scratch] exec = true".into()),
+                origin: None,
+            }),
         ),
         None => (
             "the file system is mounted noexec".to_string(),
             "no flag lifts it: run the file from a bind given to --exec".to_string(),
-            false,
+            None,
         ),
     };
     PolicyDenial {
@@ -342,7 +357,56 @@ pub fn blocked_denial(
         syscall: None,
         rule,
         hint,
-        liftable,
+        liftable: lift.is_some(),
+        lift,
+    }
+}
+
+/// The typed denial for a write to a read-only place: the bind and the flag that makes it
+/// writable, or the jail's own root, which nothing makes writable.
+fn write_denial(policy: &crate::policy::Policy, path: &std::path::Path) -> PolicyDenial {
+    use crate::policy::Place;
+    let (rule, hint, lift) = match policy.place_of(path) {
+        Some(Place::Bind(b)) => (
+            format!("{} is bound read-only ({})", b.target.display(), b.origin),
+            format!(
+                "to allow it: --rw {} (or read_write in [filesystem] of the profile)",
+                b.source.display()
+            ),
+            Some(Lift {
+                flag: Some(format!("--rw {}", b.source.display())),
+                profile: Some(format!(
+                    "[filesystem] read_write = [\"{}\"]",
+                    b.target.display()
+                )),
+                origin: Some(b.origin.clone()),
+            }),
+        ),
+        // The scratch is writable; a write refused there is not a place's doing.
+        Some(Place::Scratch(_)) | None => (
+            if policy.isolation.mode == crate::policy::IsolationMode::Landlock {
+                "no place the profile names holds it: only the scratch and --rw binds are \
+                 writable"
+                    .to_string()
+            } else {
+                "the jail's root is read-only: only the scratch and --rw binds are writable"
+                    .to_string()
+            },
+            "cannot be lifted for this path: write to the scratch ($HOME, /tmp), or bind a \
+             directory with --rw and write there"
+                .into(),
+            None,
+        ),
+    };
+    PolicyDenial {
+        kind: DenialKind::Write,
+        path: Some(path.display().to_string()),
+        address: None,
+        syscall: None,
+        rule,
+        hint,
+        liftable: lift.is_some(),
+        lift,
     }
 }
 
@@ -371,6 +435,21 @@ fn connect_denial(policy: &crate::policy::Policy, to: std::net::SocketAddr) -> P
             ),
         ),
     };
+    let lift = match policy.network.mode {
+        NetMode::None | NetMode::Loopback => Lift {
+            flag: None,
+            profile: Some(format!(
+                "[network] mode = \"host\" and tcp_connect = [{}]",
+                to.port()
+            )),
+            origin: None,
+        },
+        NetMode::Host => Lift {
+            flag: None,
+            profile: Some(format!("[network] tcp_connect = [{}]", to.port())),
+            origin: None,
+        },
+    };
     PolicyDenial {
         kind: DenialKind::Connect,
         path: None,
@@ -379,6 +458,7 @@ fn connect_denial(policy: &crate::policy::Policy, to: std::net::SocketAddr) -> P
         rule,
         hint,
         liftable: true,
+        lift: Some(lift),
     }
 }
 
@@ -390,6 +470,18 @@ pub fn syscall_denial(d: &DeniedSyscall, hardening: bool) -> PolicyDenial {
     } else {
         "not in the profile's [syscalls] allow"
     };
+    let liftable = d.liftable.unwrap_or(false);
+    let key = crate::policy::syscalls::hardening_for_syscall(&d.name)
+        .filter(|_| hardening)
+        .map(|h| h.key);
+    let lift = liftable.then(|| Lift {
+        flag: None,
+        profile: Some(match key {
+            Some(key) => format!("[syscalls] unsafe_allow = [\"{key}\"]"),
+            None => format!("[syscalls] allow = [\"{}\"]", d.name),
+        }),
+        origin: None,
+    });
     PolicyDenial {
         kind: DenialKind::Syscall,
         path: None,
@@ -397,7 +489,8 @@ pub fn syscall_denial(d: &DeniedSyscall, hardening: bool) -> PolicyDenial {
         syscall: Some(d.name.clone()),
         rule: rule.to_string(),
         hint: d.remedy.clone(),
-        liftable: d.liftable.unwrap_or(false),
+        liftable,
+        lift,
     }
 }
 

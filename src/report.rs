@@ -115,6 +115,8 @@ pub enum DenialKind {
     Connect,
     /// A syscall the filter denied (also counted in `denied_syscalls`).
     Syscall,
+    /// A write to a file in a read-only place (a bind without `--rw`, or the read-only root).
+    Write,
 }
 
 /// One refusal by tooljail's own policy, typed, so a caller (an agent) can lift it instead of
@@ -137,6 +139,25 @@ pub struct PolicyDenial {
     pub hint: String,
     /// Whether a flag or profile can lift it at all.
     pub liftable: bool,
+    /// What exactly allows it: the flag and the profile line (absent in records written before
+    /// tooljail said it, and when nothing can).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lift: Option<Lift>,
+}
+
+/// The flag and the profile line that allow a denied call, as a person would type them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lift {
+    /// The command-line flag (`--exec /work/tools`), when one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
+    /// The profile section and key as written in a profile (`[network] tcp_connect = [443]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Where the rule that refused it was written (`file:line:col`, or a flag), when a profile
+    /// line or flag made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl PolicyDenial {
@@ -146,6 +167,7 @@ impl PolicyDenial {
             (DenialKind::Exec, Some(p), _, _) => format!("exec of {p}"),
             (DenialKind::MapExec, Some(p), _, _) => format!("executable mapping of {p}"),
             (DenialKind::Connect, _, Some(a), _) => format!("connect to {a}"),
+            (DenialKind::Write, Some(p), _, _) => format!("write to {p}"),
             (_, _, _, Some(s)) => format!("syscall {s}"),
             _ => "a call".to_string(),
         };

@@ -395,6 +395,21 @@ fn gather() -> Findings {
             detail: verdict(d),
         });
     }
+    // The GPU device nodes `--gpu` would give a jail.
+    let gpus = crate::policy::resolve::gpu_nodes(&RealHost);
+    checks.push(Check {
+        name: "gpu".into(),
+        status: Status::Info,
+        detail: if gpus.is_empty() {
+            format!(
+                "no GPU device node (looked for {}): --gpu refuses to run here",
+                crate::policy::resolve::gpu_places()
+            )
+        } else {
+            let names: Vec<String> = gpus.iter().map(|p| p.display().to_string()).collect();
+            format!("--gpu gives the jail {}", names.join(", "))
+        },
+    });
 
     Findings {
         kernel: probe::kernel(),
@@ -463,6 +478,9 @@ impl Host for NeutralCwd {
     }
     fn owner_and_mode(&self, path: &Path) -> io::Result<(u32, u32)> {
         RealHost.owner_and_mode(path)
+    }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        RealHost.list_dir(path)
     }
 }
 

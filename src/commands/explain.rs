@@ -169,6 +169,17 @@ pub fn render(p: &Policy) -> String {
         "  hardening turned off (unsafe_allow): {}",
         none_if_empty(&p.syscalls.unsafe_allow)
     );
+    if !p.command.is_default() {
+        let _ = writeln!(
+            w,
+            "\ncommand lines (checked before anything runs; deny wins):"
+        );
+        for (key, rules) in [("allow", &p.command.allow), ("deny", &p.command.deny)] {
+            for r in rules {
+                let _ = writeln!(w, "  {key:<6} {:<30} {}", r.pattern, r.origin);
+            }
+        }
+    }
     // The rules exactly as the jail applies them (same function), and what of them this kernel
     // cannot enforce: a right it does not know is listed above but enforced nowhere.
     let landlock = crate::plan::landlock::plan(p);

@@ -17,6 +17,7 @@ const PAGES: &[(&str, &str)] = &[
     ("doctor", include_str!("../../man/tooljail-doctor.1")),
     ("audit", include_str!("../../man/tooljail-audit.1")),
     ("state", include_str!("../../man/tooljail-state.1")),
+    ("why", include_str!("../../man/tooljail-why.1")),
     ("man", include_str!("../../man/tooljail-man.1")),
     ("profile", include_str!("../../man/tooljail-profile.5")),
 ];

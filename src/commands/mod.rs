@@ -9,6 +9,7 @@ mod man;
 mod profiles;
 mod run;
 mod state;
+mod why;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
@@ -29,6 +30,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Doctor(args)) => doctor::doctor(&args),
         Some(Command::Audit(args)) => audit::audit(&args),
         Some(Command::State(args)) => state::state(&args),
+        Some(Command::Why(args)) => why::why(&args),
         Some(Command::Man(args)) => man::man(&args),
         None if cli.run.command.is_empty() => Err(Error::usage("no command given").with_hint(
             "put the command after `--`, e.g. `tooljail -- ls /`, or see `tooljail --help`",

@@ -176,4 +176,16 @@ impl Host for FakeHost {
             None => Err(io::Error::from(io::ErrorKind::NotFound)),
         }
     }
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let real = self.follow(path);
+        if self.files.get(&real) != Some(&None) {
+            return Err(io::Error::from(io::ErrorKind::NotFound));
+        }
+        Ok(self
+            .files
+            .keys()
+            .filter(|p| p.parent() == Some(real.as_path()))
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect())
+    }
 }

@@ -140,8 +140,13 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
         .iter()
         .map(|b| crate::outcome::blocked_denial(&plan.policy, b))
         .collect();
+    // A refused write is said on stderr only when the command failed: tools that try a write
+    // and carry on without it (Python's bytecode cache beside a read-only module) are common.
+    let failed = !matches!(outcome.end, crate::supervisor::End::Exited(0));
     for d in &blocked {
-        eprintln!("{}", d.line());
+        if d.kind != crate::report::DenialKind::Write || failed {
+            eprintln!("{}", d.line());
+        }
     }
     let hardening = outcome
         .denials

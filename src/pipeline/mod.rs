@@ -6,6 +6,7 @@
 //! ```text
 //!   begin      argv, caller, labels, the --report sink        -> Call
 //!   resolve    Policy, jail identity, the audit log           -> Resolved   (report: profiles, hash)
+//!   command    [command] rules over argv (refuse: nothing runs) -> (Resolved) (report: stopped_by)
 //!   preflight  kernel features, cgroup or rlimits             -> Checked    (report: warnings)
 //!   state      call rules: admit and record as started, clamp  -> (Checked)  (report: stopped_by) [budget] only
 //!   plan       everything computed before clone               -> Plan       (report: isolation)
@@ -21,6 +22,7 @@
 
 mod begin;
 mod classify;
+mod command;
 mod export;
 mod launch;
 mod preflight;
@@ -67,6 +69,7 @@ pub fn run(args: &RunArgs) -> Result<i32> {
 /// The stages between the opened sinks and the record, in order.
 fn stages(call: &mut Call<'_>) -> Result<i32> {
     let resolved = resolve::resolve(call)?;
+    command::judge(call, &resolved)?;
     let mut checked = preflight::preflight(call, resolved)?;
     tracing::debug_span!("state admit").in_scope(|| state::admit(call, &mut checked))?;
     let plan = launch::plan(call, checked)?;

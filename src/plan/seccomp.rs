@@ -30,6 +30,9 @@
 //!   nr == chmod, open, openat, mkdir, ... -> low32(mode arg) & 06000 ? NOTIFY(EPERM) : ALLOW
 //!   nr == openat2 -> ERRNO(ENOSYS)
 //!   nr == connect -> NOTIFY(observe, continue)
+//!   when a place is read-only (always, in practice):
+//!   nr == open, openat -> low32(flags) & (O_WRONLY|O_RDWR|O_CREAT|O_TRUNC) ? NOTIFY(observe) : ALLOW
+//!                         (after the setid-bits check when the jail can write the host)
 //!   when a bind (or the scratch) is not executable:
 //!   nr == execve, execveat                -> NOTIFY(observe, continue)
 //!   nr == access, faccessat(2) -> low32(mode) & X_OK ? NOTIFY(observe) : ALLOW
@@ -122,6 +125,30 @@ const MODE_ARGS: &[(&str, u32)] = &[
 pub const HANDOFF_SEND_FLAGS: u32 = libc::MSG_NOSIGNAL.unsigned_abs();
 /// Placeholder for the hand-off fd until [`Program::for_handoff_fd`] patches it in.
 const HANDOFF_FD_PLACEHOLDER: u32 = u32::MAX;
+
+/// O_WRONLY | O_RDWR | O_CREAT | O_TRUNC (the same on x86_64 and aarch64): an open that may
+/// write.
+pub const WRITE_OPEN_BITS: u32 = 0o1103;
+
+/// The end of an open's rule: with writes observed, an open for writing (`flags` has a
+/// [`WRITE_OPEN_BITS`] bit) is observed and any other allowed; else allowed. `name`: open,
+/// openat (where its flags are); for any other call, allowed.
+fn write_open_tail(policy: &Policy, name: &str) -> Vec<Op> {
+    let flags = match name {
+        "open" => 1,
+        "openat" => 2,
+        _ => return vec![Op::Ret(Verdict::Allow)],
+    };
+    if !policy.observes_writes() {
+        return vec![Op::Ret(Verdict::Allow)];
+    }
+    vec![
+        Op::Ld(arg_lo(flags)),
+        Op::Jset(WRITE_OPEN_BITS, 0, 1),
+        Op::Ret(Verdict::Observe),
+        Op::Ret(Verdict::Allow),
+    ]
+}
 
 /// An errno as the `SECCOMP_RET_DATA` field of a return value. Errnos are 1..=4095 (compile
 /// refuses any other profile errno), so the mask never changes one; a negative value, which no
@@ -556,13 +583,14 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                 }
                 for (name, arg) in MODE_ARGS {
                     if let Some(nr) = allowed_nr(name) {
-                        // mode_t is an unsigned int: the low 32 bits.
-                        let b = vec![
+                        // mode_t is an unsigned int: the low 32 bits. An open for writing goes
+                        // on to be observed (below), when writes are.
+                        let mut b = vec![
                             Op::Ld(arg_lo(*arg)),
                             Op::Jset(SETID_BITS, 0, 1),
                             Op::Ret(Verdict::Harden(libc::EPERM)),
-                            Op::Ret(Verdict::Allow),
                         ];
+                        b.extend(write_open_tail(policy, name));
                         rule(&mut rules, nr, b);
                     }
                 }
@@ -577,6 +605,18 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         // Where a connect goes, so one the network mode or Landlock's port rules refuse can be
         // reported with its fix. One round trip per connect.
         rule(&mut rules, nr, vec![Op::Ret(Verdict::Observe)]);
+    }
+    // The setid-bits rule above ends open and openat with this check already.
+    let setid_rule = policy.writes_host() && !lifted.contains("setid-bits");
+    if policy.observes_writes() && !setid_rule {
+        // Which file an open for writing names, so one refused by a read-only place can be
+        // reported with its fix (see `supervisor::observe`). One round trip per open for
+        // writing.
+        for name in ["open", "openat"] {
+            if let Some(nr) = allowed_nr(name) {
+                rule(&mut rules, nr, write_open_tail(policy, name));
+            }
+        }
     }
     if policy.observes_exec() {
         // Which file an exec or an executable mapping names, so a refusal by a bind without

@@ -6,6 +6,7 @@
 //! Everything downstream (preflight, the launch plan, the jail, the report) reads the Policy and
 //! nothing else, so `tooljail explain` shows exactly what will be enforced.
 
+pub mod command;
 pub mod resolve;
 pub mod size;
 pub mod syscalls;
@@ -46,6 +47,10 @@ pub struct Policy {
     /// before this key existed is unchanged.
     #[serde(default, skip_serializing_if = "Isolation::is_default")]
     pub isolation: Isolation,
+    /// `[command]`: which command lines may run. Left out of the serialized Policy when it has
+    /// no rules, so older hashes hold.
+    #[serde(default, skip_serializing_if = "command::CommandRules::is_default")]
+    pub command: command::CommandRules,
 }
 
 /// Where one merged profile came from.
@@ -69,8 +74,13 @@ pub struct Filesystem {
     pub binds: Vec<Bind>,
     /// The size-capped tmpfs that holds every writable byte the jail has of its own.
     pub scratch: Scratch,
-    /// Device nodes bound from the host into the jail's /dev (a fixed, audited set).
+    /// Device nodes bound from the host into the jail's /dev (a fixed, audited set, and the
+    /// GPU nodes found when `gpu` is set).
     pub devices: Vec<PathBuf>,
+    /// `--gpu` / `[filesystem] gpu`: the GPU nodes found are among `devices`. Left out of
+    /// the serialized Policy when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpu: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +157,14 @@ impl Place<'_> {
         match self {
             Place::Bind(b) => b.exec,
             Place::Scratch(s) => s.exec,
+        }
+    }
+
+    /// Whether files here may be written.
+    pub fn writable(&self) -> bool {
+        match self {
+            Place::Bind(b) => b.access == Access::ReadWrite,
+            Place::Scratch(_) => true,
         }
     }
 }
@@ -671,6 +689,18 @@ impl Policy {
     /// which names the bind when the kernel refuses one.
     pub fn observes_exec(&self) -> bool {
         !self.filesystem.scratch.exec || self.filesystem.binds.iter().any(|b| !b.exec)
+    }
+
+    /// Whether some place the command can see refuses writes (a read-only bind; in the full
+    /// jail also the root itself): then the filter shows opens for writing to the supervisor,
+    /// which names the place when the kernel refuses one (a `write` denial in the report).
+    pub fn observes_writes(&self) -> bool {
+        self.isolation.mode == IsolationMode::Full
+            || self
+                .filesystem
+                .binds
+                .iter()
+                .any(|b| b.access != Access::ReadWrite)
     }
 
     /// sha256 of the canonical JSON form: the identity of what was enforced, for the report

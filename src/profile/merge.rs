@@ -204,6 +204,9 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut fa.scratch.exec, fb.scratch.exec);
     set(&mut fa.scratch.tmp, fb.scratch.tmp);
     set(&mut fa.scratch.shm, fb.scratch.shm);
+    set(&mut fa.git.work_tree, fb.git.work_tree);
+    set(&mut fa.git.write, fb.git.write);
+    set(&mut fa.gpu, fb.gpu);
 
     set(&mut a.network.mode, b.network.mode);
     for (pa, pb) in [
@@ -309,6 +312,8 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut a.budget.rate, b.budget.rate);
     set(&mut a.audit.enabled, b.audit.enabled);
     set(&mut a.audit.log, b.audit.log);
+    merge_list(&mut a.command.allow, b.command.allow, sources, errors);
+    merge_list(&mut a.command.deny, b.command.deny, sources, errors);
 }
 
 /// The identity of a list entry for de-duplication and removal: an optional path (`/x?`) and

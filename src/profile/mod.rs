@@ -92,6 +92,7 @@ pub fn overrides(args: &PolicyArgs) -> Overrides {
         export: args.export.clone(),
         stdout_max: args.stdout_max.clone(),
         stderr_max: args.stderr_max.clone(),
+        gpu: args.gpu,
     }
 }
 

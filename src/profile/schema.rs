@@ -102,6 +102,8 @@ pub struct Layer {
     pub output: OutputLayer,
     pub budget: BudgetLayer,
     pub audit: AuditLayer,
+    /// `[command]`: globs over the command line (see [`crate::policy::command`]).
+    pub command: CommandLayer,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -112,6 +114,17 @@ pub struct FilesystemLayer {
     pub executable: Vec<Item<String>>,
     pub devices: Vec<Item<String>>,
     pub scratch: ScratchLayer,
+    /// `[filesystem.git]`: the git dir of a linked worktree or a submodule.
+    pub git: GitLayer,
+    /// The host's GPU device nodes (`--gpu`).
+    pub gpu: Option<Item<bool>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitLayer {
+    pub work_tree: Option<Item<String>>,
+    pub write: Option<Item<bool>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -263,6 +276,13 @@ pub struct AuditLayer {
     pub log: Option<Item<String>>,
 }
 
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandLayer {
+    pub allow: Vec<Item<String>>,
+    pub deny: Vec<Item<String>>,
+}
+
 /// Each table's name and keys, as in the structs above: serde reports an unknown key with the
 /// list of expected ones, and this table turns that list back into "in [filesystem]".
 pub const SECTIONS: &[(&str, &[&str])] = &[
@@ -285,6 +305,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "output",
             "budget",
             "audit",
+            "command",
         ],
     ),
     (
@@ -295,8 +316,11 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "executable",
             "devices",
             "scratch",
+            "git",
+            "gpu",
         ],
     ),
+    ("[filesystem.git]", &["work_tree", "write"]),
     (
         "[filesystem.scratch]",
         &["path", "size", "exec", "tmp", "shm"],
@@ -353,4 +377,5 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     ),
     ("[[budget.rate]]", &["per", "limit", "window"]),
     ("[audit]", &["enabled", "log"]),
+    ("[command]", &["allow", "deny"]),
 ];

@@ -29,6 +29,8 @@ pub enum Attempt {
     MapExec,
     /// connect of a TCP (or, without a route out, any inet) socket.
     Connect,
+    /// open/openat for writing (write access, O_TRUNC, or O_CREAT of a new file).
+    Write,
 }
 
 /// One refused attempt: the file as the jail sees it, or the address.
@@ -59,8 +61,11 @@ pub const MAX_BLOCKED: usize = 16;
 /// path in has no exec right (mappings are not Landlock's to refuse). A connect: see
 /// [`connect`].
 pub fn inspect(pid: u32, syscall: &str, args: &[u64; 6], policy: &Policy) -> Option<Blocked> {
-    if syscall == "connect" {
-        return connect(pid, args, policy);
+    match syscall {
+        "connect" => return connect(pid, args, policy),
+        "open" => return write(pid, libc::AT_FDCWD, args[0], args[1], policy),
+        "openat" => return write(pid, int_arg(args[0]), args[1], args[2], policy),
+        _ => {}
     }
     let landlock = (policy.isolation.mode == IsolationMode::Landlock).then_some(policy);
     let (attempt, file) = match syscall {
@@ -94,6 +99,49 @@ pub fn inspect(pid: u32, syscall: &str, args: &[u64; 6], policy: &Policy) -> Opt
     };
     refused.then_some(Blocked {
         attempt,
+        target: Target::Path(path),
+    })
+}
+
+/// open(path, flags) or openat(dirfd, path, flags) for writing: refused when the file (or, for
+/// a new file, its directory) lies in a read-only place. In the full jail that is a read-only
+/// mount (every bind without `--rw`, and the jail's root); in landlock mode, a place the Policy
+/// gives no write right. An existing file is written by write access or O_TRUNC; a missing one
+/// only by O_CREAT. Directories, devices and the like are left to the kernel's own error.
+fn write(pid: u32, dirfd: i32, path: u64, flags: u64, policy: &Policy) -> Option<Blocked> {
+    let flags = i32::from_ne_bytes(u32::try_from(flags & 0xffff_ffff).ok()?.to_ne_bytes());
+    let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+    let name = read_cstring(pid, path)?;
+    let (file, path) = match open_in(pid, dirfd, &name) {
+        Some(file) => {
+            let st = nix::sys::stat::fstat(file.as_raw_fd()).ok()?;
+            if !writes || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+                return None;
+            }
+            let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+            (file, path)
+        }
+        None if flags & libc::O_CREAT != 0 => {
+            // A new file: its directory decides (the kernel refuses the create there).
+            let name = PathBuf::from(OsString::from_vec(name));
+            let base = name.file_name()?.to_owned();
+            let parent = match name.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.as_os_str().as_encoded_bytes().to_vec(),
+                _ => b".".to_vec(),
+            };
+            let dir = open_in(pid, dirfd, &parent)?;
+            let at = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd())).ok()?;
+            (dir, at.join(base))
+        }
+        None => return None,
+    };
+    let refused = match policy.isolation.mode {
+        IsolationMode::Full => nix::sys::statvfs::fstatvfs(&file)
+            .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)),
+        IsolationMode::Landlock => !policy.place_of(&path).is_some_and(|p| p.writable()),
+    };
+    refused.then_some(Blocked {
+        attempt: Attempt::Write,
         target: Target::Path(path),
     })
 }

@@ -159,6 +159,40 @@ fn the_readme_tour_runs_as_written() {
     each_identity(|ctx| {
         let dir = crate::support::records_dir();
         let p = dir.path();
+        // The project is a linked worktree of a repository elsewhere (its .git is a file), as
+        // the tour's git lines say; the repository names who commits.
+        let repo = crate::support::tempdir(0o755);
+        let git = |cwd: &Path, args: &[&str]| {
+            let mut c = std::process::Command::new("git");
+            c.current_dir(cwd)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("HOME", cwd)
+                .args(args);
+            let r = run(c);
+            r.expect(0);
+        };
+        git(repo.path(), &["init", "-q", "-b", "main", "."]);
+        git(repo.path(), &["config", "user.name", "Tour"]);
+        git(
+            repo.path(),
+            &["config", "user.email", "tour@example.invalid"],
+        );
+        git(
+            repo.path(),
+            &["commit", "-q", "--allow-empty", "-m", "start"],
+        );
+        git(
+            repo.path(),
+            &["worktree", "add", "-q", "--detach", p.to_str().unwrap()],
+        );
+        let ok = std::process::Command::new("chmod")
+            .args(["-R", "a+rX"])
+            .arg(repo.path())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        crate::support::profiles::give_to_jail(ctx, repo.path());
+        crate::support::profiles::give_to_jail(ctx, p);
         write(
             p,
             "analyze.py",

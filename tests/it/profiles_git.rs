@@ -14,7 +14,7 @@ use std::time::Duration;
 // git, git-rw
 
 /// Run host git in `dir`, bounded; panics with its output on failure.
-fn host_git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn host_git(dir: &Path, args: &[&str]) -> String {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir)
         .args(["-c", "safe.directory=*", "-c", "user.name=Test", "-c"])
@@ -29,7 +29,7 @@ fn host_git(dir: &Path, args: &[&str]) -> String {
 
 /// A repository with two commits and an uncommitted change, readable by everyone. Its config
 /// names no user, so commits in the jail need the identity from the caller.
-fn test_repo() -> tempfile::TempDir {
+pub(crate) fn test_repo() -> tempfile::TempDir {
     let dir = workdir(&[("README", "hello\n"), ("src/lib.txt", "fn one\n")]);
     let p = dir.path();
     host_git(p, &["init", "-q", "-b", "main", "."]);

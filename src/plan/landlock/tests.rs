@@ -37,6 +37,7 @@ fn bare() -> Policy {
                 shm: false,
             },
             devices: vec![],
+            gpu: false,
         },
         network: Network {
             mode: NetMode::None,
@@ -83,6 +84,7 @@ fn bare() -> Policy {
             log: None,
         },
         isolation: Default::default(),
+        command: Default::default(),
     }
 }
 

@@ -238,6 +238,7 @@ impl Resolver<'_> {
                 });
             }
         }
+        self.git_binds(&m.layer.filesystem.git, &mut binds);
         binds.sort_by(|a, b| a.target.cmp(&b.target));
         for b in &binds {
             if reserved(&b.target) || b.target.starts_with(&scratch.path) {

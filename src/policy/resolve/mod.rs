@@ -17,9 +17,13 @@ use crate::profile::vars;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+mod command;
 mod fs;
+mod git;
+mod gpu;
 mod rules;
 
+pub use gpu::{gpu_nodes, gpu_places};
 use rules::CliLimit;
 pub use rules::{errno_name, parse_action};
 
@@ -47,6 +51,8 @@ pub struct Overrides {
     pub export: Vec<String>,
     pub stdout_max: Option<String>,
     pub stderr_max: Option<String>,
+    /// `--gpu`.
+    pub gpu: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -279,7 +285,8 @@ impl Resolver<'_> {
         let before = self.errors.len();
         let binds = self.binds(m, ov, opts, &scratch);
         self.binds_failed = self.errors.len() > before;
-        let devices = self.devices(m);
+        let mut devices = self.devices(m);
+        let gpu = self.gpu(m, ov, &mut devices);
         let network = self.network(m, ov);
         let syscalls = self.syscalls(m, expander);
         let limits = self.limits(m, ov, &scratch);
@@ -290,6 +297,7 @@ impl Resolver<'_> {
         let export = self.export(m, ov, &scratch);
         let output = self.output(m, ov);
         let budget = self.budget(&l.budget);
+        let command = self.command(&l.command);
         let audit = Audit {
             enabled: l.audit.enabled.as_ref().is_some_and(|i| i.value),
             log: l
@@ -305,6 +313,7 @@ impl Resolver<'_> {
                 binds,
                 scratch,
                 devices,
+                gpu,
             },
             network,
             syscalls,
@@ -330,6 +339,7 @@ impl Resolver<'_> {
             budget,
             audit,
             isolation,
+            command,
         }
     }
 }
@@ -362,6 +372,22 @@ pub fn normalize(s: &str) -> Result<PathBuf, String> {
         }
     }
     Ok(out)
+}
+
+/// `p` without `.` and `..` components, taken lexically (an absolute path; `..` at the root
+/// stays at the root): where a path names before any symbolic link on it is followed.
+pub fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
 }
 
 fn check_env_key(k: &str) -> Result<(), &'static str> {

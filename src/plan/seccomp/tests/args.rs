@@ -427,3 +427,54 @@ fn setid_mode_bits_are_refused_only_when_the_jail_writes_the_host() {
         );
     }
 }
+
+#[test]
+fn opens_for_writing_are_observed_after_the_setid_check() {
+    let landlock = |mut p: Policy| {
+        p.isolation.mode = crate::policy::IsolationMode::Landlock;
+        p
+    };
+    // (syscall, flags position, mode position)
+    let calls = [("open", 1, 2), ("openat", 2, 3)];
+    for arch in Arch::ALL {
+        for (policy, setid) in [
+            (default_policy(), false),
+            (landlock(default_policy()), true),
+        ] {
+            assert!(policy.observes_writes());
+            let prog = compile_for(&policy, arch).unwrap();
+            for (name, flags_at, mode_at) in calls {
+                if arch.number(name).is_none() {
+                    continue;
+                }
+                let args = |flags: u64, mode: u64| {
+                    let mut a = vec![3, 0x1000, 0, 0];
+                    a[flags_at] = flags;
+                    a[mode_at] = mode;
+                    a
+                };
+                for w in [
+                    libc::O_WRONLY,
+                    libc::O_RDWR,
+                    libc::O_CREAT,
+                    libc::O_TRUNC,
+                    libc::O_WRONLY | libc::O_CLOEXEC,
+                ] {
+                    let flags = u64::try_from(w).unwrap();
+                    assert_eq!(
+                        shadow_answer(&prog, name, &args(flags, 0o644)),
+                        Answer::Observe,
+                        "{name} {w:#o} on {arch:?}"
+                    );
+                    if setid {
+                        assert_eq!(shadow_answer(&prog, name, &args(flags, 0o4755)), HARD);
+                    }
+                }
+                let read = u64::try_from(libc::O_RDONLY | libc::O_CLOEXEC).unwrap();
+                assert_eq!(call(&prog, name, &args(read, 0)), ret::ALLOW, "{name}");
+                // The high half of flags is not the kernel's: not a write.
+                assert_eq!(call(&prog, name, &args(1 << 33, 0)), ret::ALLOW, "{name}");
+            }
+        }
+    }
+}
