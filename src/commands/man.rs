@@ -17,6 +17,7 @@ const PAGES: &[(&str, &str)] = &[
     ("doctor", include_str!("../../man/tooljail-doctor.1")),
     ("audit", include_str!("../../man/tooljail-audit.1")),
     ("state", include_str!("../../man/tooljail-state.1")),
+    ("mcp", include_str!("../../man/tooljail-mcp.1")),
     ("man", include_str!("../../man/tooljail-man.1")),
     ("profile", include_str!("../../man/tooljail-profile.5")),
 ];

@@ -6,12 +6,15 @@ mod check;
 mod doctor;
 mod explain;
 mod man;
+mod mcp;
 mod profiles;
 mod run;
+mod shell;
 mod state;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
+use shell::RealEnv;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.misplaced_run_options() {
@@ -30,6 +33,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Audit(args)) => audit::audit(&args),
         Some(Command::State(args)) => state::state(&args),
         Some(Command::Man(args)) => man::man(&args),
+        Some(Command::Mcp(args)) => mcp::mcp(&args),
+        None if cli.shell.is_some() => {
+            shell::shell(cli.shell.unwrap_or_default(), cli.run, &RealEnv)
+        }
         None if cli.run.command.is_empty() => Err(Error::usage("no command given").with_hint(
             "put the command after `--`, e.g. `tooljail -- ls /`, or see `tooljail --help`",
         )),

@@ -23,6 +23,12 @@ mod rules;
 use rules::CliLimit;
 pub use rules::{errno_name, parse_action};
 
+/// Check one `--limit KEY=VALUE` (or a tools file's `[tool.limits]` entry) on its own: `Err`
+/// holds what is wrong and what to do.
+pub fn check_limit(arg: &str) -> Result<(), (String, String)> {
+    rules::parse_cli_limit(arg).map(|_| ())
+}
+
 /// Command-line overrides, applied on top of the merged profiles.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
