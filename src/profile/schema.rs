@@ -102,6 +102,7 @@ pub struct Layer {
     pub output: OutputLayer,
     pub budget: BudgetLayer,
     pub audit: AuditLayer,
+    pub server: ServerLayer,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -225,6 +226,14 @@ pub struct ExportLayer {
     pub strict: Option<Item<bool>>,
 }
 
+/// `[server]`: the profile is for a long-lived stdio server (an MCP server): its one
+/// persistent state directory is its only writable host path, and its stdio is not capped.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLayer {
+    pub state: Option<Item<String>>,
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputLayer {
@@ -285,6 +294,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "output",
             "budget",
             "audit",
+            "server",
         ],
     ),
     (
@@ -338,6 +348,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("[output]", &["stdout_max", "stderr_max", "mode"]),
+    ("[server]", &["state"]),
     (
         "[budget]",
         &[

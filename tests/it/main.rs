@@ -33,6 +33,7 @@ mod jail_net;
 mod landlock_layer;
 mod limits;
 mod mcp;
+mod mcp_servers;
 mod orchestrator;
 mod output;
 mod profiles_cli;

@@ -14,39 +14,7 @@ use std::time::Duration;
 /// (recorded as a skip) when it cannot be made here (no network to PyPI).
 pub fn sdk_python() -> Option<PathBuf> {
     static VENV: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    let got = VENV.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let reqs = root.join("tests/mcp/requirements.txt");
-        let venv = root.join("target/mcp-venv");
-        let python = venv.join("bin/python");
-        let want = std::fs::read_to_string(&reqs).map_err(|e| e.to_string())?;
-        let stamp = venv.join("requirements.txt");
-        // One maker at a time across test processes (the debug and release passes, two
-        // worktrees' suites do not share target/).
-        let lock =
-            std::fs::File::create(root.join("target/mcp-venv.lock")).map_err(|e| e.to_string())?;
-        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| e.to_string())?;
-        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) && python.exists()
-        {
-            return Ok(python);
-        }
-        let out = std::process::Command::new("bash")
-            .arg(root.join("tests/mcp/make-venv.sh"))
-            .arg(&venv)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(format!(
-                "making the MCP SDK venv failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            ));
-        }
-        Ok(python)
-    });
+    let got = VENV.get_or_init(|| made("make-venv.sh", "mcp-venv").map(|d| d.join("bin/python")));
     match got {
         Ok(p) => Some(p.clone()),
         Err(why) => {
@@ -56,12 +24,61 @@ pub fn sdk_python() -> Option<PathBuf> {
     }
 }
 
+/// The npm MCP server's install directory (tests/mcp/node), made when missing or stale; None
+/// (recorded as a skip) without npm.
+pub fn node_server() -> Option<PathBuf> {
+    static DIR: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let got = DIR.get_or_init(|| {
+        if std::process::Command::new("npm")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return Err("npm is not installed".into());
+        }
+        made("make-node.sh", "mcp-node")
+    });
+    match got {
+        Ok(p) => Some(p.clone()),
+        Err(why) => {
+            skip("npm", why);
+            None
+        }
+    }
+}
+
+/// `tests/mcp/SCRIPT target/NAME`, under a lock across test processes (the debug and release
+/// passes); the script does nothing when NAME is up to date.
+fn made(script: &str, name: &str) -> Result<PathBuf, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("target").join(name);
+    let lock = std::fs::File::create(root.join(format!("target/{name}.lock")))
+        .map_err(|e| e.to_string())?;
+    let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e.to_string())?;
+    let out = std::process::Command::new("bash")
+        .arg(root.join("tests/mcp").join(script))
+        .arg(&dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "tests/mcp/{script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
+    }
+    Ok(dir)
+}
+
 fn client_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/client.py")
 }
 
 /// Run the SDK client `scenario` as this identity against `tooljail ARGS...`; its JSON.
-fn client(
+pub fn client(
     ctx: &Ctx,
     python: &Path,
     scenario: &str,

@@ -83,6 +83,7 @@ fn bare() -> Policy {
             log: None,
         },
         isolation: Default::default(),
+        server: None,
     }
 }
 

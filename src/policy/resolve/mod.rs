@@ -283,18 +283,37 @@ impl Resolver<'_> {
         let scratch = self.scratch(m, ov);
         self.scratch = Some(scratch.path.display().to_string());
         let before = self.errors.len();
+        // A server's state directory is one more read-write bind, positioned at its key.
+        let with_state;
+        let m = match &l.server.state {
+            Some(state) => {
+                // Optional (`?`): a state directory not made yet is made by `run` (then the
+                // Policy is resolved again), not an error.
+                let mut m2 = m.clone();
+                let mut item = state.clone();
+                if !item.value.ends_with('?') {
+                    item.value.push('?');
+                }
+                m2.layer.filesystem.read_write.push(item);
+                with_state = m2;
+                &with_state
+            }
+            None => m,
+        };
+        let l = &m.layer;
         let binds = self.binds(m, ov, opts, &scratch);
         self.binds_failed = self.errors.len() > before;
         let devices = self.devices(m);
         let network = self.network(m, ov);
         let syscalls = self.syscalls(m, expander);
         let limits = self.limits(m, ov, &scratch);
-        let env = self.env(m, ov, &scratch);
+        let mut env = self.env(m, ov, &scratch);
         let cwd = self.cwd(m, ov, &scratch, &binds);
         let hostname = self.hostname(m);
         let isolation = self.isolation(m, ov, &binds);
         let export = self.export(m, ov, &scratch);
         let output = self.output(m, ov);
+        let server = self.server(m, &binds, &output, &mut env);
         let budget = self.budget(&l.budget);
         let audit = Audit {
             enabled: l.audit.enabled.as_ref().is_some_and(|i| i.value),
@@ -336,6 +355,7 @@ impl Resolver<'_> {
             budget,
             audit,
             isolation,
+            server,
         }
     }
 }
