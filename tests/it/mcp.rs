@@ -491,3 +491,79 @@ fn malformed_messages_get_errors_and_the_server_keeps_serving() {
         assert_eq!(status.code(), Some(0));
     });
 }
+
+/// The fenced blocks of docs/mcp.md whose info string is `lang`.
+fn doc_blocks(lang: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/mcp.md"))
+        .expect("docs/mcp.md");
+    let mut out = Vec::new();
+    let mut block: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        match (&mut block, line.strip_prefix("```")) {
+            (None, Some(info)) if info.trim() == lang => block = Some(Vec::new()),
+            (Some(b), Some(_)) => {
+                out.push(b.join("\n") + "\n");
+                block = None;
+            }
+            (Some(b), None) => b.push(line),
+            (None, _) => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_docs_tools_file_and_client_configs_work_as_written() {
+    let Some(python) = sdk_python() else { return };
+    let tools_toml = doc_blocks("toml")
+        .into_iter()
+        .find(|b| b.starts_with("# tools.toml"))
+        .expect("docs/mcp.md has the tools.toml example");
+    let dir = tempdir(0o755);
+    let tools = dir.path().join("tools.toml");
+    std::fs::write(&tools, &tools_toml).unwrap();
+    let configs = doc_blocks("json");
+    assert_eq!(configs.len(), 2, "VS Code and Claude Desktop");
+    each_identity(|ctx| {
+        let mut check = ctx.tooljail(["mcp", "--check", tools.to_str().unwrap()]);
+        check.current_dir(dir.path());
+        let r = run_for(check, Duration::from_secs(60));
+        r.expect(0);
+        assert!(r.stdout.contains("served   search"), "{}", r.dump());
+        assert!(r.stdout.contains("served   word_count"), "{}", r.dump());
+        for (config, key) in configs.iter().zip(["servers", "mcpServers"]) {
+            let v: Value = serde_json::from_str(config).unwrap_or_else(|e| panic!("{e}\n{config}"));
+            let servers = &v[key];
+            let memory = &servers["memory"];
+            assert!(memory["command"].as_str().unwrap().ends_with("tooljail"));
+            assert_eq!(
+                memory["args"].as_array().unwrap()[0..3],
+                [json!("run"), json!("-p"), json!("mcp-memory")]
+            );
+            let tools_entry = &servers["jailed-tools"];
+            assert!(tools_entry["command"]
+                .as_str()
+                .unwrap()
+                .ends_with("tooljail"));
+            let mut args: Vec<String> = tools_entry["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(args[..2], ["mcp", "--tools"], "{config}");
+            args[2] = tools.display().to_string();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let calls = json!([["word_count", {"text": "one two three"}, null]]);
+            let seen = client(
+                ctx,
+                &python,
+                "tools",
+                &args,
+                &[("CALLS", calls.to_string())],
+            );
+            assert_eq!(seen["tools"], json!(["search", "word_count"]), "{seen:#}");
+            assert_eq!(seen["calls"][0]["text"][0], "3\n", "{seen:#}");
+        }
+    });
+}
