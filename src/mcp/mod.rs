@@ -399,26 +399,28 @@ impl Drop for PrivateDir {
 
 fn private_dir() -> Result<PrivateDir> {
     use std::os::unix::fs::DirBuilderExt;
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .filter(|p| p.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    let path = base.join(format!(
-        "tooljail-mcp-{}-{}",
-        std::process::id(),
-        now_millis()
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&path)
-        .map_err(|e| {
-            Error::usage(format!(
-                "cannot create {} for the calls' reports: {e}",
-                path.display()
-            ))
-            .with_hint("set XDG_RUNTIME_DIR or TMPDIR to a directory you can write")
-        })?;
-    Ok(PrivateDir { path })
+    let name = format!("tooljail-mcp-{}-{}", std::process::id(), now_millis());
+    // $XDG_RUNTIME_DIR when it is this user's (a `su` may leave another user's in the
+    // environment), else the temporary directory.
+    let bases = [
+        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+        Some(std::env::temp_dir()),
+    ];
+    let mut last = None;
+    for base in bases.into_iter().flatten() {
+        let path = base.join(&name);
+        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => return Ok(PrivateDir { path }),
+            Err(e) => last = Some((path, e)),
+        }
+    }
+    let (path, e) =
+        last.unwrap_or_else(|| (PathBuf::from(&name), std::io::ErrorKind::NotFound.into()));
+    Err(Error::usage(format!(
+        "cannot create {} for the calls' reports: {e}",
+        path.display()
+    ))
+    .with_hint("set XDG_RUNTIME_DIR or TMPDIR to a directory you can write"))
 }
 
 fn now_millis() -> u128 {
