@@ -56,9 +56,9 @@ chmod 0644 "$pg_url_file"
 # mcp_servers.rs (the tests make them too, under a lock, when they are missing).
 repo=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$repo/target"
-bash "$repo/tests/mcp/make-venv.sh" "$repo/target/mcp-venv"
+bash "$repo/tests/mcp/make.sh" venv "$repo/target/mcp-venv"
 if command -v npm >/dev/null; then
-    bash "$repo/tests/mcp/make-node.sh" "$repo/target/mcp-node"
+    bash "$repo/tests/mcp/make.sh" node "$repo/target/mcp-node"
 fi
 
 echo "tests/setup.sh: ready (test user: tooljail-test, uid $(id -u tooljail-test))"

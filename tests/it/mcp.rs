@@ -14,7 +14,7 @@ use std::time::Duration;
 /// (recorded as a skip) when it cannot be made here (no network to PyPI).
 pub fn sdk_python() -> Option<PathBuf> {
     static VENV: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    let got = VENV.get_or_init(|| made("make-venv.sh", "mcp-venv").map(|d| d.join("bin/python")));
+    let got = VENV.get_or_init(|| made("venv", "mcp-venv").map(|d| d.join("bin/python")));
     match got {
         Ok(p) => Some(p.clone()),
         Err(why) => {
@@ -36,7 +36,7 @@ pub fn node_server() -> Option<PathBuf> {
         {
             return Err("npm is not installed".into());
         }
-        made("make-node.sh", "mcp-node")
+        made("node", "mcp-node")
     });
     match got {
         Ok(p) => Some(p.clone()),
@@ -47,9 +47,9 @@ pub fn node_server() -> Option<PathBuf> {
     }
 }
 
-/// `tests/mcp/SCRIPT target/NAME`, under a lock across test processes (the debug and release
-/// passes); the script does nothing when NAME is up to date.
-fn made(script: &str, name: &str) -> Result<PathBuf, String> {
+/// `tests/mcp/make.sh KIND target/NAME`, under a lock across test processes (the debug and
+/// release passes); the script does nothing when NAME is up to date.
+fn made(kind: &str, name: &str) -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("target").join(name);
     let lock = std::fs::File::create(root.join(format!("target/{name}.lock")))
@@ -57,13 +57,14 @@ fn made(script: &str, name: &str) -> Result<PathBuf, String> {
     let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e.to_string())?;
     let out = std::process::Command::new("bash")
-        .arg(root.join("tests/mcp").join(script))
+        .arg(root.join("tests/mcp/make.sh"))
+        .arg(kind)
         .arg(&dir)
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!(
-            "tests/mcp/{script} failed: {}",
+            "tests/mcp/make.sh {kind} failed: {}",
             String::from_utf8_lossy(&out.stderr)
                 .lines()
                 .last()
