@@ -145,6 +145,15 @@ required = ["status"]
 properties = { status = { type = "integer", minimum = 0, maximum = 255 } }
 
 [[tool]]
+name = "sleep"
+description = "Sleep the seconds given"
+profile = "default"
+argv = ["sleep", "{seconds}"]
+[tool.input]
+type = "object"
+properties = { seconds = { type = "integer" } }
+
+[[tool]]
 name = "budgeted"
 description = "Two calls per session"
 profile = "./budget.toml"
@@ -206,7 +215,7 @@ fn a_real_client_lists_exactly_the_enforceable_tools_and_calls_them() {
         assert_eq!(seen["server"], "tooljail");
         assert_eq!(
             seen["tools"],
-            json!(["budgeted", "count", "echo", "fail"]),
+            json!(["budgeted", "count", "echo", "fail", "sleep"]),
             "{seen:#}"
         );
         let c = &seen["calls"];
@@ -282,7 +291,7 @@ fn check_says_why_each_missing_tool_is_missing() {
         );
         r.expect(1);
         let lines: Vec<&str> = r.stdout.lines().collect();
-        assert_eq!(lines.len(), 5, "{}", r.dump());
+        assert_eq!(lines.len(), 6, "{}", r.dump());
         assert!(
             lines.iter().any(|l| l.starts_with("served   echo")),
             "{}",
@@ -566,5 +575,36 @@ fn the_docs_tools_file_and_client_configs_work_as_written() {
             assert_eq!(seen["tools"], json!(["search", "word_count"]), "{seen:#}");
             assert_eq!(seen["calls"][0]["text"][0], "3\n", "{seen:#}");
         }
+    });
+}
+
+#[test]
+fn a_cancelled_call_ends_its_jail_and_gets_no_response() {
+    let dir = tempdir(0o755);
+    let tools = tools_file(dir.path());
+    each_identity(|ctx| {
+        let mut s = Raw::start(ctx, &tools);
+        let marker = crate::support::unique("9");
+        let started = std::time::Instant::now();
+        s.send(&format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"sleep\",\"arguments\":{{\"seconds\":{marker}}}}}}}"
+        ));
+        assert!(
+            crate::support::wait_until(Duration::from_secs(20), || {
+                !crate::support::host_pids_running("sleep", &marker).is_empty()
+            }),
+            "the call's sleep never started"
+        );
+        s.send("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1,\"reason\":\"test\"}}");
+        assert!(
+            crate::support::wait_until(Duration::from_secs(20), || {
+                crate::support::host_pids_running("sleep", &marker).is_empty()
+            }),
+            "the cancelled call's jail is still running"
+        );
+        // The next answer is the ping's: the cancelled call got none.
+        s.send("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
+        assert_eq!(s.recv()["id"], 2);
+        assert!(started.elapsed() < Duration::from_secs(60));
     });
 }
