@@ -31,6 +31,12 @@ const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
 const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
+/// JSON-RPC's range for a server's own errors: here, too many calls waiting.
+const BUSY: i64 = -32000;
+
+/// Calls running or waiting for a slot at most; one more is refused at once (each holds a
+/// thread), so a client that floods the server cannot make it exhaust threads or memory.
+const MAX_PENDING: usize = 1024;
 
 /// `tooljail mcp --check FILE`: each tool, served or missing and why. 0 when all are served.
 pub fn check(path: &std::path::Path) -> Result<i32> {
@@ -322,11 +328,19 @@ fn start_call(
         c.insert("meta".into(), meta.clone());
     }
     let key = id.to_string();
-    state
-        .running
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key.clone(), 0);
+    {
+        let mut running = state.running.lock().unwrap_or_else(|e| e.into_inner());
+        if running.len() >= MAX_PENDING {
+            drop(running);
+            state.error(
+                &id,
+                BUSY,
+                format!("{MAX_PENDING} calls are already running or waiting; retry later"),
+            );
+            return None;
+        }
+        running.insert(key.clone(), 0);
+    }
     let (state, tools, server) = (state.clone(), tools.clone(), server.clone());
     Some(std::thread::spawn(move || {
         let _slot = state.slots.take();
