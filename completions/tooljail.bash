@@ -34,6 +34,9 @@ _tooljail() {
             tooljail,man)
                 cmd="tooljail__subcmd__man"
                 ;;
+            tooljail,mcp)
+                cmd="tooljail__subcmd__mcp"
+                ;;
             tooljail,profiles)
                 cmd="tooljail__subcmd__profiles"
                 ;;
@@ -63,6 +66,9 @@ _tooljail() {
                 ;;
             tooljail__subcmd__help,man)
                 cmd="tooljail__subcmd__help__subcmd__man"
+                ;;
+            tooljail__subcmd__help,mcp)
+                cmd="tooljail__subcmd__help__subcmd__mcp"
                 ;;
             tooljail__subcmd__help,profiles)
                 cmd="tooljail__subcmd__help__subcmd__profiles"
@@ -98,7 +104,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -v -h -V --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help --version run check explain profiles doctor audit state why man help"
+            opts="-p -c -v -h -V --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --client --verbose --log-format --help --version run check explain profiles doctor audit state why mcp man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -197,6 +203,14 @@ _tooljail() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -388,7 +402,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__help)
-            opts="run check explain profiles doctor audit state why man help"
+            opts="run check explain profiles doctor audit state why mcp man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -472,6 +486,20 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tooljail__subcmd__help__subcmd__mcp)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -573,6 +601,52 @@ _tooljail() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tooljail__subcmd__mcp)
+            opts="-v -h --tools --check --session --agent --max-calls --audit-log --state --verbose --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tools)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-calls)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tooljail__subcmd__profiles)
             opts="-v -h --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -592,7 +666,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --gpu --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --client --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -691,6 +765,10 @@ _tooljail() {
                     return 0
                     ;;
                 --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

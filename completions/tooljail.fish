@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= gpu isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= gpu isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= client= c= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -50,6 +50,8 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l agent -d 'Agent label
 complete -c tooljail -n "__fish_tooljail_needs_command" -l tool -d 'Tool label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -l client -d 'The MCP client this call serves, for the report and audit record: a JSON object (`name`, `version`, `meta`); `tooljail mcp` sets it from the client\'s `initialize` and the request\'s `_meta`' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -s c -d 'Run `/bin/sh -c STRING` in the jail (a command prefix for agents: with `CLAUDE_CODE_SHELL_PREFIX="tooljail -c"`). Settings a prefix cannot pass as flags come from the environment: TOOLJAIL_PROFILE (names, comma-separated), TOOLJAIL_RO, TOOLJAIL_RW, TOOLJAIL_EXEC (paths, colon-separated), TOOLJAIL_NET, TOOLJAIL_TIMEOUT, TOOLJAIL_REPORT (FILE or fd:N, never stdout), TOOLJAIL_AUDIT_LOG, TOOLJAIL_SESSION, TOOLJAIL_AGENT, TOOLJAIL_TOOL, TOOLJAIL_STATE and TOOLJAIL_SHELL (default /bin/sh); a flag given on the command line wins over its variable. tooljail itself writes nothing to stdout' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
@@ -64,6 +66,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -a "doctor" -d 'Report w
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "why" -d 'Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "mcp" -d 'Serve jailed tools to an MCP client over stdio, one jail per `tools/call`'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
@@ -92,6 +95,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l agent -d 'Agen
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l tool -d 'Tool label for the report and audit record' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l client -d 'The MCP client this call serves, for the report and audit record: a JSON object (`name`, `version`, `meta`); `tooljail mcp` sets it from the client\'s `initialize` and the request\'s `_meta`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
@@ -181,19 +185,31 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l last -d 'Expla
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l json -d 'Print the explanation as JSON'
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l tools -d 'Serve the tools of FILE over stdio (JSON-RPC 2.0, newline-delimited)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l check -d 'Check FILE instead: list each tool as served or missing, and why (exit 0 when every tool can be served, 1 when one cannot, 125 when the file is wrong)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l session -d 'Session label of every call (default: one generated per server process)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l agent -d 'Agent label of every call (default: the client\'s name from `initialize`)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l max-calls -d 'Calls run at once; more wait for a free slot' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l audit-log -d 'Append every call\'s audit record to PATH (as `run --audit-log`)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l state -d 'The call state store for the profiles\' `[budget]` rules (as `run --state`)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l raw -d 'Print the roff source instead of showing it through man(1)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "why" -d 'Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "why" -d 'Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "mcp" -d 'Serve jailed tools to an MCP client over stdio, one jail per `tools/call`'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'

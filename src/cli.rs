@@ -23,6 +23,17 @@ pub struct Cli {
     #[command(flatten)]
     pub run: RunArgs,
 
+    /// Run `/bin/sh -c STRING` in the jail (a command prefix for agents: with
+    /// `CLAUDE_CODE_SHELL_PREFIX="tooljail -c"`). Settings a prefix cannot pass as flags come
+    /// from the environment: TOOLJAIL_PROFILE (names, comma-separated), TOOLJAIL_RO,
+    /// TOOLJAIL_RW, TOOLJAIL_EXEC (paths, colon-separated), TOOLJAIL_NET, TOOLJAIL_TIMEOUT,
+    /// TOOLJAIL_REPORT (FILE or fd:N, never stdout), TOOLJAIL_AUDIT_LOG, TOOLJAIL_SESSION,
+    /// TOOLJAIL_AGENT, TOOLJAIL_TOOL, TOOLJAIL_STATE and TOOLJAIL_SHELL (default /bin/sh); a
+    /// flag given on the command line wins over its variable. tooljail itself writes nothing
+    /// to stdout.
+    #[arg(short = 'c', value_name = "STRING", conflicts_with = "command")]
+    pub shell: Option<String>,
+
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -47,6 +58,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run CMD in a jail built from the profile(s).
@@ -108,13 +121,49 @@ pub enum Command {
     /// written, and the exact flag or profile line that would allow it (or why nothing can).
     /// `--json` prints the same as one JSON object.
     Why(WhyArgs),
+    /// Serve jailed tools to an MCP client over stdio, one jail per `tools/call`.
+    ///
+    /// The tools file (TOML, `[[tool]]` tables: name, description, profile, argv, input) names
+    /// each tool, the profile it runs under and its JSON Schema. `tools/list` lists exactly the
+    /// tools whose profile resolves and can be enforced on this host; `--check FILE` says why
+    /// each missing one is missing (exit 1 when one is). Each call runs `tooljail run` with
+    /// the tool's profile and the client's identity in its report and audit record; only
+    /// JSON-RPC goes to stdout. See docs/mcp.md.
+    Mcp(McpArgs),
     /// Show a manual page, built into the binary (so `cargo install` users have them too).
     ///
     /// PAGE is `tooljail` (the default), a subcommand (`run`, `check`, `explain`, `profiles`,
-    /// `doctor`, `audit`, `state`, `why`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
+    /// `doctor`, `audit`, `state`, `why`, `mcp`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
     /// is shown through man(1) when it is installed, else printed as roff; `--raw` always prints
     /// the roff source (e.g. to install it: `tooljail man run --raw > tooljail-run.1`).
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("file").required(true).args(["tools", "check"])))]
+pub struct McpArgs {
+    /// Serve the tools of FILE over stdio (JSON-RPC 2.0, newline-delimited).
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
+    /// Check FILE instead: list each tool as served or missing, and why (exit 0 when every
+    /// tool can be served, 1 when one cannot, 125 when the file is wrong).
+    #[arg(long, value_name = "FILE", conflicts_with = "tools")]
+    pub check: Option<PathBuf>,
+    /// Session label of every call (default: one generated per server process).
+    #[arg(long, env = "TOOLJAIL_SESSION", value_name = "ID")]
+    pub session: Option<String>,
+    /// Agent label of every call (default: the client's name from `initialize`).
+    #[arg(long, env = "TOOLJAIL_AGENT", value_name = "NAME")]
+    pub agent: Option<String>,
+    /// Calls run at once; more wait for a free slot.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_calls: u16,
+    /// Append every call's audit record to PATH (as `run --audit-log`).
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+    /// The call state store for the profiles' `[budget]` rules (as `run --state`).
+    #[arg(long, env = "TOOLJAIL_STATE", value_name = "URL")]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -234,7 +283,8 @@ impl Cli {
         let r = &self.run;
         let p = &r.policy;
         self.command.is_some()
-            && (!r.command.is_empty()
+            && (self.shell.is_some()
+                || !r.command.is_empty()
                 || !p.profiles.is_empty()
                 || !p.ro.is_empty()
                 || !p.rw.is_empty()
@@ -291,6 +341,12 @@ pub struct RunArgs {
     /// `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule.
     #[arg(long, env = "TOOLJAIL_STATE", value_name = "URL")]
     pub state: Option<String>,
+
+    /// The MCP client this call serves, for the report and audit record: a JSON object
+    /// (`name`, `version`, `meta`); `tooljail mcp` sets it from the client's `initialize` and
+    /// the request's `_meta`.
+    #[arg(long, value_name = "JSON")]
+    pub client: Option<String>,
 
     /// The command and its arguments, after `--`; passed to execve verbatim, never to a shell.
     #[arg(last = true, value_name = "CMD")]

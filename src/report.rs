@@ -187,6 +187,10 @@ pub struct Identity {
     pub session: Option<String>,
     pub agent: Option<String>,
     pub tool: Option<String>,
+    /// The MCP client a call served (`tooljail mcp`): `name` and `version` from its
+    /// `initialize`, and the request's `_meta`; absent for other callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -52,4 +52,13 @@ done
 echo "postgres://tooljail_test:tooljail_test@127.0.0.1:$pg_port/tooljail_test" >"$pg_url_file"
 chmod 0644 "$pg_url_file"
 
+# The official MCP Python SDK and an npm MCP server, pinned, for tests/it/mcp.rs and
+# mcp_servers.rs (the tests make them too, under a lock, when they are missing).
+repo=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$repo/target"
+bash "$repo/tests/mcp/make.sh" venv "$repo/target/mcp-venv"
+if command -v npm >/dev/null; then
+    bash "$repo/tests/mcp/make.sh" node "$repo/target/mcp-node"
+fi
+
 echo "tests/setup.sh: ready (test user: tooljail-test, uid $(id -u tooljail-test))"

@@ -6,13 +6,16 @@ mod check;
 mod doctor;
 mod explain;
 mod man;
+mod mcp;
 mod profiles;
 mod run;
+mod shell;
 mod state;
 mod why;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result};
+use shell::RealEnv;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     if cli.misplaced_run_options() {
@@ -32,6 +35,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::State(args)) => state::state(&args),
         Some(Command::Why(args)) => why::why(&args),
         Some(Command::Man(args)) => man::man(&args),
+        Some(Command::Mcp(args)) => mcp::mcp(&args),
+        None if cli.shell.is_some() => {
+            shell::shell(cli.shell.unwrap_or_default(), cli.run, &RealEnv)
+        }
         None if cli.run.command.is_empty() => Err(Error::usage("no command given").with_hint(
             "put the command after `--`, e.g. `tooljail -- ls /`, or see `tooljail --help`",
         )),

@@ -24,8 +24,12 @@ pub fn begin(args: &RunArgs) -> (Call<'_>, Result<()>) {
     report.identity.session = args.session.clone();
     report.identity.agent = args.agent.clone();
     report.identity.tool = args.tool.clone();
+    let client = args.client.as_deref().map(parse_client).transpose();
+    if let Ok(c) = &client {
+        report.identity.client = c.clone();
+    }
     let (sink, opened) = match args.report.as_deref().map(open_sink).transpose() {
-        Ok(sink) => (sink, Ok(())),
+        Ok(sink) => (sink, client.map(|_| ())),
         Err(e) => (None, Err(e)),
     };
     let call = Call {
@@ -63,6 +67,17 @@ pub fn refuse_setid() -> Result<()> {
         .with_hint(format!("remove the bit: chmod u-s,g-s {path}")));
     }
     Ok(())
+}
+
+/// `--client JSON`: the MCP client's identity, a JSON object.
+fn parse_client(text: &str) -> Result<serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) if v.is_object() => Ok(v),
+        _ => Err(
+            Error::usage(format!("--client {text:?} is not a JSON object"))
+                .with_hint("pass an object such as {\"name\":\"my-agent\",\"version\":\"1.0\"}"),
+        ),
+    }
 }
 
 fn open_sink(spec: &str) -> Result<OpenSink> {

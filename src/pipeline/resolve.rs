@@ -22,8 +22,19 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
     call.report.identity.jail_uid = Some(who.uid);
     call.report.identity.jail_user = who.user.clone();
 
-    let policy = tracing::debug_span!("resolve policy")
+    let mut policy = tracing::debug_span!("resolve policy")
         .in_scope(|| crate::profile::policy_from_args(&args.policy))?;
+    // A server profile's state directory is made on first use (0700, the caller's), then bound.
+    if let Some(server) = policy.server.as_ref().filter(|s| s.missing) {
+        crate::sink::ensure_dir(&server.state, 0o700).map_err(|e| {
+            e.into_error(
+                "[server] state",
+                &server.state,
+                "choose a state directory only you can write",
+            )
+        })?;
+        policy = crate::profile::policy_from_args(&args.policy)?;
+    }
     call.report.profiles = policy.profiles.iter().map(|p| p.name.clone()).collect();
     // A file on the search path that takes the place of a shipped profile is said every time,
     // so a planted or forgotten one cannot change what a familiar name means in silence.

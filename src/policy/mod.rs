@@ -51,6 +51,22 @@ pub struct Policy {
     /// no rules, so older hashes hold.
     #[serde(default, skip_serializing_if = "command::CommandRules::is_default")]
     pub command: command::CommandRules,
+    /// `[server]`: a long-lived stdio server's profile. Left out of the serialized Policy when
+    /// absent, so the hash of every other Policy is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Server>,
+}
+
+/// A server profile (`[server]`): `state` is its only writable host path (a read-write bind,
+/// named to the server as `$STATE_DIRECTORY`), and its stdio passes straight through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub state: PathBuf,
+    /// The directory did not exist at resolution (its bind is left out): the `resolve` stage
+    /// creates it (0700) and resolves again.
+    #[serde(skip)]
+    pub missing: bool,
 }
 
 /// Where one merged profile came from.

@@ -299,6 +299,7 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut a.output.stdout_max, b.output.stdout_max);
     set(&mut a.output.stderr_max, b.output.stderr_max);
     set(&mut a.output.mode, b.output.mode);
+    set(&mut a.server.state, b.server.state);
     set(&mut a.budget.calls_per_minute, b.budget.calls_per_minute);
     set(
         &mut a.budget.max_identical_calls,

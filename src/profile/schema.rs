@@ -104,6 +104,7 @@ pub struct Layer {
     pub audit: AuditLayer,
     /// `[command]`: globs over the command line (see [`crate::policy::command`]).
     pub command: CommandLayer,
+    pub server: ServerLayer,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -238,6 +239,14 @@ pub struct ExportLayer {
     pub strict: Option<Item<bool>>,
 }
 
+/// `[server]`: the profile is for a long-lived stdio server (an MCP server): its one
+/// persistent state directory is its only writable host path, and its stdio is not capped.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerLayer {
+    pub state: Option<Item<String>>,
+}
+
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputLayer {
@@ -306,6 +315,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "budget",
             "audit",
             "command",
+            "server",
         ],
     ),
     (
@@ -362,6 +372,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("[output]", &["stdout_max", "stderr_max", "mode"]),
+    ("[server]", &["state"]),
     (
         "[budget]",
         &[

@@ -33,6 +33,8 @@ pub const BUILTINS: &[(&str, &str)] = &[
         "pip-install",
         include_str!("../../profiles/pip-install.toml"),
     ),
+    ("mcp-node", include_str!("../../profiles/mcp-node.toml")),
+    ("mcp-python", include_str!("../../profiles/mcp-python.toml")),
 ];
 
 /// The directories searched for `NAME.toml`, in order.

@@ -85,6 +85,7 @@ fn bare() -> Policy {
         },
         isolation: Default::default(),
         command: Default::default(),
+        server: None,
     }
 }
 

@@ -27,6 +27,12 @@ pub use gpu::{gpu_nodes, gpu_places};
 use rules::CliLimit;
 pub use rules::{errno_name, parse_action};
 
+/// Check one `--limit KEY=VALUE` (or a tools file's `[tool.limits]` entry) on its own: `Err`
+/// holds what is wrong and what to do.
+pub fn check_limit(arg: &str) -> Result<(), (String, String)> {
+    rules::parse_cli_limit(arg).map(|_| ())
+}
+
 /// Command-line overrides, applied on top of the merged profiles.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -283,6 +289,24 @@ impl Resolver<'_> {
         let scratch = self.scratch(m, ov);
         self.scratch = Some(scratch.path.display().to_string());
         let before = self.errors.len();
+        // A server's state directory is one more read-write bind, positioned at its key.
+        let with_state;
+        let m = match &l.server.state {
+            Some(state) => {
+                // Optional (`?`): a state directory not made yet is made by `run` (then the
+                // Policy is resolved again), not an error.
+                let mut m2 = m.clone();
+                let mut item = state.clone();
+                if !item.value.ends_with('?') {
+                    item.value.push('?');
+                }
+                m2.layer.filesystem.read_write.push(item);
+                with_state = m2;
+                &with_state
+            }
+            None => m,
+        };
+        let l = &m.layer;
         let binds = self.binds(m, ov, opts, &scratch);
         self.binds_failed = self.errors.len() > before;
         let mut devices = self.devices(m);
@@ -290,12 +314,13 @@ impl Resolver<'_> {
         let network = self.network(m, ov);
         let syscalls = self.syscalls(m, expander);
         let limits = self.limits(m, ov, &scratch);
-        let env = self.env(m, ov, &scratch);
+        let mut env = self.env(m, ov, &scratch);
         let cwd = self.cwd(m, ov, &scratch, &binds);
         let hostname = self.hostname(m);
         let isolation = self.isolation(m, ov, &binds);
         let export = self.export(m, ov, &scratch);
         let output = self.output(m, ov);
+        let server = self.server(m, &binds, &output, &mut env);
         let budget = self.budget(&l.budget);
         let command = self.command(&l.command);
         let audit = Audit {
@@ -340,6 +365,7 @@ impl Resolver<'_> {
             audit,
             isolation,
             command,
+            server,
         }
     }
 }

@@ -529,6 +529,45 @@ impl Resolver<'_> {
         }
     }
 
+    /// `[server]`: the state directory (already bound read-write by `binds`) must be the only
+    /// writable host path, and no output cap may stand between the server and its client.
+    pub(super) fn server(
+        &mut self,
+        m: &Merged,
+        binds: &[crate::policy::Bind],
+        output: &Output,
+        env: &mut BTreeMap<String, String>,
+    ) -> Option<crate::policy::Server> {
+        let item = m.layer.server.state.as_ref()?;
+        let at = self.src.at(item);
+        let (state, _) = self.path(item, "state directory")?;
+        let missing = !binds.iter().any(|b| b.target == state);
+        for b in binds {
+            if b.access == crate::policy::Access::ReadWrite && b.target != state {
+                self.err(
+                    at.clone(),
+                    format!(
+                        "a server profile's only writable host path is its state directory, \
+                         but {} is writable too ({})",
+                        b.source.display(),
+                        b.origin
+                    ),
+                    "bind it read-only, or keep what the server writes below [server] state",
+                );
+            }
+        }
+        if output.stdout.is_some() || output.stderr.is_some() {
+            self.err(
+                at.clone(),
+                "a server's stdio is its protocol and passes straight through: it takes no \
+                 output cap",
+                "remove [output] stdout_max/stderr_max and --stdout-max/--stderr-max",
+            );
+        }
+        env.insert("STATE_DIRECTORY".into(), state.display().to_string());
+        Some(crate::policy::Server { state, missing })
+    }
+
     /// `[budget]`: the call rules, each value checked where it is written.
     pub(super) fn budget(&mut self, b: &crate::profile::schema::BudgetLayer) -> Budget {
         let duration = |r: &mut Self, item: &Option<Item<String>>| {

@@ -243,6 +243,25 @@ impl Ctx {
         cmd.args(args);
         cmd
     }
+
+    /// `PROGRAM` run as this identity (the same `setpriv` prefix and HOME as
+    /// [`Ctx::tooljail`]), and the tooljail binary this identity can run (to hand to PROGRAM).
+    pub fn program(&self, program: impl AsRef<OsStr>) -> (Command, PathBuf) {
+        let base = self.tooljail(Vec::<&str>::new());
+        if base.get_program() != "setpriv" {
+            return (Command::new(program), binary());
+        }
+        let mut prefix: Vec<std::ffi::OsString> = base.get_args().map(|a| a.to_owned()).collect();
+        let bin = PathBuf::from(prefix.pop().expect("setpriv OPTS -- BIN"));
+        let mut c = Command::new("setpriv");
+        c.args(prefix).arg(program);
+        for (k, v) in base.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        (c, bin)
+    }
 }
 
 /// The jail uid a command will get (see [`Ctx::pin_jail_uid`]).
