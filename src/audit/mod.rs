@@ -215,14 +215,22 @@ pub fn query(path: &Path, filter: &Filter) -> Result<(Vec<Report>, Vec<BadLine>)
         Error::usage(format!("audit log {}: {e}", path.display()))
             .with_hint("pass --log PATH to the audit log to read")
     };
-    let mut reader = BufReader::new(File::open(path).map_err(read_err)?);
+    read_records(BufReader::new(File::open(path).map_err(read_err)?), filter).map_err(read_err)
+}
+
+/// [`query`] over any reader of log lines: the records that match `filter` and the lines that
+/// are not records, each with its 1-based line number.
+pub fn read_records(
+    mut reader: impl BufRead,
+    filter: &Filter,
+) -> std::io::Result<(Vec<Report>, Vec<BadLine>)> {
     let mut records = Vec::new();
     let mut bad = Vec::new();
     let mut line = Vec::new();
     let mut number = 0;
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(read_err)? == 0 {
+        if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
         number += 1;
