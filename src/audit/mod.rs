@@ -82,6 +82,7 @@ impl AuditLog {
             dir.create_file(&name, FileMode::Append)
         });
         let file = opened.map_err(|e| e.into_error("audit log", path, HINT))?;
+        room_for_records(&file, path)?;
         Ok(AuditLog {
             file,
             path: path.to_path_buf(),
@@ -115,6 +116,35 @@ impl AuditLog {
         drop(lock);
         result
     }
+}
+
+/// Free space the audit log's file system must have before a call runs: a record is a few KiB
+/// (a long argv or many denials make it longer), so a log on a full file system is refused
+/// before anything runs rather than found full after the command ran and its record is lost.
+pub const MIN_FREE_BYTES: u64 = 64 << 10;
+
+/// Refuse a log on a file system without [`MIN_FREE_BYTES`] free for this caller (the null
+/// device excepted).
+fn room_for_records(file: &File, path: &Path) -> Result<(), Error> {
+    if !file
+        .metadata()
+        .map_err(|e| Error::usage(format!("audit log {}: {e}", path.display())))?
+        .is_file()
+    {
+        return Ok(());
+    }
+    let st = nix::sys::statvfs::fstatvfs(file)
+        .map_err(|e| Error::usage(format!("audit log {}: statvfs: {e}", path.display())))?;
+    let free = st.blocks_available().saturating_mul(st.fragment_size());
+    if free < MIN_FREE_BYTES {
+        return Err(Error::usage(format!(
+            "audit log {}: its file system has {free} bytes free, under the 64 KiB tooljail \
+             needs to be sure this call's record fits",
+            path.display()
+        ))
+        .with_hint("free space there, or name a log elsewhere with --audit-log"));
+    }
+    Ok(())
 }
 
 /// The last line of `file` that is not blank (without its newline; blank lines are skipped as
