@@ -589,3 +589,31 @@ fn a_starved_host_fails_closed_or_works_and_keeps_every_record() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `doctor` says which path a run takes for memory and processes (a jail cgroup, or rlimits),
+/// and a run with `require_cgroup = true` agrees: it runs on the cgroup path, or is refused.
+#[test]
+fn doctor_names_the_limits_path_a_run_takes() {
+    crate::support::each_identity(|ctx| {
+        let r = crate::support::run(ctx.tooljail(["doctor"]));
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("limits path"))
+            .unwrap_or_else(|| panic!("no limits path line\n{}", r.dump()))
+            .to_string();
+        let cgroup = crate::support::run_gets_a_cgroup(ctx);
+        if cgroup {
+            assert!(line.contains("takes the cgroup path"), "{line}");
+        } else {
+            assert!(line.contains("takes the rlimit path"), "{line}");
+            crate::support::skip(
+                "cgroup-enforcement",
+                &format!(
+                    "no delegated cgroup v2 with memory and pids for {:?}: {line}",
+                    ctx.who
+                ),
+            );
+        }
+    });
+}
