@@ -20,6 +20,8 @@ enum Input {
         file: usize,
         line: usize,
     },
+    /// A fifo named with `-p` (nobody writes to it: reading it would wait for ever).
+    Fifo,
     /// Arguments for `run` before `--` (and the command after it, when `argv` is set); the
     /// fault named by `names` (a flag or the path the line must show).
     Args {
@@ -333,6 +335,10 @@ fn cases() -> Vec<Case> {
             "extends = [\"default\"]\n[filesystem]\nread_only = [\"!/nonexistent-entry\"]\n",
             3,
         ),
+        Case {
+            name: "-p of a fifo",
+            input: Input::Fifo,
+        },
         // Bad command lines.
         command("an empty command", &[], "no command"),
         args("no -- and no command", &[], "no command"),
@@ -457,6 +463,12 @@ fn check(ctx: &Ctx, case: &Case) -> Result<(), String> {
             } else {
                 want_text = Some("extends");
             }
+        }
+        Input::Fifo => {
+            let p = files.path().join("fifo.toml");
+            nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+            cmd_args.extend(["-p".into(), p.display().to_string()]);
+            want_text = Some("not a regular file");
         }
         Input::Args {
             args,
