@@ -8,13 +8,24 @@ use tooljail::audit::{chain, read_records, Filter};
 
 fuzz_target!(|data: &[u8]| {
     let (records, bad) = read_records(data, &Filter::default()).expect("reading memory");
-    let lines = data.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace));
-    assert_eq!(records.len() + bad.len(), lines.count(), "a line was neither a record nor bad");
+    let lines = data
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+    assert_eq!(
+        records.len() + bad.len(),
+        lines.count(),
+        "a line was neither a record nor bad"
+    );
     let total = data.split(|b| *b == b'\n').count();
-    assert!(bad.iter().all(|b| b.line >= 1 && b.line <= total && !b.error.is_empty()));
+    assert!(bad
+        .iter()
+        .all(|b| b.line >= 1 && b.line <= total && !b.error.is_empty()));
     match chain::verify(data).expect("reading memory") {
         Ok(v) => assert!(usize::try_from(v.records + v.unchained).unwrap() <= total),
-        Err(b) => assert!(b.line >= 1 && b.line <= total && !b.what.is_empty(), "{b:?}"),
+        Err(b) => assert!(
+            b.line >= 1 && b.line <= total && !b.what.is_empty(),
+            "{b:?}"
+        ),
     }
     // Appending a record to whatever the log holds gives a line the chain accepts after it.
     let last = data

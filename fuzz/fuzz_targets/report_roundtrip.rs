@@ -15,10 +15,18 @@ fuzz_target!(|data: &[u8]| {
     }
     let text = String::from_utf8_lossy(data);
     let mut parts = text.split('\0');
-    let argv: Vec<String> = parts.next().unwrap_or("").split(' ').map(str::to_string).collect();
+    let argv: Vec<String> = parts
+        .next()
+        .unwrap_or("")
+        .split(' ')
+        .map(str::to_string)
+        .collect();
     let mut r = Report::begin(argv);
     r.cwd = parts.next().map(str::to_string);
-    r.warnings = parts.next().map(|w| w.lines().map(str::to_string).collect()).unwrap_or_default();
+    r.warnings = parts
+        .next()
+        .map(|w| w.lines().map(str::to_string).collect())
+        .unwrap_or_default();
     if let Some(msg) = parts.next() {
         r.fail(&Error::profile(parts.next().unwrap_or("p.toml:1:1"), msg));
     }

@@ -35,8 +35,16 @@ fuzz_target!(|data: &[u8]| {
             assert!(out.matches('$').count() <= literal + from_values);
         }
         Err(e) => {
-            assert!(text.is_char_boundary(e.at), "error index {} inside a char", e.at);
-            assert!(text[e.at..].starts_with('$'), "error at {} is not a `$`", e.at);
+            assert!(
+                text.is_char_boundary(e.at),
+                "error index {} inside a char",
+                e.at
+            );
+            assert!(
+                text[e.at..].starts_with('$'),
+                "error at {} is not a `$`",
+                e.at
+            );
             assert!(!e.message.is_empty() && !e.hint.is_empty());
         }
     }
