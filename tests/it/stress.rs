@@ -123,6 +123,22 @@ fn assert_nothing_left(before: &HostState, after: &HostState, jail_uid: impl Fn(
     );
 }
 
+/// `tooljail run --report REPORT --audit-log AUDIT REST...` as `ctx`.
+fn recorded<I, S>(
+    ctx: &Ctx,
+    report: &std::path::Path,
+    audit: &std::path::Path,
+    rest: I,
+) -> std::process::Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = ctx.tooljail(["run", "--report"]);
+    cmd.arg(report).arg("--audit-log").arg(audit).args(rest);
+    cmd
+}
+
 /// The uids root's calls in these tests take (TOOLJAIL_UID_RANGE), no other test's.
 const LOAD_UIDS: std::ops::RangeInclusive<u32> = 3_200_000..=3_200_063;
 
@@ -225,17 +241,12 @@ fn five_hundred_calls_thirty_two_at_a_time_leave_nothing_behind() {
                 let kind = KINDS[(i / ids.len()) % KINDS.len()];
                 let report = records.path().join(format!("report-{i}.json"));
                 let (rest, codes) = call(kind, &marker);
-                let mut args = vec![
-                    "run".to_string(),
-                    "--report".into(),
-                    report.display().to_string(),
-                    "--audit-log".into(),
-                    audit[who].display().to_string(),
-                ];
-                args.extend(rest);
                 // At the lowest priority: 32 calls on this machine's 2 cores must not starve
                 // the timing bounds of the test that runs beside this one.
-                let mut cmd = through(&["nice", "-n", "19"], &ctx.tooljail(&args));
+                let mut cmd = through(
+                    &["nice", "-n", "19"],
+                    &recorded(ctx, &report, &audit[who], rest),
+                );
                 with_load_uids(ctx, &mut cmd);
                 let r = run_for(cmd, Duration::from_secs(60));
                 let code = r.status.and_then(|s| s.code());
@@ -390,16 +401,7 @@ fn sigterm_and_sigint_still_write_the_report() {
             let marker = unique("30.");
             let mut leftovers = KillOnDrop::new();
             leftovers.marker(&marker);
-            let mut cmd = ctx.tooljail([
-                "run",
-                "--report",
-                report.to_str().unwrap(),
-                "--audit-log",
-                audit.to_str().unwrap(),
-                "--",
-                "sleep",
-                &marker,
-            ]);
+            let mut cmd = recorded(&ctx, &report, &audit, ["--", "sleep", &marker]);
             with_load_uids(&ctx, &mut cmd);
             let child = spawn(&mut cmd);
             let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
@@ -540,17 +542,8 @@ fn a_starved_host_fails_closed_or_works_and_keeps_every_record() {
             let audit = dir.join(format!("audit-{}.jsonl", unique("")));
             let report = report_dir.join(format!("report-{}.json", unique("")));
             let marker = unique("ran-");
-            let cmd = ctx.tooljail([
-                "run",
-                "--report",
-                report.to_str().unwrap(),
-                "--audit-log",
-                audit.to_str().unwrap(),
-                "--",
-                "sh",
-                "-c",
-                &format!("echo {marker}"),
-            ]);
+            let echo = format!("echo {marker}");
+            let cmd = recorded(&ctx, &report, &audit, ["--", "sh", "-c", &echo]);
             let r = run_for(in_fault(f, &cmd), Duration::from_secs(60));
             let code = r.status.and_then(|s| s.code());
             // The test user may already run 5 processes (the suite's other cases): then the
