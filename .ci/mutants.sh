@@ -22,7 +22,8 @@ mkdir -p "$work/tree"
 # the copy's target dir is kept from an earlier run, for incremental builds. Files get the
 # time of the copy (-m): cargo must rebuild what an earlier mutant left in that target dir.
 find "$work/tree" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
-tar -C "$repo" --exclude=./target --exclude=./.git -cf - . | tar -C "$work/tree" -xmf -
+tar -C "$repo" --exclude=./target --exclude=./.git --exclude=./fuzz/target --exclude=./fuzz/corpus \
+    --exclude=./fuzz/artifacts -cf - . | tar -C "$work/tree" -xmf -
 cd "$work/tree"
 
 # NAME @@ TESTS THAT MUST FAIL (exact names; `-` on a mutation's further lines) @@ REGEX @@ REPLACEMENT

@@ -32,6 +32,58 @@ pub trait Host {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
 }
 
+/// The largest profile file tooljail reads: the shipped ones are a few KiB; a file above this is
+/// a mistake (a log, a device, a generated file), refused before it is parsed.
+pub const MAX_PROFILE_BYTES: usize = 1 << 20;
+
+/// Why a profile file's bytes are not a profile's text, and where in the file: the payload of
+/// the `io::Error` [`Host::read_to_string`] returns, so the error can name `file:line:col`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFault {
+    /// 1-based line and column (in characters) of the first byte at fault.
+    pub line: usize,
+    pub col: usize,
+    pub what: String,
+}
+
+impl std::fmt::Display for FileFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, column {}: {}", self.line, self.col, self.what)
+    }
+}
+
+impl std::error::Error for FileFault {}
+
+/// A profile file's bytes (at most [`MAX_PROFILE_BYTES`] + 1 of them read) as its text:
+/// refused, with the position, when it holds more than a profile may or is not UTF-8.
+pub fn profile_text(bytes: Vec<u8>) -> io::Result<String> {
+    let fault = |offset: usize, what: &str| {
+        let line_start = bytes[..offset]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let fault = FileFault {
+            line: bytes[..offset].iter().filter(|b| **b == b'\n').count() + 1,
+            col: String::from_utf8_lossy(&bytes[line_start..offset])
+                .chars()
+                .count()
+                + 1,
+            what: what.to_string(),
+        };
+        io::Error::new(io::ErrorKind::InvalidData, fault)
+    };
+    if bytes.len() > MAX_PROFILE_BYTES {
+        return Err(fault(
+            MAX_PROFILE_BYTES,
+            "the file goes on past the 1 MiB a profile may hold",
+        ));
+    }
+    match std::str::from_utf8(&bytes) {
+        Ok(_) => Ok(String::from_utf8(bytes).expect("checked UTF-8")),
+        Err(e) => Err(fault(e.valid_up_to(), "not UTF-8 text (a profile must be)")),
+    }
+}
+
 /// The real host.
 pub struct RealHost;
 
@@ -80,7 +132,25 @@ impl Host for RealHost {
         })
     }
     fn read_to_string(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: a fifo named as a profile must not hang the call waiting for a writer
+        // (nor a device block it); only a regular file is read, and no more of it than a
+        // profile may hold (`-p /dev/zero` would otherwise fill the memory).
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let mut bytes = Vec::new();
+        let cap = u64::try_from(MAX_PROFILE_BYTES + 1).unwrap_or(u64::MAX);
+        file.take(cap).read_to_end(&mut bytes)?;
+        profile_text(bytes)
     }
     fn owner_and_mode(&self, path: &Path) -> io::Result<(u32, u32)> {
         use std::os::unix::fs::MetadataExt;

@@ -22,7 +22,11 @@ fn main() -> ExitCode {
             } else {
                 0
             };
-            let _ = e.print();
+            if code == 0 {
+                let _ = e.print();
+            } else {
+                eprintln!("tooljail: {}", usage_error_line(&e));
+            }
             return exit_code(code);
         }
     };
@@ -48,6 +52,32 @@ fn main() -> ExitCode {
     // report, the audit log and every other descriptor above stderr are closed first.
     let _ = tooljail::sys::process::close_range(3, 0);
     code
+}
+
+/// A usage error as one line, like every other error of tooljail's: clap's message, its tips
+/// and the usage, each part after "; " (clap prints them on several lines).
+fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() || line.starts_with("For more information") {
+            continue;
+        }
+        if line.starts_with(' ') {
+            if let Some(last) = parts.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+                continue;
+            }
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        let line = line.strip_prefix("tip: ").unwrap_or(line);
+        let line = line.replacen("Usage: ", "usage: ", 1);
+        parts.push(line);
+    }
+    parts.push("see --help".into());
+    parts.join("; ")
 }
 
 /// When clap refused a word that is no option (`tooljail ls -l`), the word and the command

@@ -82,6 +82,7 @@ impl AuditLog {
             dir.create_file(&name, FileMode::Append)
         });
         let file = opened.map_err(|e| e.into_error("audit log", path, HINT))?;
+        room_for_records(&file, path)?;
         Ok(AuditLog {
             file,
             path: path.to_path_buf(),
@@ -115,6 +116,35 @@ impl AuditLog {
         drop(lock);
         result
     }
+}
+
+/// Free space the audit log's file system must have before a call runs: a record is a few KiB
+/// (a long argv or many denials make it longer), so a log on a full file system is refused
+/// before anything runs rather than found full after the command ran and its record is lost.
+pub const MIN_FREE_BYTES: u64 = 64 << 10;
+
+/// Refuse a log on a file system without [`MIN_FREE_BYTES`] free for this caller (the null
+/// device excepted).
+fn room_for_records(file: &File, path: &Path) -> Result<(), Error> {
+    if !file
+        .metadata()
+        .map_err(|e| Error::usage(format!("audit log {}: {e}", path.display())))?
+        .is_file()
+    {
+        return Ok(());
+    }
+    let st = nix::sys::statvfs::fstatvfs(file)
+        .map_err(|e| Error::usage(format!("audit log {}: statvfs: {e}", path.display())))?;
+    let free = st.blocks_available().saturating_mul(st.fragment_size());
+    if free < MIN_FREE_BYTES {
+        return Err(Error::usage(format!(
+            "audit log {}: its file system has {free} bytes free, under the 64 KiB tooljail \
+             needs to be sure this call's record fits",
+            path.display()
+        ))
+        .with_hint("free space there, or name a log elsewhere with --audit-log"));
+    }
+    Ok(())
 }
 
 /// The last line of `file` that is not blank (without its newline; blank lines are skipped as
@@ -215,14 +245,22 @@ pub fn query(path: &Path, filter: &Filter) -> Result<(Vec<Report>, Vec<BadLine>)
         Error::usage(format!("audit log {}: {e}", path.display()))
             .with_hint("pass --log PATH to the audit log to read")
     };
-    let mut reader = BufReader::new(File::open(path).map_err(read_err)?);
+    read_records(BufReader::new(File::open(path).map_err(read_err)?), filter).map_err(read_err)
+}
+
+/// [`query`] over any reader of log lines: the records that match `filter` and the lines that
+/// are not records, each with its 1-based line number.
+pub fn read_records(
+    mut reader: impl BufRead,
+    filter: &Filter,
+) -> std::io::Result<(Vec<Report>, Vec<BadLine>)> {
     let mut records = Vec::new();
     let mut bad = Vec::new();
     let mut line = Vec::new();
     let mut number = 0;
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(read_err)? == 0 {
+        if reader.read_until(b'\n', &mut line)? == 0 {
             break;
         }
         number += 1;

@@ -367,6 +367,22 @@ fn gather() -> Findings {
         status,
         detail,
     });
+    // Which of the two ways a run by this caller enforces memory and processes: the verdict
+    // `run` itself takes (crate::cgroup::for_run), root's jails never using a cgroup.
+    let path = match crate::cgroup::for_run(nix::unistd::geteuid().is_root()) {
+        Ok(parent) => format!(
+            "a run here takes the cgroup path: a jail cgroup below {} (memory.max, pids.max)",
+            parent.display()
+        ),
+        Err(crate::cgroup::Unavailable(why)) => {
+            format!("a run here takes the rlimit path (RLIMIT_DATA, RLIMIT_NPROC): {why}")
+        }
+    };
+    checks.push(Check {
+        name: "limits path".into(),
+        status: Status::Info,
+        detail: path,
+    });
 
     checks.push(jail_uid_check());
     checks.push(idmap_check());

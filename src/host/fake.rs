@@ -160,7 +160,7 @@ impl Host for FakeHost {
             return Err(io::Error::from(io::ErrorKind::PermissionDenied));
         }
         match self.files.get(&real) {
-            Some(Some(text)) => Ok(text.clone()),
+            Some(Some(text)) => super::profile_text(text.clone().into_bytes()),
             Some(None) => Err(io::Error::other("is a directory")),
             None => Err(io::Error::from(io::ErrorKind::NotFound)),
         }

@@ -22,15 +22,19 @@ use std::io::Write;
 const WHAT: &str = "create the command's user namespace";
 
 /// The command's side: unshare(CLONE_NEWUSER), then the two stops pid 1 waits for (see the
-/// module), then check the ids it now has are exactly the host's.
-pub fn enter(ids: HostIds) -> Result<()> {
+/// module). Then [`verify`].
+pub fn enter() -> Result<()> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
         .map_err(|e| crate::supervisor::userns::unshare_refused(e as i32))?;
     let fail = |e: nix::errno::Errno| Error::setup(WHAT, e as i32);
     nix::sys::prctl::set_dumpable(true).map_err(fail)?;
     nix::sys::signal::raise(Signal::SIGSTOP).map_err(fail)?;
     nix::sys::prctl::set_dumpable(false).map_err(fail)?;
-    nix::sys::signal::raise(Signal::SIGSTOP).map_err(fail)?;
+    nix::sys::signal::raise(Signal::SIGSTOP).map_err(fail)
+}
+
+/// The command's side, after [`enter`]: the ids it now has are exactly the host's.
+pub fn verify(ids: HostIds) -> Result<()> {
     let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
     if uid.as_raw() != ids.uid || gid.as_raw() != ids.gid {
         return Err(Error::setup(format!("{WHAT} (verify ids)"), libc::EPERM)

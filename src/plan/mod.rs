@@ -52,6 +52,13 @@ impl Plan {
             return Err(Error::usage("no command given")
                 .with_hint("put the command after `--`, e.g. `tooljail run -- ls /`"));
         };
+        // An empty name is no program: execvp would search PATH for "" and report "not found"
+        // (127) about a name nobody can read in the message.
+        if program.is_empty() {
+            return Err(Error::usage("the command's name is empty").with_hint(
+                "put the program to run first after `--`, e.g. `tooljail run -- ls /`",
+            ));
+        }
         // Arguments from the OS never hold NUL bytes, but a Policy value might.
         let c = |what: &str, bytes: &[u8]| {
             CString::new(bytes).map_err(|_| {

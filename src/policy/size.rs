@@ -26,13 +26,15 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "t" | "tib" => 40,
         "kb" | "mb" | "gb" | "tb" => {
             return Err(format!(
-                "decimal unit \"{}\" is ambiguous; use binary units K, M, G, T (powers of 1024)",
+                "decimal unit {:?} is ambiguous; use binary units K, M, G, T (powers of 1024)",
                 unit.trim_start()
             ))
         }
+        // Quoted as Rust debug strings: a control character or newline in the value is shown
+        // escaped, so the error stays one line (found by fuzz/size_duration).
         other => {
             return Err(format!(
-                "unknown unit \"{other}\"; use B, K, M, G or T (powers of 1024)"
+                "unknown unit {other:?}; use B, K, M, G or T (powers of 1024)"
             ))
         }
     };
@@ -96,6 +98,12 @@ mod tests {
             .unwrap_err()
             .contains("too large"));
         assert!(parse_size("16777216T").unwrap_err().contains("too large"));
+        // A newline or control character in the unit stays escaped: errors are one line.
+        let e = parse_size("2s!\u{3}\nJ").unwrap_err();
+        assert!(
+            !e.contains('\n') && e.contains("\\n") && e.contains("\\u{3}"),
+            "{e}"
+        );
     }
 
     #[test]

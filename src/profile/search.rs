@@ -123,11 +123,13 @@ pub fn find(
             path.as_path()
         };
         return read(host, &path, shown).map_err(|e| {
-            Error::profile(
-                location.clone(),
-                format!("cannot read profile \"{}\": {e}", path.display()),
-            )
-            .with_hint("check the path, or give a profile name (see `tooljail profiles`)")
+            file_fault(&e, shown).unwrap_or_else(|| {
+                Error::profile(
+                    location.clone(),
+                    format!("cannot read profile \"{}\": {e}", path.display()),
+                )
+                .with_hint("check the path, or give a profile name (see `tooljail profiles`)")
+            })
         });
     }
     if !valid_name(arg) {
@@ -160,11 +162,13 @@ pub fn find(
             // but not read is an error below, never skipped.
             Err(_) if host.kind(&path).is_err() => {}
             Err(e) => {
-                return Err(Error::profile(
-                    location.clone(),
-                    format!("cannot read profile \"{}\": {e}", path.display()),
-                )
-                .with_hint("fix its permissions or remove it from the search path"))
+                return Err(file_fault(&e, &path).unwrap_or_else(|| {
+                    Error::profile(
+                        location.clone(),
+                        format!("cannot read profile \"{}\": {e}", path.display()),
+                    )
+                    .with_hint("fix its permissions or remove it from the search path")
+                }))
             }
         }
     }
@@ -225,6 +229,21 @@ pub fn builtin_text(name: &str) -> Option<&'static str> {
 
 fn builtin_names() -> Vec<&'static str> {
     BUILTINS.iter().map(|(n, _)| *n).collect()
+}
+
+/// A profile file whose bytes are no profile text (over the size cap, not UTF-8), as an error
+/// at the position in the file.
+fn file_fault(e: &io::Error, shown: &Path) -> Option<Error> {
+    let f = e.get_ref()?.downcast_ref::<crate::host::FileFault>()?;
+    let at = Location::Span {
+        file: shown.display().to_string(),
+        line: f.line,
+        col: f.col,
+    };
+    Some(
+        Error::profile(at, f.what.clone())
+            .with_hint("a profile is a UTF-8 TOML file of at most 1 MiB; fix or replace the file"),
+    )
 }
 
 fn read(host: &dyn Host, path: &Path, shown: &Path) -> io::Result<SourceFile> {

@@ -2,24 +2,9 @@
 //! The other cases of the suite run meanwhile, but all their temporary files live under the
 //! suite's own directory (support::suite_dir), which this check leaves out.
 
-use crate::support::{identities, run, run_for, suite_dir, unique};
-use std::collections::BTreeSet;
-use std::os::unix::fs::MetadataExt;
+use crate::support::{identities, run, run_for, tmp_entries, unique};
 use std::process::Command;
 use std::time::Duration;
-
-fn tmp_entries() -> BTreeSet<(String, u32)> {
-    let suite = suite_dir().file_name().unwrap().to_owned();
-    std::fs::read_dir("/tmp")
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name() != suite)
-        .filter_map(|e| {
-            let md = e.path().symlink_metadata().ok()?;
-            Some((e.file_name().to_string_lossy().into_owned(), md.uid()))
-        })
-        .collect()
-}
 
 fn mounts() -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")

@@ -6,6 +6,7 @@ mod extends;
 mod keys;
 mod overrides;
 mod positions;
+mod properties;
 
 use crate::cli::{NetArg, PolicyArgs};
 use crate::error::{Error, ErrorKind};

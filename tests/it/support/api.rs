@@ -33,3 +33,22 @@ pub fn transient_uids() -> std::ops::RangeInclusive<u32> {
     let r = tooljail::supervisor::transient::DEFAULT_RANGE;
     r.first..=r.last
 }
+
+/// The audit log's lines as `tooljail audit` reads them: the number of records, and the lines
+/// that are not records (line number and why).
+pub fn audit_records(log: &[u8]) -> (usize, Vec<(usize, String)>) {
+    let (records, bad) = tooljail::audit::read_records(log, &tooljail::audit::Filter::default())
+        .expect("reading memory");
+    (
+        records.len(),
+        bad.into_iter().map(|b| (b.line, b.error)).collect(),
+    )
+}
+
+/// Whether the audit log's hash chain holds (`tooljail audit --verify`); the break otherwise.
+pub fn audit_chain_holds(log: &[u8]) -> Result<(), String> {
+    match tooljail::audit::chain::verify(log).expect("reading memory") {
+        Ok(_) => Ok(()),
+        Err(b) => Err(format!("line {}: {}", b.line, b.what)),
+    }
+}

@@ -131,6 +131,22 @@ pub fn binary_has_test_knobs() -> bool {
     bin.windows(KNOB.len()).any(|w| w == KNOB)
 }
 
+/// The host's /tmp entries (name, owner uid), the suite's own directory left out: what a run
+/// could leave there shows as a new entry of the jail's uid.
+pub fn tmp_entries() -> std::collections::BTreeSet<(String, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let suite = suite_dir().file_name().unwrap().to_owned();
+    std::fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() != suite)
+        .filter_map(|e| {
+            let md = e.path().symlink_metadata().ok()?;
+            Some((e.file_name().to_string_lossy().into_owned(), md.uid()))
+        })
+        .collect()
+}
+
 /// This build's own directory under the system temporary directory (0755, keyed by the binary
 /// under test, so other worktrees' suites on the same machine keep theirs). Every temporary file
 /// of the suite lives below it: a check of the host's /tmp sees this one entry, never the
