@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Iterator
+from typing import Iterator, Optional
 
 import pytest
 
@@ -17,24 +17,31 @@ from langchain_tests.integration_tests import SandboxIntegrationTests  # noqa: E
 
 from tooljail.langchain import TooljailSandbox  # noqa: E402
 
-# The workspace the standard tests work in: only it persists between the jails' calls.
-_WORKSPACE = os.path.realpath(tempfile.mkdtemp(prefix="tooljail-standard-"))
-
-
 class TestTooljailSandboxStandard(SandboxIntegrationTests):
+    # The workspace the standard tests work in (only it persists between the jails' calls),
+    # made when a test first needs it, removed with the class's sandbox.
+    _workspace: Optional[str] = None
+
+    @classmethod
+    def workspace(cls) -> str:
+        if cls._workspace is None:
+            cls._workspace = os.path.realpath(tempfile.mkdtemp(prefix="tooljail-standard-"))
+        return cls._workspace
+
     @property
     def sandbox_root_dir(self) -> str:
         # The suite's default is /tmp/test_sandbox_ops/; a jail's /tmp is its own scratch, gone
         # when the call ends, so the suite works below the sandbox's workspace instead.
-        return f"{_WORKSPACE}/test_sandbox_ops/"
+        return f"{self.workspace()}/test_sandbox_ops/"
 
     @pytest.fixture(scope="class")
     def sandbox(self) -> Iterator[SandboxBackendProtocol]:
-        backend = TooljailSandbox(_WORKSPACE, timeout=120)
+        backend = TooljailSandbox(self.workspace(), timeout=120)
         try:
             yield backend
         finally:
-            shutil.rmtree(_WORKSPACE, ignore_errors=True)
+            shutil.rmtree(self.workspace(), ignore_errors=True)
+            type(self)._workspace = None
 
 
 @pytest.fixture

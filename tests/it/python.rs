@@ -7,7 +7,7 @@
 //! hash of the package's files (a change makes a new one), by whichever test process comes first
 //! while holding a file lock, so suites running side by side neither race nor repeat the work.
 
-use crate::support::{binary, each_identity, run_for, Ctx};
+use crate::support::{binary, each_identity, records_dir, run_for, tempdir, Ctx};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -125,14 +125,47 @@ fn venv() -> PathBuf {
     venv
 }
 
-/// `python -m pytest ARGS` from the venv, as this identity, with TOOLJAIL_BIN the binary under
-/// test as that identity runs it.
+/// What pytest reads, copied into a 0755 directory of the suite's (as the suite does for every
+/// file the test user reads: the checkout may sit where that user cannot reach):
+/// `python/{src,tests,pyproject.toml}` and `docs/integrations.md`, in the checkout's layout.
+fn stage() -> tempfile::TempDir {
+    let dir = tempdir(0o755);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fs::create_dir_all(dir.path().join("python")).unwrap();
+    fs::create_dir_all(dir.path().join("docs")).unwrap();
+    let mut cp = Command::new("cp");
+    cp.arg("-r")
+        .arg(root.join("python/src"))
+        .arg(root.join("python/tests"))
+        .arg(root.join("python/pyproject.toml"))
+        .arg(dir.path().join("python"));
+    run_for(cp, Duration::from_secs(60)).expect(0);
+    fs::copy(
+        root.join("docs/integrations.md"),
+        dir.path().join("docs/integrations.md"),
+    )
+    .unwrap();
+    dir
+}
+
+/// `python -m pytest ARGS` from the venv, as this identity, in a staged copy of the tests, with
+/// TOOLJAIL_BIN the binary under test as that identity runs it.
 fn pytest(ctx: &Ctx, venv: &Path, args: &[&str]) -> crate::support::Run {
     let base = ctx.tooljail(Vec::<&str>::new());
     let python = venv.join("bin/python");
     let (mut cmd, bin): (Command, std::ffi::OsString) = if base.get_program() == "setpriv" {
         let mut prefix: Vec<std::ffi::OsString> = base.get_args().map(|a| a.to_owned()).collect();
         let bin = prefix.pop().unwrap();
+        let mut c = Command::new("setpriv");
+        c.args(&prefix).arg(&python).args(["-c", "pass"]);
+        let r = run_for(c, Duration::from_secs(60));
+        assert_eq!(
+            r.code(),
+            0,
+            "the test user cannot run {} (are the directories above target/ closed to others?)\n{}",
+            python.display(),
+            r.dump()
+        );
         let mut c = Command::new("setpriv");
         c.args(prefix).arg(&python);
         (c, bin)
@@ -144,8 +177,12 @@ fn pytest(ctx: &Ctx, venv: &Path, args: &[&str]) -> crate::support::Run {
             cmd.env(k, v);
         }
     }
-    let dir = package_dir();
-    cmd.current_dir(&dir)
+    let staged = stage();
+    // The tests' temporary files (workspaces, fixtures) stay below the suite's directory, where
+    // jail_cleanup's check of /tmp does not count them as a jail's leftovers.
+    let tmp = records_dir();
+    cmd.current_dir(staged.path().join("python"))
+        .env("TMPDIR", tmp.path())
         .env("TOOLJAIL_BIN", bin)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .args([
