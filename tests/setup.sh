@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exec sudo -- "$0" "$@"
 fi
 
-packages=(python3 python3-pip python3-pytest python3-dev python3-venv python3-setuptools g++ nodejs git curl wget jq ripgrep gcc make util-linux iproute2 procps man-db bubblewrap postgresql)
+packages=(python3 python-is-python3 python3-pip python3-pytest python3-dev python3-venv python3-setuptools g++ nodejs git curl wget jq ripgrep gcc make util-linux iproute2 procps man-db bubblewrap postgresql)
 missing=()
 for p in "${packages[@]}"; do
     [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
@@ -19,6 +19,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get -o DPkg::Lock::Timeout=300 update -qq
     apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# python-is-python3: LangChain's standard sandbox tests run `python -c` in the jail
+# (tests/it/python.rs); the Python package's venv itself comes from PyPI when those tests run.
 
 # The unprivileged user the integration tests run tooljail as.
 if ! id tooljail-test >/dev/null 2>&1; then

@@ -45,6 +45,7 @@ mod profiles_git;
 mod profiles_net;
 mod profiles_tools;
 mod pty;
+mod python;
 mod report;
 mod report_golden;
 mod root_callers;
