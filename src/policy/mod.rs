@@ -64,8 +64,10 @@ pub struct Policy {
 pub struct Server {
     pub state: PathBuf,
     /// The directory did not exist at resolution (its bind is left out): the `resolve` stage
-    /// creates it (0700) and resolves again.
-    #[serde(skip)]
+    /// creates it (0700) and resolves again. In the JSON form only when true, so the Policy
+    /// survives the round trip `explain --json` promises and a server whose directory exists
+    /// hashes as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub missing: bool,
 }
 

@@ -177,6 +177,21 @@ fn policy_json_round_trips() {
     }
 }
 
+/// A server profile whose state directory does not exist yet (the resolve stage makes it) is
+/// a Policy too: it survives the round trip (found by the profile_load fuzz target, seeded with
+/// the shipped mcp-node profile).
+#[test]
+fn a_server_policy_with_its_state_directory_missing_round_trips() {
+    let p = ok("extends = [\"mcp-node\"]\n[server]\nstate = \"/srv/state-not-made\"\n");
+    assert!(
+        p.server.as_ref().is_some_and(|s| s.missing),
+        "{:?}",
+        p.server
+    );
+    let back: Policy = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
+}
+
 // ---- every key --------------------------------------------------------------------------------
 
 const FULL: &str = r#"description = "Everything set\nsecond line"
