@@ -349,3 +349,41 @@ fn every_hardening_rule_changes_the_compiled_program() {
         );
     }
 }
+
+/// The dispatch's far jumps (`ja`, for a lower half longer than 255 instructions), lowered and
+/// run by the interpreter the supervisor uses: every number reaches its own block, ALLOW or
+/// the default. No shipped program is that long yet, so this is the path's only real run.
+#[test]
+fn far_jumps_of_the_dispatch_run_as_laid_out() {
+    let block = |nr: u32| {
+        let mut b = vec![Op::Ld(OFF_NR); 119];
+        b.push(Op::Ret(Verdict::Harden(i32::try_from(nr).unwrap())));
+        b
+    };
+    let rule_nrs = [0, 5, 6, 40, 41, 300, 301, 302, 450];
+    let rules: BTreeMap<u32, Vec<Op>> = rule_nrs.iter().map(|&n| (n, block(n))).collect();
+    let allowed: BTreeSet<u32> = (0..460).filter(|n| n % 3 == 0).collect();
+    let mut ops = vec![Op::Ld(OFF_NR)];
+    ops.extend(layout::dispatch(&rules, &allowed, 455));
+    assert!(ops.iter().any(|op| matches!(op, Op::Ja(_))));
+    let prog = Program {
+        arch: Arch::NATIVE,
+        action: SeccompAction::Errno(libc::EPERM),
+        ops,
+        handoff_slot: None,
+        watch: Watch::default(),
+    };
+    let shadow = prog.shadow();
+    bpf::check(&shadow).unwrap();
+    for nr in (0..=470).chain([u32::MAX]) {
+        let want = if rules.contains_key(&nr) {
+            ret::TRACE | nr
+        } else if nr <= 459 && allowed.contains(&nr) {
+            ret::ALLOW
+        } else {
+            ret::ERRNO | ret_data(libc::EPERM)
+        };
+        let data = SeccompData::new(Arch::NATIVE.audit_arch(), nr, &[]);
+        assert_eq!(bpf::run(&shadow, &data), Ok(want), "syscall {nr}");
+    }
+}
