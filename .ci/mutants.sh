@@ -16,6 +16,8 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 work=${TOOLJAIL_MUTANTS_DIR:-/tmp/tooljail-mutants}
 export CARGO_TERM_COLOR=never
+# Each mutant rebuilds one crate: incremental builds pay here, whatever the caller chose.
+export CARGO_INCREMENTAL=1
 
 mkdir -p "$work/tree"
 # The tree as it is here (local edits included), without the build output or git metadata;
