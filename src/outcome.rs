@@ -326,14 +326,7 @@ pub fn blocked_denial(
                 "to allow it: --exec {} (or exec = true on that bind in the profile)",
                 b.source.display()
             ),
-            Some(Lift {
-                flag: Some(format!("--exec {}", b.source.display())),
-                profile: Some(format!(
-                    "[filesystem] executable = [\"{}\"]",
-                    b.target.display()
-                )),
-                origin: Some(b.origin.clone()),
-            }),
+            Some(bind_lift("--exec", "executable", b)),
         ),
         Some(Place::Scratch(_)) => (
             "the scratch is not executable".to_string(),
@@ -362,6 +355,16 @@ pub fn blocked_denial(
     }
 }
 
+/// What lifts a refusal by the bind `b`: `flag` given its source, or the `[filesystem]` list
+/// `key` naming its target in the profile; the refusing rule's origin is the bind's.
+fn bind_lift(flag: &str, key: &str, b: &crate::policy::Bind) -> Lift {
+    Lift {
+        flag: Some(format!("{flag} {}", b.source.display())),
+        profile: Some(format!("[filesystem] {key} = [\"{}\"]", b.target.display())),
+        origin: Some(b.origin.clone()),
+    }
+}
+
 /// The typed denial for a write to a read-only place: the bind and the flag that makes it
 /// writable, or the jail's own root, which nothing makes writable.
 fn write_denial(policy: &crate::policy::Policy, path: &std::path::Path) -> PolicyDenial {
@@ -373,14 +376,7 @@ fn write_denial(policy: &crate::policy::Policy, path: &std::path::Path) -> Polic
                 "to allow it: --rw {} (or read_write in [filesystem] of the profile)",
                 b.source.display()
             ),
-            Some(Lift {
-                flag: Some(format!("--rw {}", b.source.display())),
-                profile: Some(format!(
-                    "[filesystem] read_write = [\"{}\"]",
-                    b.target.display()
-                )),
-                origin: Some(b.origin.clone()),
-            }),
+            Some(bind_lift("--rw", "read_write", b)),
         ),
         // The scratch is writable; a write refused there is not a place's doing.
         Some(Place::Scratch(_)) | None => (

@@ -393,8 +393,8 @@ impl From<&Error> for ErrorRecord {
 }
 
 /// 128 random bits as 32 hex digits (from /dev/urandom; time and pid if that is unreadable,
-/// which is unique enough for a run id: it is not a secret).
-fn new_run_id() -> String {
+/// which is unique enough for a run id or a private directory's name: neither is a secret).
+pub fn new_run_id() -> String {
     use std::io::Read;
     let mut buf = [0u8; 16];
     let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));

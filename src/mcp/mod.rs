@@ -411,11 +411,12 @@ impl Drop for PrivateDir {
     }
 }
 
+/// A directory of the caller's own for the calls' reports, under `$XDG_RUNTIME_DIR` or the
+/// temporary directory: made through the sink walk (no link in any component, every directory
+/// the caller's or root's), with a random name, so that another user can neither guess it
+/// beforehand nor hand over one of theirs (a foreign directory of that name is refused).
 fn private_dir() -> Result<PrivateDir> {
-    use std::os::unix::fs::DirBuilderExt;
-    let name = format!("tooljail-mcp-{}-{}", std::process::id(), now_millis());
-    // $XDG_RUNTIME_DIR when it is this user's (a `su` may leave another user's in the
-    // environment), else the temporary directory.
+    let name = format!("tooljail-mcp-{}", crate::report::new_run_id());
     let bases = [
         std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
         Some(std::env::temp_dir()),
@@ -423,18 +424,16 @@ fn private_dir() -> Result<PrivateDir> {
     let mut last = None;
     for base in bases.into_iter().flatten() {
         let path = base.join(&name);
-        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-            Ok(()) => return Ok(PrivateDir { path }),
+        match crate::sink::ensure_dir(&path, 0o700) {
+            Ok(_) => return Ok(PrivateDir { path }),
             Err(e) => last = Some((path, e)),
         }
     }
-    let (path, e) =
-        last.unwrap_or_else(|| (PathBuf::from(&name), std::io::ErrorKind::NotFound.into()));
-    Err(Error::usage(format!(
-        "cannot create {} for the calls' reports: {e}",
-        path.display()
-    ))
-    .with_hint("set XDG_RUNTIME_DIR or TMPDIR to a directory you can write"))
+    let hint = "set XDG_RUNTIME_DIR or TMPDIR to a directory of yours that only you can write";
+    Err(match last {
+        Some((path, e)) => e.into_error("the calls' report directory", &path, hint),
+        None => Error::usage("no directory for the calls' reports").with_hint(hint),
+    })
 }
 
 fn now_millis() -> u128 {

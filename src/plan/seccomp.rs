@@ -346,6 +346,24 @@ pub fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
     }
 }
 
+/// A shadow program that passed [`bpf::check`], checked once when the supervisor takes it, not
+/// on every notification.
+#[derive(Debug)]
+pub struct CheckedShadow(Vec<Insn>);
+
+impl CheckedShadow {
+    /// `shadow` if it passes [`bpf::check`]; `None` (then every notification is answered
+    /// [`Answer::Kill`]) if not.
+    pub fn new(shadow: Vec<Insn>) -> Option<CheckedShadow> {
+        bpf::check(&shadow).ok().map(|()| CheckedShadow(shadow))
+    }
+
+    /// [`answer`] without the check.
+    pub fn answer(&self, data: &SeccompData) -> Answer {
+        answer_checked(&self.0, data)
+    }
+}
+
 /// [`answer`] for a shadow program that passed [`bpf::check`].
 fn answer_checked(shadow: &[Insn], data: &SeccompData) -> Answer {
     let v = bpf::run_checked(shadow, data).unwrap_or(ret::KILL_THREAD);

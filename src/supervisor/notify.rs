@@ -4,8 +4,8 @@
 use super::observe;
 use super::witness::{Witness, Witnessed};
 use crate::error::{Error, Result};
-use crate::plan::seccomp::bpf::{Insn, SeccompData};
-use crate::plan::seccomp::{answer, Answer, Program, WatchPoint};
+use crate::plan::seccomp::bpf::SeccompData;
+use crate::plan::seccomp::{Answer, CheckedShadow, Program, WatchPoint};
 use crate::policy::syscalls::{Arch, MFD_NOEXEC_SEAL};
 use crate::policy::Policy;
 use crate::sys::seccomp as sys;
@@ -38,7 +38,9 @@ pub struct Denial {
 #[derive(Debug)]
 pub struct Notifier {
     listener: OwnedFd,
-    shadow: Vec<Insn>,
+    /// `None` if the shadow failed its check (never, for a compiled Program): every
+    /// notification is then answered Kill.
+    shadow: Option<CheckedShadow>,
     arch: Arch,
     /// What the limit watch points showed ([`super::witness`]).
     witness: Witness,
@@ -64,7 +66,7 @@ impl Notifier {
     pub fn from_listener(listener: OwnedFd, prog: &Program) -> Notifier {
         Notifier {
             listener,
-            shadow: prog.shadow(),
+            shadow: CheckedShadow::new(prog.shadow()),
             arch: prog.arch(),
             witness: Witness::new(prog.watch()),
         }
@@ -115,7 +117,11 @@ impl Notifier {
             .name_of(data.nr)
             .map(str::to_string)
             .unwrap_or_else(|| format!("syscall_{}", data.nr));
-        let (rule, errno, kill) = match answer(&self.shadow, &data) {
+        let (rule, errno, kill) = match self
+            .shadow
+            .as_ref()
+            .map_or(Answer::Kill, |s| s.answer(&data))
+        {
             Answer::Deny(rule, errno) => {
                 self.deny(n.id, errno)?;
                 (rule, Some(errno), false)
