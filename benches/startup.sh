@@ -20,8 +20,8 @@
 # exists (BENCH_USER, default tooljail-test, which tests/setup.sh creates).
 #
 # Usage: benches/startup.sh [ROUNDS]      (default 200)
-#   TOOLJAIL=path/to/tooljail overrides the binary (default: target/release/tooljail, rebuilt
-#   when the sources changed). TOOLJAIL_BASE=path/to/another/tooljail adds a row for that
+#   TOOLJAIL=path/to/tooljail overrides the binary (default: the shipped build, static-pie, by
+#   packaging/build-static.sh: target/release/tooljail, relinked when the sources changed). TOOLJAIL_BASE=path/to/another/tooljail adds a row for that
 #   binary (e.g. a release build of the previous commit), so a change is measured before and
 #   after in the same run.
 set -eu
@@ -30,8 +30,7 @@ N=${1:-200}
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --example spawn_timer
 if [ -z "${TOOLJAIL:-}" ]; then
-    cargo build --release --quiet --bin tooljail
-    TOOLJAIL=target/release/tooljail
+    TOOLJAIL=$(bash packaging/build-static.sh)
 fi
 
 # Everything the rows run, in a directory every user can read (root's jail and the bench user

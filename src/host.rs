@@ -3,6 +3,7 @@
 //! [`fake::FakeHost`] instead. Read-only: nothing here changes the machine.
 
 pub mod fake;
+pub mod userdb;
 
 use crate::policy::FileKind;
 use std::io;
@@ -16,7 +17,7 @@ pub trait Host {
     fn gid(&self) -> u32;
     /// `$HOME`, as the caller set it (for `${HOME}` in profiles and the config search path).
     fn home(&self) -> Option<PathBuf>;
-    /// The caller's home directory from the user database (getpwuid), whatever the environment
+    /// The caller's home directory from the user database (host::userdb), whatever the environment
     /// says: what the home guard protects, since `env -u HOME` or `HOME=/elsewhere` must not
     /// let a profile expose the real home.
     fn account_home(&self) -> Option<PathBuf>;
@@ -87,14 +88,14 @@ pub fn profile_text(bytes: Vec<u8>) -> io::Result<String> {
 /// The real host.
 pub struct RealHost;
 
-/// The caller's entry in the user database (getpwuid of the real uid), looked up once per
+/// The caller's entry in the user database (the real uid's, [`userdb`]), looked up once per
 /// process: the report names the caller, the home guard protects its home, and a jail that
 /// runs as the caller is named after it. None when the database has no entry.
-pub fn caller_account() -> Option<&'static nix::unistd::User> {
-    static ACCOUNT: std::sync::OnceLock<Option<nix::unistd::User>> = std::sync::OnceLock::new();
+pub fn caller_account() -> Option<&'static userdb::Account> {
+    static ACCOUNT: std::sync::OnceLock<Option<userdb::Account>> = std::sync::OnceLock::new();
     ACCOUNT
         .get_or_init(|| {
-            nix::unistd::User::from_uid(nix::unistd::getuid())
+            userdb::account(userdb::Key::Uid(nix::unistd::getuid().as_raw()))
                 .ok()
                 .flatten()
         })

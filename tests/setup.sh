@@ -27,6 +27,12 @@ fi
 if ! id tooljail-test >/dev/null 2>&1; then
     useradd --system --create-home --home-dir /var/lib/tooljail-test --shell /bin/sh tooljail-test
 fi
+# A supplementary group of the test user's, in /etc/group: `--user` must give the jail exactly the
+# groups the user database lists (tests/it/identity.rs), read without NSS modules.
+groupadd -f --system tooljail-test-extra
+if ! id -nG tooljail-test | tr ' ' '\n' | grep -qx tooljail-test-extra; then
+    usermod -a -G tooljail-test-extra tooljail-test
+fi
 # A real PostgreSQL for the call-state tests (tests/it/state.rs): Debian's cluster, started, with
 # a role and a database that root and the test user reach over loopback with a password. The
 # URL is written to /var/lib/tooljail-test/postgres.url, where the tests read it.

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 arch=$(dpkg --print-architecture)
-cargo build --release --locked >&2
+bash packaging/build-static.sh >/dev/null
 
 stage=target/debian/stage
 rm -rf "$stage"
@@ -47,7 +47,6 @@ Version: ${version}-1
 Architecture: ${arch}
 Maintainer: tooljail developers <dev@tooljail.invalid>
 Installed-Size: ${installed_size}
-Depends: libc6 (>= 2.34)
 Recommends: apparmor
 Section: admin
 Priority: optional

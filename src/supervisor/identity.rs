@@ -4,6 +4,7 @@
 
 use super::transient::{self, Lease, UidRange};
 use crate::error::{Error, Result};
+use crate::host::userdb::{self, Key};
 use nix::unistd::{Gid, Uid};
 
 /// nobody:nogroup on Debian and most distributions.
@@ -58,30 +59,25 @@ fn resolve_named(spec: Option<&str>) -> Result<JailIdentity> {
             transient: false,
         }),
         (Some(s), true) => {
-            let found = match s.parse::<u32>() {
-                Ok(n) => nix::unistd::User::from_uid(Uid::from_raw(n)),
-                Err(_) => nix::unistd::User::from_name(s),
+            let key = match s.parse::<u32>() {
+                Ok(n) => Key::Uid(n),
+                Err(_) => Key::Name(s),
             };
-            let user = found
-                .map_err(|e| {
-                    usage(
-                        format!("--user {s}: {}", e.desc()),
-                        "check the user database",
-                    )
-                })?
+            let user = userdb::account(key)
+                .map_err(|e| usage(format!("--user {s}: {e}"), "check the user database"))?
                 .ok_or_else(|| {
                     usage(
                         format!("--user {s}: no such user"),
                         "give a name or uid from /etc/passwd",
                     )
                 })?;
-            if user.uid.is_root() {
+            if user.uid == 0 {
                 return Err(usage(
                     format!("--user {s}: the jail never runs as root"),
                     "name an unprivileged user, or drop --user to run as a uid of its own",
                 ));
             }
-            if user.gid.as_raw() == 0 {
+            if user.gid == 0 {
                 return Err(usage(
                     format!(
                         "--user {s}: its primary group is root (gid 0); the jail never runs in the root group"
@@ -90,8 +86,8 @@ fn resolve_named(spec: Option<&str>) -> Result<JailIdentity> {
                 ));
             }
             Ok(JailIdentity {
-                uid: user.uid.as_raw(),
-                gid: user.gid.as_raw(),
+                uid: user.uid,
+                gid: user.gid,
                 user: Some(user.name),
                 transient: false,
             })
@@ -119,9 +115,21 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     let (u, g) = (Uid::from_raw(who.uid), Gid::from_raw(who.gid));
     let groups = match (&who.user, who.uid) {
         (Some(name), uid) if uid != NOBODY && !who.transient => {
-            let cname = std::ffi::CString::new(name.as_str())
-                .map_err(|_| Error::usage(format!("user name {name:?} holds a NUL byte")))?;
-            nix::unistd::getgrouplist(&cname, g).map_err(fail("getgrouplist"))?
+            let lookup = |e: std::io::Error| {
+                Error::usage(format!("the groups of {name}: {e}"))
+                    .with_hint("check the user database (/etc/passwd, /etc/group)")
+            };
+            let account = userdb::account(Key::Name(name))
+                .map_err(lookup)?
+                .ok_or_else(|| {
+                    Error::usage(format!("user {name}: no longer in the user database"))
+                })?;
+            // The primary group is the identity's (what getgrouplist(3) is given).
+            userdb::groups(&account.with_gid(who.gid))
+                .map_err(lookup)?
+                .into_iter()
+                .map(Gid::from_raw)
+                .collect()
         }
         _ => Vec::new(),
     };

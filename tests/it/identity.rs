@@ -101,6 +101,57 @@ fn host_permissions_apply_inside_even_on_exposed_paths() {
     assert_eq!(r.stdout, "EACCES\nGROUP DATA\n", "{}", r.dump());
 }
 
+/// The gid of group `name` from the host's user database (NSS, through getent).
+fn group_gid(name: &str) -> u32 {
+    let out = std::process::Command::new("getent")
+        .args(["group", name])
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    match line.split(':').nth(2).and_then(|g| g.trim().parse().ok()) {
+        Some(gid) => gid,
+        None => panic!("group {name} is missing: run tests/setup.sh"),
+    }
+}
+
+#[test]
+fn the_user_gets_its_supplementary_groups_and_no_other() {
+    let Some((root, _uid, _gid)) = as_root() else {
+        return;
+    };
+    // tests/setup.sh makes the test user a member of tooljail-test-extra; `adm` (Debian's, in
+    // every base system) it is not a member of.
+    let extra = group_gid("tooljail-test-extra");
+    let foreign = group_gid("adm");
+    let dir = tempdir(0o755);
+    let mut paths = Vec::new();
+    for (name, gid) in [("extra", extra), ("foreign", foreign)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, name).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        nix::unistd::chown(&path, None, Some(nix::unistd::Gid::from_raw(gid))).unwrap();
+        paths.push(path.to_str().unwrap().to_owned());
+    }
+    let r = run(root.tooljail([
+        "run",
+        "--audit-log",
+        "/dev/null",
+        "--user",
+        TEST_USER,
+        "--ro",
+        dir.path().to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &format!(
+            "cat {} && echo; cat {} 2>/dev/null || echo refused",
+            paths[0], paths[1]
+        ),
+    ]));
+    r.expect(0);
+    assert_eq!(r.stdout, "extra\nrefused\n", "{}", r.dump());
+}
+
 #[test]
 fn a_non_root_caller_cannot_choose_the_user() {
     each_identity(|ctx| {
