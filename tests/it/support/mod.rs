@@ -371,7 +371,10 @@ pub fn spawn(cmd: &mut Command) -> Child {
 /// Run `cmd`, killing its process group after `timeout`.
 pub fn run_for(mut cmd: Command, timeout: Duration) -> Run {
     let what = format!("{cmd:?}");
-    finish(spawn(&mut cmd), timeout, what)
+    // From before the spawn: `elapsed` covers the child's whole life, which a check of the
+    // report's own duration relies on (under load the child may run before spawn returns).
+    let start = Instant::now();
+    finish_from(spawn(&mut cmd), start, timeout, what)
 }
 
 /// Run `cmd` with [`RUN_TIMEOUT`].
@@ -380,8 +383,12 @@ pub fn run(cmd: Command) -> Run {
 }
 
 /// Wait for `child` (spawned by [`spawn`]) at most `timeout`, then SIGKILL its process group.
-pub fn finish(mut child: Child, timeout: Duration, what: String) -> Run {
-    let start = Instant::now();
+pub fn finish(child: Child, timeout: Duration, what: String) -> Run {
+    finish_from(child, Instant::now(), timeout, what)
+}
+
+/// [`finish`], timing from `start` (taken before the spawn).
+fn finish_from(mut child: Child, start: Instant, timeout: Duration, what: String) -> Run {
     let out = child.stdout.take();
     let err = child.stderr.take();
     let out_t = read_all(out);
