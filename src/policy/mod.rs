@@ -99,6 +99,19 @@ pub struct Filesystem {
     /// the serialized Policy when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gpu: bool,
+    /// `[filesystem] observe_writes`: opens for writing are shown to the supervisor, so a write
+    /// refused by a read-only place is named in the report (one round trip per open for
+    /// writing). Left out of the serialized Policy when true (the default).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub observe_writes: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -710,15 +723,17 @@ impl Policy {
     }
 
     /// Whether some place the command can see refuses writes (a read-only bind; in the full
-    /// jail also the root itself): then the filter shows opens for writing to the supervisor,
-    /// which names the place when the kernel refuses one (a `write` denial in the report).
+    /// jail also the root itself) and the profile did not turn the observation off: then the
+    /// filter shows opens for writing to the supervisor, which names the place when the kernel
+    /// refuses one (a `write` denial in the report).
     pub fn observes_writes(&self) -> bool {
-        self.isolation.mode == IsolationMode::Full
-            || self
-                .filesystem
-                .binds
-                .iter()
-                .any(|b| b.access != Access::ReadWrite)
+        self.filesystem.observe_writes
+            && (self.isolation.mode == IsolationMode::Full
+                || self
+                    .filesystem
+                    .binds
+                    .iter()
+                    .any(|b| b.access != Access::ReadWrite))
     }
 
     /// sha256 of the canonical JSON form: the identity of what was enforced, for the report

@@ -207,6 +207,7 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut fa.git.work_tree, fb.git.work_tree);
     set(&mut fa.git.write, fb.git.write);
     set(&mut fa.gpu, fb.gpu);
+    set(&mut fa.observe_writes, fb.observe_writes);
 
     set(&mut a.network.mode, b.network.mode);
     for (pa, pb) in [

@@ -119,6 +119,8 @@ pub struct FilesystemLayer {
     pub git: GitLayer,
     /// The host's GPU device nodes (`--gpu`).
     pub gpu: Option<Item<bool>>,
+    /// Show opens for writing to the supervisor, to name refused writes (default true).
+    pub observe_writes: Option<Item<bool>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -328,6 +330,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "scratch",
             "git",
             "gpu",
+            "observe_writes",
         ],
     ),
     ("[filesystem.git]", &["work_tree", "write"]),

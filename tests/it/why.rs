@@ -237,3 +237,35 @@ fn why_names_the_bind_for_a_write_to_a_read_only_place() {
         assert!(text.contains("denied nothing"), "{text}");
     });
 }
+
+#[test]
+fn observe_writes_false_leaves_refused_writes_unnamed() {
+    each_identity(|ctx| {
+        let records = records_dir();
+        let dir = tempdir(0o755);
+        give_to_jail(ctx, dir.path());
+        let d = dir.path().to_str().unwrap();
+        let profile = dir.path().join("quiet.toml");
+        std::fs::write(
+            &profile,
+            "extends = [\"default\"]\n[filesystem]\nobserve_writes = false\n",
+        )
+        .unwrap();
+        let p = profile.to_str().unwrap();
+        let r = run(
+            ctx,
+            dir.path(),
+            records.path(),
+            &["-p", p, "--ro", d, "--", "sh", "-c", "echo x > out.txt"],
+        );
+        assert_ne!(r.code(), 0, "{}", r.dump());
+        assert!(!r.stderr.contains("denied: write"), "{}", r.dump());
+        let (text, v) = why(ctx, records.path());
+        assert!(
+            v["reasons"]
+                .as_array()
+                .is_some_and(|a| a.iter().all(|r| r["kind"] != "write")),
+            "{text}\n{v:#}"
+        );
+    });
+}

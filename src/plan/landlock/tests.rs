@@ -38,6 +38,7 @@ fn bare() -> Policy {
             },
             devices: vec![],
             gpu: false,
+            observe_writes: true,
         },
         network: Network {
             mode: NetMode::None,

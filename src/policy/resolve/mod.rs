@@ -339,6 +339,11 @@ impl Resolver<'_> {
                 scratch,
                 devices,
                 gpu,
+                observe_writes: l
+                    .filesystem
+                    .observe_writes
+                    .as_ref()
+                    .map_or(true, |i| i.value),
             },
             network,
             syscalls,

@@ -478,3 +478,35 @@ fn opens_for_writing_are_observed_after_the_setid_check() {
         }
     }
 }
+
+#[test]
+fn observe_writes_false_lets_opens_for_writing_run_unseen_and_keeps_the_setid_check() {
+    let quiet = |mut p: Policy, mode| {
+        p.isolation.mode = mode;
+        p.filesystem.observe_writes = false;
+        p
+    };
+    for arch in Arch::ALL {
+        for (mode, setid) in [
+            (crate::policy::IsolationMode::Full, false),
+            (crate::policy::IsolationMode::Landlock, true),
+        ] {
+            let policy = quiet(default_policy(), mode);
+            assert!(!policy.observes_writes());
+            let prog = compile_for(&policy, arch).unwrap();
+            for (name, flags_at, mode_at) in [("open", 1, 2), ("openat", 2, 3)] {
+                if arch.number(name).is_none() {
+                    continue;
+                }
+                let mut a = vec![3, 0x1000, 0, 0];
+                a[flags_at] = u64::try_from(libc::O_WRONLY | libc::O_CREAT).unwrap();
+                a[mode_at] = 0o644;
+                assert_eq!(call(&prog, name, &a), ret::ALLOW, "{name} on {arch:?}");
+                if setid {
+                    a[mode_at] = 0o4755;
+                    assert_eq!(shadow_answer(&prog, name, &a), HARD, "{name} on {arch:?}");
+                }
+            }
+        }
+    }
+}
