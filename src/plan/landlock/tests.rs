@@ -48,6 +48,7 @@ fn bare() -> Policy {
             allow: vec![],
             action: SeccompAction::Kill,
             unsafe_allow: vec![],
+            observe_all: false,
         },
         landlock: Landlock {
             mode: Compat::Required,
