@@ -80,7 +80,16 @@ pub fn learn(host: &dyn Host, report: &Report, cx: &Context<'_>) -> Option<Learn
     let mut secrets = BTreeSet::new();
     let rules = paths::rules(host, &observed.paths, cx.parent, cx.cwd, &mut secrets);
     let mut l = Learned {
-        commands: vec![report.argv.join(" ")],
+        // The command line too names no secret: a path argument that looks like one is hidden.
+        commands: vec![report
+            .argv
+            .iter()
+            .map(|a| match paths::is_secret(Path::new(a)) {
+                true => "(a secret-looking path)",
+                false => a.as_str(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")],
         extends: cx.extends.clone(),
         remove: cx.parent_allow.iter().map(|e| format!("!{e}")).collect(),
         ..Learned::default()
