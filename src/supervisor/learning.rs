@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Distinct paths a record keeps; past it, paths are only counted (`paths_dropped`).
 pub const MAX_PATHS: usize = 65_536;
@@ -344,17 +344,7 @@ fn lexical(pid: u32, dirfd: i32, name: &[u8]) -> Option<PathBuf> {
         };
         std::fs::read_link(base).ok()?.join(name)
     };
-    let mut out = PathBuf::from("/");
-    for c in full.components() {
-        match c {
-            Component::Normal(p) => out.push(p),
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    Some(out)
+    Some(crate::policy::resolve::lexical(&full))
 }
 
 #[cfg(test)]

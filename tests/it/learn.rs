@@ -7,7 +7,9 @@
 //!
 //! Needs the tools installed (tests/setup.sh): python3 git gcc make jq ripgrep nodejs.
 
-use crate::support::profiles::{git_repo_with_a_change, give_to_jail, workdir, TOOL_TIMEOUT};
+use crate::support::profiles::{
+    git_repo_with_a_change, give_to_jail, workdir, GIT_COMMIT, TOOL_TIMEOUT,
+};
 use crate::support::{each_identity, records_dir, run_for, Ctx, Run};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -171,16 +173,9 @@ fn git_status_and_commit_run_under_what_they_learned() {
             "status writes nothing\n{text}"
         );
         let mut env: Vec<&str> = GIT_ENV.to_vec();
-        env.extend([
-            "--env",
-            "GIT_AUTHOR_NAME=J",
-            "--env",
-            "GIT_AUTHOR_EMAIL=j@example.invalid",
-            "--env",
-            "GIT_COMMITTER_NAME=J",
-            "--env",
-            "GIT_COMMITTER_EMAIL=j@example.invalid",
-        ]);
+        // The identity the git profiles' tests commit with (the `--env` pairs before `--`).
+        let identity = GIT_COMMIT.iter().position(|a| *a == "--").unwrap();
+        env.extend(&GIT_COMMIT[..identity]);
         // Learn one commit, then check with the next.
         let out = records_dir();
         let profile = out.path().join("commit.toml");
