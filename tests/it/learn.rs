@@ -2,8 +2,9 @@
 //! learned profile passes `tooljail check` and is no wider than the tool's shipped profile
 //! (binds that add reach, writable binds, syscalls: counted and asserted, and every learned
 //! bind lies inside a shipped one with at least its rights). A path the learning run did not
-//! see is absent under the learned profile; secret-looking paths never reach the file; `--merge`
-//! joins two modes of one command. Each case as root and as the unprivileged test user.
+//! see is absent under the learned profile; secret-looking paths never reach the file; a
+//! connect becomes the network mode; `--merge` joins two modes of one command. Each case as
+//! root and as the unprivileged test user.
 //!
 //! Needs the tools installed (tests/setup.sh): python3 git gcc make jq ripgrep nodejs.
 
@@ -424,5 +425,30 @@ fn merge_joins_two_modes_of_a_tool_in_one_profile() {
         let mut c = ctx.tooljail(["check", profile.to_str().unwrap()]);
         c.current_dir(dir.path());
         run_for(c, TOOL_TIMEOUT).expect(0);
+    });
+}
+
+#[test]
+fn a_connect_is_learned_as_the_network_mode_with_its_address() {
+    each_identity(|ctx| {
+        let dir = workdir(&[(
+            "probe.py",
+            "import socket\ns = socket.socket()\ns.settimeout(2)\ntry:\n    s.connect(('127.0.0.1', 9))\nexcept OSError as e:\n    print('refused', e.errno)\n",
+        )]);
+        give_to_jail(ctx, dir.path());
+        let out = records_dir();
+        let profile = out.path().join("net.toml");
+        learn(ctx, dir.path(), &profile, &[], &["python3", "probe.py"])
+            .expect(0)
+            .expect_stdout_contains("refused");
+        let text = std::fs::read_to_string(&profile).unwrap();
+        assert!(
+            text.contains("mode = \"loopback\"  # connected to 127.0.0.1:9\n"),
+            "{text}"
+        );
+        assert!(text.contains("\"connect\",  # used: "), "{text}");
+        check(ctx, dir.path(), &profile, &[], &["python3", "probe.py"])
+            .expect(0)
+            .expect_stdout_contains("refused");
     });
 }
