@@ -40,7 +40,11 @@ pub fn learn(args: &LearnArgs) -> Result<i32> {
         parent_allow: cx_parts.2.clone(),
     };
     let Some(learned) = learn::learn(&RealHost, &report, &cx) else {
-        return Ok(code); // the command never started: the run said why
+        // The command never started (the run said why), or no call reached the filter.
+        if report.error.is_none() {
+            eprintln!("tooljail: the learning run recorded nothing; no profile written");
+        }
+        return Ok(if code == 0 { 125 } else { code });
     };
     let learned = match earlier {
         Some(e) => e.merge(learned),

@@ -290,19 +290,21 @@ fn a_path_the_learning_run_did_not_see_is_absent_under_the_learned_profile() {
             .expect_stderr_contains("No such file or directory")
             .expect_stderr_contains("check failed");
         assert!(!r.stdout.contains("unseen"), "{}", r.dump());
-        // A write where the run only read is refused too.
+        // A write where the run only read is refused too, and said in `tooljail why`'s words.
+        let cat = format!("cat {}", a.display());
+        let sh = out.path().join("sh.toml");
+        learn(ctx, dir.path(), &sh, &[], &["sh", "-c", &cat]).expect(0);
         let w = check(
             ctx,
             dir.path(),
-            &profile,
+            &sh,
             &[],
-            &[
-                "sh",
-                "-c",
-                &format!("cat {}; echo x > {}", a.display(), a.display()),
-            ],
+            &["sh", "-c", &format!("{cat}; echo x >> {}", a.display())],
         );
-        assert_ne!(w.code(), 0, "{}", w.dump());
+        w.expect(1)
+            .expect_stderr_contains("check failed")
+            .expect_stderr_contains(&format!("The command wrote to {}", a.display()))
+            .expect_stderr_contains("Refused because:");
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "seen\n");
     });
 }
