@@ -38,6 +38,7 @@ pub fn learn(args: &LearnArgs) -> Result<i32> {
         parent: &cx_parts.0,
         extends: cx_parts.1.clone(),
         parent_allow: cx_parts.2.clone(),
+        roots: cx_parts.3.clone(),
     };
     let Some(learned) = learn::learn(&RealHost, &report, &cx) else {
         // The command never started (the run said why), or no call reached the filter.
@@ -170,8 +171,9 @@ fn read_report(path: &Path) -> Option<Report> {
 }
 
 /// What the learned profile builds on: the learning base's parent, resolved; its names as
-/// `extends` writes them; its `[syscalls] allow` entries as written.
-fn context(base: &str) -> Result<(crate::policy::Policy, Vec<String>, Vec<String>)> {
+/// `extends` writes them; its `[syscalls] allow` entries as written; and the learning base's
+/// own directory binds (what the run could see).
+fn context(base: &str) -> Result<Parts> {
     let found =
         crate::profile::search::find(&RealHost, base, None, &crate::error::Location::from("-p"))?;
     let extends: Vec<String> = toml::from_str::<toml::Table>(&found.text)
@@ -198,8 +200,28 @@ fn context(base: &str) -> Result<(crate::policy::Policy, Vec<String>, Vec<String
         .iter()
         .map(|i| i.value.clone())
         .collect();
-    Ok((parent, extends, allow))
+    let learning = crate::profile::policy_from_args(&PolicyArgs {
+        profiles: vec![base.to_string()],
+        ..PolicyArgs::default()
+    })?;
+    let roots = learning
+        .filesystem
+        .binds
+        .iter()
+        .filter(|b| b.kind == crate::policy::FileKind::Dir)
+        .map(|b| b.target.clone())
+        .collect();
+    Ok((parent, extends, allow, roots))
 }
+
+/// [`context`]'s answer: the parent Policy, `extends`, the parent's allow entries, the
+/// learning base's directory binds.
+type Parts = (
+    crate::policy::Policy,
+    Vec<String>,
+    Vec<String>,
+    Vec<PathBuf>,
+);
 
 fn read_learned(path: &Path) -> Result<Learned> {
     let text = std::fs::read_to_string(path).map_err(|e| {

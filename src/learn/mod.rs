@@ -71,6 +71,8 @@ pub struct Context<'a> {
     pub extends: Vec<String>,
     /// The parent's merged `[syscalls] allow` entries as written.
     pub parent_allow: Vec<String>,
+    /// The learning base's directory binds: what the run could see (nothing is folded above).
+    pub roots: Vec<std::path::PathBuf>,
 }
 
 /// The profile a learning run's `report` asks for. `None` when the report has no record (the
@@ -78,7 +80,14 @@ pub struct Context<'a> {
 pub fn learn(host: &dyn Host, report: &Report, cx: &Context<'_>) -> Option<Learned> {
     let observed = report.observed.as_ref()?;
     let mut secrets = BTreeSet::new();
-    let rules = paths::rules(host, &observed.paths, cx.parent, cx.cwd, &mut secrets);
+    let rules = paths::rules(
+        host,
+        &observed.paths,
+        cx.parent,
+        cx.cwd,
+        &cx.roots,
+        &mut secrets,
+    );
     let mut l = Learned {
         // The command line too names no secret: a path argument that looks like one is hidden.
         commands: vec![report

@@ -142,12 +142,14 @@ impl Need {
 
 /// The binds of the learned profile: `paths` (as the jail saw them) minus what `parent`
 /// already gives, folded; secrets left out and named in `secrets`. `host` lists directories
-/// and says what exists.
+/// and says what exists. `roots`: the learning base's directory binds; nothing is folded above
+/// them (the run saw no more than their contents, whatever else a parent directory holds).
 pub fn rules(
     host: &dyn Host,
     paths: &BTreeMap<PathBuf, Use>,
     parent: &Policy,
     cwd: &Path,
+    roots: &[PathBuf],
     secrets: &mut BTreeSet<PathBuf>,
 ) -> BTreeMap<PathBuf, PathRule> {
     // 1. What the parent does not already give, and is no secret.
@@ -197,7 +199,9 @@ pub fn rules(
     let mut by_depth: Vec<PathBuf> = candidates.into_iter().collect();
     by_depth.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for dir in by_depth {
-        if !host.kind(&dir).is_ok_and(|k| k == FileKind::Dir) {
+        if !host.kind(&dir).is_ok_and(|k| k == FileKind::Dir)
+            || !roots.iter().any(|r| dir.starts_with(r))
+        {
             continue;
         }
         let own = needs.get(&dir).copied();
@@ -313,6 +317,45 @@ mod tests {
     use crate::host::fake::FakeHost;
 
     #[test]
+    fn nothing_is_folded_above_what_the_learning_base_bound() {
+        // The project is the only entry of the home directory: every entry of /home/ann is
+        // "used", but the learning run saw only the project.
+        let mut host = FakeHost::debian();
+        host.file("/home/ann/proj/a.txt", "");
+        let mut paths = BTreeMap::new();
+        paths.insert("/home/ann/proj".into(), use_(|u| u.dir = true));
+        paths.insert("/home/ann/proj/a.txt".into(), use_(|u| u.read = true));
+        let roots = vec![PathBuf::from("/home/ann/proj")];
+        let r = rules(
+            &host,
+            &paths,
+            &parent(),
+            Path::new("/home/ann/proj"),
+            &roots,
+            &mut BTreeSet::new(),
+        );
+        assert_eq!(
+            r.keys().collect::<Vec<_>>(),
+            vec![Path::new("/home/ann/proj")],
+            "{r:#?}"
+        );
+        // Without the bound, the fold would climb to the home directory and above.
+        let wide = rules(
+            &host,
+            &paths,
+            &parent(),
+            Path::new("/home/ann/proj"),
+            &[PathBuf::from("/")],
+            &mut BTreeSet::new(),
+        );
+        assert!(
+            wide.keys()
+                .any(|k| k == Path::new("/home/ann") || k == Path::new("/home")),
+            "{wide:#?}"
+        );
+    }
+
+    #[test]
     fn secrets_are_recognised_by_name() {
         for s in [
             "/home/u/.ssh/id_ed25519",
@@ -394,8 +437,18 @@ mod tests {
         // What base gives already.
         paths.insert("/usr/bin/python3".into(), use_(|u| u.exec = true));
         paths.insert("/scratch/tmp.txt".into(), use_(|u| u.write = true));
+        // The learning base bound /w, /data and /srv; /data/one is the only entry of /data
+        // that is a directory, but /data is not folded (z was not used).
+        let roots: Vec<PathBuf> = ["/w", "/data", "/srv"].iter().map(PathBuf::from).collect();
         let mut secrets = BTreeSet::new();
-        let r = rules(&host, &paths, &parent(), Path::new("/w"), &mut secrets);
+        let r = rules(
+            &host,
+            &paths,
+            &parent(),
+            Path::new("/w"),
+            &roots,
+            &mut secrets,
+        );
         let got: Vec<(&str, bool, bool)> = r
             .iter()
             .map(|(p, r)| (p.to_str().unwrap(), r.write, r.exec))
@@ -421,6 +474,7 @@ mod tests {
             &paths,
             &parent(),
             Path::new("/w"),
+            &roots,
             &mut BTreeSet::new(),
         );
         let w = &r[Path::new("/w")];
