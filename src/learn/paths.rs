@@ -391,6 +391,16 @@ mod tests {
         .unwrap()
     }
 
+    /// [`rules`] against base, `/w` as the caller's directory.
+    fn rules_in(
+        host: &FakeHost,
+        paths: &BTreeMap<PathBuf, Use>,
+        roots: &[PathBuf],
+        secrets: &mut BTreeSet<PathBuf>,
+    ) -> BTreeMap<PathBuf, PathRule> {
+        rules(host, paths, &parent(), Path::new("/w"), roots, secrets)
+    }
+
     fn use_(f: impl FnOnce(&mut Use)) -> Use {
         let mut u = Use::default();
         f(&mut u);
@@ -441,14 +451,7 @@ mod tests {
         // that is a directory, but /data is not folded (z was not used).
         let roots: Vec<PathBuf> = ["/w", "/data", "/srv"].iter().map(PathBuf::from).collect();
         let mut secrets = BTreeSet::new();
-        let r = rules(
-            &host,
-            &paths,
-            &parent(),
-            Path::new("/w"),
-            &roots,
-            &mut secrets,
-        );
+        let r = rules_in(&host, &paths, &roots, &mut secrets);
         let got: Vec<(&str, bool, bool)> = r
             .iter()
             .map(|(p, r)| (p.to_str().unwrap(), r.write, r.exec))
@@ -469,14 +472,7 @@ mod tests {
         // inside it.
         host.files.remove(Path::new("/w/.env"));
         paths.remove(Path::new("/w/.env"));
-        let r = rules(
-            &host,
-            &paths,
-            &parent(),
-            Path::new("/w"),
-            &roots,
-            &mut BTreeSet::new(),
-        );
+        let r = rules_in(&host, &paths, &roots, &mut BTreeSet::new());
         let w = &r[Path::new("/w")];
         assert!(!w.write && !w.exec, "{r:#?}");
         assert!(r[Path::new("/w/.git")].write);

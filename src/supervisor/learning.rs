@@ -12,7 +12,7 @@
 //! namespace, Landlock and the filter, which never look at this record. The record goes into
 //! the report's `observed` section, which `src/learn/` turns into a profile.
 
-use super::observe::{inet_address, int_arg, open_fd, open_in, read_bytes, read_cstring};
+use super::observe::{absolute, inet_address, int_arg, open_fd, open_in, read_bytes, read_cstring};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -333,17 +333,7 @@ fn fd_path(f: &std::os::fd::OwnedFd) -> Option<PathBuf> {
 /// The absolute path `name` (relative to `dirfd` or the cwd of `pid`) spells, `.` and `..`
 /// taken lexically, symbolic links not followed.
 fn lexical(pid: u32, dirfd: i32, name: &[u8]) -> Option<PathBuf> {
-    let name = Path::new(OsStr::from_bytes(name));
-    let full = if name.is_absolute() {
-        name.to_path_buf()
-    } else {
-        let base = if dirfd == libc::AT_FDCWD {
-            format!("/proc/{pid}/cwd")
-        } else {
-            format!("/proc/{pid}/fd/{dirfd}")
-        };
-        std::fs::read_link(base).ok()?.join(name)
-    };
+    let full = absolute(pid, dirfd, name)?;
     Some(crate::policy::resolve::lexical(&full))
 }
 

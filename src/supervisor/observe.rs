@@ -253,20 +253,25 @@ fn open_path(pid: u32, dirfd: i32, addr: u64) -> Option<OwnedFd> {
     open_in(pid, dirfd, &read_cstring(pid, addr)?)
 }
 
+/// `path` as an absolute path inside `pid`'s root: as it is, or joined to its cwd (or to
+/// `dirfd`'s directory); symbolic links and `..` left as they are.
+pub(super) fn absolute(pid: u32, dirfd: i32, path: &[u8]) -> Option<PathBuf> {
+    let path = PathBuf::from(OsString::from_vec(path.to_vec()));
+    if path.is_absolute() {
+        return Some(path);
+    }
+    let base = if dirfd == libc::AT_FDCWD {
+        format!("/proc/{pid}/cwd")
+    } else {
+        format!("/proc/{pid}/fd/{dirfd}")
+    };
+    Some(std::fs::read_link(base).ok()?.join(path))
+}
+
 /// Open `path` as `pid` sees it: absolute paths below its root, relative ones below its cwd (or
 /// `dirfd`), symlinks resolved inside its root.
 pub(super) fn open_in(pid: u32, dirfd: i32, path: &[u8]) -> Option<OwnedFd> {
-    let path = PathBuf::from(OsString::from_vec(path.to_vec()));
-    let absolute = if path.is_absolute() {
-        path
-    } else {
-        let base = if dirfd == libc::AT_FDCWD {
-            format!("/proc/{pid}/cwd")
-        } else {
-            format!("/proc/{pid}/fd/{dirfd}")
-        };
-        std::fs::read_link(base).ok()?.join(path)
-    };
+    let absolute = absolute(pid, dirfd, path)?;
     let root = std::fs::File::open(format!("/proc/{pid}/root")).ok()?;
     let relative = absolute.strip_prefix("/").unwrap_or(&absolute);
     let relative = if relative.as_os_str().is_empty() {
