@@ -185,8 +185,28 @@ fn context(base: &str) -> Result<Parts> {
                 .filter_map(|v| v.as_str().map(str::to_string))
                 .collect()
         })
-        .filter(|v: &Vec<String>| !v.is_empty())
-        .unwrap_or_else(|| vec![base.to_string()]);
+        .unwrap_or_default();
+    // A parent named by a relative path is relative to BASE's file (BASE itself, when it
+    // extends nothing, to the current directory); the learned profile lives elsewhere, so it
+    // names a file parent by its absolute path.
+    let absolute = |e: String, dir: Option<&Path>| {
+        let relative = crate::profile::search::is_path(&e) && !Path::new(&e).is_absolute();
+        match (dir, relative) {
+            (Some(dir), true) => crate::policy::resolve::lexical(&dir.join(&e))
+                .to_string_lossy()
+                .into_owned(),
+            _ => e,
+        }
+    };
+    let extends: Vec<String> = if extends.is_empty() {
+        let cwd = std::env::current_dir().ok();
+        vec![absolute(base.to_string(), cwd.as_deref())]
+    } else {
+        extends
+            .into_iter()
+            .map(|e| absolute(e, found.dir.as_deref()))
+            .collect()
+    };
     let parent = crate::profile::policy_from_args(&PolicyArgs {
         profiles: extends.clone(),
         ..PolicyArgs::default()

@@ -142,14 +142,24 @@ fn python_runs_a_script_under_what_it_learned() {
 }
 
 /// The environment git needs in a directory another uid owns, read-only (root's files seen
-/// by the jail's uid), and the lock it may skip: what the shipped git profile sets.
+/// by the jail's uid), and the lock it may skip: what the shipped git profile sets. And no
+/// background maintenance: `git commit` sometimes detaches `git maintenance run --auto`
+/// (setsid), a mode one learning run may not see and the next run take.
 const GIT_ENV: &[&str] = &[
     "--env",
-    "GIT_CONFIG_COUNT=1",
+    "GIT_CONFIG_COUNT=3",
     "--env",
     "GIT_CONFIG_KEY_0=safe.directory",
     "--env",
     "GIT_CONFIG_VALUE_0=*",
+    "--env",
+    "GIT_CONFIG_KEY_1=maintenance.auto",
+    "--env",
+    "GIT_CONFIG_VALUE_1=false",
+    "--env",
+    "GIT_CONFIG_KEY_2=gc.auto",
+    "--env",
+    "GIT_CONFIG_VALUE_2=0",
     "--env",
     "GIT_OPTIONAL_LOCKS=0",
     "--env",
@@ -452,5 +462,41 @@ fn a_connect_is_learned_as_the_network_mode_with_its_address() {
         check(ctx, dir.path(), &profile, &[], &["python3", "probe.py"])
             .expect(0)
             .expect_stdout_contains("refused");
+    });
+}
+
+#[test]
+fn a_base_of_ones_own_is_extended_by_its_parent_wherever_the_profile_is_written() {
+    each_identity(|ctx| {
+        let dir = workdir(&[
+            (
+                "bases/parent.toml",
+                "# parent: a test parent.\nextends = [\"base\"]\n[filesystem]\nread_only = [\"/etc/hostname?\"]\n",
+            ),
+            ("bases/learning.toml", "extends = [\"./parent.toml\"]\ncwd = \"${CWD}\"\n[filesystem]\nread_write = [\"${CWD}\"]\n"),
+            ("data.txt", "data\n"),
+        ]);
+        give_to_jail(ctx, dir.path());
+        let out = records_dir();
+        let profile = out.path().join("own.toml");
+        learn(
+            ctx,
+            dir.path(),
+            &profile,
+            &["-p", "bases/learning.toml"],
+            &["cat", "data.txt"],
+        )
+        .expect(0);
+        let text = std::fs::read_to_string(&profile).unwrap();
+        let parent = dir.path().join("bases/parent.toml");
+        assert!(
+            text.contains(&format!("extends = [\"{}\"]", parent.display())),
+            "{text}"
+        );
+        // It loads from anywhere: the parent is named by its absolute path.
+        let mut c = ctx.tooljail(["check", profile.to_str().unwrap()]);
+        c.current_dir(out.path());
+        run_for(c, TOOL_TIMEOUT).expect(0);
+        check(ctx, dir.path(), &profile, &[], &["cat", "data.txt"]).expect(0);
     });
 }
