@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= gpu isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= client= c= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= gpu learning isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= client= c= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -55,6 +55,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -s c -d 'Run `/bin/sh -c
 complete -c tooljail -n "__fish_tooljail_needs_command" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
+complete -c tooljail -n "__fish_tooljail_needs_command" -l learning -d 'A learning run (what `tooljail learn` starts): every syscall the filter allows is shown to the supervisor and recorded in the report\'s `observed` section'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_needs_command" -s V -l version -d 'Print version'
@@ -66,6 +67,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -a "doctor" -d 'Report w
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "why" -d 'Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it'
+complete -c tooljail -n "__fish_tooljail_needs_command" -a "learn" -d 'Learn the profile a command needs from a run of it; check or merge learned profiles'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "mcp" -d 'Serve jailed tools to an MCP client over stdio, one jail per `tools/call`'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -99,6 +101,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l client -d 'The
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l learning -d 'A learning run (what `tooljail learn` starts): every syscall the filter allows is shown to the supervisor and recorded in the report\'s `observed` section'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
@@ -127,6 +130,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stderr-max
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l learning -d 'A learning run (what `tooljail learn` starts): every syscall the filter allows is shown to the supervisor and recorded in the report\'s `observed` section'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -185,6 +189,15 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l last -d 'Expla
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l json -d 'Print the explanation as JSON'
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -s p -l profile -d 'The learning base: the profile the learning run uses' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l out -d 'Write the learned profile to FILE (default: stdout; with --merge, the merged file)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l merge -d 'Add this run to FILE, a profile learned before, so one profile covers the tool\'s modes' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l check -d 'Do not learn: run CMD under the profile FILE and say whether it passes (exit 0) or what was denied (exit 1)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l env -d 'Set KEY=VALUE in the command\'s environment, in the learning or checking run (repeatable; not written into the profile)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l tools -d 'Serve the tools of FILE over stdio (JSON-RPC 2.0, newline-delimited)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l check -d 'Check FILE instead: list each tool as served or missing, and why (exit 0 when every tool can be served, 1 when one cannot, 125 when the file is wrong)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l session -d 'Session label of every call (default: one generated per server process)' -r
@@ -201,15 +214,16 @@ json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l raw -d 'Print the roff source instead of showing it through man(1)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "why" -d 'Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "mcp" -d 'Serve jailed tools to an MCP client over stdio, one jail per `tools/call`'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why mcp man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "explain" -d 'Print the fully resolved Policy that `run` would enforce'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "profiles" -d 'List the profiles found, where each comes from, and what it is for'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "doctor" -d 'Report what this kernel and host support, and which profiles can be enforced in full'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "audit" -d 'Query the audit trail: who ran what, as whom, when, and what happened'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "state" -d 'Show call state: each session\'s calls, CPU and wall time against the [budget] limits'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "why" -d 'Say why a run was denied something: each denial in plain words, with the flag or profile line that allows it'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "learn" -d 'Learn the profile a command needs from a run of it; check or merge learned profiles'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "mcp" -d 'Serve jailed tools to an MCP client over stdio, one jail per `tools/call`'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'

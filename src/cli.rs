@@ -121,6 +121,20 @@ pub enum Command {
     /// written, and the exact flag or profile line that would allow it (or why nothing can).
     /// `--json` prints the same as one JSON object.
     Why(WhyArgs),
+    /// Learn the profile a command needs from a run of it; check or merge learned profiles.
+    ///
+    /// Runs CMD once in a jail built from BASE (default `learn`: the system's binaries and the
+    /// current directory, writable and executable; never your home) and records, with the kernel's help
+    /// (seccomp user notification), every syscall, every path opened, executed, created or
+    /// written, every connect, and the peak memory, tasks, CPU and wall time. Writes a profile
+    /// that extends BASE's parent with exactly that: binds folded into a directory only where
+    /// the run needed the directory, read-only unless written, executable only where something
+    /// ran, syscalls as groups and names, limits at twice the peak (four times for time), each
+    /// line commented with what the run did that needs it. Secret-looking paths (~/.ssh,
+    /// ~/.aws, .env, keyrings) are never written; they are listed as a warning. `--check FILE`
+    /// runs CMD under FILE instead and says whether it passes, or what was denied (exit 0 or
+    /// 1). See docs/writing-profiles.md.
+    Learn(LearnArgs),
     /// Serve jailed tools to an MCP client over stdio, one jail per `tools/call`.
     ///
     /// The tools file (TOML, `[[tool]]` tables: name, description, profile, argv, input) names
@@ -133,7 +147,7 @@ pub enum Command {
     /// Show a manual page, built into the binary (so `cargo install` users have them too).
     ///
     /// PAGE is `tooljail` (the default), a subcommand (`run`, `check`, `explain`, `profiles`,
-    /// `doctor`, `audit`, `state`, `why`, `mcp`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
+    /// `doctor`, `audit`, `state`, `why`, `learn`, `mcp`, `man`) or `profile` (the profile format, tooljail-profile(5)). The page
     /// is shown through man(1) when it is installed, else printed as roff; `--raw` always prints
     /// the roff source (e.g. to install it: `tooljail man run --raw > tooljail-run.1`).
     Man(ManArgs),
@@ -164,6 +178,35 @@ pub struct McpArgs {
     /// The call state store for the profiles' `[budget]` rules (as `run --state`).
     #[arg(long, env = "TOOLJAIL_STATE", value_name = "URL")]
     pub state: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// The learning base: the profile the learning run uses.
+    #[arg(
+        short = 'p',
+        long = "profile",
+        value_name = "BASE",
+        default_value = "learn"
+    )]
+    pub base: String,
+    /// Write the learned profile to FILE (default: stdout; with --merge, the merged file).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Add this run to FILE, a profile learned before, so one profile covers the tool's modes.
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub merge: Option<PathBuf>,
+    /// Do not learn: run CMD under the profile FILE and say whether it passes (exit 0) or what
+    /// was denied (exit 1).
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+    /// Set KEY=VALUE in the command's environment, in the learning or checking run
+    /// (repeatable; not written into the profile).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, value_name = "CMD", required = true)]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -383,6 +426,11 @@ pub struct PolicyArgs {
     /// none.
     #[arg(long)]
     pub gpu: bool,
+
+    /// A learning run (what `tooljail learn` starts): every syscall the filter allows is shown
+    /// to the supervisor and recorded in the report's `observed` section.
+    #[arg(long, hide = true)]
+    pub learning: bool,
 
     /// Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for
     /// containers that forbid them; lacks what docs/containers.md lists, and the report says).

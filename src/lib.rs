@@ -14,6 +14,7 @@ pub mod export;
 pub mod host;
 pub mod isolation;
 pub mod jail;
+pub mod learn;
 pub mod mcp;
 pub mod outcome;
 pub mod pipeline;

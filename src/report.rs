@@ -259,6 +259,10 @@ pub struct Report {
     /// The capped streams (`[output]`), when a cap is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<OutputReport>,
+    /// A learning run's record (`tooljail learn`): every syscall, path and connect the
+    /// command made. Absent from every other run, and from the audit record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<crate::supervisor::learning::Observed>,
 }
 
 /// The export stage's account: every file that left the scratch, and every file the patterns
@@ -349,6 +353,7 @@ impl Report {
             warnings: Vec::new(),
             export: None,
             output: None,
+            observed: None,
         }
     }
 

@@ -98,7 +98,16 @@ impl AuditLog {
     /// sequence number. A last line cut short by a crash (no newline) is ended first, so the
     /// new record starts a line of its own.
     pub fn append(&self, report: &Report) -> std::io::Result<()> {
-        let body = serde_json::to_vec(report).expect("Report serializes");
+        // A learning run's record of every path and syscall is for `tooljail learn`, not the
+        // log: the audit record keeps what every record has.
+        let body = match &report.observed {
+            Some(_) => serde_json::to_vec(&Report {
+                observed: None,
+                ..report.clone()
+            }),
+            None => serde_json::to_vec(report),
+        }
+        .expect("Report serializes");
         let lock =
             nix::fcntl::Flock::lock(self.file.try_clone()?, nix::fcntl::FlockArg::LockExclusive)
                 .map_err(|(_, e)| std::io::Error::from(e))?;

@@ -18,6 +18,7 @@ const PAGES: &[(&str, &str)] = &[
     ("audit", include_str!("../../man/tooljail-audit.1")),
     ("state", include_str!("../../man/tooljail-state.1")),
     ("why", include_str!("../../man/tooljail-why.1")),
+    ("learn", include_str!("../../man/tooljail-learn.1")),
     ("mcp", include_str!("../../man/tooljail-mcp.1")),
     ("man", include_str!("../../man/tooljail-man.1")),
     ("profile", include_str!("../../man/tooljail-profile.5")),

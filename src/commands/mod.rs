@@ -5,6 +5,7 @@ mod audit;
 mod check;
 mod doctor;
 mod explain;
+mod learn;
 mod man;
 mod mcp;
 mod profiles;
@@ -35,6 +36,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::State(args)) => state::state(&args),
         Some(Command::Why(args)) => why::why(&args),
         Some(Command::Man(args)) => man::man(&args),
+        Some(Command::Learn(args)) => learn::learn(&args),
         Some(Command::Mcp(args)) => mcp::mcp(&args),
         None if cli.shell.is_some() => {
             shell::shell(cli.shell.unwrap_or_default(), cli.run, &RealEnv)

@@ -159,6 +159,7 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
         .zip(hardening)
         .map(|(d, hard)| crate::outcome::syscall_denial(d, hard));
     report.denials = blocked.into_iter().chain(syscalls).collect();
+    report.observed = outcome.observed.take();
     Ok(Ran { outcome, taken })
 }
 

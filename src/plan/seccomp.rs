@@ -212,9 +212,16 @@ pub struct Program {
     handoff_slot: Option<usize>,
     /// The limit watch points compiled in, with the limits the supervisor judges them by.
     watch: Watch,
+    /// A learning run's program ([`observe_every_allowed`]).
+    learns: bool,
 }
 
 impl Program {
+    /// Whether this is a learning run's program (every allowed call observed).
+    pub fn learns(&self) -> bool {
+        self.learns
+    }
+
     /// The limit watch points this program notifies ([`watch`]).
     pub fn watch(&self) -> Watch {
         self.watch
@@ -675,7 +682,8 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
             rule(&mut rules, nr, b);
         }
     }
-    if let Some(nr) = nr_of("sendmsg").filter(|n| !allowed.contains(n)) {
+    let learning = sc.observe_all;
+    if let Some(nr) = nr_of("sendmsg").filter(|n| learning || !allowed.contains(n)) {
         // The hand-off: after the filter is installed the command must sendmsg the listener
         // fd before anyone listens. If the profile denies sendmsg, that call would become a
         // notification nobody can receive yet: a deadlock. So sendmsg on exactly the hand-off
@@ -687,10 +695,16 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
             Op::HandoffFd(0, 2),
             Op::Ld(arg_lo(2)),
             Op::Jeq(HANDOFF_SEND_FLAGS, 1, 0),
-            Op::Ret(Verdict::Default),
+            // A learning run observes every other sendmsg the profile allows (below).
+            Op::Ret(if allowed.contains(&nr) {
+                Verdict::Allow
+            } else {
+                Verdict::Default
+            }),
             Op::Ret(Verdict::Allow),
         ];
-        rule(&mut rules, nr, b);
+        // Learning: the hand-off goes first, before any rule of sendmsg's own.
+        rules.insert(nr, b);
     }
     // Limit watch points, for allowed syscalls (none has a hardening rule: a test checks); the
     // mmap one, when mmap is observed above, is already part of that rule.
@@ -701,6 +715,9 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
     }
     ops.extend(layout::dispatch(&rules, &allowed, arch.max_nr()));
     let handoff_slot = ops.iter().position(|op| matches!(op, Op::HandoffFd(..)));
+    if learning {
+        observe_every_allowed(&mut ops, handoff_slot);
+    }
 
     let prog = Program {
         arch,
@@ -708,9 +725,29 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         ops,
         handoff_slot,
         watch,
+        learns: learning,
     };
     verify(&prog)?;
     Ok(prog)
+}
+
+/// A learning run's program: every call the program allows becomes an observed one (the
+/// supervisor records the syscall, reads what file or address it names, and lets the kernel
+/// run it: SECCOMP_USER_NOTIF_FLAG_CONTINUE), so the run's record holds every syscall used.
+/// One exception: the hand-off sendmsg (the `ALLOW` that ends its block, four instructions
+/// after the hand-off fd comparison), which runs before anyone listens. Denials and the
+/// watch points stay as they are: what the run may do does not change, only what is seen.
+///
+/// Why every call and not only the first of each number: a classic BPF program has no state,
+/// and the supervisor cannot replace a filter once installed (it could only stack another,
+/// which only the process itself may do). Measured in docs/writing-profiles.md.
+fn observe_every_allowed(ops: &mut [Op], handoff_slot: Option<usize>) {
+    let keep = handoff_slot.map(|i| i + 4);
+    for (i, op) in ops.iter_mut().enumerate() {
+        if *op == Op::Ret(Verdict::Allow) && Some(i) != keep {
+            *op = Op::Ret(Verdict::Observe);
+        }
+    }
 }
 
 /// The checks every compiled program passes before anyone may install it.

@@ -334,6 +334,12 @@ pub struct Syscalls {
     /// Always-denied hardening rules the profile explicitly turned off (visible in `explain`
     /// and the report). Empty in every shipped profile.
     pub unsafe_allow: Vec<String>,
+    /// A learning run (`tooljail learn`, the hidden `run --learning`): every syscall the
+    /// filter allows is shown to the supervisor, which records it and lets it run (see
+    /// `plan::seccomp`). What is allowed and denied does not change. Left out of the
+    /// serialized Policy when off, so the hashes of ordinary runs hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observe_all: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -93,6 +93,7 @@ pub fn overrides(args: &PolicyArgs) -> Overrides {
         stdout_max: args.stdout_max.clone(),
         stderr_max: args.stderr_max.clone(),
         gpu: args.gpu,
+        learning: args.learning,
     }
 }
 

@@ -29,6 +29,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("search", include_str!("../../profiles/search.toml")),
     ("jq", include_str!("../../profiles/jq.toml")),
     ("build-c", include_str!("../../profiles/build-c.toml")),
+    ("learn", include_str!("../../profiles/learn.toml")),
     (
         "pip-install",
         include_str!("../../profiles/pip-install.toml"),

@@ -4,6 +4,7 @@
 
 pub mod identity;
 pub mod idmap;
+pub mod learning;
 pub mod mapper;
 pub mod notify;
 pub mod observe;
@@ -72,6 +73,8 @@ pub struct Outcome {
     /// Execs and executable mappings the kernel refused because the file's place has no exec
     /// right (a bind without exec, the scratch), distinct, at most [`observe::MAX_BLOCKED`].
     pub blocked: Vec<observe::Blocked>,
+    /// A learning run's record of every call ([`learning`]); `None` for any other run.
+    pub observed: Option<learning::Observed>,
 }
 
 /// What the supervisor brings out of the jail beside the [`Outcome`], for the stages after it.

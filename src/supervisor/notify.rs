@@ -1,6 +1,7 @@
 //! The supervisor's side of the filter: receive each user notification, answer it, and keep a
 //! count per syscall name for the report and the one-line stderr summary.
 
+use super::learning::{Learning, Observed};
 use super::observe;
 use super::witness::{Witness, Witnessed};
 use crate::error::{Error, Result};
@@ -44,6 +45,8 @@ pub struct Notifier {
     arch: Arch,
     /// What the limit watch points showed ([`super::witness`]).
     witness: Witness,
+    /// A learning run's record of every call ([`super::learning`]).
+    learning: Option<Learning>,
 }
 
 impl Notifier {
@@ -69,12 +72,18 @@ impl Notifier {
             shadow: CheckedShadow::new(prog.shadow()),
             arch: prog.arch(),
             witness: Witness::new(prog.watch()),
+            learning: prog.learns().then(Learning::default),
         }
     }
 
     /// What the limit watch points showed so far.
     pub fn witnessed(&self) -> &Witnessed {
         self.witness.witnessed()
+    }
+
+    /// A learning run's record so far; `None` for any other run.
+    pub fn observed(&self) -> Option<&Observed> {
+        self.learning.as_ref().map(Learning::observed)
     }
 
     /// The fd for the poll loop: POLLIN = a notification is pending; POLLHUP = every process
@@ -117,11 +126,17 @@ impl Notifier {
             .name_of(data.nr)
             .map(str::to_string)
             .unwrap_or_else(|| format!("syscall_{}", data.nr));
-        let (rule, errno, kill) = match self
+        let answer = self
             .shadow
             .as_ref()
-            .map_or(Answer::Kill, |s| s.answer(&data))
+            .map_or(Answer::Kill, |s| s.answer(&data));
+        if let (Some(l), Answer::Observe | Answer::Watch(_) | Answer::MemfdSubstitute) =
+            (self.learning.as_mut(), answer)
         {
+            // Learning: a call that goes on (the caller still waits for the answer below).
+            l.record(n.pid, &name, arch.name(), &data.args);
+        }
+        let (rule, errno, kill) = match answer {
             Answer::Deny(rule, errno) => {
                 self.deny(n.id, errno)?;
                 (rule, Some(errno), false)

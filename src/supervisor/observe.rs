@@ -78,10 +78,18 @@ pub fn inspect(pid: u32, syscall: &str, args: &[u64; 6], policy: &Policy) -> Opt
                 _ => (Attempt::Exec, open_fd(pid, dirfd)?),
             }
         }
-        "mmap" => (Attempt::MapExec, open_fd(pid, int_arg(args[4]))?),
-        // The X_OK check tools make before an exec (the filter passes only those).
-        "access" => (Attempt::Exec, open_path(pid, libc::AT_FDCWD, args[0])?),
-        "faccessat" | "faccessat2" => (Attempt::Exec, open_path(pid, int_arg(args[0]), args[1])?),
+        // The filter passes only PROT_EXEC file mappings and X_OK checks, except in a learning
+        // run, which shows every call: the same test here.
+        "mmap" if args[2] & u64::from(crate::plan::seccomp::PROT_EXEC) != 0 => {
+            (Attempt::MapExec, open_fd(pid, int_arg(args[4]))?)
+        }
+        // The X_OK check tools make before an exec.
+        "access" if args[1] & u64::from(crate::plan::seccomp::X_OK) != 0 => {
+            (Attempt::Exec, open_path(pid, libc::AT_FDCWD, args[0])?)
+        }
+        "faccessat" | "faccessat2" if args[2] & u64::from(crate::plan::seccomp::X_OK) != 0 => {
+            (Attempt::Exec, open_path(pid, int_arg(args[0]), args[1])?)
+        }
         _ => return None,
     };
     // Only files are executed: X_OK of a directory asks whether it can be searched.
@@ -111,6 +119,9 @@ pub fn inspect(pid: u32, syscall: &str, args: &[u64; 6], policy: &Policy) -> Opt
 fn write(pid: u32, dirfd: i32, path: u64, flags: u64, policy: &Policy) -> Option<Blocked> {
     let flags = i32::from_ne_bytes(u32::try_from(flags & 0xffff_ffff).ok()?.to_ne_bytes());
     let writes = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+    if !writes && flags & libc::O_CREAT == 0 {
+        return None; // a read: nothing a read-only place refuses (a learning run sees these)
+    }
     let name = read_cstring(pid, path)?;
     let (file, path) = match open_in(pid, dirfd, &name) {
         Some(file) => {
@@ -150,21 +161,8 @@ fn write(pid: u32, dirfd: i32, path: u64, flags: u64, policy: &Policy) -> Option
 /// none or loopback: any inet address but loopback), or, in host mode (and landlock mode, whose
 /// Landlock handles TCP), when a TCP socket names a port outside `[network] tcp_connect`.
 fn connect(pid: u32, args: &[u64; 6], policy: &Policy) -> Option<Blocked> {
-    let len = usize::try_from(args[2]).ok()?.min(128);
-    let raw = read_bytes(pid, args[1], len)?;
-    let family = u16::from_ne_bytes([*raw.first()?, *raw.get(1)?]);
-    let port = u16::from_be_bytes([*raw.get(2)?, *raw.get(3)?]);
-    let ip: std::net::IpAddr = match i32::from(family) {
-        libc::AF_INET => {
-            let o: [u8; 4] = raw.get(4..8)?.try_into().ok()?;
-            std::net::Ipv4Addr::from(o).into()
-        }
-        libc::AF_INET6 => {
-            let o: [u8; 16] = raw.get(8..24)?.try_into().ok()?;
-            std::net::Ipv6Addr::from(o).into()
-        }
-        _ => return None,
-    };
+    let addr = inet_address(pid, args)?;
+    let (ip, port) = (addr.ip(), addr.port());
     let loopback = match ip {
         std::net::IpAddr::V4(a) => a.is_loopback(),
         std::net::IpAddr::V6(a) => {
@@ -185,6 +183,26 @@ fn connect(pid: u32, args: &[u64; 6], policy: &Policy) -> Option<Blocked> {
     })
 }
 
+/// The inet address connect(fd, addr, len) of `pid` names; `None` for another family.
+pub(super) fn inet_address(pid: u32, args: &[u64; 6]) -> Option<std::net::SocketAddr> {
+    let len = usize::try_from(args[2]).ok()?.min(128);
+    let raw = read_bytes(pid, args[1], len)?;
+    let family = u16::from_ne_bytes([*raw.first()?, *raw.get(1)?]);
+    let port = u16::from_be_bytes([*raw.get(2)?, *raw.get(3)?]);
+    let ip: std::net::IpAddr = match i32::from(family) {
+        libc::AF_INET => {
+            let o: [u8; 4] = raw.get(4..8)?.try_into().ok()?;
+            std::net::Ipv4Addr::from(o).into()
+        }
+        libc::AF_INET6 => {
+            let o: [u8; 16] = raw.get(8..24)?.try_into().ok()?;
+            std::net::Ipv6Addr::from(o).into()
+        }
+        _ => return None,
+    };
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
 /// Whether `pid`'s descriptor `fd` (an int argument) is a TCP (SOCK_STREAM inet) socket.
 fn is_tcp(pid: u32, fd: u64) -> Option<bool> {
     let pidfd = crate::sys::process::pidfd_open(i32::try_from(pid).ok()?).ok()?;
@@ -194,7 +212,7 @@ fn is_tcp(pid: u32, fd: u64) -> Option<bool> {
 }
 
 /// `len` bytes at `addr` in `pid`'s memory.
-fn read_bytes(pid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
+pub(super) fn read_bytes(pid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
     let mut buf = vec![0u8; len];
     mem.read_exact_at(&mut buf, addr).ok()?;
@@ -202,12 +220,12 @@ fn read_bytes(pid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
 }
 
 /// An `int` argument (a dirfd, an fd): the low 32 bits, sign included.
-fn int_arg(arg: u64) -> i32 {
+pub(super) fn int_arg(arg: u64) -> i32 {
     i32::from_ne_bytes(u32::try_from(arg & 0xffff_ffff).unwrap_or(0).to_ne_bytes())
 }
 
 /// The NUL-terminated string at `addr` in `pid`'s memory (at most [`PATH_MAX`] bytes).
-fn read_cstring(pid: u32, addr: u64) -> Option<Vec<u8>> {
+pub(super) fn read_cstring(pid: u32, addr: u64) -> Option<Vec<u8>> {
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
     let mut buf = vec![0u8; PATH_MAX];
     let mut got = 0;
@@ -235,20 +253,25 @@ fn open_path(pid: u32, dirfd: i32, addr: u64) -> Option<OwnedFd> {
     open_in(pid, dirfd, &read_cstring(pid, addr)?)
 }
 
+/// `path` as an absolute path inside `pid`'s root: as it is, or joined to its cwd (or to
+/// `dirfd`'s directory); symbolic links and `..` left as they are.
+pub(super) fn absolute(pid: u32, dirfd: i32, path: &[u8]) -> Option<PathBuf> {
+    let path = PathBuf::from(OsString::from_vec(path.to_vec()));
+    if path.is_absolute() {
+        return Some(path);
+    }
+    let base = if dirfd == libc::AT_FDCWD {
+        format!("/proc/{pid}/cwd")
+    } else {
+        format!("/proc/{pid}/fd/{dirfd}")
+    };
+    Some(std::fs::read_link(base).ok()?.join(path))
+}
+
 /// Open `path` as `pid` sees it: absolute paths below its root, relative ones below its cwd (or
 /// `dirfd`), symlinks resolved inside its root.
-fn open_in(pid: u32, dirfd: i32, path: &[u8]) -> Option<OwnedFd> {
-    let path = PathBuf::from(OsString::from_vec(path.to_vec()));
-    let absolute = if path.is_absolute() {
-        path
-    } else {
-        let base = if dirfd == libc::AT_FDCWD {
-            format!("/proc/{pid}/cwd")
-        } else {
-            format!("/proc/{pid}/fd/{dirfd}")
-        };
-        std::fs::read_link(base).ok()?.join(path)
-    };
+pub(super) fn open_in(pid: u32, dirfd: i32, path: &[u8]) -> Option<OwnedFd> {
+    let absolute = absolute(pid, dirfd, path)?;
     let root = std::fs::File::open(format!("/proc/{pid}/root")).ok()?;
     let relative = absolute.strip_prefix("/").unwrap_or(&absolute);
     let relative = if relative.as_os_str().is_empty() {
@@ -260,7 +283,7 @@ fn open_in(pid: u32, dirfd: i32, path: &[u8]) -> Option<OwnedFd> {
 }
 
 /// Open (O_PATH) the file behind `pid`'s descriptor `fd`.
-fn open_fd(pid: u32, fd: i32) -> Option<OwnedFd> {
+pub(super) fn open_fd(pid: u32, fd: i32) -> Option<OwnedFd> {
     if fd < 0 {
         return None;
     }

@@ -97,6 +97,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let mut blocked: Vec<Blocked> = Vec::new();
     let mut cancelled_by: Option<i32> = None;
     let mut witnessed = Witnessed::default();
+    let mut observed = None;
     loop {
         let now = Instant::now();
         if !timed_out && deadline.is_some_and(|d| now >= d) {
@@ -206,6 +207,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
                     } else if let Some(n) = notifier.take() {
                         // POLLHUP: every process under the filter has exited.
                         witnessed = n.witnessed().clone();
+                        observed = n.observed().cloned();
                     }
                 }
             }
@@ -216,6 +218,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     }
     if let Some(n) = &notifier {
         witnessed = n.witnessed().clone();
+        observed = n.observed().cloned();
     }
     let (pid1_status, rusage) = reap(jail.pid)?;
     let duration = started.elapsed();
@@ -248,6 +251,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
         seccomp_kill,
         cancelled_by,
         blocked,
+        observed,
     })
 }
 

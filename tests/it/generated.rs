@@ -80,8 +80,9 @@ fn man_pages_and_completions_are_current() {
 #[test]
 fn every_subcommand_has_a_page() {
     // The subcommands, written here: a new one must be added to this list, and gets a page.
-    const SUBCOMMANDS: [&str; 10] = [
-        "run", "check", "explain", "profiles", "doctor", "audit", "state", "why", "mcp", "man",
+    const SUBCOMMANDS: [&str; 11] = [
+        "run", "check", "explain", "profiles", "doctor", "audit", "state", "why", "learn", "mcp",
+        "man",
     ];
     let cli: Vec<String> = Cli::command()
         .get_subcommands()

@@ -34,6 +34,7 @@ mod jail_cleanup;
 mod jail_lifecycle;
 mod jail_net;
 mod landlock_layer;
+mod learn;
 mod limits;
 mod malformed;
 mod mcp;

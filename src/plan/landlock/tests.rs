@@ -49,6 +49,7 @@ fn bare() -> Policy {
             allow: vec![],
             action: SeccompAction::Kill,
             unsafe_allow: vec![],
+            observe_all: false,
         },
         landlock: Landlock {
             mode: Compat::Required,

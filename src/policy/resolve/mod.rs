@@ -59,6 +59,8 @@ pub struct Overrides {
     pub stderr_max: Option<String>,
     /// `--gpu`.
     pub gpu: bool,
+    /// `run --learning` (what `tooljail learn` runs): every allowed syscall is observed.
+    pub learning: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -312,7 +314,8 @@ impl Resolver<'_> {
         let mut devices = self.devices(m);
         let gpu = self.gpu(m, ov, &mut devices);
         let network = self.network(m, ov);
-        let syscalls = self.syscalls(m, expander);
+        let mut syscalls = self.syscalls(m, expander);
+        syscalls.observe_all = ov.learning;
         let limits = self.limits(m, ov, &scratch);
         let mut env = self.env(m, ov, &scratch);
         let cwd = self.cwd(m, ov, &scratch, &binds);

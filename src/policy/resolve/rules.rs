@@ -148,6 +148,7 @@ impl Resolver<'_> {
             allow,
             action,
             unsafe_allow,
+            observe_all: false,
         }
     }
 

@@ -178,6 +178,51 @@ fn handoff_sendmsg_rule() {
 }
 
 #[test]
+fn a_learning_program_observes_every_allowed_call_and_denies_the_same() {
+    let mut learn = default_policy();
+    learn.syscalls.observe_all = true;
+    let base = default_policy();
+    for arch in Arch::ALL {
+        let l = compile_for(&learn, arch).unwrap();
+        let b = compile_for(&base, arch).unwrap();
+        assert!(l.learns() && !b.learns());
+        let (lk, ls) = (l.for_handoff_fd(7), l.shadow());
+        let (bk, bs) = (b.for_handoff_fd(7), b.shadow());
+        for nr in 0..=arch.max_nr() + 1 {
+            for args in [
+                [0u64; 6],
+                [7, 0, u64::from(HANDOFF_SEND_FLAGS), 0, 0, 0],
+                [1, 2, 4, 0, 3, 0],
+            ] {
+                let data = SeccompData::new(arch.audit_arch(), nr, &args);
+                let (lv, bv) = (evaluate(&lk, &data), evaluate(&bk, &data));
+                let hand_off = arch.name_of(nr) == Some("sendmsg") && args[0] == 7;
+                if bv == ret::ALLOW && !hand_off {
+                    // Allowed before: now seen, then let run.
+                    assert_eq!(lv, ret::USER_NOTIF, "{arch:?} nr {nr} {args:?}");
+                    assert_eq!(answer(&ls, &data), Answer::Observe, "{arch:?} nr {nr}");
+                } else {
+                    // Denied, killed, watched, observed or the hand-off: exactly as before.
+                    assert_eq!(lv, bv, "{arch:?} nr {nr} {args:?}");
+                    if bv == ret::USER_NOTIF {
+                        assert_eq!(answer(&ls, &data), answer(&bs, &data), "{arch:?} nr {nr}");
+                    }
+                }
+            }
+        }
+    }
+    // The hand-off sendmsg itself still passes without anyone listening.
+    let l = compile(&learn).unwrap();
+    let a = l.arch();
+    let nr = a.number("sendmsg").unwrap();
+    let flags = u64::from(HANDOFF_SEND_FLAGS);
+    let prog = l.for_handoff_fd(7);
+    let run = |args: &[u64]| bpf::run(&prog, &SeccompData::new(a.audit_arch(), nr, args));
+    assert_eq!(run(&[7, 0, flags]), Ok(ret::ALLOW));
+    assert_eq!(run(&[8, 0, flags]), Ok(ret::USER_NOTIF));
+}
+
+#[test]
 fn unsafe_allow_lifts_only_to_the_allow_list() {
     let lifted = policy(
         &["@system-service", "ptrace"],
@@ -372,6 +417,7 @@ fn far_jumps_of_the_dispatch_run_as_laid_out() {
         ops,
         handoff_slot: None,
         watch: Watch::default(),
+        learns: false,
     };
     let shadow = prog.shadow();
     bpf::check(&shadow).unwrap();
