@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= gpu isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= client= c= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= allow-domain= gpu isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= client= c= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -31,6 +31,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l exec -d 'Let files be
 complete -c tooljail -n "__fish_tooljail_needs_command" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_needs_command" -l allow-domain -d 'Let the command reach NAME (`pypi.org`, `*.example.com`) through the call\'s egress proxy, and nothing else (repeatable; adds to the profile\'s `[network] allow_domains`; docs/network.md)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l isolation -d 'Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for containers that forbid them; lacks what docs/containers.md lists, and the report says)' -r -f -a "full\t'The full jail: namespaces, a new root, Landlock, seccomp, rlimits, a scratch tmpfs'
 landlock\t'No namespaces: Landlock, seccomp, rlimits, no capabilities, no_new_privs only'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
@@ -76,6 +77,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l exec -d 'Let f
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l allow-domain -d 'Let the command reach NAME (`pypi.org`, `*.example.com`) through the call\'s egress proxy, and nothing else (repeatable; adds to the profile\'s `[network] allow_domains`; docs/network.md)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l isolation -d 'Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for containers that forbid them; lacks what docs/containers.md lists, and the report says)' -r -f -a "full\t'The full jail: namespaces, a new root, Landlock, seccomp, rlimits, a scratch tmpfs'
 landlock\t'No namespaces: Landlock, seccomp, rlimits, no capabilities, no_new_privs only'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
@@ -112,6 +114,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l exec -d 'L
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l allow-domain -d 'Let the command reach NAME (`pypi.org`, `*.example.com`) through the call\'s egress proxy, and nothing else (repeatable; adds to the profile\'s `[network] allow_domains`; docs/network.md)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l isolation -d 'Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for containers that forbid them; lacks what docs/containers.md lists, and the report says)' -r -f -a "full\t'The full jail: namespaces, a new root, Landlock, seccomp, rlimits, a scratch tmpfs'
 landlock\t'No namespaces: Landlock, seccomp, rlimits, no capabilities, no_new_privs only'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r

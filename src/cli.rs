@@ -378,6 +378,12 @@ pub struct PolicyArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub net: Option<NetArg>,
 
+    /// Let the command reach NAME (`pypi.org`, `*.example.com`) through the call's egress
+    /// proxy, and nothing else (repeatable; adds to the profile's `[network] allow_domains`;
+    /// docs/network.md).
+    #[arg(long, value_name = "NAME")]
+    pub allow_domain: Vec<String>,
+
     /// Give the command this host's GPUs: the NVIDIA and DRM render device nodes that exist
     /// (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are
     /// none.

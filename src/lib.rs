@@ -15,6 +15,7 @@ pub mod host;
 pub mod isolation;
 pub mod jail;
 pub mod mcp;
+pub mod net;
 pub mod outcome;
 pub mod pipeline;
 pub mod plan;

@@ -33,6 +33,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
         "pip-install",
         include_str!("../../profiles/pip-install.toml"),
     ),
+    ("pip-pypi", include_str!("../../profiles/pip-pypi.toml")),
     ("mcp-node", include_str!("../../profiles/mcp-node.toml")),
     ("mcp-python", include_str!("../../profiles/mcp-python.toml")),
 ];
