@@ -25,6 +25,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("node", include_str!("../../profiles/node.toml")),
     ("git", include_str!("../../profiles/git.toml")),
     ("git-rw", include_str!("../../profiles/git-rw.toml")),
+    ("git-github", include_str!("../../profiles/git-github.toml")),
     ("http", include_str!("../../profiles/http.toml")),
     ("search", include_str!("../../profiles/search.toml")),
     ("jq", include_str!("../../profiles/jq.toml")),
