@@ -306,6 +306,9 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
     };
     let mut c = record(&target.host, target.port, kind);
     let rest = buf[end..].to_vec();
+    // Of the first bytes sent on, those the proxy did not read as a request head: a plain
+    // request's body, or all of a tunnel's.
+    let mut unread = rest.len();
     let forbidden = |client: &mut TcpStream, c: Connection, why: Refusal, addr| {
         let c = refuse(c, &why, addr);
         let body = format!(
@@ -360,10 +363,15 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
             Some(b) => b,
             None => return Some(c),
         };
+        unread = first.len();
+        // A handshake must name the CONNECT host; one without a name is only for an address
+        // (a server picks its default site for it, which need not be the allowed one).
+        let by_address = target.host.parse::<IpAddr>().is_ok();
         match tls::client_hello(&first) {
-            Hello::NotTls | Hello::ServerName(None) => {}
+            Hello::NotTls => {}
+            Hello::ServerName(None) if by_address => {}
             Hello::ServerName(Some(name)) if name == target.host => {}
-            Hello::ServerName(Some(_)) | Hello::Garbled => {
+            Hello::ServerName(_) | Hello::Garbled => {
                 return Some(refuse(c, &Refusal::Sni, None));
             }
         }
@@ -410,9 +418,19 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
     if server.write_all(&first_bytes).is_err() {
         return Some(c);
     }
-    let (up, down) = relay(&client, &server, stop);
+    // What the proxy forwards unread (a tunnel's bytes, a request's body) is still searched
+    // for placeholders: one sent there is sent as it is, and reported. TLS hides them; that
+    // is said in docs/network.md.
+    let mut watch = Watch::new(&egress.secrets, &target.host);
+    watch.scan(&first_bytes[first_bytes.len() - unread..]);
+    let (up, down) = relay(&client, &server, stop, &mut watch);
     c.bytes_sent = up + first_bytes.len() as u64;
     c.bytes_received = down;
+    for env in watch.found() {
+        if !c.placeholders_elsewhere.contains(&env) {
+            c.placeholders_elsewhere.push(env);
+        }
+    }
     Some(c)
 }
 
@@ -496,9 +514,70 @@ pub fn substitute(head: &mut Head, host: &str, secrets: &[Secret]) -> (Vec<Strin
     (used, elsewhere)
 }
 
-/// Copy both ways until both sides are done, or `stop`. Returns (client to server, server to
-/// client) bytes.
-fn relay(client: &TcpStream, server: &TcpStream, stop: BorrowedFd<'_>) -> (u64, u64) {
+/// The placeholders searched for in bytes the proxy forwards without reading them as a
+/// request, across chunk boundaries.
+struct Watch<'a> {
+    /// The credentials not listed for this connection's host.
+    secrets: Vec<&'a Secret>,
+    /// The last bytes of what was scanned (a placeholder split across two reads).
+    carry: Vec<u8>,
+    found: Vec<bool>,
+}
+
+impl<'a> Watch<'a> {
+    fn new(secrets: &'a [Secret], host: &str) -> Watch<'a> {
+        let secrets: Vec<&Secret> = secrets
+            .iter()
+            .filter(|s| {
+                !s.hosts
+                    .iter()
+                    .any(|h| crate::policy::domain_matches(h, host))
+            })
+            .collect();
+        let found = vec![false; secrets.len()];
+        Watch {
+            secrets,
+            carry: Vec::new(),
+            found,
+        }
+    }
+
+    fn scan(&mut self, bytes: &[u8]) {
+        if self.secrets.is_empty() || bytes.is_empty() {
+            return;
+        }
+        let mut hay = std::mem::take(&mut self.carry);
+        hay.extend_from_slice(bytes);
+        let mut longest = 0;
+        for (i, s) in self.secrets.iter().enumerate() {
+            let needle = s.placeholder.as_bytes();
+            longest = longest.max(needle.len());
+            if !self.found[i] && hay.windows(needle.len()).any(|w| w == needle) {
+                self.found[i] = true;
+            }
+        }
+        let keep = longest.saturating_sub(1).min(hay.len());
+        self.carry = hay[hay.len() - keep..].to_vec();
+    }
+
+    fn found(&self) -> Vec<String> {
+        self.secrets
+            .iter()
+            .zip(&self.found)
+            .filter(|(_, f)| **f)
+            .map(|(s, _)| s.env.clone())
+            .collect()
+    }
+}
+
+/// Copy both ways until both sides are done, or `stop`; what goes from the client to the
+/// server passes `watch`. Returns (client to server, server to client) bytes.
+fn relay(
+    client: &TcpStream,
+    server: &TcpStream,
+    stop: BorrowedFd<'_>,
+    watch: &mut Watch<'_>,
+) -> (u64, u64) {
     let mut buf = vec![0u8; BUF];
     let mut counts = [0u64; 2];
     let mut open = [true, true];
@@ -536,6 +615,9 @@ fn relay(client: &TcpStream, server: &TcpStream, stop: BorrowedFd<'_>) -> (u64, 
                     let _ = to.shutdown(Shutdown::Write);
                 }
                 Ok(n) => {
+                    if i == 0 {
+                        watch.scan(&buf[..n]);
+                    }
                     if to.write_all(&buf[..n]).is_err() {
                         return (counts[0], counts[1]);
                     }
@@ -559,6 +641,19 @@ mod tests {
             placeholder: "tooljail-placeholder-abc".into(),
             value: "real-secret".into(),
         }
+    }
+
+    #[test]
+    fn placeholders_are_found_across_reads_for_unlisted_hosts_only() {
+        let secrets = [secret()];
+        let mut w = Watch::new(&secrets, "evil.test");
+        w.scan(b"xx tooljail-place");
+        assert!(w.found().is_empty());
+        w.scan(b"holder-abc yy");
+        assert_eq!(w.found(), ["TOKEN"]);
+        let mut w = Watch::new(&secrets, "api.test");
+        w.scan(b"tooljail-placeholder-abc");
+        assert!(w.found().is_empty(), "the listed host is not elsewhere");
     }
 
     #[test]

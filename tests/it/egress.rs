@@ -401,13 +401,14 @@ fn a_credential_reaches_only_its_host_and_never_the_jail() {
             "echo \"seen: $API_TOKEN\"; \
              curl -fsS -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" -H \"X-Key: $FILE_TOKEN\" http://api.test:{port}/one && \
              curl -fsS -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" http://other.test:{port}/two && \
+             curl -fsSp -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" http://other.test:{port}/three && \
              (env; cat /proc/self/environ; ls -R /scratch /tmp) | grep -c -e '{pat}' -e 'from-a-fil[e]' || true"
         );
         let (run, report, _) = egress(ctx, &p, &[("REAL_API_TOKEN", REAL)], &script);
         let d = || dump(&run, &report);
         assert_eq!(run.code(), 0, "{}", d());
         let got = heads.lock().unwrap().clone();
-        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got.len(), 3, "{got:?}");
         let placeholder = run
             .stdout
             .lines()
@@ -441,7 +442,26 @@ fn a_credential_reaches_only_its_host_and_never_the_jail() {
             "{}",
             d()
         );
-        assert_eq!(report["network"]["placeholders_elsewhere"], 1);
+        // Through a tunnel the proxy does not read as requests, it is found all the same.
+        assert!(
+            got[2].contains(&placeholder) && !got[2].contains(REAL),
+            "{got:?}"
+        );
+        let three = one(
+            &report,
+            &run,
+            "other.test",
+            "connect",
+            "allowed",
+            "other.test",
+        );
+        assert_eq!(
+            three["placeholders_elsewhere"],
+            serde_json::json!(["API_TOKEN"]),
+            "{}",
+            d()
+        );
+        assert_eq!(report["network"]["placeholders_elsewhere"], 2);
         // Neither real value is anywhere the command could look: the count printed last is 0.
         assert_eq!(run.stdout.lines().last(), Some("0"), "{}", d());
         assert!(!run.stdout.contains(REAL), "{}", d());
