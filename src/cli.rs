@@ -26,7 +26,8 @@ pub struct Cli {
     /// Run `/bin/sh -c STRING` in the jail (a command prefix for agents: with
     /// `CLAUDE_CODE_SHELL_PREFIX="tooljail -c"`). Settings a prefix cannot pass as flags come
     /// from the environment: TOOLJAIL_PROFILE (names, comma-separated), TOOLJAIL_RO,
-    /// TOOLJAIL_RW, TOOLJAIL_EXEC (paths, colon-separated), TOOLJAIL_NET, TOOLJAIL_TIMEOUT,
+    /// TOOLJAIL_RW, TOOLJAIL_EXEC (paths, colon-separated), TOOLJAIL_NET,
+    /// TOOLJAIL_ALLOW_DOMAINS (names, comma-separated), TOOLJAIL_TIMEOUT,
     /// TOOLJAIL_REPORT (FILE or fd:N, never stdout), TOOLJAIL_AUDIT_LOG, TOOLJAIL_SESSION,
     /// TOOLJAIL_AGENT, TOOLJAIL_TOOL, TOOLJAIL_STATE and TOOLJAIL_SHELL (default /bin/sh); a
     /// flag given on the command line wins over its variable. tooljail itself writes nothing

@@ -554,5 +554,12 @@ fn misconfigurations_stop_the_call_and_calls_without_it_pay_nothing() {
         let r = run_for(cmd, TOOL_TIMEOUT);
         assert_eq!(r.code(), 0, "{}", r.dump());
         assert_eq!(r.stdout.trim(), "http://127.0.0.1:3128");
+        // And so does TOOLJAIL_ALLOW_DOMAINS for the command prefix `tooljail -c`.
+        let mut cmd = ctx.tooljail(["-c", "echo $https_proxy"]);
+        cmd.current_dir(dir.path())
+            .env("TOOLJAIL_ALLOW_DOMAINS", "pkg.test, *.example");
+        let r = run_for(cmd, TOOL_TIMEOUT);
+        assert_eq!(r.code(), 0, "{}", r.dump());
+        assert_eq!(r.stdout.trim(), "http://127.0.0.1:3128");
     });
 }
