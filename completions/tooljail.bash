@@ -110,7 +110,7 @@ _tooljail() {
 
     case "${cmd}" in
         tooljail)
-            opts="-p -c -v -h -V --profile --ro --rw --exec --net --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --client --verbose --log-format --help --version run check explain profiles doctor audit state why learn mcp man help"
+            opts="-p -c -v -h -V --profile --ro --rw --exec --net --allow-domain --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --client --verbose --log-format --help --version run check explain profiles doctor audit state why learn mcp man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,10 @@ _tooljail() {
                     ;;
                 --net)
                     COMPREPLY=($(compgen -W "none loopback host" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --isolation)
@@ -322,7 +326,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__explain)
-            opts="-p -v -h --profile --ro --rw --exec --net --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --json --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --allow-domain --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --json --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -350,6 +354,10 @@ _tooljail() {
                     ;;
                 --net)
                     COMPREPLY=($(compgen -W "none loopback host" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --isolation)
@@ -728,7 +736,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --exec --net --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --client --verbose --log-format --help"
+            opts="-p -v -h --profile --ro --rw --exec --net --allow-domain --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --client --verbose --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -756,6 +764,10 @@ _tooljail() {
                     ;;
                 --net)
                     COMPREPLY=($(compgen -W "none loopback host" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --isolation)

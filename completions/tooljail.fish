@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_tooljail_global_optspecs
-    string join \n p/profile= ro= rw= exec= net= gpu learning isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= client= c= v/verbose log-format= h/help V/version
+    string join \n p/profile= ro= rw= exec= net= allow-domain= gpu learning isolation= timeout= memory= limit= env= keep-env= cwd= export-to= export= stdout-max= stderr-max= report= audit-log= session= agent= tool= user= state= client= c= v/verbose log-format= h/help V/version
 end
 
 function __fish_tooljail_needs_command
@@ -31,6 +31,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l exec -d 'Let files be
 complete -c tooljail -n "__fish_tooljail_needs_command" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_needs_command" -l allow-domain -d 'Let the command reach NAME (`pypi.org`, `*.example.com`) through the call\'s egress proxy, and nothing else (repeatable; adds to the profile\'s `[network] allow_domains`; docs/network.md)' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l isolation -d 'Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for containers that forbid them; lacks what docs/containers.md lists, and the report says)' -r -f -a "full\t'The full jail: namespaces, a new root, Landlock, seccomp, rlimits, a scratch tmpfs'
 landlock\t'No namespaces: Landlock, seccomp, rlimits, no capabilities, no_new_privs only'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
@@ -51,7 +52,7 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -l tool -d 'Tool label f
 complete -c tooljail -n "__fish_tooljail_needs_command" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l client -d 'The MCP client this call serves, for the report and audit record: a JSON object (`name`, `version`, `meta`); `tooljail mcp` sets it from the client\'s `initialize` and the request\'s `_meta`' -r
-complete -c tooljail -n "__fish_tooljail_needs_command" -s c -d 'Run `/bin/sh -c STRING` in the jail (a command prefix for agents: with `CLAUDE_CODE_SHELL_PREFIX="tooljail -c"`). Settings a prefix cannot pass as flags come from the environment: TOOLJAIL_PROFILE (names, comma-separated), TOOLJAIL_RO, TOOLJAIL_RW, TOOLJAIL_EXEC (paths, colon-separated), TOOLJAIL_NET, TOOLJAIL_TIMEOUT, TOOLJAIL_REPORT (FILE or fd:N, never stdout), TOOLJAIL_AUDIT_LOG, TOOLJAIL_SESSION, TOOLJAIL_AGENT, TOOLJAIL_TOOL, TOOLJAIL_STATE and TOOLJAIL_SHELL (default /bin/sh); a flag given on the command line wins over its variable. tooljail itself writes nothing to stdout' -r
+complete -c tooljail -n "__fish_tooljail_needs_command" -s c -d 'Run `/bin/sh -c STRING` in the jail (a command prefix for agents: with `CLAUDE_CODE_SHELL_PREFIX="tooljail -c"`). Settings a prefix cannot pass as flags come from the environment: TOOLJAIL_PROFILE (names, comma-separated), TOOLJAIL_RO, TOOLJAIL_RW, TOOLJAIL_EXEC (paths, colon-separated), TOOLJAIL_NET, TOOLJAIL_ALLOW_DOMAINS (names, comma-separated), TOOLJAIL_TIMEOUT, TOOLJAIL_REPORT (FILE or fd:N, never stdout), TOOLJAIL_AUDIT_LOG, TOOLJAIL_SESSION, TOOLJAIL_AGENT, TOOLJAIL_TOOL, TOOLJAIL_STATE and TOOLJAIL_SHELL (default /bin/sh); a flag given on the command line wins over its variable. tooljail itself writes nothing to stdout' -r
 complete -c tooljail -n "__fish_tooljail_needs_command" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_needs_command" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
@@ -78,6 +79,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l exec -d 'Let f
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l allow-domain -d 'Let the command reach NAME (`pypi.org`, `*.example.com`) through the call\'s egress proxy, and nothing else (repeatable; adds to the profile\'s `[network] allow_domains`; docs/network.md)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l isolation -d 'Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for containers that forbid them; lacks what docs/containers.md lists, and the report says)' -r -f -a "full\t'The full jail: namespaces, a new root, Landlock, seccomp, rlimits, a scratch tmpfs'
 landlock\t'No namespaces: Landlock, seccomp, rlimits, no capabilities, no_new_privs only'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r
@@ -115,6 +117,7 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l exec -d 'L
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l net -d 'Network mode' -r -f -a "none\t'A private network namespace with only `lo`: nothing outside is reachable'
 loopback\t'The same private namespace, for tools that talk to servers they start themselves'
 host\t'The host\'s network, with TCP ports limited to the profile\'s list by Landlock'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l allow-domain -d 'Let the command reach NAME (`pypi.org`, `*.example.com`) through the call\'s egress proxy, and nothing else (repeatable; adds to the profile\'s `[network] allow_domains`; docs/network.md)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l isolation -d 'Isolation mode: `full` (namespaces, the default) or `landlock` (no namespaces, for containers that forbid them; lacks what docs/containers.md lists, and the report says)' -r -f -a "full\t'The full jail: namespaces, a new root, Landlock, seccomp, rlimits, a scratch tmpfs'
 landlock\t'No namespaces: Landlock, seccomp, rlimits, no capabilities, no_new_privs only'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l timeout -d 'Wall-clock limit, e.g. `30s`, `5m`' -r

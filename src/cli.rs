@@ -26,7 +26,8 @@ pub struct Cli {
     /// Run `/bin/sh -c STRING` in the jail (a command prefix for agents: with
     /// `CLAUDE_CODE_SHELL_PREFIX="tooljail -c"`). Settings a prefix cannot pass as flags come
     /// from the environment: TOOLJAIL_PROFILE (names, comma-separated), TOOLJAIL_RO,
-    /// TOOLJAIL_RW, TOOLJAIL_EXEC (paths, colon-separated), TOOLJAIL_NET, TOOLJAIL_TIMEOUT,
+    /// TOOLJAIL_RW, TOOLJAIL_EXEC (paths, colon-separated), TOOLJAIL_NET,
+    /// TOOLJAIL_ALLOW_DOMAINS (names, comma-separated), TOOLJAIL_TIMEOUT,
     /// TOOLJAIL_REPORT (FILE or fd:N, never stdout), TOOLJAIL_AUDIT_LOG, TOOLJAIL_SESSION,
     /// TOOLJAIL_AGENT, TOOLJAIL_TOOL, TOOLJAIL_STATE and TOOLJAIL_SHELL (default /bin/sh); a
     /// flag given on the command line wins over its variable. tooljail itself writes nothing
@@ -420,6 +421,12 @@ pub struct PolicyArgs {
     /// Network mode.
     #[arg(long, value_enum, value_name = "MODE")]
     pub net: Option<NetArg>,
+
+    /// Let the command reach NAME (`pypi.org`, `*.example.com`) through the call's egress
+    /// proxy, and nothing else (repeatable; adds to the profile's `[network] allow_domains`;
+    /// docs/network.md).
+    #[arg(long, value_name = "NAME")]
+    pub allow_domain: Vec<String>,
 
     /// Give the command this host's GPUs: the NVIDIA and DRM render device nodes that exist
     /// (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are

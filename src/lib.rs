@@ -16,6 +16,7 @@ pub mod isolation;
 pub mod jail;
 pub mod learn;
 pub mod mcp;
+pub mod net;
 pub mod outcome;
 pub mod pipeline;
 pub mod plan;

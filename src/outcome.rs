@@ -409,6 +409,27 @@ fn write_denial(policy: &crate::policy::Policy, path: &std::path::Path) -> Polic
 /// The typed denial for a refused connect: the network mode, or the port rules.
 fn connect_denial(policy: &crate::policy::Policy, to: std::net::SocketAddr) -> PolicyDenial {
     use crate::policy::NetMode;
+    if policy.network.egress.is_some() {
+        return PolicyDenial {
+            kind: DenialKind::Connect,
+            path: None,
+            address: Some(to.to_string()),
+            syscall: None,
+            rule: format!(
+                "the jail's network has only lo: it reaches out only through the egress proxy on 127.0.0.1:{}",
+                crate::policy::PROXY_PORT
+            ),
+            hint: "use the proxy (HTTP_PROXY, HTTPS_PROXY and ALL_PROXY point to it) with a name \
+                   in [network] allow_domains; a tool that ignores those variables gets no network"
+                .to_string(),
+            liftable: true,
+            lift: Some(Lift {
+                flag: Some(format!("--allow-domain {}", to.ip())),
+                profile: Some(format!("[network] allow_domains = [\"{}\"], through the proxy", to.ip())),
+                origin: None,
+            }),
+        };
+    }
     let (rule, hint) = match policy.network.mode {
         NetMode::None | NetMode::Loopback => (
             format!(

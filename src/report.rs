@@ -263,6 +263,28 @@ pub struct Report {
     /// command made. Absent from every other run, and from the audit record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<crate::supervisor::learning::Observed>,
+    /// The egress proxy's account (`[network] allow_domains`), when the Policy has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkReport>,
+}
+
+/// What the egress proxy did for the call: every connection the command asked for, with its
+/// verdict, and the counts (docs/network.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NetworkReport {
+    /// Where the command found the proxy, inside the jail.
+    pub proxy: String,
+    pub allow_domains: Vec<String>,
+    pub allowed: u64,
+    pub refused: u64,
+    pub failed: u64,
+    /// Connections past the first 1000, neither listed nor in the counts above.
+    pub unlisted: u64,
+    /// Requests that carried a credential's placeholder to a host not listed for it.
+    pub placeholders_elsewhere: u64,
+    pub connections: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// The export stage's account: every file that left the scratch, and every file the patterns
@@ -354,6 +376,7 @@ impl Report {
             export: None,
             output: None,
             observed: None,
+            network: None,
         }
     }
 

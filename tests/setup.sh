@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exec sudo -- "$0" "$@"
 fi
 
-packages=(python3 python-is-python3 python3-pip python3-pytest python3-dev python3-venv python3-setuptools g++ nodejs git curl wget jq ripgrep gcc make util-linux iproute2 procps man-db bubblewrap postgresql)
+packages=(openssl python3 python-is-python3 python3-pip python3-pytest python3-dev python3-venv python3-setuptools g++ nodejs git curl wget jq ripgrep gcc make util-linux iproute2 procps man-db bubblewrap postgresql)
 missing=()
 for p in "${packages[@]}"; do
     [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")

@@ -149,6 +149,27 @@ pub fn render(p: &Policy) -> String {
         let _ = writeln!(w, "  tcp connect: {}", ports(&n.tcp_connect));
         let _ = writeln!(w, "  tcp bind:    {}", ports(&n.tcp_bind));
     }
+    if let Some(e) = &n.egress {
+        let _ = writeln!(
+            w,
+            "  egress proxy: 127.0.0.1:{} and a resolver on 127.0.0.1:53, to these names only:",
+            crate::policy::PROXY_PORT
+        );
+        let _ = writeln!(w, "    domains: {}", e.domains.join(" "));
+        let _ = writeln!(w, "    ports:   {}", ports(&e.ports));
+        for (name, ip) in &e.hosts {
+            let _ = writeln!(w, "    host {name} = {ip}");
+        }
+        for c in &e.credentials {
+            let _ = writeln!(
+                w,
+                "    credential {}: placeholder in the jail; the real value in {} of plain HTTP requests to {}",
+                c.env,
+                c.header,
+                c.hosts.join(" ")
+            );
+        }
+    }
     let action = match p.syscalls.action {
         SeccompAction::Errno(e) => format!("fail with errno {e} ({})", errno_name(e)),
         SeccompAction::Kill => "kill the process".into(),

@@ -69,6 +69,16 @@ fn arguments(string: String, mut args: RunArgs, env: &dyn Env) -> Result<RunArgs
             })?);
         }
     }
+    if p.allow_domain.is_empty() {
+        if let Some(v) = env.var("TOOLJAIL_ALLOW_DOMAINS") {
+            p.allow_domain = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
+    }
     if p.timeout.is_none() {
         p.timeout = env.var("TOOLJAIL_TIMEOUT");
     }
@@ -114,6 +124,7 @@ mod tests {
             ("TOOLJAIL_RO", "/a:/b"),
             ("TOOLJAIL_RW", "/w"),
             ("TOOLJAIL_NET", "loopback"),
+            ("TOOLJAIL_ALLOW_DOMAINS", "pypi.org, *.pythonhosted.org"),
             ("TOOLJAIL_TIMEOUT", "30s"),
             ("TOOLJAIL_REPORT", "fd:3"),
             ("TOOLJAIL_SHELL", "/bin/bash"),
@@ -123,6 +134,7 @@ mod tests {
         assert_eq!(a.policy.ro, [PathBuf::from("/a"), PathBuf::from("/b")]);
         assert_eq!(a.policy.rw, [PathBuf::from("/w")]);
         assert_eq!(a.policy.net, Some(NetArg::Loopback));
+        assert_eq!(a.policy.allow_domain, ["pypi.org", "*.pythonhosted.org"]);
         assert_eq!(a.policy.timeout.as_deref(), Some("30s"));
         assert_eq!(a.report.as_deref(), Some("fd:3"));
         assert_eq!(a.command, ["/bin/bash", "-c", "echo 'hi' | cat"]);

@@ -53,6 +53,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     for fd in [
         &fds.seccomp_tx,
         &fds.scratch_tx,
+        &fds.egress_tx,
         &fds.stdout_tx,
         &fds.stderr_tx,
     ] {
@@ -96,6 +97,22 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // 5. A private network namespace starts with lo down; bring it up.
     if plan.private_net {
         net::interface_up("lo").map_err(step("bring lo up"))?;
+    }
+    //    With allow_domains, the egress proxy's socket: made here, in the jail's namespace (so
+    //    the command reaches it on 127.0.0.1), listened on by the supervisor, which connects
+    //    out from the host's network (src/net/). The command never holds it.
+    if let Some(tx) = fds.egress_tx.take() {
+        let at = std::net::SocketAddr::from(([127, 0, 0, 1], crate::policy::PROXY_PORT));
+        let listener =
+            std::net::TcpListener::bind(at).map_err(step("listen for the egress proxy"))?;
+        //    And its resolver's socket, where glibc asks when the profile binds no
+        //    /etc/resolv.conf (port 53: we hold CAP_NET_BIND_SERVICE over this namespace).
+        let dns = std::net::UdpSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 53)))
+            .map_err(step("bind the egress resolver on 127.0.0.1:53"))?;
+        for sock in [listener.as_fd(), dns.as_fd()] {
+            crate::sys::seccomp::send_fd(tx.as_fd(), sock, 0)
+                .map_err(step("hand the egress proxy's sockets to the supervisor"))?;
+        }
     }
     // 6. Signals arrive through a signalfd; blocked before the fork so none is lost.
     let mut mask = SigSet::empty();

@@ -30,6 +30,9 @@ pub struct ChildFds {
     /// Only when the Policy exports: pid 1 sends an O_PATH fd of the scratch root over it once
     /// the scratch is mounted, so the supervisor can read the scratch after the jail is gone.
     pub scratch_tx: Option<OwnedFd>,
+    /// Only when the Policy has `allow_domains`: pid 1 sends the egress proxy's listening
+    /// socket (made in the jail's network namespace) to the supervisor over it.
+    pub egress_tx: Option<OwnedFd>,
     /// Only when `[output]` caps the stream: the write end of the relay's pipe, which becomes
     /// the jail's stdout (stderr) in place of the caller's.
     pub stdout_tx: Option<OwnedFd>,

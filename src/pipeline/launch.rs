@@ -55,7 +55,11 @@ pub struct Ran {
     pub taken: supervisor::Taken,
 }
 
-pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
+pub fn launch(
+    call: &mut Call<'_>,
+    planned: &Planned,
+    egress: Option<crate::net::Egress>,
+) -> Result<Ran> {
     // The one place the isolation mode picks the launch: the full jail, or the command forked
     // without namespaces (src/isolation/). Both take the same plan and return the same Outcome.
     let (plan, who, cgroup) = (&planned.plan, &planned.who, planned.cgroup.as_deref());
@@ -65,7 +69,9 @@ pub fn launch(call: &mut Call<'_>, planned: &Planned) -> Result<Ran> {
     // renames the report into place (supervisor::mapper). Kept in the call for `record`.
     call.root_helper = supervisor::mapper::spawn(who)?;
     let (mut outcome, taken) = match plan.policy.isolation.mode {
-        IsolationMode::Full => supervisor::run(plan, who, cgroup, call.root_helper.as_mut())?,
+        IsolationMode::Full => {
+            supervisor::run(plan, who, cgroup, call.root_helper.as_mut(), egress)?
+        }
         IsolationMode::Landlock => {
             let spare = call.root_helper.as_ref().and_then(|h| h.pid());
             (
@@ -182,7 +188,7 @@ fn isolation(
         .into_iter()
         .map(|w| serde_json::json!({ "wall": w.name(), "instead": w.without() }))
         .collect();
-    serde_json::json!({
+    let mut applied = serde_json::json!({
         "mode": mode.name(),
         "lacks": lacks,
         "namespaces": namespaces,
@@ -208,7 +214,16 @@ fn isolation(
         },
         "capabilities": "none",
         "no_new_privs": true,
-    })
+    });
+    // The private network's one way out (src/net/): inet sockets reach only lo, and the
+    // proxy on it.
+    if p.network.egress.is_some() {
+        applied["egress_proxy"] = serde_json::json!(format!(
+            "127.0.0.1:{}, allow_domains only",
+            crate::policy::PROXY_PORT
+        ));
+    }
+    applied
 }
 
 /// `[export]` reads the scratch through pid 1 and `[output]` relays the jail's stdio: both are
@@ -218,6 +233,10 @@ fn refuse_without_namespaces(policy: &crate::policy::Policy) -> Result<()> {
     let asked = [
         ("[export] (or --export-to)", policy.export.to.is_some()),
         (
+            "[network] allow_domains (or --allow-domain)",
+            policy.network.egress.is_some(),
+        ),
+        (
             "[output] (or --stdout-max/--stderr-max)",
             policy.output.stdout.is_some() || policy.output.stderr.is_some(),
         ),
@@ -226,7 +245,7 @@ fn refuse_without_namespaces(policy: &crate::policy::Policy) -> Result<()> {
         Some((what, _)) => Err(crate::error::Error::usage(format!(
             "{what} needs the full jail; isolation = \"landlock\" does not provide it"
         ))
-        .with_hint("run with --isolation full, or drop the export and output caps")),
+        .with_hint("run with --isolation full, or drop it")),
         None => Ok(()),
     }
 }

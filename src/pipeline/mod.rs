@@ -9,9 +9,11 @@
 //!   command    [command] rules over argv (refuse: nothing runs) -> (Resolved) (report: stopped_by)
 //!   preflight  kernel features, cgroup or rlimits             -> Checked    (report: warnings)
 //!   state      call rules: admit and record as started, clamp  -> (Checked)  (report: stopped_by) [budget] only
+//!   egress     credentials read, proxy variables, placeholders -> net::Egress             [allow_domains] only
 //!   plan       everything computed before clone               -> Plan       (report: isolation)
 //!   export     open `to`; a root caller's writer process      -> Exporter   (before the drop)
-//!   launch     supervisor: clone, wait, output relays         -> Ran        (report: resources, denials, output)
+//!   launch     supervisor: clone, wait, output relays, proxy  -> Ran        (report: resources, denials, output)
+//!   egress     the proxy's account                            ->            (report: network)        [allow_domains] only
 //!   classify   outcome, exit status, what stopped the command -> exit code  (report: outcome)
 //!   export     files out of the scratch by the export policy  -> exit code  (report: export)
 //!   record     the call's use in the state store, audit record, report sink (always)
@@ -23,6 +25,7 @@
 mod begin;
 mod classify;
 mod command;
+mod egress;
 mod export;
 mod launch;
 mod preflight;
@@ -72,9 +75,15 @@ fn stages(call: &mut Call<'_>) -> Result<i32> {
     command::judge(call, &resolved)?;
     let mut checked = preflight::preflight(call, resolved)?;
     tracing::debug_span!("state admit").in_scope(|| state::admit(call, &mut checked))?;
+    let egress = egress::prepare(&mut checked)?;
     let plan = launch::plan(call, checked)?;
     let exporter = export::prepare(&plan)?;
-    let mut ran = launch::launch(call, &plan)?;
+    let mut ran = launch::launch(call, &plan, egress)?;
+    egress::apply(
+        call,
+        plan.plan.policy.network.egress.as_ref(),
+        ran.taken.egress.take(),
+    );
     let scratch = ran.taken.scratch.take();
     let end = ran.outcome.end.clone();
     let code = classify::apply(call, &plan, ran)?;

@@ -210,9 +210,18 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     set(&mut fa.observe_writes, fb.observe_writes);
 
     set(&mut a.network.mode, b.network.mode);
+    merge_list(
+        &mut a.network.allow_domains,
+        b.network.allow_domains,
+        sources,
+        errors,
+    );
+    a.network.hosts.extend(b.network.hosts);
+    a.network.credential.extend(b.network.credential);
     for (pa, pb) in [
         (&mut a.network.tcp_connect, b.network.tcp_connect),
         (&mut a.network.tcp_bind, b.network.tcp_bind),
+        (&mut a.network.allow_ports, b.network.allow_ports),
     ] {
         for p in pb {
             match p.value {

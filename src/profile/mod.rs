@@ -78,6 +78,7 @@ pub fn overrides(args: &PolicyArgs) -> Overrides {
             NetArg::Loopback => NetMode::Loopback,
             NetArg::Host => NetMode::Host,
         }),
+        allow_domains: args.allow_domain.clone(),
         isolation: args.isolation.map(|i| match i {
             IsolationArg::Full => IsolationMode::Full,
             IsolationArg::Landlock => IsolationMode::Landlock,

@@ -146,6 +146,22 @@ pub struct NetworkLayer {
     pub mode: Option<Item<NetMode>>,
     pub tcp_connect: Vec<Item<PortEntry>>,
     pub tcp_bind: Vec<Item<PortEntry>>,
+    /// Egress by domain through the supervisor's proxy (docs/network.md).
+    pub allow_domains: Vec<Item<String>>,
+    pub allow_ports: Vec<Item<PortEntry>>,
+    pub hosts: BTreeMap<String, Item<String>>,
+    pub credential: Vec<CredentialLayer>,
+}
+
+/// `[[network.credential]]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialLayer {
+    pub env: Option<Item<String>>,
+    pub hosts: Vec<Item<String>>,
+    pub header: Option<Item<String>>,
+    pub from_env: Option<Item<String>>,
+    pub from_file: Option<Item<String>>,
 }
 
 /// An entry of a port list: a port, or `"!N"` to remove port N that an extended profile lists
@@ -338,7 +354,22 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
         "[filesystem.scratch]",
         &["path", "size", "exec", "tmp", "shm"],
     ),
-    ("[network]", &["mode", "tcp_connect", "tcp_bind"]),
+    (
+        "[network]",
+        &[
+            "mode",
+            "tcp_connect",
+            "tcp_bind",
+            "allow_domains",
+            "allow_ports",
+            "hosts",
+            "credential",
+        ],
+    ),
+    (
+        "[[network.credential]]",
+        &["env", "hosts", "header", "from_env", "from_file"],
+    ),
     ("[syscalls]", &["allow", "deny", "action", "unsafe_allow"]),
     (
         "[landlock]",

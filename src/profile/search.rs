@@ -25,6 +25,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
     ("node", include_str!("../../profiles/node.toml")),
     ("git", include_str!("../../profiles/git.toml")),
     ("git-rw", include_str!("../../profiles/git-rw.toml")),
+    ("git-github", include_str!("../../profiles/git-github.toml")),
     ("http", include_str!("../../profiles/http.toml")),
     ("search", include_str!("../../profiles/search.toml")),
     ("jq", include_str!("../../profiles/jq.toml")),
@@ -34,6 +35,7 @@ pub const BUILTINS: &[(&str, &str)] = &[
         "pip-install",
         include_str!("../../profiles/pip-install.toml"),
     ),
+    ("pip-pypi", include_str!("../../profiles/pip-pypi.toml")),
     ("mcp-node", include_str!("../../profiles/mcp-node.toml")),
     ("mcp-python", include_str!("../../profiles/mcp-python.toml")),
 ];

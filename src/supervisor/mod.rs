@@ -86,6 +86,8 @@ pub struct Taken {
     /// The account of each capped stream (`[output]`): stdout, stderr.
     pub stdout: Option<crate::relay::Relayed>,
     pub stderr: Option<crate::relay::Relayed>,
+    /// What the egress proxy saw (only when the Policy has `allow_domains`).
+    pub egress: Option<crate::net::Account>,
 }
 
 /// Run `plan` in a new jail and wait for it to end. `cgroup_parent`: the delegated cgroup v2
@@ -99,6 +101,7 @@ pub fn run(
     who: &identity::JailIdentity,
     cgroup_parent: Option<&std::path::Path>,
     mapper: Option<&mut mapper::Mapper>,
+    egress: Option<crate::net::Egress>,
 ) -> Result<(Outcome, Taken)> {
     let _span = tracing::debug_span!("supervisor").entered();
     single_threaded("check the supervisor is single-threaded")?;
@@ -112,7 +115,7 @@ pub fn run(
     let cgroup = cgroup_parent
         .map(|parent| jail_cgroup(parent, &plan.policy.limits))
         .transpose()?;
-    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees, mapper);
+    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees, mapper, egress);
     let mut outcome = match (result, &cgroup) {
         (Ok((mut o, t)), Some(cg)) => {
             o.cgroup = Some(cg.events());
@@ -162,6 +165,7 @@ fn run_in(
     cgroup: Option<&crate::cgroup::JailCgroup>,
     trees: idmap::Trees,
     mapper: Option<&mut mapper::Mapper>,
+    egress: Option<crate::net::Egress>,
 ) -> Result<(Outcome, Taken)> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
@@ -173,6 +177,12 @@ fn run_in(
     let (seccomp_rx, seccomp_tx) = handoff_socket()?;
     // Pid 1 sends the scratch root over this one, when the Policy exports.
     let (scratch_rx, scratch_tx) = match plan.policy.export.to {
+        Some(_) => handoff_socket().map(|(rx, tx)| (Some(rx), Some(tx)))?,
+        None => (None, None),
+    };
+    // Pid 1 sends the egress proxy's listening socket over this one, when the Policy has
+    // allow_domains (src/net/).
+    let (egress_rx, egress_tx) = match egress {
         Some(_) => handoff_socket().map(|(rx, tx)| (Some(rx), Some(tx)))?,
         None => (None, None),
     };
@@ -212,7 +222,7 @@ fn run_in(
     let (pid, pidfd) = match forked {
         Ok(Forked::Child) => {
             drop((sync_tx, chan_rx, sfd, seccomp_rx));
-            drop((scratch_rx, stdout_rx, stderr_rx));
+            drop((scratch_rx, stdout_rx, stderr_rx, egress_rx));
             crate::jail::init::pid1(
                 plan,
                 ChildFds {
@@ -220,6 +230,7 @@ fn run_in(
                     chan_tx,
                     seccomp_tx: Some(seccomp_tx),
                     scratch_tx,
+                    egress_tx,
                     stdout_tx,
                     stderr_tx,
                     idmapped: trees,
@@ -240,13 +251,22 @@ fn run_in(
         }
     };
     drop((sync_rx, chan_tx, seccomp_tx, trees));
-    drop((scratch_tx, stdout_tx, stderr_tx));
+    drop((scratch_tx, stdout_tx, stderr_tx, egress_tx));
     // The relays start after clone: the supervisor must be single-threaded until then.
     let relays = [
         (stdout_rx, plan.policy.output.stdout, 1, "stdout"),
         (stderr_rx, plan.policy.output.stderr, 2, "stderr"),
     ]
     .map(|(rx, cap, fd, name)| start_relay(rx, cap, fd, name));
+    // The egress proxy, a thread like the relays.
+    let proxy = match (egress_rx, egress) {
+        (Some(rx), Some(e)) => Some(crate::net::Proxy::start(rx, e).map_err(|e| {
+            let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+            let _ = wait::reap(pid);
+            Error::setup("start the egress proxy thread", &e)
+        })?),
+        _ => None,
+    };
     let unrelayed: Vec<&str> = [
         (
             plan.policy.output.stdout.is_some(),
@@ -293,6 +313,7 @@ fn run_in(
     // Every process of the jail is gone (pid 1 is reaped, and the kernel killed the rest of
     // its pid namespace first): the relays see EOF, and pid 1's hand-off is in the socket.
     let [stdout, stderr] = relays.map(|r| r.map(crate::relay::Relay::finish));
+    let egress = proxy.map(crate::net::Proxy::finish);
     let scratch = scratch_rx.and_then(|rx| crate::sys::seccomp::recv_fd(rx.as_fd()).ok().flatten());
     let mut outcome = outcome?;
     if let End::SetupFailed(e) = &mut outcome.end {
@@ -309,6 +330,7 @@ fn run_in(
             scratch,
             stdout,
             stderr,
+            egress,
         },
     ))
 }

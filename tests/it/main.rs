@@ -20,6 +20,7 @@ mod cancel;
 mod command_rules;
 mod containers;
 mod doc_examples;
+mod egress;
 mod export;
 mod first_contact;
 mod fulljail_landlock;

@@ -184,3 +184,72 @@ fn git_rw_invents_no_identity_and_cannot_push() {
     });
     assert_eq!(snapshot(remote.path()), remote_before);
 }
+
+#[test]
+fn git_github_fetches_from_github_com_only_through_the_proxy() {
+    // The shipped `git-github` reaches github.com through the call's proxy. Here github.com is
+    // pinned to a server on loopback (`[network] hosts`, its port allowed) that serves a bare
+    // repository over git's "dumb" HTTP protocol (static files); git really fetches through
+    // the proxy from "github.com". Another server, by name, is refused and reported.
+    let upstream = test_repo();
+    host_git(upstream.path(), &["commit", "-qam", "third commit"]);
+    let served = tempdir(0o755);
+    let bare = served.path().join("repo.git");
+    host_git(
+        served.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            upstream.path().to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    host_git(&bare, &["update-server-info"]);
+    Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(served.path())
+        .status()
+        .unwrap();
+    let root = served.path().to_path_buf();
+    let (port, hits) = crate::support::profiles::serve(0, move |path| {
+        let rel = path.trim_start_matches('/').split(['?', '#']).next()?;
+        if rel.split('/').any(|c| c == "..") {
+            return None;
+        }
+        std::fs::read(root.join(rel))
+            .ok()
+            .map(|b| ("application/octet-stream", b))
+    })
+    .unwrap();
+    let (_p, profile) = crate::support::profile_file(&format!(
+        "description = \"git-github with github.com on loopback\"\nextends = [\"git-github\"]\n\
+         [network]\nallow_ports = [{port}]\nhosts = {{ \"github.com\" = \"127.0.0.1\" }}\n"
+    ));
+    let profile = profile.display().to_string();
+    each_identity(|ctx| {
+        let repo = test_repo();
+        give_to_jail(ctx, repo.path());
+        let script = format!(
+            "git fetch -q http://github.com:{port}/repo.git main && git log --format=%s -1 FETCH_HEAD; \
+             git fetch -q http://elsewhere.example:{port}/repo.git main; echo other=$?"
+        );
+        let r = jail(ctx, repo.path(), &profile, &[], &["sh", "-c", &script]);
+        r.expect(0).stdout_has("third commit\nother=128\n");
+        let conns = r.report["network"]["connections"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let seen = |host: &str, verdict: &str| {
+            conns
+                .iter()
+                .any(|c| c["host"] == host && c["verdict"] == verdict)
+        };
+        assert!(seen("github.com", "allowed"), "{}", r.dump());
+        assert!(seen("elsewhere.example", "refused"), "{}", r.dump());
+    });
+    assert!(
+        hits.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the server was used"
+    );
+}

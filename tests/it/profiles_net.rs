@@ -312,3 +312,77 @@ fn pip_install_builds_nothing_from_source_and_installs_nowhere_else() {
         assert_eq!(hits.load(Ordering::SeqCst), before, "{}", r.dump());
     });
 }
+
+#[test]
+fn pip_pypi_installs_from_pypi_org_only_through_the_proxy() {
+    // The shipped `pip-pypi` reaches pypi.org and files.pythonhosted.org through the call's
+    // proxy. Here pypi.org is pinned to the test index on loopback (`[network] hosts`) and its
+    // port allowed, so pip really goes through the proxy to "pypi.org"; any other index is
+    // refused.
+    require_pip();
+    let marks = tempdir(0o777);
+    let index = package_index(marks.path());
+    let (port, hits) = serve_dir(index.path());
+    let (_p, profile) = crate::support::profile_file(&format!(
+        "description = \"pip-pypi with pypi.org on the test index\"\nextends = [\"pip-pypi\"]\n\
+         [network]\nallow_ports = [{port}]\nhosts = {{ \"pypi.org\" = \"127.0.0.1\" }}\n"
+    ));
+    let profile = profile.display().to_string();
+    let install = "python3 -m pip install -q --retries 0 --timeout 5 --target ./deps tjwheel && \
+                   PYTHONPATH=deps python3 -c 'import tjwheel; print(\"value\", tjwheel.VALUE)'";
+    each_identity(|ctx| {
+        let dir = workdir(&[]);
+        give_to_jail(ctx, dir.path());
+        let url = format!("http://pypi.org:{port}/simple");
+        let env = [
+            ("PIP_INDEX_URL", url.as_str()),
+            ("PIP_TRUSTED_HOST", "pypi.org"),
+        ];
+        let r = jail_env(ctx, dir.path(), &profile, &[], &env, &["sh", "-c", install]);
+        r.expect(0).report_exit(0).stdout_has("value 42\n");
+        let net = &r.report["network"];
+        assert!(net["allowed"].as_u64() >= Some(2), "{}", r.dump());
+        assert_eq!(net["refused"], 0, "{}", r.dump());
+        // Another index, by name (refused by the proxy, and reported) or by address (NO_PROXY
+        // sends 127.0.0.1 to the jail's own loopback, where nothing listens): nothing reaches
+        // the host's server.
+        let dir = workdir(&[]);
+        give_to_jail(ctx, dir.path());
+        let before = hits.load(Ordering::SeqCst);
+        for (url, trusted) in [
+            (
+                format!("http://index.example:{port}/simple"),
+                "index.example",
+            ),
+            (format!("http://127.0.0.1:{port}/simple"), "127.0.0.1"),
+        ] {
+            let env = [
+                ("PIP_INDEX_URL", url.as_str()),
+                ("PIP_TRUSTED_HOST", trusted),
+            ];
+            let r = jail_env(ctx, dir.path(), &profile, &[], &env, &["sh", "-c", install]);
+            assert_ne!(r.run.code(), 0, "{}", r.dump());
+            let refused = r.report["network"]["connections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| {
+                    c["host"] == trusted
+                        && c["verdict"] == "refused"
+                        && c["rule"] == "allow_domains"
+                });
+            assert!(refused || trusted == "127.0.0.1", "{}", r.dump());
+            assert!(!dir.path().join("deps/tjwheel").exists());
+        }
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            before,
+            "no request reached the index"
+        );
+    });
+    let runs = crate::support::identities().len() as u32;
+    assert!(
+        hits.load(Ordering::SeqCst) >= 2 * runs,
+        "the index was used"
+    );
+}

@@ -44,6 +44,7 @@ fn bare() -> Policy {
             mode: NetMode::None,
             tcp_connect: vec![],
             tcp_bind: vec![],
+            egress: None,
         },
         syscalls: Syscalls {
             allow: vec![],

@@ -18,6 +18,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 mod command;
+mod egress;
 mod fs;
 mod git;
 mod gpu;
@@ -41,6 +42,8 @@ pub struct Overrides {
     /// `--exec`: paths whose bind becomes executable (or that are bound read-only, executable).
     pub exec: Vec<PathBuf>,
     pub net: Option<NetMode>,
+    /// `--allow-domain NAME`, added to `[network] allow_domains`.
+    pub allow_domains: Vec<String>,
     /// `--isolation`.
     pub isolation: Option<IsolationMode>,
     pub timeout: Option<String>,
@@ -318,6 +321,14 @@ impl Resolver<'_> {
         syscalls.observe_all = ov.learning;
         let limits = self.limits(m, ov, &scratch);
         let mut env = self.env(m, ov, &scratch);
+        if let Some(egress) = &network.egress {
+            // The proxy's variables, and each credential's variable (its placeholder is drawn
+            // per call, by the egress stage), over whatever the profile kept or set.
+            env.extend(proxy_env());
+            for c in &egress.credentials {
+                env.insert(c.env.clone(), CREDENTIAL_PLACEHOLDER.to_string());
+            }
+        }
         let cwd = self.cwd(m, ov, &scratch, &binds);
         let hostname = self.hostname(m);
         let isolation = self.isolation(m, ov, &binds);

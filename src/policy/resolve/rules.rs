@@ -45,10 +45,12 @@ impl Resolver<'_> {
         };
         let tcp_connect = ports(&n.tcp_connect, "tcp_connect");
         let tcp_bind = ports(&n.tcp_bind, "tcp_bind");
+        let egress = self.egress(m, ov, mode);
         Network {
             mode,
             tcp_connect,
             tcp_bind,
+            egress,
         }
     }
 

@@ -83,7 +83,8 @@ fn default_profile_resolves_to_the_strict_policy() {
         Network {
             mode: NetMode::None,
             tcp_connect: vec![],
-            tcp_bind: vec![]
+            tcp_bind: vec![],
+            egress: None
         }
     );
     assert_eq!(
@@ -304,7 +305,8 @@ fn every_key_reaches_the_policy() {
         Network {
             mode: NetMode::Host,
             tcp_connect: vec![80, 443],
-            tcp_bind: vec![8080]
+            tcp_bind: vec![8080],
+            egress: None
         }
     );
     assert_eq!(

@@ -90,7 +90,8 @@ fn overrides_apply_on_top_of_the_profile() {
         Network {
             mode: NetMode::Loopback,
             tcp_connect: vec![],
-            tcp_bind: vec![]
+            tcp_bind: vec![],
+            egress: None
         }
     );
     assert_eq!(p.limits.wall_time, Duration::from_secs(300));

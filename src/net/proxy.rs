@@ -1,0 +1,681 @@
+//! The proxy itself: a supervisor thread that accepts on the listening socket pid 1 made in the
+//! jail's network namespace, and a thread per connection (plain threads and poll(2): one call's
+//! proxy serves one command, and starts in the time of a thread spawn).
+
+use super::http::{self, Head};
+use super::rules::{self, Refusal};
+use super::tls::{self, Hello};
+use super::{dns, Account, Connection, Egress, Secret};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Connections listed in the report; later ones are only counted.
+pub const MAX_RECORDED: usize = 1000;
+/// Connections served at once; more are closed unanswered until one ends.
+const MAX_LIVE: usize = 256;
+/// How long a client has to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a tunnel's client has to send its first bytes before the proxy connects without
+/// them (a protocol whose server speaks first).
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(3);
+/// Connecting to the server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest TLS record the proxy waits for (a ClientHello fits one).
+const MAX_HELLO: usize = 5 + (16 << 10);
+const BUF: usize = 64 << 10;
+
+/// A running proxy.
+pub struct Proxy {
+    stop: OwnedFd,
+    acceptor: JoinHandle<Account>,
+}
+
+impl Proxy {
+    /// Start the proxy (after clone: the supervisor must be single-threaded until then).
+    /// `handoff`: the supervisor's end of the socket pid 1 sends the listening socket over.
+    pub fn start(handoff: OwnedFd, egress: Egress) -> std::io::Result<Proxy> {
+        let (stop_rx, stop) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let acceptor = std::thread::Builder::new()
+            .name("egress-proxy".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                // A command that hangs up makes writes fail with EPIPE, not kill the
+                // supervisor; the connection threads inherit the mask.
+                let mut pipe = nix::sys::signal::SigSet::empty();
+                pipe.add(nix::sys::signal::Signal::SIGPIPE);
+                let _ = pipe.thread_block();
+                accept_loop(&handoff, Arc::new(egress), Arc::new(stop_rx))
+            })?;
+        Ok(Proxy { stop, acceptor })
+    }
+
+    /// Stop (every process of the jail is gone) and return what the proxy saw.
+    pub fn finish(self) -> Account {
+        drop(self.stop);
+        self.acceptor.join().unwrap_or_else(|_| Account {
+            failure: Some("the egress proxy thread panicked".into()),
+            ..Account::default()
+        })
+    }
+}
+
+fn ready(p: &PollFd<'_>) -> bool {
+    p.revents().is_some_and(|r| !r.is_empty())
+}
+
+/// Wait until `fd` is readable (true), or `stop` closes or `limit` passes (false).
+fn wait_readable(fd: BorrowedFd<'_>, stop: BorrowedFd<'_>, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        if ms == 0 {
+            return false;
+        }
+        let mut set = [
+            PollFd::new(fd, PollFlags::POLLIN),
+            PollFd::new(stop, PollFlags::POLLIN),
+        ];
+        match poll(&mut set, PollTimeout::from(ms)) {
+            Err(nix::errno::Errno::EINTR) | Ok(0) => continue,
+            Err(_) => return false,
+            Ok(_) if ready(&set[1]) => return false,
+            Ok(_) => return ready(&set[0]),
+        }
+    }
+}
+
+fn accept_loop(handoff: &OwnedFd, egress: Arc<Egress>, stop: Arc<OwnedFd>) -> Account {
+    // Pid 1 sends the TCP listener, then the resolver's UDP socket.
+    let take = || crate::sys::seccomp::recv_fd(handoff.as_fd());
+    let (listener, resolver) = match (take(), take()) {
+        (Ok(Some(tcp)), Ok(Some(udp))) => (TcpListener::from(tcp), UdpSocket::from(udp)),
+        // Pid 1 ended before it made the sockets: the call failed earlier, and says why.
+        (Ok(None), _) | (_, Ok(None)) => return Account::default(),
+        (Err(e), _) | (_, Err(e)) => {
+            return Account {
+                failure: Some(format!(
+                    "the proxy's sockets did not arrive from the jail: {e}"
+                )),
+                ..Account::default()
+            }
+        }
+    };
+    let account = Arc::new(Mutex::new(Account::default()));
+    let mut live: Vec<JoinHandle<()>> = Vec::new();
+    {
+        let (egress, stop, account) = (egress.clone(), stop.clone(), account.clone());
+        let spawned = std::thread::Builder::new()
+            .name("egress-dns".into())
+            .stack_size(256 << 10)
+            .spawn(move || resolve_loop(&resolver, &egress, stop.as_fd(), &account));
+        if let Ok(h) = spawned {
+            live.push(h);
+        }
+    }
+    loop {
+        let mut set = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut set, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+            Ok(_) if ready(&set[1]) => break,
+            Ok(_) => {}
+        }
+        let Ok((client, _)) = listener.accept() else {
+            continue;
+        };
+        live.retain(|h| !h.is_finished());
+        if live.len() >= MAX_LIVE {
+            continue; // closed unanswered
+        }
+        let (egress, stop, account) = (egress.clone(), stop.clone(), account.clone());
+        let spawned = std::thread::Builder::new()
+            .name("egress-conn".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                if let Some(c) = serve(client, &egress, stop.as_fd()) {
+                    note(&account, c);
+                }
+            });
+        if let Ok(h) = spawned {
+            live.push(h);
+        }
+    }
+    // The resolver thread is the first: it ends with `stop` too.
+    for h in live {
+        let _ = h.join();
+    }
+    drop(listener);
+    let mut a = account.lock().unwrap_or_else(|p| p.into_inner());
+    std::mem::take(&mut *a)
+}
+
+fn note(account: &Mutex<Account>, c: Connection) {
+    let mut a = account.lock().unwrap_or_else(|p| p.into_inner());
+    if a.connections.len() < MAX_RECORDED {
+        a.connections.push(c);
+    } else {
+        a.unlisted += 1;
+    }
+}
+
+/// The jail's resolver: answer each query from the rules (see [`super::dns`]); each name is
+/// reported once, as allowed or refused.
+fn resolve_loop(sock: &UdpSocket, egress: &Egress, stop: BorrowedFd<'_>, account: &Mutex<Account>) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut buf = [0u8; 1500];
+    loop {
+        let mut set = [
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+            PollFd::new(stop, PollFlags::POLLIN),
+        ];
+        match poll(&mut set, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+            Ok(_) if ready(&set[1]) => return,
+            Ok(_) => {}
+        }
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let q = match dns::parse(&buf[..n]) {
+            Ok(q) => q,
+            Err(Some(id)) => {
+                let _ = sock.send_to(&dns::format_error(id), from);
+                continue;
+            }
+            Err(None) => continue,
+        };
+        let mut c = record(&q.name, 53, "dns");
+        let rule = egress
+            .rules
+            .domain_rule(&q.name)
+            .filter(|_| q.name.parse::<IpAddr>().is_err());
+        let addrs = match rule.map(|r| (r, resolve(egress, &q.name, 0))) {
+            None => {
+                c = refuse(c, &Refusal::Domain, None);
+                None
+            }
+            Some((_, Err(e))) => {
+                c = fail(c, e);
+                None
+            }
+            Some((rule, Ok(all))) => {
+                c.rule = rule.to_string();
+                let ok: Vec<IpAddr> = all
+                    .iter()
+                    .map(SocketAddr::ip)
+                    .filter(|ip| rules::address_allowed(&egress.rules, &q.name, *ip))
+                    .collect();
+                if ok.is_empty() {
+                    c = refuse(c, &Refusal::Address, all.first().map(SocketAddr::ip));
+                    None
+                } else {
+                    c.address = ok.first().map(ToString::to_string);
+                    Some(ok)
+                }
+            }
+        };
+        let _ = sock.send_to(&dns::answer(&q, addrs.as_deref()), from);
+        if seen.insert((q.name.clone(), c.verdict)) {
+            note(account, c);
+        }
+    }
+}
+
+/// Read the request head (and whatever followed it in the same reads).
+fn read_head(client: &mut TcpStream, stop: BorrowedFd<'_>) -> Option<(Vec<u8>, usize)> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let deadline = Instant::now() + HEAD_TIMEOUT;
+    loop {
+        if let Some(end) = http::head_end(&buf) {
+            return Some((buf, end));
+        }
+        if buf.len() >= http::MAX_HEAD
+            || !wait_readable(
+                client.as_fd(),
+                stop,
+                deadline.saturating_duration_since(Instant::now()),
+            )
+        {
+            return None;
+        }
+        match client.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn record(host: &str, port: u16, kind: &'static str) -> Connection {
+    Connection {
+        host: host.to_string(),
+        port,
+        kind,
+        address: None,
+        verdict: "allowed",
+        rule: String::new(),
+        error: None,
+        remedy: None,
+        bytes_sent: 0,
+        bytes_received: 0,
+        credentials: Vec::new(),
+        placeholders_elsewhere: Vec::new(),
+    }
+}
+
+fn refuse(mut c: Connection, why: &Refusal, address: Option<IpAddr>) -> Connection {
+    c.verdict = "refused";
+    c.rule = why.name().to_string();
+    c.remedy = Some(why.remedy(&c.host, c.port, address));
+    c.address = address.map(|a| a.to_string());
+    c
+}
+
+fn fail(mut c: Connection, error: String) -> Connection {
+    c.verdict = "failed";
+    c.error = Some(error);
+    c
+}
+
+/// One client connection, start to end; `None` when it asked nothing.
+fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option<Connection> {
+    let _ = client.set_write_timeout(Some(Duration::from_secs(60)));
+    let (buf, end) = read_head(&mut client, stop)?;
+    let parsed = http::parse(&buf[..end]).and_then(|h| h.target().map(|t| (h, t)));
+    let Some((mut head, target)) = parsed else {
+        let _ = client.write_all(&http::response(
+            "400 Bad Request",
+            "tooljail: not an HTTP proxy request\n",
+        ));
+        return Some(refuse(record("", 0, "http"), &Refusal::Malformed, None));
+    };
+    let kind = if target.path.is_some() {
+        "http"
+    } else {
+        "connect"
+    };
+    let mut c = record(&target.host, target.port, kind);
+    let rest = buf[end..].to_vec();
+    // Of the first bytes sent on, those the proxy did not read as a request head: a plain
+    // request's body, or all of a tunnel's.
+    let mut unread = rest.len();
+    let forbidden = |client: &mut TcpStream, c: Connection, why: Refusal, addr| {
+        let c = refuse(c, &why, addr);
+        let body = format!(
+            "tooljail: {}:{} refused by {}; {}\n",
+            c.host,
+            c.port,
+            c.rule,
+            c.remedy.as_deref().unwrap_or("")
+        );
+        let _ = client.write_all(&http::response("403 Forbidden", &body));
+        c
+    };
+    match rules::judge_name(&egress.rules, &target.host, target.port) {
+        Ok(rule) => c.rule = rule.to_string(),
+        Err(why) => return Some(forbidden(&mut client, c, why, None)),
+    }
+    if kind == "http" {
+        let agrees = head.header("host").map_or(true, |h| {
+            http::authority(h, Some(80)) == Some((target.host.clone(), target.port))
+        });
+        if !agrees {
+            return Some(forbidden(&mut client, c, Refusal::HostMismatch, None));
+        }
+    }
+    let addrs = match resolve(egress, &target.host, target.port) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = client.write_all(&http::response(
+                "502 Bad Gateway",
+                &format!("tooljail: {e}\n"),
+            ));
+            return Some(fail(c, e));
+        }
+    };
+    let allowed: Vec<SocketAddr> = addrs
+        .iter()
+        .copied()
+        .filter(|a| rules::address_allowed(&egress.rules, &target.host, a.ip()))
+        .collect();
+    if allowed.is_empty() {
+        let first = addrs.first().map(SocketAddr::ip);
+        return Some(forbidden(&mut client, c, Refusal::Address, first));
+    }
+    let first_bytes = if kind == "connect" {
+        if client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .is_err()
+        {
+            return Some(c);
+        }
+        let first = match first_bytes(&mut client, rest, stop) {
+            Some(b) => b,
+            None => return Some(c),
+        };
+        unread = first.len();
+        // A handshake must name the CONNECT host; one without a name is only for an address
+        // (a server picks its default site for it, which need not be the allowed one).
+        let by_address = target.host.parse::<IpAddr>().is_ok();
+        match tls::client_hello(&first) {
+            Hello::NotTls => {}
+            Hello::ServerName(None) if by_address => {}
+            Hello::ServerName(Some(name)) if name == target.host => {}
+            Hello::ServerName(_) | Hello::Garbled => {
+                return Some(refuse(c, &Refusal::Sni, None));
+            }
+        }
+        first
+    } else {
+        let path = target.path.clone().unwrap_or_else(|| "/".into());
+        let (used, elsewhere) = substitute(&mut head, &target.host, &egress.secrets);
+        c.credentials = used;
+        c.placeholders_elsewhere = elsewhere;
+        if head.header("host").is_none() {
+            let host = match target.host.parse::<std::net::Ipv6Addr>() {
+                Ok(_) => format!("[{}]:{}", target.host, target.port),
+                Err(_) => format!("{}:{}", target.host, target.port),
+            };
+            head.headers.push(("Host".into(), host));
+        }
+        let mut out = head.for_origin(&path);
+        out.extend_from_slice(&rest);
+        out
+    };
+    let mut server = None;
+    let mut last_error = String::new();
+    for a in &allowed {
+        match TcpStream::connect_timeout(a, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                server = Some((s, *a));
+                break;
+            }
+            Err(e) => last_error = format!("connect {a}: {e}"),
+        }
+    }
+    let Some((mut server, addr)) = server else {
+        if kind == "http" {
+            let _ = client.write_all(&http::response(
+                "502 Bad Gateway",
+                &format!("tooljail: {last_error}\n"),
+            ));
+        }
+        c.address = allowed.first().map(|a| a.ip().to_string());
+        return Some(fail(c, last_error));
+    };
+    c.address = Some(addr.ip().to_string());
+    let _ = server.set_write_timeout(Some(Duration::from_secs(60)));
+    if server.write_all(&first_bytes).is_err() {
+        return Some(c);
+    }
+    // What the proxy forwards unread (a tunnel's bytes, a request's body) is still searched
+    // for placeholders: one sent there is sent as it is, and reported. TLS hides them; that
+    // is said in docs/network.md.
+    let mut watch = Watch::new(&egress.secrets, &target.host);
+    watch.scan(&first_bytes[first_bytes.len() - unread..]);
+    let (up, down) = relay(&client, &server, stop, &mut watch);
+    c.bytes_sent = up + first_bytes.len() as u64;
+    c.bytes_received = down;
+    for env in watch.found() {
+        if !c.placeholders_elsewhere.contains(&env) {
+            c.placeholders_elsewhere.push(env);
+        }
+    }
+    Some(c)
+}
+
+/// The tunnel's first bytes: what came after the CONNECT head, else the first read; a TLS
+/// record is read whole (up to [`MAX_HELLO`]) so its server name can be checked. Empty when
+/// the client sent nothing in time (a protocol whose server speaks first). `None`: the client
+/// left.
+fn first_bytes(client: &mut TcpStream, mut got: Vec<u8>, stop: BorrowedFd<'_>) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + FIRST_BYTES_TIMEOUT;
+    let mut chunk = [0u8; 4096];
+    loop {
+        let want = match got.as_slice() {
+            [] => 1,
+            [22, 3, _, hi, lo, ..] => {
+                (5 + usize::from(u16::from_be_bytes([*hi, *lo]))).min(MAX_HELLO)
+            }
+            [22, ..] if got.len() < 5 => 5,
+            _ => return Some(got),
+        };
+        if got.len() >= want {
+            return Some(got);
+        }
+        if !wait_readable(
+            client.as_fd(),
+            stop,
+            deadline.saturating_duration_since(Instant::now()),
+        ) {
+            return Some(got);
+        }
+        match client.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Where `host` is: its `hosts` entry, the literal address, or the host's resolver.
+fn resolve(egress: &Egress, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    if let Some(ip) = egress.rules.hosts.get(host) {
+        return Ok(vec![SocketAddr::new(*ip, port)]);
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map(Iterator::collect)
+        .map_err(|e| format!("resolve {host}: {e}"))
+}
+
+/// Put each credential's real value in place of its placeholder in its header, for a host it
+/// lists; note each placeholder that goes anywhere else (left as it is). Returns (credentials
+/// used, credentials whose placeholder went elsewhere), by variable name.
+pub fn substitute(head: &mut Head, host: &str, secrets: &[Secret]) -> (Vec<String>, Vec<String>) {
+    let (mut used, mut elsewhere) = (Vec::new(), Vec::new());
+    for s in secrets {
+        let listed = s
+            .hosts
+            .iter()
+            .any(|h| crate::policy::domain_matches(h, host));
+        let mut seen_elsewhere = head.target.contains(&s.placeholder);
+        let mut substituted = false;
+        for (name, value) in &mut head.headers {
+            if !value.contains(&s.placeholder) {
+                continue;
+            }
+            if listed && name.eq_ignore_ascii_case(&s.header) {
+                *value = value.replace(&s.placeholder, &s.value);
+                substituted = true;
+            } else {
+                seen_elsewhere = true;
+            }
+        }
+        if substituted {
+            used.push(s.env.clone());
+        }
+        if seen_elsewhere {
+            elsewhere.push(s.env.clone());
+        }
+    }
+    (used, elsewhere)
+}
+
+/// The placeholders searched for in bytes the proxy forwards without reading them as a
+/// request, across chunk boundaries.
+struct Watch<'a> {
+    /// The credentials not listed for this connection's host.
+    secrets: Vec<&'a Secret>,
+    /// The last bytes of what was scanned (a placeholder split across two reads).
+    carry: Vec<u8>,
+    found: Vec<bool>,
+}
+
+impl<'a> Watch<'a> {
+    fn new(secrets: &'a [Secret], host: &str) -> Watch<'a> {
+        let secrets: Vec<&Secret> = secrets
+            .iter()
+            .filter(|s| {
+                !s.hosts
+                    .iter()
+                    .any(|h| crate::policy::domain_matches(h, host))
+            })
+            .collect();
+        let found = vec![false; secrets.len()];
+        Watch {
+            secrets,
+            carry: Vec::new(),
+            found,
+        }
+    }
+
+    fn scan(&mut self, bytes: &[u8]) {
+        if self.secrets.is_empty() || bytes.is_empty() {
+            return;
+        }
+        let mut hay = std::mem::take(&mut self.carry);
+        hay.extend_from_slice(bytes);
+        let mut longest = 0;
+        for (i, s) in self.secrets.iter().enumerate() {
+            let needle = s.placeholder.as_bytes();
+            longest = longest.max(needle.len());
+            if !self.found[i] && hay.windows(needle.len()).any(|w| w == needle) {
+                self.found[i] = true;
+            }
+        }
+        let keep = longest.saturating_sub(1).min(hay.len());
+        self.carry = hay[hay.len() - keep..].to_vec();
+    }
+
+    fn found(&self) -> Vec<String> {
+        self.secrets
+            .iter()
+            .zip(&self.found)
+            .filter(|(_, f)| **f)
+            .map(|(s, _)| s.env.clone())
+            .collect()
+    }
+}
+
+/// Copy both ways until both sides are done, or `stop`; what goes from the client to the
+/// server passes `watch`. Returns (client to server, server to client) bytes.
+fn relay(
+    client: &TcpStream,
+    server: &TcpStream,
+    stop: BorrowedFd<'_>,
+    watch: &mut Watch<'_>,
+) -> (u64, u64) {
+    let mut buf = vec![0u8; BUF];
+    let mut counts = [0u64; 2];
+    let mut open = [true, true];
+    let ends = [(client, server), (server, client)];
+    while open[0] || open[1] {
+        let mut set: Vec<PollFd<'_>> = Vec::with_capacity(3);
+        let mut which = Vec::with_capacity(2);
+        for (i, (from, _)) in ends.iter().enumerate() {
+            if open[i] {
+                set.push(PollFd::new(from.as_fd(), PollFlags::POLLIN));
+                which.push(i);
+            }
+        }
+        set.push(PollFd::new(stop, PollFlags::POLLIN));
+        match poll(&mut set, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+            Ok(_) => {}
+        }
+        if set.last().is_some_and(ready) {
+            break;
+        }
+        let readable: Vec<usize> = which
+            .iter()
+            .zip(&set)
+            .filter(|(_, p)| ready(p))
+            .map(|(i, _)| *i)
+            .collect();
+        drop(set);
+        for i in readable {
+            let (mut from, mut to) = ends[i];
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    open[i] = false;
+                    let _ = to.shutdown(Shutdown::Write);
+                }
+                Ok(n) => {
+                    if i == 0 {
+                        watch.scan(&buf[..n]);
+                    }
+                    if to.write_all(&buf[..n]).is_err() {
+                        return (counts[0], counts[1]);
+                    }
+                    counts[i] += n as u64;
+                }
+            }
+        }
+    }
+    (counts[0], counts[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> Secret {
+        Secret {
+            env: "TOKEN".into(),
+            hosts: vec!["api.test".into()],
+            header: "Authorization".into(),
+            placeholder: "tooljail-placeholder-abc".into(),
+            value: "real-secret".into(),
+        }
+    }
+
+    #[test]
+    fn placeholders_are_found_across_reads_for_unlisted_hosts_only() {
+        let secrets = [secret()];
+        let mut w = Watch::new(&secrets, "evil.test");
+        w.scan(b"xx tooljail-place");
+        assert!(w.found().is_empty());
+        w.scan(b"holder-abc yy");
+        assert_eq!(w.found(), ["TOKEN"]);
+        let mut w = Watch::new(&secrets, "api.test");
+        w.scan(b"tooljail-placeholder-abc");
+        assert!(w.found().is_empty(), "the listed host is not elsewhere");
+    }
+
+    #[test]
+    fn substitution_only_for_listed_hosts_and_the_named_header() {
+        let text = "GET http://api.test/ HTTP/1.1\r\nAuthorization: Bearer tooljail-placeholder-abc\r\nX-Other: tooljail-placeholder-abc\r\n\r\n";
+        let mut h = http::parse(text.as_bytes()).unwrap();
+        let (used, elsewhere) = substitute(&mut h, "api.test", &[secret()]);
+        assert_eq!(used, ["TOKEN"]);
+        assert_eq!(
+            elsewhere,
+            ["TOKEN"],
+            "the other header keeps the placeholder and is noted"
+        );
+        assert_eq!(h.header("authorization"), Some("Bearer real-secret"));
+        assert_eq!(h.header("x-other"), Some("tooljail-placeholder-abc"));
+        let mut h = http::parse(text.as_bytes()).unwrap();
+        let (used, elsewhere) = substitute(&mut h, "evil.test", &[secret()]);
+        assert!(used.is_empty());
+        assert_eq!(elsewhere, ["TOKEN"]);
+        assert_eq!(
+            h.header("authorization"),
+            Some("Bearer tooljail-placeholder-abc")
+        );
+    }
+}

@@ -1,0 +1,565 @@
+//! Egress by domain (`[network] allow_domains`, src/net/): the command's only way out is the
+//! supervisor's proxy, which connects to allowed names only. Every server here is started by
+//! the test on the host's loopback; test names reach it through the documented `[network]
+//! hosts` pins, so no outside network is needed. As root and as the unprivileged test user,
+//! bounded in time. Needs curl, python3 and openssl (tests/setup.sh).
+
+use crate::support::profiles::{workdir, TOOL_TIMEOUT};
+use crate::support::{each_identity, profile_file, records_dir, run_for, Ctx, KillOnDrop, Run};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// An HTTP server on 127.0.0.1 that answers each request with its own head: what the proxy
+/// sent is what the test reads. Returns the port and every head received.
+fn echo_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(&stream);
+            let mut head = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+                line.clear();
+            }
+            seen.lock().unwrap().push(head.clone());
+            let _ = write!(
+                stream,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+                head.len()
+            );
+        }
+    });
+    (port, heads)
+}
+
+/// A TLS server (`openssl s_server -www`, a self-signed certificate for pkg.test) on
+/// 127.0.0.1; its port. Killed when `guard` is dropped.
+fn tls_server(guard: &mut KillOnDrop, dir: &Path) -> u16 {
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=pkg.test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is needed (apt-get install -y openssl)");
+    assert!(made.success(), "openssl req failed");
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    guard.child(child);
+    let up = crate::support::wait_until(Duration::from_secs(10), || {
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+    });
+    assert!(up, "openssl s_server did not start");
+    port
+}
+
+/// One jailed `sh -c script` under `profile`, with `env` in tooljail's environment: the run,
+/// its report and its audit record.
+fn egress(ctx: &Ctx, profile: &Path, env: &[(&str, &str)], script: &str) -> (Run, Value, Value) {
+    egress_in(ctx, profile, env, &[], script)
+}
+
+/// [`egress`] in a working directory holding `files`.
+fn egress_in(
+    ctx: &Ctx,
+    profile: &Path,
+    env: &[(&str, &str)],
+    files: &[(&str, &str)],
+    script: &str,
+) -> (Run, Value, Value) {
+    let out = records_dir();
+    let (report, audit) = (out.path().join("r.json"), out.path().join("a.jsonl"));
+    let dir = workdir(files);
+    let script = script.replace("@DIR@", dir.path().to_str().unwrap());
+    let mut cmd = ctx.tooljail([
+        "run",
+        "--ro",
+        dir.path().to_str().unwrap(),
+        "-p",
+        profile.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    cmd.current_dir(dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let run = run_for(cmd, TOOL_TIMEOUT);
+    let read = |p: &Path, last_line: bool| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| {
+                let text = if last_line {
+                    t.lines().last().unwrap_or("")
+                } else {
+                    &t
+                };
+                serde_json::from_str(text).ok()
+            })
+            .unwrap_or(Value::Null)
+    };
+    let (report, audit) = (read(&report, false), read(&audit, true));
+    (run, report, audit)
+}
+
+fn dump(run: &Run, report: &Value) -> String {
+    format!("{}\n--- network\n{:#}", run.dump(), report["network"])
+}
+
+/// The report's connections with `host` and `kind`.
+fn conns<'a>(report: &'a Value, host: &str, kind: &str) -> Vec<&'a Value> {
+    report["network"]["connections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|c| c["host"] == host && c["kind"] == kind)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Exactly one connection to `host` of `kind` with `verdict` and `rule`.
+#[track_caller]
+fn one<'a>(
+    report: &'a Value,
+    run: &Run,
+    host: &str,
+    kind: &str,
+    verdict: &str,
+    rule: &str,
+) -> &'a Value {
+    let found: Vec<_> = conns(report, host, kind)
+        .into_iter()
+        .filter(|c| c["verdict"] == verdict && c["rule"] == rule)
+        .collect();
+    assert!(
+        found.len() == 1,
+        "want one {kind} to {host}: {verdict} by {rule}\n{}",
+        dump(run, report)
+    );
+    found[0]
+}
+
+fn profile(body: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    profile_file(&format!(
+        "description = \"egress test\"\nextends = [\"base\"]\n{body}"
+    ))
+}
+
+#[test]
+fn an_allowed_name_works_over_connect_and_plain_http() {
+    let mut guard = KillOnDrop::new();
+    let certs = crate::support::tempdir(0o700);
+    let tls = tls_server(&mut guard, certs.path());
+    let (port, heads) = echo_server();
+    let (_d, p) = profile(&format!(
+        "[network]\nallow_domains = [\"pkg.test\"]\nallow_ports = [{port}, {tls}]\n\
+         hosts = {{ \"pkg.test\" = \"127.0.0.1\" }}\n"
+    ));
+    each_identity(|ctx| {
+        heads.lock().unwrap().clear();
+        // Plain HTTP through the proxy, a raw CONNECT tunnel carrying HTTP (curl -p), and
+        // HTTPS (CONNECT, SNI pkg.test) to the TLS server; then the name from the jail's
+        // resolver.
+        let script = format!(
+            "curl -fsS http://pkg.test:{port}/plain && curl -fsSp http://pkg.test:{port}/tunnel && \
+             curl -fsSk https://pkg.test:{tls}/ | grep -c s_server && getent hosts pkg.test"
+        );
+        let (run, report, audit) = egress(ctx, &p, &[], &script);
+        assert_eq!(run.code(), 0, "{}", dump(&run, &report));
+        assert!(
+            run.stdout.contains("GET /plain HTTP/1.1"),
+            "{}",
+            dump(&run, &report)
+        );
+        assert!(
+            run.stdout.contains("GET /tunnel HTTP/1.1"),
+            "{}",
+            dump(&run, &report)
+        );
+        assert!(
+            run.stdout.contains("127.0.0.1       pkg.test"),
+            "{}",
+            dump(&run, &report)
+        );
+        let got = heads.lock().unwrap().clone();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].contains("Connection: close") && !got[0].contains("Proxy-"),
+            "{got:?}"
+        );
+        let plain = one(&report, &run, "pkg.test", "http", "allowed", "pkg.test");
+        assert_eq!(plain["address"], "127.0.0.1");
+        assert!(
+            plain["bytes_sent"].as_u64() > Some(30) && plain["bytes_received"].as_u64() > Some(30)
+        );
+        let tunnels = conns(&report, "pkg.test", "connect");
+        assert_eq!(tunnels.len(), 2, "{}", dump(&run, &report));
+        assert!(tunnels
+            .iter()
+            .all(|c| c["verdict"] == "allowed" && c["bytes_received"].as_u64() > Some(100)));
+        one(&report, &run, "pkg.test", "dns", "allowed", "pkg.test");
+        assert_eq!(report["network"]["refused"], 0, "{}", dump(&run, &report));
+        assert_eq!(
+            audit["network"]["allowed"], report["network"]["allowed"],
+            "the audit record counts them"
+        );
+        assert!(report["isolation"]["egress_proxy"].is_string());
+    });
+}
+
+#[test]
+fn everything_else_fails_and_is_reported() {
+    if !crate::support::need_python() {
+        return;
+    }
+    let mut guard = KillOnDrop::new();
+    let certs = crate::support::tempdir(0o700);
+    let tls = tls_server(&mut guard, certs.path());
+    let (port, heads) = echo_server();
+    // "localhost" is allowed by name but resolves (on the host) to loopback, which no hosts
+    // entry pins for it: refused at the address, as a rebinding name would be.
+    let (_d, p) = profile(&format!(
+        "[network]\nallow_domains = [\"pkg.test\", \"localhost\"]\nallow_ports = [{port}, {tls}]\n\
+         hosts = {{ \"pkg.test\" = \"127.0.0.1\" }}\n"
+    ));
+    // A TLS handshake through a tunnel opened for pkg.test that names another server.
+    let sni = format!(
+        "import socket, ssl\n\
+         s = socket.create_connection(('127.0.0.1', 3128))\n\
+         s.sendall(b'CONNECT pkg.test:{tls} HTTP/1.1\\r\\nHost: pkg.test:{tls}\\r\\n\\r\\n')\n\
+         print(s.recv(200).split(b'\\r\\n')[0].decode())\n\
+         c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE\n\
+         try:\n    c.wrap_socket(s, server_hostname='evil.test'); print('sni: handshake done')\n\
+         except Exception as e:\n    print('sni: refused')\n"
+    );
+    // UDP out of the jail, as a tool that ignores every variable would send it.
+    let udp = "import socket\n\
+               s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+               try:\n    s.connect(('192.0.2.1', 53)); s.send(b'x'); print('udp: sent')\n\
+               except OSError as e:\n    print('udp: failed', e.errno)\n";
+    each_identity(|ctx| {
+        heads.lock().unwrap().clear();
+        let script = format!(
+            "code() {{ curl -sS -o /dev/null -w '%{{http_code}}\\n' \"$@\"; }}; \
+             echo evil $(code http://evil.test:{port}/); \
+             echo raw-ip $(code --noproxy '' -p http://127.0.0.1:{port}/); \
+             echo port $(code http://pkg.test:1/); \
+             echo localhost $(code --noproxy '' http://localhost:{port}/); \
+             echo host-header $(code -H 'Host: evil.test' http://pkg.test:{port}/); \
+             echo bypass $(code --noproxy '*' http://pkg.test:{port}/); \
+             echo bypass-ip $(code --noproxy '*' http://192.0.2.1:{port}/); \
+             getent hosts evil.test || echo dns: none; \
+             python3 @DIR@/sni.py; python3 @DIR@/udp.py; true"
+        );
+        let files = [("sni.py", sni.as_str()), ("udp.py", udp)];
+        let (run, report, audit) = egress_in(ctx, &p, &[], &files, &script);
+        let out = &run.stdout;
+        let d = || dump(&run, &report);
+        for want in [
+            "evil 403",
+            "raw-ip 000", // CONNECT refused: curl reports no HTTP code of the origin
+            "port 403",
+            "localhost 403",
+            "host-header 403",
+            "bypass 000",
+            "bypass-ip 000",
+            "dns: none",
+            "HTTP/1.1 200 Connection established",
+            "sni: refused",
+            "udp: failed 101", // ENETUNREACH: the namespace has no route out
+        ] {
+            assert!(out.contains(want), "stdout lacks {want:?}\n{}", d());
+        }
+        // Nothing reached the servers: every refusal happened before a connection out.
+        assert!(
+            heads.lock().unwrap().is_empty(),
+            "{:?}",
+            heads.lock().unwrap()
+        );
+        one(
+            &report,
+            &run,
+            "evil.test",
+            "http",
+            "refused",
+            "allow_domains",
+        );
+        one(
+            &report,
+            &run,
+            "127.0.0.1",
+            "connect",
+            "refused",
+            "allow_domains",
+        );
+        one(&report, &run, "pkg.test", "http", "refused", "allow_ports");
+        let lo = one(&report, &run, "localhost", "http", "refused", "address");
+        assert!(lo["remedy"].as_str().unwrap().contains("hosts"), "{}", d());
+        let sni = conns(&report, "pkg.test", "connect");
+        assert!(
+            sni.iter()
+                .any(|c| c["verdict"] == "refused" && c["rule"] == "sni"),
+            "{}",
+            d()
+        );
+        one(
+            &report,
+            &run,
+            "evil.test",
+            "dns",
+            "refused",
+            "allow_domains",
+        );
+        // The direct connects (curl --noproxy, python's UDP) are named in the denials.
+        let denials = report["denials"].as_array().cloned().unwrap_or_default();
+        for addr in [format!("192.0.2.1:{port}"), "192.0.2.1:53".to_string()] {
+            assert!(
+                denials.iter().any(|x| x["address"] == addr.as_str()
+                    && x["hint"].as_str().unwrap_or("").contains("allow_domains")),
+                "no denial for {addr}\n{}",
+                d()
+            );
+        }
+        // One stderr line per refused destination, naming it and the key that allows it.
+        assert!(
+            run.stderr.contains("tooljail: network: refused evil.test:")
+                && run.stderr.contains("allow_domains = [\"evil.test\"]"),
+            "{}",
+            d()
+        );
+        let refused = report["network"]["refused"].as_u64().unwrap();
+        assert!(refused >= 7, "{}", d());
+        assert_eq!(
+            audit["network"]["refused"], refused,
+            "the audit record counts them"
+        );
+    });
+}
+
+#[test]
+fn a_credential_reaches_only_its_host_and_never_the_jail() {
+    let (port, heads) = echo_server();
+    let secret_file = crate::support::tempdir(0o755);
+    let file = secret_file.path().join("token");
+    std::fs::write(&file, "from-a-file-7731\n").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (_d, p) = profile(&format!(
+        "[network]\nallow_domains = [\"api.test\", \"other.test\"]\nallow_ports = [{port}]\n\
+         hosts = {{ \"api.test\" = \"127.0.0.1\", \"other.test\" = \"127.0.0.1\" }}\n\
+         [[network.credential]]\nenv = \"API_TOKEN\"\nhosts = [\"api.test\"]\nfrom_env = \"REAL_API_TOKEN\"\n\
+         [[network.credential]]\nenv = \"FILE_TOKEN\"\nhosts = [\"api.test\"]\nheader = \"X-Key\"\nfrom_file = \"{}\"\n",
+        file.display()
+    ));
+    const REAL: &str = "real-value-5f1c9e";
+    // What the jail greps for, written so that the command line (which the report holds) does
+    // not contain the value itself.
+    let pat = format!("{}[{}]", &REAL[..REAL.len() - 1], &REAL[REAL.len() - 1..]);
+    each_identity(|ctx| {
+        heads.lock().unwrap().clear();
+        let script = format!(
+            "echo \"seen: $API_TOKEN\"; \
+             curl -fsS -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" -H \"X-Key: $FILE_TOKEN\" http://api.test:{port}/one && \
+             curl -fsS -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" http://other.test:{port}/two && \
+             curl -fsSp -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" http://other.test:{port}/three && \
+             (env; cat /proc/self/environ; ls -R /scratch /tmp) | grep -c -e '{pat}' -e 'from-a-fil[e]' || true"
+        );
+        let (run, report, _) = egress(ctx, &p, &[("REAL_API_TOKEN", REAL)], &script);
+        let d = || dump(&run, &report);
+        assert_eq!(run.code(), 0, "{}", d());
+        let got = heads.lock().unwrap().clone();
+        assert_eq!(got.len(), 3, "{got:?}");
+        let placeholder = run
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("seen: "))
+            .unwrap()
+            .to_string();
+        assert!(placeholder.starts_with("tooljail-placeholder-"), "{}", d());
+        // The listed host got the real values, in the named headers.
+        assert!(
+            got[0].contains(&format!("Authorization: Bearer {REAL}\r\n")),
+            "{got:?}"
+        );
+        assert!(got[0].contains("X-Key: from-a-file-7731\r\n"), "{got:?}");
+        // Another host got the placeholder, and the report says so.
+        assert!(
+            got[1].contains(&format!("Authorization: Bearer {placeholder}\r\n")),
+            "{got:?}"
+        );
+        assert!(!got[1].contains(REAL), "{got:?}");
+        let one_ = one(&report, &run, "api.test", "http", "allowed", "api.test");
+        assert_eq!(
+            one_["credentials"],
+            serde_json::json!(["API_TOKEN", "FILE_TOKEN"]),
+            "{}",
+            d()
+        );
+        let two = one(&report, &run, "other.test", "http", "allowed", "other.test");
+        assert_eq!(
+            two["placeholders_elsewhere"],
+            serde_json::json!(["API_TOKEN"]),
+            "{}",
+            d()
+        );
+        // Through a tunnel the proxy does not read as requests, it is found all the same.
+        assert!(
+            got[2].contains(&placeholder) && !got[2].contains(REAL),
+            "{got:?}"
+        );
+        let three = one(
+            &report,
+            &run,
+            "other.test",
+            "connect",
+            "allowed",
+            "other.test",
+        );
+        assert_eq!(
+            three["placeholders_elsewhere"],
+            serde_json::json!(["API_TOKEN"]),
+            "{}",
+            d()
+        );
+        assert_eq!(report["network"]["placeholders_elsewhere"], 2);
+        // Neither real value is anywhere the command could look: the count printed last is 0.
+        assert_eq!(run.stdout.lines().last(), Some("0"), "{}", d());
+        assert!(!run.stdout.contains(REAL), "{}", d());
+        assert!(
+            !serde_json::to_string(&report).unwrap().contains(REAL),
+            "{}",
+            d()
+        );
+    });
+}
+
+#[test]
+fn misconfigurations_stop_the_call_and_calls_without_it_pay_nothing() {
+    /// (profile body, tooljail's environment, what stderr says)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            "[network]\nmode = \"host\"\nallow_domains = [\"pypi.org\"]\n",
+            &[],
+            "allow_domains needs the jail's private network",
+        ),
+        (
+            "[network]\nallow_domains = [\"a b\"]\n",
+            &[],
+            "allow_domains entry \"a b\"",
+        ),
+        (
+            "[network]\nallow_ports = [8080]\n",
+            &[],
+            "has no effect without allow_domains",
+        ),
+        (
+            "[network]\nallow_domains = [\"a.test\"]\n[[network.credential]]\nenv = \"T\"\nhosts = [\"b.test\"]\n",
+            &[("T", "x")],
+            "credential host \"b.test\" is not in allow_domains",
+        ),
+        (
+            "[network]\nallow_domains = [\"a.test\"]\n[[network.credential]]\nenv = \"T\"\nhosts = [\"a.test\"]\n",
+            &[],
+            "the caller's environment has no T",
+        ),
+        (
+            "isolation = \"landlock\"\n[network]\nallow_domains = [\"a.test\"]\n",
+            &[],
+            "allow_domains (or --allow-domain) needs the full jail",
+        ),
+    ];
+    each_identity(|ctx| {
+        for (body, env, want) in cases {
+            let (_d, p) = profile(body);
+            let (run, _, _) = egress(ctx, &p, env, "echo ran");
+            assert_eq!(run.code(), 125, "{body}\n{}", run.dump());
+            assert!(
+                run.stderr.contains(want),
+                "{body}: stderr lacks {want:?}\n{}",
+                run.dump()
+            );
+            assert!(!run.stdout.contains("ran"));
+        }
+        // Without allow_domains: no proxy variables, no proxy, no `network` section.
+        let (_d, p) = profile("");
+        let (run, report, _) = egress(
+            ctx,
+            &p,
+            &[],
+            "env; curl -sS -x http://127.0.0.1:3128 http://a.test/ || echo no-proxy",
+        );
+        assert_eq!(run.code(), 0, "{}", run.dump());
+        assert!(
+            !run.stdout.to_ascii_lowercase().contains("_proxy="),
+            "{}",
+            run.dump()
+        );
+        assert!(run.stdout.contains("no-proxy"), "{}", run.dump());
+        assert!(
+            report.get("network").is_none() && report["isolation"].get("egress_proxy").is_none()
+        );
+        // --allow-domain alone turns it on.
+        let mut cmd = ctx.tooljail([
+            "run",
+            "--allow-domain",
+            "pkg.test",
+            "--",
+            "sh",
+            "-c",
+            "echo $HTTPS_PROXY",
+        ]);
+        let dir = workdir(&[]);
+        cmd.current_dir(dir.path());
+        let r = run_for(cmd, TOOL_TIMEOUT);
+        assert_eq!(r.code(), 0, "{}", r.dump());
+        assert_eq!(r.stdout.trim(), "http://127.0.0.1:3128");
+        // And so does TOOLJAIL_ALLOW_DOMAINS for the command prefix `tooljail -c`.
+        let mut cmd = ctx.tooljail(["-c", "echo $https_proxy"]);
+        cmd.current_dir(dir.path())
+            .env("TOOLJAIL_ALLOW_DOMAINS", "pkg.test, *.example");
+        let r = run_for(cmd, TOOL_TIMEOUT);
+        assert_eq!(r.code(), 0, "{}", r.dump());
+        assert_eq!(r.stdout.trim(), "http://127.0.0.1:3128");
+    });
+}
