@@ -30,9 +30,19 @@ pub fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
 }
 
-/// Parse a request head (ending with the blank line).
+/// Parse a request head (ending with the blank line). Strict, because the origin server reads
+/// the same bytes and must not see another request than the one the rules judged: a control
+/// character anywhere (a bare LF or CR, NUL; only a tab is allowed in a value), a folded
+/// header line, a second `Host`, or both `Transfer-Encoding` and `Content-Length` refuse it.
 pub fn parse(head: &[u8]) -> Option<Head> {
     let text = std::str::from_utf8(head).ok()?;
+    let body = text.strip_suffix("\r\n\r\n")?;
+    if body
+        .split("\r\n")
+        .any(|l| l.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f))
+    {
+        return None;
+    }
     let mut lines = text.split("\r\n");
     let mut first = lines.next()?.split(' ');
     let (method, target, version) = (first.next()?, first.next()?, first.next()?);
@@ -42,10 +52,20 @@ pub fn parse(head: &[u8]) -> Option<Head> {
     let mut headers = Vec::new();
     for line in lines.take_while(|l| !l.is_empty()) {
         let (name, value) = line.split_once(':')?;
+        // A name with whitespace, or a line starting with it (obsolete folding), is refused.
         if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace()) {
             return None;
         }
         headers.push((name.to_string(), value.trim().to_string()));
+    }
+    let count = |n: &str| {
+        headers
+            .iter()
+            .filter(|(h, _)| h.eq_ignore_ascii_case(n))
+            .count()
+    };
+    if count("host") > 1 || count("transfer-encoding") > 0 && count("content-length") > 0 {
+        return None;
     }
     Some(Head {
         method: method.to_string(),
@@ -97,13 +117,27 @@ impl Head {
         })
     }
 
-    /// The head to send the origin for a plain request: origin-form target, no proxy headers,
-    /// `Connection: close` (one request per connection, so every request passes the rules).
-    pub fn for_origin(&self, path: &str) -> Vec<u8> {
+    /// The head to send the origin for a plain request: origin-form target, `Host` made from
+    /// the judged target (never the client's), no proxy headers, `Connection: close` (one
+    /// request per connection, so every request passes the rules).
+    pub fn for_origin(&self, target: &Target) -> Vec<u8> {
+        let path = target.path.as_deref().unwrap_or("/");
         let mut out = format!("{} {} {}\r\n", self.method, path, self.version);
+        let host = match target.host.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => format!("[{}]", target.host),
+            Err(_) => target.host.clone(),
+        };
+        match target.port {
+            80 => out.push_str(&format!("Host: {host}\r\n")),
+            port => out.push_str(&format!("Host: {host}:{port}\r\n")),
+        }
         for (name, value) in &self.headers {
             let lower = name.to_ascii_lowercase();
-            if lower.starts_with("proxy-") || lower == "connection" || lower == "keep-alive" {
+            if lower.starts_with("proxy-")
+                || lower == "connection"
+                || lower == "keep-alive"
+                || lower == "host"
+            {
                 continue;
             }
             out.push_str(&format!("{name}: {value}\r\n"));
@@ -139,10 +173,21 @@ pub fn authority(auth: &str, default: Option<u16>) -> Option<(String, u16)> {
         Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0)?,
         None => default?,
     };
-    if host.is_empty() || host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+    Some((host_name(&host)?, port))
+}
+
+/// The one spelling of a request's host that every check, lookup and substitution uses: an
+/// address as the standard library writes it, or a host name in lower case without its
+/// trailing dot, with only the characters a name may hold (the same grammar as the rules).
+/// `None` for anything else (`*`, `%`, spaces, non-ASCII, an empty label).
+pub fn host_name(raw: &str) -> Option<String> {
+    if let Ok(ip) = raw.parse::<std::net::IpAddr>() {
+        return Some(ip.to_string());
+    }
+    if raw.starts_with('*') || raw.contains(':') {
         return None;
     }
-    Some((host.to_ascii_lowercase(), port))
+    crate::policy::resolve::domain_rule(raw).ok()
 }
 
 /// A short response the proxy gives itself.
@@ -192,11 +237,56 @@ mod tests {
     }
 
     #[test]
-    fn origin_head_drops_proxy_headers() {
-        let h = head("GET http://a.test/p HTTP/1.1\r\nHost: a.test\r\nProxy-Authorization: x\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n");
+    fn origin_head_drops_proxy_headers_and_takes_host_from_the_target() {
+        let h = head("GET http://A.test./p HTTP/1.1\r\nhost: a.test\r\nProxy-Authorization: x\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n");
         assert_eq!(
-            String::from_utf8(h.for_origin("/p")).unwrap(),
+            String::from_utf8(h.for_origin(&h.target().unwrap())).unwrap(),
             "GET /p HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        );
+        let h = head("GET http://[::1]:8080/ HTTP/1.1\r\n\r\n");
+        assert!(String::from_utf8(h.for_origin(&h.target().unwrap()))
+            .unwrap()
+            .contains("\r\nHost: [::1]:8080\r\n"));
+    }
+
+    #[test]
+    fn a_head_the_origin_could_read_otherwise_is_refused() {
+        for bad in [
+            "GET http://a.test/ HTTP/1.1\r\nX: a\nHost: evil.test\r\n\r\n",
+            "GET http://a.test/ HTTP/1.1\r\nX: a\rHost: evil.test\r\n\r\n",
+            "GET http://a.test/ HTTP/1.1\r\nX: a\0b\r\n\r\n",
+            "GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\nHost: evil.test\r\n\r\n",
+            "GET http://a.test/ HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+            "POST http://a.test/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET http://a.test/\x1b HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(parse(bad.as_bytes()).is_none(), "{bad:?}");
+        }
+        assert!(parse(b"GET http://a.test/ HTTP/1.1\r\nX: a\tb\r\n\r\n").is_some());
+    }
+
+    #[test]
+    fn hosts_have_one_spelling() {
+        assert_eq!(host_name("API.Internal."), Some("api.internal".into()));
+        assert_eq!(
+            host_name("::ffff:127.0.0.1"),
+            Some("::ffff:127.0.0.1".into())
+        );
+        assert_eq!(host_name("10.0.0.1"), Some("10.0.0.1".into()));
+        for bad in [
+            "*.a.test",
+            "a..test",
+            "a test",
+            "a%2e.test",
+            "bücher.test",
+            "",
+            ".",
+        ] {
+            assert_eq!(host_name(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            authority("Api.Internal.:8080", None),
+            Some(("api.internal".into(), 8080))
         );
     }
 }

@@ -110,7 +110,41 @@ pub fn prepare(policy: &mut Policy) -> Result<Option<Egress>> {
     };
     let mut secrets = Vec::new();
     for c in &rules.credentials {
+        if let CredentialSource::File(path) = &c.source {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            if let Some(b) = policy
+                .filesystem
+                .binds
+                .iter()
+                .find(|b| canonical.starts_with(&b.source))
+            {
+                return Err(Error::usage(format!(
+                    "credential {}: its file {} lies in {}, which the jail sees ({})",
+                    c.env,
+                    path.display(),
+                    b.source.display(),
+                    b.origin
+                ))
+                .with_hint("keep the credential's file outside every bind of the profile"));
+            }
+        }
         let value = read_value(&c.env, &c.source)?;
+        // The real value must reach the jail by no other way: a kept variable, a `set` that
+        // expands the source variable.
+        if let Some((var, _)) = policy
+            .env
+            .iter()
+            .find(|(k, v)| **k != c.env && v.contains(&value))
+        {
+            return Err(Error::usage(format!(
+                "credential {}: its real value is also in the command's environment, as {var}",
+                c.env
+            ))
+            .with_hint(format!(
+                "do not keep or set {var} from the credential's source ([env] keep, set, \
+                 --keep-env)"
+            )));
+        }
         let placeholder = placeholder()?;
         policy.env.insert(c.env.clone(), placeholder.clone());
         secrets.push(Secret {

@@ -225,7 +225,12 @@ fn resolve_loop(sock: &UdpSocket, egress: &Egress, stop: BorrowedFd<'_>, account
             }
         };
         let _ = sock.send_to(&dns::answer(&q, addrs.as_deref()), from);
-        if seen.insert((q.name.clone(), c.verdict)) {
+        // Each name once; past the report's list only counted, so a command asking for
+        // endless random names cannot grow the supervisor's memory.
+        if seen.len() >= MAX_RECORDED {
+            let mut a = account.lock().unwrap_or_else(|p| p.into_inner());
+            a.unlisted += 1;
+        } else if seen.insert((q.name.clone(), c.verdict)) {
             note(account, c);
         }
     }
@@ -364,31 +369,29 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
             None => return Some(c),
         };
         unread = first.len();
-        // A handshake must name the CONNECT host; one without a name is only for an address
-        // (a server picks its default site for it, which need not be the allowed one).
+        // A tunnel carries TLS, and its handshake must name the CONNECT host; one without a
+        // name is only for an address (a server picks its default site for it, which need not
+        // be the allowed one). Anything else is refused: bytes held back past the wait, a
+        // record cut short, another protocol (which could name another site behind the same
+        // address, as a plain request's Host would, unread), a hello that hides its real
+        // server name (encrypted client hello).
         let by_address = target.host.parse::<IpAddr>().is_ok();
         match tls::client_hello(&first) {
-            Hello::NotTls => {}
+            Hello::ServerName(_) if tls::hides_server_name(&first) => {
+                return Some(refuse(c, &Refusal::Sni, None));
+            }
             Hello::ServerName(None) if by_address => {}
             Hello::ServerName(Some(name)) if name == target.host => {}
-            Hello::ServerName(_) | Hello::Garbled => {
+            Hello::NotTls | Hello::ServerName(_) | Hello::Garbled => {
                 return Some(refuse(c, &Refusal::Sni, None));
             }
         }
         first
     } else {
-        let path = target.path.clone().unwrap_or_else(|| "/".into());
         let (used, elsewhere) = substitute(&mut head, &target.host, &egress.secrets);
         c.credentials = used;
         c.placeholders_elsewhere = elsewhere;
-        if head.header("host").is_none() {
-            let host = match target.host.parse::<std::net::Ipv6Addr>() {
-                Ok(_) => format!("[{}]:{}", target.host, target.port),
-                Err(_) => format!("{}:{}", target.host, target.port),
-            };
-            head.headers.push(("Host".into(), host));
-        }
-        let mut out = head.for_origin(&path);
+        let mut out = head.for_origin(&target);
         out.extend_from_slice(&rest);
         out
     };
@@ -423,9 +426,19 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
     // is said in docs/network.md.
     let mut watch = Watch::new(&egress.secrets, &target.host);
     watch.scan(&first_bytes[first_bytes.len() - unread..]);
-    let (up, down) = relay(&client, &server, stop, &mut watch);
+    let mut echo = Echo::new(&egress.secrets, &c.credentials);
+    let (up, down) = relay(&client, &server, stop, &mut watch, &mut echo);
     c.bytes_sent = up + first_bytes.len() as u64;
     c.bytes_received = down;
+    if let Some(env) = echo.found {
+        c = fail(
+            c,
+            format!(
+                "the server sent the real value of {env} back (an echo of the request); the \
+                 connection was cut before it reached the command"
+            ),
+        );
+    }
     for env in watch.found() {
         if !c.placeholders_elsewhere.contains(&env) {
             c.placeholders_elsewhere.push(env);
@@ -570,13 +583,62 @@ impl<'a> Watch<'a> {
     }
 }
 
+/// The real values the proxy put in this connection's request, searched for in what the
+/// server sends back: a server that echoes the request (TRACE, a debug page, an error quoting
+/// its headers) would hand the command the secret. Bytes are held back while they could be
+/// the start of a value; a whole value cuts the connection before it is sent on.
+struct Echo<'a> {
+    values: Vec<&'a Secret>,
+    held: Vec<u8>,
+    /// The credential whose value came back.
+    found: Option<String>,
+}
+
+impl<'a> Echo<'a> {
+    fn new(secrets: &'a [Secret], used: &[String]) -> Echo<'a> {
+        Echo {
+            values: secrets.iter().filter(|s| used.contains(&s.env)).collect(),
+            held: Vec::new(),
+            found: None,
+        }
+    }
+
+    /// What of `bytes` (after what was held) may go to the client now; `None`: a value came
+    /// back, nothing more goes.
+    fn pass(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        if self.values.is_empty() {
+            return Some(bytes.to_vec());
+        }
+        self.held.extend_from_slice(bytes);
+        let mut longest = 0;
+        for s in &self.values {
+            let v = s.value.as_bytes();
+            longest = longest.max(v.len());
+            if self.held.windows(v.len()).any(|w| w == v) {
+                self.found = Some(s.env.clone());
+                return None;
+            }
+        }
+        let keep = longest.saturating_sub(1).min(self.held.len());
+        let cut = self.held.len() - keep;
+        Some(self.held.drain(..cut).collect())
+    }
+
+    /// The bytes still held back, at the server's end of stream (no value among them).
+    fn rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.held)
+    }
+}
+
 /// Copy both ways until both sides are done, or `stop`; what goes from the client to the
-/// server passes `watch`. Returns (client to server, server to client) bytes.
+/// server passes `watch`, what comes back passes `echo`. Returns (client to server, server to
+/// client) bytes.
 fn relay(
     client: &TcpStream,
     server: &TcpStream,
     stop: BorrowedFd<'_>,
     watch: &mut Watch<'_>,
+    echo: &mut Echo<'_>,
 ) -> (u64, u64) {
     let mut buf = vec![0u8; BUF];
     let mut counts = [0u64; 2];
@@ -612,13 +674,22 @@ fn relay(
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => {
                     open[i] = false;
+                    if i == 1 {
+                        let _ = to.write_all(&echo.rest());
+                    }
                     let _ = to.shutdown(Shutdown::Write);
                 }
                 Ok(n) => {
-                    if i == 0 {
+                    let sent = if i == 0 {
                         watch.scan(&buf[..n]);
-                    }
-                    if to.write_all(&buf[..n]).is_err() {
+                        to.write_all(&buf[..n])
+                    } else {
+                        match echo.pass(&buf[..n]) {
+                            Some(out) => to.write_all(&out),
+                            None => return (counts[0], counts[1]),
+                        }
+                    };
+                    if sent.is_err() {
                         return (counts[0], counts[1]);
                     }
                     counts[i] += n as u64;
@@ -654,6 +725,29 @@ mod tests {
         let mut w = Watch::new(&secrets, "api.test");
         w.scan(b"tooljail-placeholder-abc");
         assert!(w.found().is_empty(), "the listed host is not elsewhere");
+    }
+
+    #[test]
+    fn a_real_value_coming_back_is_never_passed_on_even_split_across_reads() {
+        let secrets = [secret()];
+        let used = ["TOKEN".to_string()];
+        let mut e = Echo::new(&secrets, &used);
+        let mut out = e.pass(b"HTTP/1.1 200 OK\r\n\r\nBearer real-se").unwrap();
+        assert!(
+            !String::from_utf8_lossy(&out).contains("real-se"),
+            "held back"
+        );
+        assert_eq!(e.pass(b"cret and more"), None);
+        assert_eq!(e.found.as_deref(), Some("TOKEN"));
+        // Without the value, everything passes, the held tail at the end.
+        let mut e = Echo::new(&secrets, &used);
+        out = e.pass(b"hello real-").unwrap();
+        out.extend(e.pass(b"world").unwrap());
+        out.extend(e.rest());
+        assert_eq!(out, b"hello real-world");
+        // A connection that carried no credential is not searched.
+        let mut e = Echo::new(&secrets, &[]);
+        assert_eq!(e.pass(b"real-secret").unwrap(), b"real-secret");
     }
 
     #[test]

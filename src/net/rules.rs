@@ -50,7 +50,7 @@ impl Refusal {
                 ),
                 None => "its addresses are ones only a rule may name: [network] hosts".into(),
             },
-            Refusal::Sni => "the TLS server name must be the CONNECT host; cannot be lifted".into(),
+            Refusal::Sni => "a tunnel must open with a TLS handshake naming the CONNECT host (not another name, none, an encrypted one, or another protocol); cannot be lifted".into(),
             Refusal::HostMismatch => {
                 "the Host header must name the URL's host; cannot be lifted".into()
             }

@@ -60,10 +60,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// `Some(None)`: a whole ClientHello without server_name. The hello must fit the first record
-/// (clients put it in one; one split over records is refused as garbled, not guessed at).
-fn parse(buf: &[u8]) -> Option<Option<String>> {
-    let mut rec = Reader { buf: &buf[3..] };
+/// The extensions block of the ClientHello record at the start of `buf` (empty when it has
+/// none). The hello must fit the first record (clients put it in one; one split over records
+/// is refused as garbled, not guessed at).
+fn extensions(buf: &[u8]) -> Option<Reader<'_>> {
+    let mut rec = Reader { buf: buf.get(3..)? };
     let record = rec.vec16()?;
     let mut r = Reader { buf: record };
     if r.u8()? != 1 {
@@ -79,9 +80,32 @@ fn parse(buf: &[u8]) -> Option<Option<String>> {
     h.vec16()?; // cipher suites
     h.vec8()?; // compression methods
     if h.buf.is_empty() {
-        return Some(None); // no extensions
+        return Some(Reader { buf: &[] }); // no extensions
     }
-    let mut exts = Reader { buf: h.vec16()? };
+    Some(Reader { buf: h.vec16()? })
+}
+
+/// Whether the ClientHello at the start of `buf` carries an encrypted client hello
+/// (`encrypted_client_hello`, 0xfe0d): its real server name is hidden from the proxy, and the
+/// outer one only names the provider's front.
+pub fn hides_server_name(buf: &[u8]) -> bool {
+    let Some(mut exts) = extensions(buf) else {
+        return false;
+    };
+    while !exts.buf.is_empty() {
+        let (Some(kind), Some(_)) = (exts.u16(), exts.vec16()) else {
+            return false;
+        };
+        if kind == 0xfe0d {
+            return true;
+        }
+    }
+    false
+}
+
+/// `Some(None)`: a whole ClientHello without server_name.
+fn parse(buf: &[u8]) -> Option<Option<String>> {
+    let mut exts = extensions(buf)?;
     let mut name = None;
     while !exts.buf.is_empty() {
         let kind = exts.u16()?;
@@ -156,5 +180,36 @@ mod tests {
         let cut = hello(Some("pypi.org"));
         assert_eq!(client_hello(&cut[..cut.len() - 3]), Hello::Garbled);
         assert_eq!(client_hello(&[22, 3, 1, 0, 1, 2]), Hello::Garbled);
+        assert!(!hides_server_name(&hello(Some("pypi.org"))));
+    }
+
+    #[test]
+    fn an_encrypted_client_hello_is_seen() {
+        let plain = hello(Some("front.example"));
+        // The same hello with an encrypted_client_hello extension (0xfe0d) after the name.
+        let ech = [0xfe, 0x0d, 0, 3, 1, 2, 3];
+        let mut rec = plain.clone();
+        rec.extend(ech);
+        let grow = |at: usize, by: usize, bytes: usize, rec: &mut Vec<u8>| {
+            let mut n = 0usize;
+            for b in &rec[at..at + bytes] {
+                n = n << 8 | usize::from(*b);
+            }
+            n += by;
+            for k in 0..bytes {
+                rec[at + k] = (n >> (8 * (bytes - 1 - k))) as u8;
+            }
+        };
+        // record length (3..5), handshake length (6..9), extensions length (after the
+        // compression methods: 5 + 4 + 2 + 32 + 1 + 4 + 2 = 50).
+        grow(3, ech.len(), 2, &mut rec);
+        grow(6, ech.len(), 3, &mut rec);
+        grow(50, ech.len(), 2, &mut rec);
+        assert_eq!(
+            client_hello(&rec),
+            Hello::ServerName(Some("front.example".into()))
+        );
+        assert!(hides_server_name(&rec));
+        assert!(!hides_server_name(&plain));
     }
 }

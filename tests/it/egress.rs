@@ -14,8 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// An HTTP server on 127.0.0.1 that answers each request with its own head: what the proxy
-/// sent is what the test reads. Returns the port and every head received.
+/// An HTTP server on 127.0.0.1 that answers each request with its own head (`ok` for a path
+/// holding `quiet`): what the proxy sent is what the test reads. Returns the port and every
+/// head received.
 fn echo_server() -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -35,10 +36,14 @@ fn echo_server() -> (u16, Arc<Mutex<Vec<String>>>) {
                 line.clear();
             }
             seen.lock().unwrap().push(head.clone());
+            let body = match head.lines().next() {
+                Some(first) if first.contains("quiet") => "ok",
+                _ => head.as_str(),
+            };
             let _ = write!(
                 stream,
-                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
-                head.len()
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
             );
         }
     });
@@ -198,11 +203,11 @@ fn an_allowed_name_works_over_connect_and_plain_http() {
     ));
     each_identity(|ctx| {
         heads.lock().unwrap().clear();
-        // Plain HTTP through the proxy, a raw CONNECT tunnel carrying HTTP (curl -p), and
-        // HTTPS (CONNECT, SNI pkg.test) to the TLS server; then the name from the jail's
-        // resolver.
+        // Plain HTTP through the proxy, the same name written with its trailing dot (the
+        // same host: its pin applies), and HTTPS (CONNECT, SNI pkg.test) to the TLS server;
+        // then the name from the jail's resolver.
         let script = format!(
-            "curl -fsS http://pkg.test:{port}/plain && curl -fsSp http://pkg.test:{port}/tunnel && \
+            "curl -fsS http://pkg.test:{port}/plain && curl -fsS http://pkg.test.:{port}/dot && \
              curl -fsSk https://pkg.test:{tls}/ | grep -c s_server && getent hosts pkg.test"
         );
         let (run, report, audit) = egress(ctx, &p, &[], &script);
@@ -213,7 +218,8 @@ fn an_allowed_name_works_over_connect_and_plain_http() {
             dump(&run, &report)
         );
         assert!(
-            run.stdout.contains("GET /tunnel HTTP/1.1"),
+            run.stdout
+                .contains(&format!("GET /dot HTTP/1.1\r\nHost: pkg.test:{port}\r\n")),
             "{}",
             dump(&run, &report)
         );
@@ -228,13 +234,15 @@ fn an_allowed_name_works_over_connect_and_plain_http() {
             got[0].contains("Connection: close") && !got[0].contains("Proxy-"),
             "{got:?}"
         );
-        let plain = one(&report, &run, "pkg.test", "http", "allowed", "pkg.test");
-        assert_eq!(plain["address"], "127.0.0.1");
-        assert!(
-            plain["bytes_sent"].as_u64() > Some(30) && plain["bytes_received"].as_u64() > Some(30)
-        );
+        let plain = conns(&report, "pkg.test", "http");
+        assert_eq!(plain.len(), 2, "{}", dump(&run, &report));
+        for c in plain {
+            assert_eq!(c["address"], "127.0.0.1");
+            assert_eq!(c["verdict"], "allowed");
+            assert!(c["bytes_sent"].as_u64() > Some(30) && c["bytes_received"].as_u64() > Some(30));
+        }
         let tunnels = conns(&report, "pkg.test", "connect");
-        assert_eq!(tunnels.len(), 2, "{}", dump(&run, &report));
+        assert_eq!(tunnels.len(), 1, "{}", dump(&run, &report));
         assert!(tunnels
             .iter()
             .all(|c| c["verdict"] == "allowed" && c["bytes_received"].as_u64() > Some(100)));
@@ -273,6 +281,26 @@ fn everything_else_fails_and_is_reported() {
          try:\n    c.wrap_socket(s, server_hostname='evil.test'); print('sni: handshake done')\n\
          except Exception as e:\n    print('sni: refused')\n"
     );
+    // The same tunnel, the handshake held back past the proxy's wait (a hello that came late
+    // was once let through unchecked).
+    let late = format!(
+        "import socket, ssl, time\n\
+         s = socket.create_connection(('127.0.0.1', 3128))\n\
+         s.sendall(b'CONNECT pkg.test:{tls} HTTP/1.1\\r\\nHost: pkg.test:{tls}\\r\\n\\r\\n')\n\
+         s.recv(200); time.sleep(3.5)\n\
+         c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE\n\
+         try:\n    c.wrap_socket(s, server_hostname='evil.test'); print('late: handshake done')\n\
+         except Exception as e:\n    print('late: refused')\n"
+    );
+    // Request heads the origin could read as another request than the one judged: a bare LF
+    // before a second Host, two Host headers.
+    let smuggle = format!(
+        "import socket\n\
+         for extra in [b'X: a\\nHost: evil.test\\r\\n', b'Host: evil.test\\r\\n']:\n\
+         \x20   s = socket.create_connection(('127.0.0.1', 3128))\n\
+         \x20   s.sendall(b'GET http://pkg.test:{port}/ HTTP/1.1\\r\\nHost: pkg.test:{port}\\r\\n' + extra + b'\\r\\n')\n\
+         \x20   print('smuggle', s.recv(200).split(b'\\r\\n')[0].decode())\n"
+    );
     // UDP out of the jail, as a tool that ignores every variable would send it.
     let udp = "import socket\n\
                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
@@ -289,10 +317,17 @@ fn everything_else_fails_and_is_reported() {
              echo host-header $(code -H 'Host: evil.test' http://pkg.test:{port}/); \
              echo bypass $(code --noproxy '*' http://pkg.test:{port}/); \
              echo bypass-ip $(code --noproxy '*' http://192.0.2.1:{port}/); \
+             echo tunnel-http $(code -p http://pkg.test:{port}/); \
              getent hosts evil.test || echo dns: none; \
-             python3 @DIR@/sni.py; python3 @DIR@/udp.py; true"
+             python3 @DIR@/sni.py; python3 @DIR@/late.py; python3 @DIR@/smuggle.py; \
+             python3 @DIR@/udp.py; true"
         );
-        let files = [("sni.py", sni.as_str()), ("udp.py", udp)];
+        let files = [
+            ("sni.py", sni.as_str()),
+            ("late.py", late.as_str()),
+            ("smuggle.py", smuggle.as_str()),
+            ("udp.py", udp),
+        ];
         let (run, report, audit) = egress_in(ctx, &p, &[], &files, &script);
         let out = &run.stdout;
         let d = || dump(&run, &report);
@@ -307,6 +342,9 @@ fn everything_else_fails_and_is_reported() {
             "dns: none",
             "HTTP/1.1 200 Connection established",
             "sni: refused",
+            "tunnel-http 000", // a tunnel carries TLS only: plain HTTP through it is refused
+            "late: refused",
+            "smuggle HTTP/1.1 400 Bad Request\nsmuggle HTTP/1.1 400 Bad Request",
             "udp: failed 101", // ENETUNREACH: the namespace has no route out
         ] {
             assert!(out.contains(want), "stdout lacks {want:?}\n{}", d());
@@ -337,10 +375,12 @@ fn everything_else_fails_and_is_reported() {
         let lo = one(&report, &run, "localhost", "http", "refused", "address");
         assert!(lo["remedy"].as_str().unwrap().contains("hosts"), "{}", d());
         let sni = conns(&report, "pkg.test", "connect");
-        assert!(
+        assert_eq!(
             sni.iter()
-                .any(|c| c["verdict"] == "refused" && c["rule"] == "sni"),
-            "{}",
+                .filter(|c| c["verdict"] == "refused" && c["rule"] == "sni")
+                .count(),
+            3,
+            "the other name, the late hello, plain HTTP in a tunnel\n{}",
             d()
         );
         one(
@@ -399,9 +439,9 @@ fn a_credential_reaches_only_its_host_and_never_the_jail() {
         heads.lock().unwrap().clear();
         let script = format!(
             "echo \"seen: $API_TOKEN\"; \
-             curl -fsS -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" -H \"X-Key: $FILE_TOKEN\" http://api.test:{port}/one && \
+             curl -fsS -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" -H \"X-Key: $FILE_TOKEN\" http://api.test:{port}/one-quiet && \
              curl -fsS -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" http://other.test:{port}/two && \
-             curl -fsSp -o /dev/null -H \"Authorization: Bearer $API_TOKEN\" http://other.test:{port}/three && \
+             {{ curl -sS -H \"Authorization: Bearer $API_TOKEN\" http://api.test:{port}/echo; echo \"echo: $?\"; }} && \
              (env; cat /proc/self/environ; ls -R /scratch /tmp) | grep -c -e '{pat}' -e 'from-a-fil[e]' || true"
         );
         let (run, report, _) = egress(ctx, &p, &[("REAL_API_TOKEN", REAL)], &script);
@@ -442,26 +482,19 @@ fn a_credential_reaches_only_its_host_and_never_the_jail() {
             "{}",
             d()
         );
-        // Through a tunnel the proxy does not read as requests, it is found all the same.
+        // A server that echoes the request would hand the real value back: the proxy cuts the
+        // connection before any of it reaches the command (curl: empty reply).
+        assert!(got[2].contains(REAL), "{got:?}");
+        assert!(run.stdout.contains("echo: 52"), "{}", d());
+        let echoed = one(&report, &run, "api.test", "http", "failed", "api.test");
         assert!(
-            got[2].contains(&placeholder) && !got[2].contains(REAL),
-            "{got:?}"
-        );
-        let three = one(
-            &report,
-            &run,
-            "other.test",
-            "connect",
-            "allowed",
-            "other.test",
-        );
-        assert_eq!(
-            three["placeholders_elsewhere"],
-            serde_json::json!(["API_TOKEN"]),
+            echoed["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("real value of API_TOKEN back")),
             "{}",
             d()
         );
-        assert_eq!(report["network"]["placeholders_elsewhere"], 2);
+        assert_eq!(report["network"]["placeholders_elsewhere"], 1);
         // Neither real value is anywhere the command could look: the count printed last is 0.
         assert_eq!(run.stdout.lines().last(), Some("0"), "{}", d());
         assert!(!run.stdout.contains(REAL), "{}", d());
@@ -507,6 +540,18 @@ fn misconfigurations_stop_the_call_and_calls_without_it_pay_nothing() {
             "isolation = \"landlock\"\n[network]\nallow_domains = [\"a.test\"]\n",
             &[],
             "allow_domains (or --allow-domain) needs the full jail",
+        ),
+        // The real value may reach the jail by no other way: a kept source variable, a file
+        // the jail sees.
+        (
+            "[env]\nkeep = [\"REAL\"]\n[network]\nallow_domains = [\"a.test\"]\n[[network.credential]]\nenv = \"T\"\nhosts = [\"a.test\"]\nfrom_env = \"REAL\"\n",
+            &[("REAL", "real-value-77")],
+            "its real value is also in the command's environment, as REAL",
+        ),
+        (
+            "[network]\nallow_domains = [\"a.test\"]\n[[network.credential]]\nenv = \"T\"\nhosts = [\"a.test\"]\nfrom_file = \"/usr/lib/os-release\"\n",
+            &[],
+            "which the jail sees",
         ),
     ];
     each_identity(|ctx| {

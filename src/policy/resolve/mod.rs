@@ -24,6 +24,7 @@ mod git;
 mod gpu;
 mod rules;
 
+pub use egress::domain_rule;
 pub use gpu::{gpu_nodes, gpu_places};
 use rules::CliLimit;
 pub use rules::{errno_name, parse_action};
