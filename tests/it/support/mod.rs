@@ -174,7 +174,16 @@ fn shared_binary() -> &'static Path {
     BIN.get_or_init(|| {
         let dir = suite_dir();
         let tmp = dir.join(format!(".tooljail.{}", std::process::id()));
-        std::fs::copy(binary(), &tmp).expect("copy tooljail");
+        // Copied by a process of its own: a write fd held here would be inherited by every
+        // child another test thread forks meanwhile, until its exec, and an exec of the binary
+        // in that window fails with ETXTBSY ("Text file busy").
+        let copied = Command::new("cp")
+            .arg("--")
+            .arg(binary())
+            .arg(&tmp)
+            .status()
+            .expect("run cp");
+        assert!(copied.success(), "copy tooljail to {}", tmp.display());
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = dir.join("tooljail");
         std::fs::rename(&tmp, &bin).expect("install the shared tooljail");
