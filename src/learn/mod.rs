@@ -122,9 +122,10 @@ pub fn learn(host: &dyn Host, report: &Report, cx: &Context<'_>) -> Option<Learn
     // directory is then not bound whole, only the entries the run used are, and the command
     // starts in the scratch (it must name files by absolute path). A profile cannot start a
     // command in a directory it does not bind, and binding it would give the secrets.
-    let secret_here = secrets.iter().any(|s| s.starts_with(cx.cwd))
-        || paths::holds_secret(host, cx.cwd).is_some();
-    if observed.cwd_used && l.paths.keys().any(|k| k.starts_with("${CWD}")) && !secret_here {
+    let secret_here = || {
+        secrets.iter().any(|s| s.starts_with(cx.cwd)) || paths::holds_secret(host, cx.cwd).is_some()
+    };
+    if observed.cwd_used && l.paths.keys().any(|k| k.starts_with("${CWD}")) && !secret_here() {
         l.cwd = true;
         l.paths.entry("${CWD}".into()).or_insert(PathRule {
             write: false,
