@@ -39,6 +39,7 @@ pub fn learn(args: &LearnArgs) -> Result<i32> {
         extends: cx_parts.1.clone(),
         parent_allow: cx_parts.2.clone(),
         roots: cx_parts.3.clone(),
+        base_network: cx_parts.4,
     };
     let Some(learned) = learn::learn(&RealHost, &report, &cx) else {
         // The command never started (the run said why), or no call reached the filter.
@@ -76,6 +77,12 @@ pub fn learn(args: &LearnArgs) -> Result<i32> {
     for s in &learned.secrets {
         eprintln!("tooljail: warning: left out a secret-looking path the run used: {s}");
     }
+    for t in &learned.tried {
+        eprintln!(
+            "tooljail: warning: not learned: a connect to {t} (the learning base's network mode \
+             refused it); learn with a base that allows it, e.g. `-p http`, if the tool needs it"
+        );
+    }
     eprintln!("tooljail: {}", summary(&learned, out));
     if code != 0 {
         eprintln!(
@@ -112,7 +119,9 @@ fn check(args: &LearnArgs, profile: &Path, report_path: &Path) -> Result<i32> {
     if report.error.is_some() {
         return Ok(code); // nothing ran (a bad profile, a missing path): said on stderr
     }
-    let denied = !report.denials.is_empty() || !report.denied_syscalls.is_empty();
+    let refused_by_proxy = report.network.as_ref().map_or(0, |n| n.refused);
+    let denied =
+        !report.denials.is_empty() || !report.denied_syscalls.is_empty() || refused_by_proxy > 0;
     if code == 0 && !denied {
         eprintln!(
             "tooljail: check passed: the command exited 0 under {} with nothing denied",
@@ -136,6 +145,12 @@ fn check(args: &LearnArgs, profile: &Path, report_path: &Path) -> Result<i32> {
     );
     if denied {
         eprint!("{}", crate::why::render(&crate::why::explain(&report)));
+    }
+    if refused_by_proxy > 0 {
+        eprintln!(
+            "tooljail: the egress proxy refused {refused_by_proxy} connection(s) (the report's \
+             `network` section names them)"
+        );
     }
     Ok(1)
 }
@@ -172,7 +187,7 @@ fn read_report(path: &Path) -> Option<Report> {
 
 /// What the learned profile builds on: the learning base's parent, resolved; its names as
 /// `extends` writes them; its `[syscalls] allow` entries as written; and the learning base's
-/// own directory binds (what the run could see).
+/// own binds (what the run could see).
 fn context(base: &str) -> Result<Parts> {
     let found =
         crate::profile::search::find(&RealHost, base, None, &crate::error::Location::from("-p"))?;
@@ -228,19 +243,19 @@ fn context(base: &str) -> Result<Parts> {
         .filesystem
         .binds
         .iter()
-        .filter(|b| b.kind == crate::policy::FileKind::Dir)
         .map(|b| b.target.clone())
         .collect();
-    Ok((parent, extends, allow, roots))
+    Ok((parent, extends, allow, roots, learning.network.mode))
 }
 
 /// [`context`]'s answer: the parent Policy, `extends`, the parent's allow entries, the
-/// learning base's directory binds.
+/// learning base's binds and network mode.
 type Parts = (
     crate::policy::Policy,
     Vec<String>,
     Vec<String>,
     Vec<PathBuf>,
+    crate::policy::NetMode,
 );
 
 fn read_learned(path: &Path) -> Result<Learned> {

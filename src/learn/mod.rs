@@ -13,7 +13,8 @@
 //! - secret-looking paths never, even when used: they are returned as warnings;
 //! - the parent's syscall list replaced by `@default`, the groups the run used in full and
 //!   the other calls by name ([`syscalls`]);
-//! - the network mode and TCP ports of the connects seen;
+//! - the network mode and TCP ports of the connects seen, never beyond the learning base's mode
+//!   (an outside connect the base refused is a comment and a warning only);
 //! - limits at [`HEADROOM`] times the peak seen, with floors;
 //! - a comment on every line saying what the run did that needs it.
 
@@ -59,6 +60,9 @@ pub struct Learned {
     pub limits: BTreeMap<String, (u64, String)>,
     /// Secret-looking paths the run used and the profile leaves out.
     pub secrets: Vec<String>,
+    /// Outside addresses the run tried to connect to that the learning base's network mode
+    /// refuses (so each attempt failed): written as a comment and a warning, never as access.
+    pub tried: Vec<String>,
 }
 
 /// What [`learn`] needs besides the report.
@@ -71,8 +75,12 @@ pub struct Context<'a> {
     pub extends: Vec<String>,
     /// The parent's merged `[syscalls] allow` entries as written.
     pub parent_allow: Vec<String>,
-    /// The learning base's directory binds: what the run could see (nothing is folded above).
+    /// The learning base's binds: what the run could see (nothing outside them and the caller's
+    /// directory is bound, nothing is folded above them).
     pub roots: Vec<std::path::PathBuf>,
+    /// The learning base's network mode: a learned profile never reaches further (a connect
+    /// the base refused failed, and proves nothing about what the tool needs).
+    pub base_network: crate::policy::NetMode,
 }
 
 /// The profile a learning run's `report` asks for. `None` when the report has no record (the
@@ -109,10 +117,15 @@ pub fn learn(host: &dyn Host, report: &Report, cx: &Context<'_>) -> Option<Learn
     }
     // The command starts in the caller's directory when it used its working directory (a
     // relative path, getcwd) and anything there: a directory tooljail can start it in must be
-    // bound. Not when a secret-looking file lies there: the directory is then not bound
-    // whole, and the command starts in the scratch (it must name files by absolute path).
-    let secret_here = secrets.iter().any(|s| s.starts_with(cx.cwd));
-    if observed.cwd_used && l.paths.keys().any(|k| k.starts_with("${CWD}")) && !secret_here {
+    // bound. Not when a secret-looking file lies there, used or not (a `.env`, `.aws/` the
+    // run never opened is still readable through a bind of the whole directory): the
+    // directory is then not bound whole, only the entries the run used are, and the command
+    // starts in the scratch (it must name files by absolute path). A profile cannot start a
+    // command in a directory it does not bind, and binding it would give the secrets.
+    let secret_here = || {
+        secrets.iter().any(|s| s.starts_with(cx.cwd)) || paths::holds_secret(host, cx.cwd).is_some()
+    };
+    if observed.cwd_used && l.paths.keys().any(|k| k.starts_with("${CWD}")) && !secret_here() {
         l.cwd = true;
         l.paths.entry("${CWD}".into()).or_insert(PathRule {
             write: false,
@@ -124,7 +137,7 @@ pub fn learn(host: &dyn Host, report: &Report, cx: &Context<'_>) -> Option<Learn
     l.secrets = secrets.iter().map(|p| spell(p)).collect();
     let allowed: BTreeSet<String> = cx.parent.syscalls.allow.iter().cloned().collect();
     (l.groups, l.syscalls) = syscalls::choose(&observed.syscalls, &allowed);
-    network(&mut l, &observed.connects);
+    network(&mut l, &observed.connects, cx.base_network);
     limits(&mut l, report, observed.threads);
     Some(l)
 }
@@ -139,7 +152,11 @@ fn spell(cwd: &Path, p: &Path) -> String {
     }
 }
 
-fn network(l: &mut Learned, connects: &BTreeSet<String>) {
+/// The network mode and ports of the connects seen. Loopback connects work in every mode's
+/// namespace; an outside connect is learned only when the learning base runs on the host's
+/// network (else it failed: it is kept in `tried`, a comment and a warning, and the profile
+/// stays at the parent's mode).
+fn network(l: &mut Learned, connects: &BTreeSet<String>, base: crate::policy::NetMode) {
     let addrs: Vec<std::net::SocketAddr> = connects.iter().filter_map(|c| c.parse().ok()).collect();
     if addrs.is_empty() {
         return;
@@ -152,6 +169,15 @@ fn network(l: &mut Learned, connects: &BTreeSet<String>) {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if base != crate::policy::NetMode::Host {
+        l.tried = outside.iter().map(|a| a.to_string()).collect();
+        let inside: Vec<&std::net::SocketAddr> =
+            addrs.iter().filter(|a| is_loopback(&a.ip())).collect();
+        if !inside.is_empty() {
+            l.network = Some(("loopback".into(), format!("connected to {}", list(&inside))));
+        }
+        return;
+    }
     if outside.is_empty() {
         let all: Vec<&std::net::SocketAddr> = addrs.iter().collect();
         l.network = Some(("loopback".into(), format!("connected to {}", list(&all))));
@@ -243,6 +269,15 @@ fn round_mib(b: u64) -> u64 {
     mib(b) << 20
 }
 
+/// Append each of `more` that `to` does not hold yet, in order.
+fn push_new(to: &mut Vec<String>, more: Vec<String>) {
+    for m in more {
+        if !to.contains(&m) {
+            to.push(m);
+        }
+    }
+}
+
 impl Learned {
     /// Drop binds that a bind above them already gives with at least their rights.
     fn fold_covered(&mut self) {
@@ -266,21 +301,9 @@ impl Learned {
     /// bind with the rights either needed, every syscall and port, the larger limit of each.
     /// Binds one now covers are dropped; the groups are chosen again from the union.
     pub fn merge(mut self, other: Learned) -> Learned {
-        for c in other.commands {
-            if !self.commands.contains(&c) {
-                self.commands.push(c);
-            }
-        }
-        for e in other.extends {
-            if !self.extends.contains(&e) {
-                self.extends.push(e);
-            }
-        }
-        for e in other.remove {
-            if !self.remove.contains(&e) {
-                self.remove.push(e);
-            }
-        }
+        push_new(&mut self.commands, other.commands);
+        push_new(&mut self.extends, other.extends);
+        push_new(&mut self.remove, other.remove);
         self.cwd |= other.cwd;
         for (p, r) in other.paths {
             match self.paths.get_mut(&p) {
@@ -325,11 +348,8 @@ impl Learned {
                 }
             }
         }
-        for s in other.secrets {
-            if !self.secrets.contains(&s) {
-                self.secrets.push(s);
-            }
-        }
+        push_new(&mut self.secrets, other.secrets);
+        push_new(&mut self.tried, other.tried);
         self
     }
 }

@@ -34,6 +34,7 @@ const SECRET_DIRS: &[&str] = &[
     ".azure",
     "keyrings",
     "gcloud",
+    ".terraform.d",
 ];
 const SECRET_FILES: &[&str] = &[
     ".env",
@@ -48,26 +49,49 @@ const SECRET_FILES: &[&str] = &[
     "id_dsa",
     "id_ecdsa",
     "id_ed25519",
+    "id_ed25519_sk",
+    "id_ecdsa_sk",
+    "credentials.toml",
+    ".vault-token",
+    ".s3cfg",
+    ".boto",
+    ".my.cnf",
 ];
+/// File name endings of keys and secret variables.
+const SECRET_SUFFIXES: &[&str] = &[".pem", ".key", ".tfvars"];
+/// Files whose name alone is common, secret only in their directory: (directory, file).
+/// (`.docker/config.json` and `.kube/config` are in [`SECRET_DIRS`] already.)
+const SECRET_IN: &[(&str, &str)] = &[("gh", "hosts.yml")];
 
 /// Whether `path` looks like a secret: a component named like a credentials directory, or a
 /// file named like a key or a `.env` (`.env.local` too).
 pub fn is_secret(path: &Path) -> bool {
-    path.components().any(|c| {
-        let c = c.as_os_str().to_string_lossy();
-        SECRET_DIRS.contains(&c.as_ref())
-            || SECRET_FILES.contains(&c.as_ref())
-            || c.starts_with(".env.")
-            || SECRET_FILES
-                .iter()
-                .filter(|f| f.starts_with("id_"))
-                .any(|f| c.starts_with(&format!("{f}.")))
-    })
+    let in_dir = SECRET_IN.iter().any(|(d, f)| {
+        path.file_name().is_some_and(|n| n == *f)
+            && path
+                .parent()
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == *d)
+    });
+    in_dir
+        || path.components().any(|c| {
+            let c = c.as_os_str().to_string_lossy();
+            SECRET_DIRS.contains(&c.as_ref())
+                || SECRET_FILES.contains(&c.as_ref())
+                || c.starts_with(".env.")
+                || SECRET_FILES
+                    .iter()
+                    .filter(|f| f.starts_with("id_"))
+                    .any(|f| c.starts_with(&format!("{f}.")))
+                || SECRET_SUFFIXES
+                    .iter()
+                    .any(|x| c.len() > x.len() && c.ends_with(x))
+        })
 }
 
 /// The first secret-looking entry in the tree below `dir` (or `dir` itself when the tree is
 /// too large to tell); `None` when there is none.
-fn holds_secret(host: &dyn Host, dir: &Path) -> Option<PathBuf> {
+pub fn holds_secret(host: &dyn Host, dir: &Path) -> Option<PathBuf> {
     let mut stack = vec![dir.to_path_buf()];
     let mut seen = 0usize;
     while let Some(d) = stack.pop() {
@@ -142,8 +166,9 @@ impl Need {
 
 /// The binds of the learned profile: `paths` (as the jail saw them) minus what `parent`
 /// already gives, folded; secrets left out and named in `secrets`. `host` lists directories
-/// and says what exists. `roots`: the learning base's directory binds; nothing is folded above
-/// them (the run saw no more than their contents, whatever else a parent directory holds).
+/// and says what exists. `roots`: the learning base's binds; a path outside them and `cwd` is
+/// dropped, and nothing is folded above them (the run saw no more than their contents,
+/// whatever else a parent directory holds).
 pub fn rules(
     host: &dyn Host,
     paths: &BTreeMap<PathBuf, Use>,
@@ -163,6 +188,12 @@ pub fn rules(
             listed: u.dir && !u.create,
         };
         if provided(parent, path, cwd, need) {
+            continue;
+        }
+        // Only what the learning run could reach: a path outside the learning base's binds and
+        // the caller's directory is no file the run used, whatever name the record gives it
+        // (a bind is never widened to a host file the jail could not see).
+        if !path.starts_with(cwd) && !roots.iter().any(|r| path.starts_with(r)) {
             continue;
         }
         if is_secret(path) {
@@ -356,6 +387,29 @@ mod tests {
     }
 
     #[test]
+    fn a_path_outside_the_learning_bases_binds_and_the_cwd_is_never_bound() {
+        // A record naming a host file the jail could not see (a `..` name through a link):
+        // it exists on the host, was "written", and is still left out.
+        let mut host = FakeHost::debian();
+        host.file("/home/alice/.bashrc", "");
+        host.file("/w/d1/home/alice/.bashrc", "");
+        let mut paths = BTreeMap::new();
+        paths.insert("/home/alice/.bashrc".into(), use_(|u| u.write = true));
+        paths.insert("/w/d1/home/alice/.bashrc".into(), use_(|u| u.write = true));
+        let r = rules_in(
+            &host,
+            &paths,
+            &[PathBuf::from("/srv")],
+            &mut BTreeSet::new(),
+        );
+        assert_eq!(
+            r.keys().collect::<Vec<_>>(),
+            vec![Path::new("/w/d1/home/alice/.bashrc")],
+            "{r:#?}"
+        );
+    }
+
+    #[test]
     fn secrets_are_recognised_by_name() {
         for s in [
             "/home/u/.ssh/id_ed25519",
@@ -366,6 +420,24 @@ mod tests {
             "/home/u/.gnupg/pubring.kbx",
             "/w/id_rsa.pub",
             "/home/u/.netrc",
+            "/home/u/.cargo/credentials.toml",
+            "/home/u/.ssh/id_ed25519_sk",
+            "/home/u/id_ecdsa_sk",
+            "/w/tls/server.pem",
+            "/w/tls/server.key",
+            "/home/u/.vault-token",
+            "/home/u/.config/gh/hosts.yml",
+            "/home/u/.terraform.d/credentials.tfrc.json",
+            "/home/u/.s3cfg",
+            "/home/u/.boto",
+            "/home/u/.my.cnf",
+            "/w/prod.tfvars",
+            "/home/u/.pgpass",
+            "/home/u/.docker/config.json",
+            "/home/u/.kube/config",
+            "/home/u/.npmrc",
+            "/home/u/.pypirc",
+            "/home/u/.git-credentials",
         ] {
             assert!(is_secret(Path::new(s)), "{s}");
         }
@@ -374,6 +446,10 @@ mod tests {
             "/w/.environment",
             "/usr/lib/ssh",
             "/w/src/main.rs",
+            "/w/config.json",
+            "/w/hosts.yml",
+            "/w/.key",
+            "/w/keys.rs",
         ] {
             assert!(!is_secret(Path::new(s)), "{s}");
         }

@@ -12,9 +12,18 @@ fn quote(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// A comment's text on one line.
+/// A comment's text on one line: every control character (a line break, a tab, an escape,
+/// DEL, the C1 range) written as `\u{..}` so no command line can end the comment, or make the
+/// file one TOML refuses.
 fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
+    s.chars().fold(String::with_capacity(s.len()), |mut o, c| {
+        if c.is_control() {
+            let _ = write!(o, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            o.push(c);
+        }
+        o
+    })
 }
 
 fn entry(out: &mut String, value: &str, why: &str) {
@@ -36,6 +45,17 @@ pub fn render(l: &Learned) -> String {
         o.push_str("# Left out: the run used these secret-looking paths (add them by hand only if\n# the tool must have them):\n");
         for s in &l.secrets {
             let _ = writeln!(o, "#   {}", one_line(s));
+        }
+    }
+    if !l.tried.is_empty() {
+        o.push_str(
+            "# Not learned: the run tried to connect outside, which the learning base's network\n\
+             # mode refuses, so each attempt failed. A tool that needs it learns with a base that\n\
+             # allows it (e.g. `-p http`), or gets `[network] mode = \"host\"` and `tcp_connect`\n\
+             # by hand. Tried:\n",
+        );
+        for t in &l.tried {
+            let _ = writeln!(o, "#   {}", one_line(t));
         }
     }
     let first = l
@@ -200,14 +220,19 @@ pub fn parse(text: &str) -> Result<Learned, String> {
             l.limits.insert(k.clone(), (n, why_of(&format!("{k} ="))));
         }
     }
-    l.secrets = text
-        .lines()
-        .skip_while(|s| !s.starts_with("# Left out:"))
-        .skip(2)
+    l.secrets = listed_after(text, "# Left out:", 2);
+    l.tried = listed_after(text, "# Not learned:", 4);
+    Ok(l)
+}
+
+/// The `#   ITEM` lines of the header that follow the `lines` lines starting at `heading`.
+fn listed_after(text: &str, heading: &str, lines: usize) -> Vec<String> {
+    text.lines()
+        .skip_while(|s| !s.starts_with(heading))
+        .skip(lines)
         .take_while(|s| s.starts_with("#   "))
         .map(|s| s["#   ".len()..].to_string())
-        .collect();
-    Ok(l)
+        .collect()
 }
 
 /// Each commented line's comment, keyed by what precedes it: the entry (`"value"` of a list
@@ -237,6 +262,24 @@ fn comments(text: &str) -> BTreeMap<String, String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn control_characters_in_a_command_line_are_escaped_and_the_profile_loads() {
+        assert_eq!(
+            one_line("a\tb\x1b[31m\nc\r\u{7f}\u{85}"),
+            "a\\u{9}b\\u{1b}[31m\\u{a}c\\u{d}\\u{7f}\\u{85}"
+        );
+        let mut l = sample();
+        l.commands = vec!["printf 'a\tb\x1b[0m\x0c\x00'".into()];
+        let text = render(&l);
+        assert!(
+            text.lines().all(|line| !line.chars().any(char::is_control)),
+            "{text}"
+        );
+        text.parse::<toml::Table>()
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(parse(&text).is_ok(), "{text}");
+    }
+
     fn sample() -> Learned {
         let mut l = Learned {
             commands: vec!["python3 job.py".into()],
@@ -244,6 +287,7 @@ mod tests {
             cwd: true,
             remove: vec!["!@system-service".into()],
             secrets: vec!["${CWD}/.env".into()],
+            tried: vec!["192.0.2.1:443".into()],
             ..Learned::default()
         };
         l.paths.insert(

@@ -12,7 +12,9 @@
 //! namespace, Landlock and the filter, which never look at this record. The record goes into
 //! the report's `observed` section, which `src/learn/` turns into a profile.
 
-use super::observe::{absolute, inet_address, int_arg, open_fd, open_in, read_bytes, read_cstring};
+use super::observe::{
+    inet_address, int_arg, open_fd, open_in, open_link_in, read_bytes, read_cstring,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -233,7 +235,7 @@ impl Learning {
             let st = nix::sys::stat::fstat(f.as_raw_fd()).ok()?;
             Some((fd_path(&f)?, st.st_mode & libc::S_IFMT == libc::S_IFDIR))
         });
-        let as_named = lexical(pid, dirfd, &name);
+        let link = named_link(pid, dirfd, &name);
         let found = match (act, existing) {
             (Act::Open(flags), Some((path, dir))) => {
                 let write = flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
@@ -272,8 +274,10 @@ impl Learning {
         };
         if let Some((path, u)) = found {
             // A path named through a symbolic link needs the link too (a profile that binds
-            // only the target leaves the name the tool uses absent).
-            if let Some(named) = as_named.filter(|n| *n != path) {
+            // only the target leaves the name the tool uses absent). Only the link the kernel
+            // finds there (see [`named_link`]), never the name's text: `a/../x` through a
+            // link `a` is another file than the text says.
+            if let Some(named) = link.filter(|n| *n != path) {
                 self.add(named, Use { dir: false, ..u });
             }
             self.add(path, u);
@@ -330,11 +334,20 @@ fn fd_path(f: &std::os::fd::OwnedFd) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).ok()
 }
 
-/// The absolute path `name` (relative to `dirfd` or the cwd of `pid`) spells, `.` and `..`
-/// taken lexically, symbolic links not followed.
-fn lexical(pid: u32, dirfd: i32, name: &[u8]) -> Option<PathBuf> {
-    let full = absolute(pid, dirfd, name)?;
-    Some(crate::policy::resolve::lexical(&full))
+/// The symbolic link `name` (relative to `dirfd` or the cwd of `pid`) ends in, as the kernel
+/// resolves its directories inside the jail's root (the link itself not followed); `None` when
+/// the last component is no symbolic link, or the name holds a `..` (the path text then says
+/// nothing of where the kernel went: `a/..` through a link `a` is the link's target's parent).
+fn named_link(pid: u32, dirfd: i32, name: &[u8]) -> Option<PathBuf> {
+    if name.split(|b| *b == b'/').any(|c| c == b"..") {
+        return None;
+    }
+    let f = open_link_in(pid, dirfd, name)?;
+    let st = nix::sys::stat::fstat(f.as_raw_fd()).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+        return None;
+    }
+    fd_path(&f)
 }
 
 #[cfg(test)]

@@ -282,6 +282,17 @@ pub(super) fn open_in(pid: u32, dirfd: i32, path: &[u8]) -> Option<OwnedFd> {
     crate::sys::mount::open_in_root(root.as_fd(), relative).ok()
 }
 
+/// [`open_in`], but a symbolic link in the last component is opened itself, not followed.
+pub(super) fn open_link_in(pid: u32, dirfd: i32, path: &[u8]) -> Option<OwnedFd> {
+    let absolute = absolute(pid, dirfd, path)?;
+    let root = std::fs::File::open(format!("/proc/{pid}/root")).ok()?;
+    let relative = absolute.strip_prefix("/").unwrap_or(&absolute);
+    if relative.as_os_str().is_empty() {
+        return None; // the root is no link
+    }
+    crate::sys::mount::open_link_in_root(root.as_fd(), relative).ok()
+}
+
 /// Open (O_PATH) the file behind `pid`'s descriptor `fd`.
 pub(super) fn open_fd(pid: u32, fd: i32) -> Option<OwnedFd> {
     if fd < 0 {

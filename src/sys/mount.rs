@@ -337,6 +337,19 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
     )
 }
 
+/// [`open_in_root`] with `O_NOFOLLOW`: a symbolic link in the last component is opened itself.
+pub fn open_link_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
+    let path = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    openat2(
+        root,
+        &path,
+        libc::O_PATH | libc::O_NOFOLLOW,
+        0,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
 fn openat2(
     dirfd: BorrowedFd<'_>,
     path: &CStr,

@@ -47,6 +47,14 @@ fn explain(ctx: &Ctx, cwd: &Path, profile: &str) -> Value {
     serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("explain JSON: {e}\n{}", r.dump()))
 }
 
+/// A profile's text without its comment lines (the header names what was left out).
+fn body(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A bind as (target, writable, exec).
 type BindRights = (PathBuf, bool, bool);
 
@@ -348,11 +356,7 @@ fn secret_looking_paths_never_reach_the_learned_profile() {
         r.expect(0).expect_stdout_contains("tok-in-dotenv");
         // ... the profile names none, and the directory holding them is not bound whole.
         let text = std::fs::read_to_string(&profile).unwrap();
-        let body: String = text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let body = body(&text);
         for s in [
             ".env",
             ".ssh",
@@ -498,5 +502,157 @@ fn a_base_of_ones_own_is_extended_by_its_parent_wherever_the_profile_is_written(
         c.current_dir(out.path());
         run_for(c, TOOL_TIMEOUT).expect(0);
         check(ctx, dir.path(), &profile, &[], &["cat", "data.txt"]).expect(0);
+    });
+}
+
+#[test]
+fn a_dotdot_name_through_a_link_never_grants_the_host_file_its_text_spells() {
+    each_identity(|ctx| {
+        // A host file outside everything the learning base binds (not below /tmp, which the
+        // jail gets as its own tmpfs).
+        let host_dir = tempfile::Builder::new()
+            .prefix("tooljail-learn-victim-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(host_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let victim = host_dir.path().join("host.rc");
+        std::fs::write(&victim, "host\n").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let dir = workdir(&[]);
+        // `a` -> d1/d2/.../dN: as many `..` after `a` as climb lexically from the project to
+        // `/` land the real path in d1, the text on the victim.
+        let ups = dir.path().components().count(); // "/" counts: one `..` for `a` itself
+        let mut chain = PathBuf::from("d1");
+        for i in 2..=ups + 1 {
+            chain.push(format!("d{i}"));
+        }
+        std::fs::create_dir_all(dir.path().join(&chain)).unwrap();
+        std::os::unix::fs::symlink(&chain, dir.path().join("a")).unwrap();
+        let rel = victim.strip_prefix("/").unwrap();
+        let inside = dir.path().join("d1").join(rel);
+        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+        std::fs::write(&inside, "inside\n").unwrap();
+        let mut name = PathBuf::from("a");
+        for _ in 0..ups {
+            name.push("..");
+        }
+        name.push(rel);
+        give_to_jail(ctx, dir.path());
+        let out = records_dir();
+        let profile = out.path().join("dotdot.toml");
+        let script = format!("echo x >> {}", name.display());
+        learn(ctx, dir.path(), &profile, &[], &["sh", "-c", &script]).expect(0);
+        // The jail wrote the project's file, not the host's.
+        assert_eq!(std::fs::read_to_string(&inside).unwrap(), "inside\nx\n");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "host\n");
+        let text = std::fs::read_to_string(&profile).unwrap();
+        let body = body(&text);
+        assert!(
+            !body.contains(&format!("\"{}", host_dir.path().display())),
+            "the host file is in the learned profile\n{text}"
+        );
+        // What the run wrote is there, by the path the kernel resolved.
+        let real = format!("\"${{CWD}}/d1/{}\"", rel.display());
+        assert!(
+            body.contains(&real) || body.contains("\"${CWD}\","),
+            "{real} not learned\n{text}"
+        );
+    });
+}
+
+#[test]
+fn a_directory_holding_secrets_the_run_never_used_is_not_bound_whole() {
+    each_identity(|ctx| {
+        let dir = workdir(&[
+            (".env", "API_TOKEN=tok-unused-dotenv\n"),
+            (".aws/credentials", "aws_secret_access_key=unused\n"),
+            ("data.txt", "data\n"),
+        ]);
+        give_to_jail(ctx, dir.path());
+        let out = records_dir();
+        let profile = out.path().join("unused.toml");
+        let r = learn(ctx, dir.path(), &profile, &[], &["cat", "data.txt"]);
+        r.expect(0).expect_stdout_contains("data\n");
+        let text = std::fs::read_to_string(&profile).unwrap();
+        let body = body(&text);
+        assert!(
+            !body.contains("\"${CWD}\","),
+            "the directory of the secrets is bound whole\n{text}"
+        );
+        assert!(!body.contains("cwd = "), "{text}");
+        assert!(body.contains("\"${CWD}/data.txt\","), "{text}");
+        // Under it the secrets stay absent, the used file is there (by absolute path).
+        let env = dir.path().join(".env").display().to_string();
+        let c = check(ctx, dir.path(), &profile, &[], &["cat", &env]);
+        assert_ne!(c.code(), 0, "{}", c.dump());
+        assert!(!c.stdout.contains("tok-unused-dotenv"), "{}", c.dump());
+        let data = dir.path().join("data.txt").display().to_string();
+        check(ctx, dir.path(), &profile, &[], &["cat", &data])
+            .expect(0)
+            .expect_stdout_contains("data\n");
+    });
+}
+
+#[test]
+fn a_connect_the_learning_base_refused_is_a_warning_not_network_access() {
+    each_identity(|ctx| {
+        // 192.0.2.1 (TEST-NET-1): outside, and unreachable from the learning base's private
+        // namespace, so the connect fails at once.
+        let dir = workdir(&[(
+            "out.py",
+            "import socket\ns = socket.socket()\ns.settimeout(2)\ntry:\n    s.connect(('192.0.2.1', 443))\nexcept OSError as e:\n    print('failed', e.errno)\n",
+        )]);
+        give_to_jail(ctx, dir.path());
+        let out = records_dir();
+        let profile = out.path().join("tried.toml");
+        let r = learn(ctx, dir.path(), &profile, &[], &["python3", "out.py"]);
+        r.expect(0)
+            .expect_stdout_contains("failed")
+            .expect_stderr_contains("warning: not learned: a connect to 192.0.2.1:443");
+        let text = std::fs::read_to_string(&profile).unwrap();
+        let body = body(&text);
+        assert!(!body.contains("[network]"), "{text}");
+        assert!(
+            !body.contains("\"host\"") && !body.contains("443"),
+            "{text}"
+        );
+        assert!(text.contains("#   192.0.2.1:443\n"), "{text}");
+        // The profile's network is the parent's: none.
+        let policy = explain(ctx, dir.path(), profile.to_str().unwrap());
+        assert_eq!(policy["network"]["mode"], "none", "{text}");
+        // And --merge keeps the note.
+        let mut m = ctx.tooljail(["learn", "--merge", profile.to_str().unwrap(), "--", "true"]);
+        m.current_dir(dir.path());
+        run_for(m, TOOL_TIMEOUT).expect(0);
+        let merged = std::fs::read_to_string(&profile).unwrap();
+        assert!(merged.contains("#   192.0.2.1:443\n"), "{merged}");
+    });
+}
+
+#[test]
+fn check_fails_when_the_egress_proxy_refused_a_connection() {
+    each_identity(|ctx| {
+        let dir = workdir(&[(
+            "egress.toml",
+            "extends = [\"base\"]\n[network]\nallow_domains = [\"allowed.test\"]\n",
+        )]);
+        give_to_jail(ctx, dir.path());
+        let profile = dir.path().join("egress.toml");
+        // The command exits 0 whatever the proxy answers: only the report says it refused.
+        let r = check(
+            ctx,
+            dir.path(),
+            &profile,
+            &[],
+            &[
+                "sh",
+                "-c",
+                "curl -s -o /dev/null http://refused.test/; exit 0",
+            ],
+        );
+        r.expect(1)
+            .expect_stderr_contains("check failed")
+            .expect_stderr_contains("the egress proxy refused 1 connection(s)");
     });
 }
