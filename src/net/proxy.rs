@@ -4,6 +4,7 @@
 
 use super::http::{self, Head};
 use super::rules::{self, Refusal};
+use super::terminate;
 use super::tls::{self, Hello};
 use super::{dns, Account, Connection, Egress, Secret};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -270,6 +271,7 @@ fn record(host: &str, port: u16, kind: &'static str) -> Connection {
         bytes_received: 0,
         credentials: Vec::new(),
         placeholders_elsewhere: Vec::new(),
+        tls_terminated: false,
     }
 }
 
@@ -352,6 +354,8 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
         let first = addrs.first().map(SocketAddr::ip);
         return Some(forbidden(&mut client, c, Refusal::Address, first));
     }
+    // A TLS tunnel to a host a `terminate_tls` credential lists is opened here, not relayed.
+    let mut terminate = false;
     let first_bytes = if kind == "connect" {
         if client
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -370,7 +374,9 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
         match tls::client_hello(&first) {
             Hello::NotTls => {}
             Hello::ServerName(None) if by_address => {}
-            Hello::ServerName(Some(name)) if name == target.host => {}
+            Hello::ServerName(Some(name)) if name == target.host => {
+                terminate = egress.terminates(&target.host);
+            }
             Hello::ServerName(_) | Hello::Garbled => {
                 return Some(refuse(c, &Refusal::Sni, None));
             }
@@ -415,6 +421,16 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
     };
     c.address = Some(addr.ip().to_string());
     let _ = server.set_write_timeout(Some(Duration::from_secs(60)));
+    if terminate {
+        return Some(serve_terminated(
+            client,
+            server,
+            &first_bytes,
+            c,
+            egress,
+            stop,
+        ));
+    }
     if server.write_all(&first_bytes).is_err() {
         return Some(c);
     }
@@ -432,6 +448,62 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
         }
     }
     Some(c)
+}
+
+/// A CONNECT the proxy terminates (a `terminate_tls` credential lists its host): both TLS
+/// handshakes, then one request read and its credentials put in, sent with `Connection:
+/// close`, and the rest relayed in plaintext between the two sessions.
+fn serve_terminated(
+    client: TcpStream,
+    server: TcpStream,
+    first: &[u8],
+    mut c: Connection,
+    egress: &Egress,
+    stop: BorrowedFd<'_>,
+) -> Connection {
+    let Some((t, _)) = &egress.terminator else {
+        return fail(c, "no per-call CA".into());
+    };
+    c.tls_terminated = true;
+    let mut session = match terminate::handshake(t, &c.host, client, first, server, HEAD_TIMEOUT) {
+        Ok(s) => s,
+        Err(terminate::Refused::Upstream(why)) => {
+            let mut c = refuse(c, &Refusal::UpstreamCertificate, None);
+            c.error = Some(why);
+            return c;
+        }
+        Err(terminate::Refused::Failed(why)) => return fail(c, why),
+    };
+    let Some((buf, end)) = terminate::read_head(&mut session) else {
+        return c;
+    };
+    let Some(mut head) = http::parse(&buf[..end]) else {
+        terminate::answer(
+            &mut session,
+            &http::response("400 Bad Request", "tooljail: not an HTTP/1.1 request\n"),
+        );
+        return refuse(c, &Refusal::Malformed, None);
+    };
+    let (used, elsewhere) = substitute(&mut head, &c.host, &egress.secrets);
+    c.credentials = used;
+    c.placeholders_elsewhere = elsewhere;
+    let mut out = head.for_origin(&head.target.clone());
+    let rest = &buf[end..];
+    out.extend_from_slice(rest);
+    if terminate::send(&mut session, &out).is_err() {
+        return c;
+    }
+    let mut watch = Watch::new(&egress.secrets, &c.host);
+    watch.scan(rest);
+    let (up, down) = terminate::relay(&mut session, stop, &mut |b| watch.scan(b));
+    c.bytes_sent = out.len() as u64 + up;
+    c.bytes_received = down;
+    for env in watch.found() {
+        if !c.placeholders_elsewhere.contains(&env) {
+            c.placeholders_elsewhere.push(env);
+        }
+    }
+    c
 }
 
 /// The tunnel's first bytes: what came after the CONNECT head, else the first read; a TLS
@@ -639,6 +711,7 @@ mod tests {
             hosts: vec!["api.test".into()],
             header: "Authorization".into(),
             placeholder: "tooljail-placeholder-abc".into(),
+            terminate_tls: false,
             value: "real-secret".into(),
         }
     }
