@@ -65,8 +65,7 @@ impl Terminator {
     /// terminate), and the upstream trust: the host's store plus each `upstream_ca` file.
     pub fn new(hosts: &[String], upstream_ca: &[std::path::PathBuf]) -> Result<Terminator> {
         let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        let mut trusted: Vec<CertificateDer<'static>> = native.certs;
+        let mut trusted: Vec<CertificateDer<'static>> = host_trust_store();
         for path in upstream_ca {
             use rustls::pki_types::pem::PemObject;
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
@@ -87,6 +86,9 @@ impl Terminator {
             }
             trusted.extend(certs);
         }
+        // The store's file and its hashed directory usually hold the same certificates.
+        let mut seen = std::collections::HashSet::new();
+        trusted.retain(|c| seen.insert(c.to_vec()));
         let (_added, _ignored) = roots.add_parsable_certificates(trusted.iter().cloned());
         if roots.is_empty() {
             return Err(Error::usage(
@@ -137,6 +139,26 @@ impl Terminator {
         if let Some(c) = leaves.get(host) {
             return Ok(c.clone());
         }
+        let (cert, key) = self.leaf_cert(host)?;
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .map_err(|e| e.to_string())?;
+        config.alpn_protocols = vec![ALPN.to_vec()];
+        let config = Arc::new(config);
+        leaves.insert(host.to_string(), config.clone());
+        Ok(config)
+    }
+}
+
+impl Terminator {
+    /// A certificate for `host` signed by the CA, and its fresh key (never written anywhere).
+    fn leaf_cert(
+        &self,
+        host: &str,
+    ) -> std::result::Result<(CertificateDer<'static>, PrivateKeyDer<'static>), String> {
         let mut params =
             rcgen::CertificateParams::new(vec![host.to_string()]).map_err(|e| e.to_string())?;
         params
@@ -149,16 +171,20 @@ impl Terminator {
             .signed_by(&key, &self.ca)
             .map_err(|e| e.to_string())?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let mut config = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.der().clone()], key)
-            .map_err(|e| e.to_string())?;
-        config.alpn_protocols = vec![ALPN.to_vec()];
-        let config = Arc::new(config);
-        leaves.insert(host.to_string(), config.clone());
-        Ok(config)
+        Ok((cert.der().clone(), key))
+    }
+}
+
+/// The host's trust store, as OpenSSL finds it: `SSL_CERT_FILE`/`SSL_CERT_DIR` when the caller
+/// sets them; else the system's bundle file alone when there is one (its hashed directory holds
+/// the same certificates, and reading it file by file costs milliseconds), else the directory.
+fn host_trust_store() -> Vec<CertificateDer<'static>> {
+    if openssl_probe::has_ssl_cert_env_vars() {
+        return rustls_native_certs::load_native_certs().certs;
+    }
+    match openssl_probe::probe().cert_file {
+        Some(file) => rustls_native_certs::load_certs_from_paths(Some(&file), None).certs,
+        None => rustls_native_certs::load_native_certs().certs,
     }
 }
 
@@ -424,5 +450,51 @@ pub fn relay(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::UnixTime;
+
+    fn verify(t: &Terminator, cert: &CertificateDer<'_>, name: &str) -> bool {
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
+        // The call's CA is the bundle's last certificate.
+        let ca = CertificateDer::pem_slice_iter(t.bundle.as_bytes())
+            .last()
+            .unwrap()
+            .unwrap();
+        roots.add(ca).unwrap();
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider())
+                .build()
+                .unwrap();
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        verifier
+            .verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+            .is_ok()
+    }
+
+    #[test]
+    fn the_call_ca_signs_only_for_the_credential_hosts() {
+        let t = Terminator::new(&["api.test".into(), "*.svc.test".into()], &[]).unwrap();
+        let (leaf, _) = t.leaf_cert("api.test").unwrap();
+        assert!(verify(&t, &leaf, "api.test"));
+        assert!(
+            !verify(&t, &leaf, "other.test"),
+            "a leaf is for its host only"
+        );
+        let (below, _) = t.leaf_cert("a.svc.test").unwrap();
+        assert!(verify(&t, &below, "a.svc.test"));
+        // Even a leaf the CA signed for another name fails: the CA is name-constrained.
+        let (evil, _) = t.leaf_cert("evil.test").unwrap();
+        assert!(!verify(&t, &evil, "evil.test"));
+        // The bundle the command trusts ends with the call's CA, and holds no private key.
+        assert!(t.bundle.trim_end().ends_with("-----END CERTIFICATE-----"));
+        assert!(!t.bundle.contains("PRIVATE KEY"));
+        assert!(t.bundle.matches("BEGIN CERTIFICATE").count() > 1);
     }
 }

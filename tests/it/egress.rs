@@ -180,6 +180,16 @@ fn one<'a>(
     found[0]
 }
 
+/// What the command printed after `label` on a line of its own.
+#[track_caller]
+fn labelled(run: &Run, label: &str) -> String {
+    run.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} line\n{}", run.dump()))
+        .to_string()
+}
+
 fn profile(body: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     profile_file(&format!(
         "description = \"egress test\"\nextends = [\"base\"]\n{body}"
@@ -409,12 +419,7 @@ fn a_credential_reaches_only_its_host_and_never_the_jail() {
         assert_eq!(run.code(), 0, "{}", d());
         let got = heads.lock().unwrap().clone();
         assert_eq!(got.len(), 3, "{got:?}");
-        let placeholder = run
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("seen: "))
-            .unwrap()
-            .to_string();
+        let placeholder = labelled(&run, "seen: ");
         assert!(placeholder.starts_with("tooljail-placeholder-"), "{}", d());
         // The listed host got the real values, in the named headers.
         assert!(
@@ -722,18 +727,8 @@ fn https_credentials_are_put_in_only_where_a_credential_terminates_tls() {
         let d = || dump(&run, &report);
         assert_eq!(run.code(), 0, "{}", d());
         assert!(!run.stdout.contains("no-bundle"), "{}", d());
-        let placeholder = run
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("seen: "))
-            .unwrap()
-            .to_string();
-        let plain_placeholder = run
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("plain: "))
-            .unwrap()
-            .to_string();
+        let placeholder = labelled(&run, "seen: ");
+        let plain_placeholder = labelled(&run, "plain: ");
         let heads = std::fs::read_to_string(&log).unwrap_or_default();
         let heads: Vec<&str> = heads.split("--\n").filter(|h| !h.is_empty()).collect();
         let head = |path: &str| {
