@@ -809,6 +809,19 @@ fn https_credentials_are_put_in_only_where_a_credential_terminates_tls() {
         );
         assert!(!bad_log.exists(), "the unverified server got a request");
         assert!(run.stderr.contains("bad.test"), "{}", d());
+        // `explain` says which credential is put in HTTPS, and what the proxy trusts.
+        let r = run_for(
+            ctx.tooljail(["explain", "-p", p.to_str().unwrap()]),
+            TOOL_TIMEOUT,
+        );
+        assert_eq!(r.code(), 0, "{}", r.dump());
+        assert!(
+            r.stdout.contains("API_TOKEN: placeholder in the jail; the real value in Authorization of plain HTTP and HTTPS (TLS terminated")
+                && r.stdout.contains("PLAIN_TOKEN: placeholder in the jail; the real value in Authorization of plain HTTP requests")
+                && r.stdout.contains(&format!("upstream CA: {}", ca_file.display())),
+            "{}",
+            r.dump()
+        );
         // The real values are nowhere the command could look, nor in the report or record.
         assert_eq!(run.stdout.lines().last(), Some("0"), "{}", d());
         for v in [REAL, PLAIN] {
