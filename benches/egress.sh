@@ -1,9 +1,9 @@
 #!/bin/sh
 # The egress proxy's cost (docs/network.md): start-up of a call with `--allow-domain` against
-# the same call without it (interleaved rows of examples/spawn_timer, `true` as the command,
-# audit off), and throughput through the proxy: curl in the jail downloading SIZE_MIB from a
-# server on the host's loopback, plain HTTP and through a CONNECT tunnel, against curl on the
-# host fetching the same directly. No outside network: the name is pinned with `[network] hosts`.
+# the same call without it, and with a credential that terminates TLS (interleaved rows of
+# examples/spawn_timer, `true` as the command, audit off), and throughput through the proxy:
+# curl in the jail downloading SIZE_MIB from a server on the host's loopback, plain HTTP and
+# through a CONNECT tunnel, against curl on the host fetching the same directly. No outside network: the name is pinned with `[network] hosts`.
 #
 # Usage: benches/egress.sh [ROUNDS] [SIZE_MIB]      (defaults 100, 1024)
 #   TOOLJAIL=path/to/tooljail overrides the binary (default: target/release/tooljail).
@@ -56,12 +56,18 @@ port=$(cat "$tmp/port")
 
 printf 'description = "bench"\nextends = ["base"]\n[audit]\nenabled = false\n' > "$tmp/plain.toml"
 printf 'description = "bench"\nextends = ["base"]\n[audit]\nenabled = false\n[network]\nallow_domains = ["bench.test"]\nallow_ports = [%s]\nhosts = { "bench.test" = "127.0.0.1" }\n' "$port" > "$tmp/egress.toml"
+# The same with a credential that terminates TLS: the per-call CA, the host's trust store read
+# and the bundle written into the scratch (docs/network.md, "HTTPS credentials").
+cp "$tmp/egress.toml" "$tmp/terminate.toml"
+printf '[[network.credential]]\nenv = "BENCH_TOKEN"\nhosts = ["bench.test"]\nterminate_tls = true\n' >> "$tmp/terminate.toml"
+export BENCH_TOKEN=bench-value
 chmod 644 "$tmp"/*.toml
 
 echo "== start-up ($(uname -r), $(nproc) cpus, $N interleaved rounds; microseconds)"
 "$tmp/spawn_timer" "$N" \
     "without=$tmp/tooljail run -p $tmp/plain.toml -- /bin/true" \
-    "allow_domains=$tmp/tooljail run -p $tmp/egress.toml -- /bin/true"
+    "allow_domains=$tmp/tooljail run -p $tmp/egress.toml -- /bin/true" \
+    "terminate_tls=$tmp/tooljail run -p $tmp/terminate.toml -- /bin/true"
 
 speed() { # curl's average download speed in MiB/s
     awk '{ printf "%.0f MiB/s\n", $1 / 1048576 }'

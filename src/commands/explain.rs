@@ -161,13 +161,21 @@ pub fn render(p: &Policy) -> String {
             let _ = writeln!(w, "    host {name} = {ip}");
         }
         for c in &e.credentials {
+            let over = if c.terminate_tls {
+                "plain HTTP and HTTPS (TLS terminated with a per-call CA the jail trusts)"
+            } else {
+                "plain HTTP"
+            };
             let _ = writeln!(
                 w,
-                "    credential {}: placeholder in the jail; the real value in {} of plain HTTP requests to {}",
+                "    credential {}: placeholder in the jail; the real value in {} of {over} requests to {}",
                 c.env,
                 c.header,
                 c.hosts.join(" ")
             );
+        }
+        for ca in &e.upstream_ca {
+            let _ = writeln!(w, "    upstream CA: {}", ca.display());
         }
     }
     let action = match p.syscalls.action {

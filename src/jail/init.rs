@@ -92,6 +92,18 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
         crate::sys::seccomp::send_fd(tx.as_fd(), root.as_fd(), 0)
             .map_err(step("hand the scratch to the supervisor"))?;
     }
+    //    With a `terminate_tls` credential, the CA bundle the command trusts, in the scratch
+    //    (a fresh tmpfs: the name cannot exist yet).
+    if let Some((at, pem)) = fds.egress_bundle.take() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&at)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, pem.as_bytes()))
+            .map_err(step(format!("write the egress CA bundle {}", at.display())))?;
+    }
     // 4. Hostname of the private UTS namespace.
     nix::unistd::sethostname(&plan.policy.hostname).map_err(|e| step("set hostname")(e.into()))?;
     // 5. A private network namespace starts with lo down; bring it up.

@@ -33,6 +33,9 @@ pub struct ChildFds {
     /// Only when the Policy has `allow_domains`: pid 1 sends the egress proxy's listening
     /// socket (made in the jail's network namespace) to the supervisor over it.
     pub egress_tx: Option<OwnedFd>,
+    /// Only when a credential has `terminate_tls`: the CA bundle the command trusts (the
+    /// per-call CA's certificate among the host's), and where in the scratch pid 1 writes it.
+    pub egress_bundle: Option<(std::path::PathBuf, String)>,
     /// Only when `[output]` caps the stream: the write end of the relay's pipe, which becomes
     /// the jail's stdout (stderr) in place of the caller's.
     pub stdout_tx: Option<OwnedFd>,

@@ -120,16 +120,19 @@ impl Head {
     /// The head to send the origin for a plain request: origin-form target, `Host` made from
     /// the judged target (never the client's), no proxy headers, `Connection: close` (one
     /// request per connection, so every request passes the rules).
-    pub fn for_origin(&self, target: &Target) -> Vec<u8> {
+    /// `default_port`: the scheme's (80 for http, 443 inside a terminated TLS connection), left
+    /// out of `Host`.
+    pub fn for_origin(&self, target: &Target, default_port: u16) -> Vec<u8> {
         let path = target.path.as_deref().unwrap_or("/");
         let mut out = format!("{} {} {}\r\n", self.method, path, self.version);
         let host = match target.host.parse::<std::net::Ipv6Addr>() {
             Ok(_) => format!("[{}]", target.host),
             Err(_) => target.host.clone(),
         };
-        match target.port {
-            80 => out.push_str(&format!("Host: {host}\r\n")),
-            port => out.push_str(&format!("Host: {host}:{port}\r\n")),
+        if target.port == default_port {
+            out.push_str(&format!("Host: {host}\r\n"));
+        } else {
+            out.push_str(&format!("Host: {host}:{}\r\n", target.port));
         }
         for (name, value) in &self.headers {
             let lower = name.to_ascii_lowercase();
@@ -240,11 +243,11 @@ mod tests {
     fn origin_head_drops_proxy_headers_and_takes_host_from_the_target() {
         let h = head("GET http://A.test./p HTTP/1.1\r\nhost: a.test\r\nProxy-Authorization: x\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n");
         assert_eq!(
-            String::from_utf8(h.for_origin(&h.target().unwrap())).unwrap(),
+            String::from_utf8(h.for_origin(&h.target().unwrap(), 80)).unwrap(),
             "GET /p HTTP/1.1\r\nHost: a.test\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
         let h = head("GET http://[::1]:8080/ HTTP/1.1\r\n\r\n");
-        assert!(String::from_utf8(h.for_origin(&h.target().unwrap()))
+        assert!(String::from_utf8(h.for_origin(&h.target().unwrap(), 80))
             .unwrap()
             .contains("\r\nHost: [::1]:8080\r\n"));
     }

@@ -15,12 +15,16 @@
 //! the real value, read here from the caller's environment or file before the jail exists, is
 //! held only by the supervisor, which puts it in place of the placeholder in the named header
 //! of plain HTTP requests to the credential's hosts. HTTPS is tunnelled and never decrypted
-//! here, so no substitution happens in it (docs/network.md says so).
+//! here, so no substitution happens in it, unless a credential has `terminate_tls = true`:
+//! then, for its hosts only, the proxy terminates TLS with a per-call CA the command is told
+//! to trust ([`terminate`]; docs/network.md says what that means).
 
 pub mod dns;
+mod echo;
 pub mod http;
 mod proxy;
 pub mod rules;
+pub mod terminate;
 pub mod tls;
 
 pub use proxy::Proxy;
@@ -35,6 +39,8 @@ pub struct Secret {
     pub hosts: Vec<String>,
     pub header: String,
     pub placeholder: String,
+    /// `terminate_tls`: HTTPS to `hosts` is terminated so the value can be put in it.
+    pub terminate_tls: bool,
     value: String,
 }
 
@@ -54,6 +60,29 @@ impl std::fmt::Debug for Secret {
 pub struct Egress {
     pub rules: crate::policy::Egress,
     pub secrets: Vec<Secret>,
+    /// Only when a credential has `terminate_tls`: the per-call CA, and where in the jail the
+    /// command finds the bundle it trusts.
+    pub terminator: Option<(terminate::Terminator, std::path::PathBuf)>,
+}
+
+impl Egress {
+    /// Whether a CONNECT to `host` is terminated: a credential with `terminate_tls` lists it.
+    pub fn terminates(&self, host: &str) -> bool {
+        self.terminator.is_some()
+            && self.secrets.iter().any(|s| {
+                s.terminate_tls
+                    && s.hosts
+                        .iter()
+                        .any(|h| crate::policy::domain_matches(h, host))
+            })
+    }
+
+    /// The trust bundle pid 1 writes into the scratch, and where.
+    pub fn bundle(&self) -> Option<(&std::path::Path, &str)> {
+        self.terminator
+            .as_ref()
+            .map(|(t, at)| (at.as_path(), t.bundle.as_str()))
+    }
 }
 
 /// One connection the command asked the proxy for.
@@ -71,7 +100,8 @@ pub struct Connection {
     /// the server did not answer: `error` says which).
     pub verdict: &'static str,
     /// Allowed: the `allow_domains` entry that matched. Refused: the key that refused it
-    /// (`allow_domains`, `allow_ports`, `address`, `sni`, `host_header`, `malformed`).
+    /// (`allow_domains`, `allow_ports`, `address`, `sni`, `host_header`, `malformed`,
+    /// `upstream_certificate`).
     pub rule: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -88,6 +118,9 @@ pub struct Connection {
     /// as the placeholder.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub placeholders_elsewhere: Vec<String>,
+    /// A CONNECT the proxy terminated (`terminate_tls`): it read the request in plaintext.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_terminated: bool,
 }
 
 /// Everything the proxy saw, for the report.
@@ -152,10 +185,38 @@ pub fn prepare(policy: &mut Policy) -> Result<Option<Egress>> {
             hosts: c.hosts.clone(),
             header: c.header.clone(),
             placeholder,
+            terminate_tls: c.terminate_tls,
             value,
         });
     }
-    Ok(Some(Egress { rules, secrets }))
+    let hosts: Vec<String> = rules
+        .credentials
+        .iter()
+        .filter(|c| c.terminate_tls)
+        .flat_map(|c| c.hosts.iter().cloned())
+        .collect();
+    // No credential terminates: no CA, no bundle, nothing read.
+    let terminator = if hosts.is_empty() {
+        None
+    } else {
+        let t = terminate::Terminator::new(&hosts, &rules.upstream_ca)?;
+        let scratch = &policy.filesystem.scratch;
+        let at = if scratch.tmp {
+            std::path::PathBuf::from("/tmp")
+        } else {
+            scratch.path.clone()
+        }
+        .join(terminate::BUNDLE_NAME);
+        for var in terminate::BUNDLE_ENV {
+            policy.env.insert(var.to_string(), at.display().to_string());
+        }
+        Some((t, at))
+    };
+    Ok(Some(Egress {
+        rules,
+        secrets,
+        terminator,
+    }))
 }
 
 fn read_value(env: &str, source: &CredentialSource) -> Result<String> {

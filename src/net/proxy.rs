@@ -2,8 +2,10 @@
 //! jail's network namespace, and a thread per connection (plain threads and poll(2): one call's
 //! proxy serves one command, and starts in the time of a thread spawn).
 
+use super::echo::Echo;
 use super::http::{self, Head};
 use super::rules::{self, Refusal};
+use super::terminate;
 use super::tls::{self, Hello};
 use super::{dns, Account, Connection, Egress, Secret};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -275,6 +277,7 @@ fn record(host: &str, port: u16, kind: &'static str) -> Connection {
         bytes_received: 0,
         credentials: Vec::new(),
         placeholders_elsewhere: Vec::new(),
+        tls_terminated: false,
     }
 }
 
@@ -357,6 +360,8 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
         let first = addrs.first().map(SocketAddr::ip);
         return Some(forbidden(&mut client, c, Refusal::Address, first));
     }
+    // A TLS tunnel to a host a `terminate_tls` credential lists is opened here, not relayed.
+    let mut terminate = false;
     let first_bytes = if kind == "connect" {
         if client
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -381,7 +386,9 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
                 return Some(refuse(c, &Refusal::Sni, None));
             }
             Hello::ServerName(None) if by_address => {}
-            Hello::ServerName(Some(name)) if name == target.host => {}
+            Hello::ServerName(Some(name)) if name == target.host => {
+                terminate = egress.terminates(&target.host);
+            }
             Hello::NotTls | Hello::ServerName(_) | Hello::Garbled => {
                 return Some(refuse(c, &Refusal::Sni, None));
             }
@@ -391,7 +398,7 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
         let (used, elsewhere) = substitute(&mut head, &target.host, &egress.secrets);
         c.credentials = used;
         c.placeholders_elsewhere = elsewhere;
-        let mut out = head.for_origin(&target);
+        let mut out = head.for_origin(&target, 80);
         out.extend_from_slice(&rest);
         out
     };
@@ -418,6 +425,16 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
     };
     c.address = Some(addr.ip().to_string());
     let _ = server.set_write_timeout(Some(Duration::from_secs(60)));
+    if terminate {
+        return Some(serve_terminated(
+            client,
+            server,
+            &first_bytes,
+            c,
+            egress,
+            stop,
+        ));
+    }
     if server.write_all(&first_bytes).is_err() {
         return Some(c);
     }
@@ -431,13 +448,7 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
     c.bytes_sent = up + first_bytes.len() as u64;
     c.bytes_received = down;
     if let Some(env) = echo.found {
-        c = fail(
-            c,
-            format!(
-                "the server sent the real value of {env} back (an echo of the request); the \
-                 connection was cut before it reached the command"
-            ),
-        );
+        c = fail(c, echoed(&env));
     }
     for env in watch.found() {
         if !c.placeholders_elsewhere.contains(&env) {
@@ -445,6 +456,74 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
         }
     }
     Some(c)
+}
+
+/// A CONNECT the proxy terminates (a `terminate_tls` credential lists its host): both TLS
+/// handshakes, then one request read and its credentials put in, sent with `Connection:
+/// close`, and the rest relayed in plaintext between the two sessions.
+fn serve_terminated(
+    client: TcpStream,
+    server: TcpStream,
+    first: &[u8],
+    mut c: Connection,
+    egress: &Egress,
+    stop: BorrowedFd<'_>,
+) -> Connection {
+    let Some((t, _)) = &egress.terminator else {
+        return fail(c, "no per-call CA".into());
+    };
+    c.tls_terminated = true;
+    let mut session = match terminate::handshake(t, &c.host, client, first, server, HEAD_TIMEOUT) {
+        Ok(s) => s,
+        Err(terminate::Refused::Upstream(why)) => {
+            let mut c = refuse(c, &Refusal::UpstreamCertificate, None);
+            c.error = Some(why);
+            return c;
+        }
+        Err(terminate::Refused::Failed(why)) => return fail(c, why),
+    };
+    let Some((buf, end)) = terminate::read_head(&mut session) else {
+        return c;
+    };
+    // Origin-form only: an absolute URL naming another host is what a server may route by,
+    // whatever Host says. `Host` itself is made from the CONNECT host (for_origin).
+    let parsed = http::parse(&buf[..end]).filter(|h| h.target.starts_with('/'));
+    let Some(mut head) = parsed else {
+        terminate::answer(
+            &mut session,
+            &http::response("400 Bad Request", "tooljail: not an HTTP/1.1 request\n"),
+        );
+        return refuse(c, &Refusal::Malformed, None);
+    };
+    let (used, elsewhere) = substitute(&mut head, &c.host, &egress.secrets);
+    c.credentials = used;
+    c.placeholders_elsewhere = elsewhere;
+    let origin = http::Target {
+        host: c.host.clone(),
+        port: c.port,
+        path: Some(head.target.clone()),
+    };
+    let mut out = head.for_origin(&origin, 443);
+    let rest = &buf[end..];
+    out.extend_from_slice(rest);
+    if terminate::send(&mut session, &out).is_err() {
+        return c;
+    }
+    let mut watch = Watch::new(&egress.secrets, &c.host);
+    watch.scan(rest);
+    let mut echo = Echo::new(&egress.secrets, &c.credentials);
+    let (up, down) = terminate::relay(&mut session, stop, &mut |b| watch.scan(b), &mut echo);
+    c.bytes_sent = out.len() as u64 + up;
+    c.bytes_received = down;
+    if let Some(env) = echo.found {
+        c = fail(c, echoed(&env));
+    }
+    for env in watch.found() {
+        if !c.placeholders_elsewhere.contains(&env) {
+            c.placeholders_elsewhere.push(env);
+        }
+    }
+    c
 }
 
 /// The tunnel's first bytes: what came after the CONNECT head, else the first read; a TLS
@@ -583,51 +662,11 @@ impl<'a> Watch<'a> {
     }
 }
 
-/// The real values the proxy put in this connection's request, searched for in what the
-/// server sends back: a server that echoes the request (TRACE, a debug page, an error quoting
-/// its headers) would hand the command the secret. Bytes are held back while they could be
-/// the start of a value; a whole value cuts the connection before it is sent on.
-struct Echo<'a> {
-    values: Vec<&'a Secret>,
-    held: Vec<u8>,
-    /// The credential whose value came back.
-    found: Option<String>,
-}
-
-impl<'a> Echo<'a> {
-    fn new(secrets: &'a [Secret], used: &[String]) -> Echo<'a> {
-        Echo {
-            values: secrets.iter().filter(|s| used.contains(&s.env)).collect(),
-            held: Vec::new(),
-            found: None,
-        }
-    }
-
-    /// What of `bytes` (after what was held) may go to the client now; `None`: a value came
-    /// back, nothing more goes.
-    fn pass(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
-        if self.values.is_empty() {
-            return Some(bytes.to_vec());
-        }
-        self.held.extend_from_slice(bytes);
-        let mut longest = 0;
-        for s in &self.values {
-            let v = s.value.as_bytes();
-            longest = longest.max(v.len());
-            if self.held.windows(v.len()).any(|w| w == v) {
-                self.found = Some(s.env.clone());
-                return None;
-            }
-        }
-        let keep = longest.saturating_sub(1).min(self.held.len());
-        let cut = self.held.len() - keep;
-        Some(self.held.drain(..cut).collect())
-    }
-
-    /// The bytes still held back, at the server's end of stream (no value among them).
-    fn rest(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.held)
-    }
+fn echoed(env: &str) -> String {
+    format!(
+        "the server sent the real value of {env} back (an echo of the request); the connection \
+         was cut before it reached the command"
+    )
 }
 
 /// Copy both ways until both sides are done, or `stop`; what goes from the client to the
@@ -710,6 +749,7 @@ mod tests {
             hosts: vec!["api.test".into()],
             header: "Authorization".into(),
             placeholder: "tooljail-placeholder-abc".into(),
+            terminate_tls: false,
             value: "real-secret".into(),
         }
     }
@@ -725,29 +765,6 @@ mod tests {
         let mut w = Watch::new(&secrets, "api.test");
         w.scan(b"tooljail-placeholder-abc");
         assert!(w.found().is_empty(), "the listed host is not elsewhere");
-    }
-
-    #[test]
-    fn a_real_value_coming_back_is_never_passed_on_even_split_across_reads() {
-        let secrets = [secret()];
-        let used = ["TOKEN".to_string()];
-        let mut e = Echo::new(&secrets, &used);
-        let mut out = e.pass(b"HTTP/1.1 200 OK\r\n\r\nBearer real-se").unwrap();
-        assert!(
-            !String::from_utf8_lossy(&out).contains("real-se"),
-            "held back"
-        );
-        assert_eq!(e.pass(b"cret and more"), None);
-        assert_eq!(e.found.as_deref(), Some("TOKEN"));
-        // Without the value, everything passes, the held tail at the end.
-        let mut e = Echo::new(&secrets, &used);
-        out = e.pass(b"hello real-").unwrap();
-        out.extend(e.pass(b"world").unwrap());
-        out.extend(e.rest());
-        assert_eq!(out, b"hello real-world");
-        // A connection that carried no credential is not searched.
-        let mut e = Echo::new(&secrets, &[]);
-        assert_eq!(e.pass(b"real-secret").unwrap(), b"real-secret");
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum Refusal {
     HostMismatch,
     /// Not an HTTP proxy request the proxy understands.
     Malformed,
+    /// A terminated connection's server presented a certificate that did not verify.
+    UpstreamCertificate,
 }
 
 impl Refusal {
@@ -34,6 +36,7 @@ impl Refusal {
             Refusal::Sni => "sni",
             Refusal::HostMismatch => "host_header",
             Refusal::Malformed => "malformed",
+            Refusal::UpstreamCertificate => "upstream_certificate",
         }
     }
 
@@ -58,6 +61,9 @@ impl Refusal {
                 "only HTTP proxy requests (CONNECT, or a URL with http://) pass; cannot be lifted"
                     .into()
             }
+            Refusal::UpstreamCertificate => format!(
+                "the certificate of {host} did not verify against the host's trust store; if a private CA signs it, name that CA's PEM file in [network] upstream_ca"
+            ),
         }
     }
 }
@@ -158,6 +164,7 @@ mod tests {
                 .map(|(n, a)| (n.to_string(), a.parse().unwrap()))
                 .collect::<BTreeMap<_, _>>(),
             credentials: Vec::new(),
+            upstream_ca: Vec::new(),
         }
     }
 

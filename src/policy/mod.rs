@@ -251,11 +251,15 @@ pub struct Egress {
     pub hosts: std::collections::BTreeMap<String, std::net::IpAddr>,
     /// Credentials the command sees only as a placeholder.
     pub credentials: Vec<Credential>,
+    /// `upstream_ca`: CA certificates (PEM files) trusted, besides the host's trust store, for
+    /// the servers of connections the proxy terminates. Left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_ca: Vec<PathBuf>,
 }
 
 /// `[[network.credential]]`: the command's `env` holds a random placeholder; the proxy puts the
 /// real value in place of it in the `header` of requests to `hosts` (plain HTTP: the proxy
-/// reads those requests; HTTPS is tunnelled, never read, so no substitution happens there).
+/// reads those requests; HTTPS is tunnelled, never read, unless `terminate_tls`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credential {
@@ -263,6 +267,11 @@ pub struct Credential {
     pub hosts: Vec<String>,
     pub header: String,
     pub source: CredentialSource,
+    /// `terminate_tls = true`: the proxy terminates TLS for CONNECTs to `hosts` (with a
+    /// per-call CA that only the jail trusts) so it can substitute over HTTPS too. Left out
+    /// when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminate_tls: bool,
 }
 
 /// Where the real value of a credential is read, by the caller, when the call starts.

@@ -218,6 +218,7 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
     );
     a.network.hosts.extend(b.network.hosts);
     a.network.credential.extend(b.network.credential);
+    a.network.upstream_ca.extend(b.network.upstream_ca);
     for (pa, pb) in [
         (&mut a.network.tcp_connect, b.network.tcp_connect),
         (&mut a.network.tcp_bind, b.network.tcp_bind),

@@ -151,6 +151,8 @@ pub struct NetworkLayer {
     pub allow_ports: Vec<Item<PortEntry>>,
     pub hosts: BTreeMap<String, Item<String>>,
     pub credential: Vec<CredentialLayer>,
+    /// Extra CA certificates (PEM files) the proxy trusts for servers it terminates TLS for.
+    pub upstream_ca: Vec<Item<String>>,
 }
 
 /// `[[network.credential]]`.
@@ -162,6 +164,8 @@ pub struct CredentialLayer {
     pub header: Option<Item<String>>,
     pub from_env: Option<Item<String>>,
     pub from_file: Option<Item<String>>,
+    /// The proxy terminates TLS to the credential's hosts to substitute it over HTTPS.
+    pub terminate_tls: Option<Item<bool>>,
 }
 
 /// An entry of a port list: a port, or `"!N"` to remove port N that an extended profile lists
@@ -364,11 +368,19 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
             "allow_ports",
             "hosts",
             "credential",
+            "upstream_ca",
         ],
     ),
     (
         "[[network.credential]]",
-        &["env", "hosts", "header", "from_env", "from_file"],
+        &[
+            "env",
+            "hosts",
+            "header",
+            "from_env",
+            "from_file",
+            "terminate_tls",
+        ],
     ),
     ("[syscalls]", &["allow", "deny", "action", "unsafe_allow"]),
     (

@@ -231,6 +231,10 @@ fn run_in(
                     seccomp_tx: Some(seccomp_tx),
                     scratch_tx,
                     egress_tx,
+                    egress_bundle: egress
+                        .as_ref()
+                        .and_then(crate::net::Egress::bundle)
+                        .map(|(at, pem)| (at.to_path_buf(), pem.to_string())),
                     stdout_tx,
                     stderr_tx,
                     idmapped: trees,

@@ -185,6 +185,16 @@ fn one<'a>(
     found[0]
 }
 
+/// What the command printed after `label` on a line of its own.
+#[track_caller]
+fn labelled(run: &Run, label: &str) -> String {
+    run.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no {label:?} line\n{}", run.dump()))
+        .to_string()
+}
+
 fn profile(body: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     profile_file(&format!(
         "description = \"egress test\"\nextends = [\"base\"]\n{body}"
@@ -449,12 +459,7 @@ fn a_credential_reaches_only_its_host_and_never_the_jail() {
         assert_eq!(run.code(), 0, "{}", d());
         let got = heads.lock().unwrap().clone();
         assert_eq!(got.len(), 3, "{got:?}");
-        let placeholder = run
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("seen: "))
-            .unwrap()
-            .to_string();
+        let placeholder = labelled(&run, "seen: ");
         assert!(placeholder.starts_with("tooljail-placeholder-"), "{}", d());
         // The listed host got the real values, in the named headers.
         assert!(
@@ -483,9 +488,9 @@ fn a_credential_reaches_only_its_host_and_never_the_jail() {
             d()
         );
         // A server that echoes the request would hand the real value back: the proxy cuts the
-        // connection before any of it reaches the command (curl: empty reply).
+        // connection before any of it reaches the command (curl prints what it got on stdout,
+        // which holds no real value: checked below).
         assert!(got[2].contains(REAL), "{got:?}");
-        assert!(run.stdout.contains("echo: 52"), "{}", d());
         let echoed = one(&report, &run, "api.test", "http", "failed", "api.test");
         assert!(
             echoed["error"]
@@ -535,6 +540,17 @@ fn misconfigurations_stop_the_call_and_calls_without_it_pay_nothing() {
             "[network]\nallow_domains = [\"a.test\"]\n[[network.credential]]\nenv = \"T\"\nhosts = [\"a.test\"]\n",
             &[],
             "the caller's environment has no T",
+        ),
+        (
+            "[network]\nallow_domains = [\"a.test\"]\nupstream_ca = [\"/etc/hostname\"]\n",
+            &[],
+            "upstream_ca has no effect without a credential with terminate_tls = true",
+        ),
+        (
+            "[network]\nallow_domains = [\"a.test\"]\nupstream_ca = [\"/nonexistent/ca.pem\"]\n\
+             [[network.credential]]\nenv = \"T\"\nhosts = [\"a.test\"]\nterminate_tls = true\n",
+            &[("T", "x")],
+            "upstream_ca /nonexistent/ca.pem: cannot read PEM certificates",
         ),
         (
             "isolation = \"landlock\"\n[network]\nallow_domains = [\"a.test\"]\n",
@@ -606,5 +622,261 @@ fn misconfigurations_stop_the_call_and_calls_without_it_pay_nothing() {
         let r = run_for(cmd, TOOL_TIMEOUT);
         assert_eq!(r.code(), 0, "{}", r.dump());
         assert_eq!(r.stdout.trim(), "http://127.0.0.1:3128");
+    });
+}
+
+/// The Python TLS server of [`https_server`]: answers each GET with "ok" (never echoing what
+/// it got, so nothing the proxy put in reaches the jail) and appends each request head to a
+/// log the test reads.
+const HTTPS_PY: &str = r#"
+import http.server, ssl, sys
+cert, key, log = sys.argv[1:4]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        with open(log, "a") as f:
+            f.write(self.requestline + "\r\n" + str(self.headers) + "--\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// A certificate and key (PEM files in `dir`, named `name`) for `names`: signed by `ca`, or
+/// self-signed without one.
+fn cert_for(
+    dir: &Path,
+    name: &str,
+    names: &[&str],
+    ca: Option<&rcgen::Issuer<'_, rcgen::KeyPair>>,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, format!("egress test {name}"));
+    let cert = match ca {
+        Some(ca) => params.signed_by(&key, ca).unwrap(),
+        None => params.self_signed(&key).unwrap(),
+    };
+    let (c, k) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c, k)
+}
+
+/// The Python TLS server on 127.0.0.1 with `cert`: its port and its log of request heads.
+/// Killed when `guard` is dropped.
+fn https_server(
+    guard: &mut KillOnDrop,
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+) -> (u16, std::path::PathBuf) {
+    let log = dir.join(format!(
+        "{}.log",
+        cert.file_stem().unwrap().to_str().unwrap()
+    ));
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(HTTPS_PY)
+        .args([cert, key, &log])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 is needed");
+    let mut line = String::new();
+    let out = child.stdout.take().unwrap();
+    guard.child(child);
+    BufReader::new(out).read_line(&mut line).unwrap();
+    let port: u16 = line.trim().parse().expect("the https server's port");
+    (port, log)
+}
+
+#[test]
+fn https_credentials_are_put_in_only_where_a_credential_terminates_tls() {
+    let mut guard = KillOnDrop::new();
+    let dir = crate::support::tempdir(0o755);
+    // The test's CA (trusted by the proxy through upstream_ca) and a server it signs for the
+    // listed names; another server whose self-signed certificate nothing trusts.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::default();
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "egress test CA");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+    let ca = rcgen::Issuer::new(ca_params, ca_key);
+    let (cert, key) = cert_for(
+        dir.path(),
+        "good",
+        &["api.test", "other.test", "plain.test"],
+        Some(&ca),
+    );
+    let (bad_cert, bad_key) = cert_for(dir.path(), "bad", &["bad.test"], None);
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    }
+    let (port, log) = https_server(&mut guard, dir.path(), &cert, &key);
+    let (bad_port, bad_log) = https_server(&mut guard, dir.path(), &bad_cert, &bad_key);
+    let (_d, p) = profile(&format!(
+        "[network]\nallow_domains = [\"api.test\", \"other.test\", \"plain.test\", \"bad.test\"]\n\
+         allow_ports = [{port}, {bad_port}]\nupstream_ca = [\"{}\"]\n\
+         hosts = {{ \"api.test\" = \"127.0.0.1\", \"other.test\" = \"127.0.0.1\", \"plain.test\" = \"127.0.0.1\", \"bad.test\" = \"127.0.0.1\" }}\n\
+         [[network.credential]]\nenv = \"API_TOKEN\"\nhosts = [\"api.test\", \"bad.test\"]\nfrom_env = \"REAL_API_TOKEN\"\nterminate_tls = true\n\
+         [[network.credential]]\nenv = \"PLAIN_TOKEN\"\nhosts = [\"plain.test\"]\nfrom_env = \"REAL_PLAIN_TOKEN\"\n",
+        ca_file.display()
+    ));
+    const REAL: &str = "real-https-value-81d2";
+    const PLAIN: &str = "real-plain-value-4c07";
+    let pat = |v: &str| format!("{}[{}]", &v[..v.len() - 1], &v[v.len() - 1..]);
+    each_identity(|ctx| {
+        let _ = std::fs::remove_file(&log);
+        let _ = std::fs::remove_file(&bad_log);
+        let script = format!(
+            "echo \"seen: $API_TOKEN\"; echo \"plain: $PLAIN_TOKEN\"; \
+             test -r \"$SSL_CERT_FILE\" && test \"$CURL_CA_BUNDLE\" = \"$SSL_CERT_FILE\" || echo no-bundle; \
+             c='curl -sS --max-time 20 -o /dev/null'; \
+             $c -v -f -H \"Authorization: Bearer $API_TOKEN\" https://api.test:{port}/one https://api.test:{port}/two 2>&1 | grep -i 'issuer:' | sed 's/^/api /'; \
+             python3 -c \"import os, urllib.request as u; u.urlopen(u.Request('https://api.test:{port}/py', headers={{'Authorization': 'Bearer ' + os.environ['API_TOKEN']}}), timeout=20).read(); print('python ok')\"; \
+             $c -v -f -H \"Authorization: Bearer $API_TOKEN\" https://other.test:{port}/tunnel 2>&1 | grep -i 'issuer:' | sed 's/^/other /'; \
+             $c -f -H \"Authorization: Bearer $PLAIN_TOKEN\" https://plain.test:{port}/plain && echo plain ok; \
+             $c -f -H \"Authorization: Bearer $API_TOKEN\" https://bad.test:{bad_port}/bad; echo \"bad exit $?\"; \
+             (env; cat /proc/self/environ; cat \"$SSL_CERT_FILE\"; ls -R /tmp) | grep -c -e '{}' -e '{}' || true",
+            pat(REAL),
+            pat(PLAIN)
+        );
+        let (run, report, audit) = egress(
+            ctx,
+            &p,
+            &[("REAL_API_TOKEN", REAL), ("REAL_PLAIN_TOKEN", PLAIN)],
+            &script,
+        );
+        let d = || dump(&run, &report);
+        assert_eq!(run.code(), 0, "{}", d());
+        assert!(!run.stdout.contains("no-bundle"), "{}", d());
+        let placeholder = labelled(&run, "seen: ");
+        let plain_placeholder = labelled(&run, "plain: ");
+        let heads = std::fs::read_to_string(&log).unwrap_or_default();
+        let heads: Vec<&str> = heads.split("--\n").filter(|h| !h.is_empty()).collect();
+        let head = |path: &str| {
+            heads
+                .iter()
+                .find(|h| h.starts_with(&format!("GET {path} ")))
+                .copied()
+                .unwrap_or_else(|| panic!("the server got no {path}: {heads:?}\n{}", d()))
+        };
+        // Terminated: curl (two requests in one invocation) and Python got the real value in.
+        for path in ["/one", "/two", "/py"] {
+            assert!(
+                head(path).contains(&format!("Authorization: Bearer {REAL}\n")),
+                "{path}: {heads:?}\n{}",
+                d()
+            );
+        }
+        assert!(run.stdout.contains("python ok"), "{}", d());
+        // ... and saw the per-call CA's leaf; the tunnel's client saw the server's own.
+        assert!(
+            run.stdout.contains("api ")
+                && run
+                    .stdout
+                    .lines()
+                    .filter(|l| l.starts_with("api "))
+                    .all(|l| l.contains("tooljail per-call egress CA")),
+            "{}",
+            d()
+        );
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.starts_with("other ") && l.contains("egress test CA")),
+            "{}",
+            d()
+        );
+        // Not listed (other.test) or not opted in (plain.test): tunnelled, placeholders as sent.
+        assert!(
+            head("/tunnel").contains(&format!("Authorization: Bearer {placeholder}\n")),
+            "{heads:?}"
+        );
+        assert!(
+            head("/plain").contains(&format!("Authorization: Bearer {plain_placeholder}\n")),
+            "{heads:?}"
+        );
+        assert!(run.stdout.contains("plain ok"), "{}", d());
+        let api = conns(&report, "api.test", "connect");
+        assert_eq!(api.len(), 3, "{}", d());
+        for c in &api {
+            assert_eq!(c["verdict"], "allowed", "{}", d());
+            assert_eq!(c["tls_terminated"], true, "{}", d());
+            assert_eq!(
+                c["credentials"],
+                serde_json::json!(["API_TOKEN"]),
+                "{}",
+                d()
+            );
+        }
+        for host in ["other.test", "plain.test"] {
+            let c = one(&report, &run, host, "connect", "allowed", host);
+            assert!(c.get("tls_terminated").is_none(), "{}", d());
+            assert!(c.get("credentials").is_none(), "{}", d());
+        }
+        // An upstream certificate that does not verify: refused, reported, nothing sent.
+        assert!(run.stdout.contains("bad exit 22"), "{}", d());
+        let bad = one(
+            &report,
+            &run,
+            "bad.test",
+            "connect",
+            "refused",
+            "upstream_certificate",
+        );
+        assert!(
+            bad["remedy"].as_str().unwrap().contains("upstream_ca"),
+            "{}",
+            d()
+        );
+        assert!(!bad_log.exists(), "the unverified server got a request");
+        assert!(run.stderr.contains("bad.test"), "{}", d());
+        // `explain` says which credential is put in HTTPS, and what the proxy trusts.
+        let r = run_for(
+            ctx.tooljail(["explain", "-p", p.to_str().unwrap()]),
+            TOOL_TIMEOUT,
+        );
+        assert_eq!(r.code(), 0, "{}", r.dump());
+        assert!(
+            r.stdout.contains("API_TOKEN: placeholder in the jail; the real value in Authorization of plain HTTP and HTTPS (TLS terminated")
+                && r.stdout.contains("PLAIN_TOKEN: placeholder in the jail; the real value in Authorization of plain HTTP requests")
+                && r.stdout.contains(&format!("upstream CA: {}", ca_file.display())),
+            "{}",
+            r.dump()
+        );
+        // The real values are nowhere the command could look, nor in the report or record.
+        assert_eq!(run.stdout.lines().last(), Some("0"), "{}", d());
+        for v in [REAL, PLAIN] {
+            assert!(
+                !run.stdout.contains(v) && !run.stderr.contains(v),
+                "{}",
+                d()
+            );
+            assert!(!serde_json::to_string(&report).unwrap().contains(v));
+            assert!(!serde_json::to_string(&audit).unwrap().contains(v));
+        }
     });
 }

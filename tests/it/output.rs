@@ -198,10 +198,11 @@ fn five_gigabytes_to_a_capped_stdout_keep_tooljail_small() {
             started.elapsed()
         );
         assert!(peak > 0 && anon > 0, "no RSS sample");
-        assert!(peak < 20 * 1024, "tooljail's peak RSS was {peak} KiB");
+        assert!(peak < 24 * 1024, "tooljail's peak RSS was {peak} KiB");
         // Most of that peak is the binary's own pages (a debug build's are many: 16.3-16.8 MiB
-        // once the binary carried SQLite and the PostgreSQL client); what the relay could grow
-        // is anonymous memory, sampled while the flood runs: a few MiB.
+        // once the binary carried SQLite and the PostgreSQL client, 20.8 MiB once it carried
+        // rustls, ring and rcgen for the egress proxy's TLS termination); what the relay could
+        // grow is anonymous memory, sampled while the flood runs: a few MiB.
         assert!(
             anon < 6 * 1024,
             "tooljail's anonymous memory reached {anon} KiB"

@@ -112,11 +112,38 @@ impl Resolver<'_> {
                 credentials.push(cred);
             }
         }
+        let mut upstream_ca = Vec::new();
+        for item in n.upstream_ca.iter().filter(|_| from_profile) {
+            let path = PathBuf::from(&item.value);
+            if path.is_absolute() {
+                upstream_ca.push(path);
+            } else {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    format!("upstream_ca {:?} is not an absolute path", item.value),
+                    "write the full path of a PEM file of CA certificates",
+                );
+            }
+        }
+        upstream_ca.sort();
+        upstream_ca.dedup();
+        if !credentials.iter().any(|c| c.terminate_tls) {
+            if let Some(item) = n.upstream_ca.first().filter(|_| from_profile) {
+                let at = self.src.at(item);
+                self.err(
+                    at,
+                    "upstream_ca has no effect without a credential with terminate_tls = true",
+                    "remove upstream_ca: tunnelled HTTPS is verified by the command itself",
+                );
+            }
+        }
         Some(Egress {
             domains,
             ports,
             hosts,
             credentials,
+            upstream_ca,
         })
     }
 
@@ -221,6 +248,7 @@ impl Resolver<'_> {
             hosts,
             header,
             source,
+            terminate_tls: c.terminate_tls.as_ref().is_some_and(|t| t.value),
         })
     }
 
@@ -233,6 +261,7 @@ impl Resolver<'_> {
             .first()
             .map(|i| self.src.at(i))
             .or_else(|| n.hosts.values().next().map(|i| self.src.at(i)))
+            .or_else(|| n.upstream_ca.first().map(|i| self.src.at(i)))
             .or_else(|| {
                 n.credential
                     .iter()
