@@ -77,6 +77,7 @@ pub fn serve(args: &McpArgs, path: &std::path::Path) -> Result<i32> {
         .with_hint("run tooljail from a path that exists")
     })?;
     let reports = private_dir()?;
+    remove_on_signal(&reports.path);
     let server = Arc::new(call::Server {
         exe,
         reports: reports.path.clone(),
@@ -408,6 +409,35 @@ struct PrivateDir {
 impl Drop for PrivateDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Clients end a stdio server by closing its stdin (the directory is removed as `serve`
+/// returns) or by a signal: SIGTERM, SIGINT or SIGHUP remove it too, then end the server with
+/// the signal's status. The signals are blocked in every thread (the threads started later
+/// inherit the mask; the calls' processes do not: a spawned child starts with none blocked)
+/// and taken by one thread with sigwait. SIGKILL leaves the empty directory behind.
+fn remove_on_signal(dir: &std::path::Path) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(s);
+    }
+    if set.thread_block().is_err() {
+        return; // the default action stays: the directory may be left, nothing else changes
+    }
+    let dir = dir.to_path_buf();
+    let spawned = std::thread::Builder::new()
+        .name("mcp-signals".into())
+        .stack_size(64 << 10)
+        .spawn(move || {
+            if let Ok(sig) = set.wait() {
+                let _ = std::fs::remove_dir_all(&dir);
+                std::process::exit(128 + sig as i32);
+            }
+        });
+    if spawned.is_err() {
+        let _ = set.thread_unblock();
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// The venv's python, made from tests/mcp/requirements.txt when it is missing or stale; None
@@ -391,7 +391,17 @@ struct Raw {
 
 impl Raw {
     fn start(ctx: &Ctx, tools: &Path) -> Raw {
+        Raw::spawn(ctx.tooljail(["mcp", "--tools", tools.to_str().unwrap()]))
+    }
+
+    /// A server whose temporary directory (where its report directory goes) is `tmp`.
+    fn start_in(ctx: &Ctx, tools: &Path, tmp: &Path) -> Raw {
         let mut cmd = ctx.tooljail(["mcp", "--tools", tools.to_str().unwrap()]);
+        cmd.env("TMPDIR", tmp).env_remove("XDG_RUNTIME_DIR");
+        Raw::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Raw {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -442,7 +452,15 @@ impl Raw {
 
 impl Drop for Raw {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Closed as a client closes it (stdin at its end), so the server removes its report
+        // directory; killed if it is still there after a few seconds.
+        drop(self.child.stdin.take());
+        let ended = crate::support::wait_until(Duration::from_secs(5), || {
+            self.child.try_wait().ok().flatten().is_some()
+        });
+        if !ended {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
         self.done.store(true, std::sync::atomic::Ordering::SeqCst);
     }
@@ -574,6 +592,30 @@ fn the_docs_tools_file_and_client_configs_work_as_written() {
             );
             assert_eq!(seen["tools"], json!(["search", "word_count"]), "{seen:#}");
             assert_eq!(seen["calls"][0]["text"][0], "3\n", "{seen:#}");
+        }
+    });
+}
+
+#[test]
+fn a_server_ended_by_a_signal_leaves_no_report_directory() {
+    use nix::sys::signal::Signal;
+    let dir = tempdir(0o755);
+    let tools = tools_file(dir.path());
+    each_identity(|ctx| {
+        for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+            let tmp = tempdir(0o1777);
+            let entries = || std::fs::read_dir(tmp.path()).unwrap().count();
+            let mut s = Raw::start_in(ctx, &tools, tmp.path());
+            s.send("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"fail\",\"arguments\":{\"status\":2}}}");
+            assert_eq!(s.recv()["id"], 1);
+            assert_eq!(entries(), 1, "the server's report directory");
+            let pid = nix::unistd::Pid::from_raw(s.child.id() as i32);
+            nix::sys::signal::kill(pid, sig).unwrap();
+            let ended = crate::support::wait_until(Duration::from_secs(10), || {
+                s.child.try_wait().unwrap().is_some()
+            });
+            assert!(ended, "{sig} did not end the server");
+            assert_eq!(entries(), 0, "{sig} left the report directory");
         }
     });
 }
