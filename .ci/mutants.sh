@@ -49,7 +49,7 @@ export writer becomes the owner @@ export::root_exports_as_the_directorys_owner 
 setid bits @@ root_callers::no_setuid_setgid_file_or_file_capability_can_be_left_through_a_writable_bind @@ Op::Jset\(SETID_BITS, 0, 1\),\s*Op::Ret\(Verdict::Harden\(libc::EPERM\)\), @@ Op::Jset(SETID_BITS, 0, 1), Op::Ret(Verdict::Allow),
 rw as owner @@ root_callers::rw_writes_as_the_directorys_owner_and_others_files_stay_unwritable @@ if st\.st_uid == who\.uid \{ @@ if true {
 egress address @@ egress::everything_else_fails_and_is_reported @@ if !needs_a_rule\(ip\) \{ @@ if true {
-egress sni @@ egress::everything_else_fails_and_is_reported @@ Hello::ServerName\(Some\(name\)\) if name == target\.host => \{\} @@ Hello::ServerName(Some(_)) => {}
+egress sni @@ egress::everything_else_fails_and_is_reported @@ Hello::ServerName\(Some\(name\)\) if name == target\.host => \{ @@ Hello::ServerName(Some(_name)) => {
 egress credential @@ egress::a_credential_reaches_only_its_host_and_never_the_jail @@ if listed && name\.eq_ignore_ascii_case\(&s\.header\) \{ @@ if name.eq_ignore_ascii_case(&s.header) {
 EOF
 )
