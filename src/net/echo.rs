@@ -1,5 +1,6 @@
-//! What a server sends back through the proxy, searched for the real values of the
-//! credentials the proxy put in the request (pure): see [`Echo`].
+//! The byte streams the proxy relays without reading them as requests, searched (pure): for a
+//! credential's placeholder going out to a host not listed for it ([`Watch`]), and for the real
+//! value of a credential the proxy put in a request coming back ([`Echo`]).
 
 use super::Secret;
 
@@ -50,6 +51,62 @@ impl<'a> Echo<'a> {
     }
 }
 
+/// The placeholders searched for in bytes the proxy forwards without reading them as a
+/// request, across chunk boundaries.
+pub struct Watch<'a> {
+    /// The credentials not listed for this connection's host.
+    secrets: Vec<&'a Secret>,
+    /// The last bytes of what was scanned (a placeholder split across two reads).
+    carry: Vec<u8>,
+    found: Vec<bool>,
+}
+
+impl<'a> Watch<'a> {
+    pub fn new(secrets: &'a [Secret], host: &str) -> Watch<'a> {
+        let secrets: Vec<&Secret> = secrets
+            .iter()
+            .filter(|s| {
+                !s.hosts
+                    .iter()
+                    .any(|h| crate::policy::domain_matches(h, host))
+            })
+            .collect();
+        let found = vec![false; secrets.len()];
+        Watch {
+            secrets,
+            carry: Vec::new(),
+            found,
+        }
+    }
+
+    pub fn scan(&mut self, bytes: &[u8]) {
+        if self.secrets.is_empty() || bytes.is_empty() {
+            return;
+        }
+        let mut hay = std::mem::take(&mut self.carry);
+        hay.extend_from_slice(bytes);
+        let mut longest = 0;
+        for (i, s) in self.secrets.iter().enumerate() {
+            let needle = s.placeholder.as_bytes();
+            longest = longest.max(needle.len());
+            if !self.found[i] && hay.windows(needle.len()).any(|w| w == needle) {
+                self.found[i] = true;
+            }
+        }
+        let keep = longest.saturating_sub(1).min(hay.len());
+        self.carry = hay[hay.len() - keep..].to_vec();
+    }
+
+    pub fn found(&self) -> Vec<String> {
+        self.secrets
+            .iter()
+            .zip(&self.found)
+            .filter(|(_, f)| **f)
+            .map(|(s, _)| s.env.clone())
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +143,18 @@ mod tests {
         // A connection that carried no credential is not searched.
         let mut e = Echo::new(&secrets, &[]);
         assert_eq!(e.pass(b"real-secret").unwrap(), b"real-secret");
+    }
+
+    #[test]
+    fn placeholders_are_found_across_reads_for_unlisted_hosts_only() {
+        let secrets = [secret()];
+        let mut w = Watch::new(&secrets, "evil.test");
+        w.scan(b"xx tooljail-place");
+        assert!(w.found().is_empty());
+        w.scan(b"holder-abc yy");
+        assert_eq!(w.found(), ["TOKEN"]);
+        let mut w = Watch::new(&secrets, "api.test");
+        w.scan(b"tooljail-placeholder-abc");
+        assert!(w.found().is_empty(), "the listed host is not elsewhere");
     }
 }

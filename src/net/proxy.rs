@@ -2,7 +2,7 @@
 //! jail's network namespace, and a thread per connection (plain threads and poll(2): one call's
 //! proxy serves one command, and starts in the time of a thread spawn).
 
-use super::echo::Echo;
+use super::echo::{Echo, Watch};
 use super::http::{self, Head};
 use super::rules::{self, Refusal};
 use super::terminate;
@@ -445,8 +445,20 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
     watch.scan(&first_bytes[first_bytes.len() - unread..]);
     let mut echo = Echo::new(&egress.secrets, &c.credentials);
     let (up, down) = relay(&client, &server, stop, &mut watch, &mut echo);
-    c.bytes_sent = up + first_bytes.len() as u64;
-    c.bytes_received = down;
+    Some(settle(c, first_bytes.len() as u64 + up, down, &watch, echo))
+}
+
+/// A relayed connection's account: its byte counts, a real value that came back (the
+/// connection failed), and the placeholders its forwarded bytes carried.
+fn settle(
+    mut c: Connection,
+    sent: u64,
+    received: u64,
+    watch: &Watch<'_>,
+    echo: Echo<'_>,
+) -> Connection {
+    c.bytes_sent = sent;
+    c.bytes_received = received;
     if let Some(env) = echo.found {
         c = fail(c, echoed(&env));
     }
@@ -455,7 +467,7 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
             c.placeholders_elsewhere.push(env);
         }
     }
-    Some(c)
+    c
 }
 
 /// A CONNECT the proxy terminates (a `terminate_tls` credential lists its host): both TLS
@@ -513,17 +525,7 @@ fn serve_terminated(
     watch.scan(rest);
     let mut echo = Echo::new(&egress.secrets, &c.credentials);
     let (up, down) = terminate::relay(&mut session, stop, &mut |b| watch.scan(b), &mut echo);
-    c.bytes_sent = out.len() as u64 + up;
-    c.bytes_received = down;
-    if let Some(env) = echo.found {
-        c = fail(c, echoed(&env));
-    }
-    for env in watch.found() {
-        if !c.placeholders_elsewhere.contains(&env) {
-            c.placeholders_elsewhere.push(env);
-        }
-    }
-    c
+    settle(c, out.len() as u64 + up, down, &watch, echo)
 }
 
 /// The tunnel's first bytes: what came after the CONNECT head, else the first read; a TLS
@@ -604,62 +606,6 @@ pub fn substitute(head: &mut Head, host: &str, secrets: &[Secret]) -> (Vec<Strin
         }
     }
     (used, elsewhere)
-}
-
-/// The placeholders searched for in bytes the proxy forwards without reading them as a
-/// request, across chunk boundaries.
-struct Watch<'a> {
-    /// The credentials not listed for this connection's host.
-    secrets: Vec<&'a Secret>,
-    /// The last bytes of what was scanned (a placeholder split across two reads).
-    carry: Vec<u8>,
-    found: Vec<bool>,
-}
-
-impl<'a> Watch<'a> {
-    fn new(secrets: &'a [Secret], host: &str) -> Watch<'a> {
-        let secrets: Vec<&Secret> = secrets
-            .iter()
-            .filter(|s| {
-                !s.hosts
-                    .iter()
-                    .any(|h| crate::policy::domain_matches(h, host))
-            })
-            .collect();
-        let found = vec![false; secrets.len()];
-        Watch {
-            secrets,
-            carry: Vec::new(),
-            found,
-        }
-    }
-
-    fn scan(&mut self, bytes: &[u8]) {
-        if self.secrets.is_empty() || bytes.is_empty() {
-            return;
-        }
-        let mut hay = std::mem::take(&mut self.carry);
-        hay.extend_from_slice(bytes);
-        let mut longest = 0;
-        for (i, s) in self.secrets.iter().enumerate() {
-            let needle = s.placeholder.as_bytes();
-            longest = longest.max(needle.len());
-            if !self.found[i] && hay.windows(needle.len()).any(|w| w == needle) {
-                self.found[i] = true;
-            }
-        }
-        let keep = longest.saturating_sub(1).min(hay.len());
-        self.carry = hay[hay.len() - keep..].to_vec();
-    }
-
-    fn found(&self) -> Vec<String> {
-        self.secrets
-            .iter()
-            .zip(&self.found)
-            .filter(|(_, f)| **f)
-            .map(|(s, _)| s.env.clone())
-            .collect()
-    }
 }
 
 fn echoed(env: &str) -> String {
@@ -752,19 +698,6 @@ mod tests {
             terminate_tls: false,
             value: "real-secret".into(),
         }
-    }
-
-    #[test]
-    fn placeholders_are_found_across_reads_for_unlisted_hosts_only() {
-        let secrets = [secret()];
-        let mut w = Watch::new(&secrets, "evil.test");
-        w.scan(b"xx tooljail-place");
-        assert!(w.found().is_empty());
-        w.scan(b"holder-abc yy");
-        assert_eq!(w.found(), ["TOKEN"]);
-        let mut w = Watch::new(&secrets, "api.test");
-        w.scan(b"tooljail-placeholder-abc");
-        assert!(w.found().is_empty(), "the listed host is not elsewhere");
     }
 
     #[test]
