@@ -38,6 +38,21 @@ pub struct Ended {
     /// Tasks of the jail when the command ended, the command included (`None`: pid 1 could
     /// not count them).
     pub tasks: Option<u64>,
+    /// Set when pid 1 has killed and reaped every other process of the jail before sending
+    /// this, its last message: nothing of the jail runs any more but pid 1's own exit, so the
+    /// supervisor goes on without waiting for the kernel to take the namespaces down (and reaps
+    /// pid 1 before the call ends). What the jail used: pid 1 and everything it reaped, as
+    /// wait4 on pid 1 would say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alone: Option<Used>,
+}
+
+/// CPU time and peak memory, as getrusage(2) gives them (pid 1's own plus its children's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Used {
+    pub user_us: u64,
+    pub system_us: u64,
+    pub max_rss_kib: u64,
 }
 
 /// Bytes used and bytes available in the scratch tmpfs.
@@ -142,6 +157,11 @@ mod tests {
                 total: 1 << 20,
             }),
             tasks: Some(2),
+            alone: Some(Used {
+                user_us: 1500,
+                system_us: 250,
+                max_rss_kib: 3000,
+            }),
         });
         let failed = Message::SetupFailed {
             error: Error::setup("bind /x read-only", libc::ENOENT).with_hint("create it"),
@@ -161,10 +181,26 @@ mod tests {
             wait_status: 0,
             scratch: None,
             tasks: Some(1),
+            alone: None,
         }));
         assert_eq!(
             String::from_utf8(line).unwrap(),
             "{\"v\":1,\"type\":\"ended\",\"wait_status\":0,\"scratch\":null,\"tasks\":1}\n"
+        );
+        let line = encode(&Message::Ended(Ended {
+            wait_status: 0,
+            scratch: None,
+            tasks: None,
+            alone: Some(Used {
+                user_us: 1,
+                system_us: 2,
+                max_rss_kib: 3,
+            }),
+        }));
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "{\"v\":1,\"type\":\"ended\",\"wait_status\":0,\"scratch\":null,\"tasks\":null,\
+             \"alone\":{\"user_us\":1,\"system_us\":2,\"max_rss_kib\":3}}\n"
         );
     }
 

@@ -167,7 +167,10 @@ fn run_in(
     );
     let left = kill_descendants(spare);
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-    let mut outcome = outcome?;
+    // Only a jail's pid 1 ends early ([`wait::Exiting`]): here the child is the command, and
+    // it is reaped when the wait ends.
+    let (mut outcome, exiting) = outcome?;
+    drop(exiting);
     if left > 0 {
         outcome.warnings.push(format!(
             "isolation landlock: killed {left} process(es) the command left running"

@@ -173,7 +173,8 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // 9. Minimal init until the command ends.
     let status = supervise(command, &sfd)?;
     // 10. Report the exact wait status, how full scratch was (evidence for scratch_full) and
-    //     how many tasks the jail held as the command ended (evidence for processes).
+    //     how many tasks the jail held as the command ended (evidence for processes), counted
+    //     before step 11 ends them.
     let tasks = match count_tasks() {
         0 => None,
         n => Some(n + 1), // + the command, just reaped
@@ -188,15 +189,65 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
                 total,
             }
         });
+    // 11. Everything else of the jail killed and reaped here, so the last word can say that
+    //     nothing of it runs any more: the supervisor need not wait for the kernel to take the
+    //     namespaces down (it reaps us before the call ends).
+    let alone = end_the_rest();
+    //     Our stdio last: a capped stream's relay sees its end now, not at our exit.
+    for fd in 0..=2 {
+        let _ = nix::unistd::close(fd);
+    }
     channel::send(
         fds.chan_tx.as_fd(),
         &Message::Ended(Ended {
             wait_status: status,
             scratch,
             tasks,
+            alone,
         }),
     );
     process::exit_now(0)
+}
+
+/// Kill every other process of this pid namespace and reap them all, then return what the jail
+/// used (ours plus our children's, what wait4 on us would say). `kill(-1)` from a pid
+/// namespace's init reaches every process of the namespace but itself; orphans are re-parented
+/// to us, so once waitpid says there is no child left, nothing of the jail but pid 1 exists.
+/// Killing again after each reap covers a process forked while the kill went round. `None`
+/// when a step fails unexpectedly: the supervisor then waits for our exit, as the kernel kills
+/// the rest when pid 1 dies.
+fn end_the_rest() -> Option<channel::Used> {
+    use nix::errno::Errno;
+    use nix::sys::resource::{getrusage, UsageWho};
+    use nix::sys::wait::{waitpid, WaitPidFlag};
+    // kill(-1) anywhere but in a jail's own pid namespace would reach every process of the
+    // user: only its pid 1 may do this.
+    if nix::unistd::getpid().as_raw() != 1 {
+        return None;
+    }
+    let all = nix::unistd::Pid::from_raw(-1);
+    loop {
+        match nix::sys::signal::kill(all, Signal::SIGKILL) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(_) => return None,
+        }
+        match waitpid(all, Some(WaitPidFlag::__WALL)) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(Errno::ECHILD) => break,
+            Err(_) => return None,
+        }
+    }
+    let us = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let children = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let micros = |tv: nix::sys::time::TimeVal| {
+        u64::try_from(tv.tv_sec()).unwrap_or(0) * 1_000_000
+            + u64::try_from(tv.tv_usec()).unwrap_or(0)
+    };
+    Some(channel::Used {
+        user_us: micros(us.user_time()) + micros(children.user_time()),
+        system_us: micros(us.system_time()) + micros(children.system_time()),
+        max_rss_kib: u64::try_from(us.max_rss().max(children.max_rss())).unwrap_or(0),
+    })
 }
 
 /// Tasks (processes and threads) alive in this pid namespace, pid 1 included, from the jail's

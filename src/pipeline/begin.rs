@@ -41,6 +41,7 @@ pub fn begin(args: &RunArgs) -> (Call<'_>, Result<()>) {
         root_helper: None,
         uid_lease: None,
         state: None,
+        pid1: None,
     };
     (call, opened)
 }

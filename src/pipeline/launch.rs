@@ -68,7 +68,7 @@ pub fn launch(
     // Started as root: a child that stays root writes the jail's id maps and, at the end,
     // renames the report into place (supervisor::mapper). Kept in the call for `record`.
     call.root_helper = supervisor::mapper::spawn(who)?;
-    let (mut outcome, taken) = match plan.policy.isolation.mode {
+    let (mut outcome, mut taken) = match plan.policy.isolation.mode {
         IsolationMode::Full => {
             supervisor::run(plan, who, cgroup, call.root_helper.as_mut(), egress)?
         }
@@ -80,6 +80,7 @@ pub fn launch(
             )
         }
     };
+    call.pid1 = taken.pid1.take();
     outcome.warnings.extend(terminal.restore());
     tracing::debug!(?outcome, "jail ended");
     if let Some(line) = outcome.denials.summary_line() {

@@ -60,6 +60,10 @@ pub struct Call<'a> {
     uid_lease: Option<crate::supervisor::transient::Lease>,
     /// The call state store, when the Policy has call rules ([`state`]).
     state: Option<state::Held>,
+    /// The jail's pid 1 while it exits, after its last word said nothing else of the jail
+    /// runs: the record stage overlaps the kernel's teardown of the namespaces, and reaps it
+    /// before the transient uid goes (from `launch` on).
+    pid1: Option<crate::supervisor::wait::Exiting>,
 }
 
 /// Run one call: the stages in order, then the record (for failed and refused calls too).

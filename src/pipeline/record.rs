@@ -20,6 +20,7 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
         mut root_helper,
         uid_lease,
         state,
+        pid1,
     } = call;
     let code = match &result {
         Ok(code) => *code,
@@ -43,7 +44,9 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
             eprintln!("tooljail: --report: {e}; the report of this run is lost");
         }
     }
-    // The jail's processes are gone: its transient uid may go to the next call.
+    // The jail's pid 1 reaped (it was exiting while the record was written): then its
+    // transient uid may go to the next call.
+    drop(pid1);
     drop(uid_lease);
     result
 }

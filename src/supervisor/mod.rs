@@ -88,6 +88,9 @@ pub struct Taken {
     pub stderr: Option<crate::relay::Relayed>,
     /// What the egress proxy saw (only when the Policy has `allow_domains`).
     pub egress: Option<crate::net::Account>,
+    /// The jail's pid 1 when it ended everything else and is still exiting: reaped when
+    /// dropped, which the call does last ([`wait::Exiting`]).
+    pub pid1: Option<wait::Exiting>,
 }
 
 /// Run `plan` in a new jail and wait for it to end. `cgroup_parent`: the delegated cgroup v2
@@ -117,7 +120,9 @@ pub fn run(
         .transpose()?;
     let result = run_in(plan, uid, gid, cgroup.as_ref(), trees, mapper, egress);
     let mut outcome = match (result, &cgroup) {
-        (Ok((mut o, t)), Some(cg)) => {
+        (Ok((mut o, mut t)), Some(cg)) => {
+            // The cgroup's account and its removal need pid 1 gone.
+            drop(t.pid1.take());
             o.cgroup = Some(cg.events());
             Ok((o, t))
         }
@@ -302,7 +307,7 @@ fn run_in(
     release(pid, pidfd.as_fd(), cgroup, sync_tx)?;
     drop(clone_span);
 
-    let outcome = wait::wait(
+    let waited = wait::wait(
         wait::Jail {
             pid,
             pidfd,
@@ -315,11 +320,12 @@ fn run_in(
     );
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
     // Every process of the jail is gone (pid 1 is reaped, and the kernel killed the rest of
-    // its pid namespace first): the relays see EOF, and pid 1's hand-off is in the socket.
+    // its pid namespace first; or pid 1 killed and reaped the rest, closed its stdio and is
+    // exiting): the relays see EOF, and pid 1's hand-off is in the socket.
     let [stdout, stderr] = relays.map(|r| r.map(crate::relay::Relay::finish));
     let egress = proxy.map(crate::net::Proxy::finish);
     let scratch = scratch_rx.and_then(|rx| crate::sys::seccomp::recv_fd(rx.as_fd()).ok().flatten());
-    let mut outcome = outcome?;
+    let (mut outcome, pid1) = waited?;
     if let End::SetupFailed(e) = &mut outcome.end {
         userns::explain_eperm(e);
     }
@@ -335,6 +341,7 @@ fn run_in(
             stdout,
             stderr,
             egress,
+            pid1,
         },
     ))
 }

@@ -37,6 +37,38 @@ pub fn reap(pid: i32) -> Result<(i32, Rusage)> {
     }
 }
 
+/// Pid 1 after its last word ([`channel::Ended::alone`]): every other process of the jail is
+/// dead and reaped, and pid 1 runs nothing but its own exit, in which the kernel takes the
+/// jail's namespaces down. The supervisor goes on with the call meanwhile and reaps pid 1 when
+/// this is dropped, before the call's transient uid is released and before tooljail exits.
+#[derive(Debug)]
+pub struct Exiting {
+    pid: i32,
+    /// Held so the pid is not reused before the reap.
+    _pidfd: OwnedFd,
+}
+
+impl Drop for Exiting {
+    fn drop(&mut self) {
+        if let Err(e) = reap(self.pid) {
+            tracing::warn!("could not reap the jail's pid 1: {e}");
+        }
+    }
+}
+
+/// What the jail used, when pid 1's last message says it ended everything else
+/// ([`channel::Ended::alone`]). Only a whole line counts: the message is written at once, but
+/// may be read in two pieces.
+fn last_word(buf: &[u8]) -> Option<channel::Used> {
+    if buf.last() != Some(&b'\n') {
+        return None;
+    }
+    channel::decode(buf).ok()?.iter().find_map(|m| match m {
+        Message::Ended(e) => e.alone,
+        Message::SetupFailed { .. } => None,
+    })
+}
+
 /// Read what is available from `fd` into `buf`; false at EOF.
 fn read_some(fd: &OwnedFd, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 4096];
@@ -72,8 +104,9 @@ enum Source {
 /// Wait for the jail to end, forwarding SIGINT/SIGTERM/SIGHUP to it, enforcing
 /// `limits.wall_time` (SIGTERM to the command via pid 1, then SIGKILL to pid 1 after
 /// `limits.kill_after`; the kernel then kills the whole pid namespace), and answering the
-/// seccomp filter's notifications (each one a denied syscall, recorded by name).
-pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
+/// seccomp filter's notifications (each one a denied syscall, recorded by name). Ends when pid 1
+/// is gone, or when its last word says it is alone ([`Exiting`], returned to be reaped later).
+pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Option<Exiting>)> {
     let limits = &plan.policy.limits;
     set_nonblocking(&jail.chan_rx);
     // A wall time too large to represent is no deadline at all.
@@ -98,7 +131,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
     let mut cancelled_by: Option<i32> = None;
     let mut witnessed = Witnessed::default();
     let mut observed = None;
-    loop {
+    let pid1_gone = loop {
         let now = Instant::now();
         if !timed_out && deadline.is_some_and(|d| now >= d) {
             tracing::debug!("wall-clock limit reached: SIGTERM to the command");
@@ -212,19 +245,38 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
                 }
             }
         }
-        if pid_done {
-            break;
+        if pid_done || last_word(&chan_buf).is_some() {
+            break pid_done;
         }
-    }
+    };
     if let Some(n) = &notifier {
         witnessed = n.witnessed().clone();
         observed = n.observed().cloned();
     }
-    let (pid1_status, rusage) = reap(jail.pid)?;
+    let (pid1_status, rusage, exiting) = match last_word(&chan_buf) {
+        // Pid 1 killed and reaped the rest of the jail and said so: it is ending, and is reaped
+        // before the call ends ([`Exiting`]).
+        Some(used) if !pid1_gone => (
+            0,
+            Rusage {
+                user_time: Duration::from_micros(used.user_us),
+                system_time: Duration::from_micros(used.system_us),
+                max_rss_kib: used.max_rss_kib,
+            },
+            Some(Exiting {
+                pid: jail.pid,
+                _pidfd: jail.pidfd,
+            }),
+        ),
+        _ => {
+            let (status, rusage) = reap(jail.pid)?;
+            // Every process of the jail is gone now (the pid namespace died with pid 1), so
+            // the channel is at EOF after what was written.
+            while chan_open && read_some(&jail.chan_rx, &mut chan_buf) {}
+            (status, rusage, None)
+        }
+    };
     let duration = started.elapsed();
-    // Every process of the jail is gone now (the pid namespace died with pid 1), so the channel
-    // is at EOF after what was written.
-    while chan_open && read_some(&jail.chan_rx, &mut chan_buf) {}
     let (end, ended) = match channel::decode(&chan_buf) {
         Ok(messages) => decide(&messages, timed_out, pid1_status),
         Err(e) => (End::SetupFailed(e), None),
@@ -234,7 +286,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
         .and_then(|e| e.scratch)
         .filter(|s| s.total > 0)
         .map(|s| (s.used, s.total));
-    Ok(Outcome {
+    let outcome = Outcome {
         scratch,
         grace_kill,
         tasks_at_end,
@@ -252,7 +304,8 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<Outcome> {
         cancelled_by,
         blocked,
         observed,
-    })
+    };
+    Ok((outcome, exiting))
 }
 
 /// How often the supervisor counts the jail's tasks when RLIMIT_NPROC enforces the limit.
@@ -349,12 +402,45 @@ mod tests {
     }
 
     #[test]
+    fn only_a_whole_last_word_that_says_alone_ends_the_wait_early() {
+        let used = channel::Used {
+            user_us: 10,
+            system_us: 20,
+            max_rss_kib: 30,
+        };
+        let ended = |alone| {
+            channel::encode(&Message::Ended(Ended {
+                wait_status: 0,
+                scratch: None,
+                tasks: Some(1),
+                alone,
+            }))
+        };
+        let failed = channel::encode(&Message::SetupFailed {
+            error: Error::setup("bind /x read-only", libc::ENOENT),
+        });
+        assert_eq!(last_word(&ended(Some(used))), Some(used));
+        // Pid 1 could not end the rest: the wait goes on until pid 1 is gone.
+        assert_eq!(last_word(&ended(None)), None);
+        assert_eq!(last_word(&failed), None);
+        assert_eq!(last_word(b""), None);
+        // Half a line is not a word yet.
+        let whole = ended(Some(used));
+        assert_eq!(last_word(&whole[..whole.len() - 1]), None);
+        assert_eq!(last_word(&whole[..whole.len() / 2]), None);
+        // After a setup error, still the end of the wait (decide() keeps the error as the cause).
+        let both = [failed, whole].concat();
+        assert_eq!(last_word(&both), Some(used));
+    }
+
+    #[test]
     fn the_channel_decides_unless_an_error_or_timeout_came_first() {
         let ended = |wait_status| {
             Message::Ended(Ended {
                 wait_status,
                 scratch: None,
                 tasks: None,
+                alone: None,
             })
         };
         let end = |m: &[Message], timed_out, pid1| decide(m, timed_out, pid1).0;
