@@ -3,6 +3,7 @@
 //! a failure is sent to the supervisor as a structured [`Error`] over the channel
 //! ([`crate::channel`]), and the command never runs.
 
+mod alias;
 mod caps;
 mod exec;
 mod handoff;

@@ -61,19 +61,37 @@ pub fn build(
     // 1. Nothing we mount may propagate back to the host (mount --make-rprivate /).
     mount::make_rprivate_root().map_err(step("make / private"))?;
 
-    // 2. Detached copies of every bind source, taken while the host tree is whole.
+    // 2. Detached copies of every bind source, taken while the host tree is whole; a bind that
+    //    is already part of another one becomes a symlink to it (alias.rs), once that place is
+    //    checked to be a real directory in the other bind's copy.
     let host_root = mount::open_host_dir(c"/").map_err(step("open the host's /"))?;
+    let aliases = super::alias::aliases(policy);
     let mut trees = trees.into_iter();
-    let sources = policy
-        .filesystem
-        .binds
+    let binds = &policy.filesystem.binds;
+    let sources = binds
         .iter()
-        .map(|bind| match trees.next().flatten() {
-            Some(tree) => Ok(Source::Prepared(tree)),
-            None => clone_source(host_root.as_fd(), bind, host_uid).map(Source::Cloned),
+        .zip(&aliases)
+        .map(|(bind, alias)| match (trees.next().flatten(), alias) {
+            (Some(tree), _) => Ok(Source::Prepared(tree)),
+            (None, Some(alias)) => Ok(Source::Alias(alias.link.clone())),
+            (None, None) => clone_source(host_root.as_fd(), bind, host_uid).map(Source::Cloned),
         })
         .collect::<Result<Vec<_>>>()?;
     drop(host_root);
+    for (bind, alias) in binds.iter().zip(&aliases) {
+        let Some(alias) = alias else { continue };
+        let Some(Source::Cloned(holder)) = sources.get(alias.holder) else {
+            return Err(Error::setup(bind_step(bind), libc::EINVAL)
+                .with_hint("the bind it lies in was not copied; this is a tooljail bug"));
+        };
+        mount::open_beneath(
+            holder.as_fd(),
+            &c(&alias.below)?,
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )
+        .map_err(|e| source_error(bind, crate::sys::errno_of(&e), host_uid))?;
+    }
 
     // 3. The new root: a small tmpfs, attached over /tmp of this namespace while it is built.
     let root = mount::new_fs(
@@ -126,32 +144,34 @@ pub fn build(
 fn clone_source(host_root: BorrowedFd<'_>, bind: &Bind, host_uid: u32) -> Result<OwnedFd> {
     mount::open_beneath(host_root, &c(bind.source_below_root())?, libc::O_PATH, 0)
         .and_then(|fd| mount::clone_tree(Some(fd.as_fd()), c"", true))
-        .map_err(|e| {
-            let errno = crate::sys::errno_of(&e);
-            let err = Error::setup(bind_step(bind), errno);
-            match errno {
-                libc::ENOENT => err.with_hint(format!(
-                    "{} does not exist on the host; create it or remove it ({})",
-                    bind.source.display(),
-                    bind.origin
-                )),
-                libc::ELOOP => err.with_hint(format!(
-                    "{} holds a symlink now, but the Policy resolved it to a real path; check who \
+        .map_err(|e| source_error(bind, crate::sys::errno_of(&e), host_uid))
+}
+
+/// The error of a bind whose source could not be reached, with what to do about it.
+fn source_error(bind: &Bind, errno: i32, host_uid: u32) -> Error {
+    let err = Error::setup(bind_step(bind), errno);
+    match errno {
+        libc::ENOENT => err.with_hint(format!(
+            "{} does not exist on the host; create it or remove it ({})",
+            bind.source.display(),
+            bind.origin
+        )),
+        libc::ELOOP => err.with_hint(format!(
+            "{} holds a symlink now, but the Policy resolved it to a real path; check who \
                  changed it ({})",
-                    bind.source.display(),
-                    bind.origin
-                )),
-                libc::EACCES => err.with_hint(format!(
-                    "the jail runs as uid {host_uid} on the host, which cannot reach {}; make it \
+            bind.source.display(),
+            bind.origin
+        )),
+        libc::EACCES => err.with_hint(format!(
+            "the jail runs as uid {host_uid} on the host, which cannot reach {}; make it \
                      readable by that user (started as root without --user, tooljail runs as a \
                      transient uid of its own, which reads what others may read), or remove it \
                      ({})",
-                    bind.source.display(),
-                    bind.origin
-                )),
-                _ => err,
-            }
-        })
+            bind.source.display(),
+            bind.origin
+        )),
+        _ => err,
+    }
 }
 
 fn bind_step(bind: &Bind) -> String {
@@ -175,11 +195,14 @@ fn bind_step(bind: &Bind) -> String {
 enum Source {
     Cloned(OwnedFd),
     Prepared(OwnedFd),
+    /// Already in the jail, inside another bind: a symlink to this path (alias.rs).
+    Alias(std::path::PathBuf),
 }
 
 /// Step 5: flag the detached copy (recursively: submounts get the same flags), then attach it.
 fn attach_bind(root: BorrowedFd<'_>, bind: &Bind, src: Source) -> Result<()> {
     let src = match src {
+        Source::Alias(link) => return link_bind(root, bind, &link),
         Source::Prepared(tree) => tree,
         Source::Cloned(tree) => {
             let mut attrs = NOSUID | NODEV;
@@ -204,6 +227,25 @@ fn attach_bind(root: BorrowedFd<'_>, bind: &Bind, src: Source) -> Result<()> {
         }
     })?;
     mount::attach(src.as_fd(), target.as_fd()).map_err(step(bind_step(bind)))
+}
+
+/// Step 5 for a bind that is part of another one: a symlink at its target, naming the place in
+/// the jail where its tree already is. The parents are made as for a mount point (never through
+/// a symlink); the root is made read-only later, links included.
+fn link_bind(root: BorrowedFd<'_>, bind: &Bind, link: &Path) -> Result<()> {
+    let what = || format!("{} (as a link to {})", bind_step(bind), link.display());
+    let name = bind
+        .target
+        .file_name()
+        .ok_or_else(|| Error::setup(what(), libc::EINVAL))?;
+    let parent = match bind.target.parent() {
+        Some(p) if p != Path::new("/") => {
+            Some(mount_point(root, p, FileKind::Dir).map_err(step(what()))?)
+        }
+        _ => None,
+    };
+    let dir = parent.as_ref().map_or(root, |d| d.as_fd());
+    nix::unistd::symlinkat(link, Some(dir.as_raw_fd()), name).map_err(|e| step(what())(e.into()))
 }
 
 /// Open (creating it if missing) the mount point `target` (an absolute path inside the jail)
@@ -238,14 +280,20 @@ fn mount_point(root: BorrowedFd<'_>, target: &Path, kind: FileKind) -> io::Resul
             mkdir_if_missing(dir.as_fd(), last, 0o755)?;
             mount::open_beneath(dir.as_fd(), last, dir_flags, 0)
         }
-        FileKind::File => match mount::open_beneath(dir.as_fd(), last, libc::O_PATH, 0) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-                drop(mount::open_beneath(dir.as_fd(), last, flags, 0o644)?);
-                mount::open_beneath(dir.as_fd(), last, libc::O_PATH, 0)
-            }
-            other => other,
-        },
+        FileKind::File => file_mount_point(dir.as_fd(), last),
+    }
+}
+
+/// The file `name` in `dir` to mount a file on: made empty when missing (the fd of the new
+/// file serves as the mount point: move_mount takes any fd of it), opened O_PATH when it is
+/// there. Neither open follows a symlink.
+fn file_mount_point(dir: BorrowedFd<'_>, name: &CString) -> io::Result<OwnedFd> {
+    let create = libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY;
+    match mount::open_beneath(dir, name, create, 0o644) {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            mount::open_beneath(dir, name, libc::O_PATH, 0)
+        }
+        other => other,
     }
 }
 
@@ -502,7 +550,16 @@ fn mount_dev(root: BorrowedFd<'_>, policy: &Policy, scratch: Option<&OwnedFd>) -
         let what = format!("bind device {}", node.display());
         let src = mount::clone_tree(None, &c(node)?, false).map_err(step(&what))?;
         mount::set_attr(src.as_fd(), NOSUID | NOEXEC, 0, false).map_err(step(&what))?;
-        let at = mount_point(root, node, FileKind::File).map_err(step(&what))?;
+        // A node of /dev itself is made in the fresh tmpfs we hold; deeper ones are walked to.
+        let at = match (node.parent(), node.file_name()) {
+            (Some(parent), Some(name)) if parent == Path::new("/dev") => {
+                let name =
+                    CString::new(name.as_bytes()).map_err(|_| Error::setup(&what, libc::EINVAL))?;
+                file_mount_point(dev.as_fd(), &name)
+            }
+            _ => mount_point(root, node, FileKind::File),
+        }
+        .map_err(step(&what))?;
         mount::attach(src.as_fd(), at.as_fd()).map_err(step(&what))?;
     }
     for (name, to) in [
