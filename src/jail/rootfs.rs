@@ -447,49 +447,84 @@ fn mount_proc(root: BorrowedFd<'_>, ipc: Option<IpcCaps>) -> Result<()> {
 /// the command, whose kernel uid is the same; what stops the command is /proc/sys mounted
 /// read-only, and Landlock's read-only rule for /proc behind it.
 fn limit_ipc(proc: BorrowedFd<'_>, caps: Option<IpcCaps>) -> Result<()> {
-    use std::io::{Read, Write};
     let Some(caps) = caps else {
         return Ok(());
     };
-    let what = |name: &str| format!("limit SysV IPC: /proc/sys/kernel/{name}");
-    let open = |name: &str, flags: i32| {
-        let path = CString::new(format!("sys/kernel/{name}"))
-            .map_err(|_| Error::setup(what(name), libc::EINVAL))?;
-        mount::open_beneath(proc, &path, flags | libc::O_CLOEXEC, 0)
-            .map(std::fs::File::from)
-            .map_err(step(what(name)))
-    };
-    // Each of these sysctls is a line of numbers (kernel.sem has four).
-    let read = |name: &str| -> Result<Vec<u64>> {
-        let mut s = String::new();
-        open(name, libc::O_RDONLY)?
-            .read_to_string(&mut s)
-            .map_err(step(what(name)))?;
-        s.split_whitespace()
-            .map(str::parse)
-            .collect::<std::result::Result<Vec<u64>, _>>()
-            .ok()
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| Error::setup(format!("{}: not numbers", what(name)), libc::EINVAL))
-    };
+    let per_queue = sysctl(proc, "kernel/msgmnb", |_| true)?[0].max(1);
     // Lower field `i` of `name` to `cap`, leaving the others as they are.
-    let lower = |name: &str, i: usize, cap: u64| -> Result<()> {
-        let mut values = read(name)?;
-        let field = values.get_mut(i).ok_or_else(|| {
-            Error::setup(format!("{}: too few numbers", what(name)), libc::EINVAL)
-        })?;
-        *field = (*field).min(cap);
-        let line: Vec<String> = values.iter().map(u64::to_string).collect();
-        open(name, libc::O_WRONLY)?
-            .write_all(format!("{}\n", line.join(" ")).as_bytes())
-            .map_err(step(what(name)))
+    let lower = |name: &str, i: usize, cap: u64| {
+        sysctl(proc, &format!("kernel/{name}"), |values| {
+            match values.get_mut(i) {
+                Some(field) => {
+                    *field = (*field).min(cap);
+                    true
+                }
+                None => false,
+            }
+        })
+        .map(drop)
     };
     lower("shmmax", 0, caps.shmmax)?;
     lower("shmall", 0, caps.shmall_pages)?;
-    let per_queue = read("msgmnb")?[0].max(1);
     lower("msgmni", 0, caps.queue_bytes / per_queue)?;
     // kernel.sem is "SEMMSL SEMMNS SEMOPM SEMMNI": SEMMNS counts all semaphores.
     lower("sem", 1, caps.semaphores)
+}
+
+/// Read the sysctl /proc/sys/`name` (a line of numbers; kernel.sem has four) through `proc`,
+/// let `change` edit the numbers (false: a field it needs is missing, an error), and write them
+/// back when they differ, at offset 0 in one write(2), as the kernel parses it: one open for
+/// both. Returns the numbers as read. A file this process may not write is read only, and is
+/// an error only when a value must change.
+fn sysctl(
+    proc: BorrowedFd<'_>,
+    name: &str,
+    change: impl FnOnce(&mut [u64]) -> bool,
+) -> Result<Vec<u64>> {
+    use std::io::Read;
+    use std::os::unix::fs::FileExt;
+    let what = format!("limit /proc/sys/{name}");
+    let path =
+        CString::new(format!("sys/{name}")).map_err(|_| Error::setup(&what, libc::EINVAL))?;
+    let open = |flags: i32| mount::open_beneath(proc, &path, flags | libc::O_CLOEXEC, 0);
+    let (fd, unwritable) = match open(libc::O_RDWR) {
+        Ok(fd) => (fd, None),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EACCES | libc::EPERM | libc::EROFS)
+            ) =>
+        {
+            (open(libc::O_RDONLY).map_err(step(&what))?, Some(e))
+        }
+        Err(e) => return Err(step(&what)(e)),
+    };
+    let mut file = std::fs::File::from(fd);
+    let mut line = String::new();
+    file.read_to_string(&mut line).map_err(step(&what))?;
+    let read = line
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<std::result::Result<Vec<u64>, _>>()
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::setup(format!("{what}: not numbers"), libc::EINVAL))?;
+    let mut values = read.clone();
+    if !change(&mut values) {
+        return Err(Error::setup(
+            format!("{what}: too few numbers"),
+            libc::EINVAL,
+        ));
+    }
+    if values != read {
+        if let Some(e) = unwritable {
+            return Err(step(&what)(e));
+        }
+        let line: Vec<String> = values.iter().map(u64::to_string).collect();
+        file.write_all_at(format!("{}\n", line.join(" ")).as_bytes(), 0)
+            .map_err(step(&what))?;
+    }
+    Ok(read)
 }
 
 /// The jail user namespace's own caps on what the kernel charges to the host uid (inotify
@@ -498,34 +533,19 @@ fn limit_ipc(proc: BorrowedFd<'_>, caps: Option<IpcCaps>) -> Result<()> {
 /// jail's. Nested namespaces (the command's) are charged up the chain, so this caps the whole
 /// jail. A value already below the cap is left as it is.
 fn limit_user_ns(proc: BorrowedFd<'_>, caps: UserNsCaps) -> Result<()> {
-    use std::io::{Read, Write};
     for (name, cap) in [
         ("max_inotify_instances", caps.inotify_instances),
         ("max_inotify_watches", caps.inotify_watches),
     ] {
-        let what = format!("limit /proc/sys/user/{name}");
-        let path = CString::new(format!("sys/user/{name}"))
-            .map_err(|_| Error::setup(&what, libc::EINVAL))?;
-        let mut current = String::new();
-        std::fs::File::from(
-            mount::open_beneath(proc, &path, libc::O_RDONLY | libc::O_CLOEXEC, 0)
-                .map_err(step(&what))?,
-        )
-        .read_to_string(&mut current)
-        .map_err(step(&what))?;
-        let current: u64 = current
-            .trim()
-            .parse()
-            .map_err(|_| Error::setup(format!("{what}: not a number"), libc::EINVAL))?;
-        if current <= cap {
-            continue;
-        }
-        std::fs::File::from(
-            mount::open_beneath(proc, &path, libc::O_WRONLY | libc::O_CLOEXEC, 0)
-                .map_err(step(&what))?,
-        )
-        .write_all(format!("{cap}\n").as_bytes())
-        .map_err(step(&what))?;
+        sysctl(proc, &format!("user/{name}"), |values| {
+            match values.first_mut() {
+                Some(v) => {
+                    *v = (*v).min(cap);
+                    true
+                }
+                None => false,
+            }
+        })?;
     }
     Ok(())
 }
