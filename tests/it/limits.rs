@@ -147,6 +147,42 @@ fn wall_time_is_reported_with_and_without_the_grace_kill() {
 // ---------------------------------------------------------------------------------------------
 // CPU time
 
+/// What the command leaves running is ended by pid 1 before its last word, and reaped there, so
+/// the report counts its CPU time: the supervisor no longer waits for pid 1's exit (where the
+/// kernel used to reap the rest), and a daemon that had used 300 ms when the command exited must
+/// still be in `user_cpu_ms`.
+#[test]
+fn a_daemon_left_running_is_ended_and_its_cpu_time_counted() {
+    each_identity(|ctx| {
+        let marker = crate::support::unique("3004.");
+        let mut leftovers = crate::support::KillOnDrop::new();
+        leftovers.marker(&marker);
+        // utime is field 14 of /proc/PID/stat, the 12th after the ")" that ends the name, in
+        // ticks of 10 ms.
+        let script = format!(
+            "(setsid sh -c 'echo $$ > /tmp/busy.pid; while :; do :; done # {marker}' \
+               </dev/null >/dev/null 2>&1 &); \
+             for i in $(seq 500); do [ -s /tmp/busy.pid ] && break; sleep 0.01; done; \
+             pid=$(cat /tmp/busy.pid); \
+             for i in $(seq 3000); do \
+               set -- $(cut -d')' -f2 /proc/$pid/stat); \
+               [ \"${{12}}\" -ge 30 ] && echo BUSY && exit 0; sleep 0.01; \
+             done; exit 1"
+        );
+        let r = jail(ctx, None, &["--", "sh", "-c", &script]);
+        r.run.expect(0).expect_stdout_contains("BUSY");
+        let cpu = r.report["resources"]["user_cpu_ms"].as_u64().unwrap()
+            + r.report["resources"]["system_cpu_ms"].as_u64().unwrap();
+        assert!(cpu >= 300, "cpu ms {cpu}\n{}", r.dump());
+        let left = crate::support::host_pids_running("sh", &marker);
+        assert!(
+            left.is_empty(),
+            "the daemon survived: {left:?}\n{}",
+            r.dump()
+        );
+    });
+}
+
 #[test]
 fn a_cpu_burner_is_stopped_by_cpu_time() {
     let (_d, p) = profile("[limits]\ncpu_time = \"1s\"\nwall_time = \"20s\"");
