@@ -23,9 +23,10 @@ pub struct Alias {
 /// - both are read-only directories with the same exec flag, and the holder is a top-level
 ///   bind (its source inside no other bind's source), bound outside /proc and /dev (mounted
 ///   after the binds);
-/// - nothing else is mounted at or below the bind's target (a mount below a symlink would have
-///   to cross it, which the new root's walk refuses), and nothing but the holder at or above
-///   the place the link names, below the holder's target.
+/// - nothing else is mounted at, below or above the bind's target (a mount below a symlink
+///   would have to cross it, which the new root's walk refuses; a mount above would hold the
+///   link, and the scratch, /tmp or a writable bind would let the command replace it), and
+///   nothing but the holder at or above the place the link names, below the holder's target.
 pub fn aliases(policy: &Policy) -> Vec<Option<Alias>> {
     let binds = &policy.filesystem.binds;
     let fs = &policy.filesystem;
@@ -58,9 +59,15 @@ pub fn aliases(policy: &Policy) -> Vec<Option<Alias>> {
             })?;
             let below = b.source.strip_prefix(&h.source).ok()?.to_path_buf();
             let link = h.target.join(&below);
-            // Only this bind's own target at its place, nothing mounted below it.
+            // Only this bind's own target at its place, nothing mounted below it, and nothing
+            // above it: the link is made in the new root's own tmpfs, which is made read-only,
+            // never in a writable mount (the scratch, /tmp, a writable bind) where the command
+            // could remove it and put something else there.
             let at_or_below = others.iter().filter(|t| t.starts_with(&b.target)).count();
-            if at_or_below != 1 || link.starts_with(&b.target) {
+            let above = others
+                .iter()
+                .any(|t| *t != b.target && b.target.starts_with(t));
+            if at_or_below != 1 || above || link.starts_with(&b.target) {
                 return None;
             }
             // Nothing but the holder covers the place the link names.
@@ -205,6 +212,25 @@ mod tests {
                 ro("/srv", "/srv", true),
                 ro("/srv/s", "/scratch", true)
             ]),
+            [None, None]
+        );
+    }
+
+    #[test]
+    fn a_link_is_never_made_inside_another_mount() {
+        // In /tmp or the scratch (writable: the command could replace the link), in another
+        // bind, in /dev.
+        for target in ["/tmp/bin", "/scratch/bin", "/srv/bin", "/dev/bin"] {
+            let got = links(vec![
+                ro("/usr", "/usr", true),
+                bind("/srv", "/srv", Access::ReadWrite, true, FileKind::Dir),
+                ro("/usr/bin", target, true),
+            ]);
+            assert_eq!(got, [None, None, None], "{target}");
+        }
+        // A bind at / holds everything.
+        assert_eq!(
+            links(vec![ro("/", "/", true), ro("/usr/bin", "/bin", true)]),
             [None, None]
         );
     }

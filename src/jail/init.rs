@@ -192,7 +192,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // 11. Everything else of the jail killed and reaped here, so the last word can say that
     //     nothing of it runs any more: the supervisor need not wait for the kernel to take the
     //     namespaces down (it reaps us before the call ends).
-    let alone = end_the_rest();
+    let alone = end_the_rest(&sfd);
     //     Our stdio last: a capped stream's relay sees its end now, not at our exit.
     for fd in 0..=2 {
         let _ = nix::unistd::close(fd);
@@ -214,24 +214,40 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
 /// namespace's init reaches every process of the namespace but itself; orphans are re-parented
 /// to us, so once waitpid says there is no child left, nothing of the jail but pid 1 exists.
 /// Killing again after each reap covers a process forked while the kill went round. `None`
-/// when a step fails unexpectedly: the supervisor then waits for our exit, as the kernel kills
-/// the rest when pid 1 dies.
-fn end_the_rest() -> Option<channel::Used> {
+/// when a step fails unexpectedly, or when something is still not gone after [`END_WAIT`] (a
+/// process in an uninterruptible wait, or one a security module keeps our signal from): the
+/// supervisor then waits for our exit, in which the kernel kills and reaps the rest.
+fn end_the_rest(sfd: &SignalFd) -> Option<channel::Used> {
     use nix::errno::Errno;
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
     use nix::sys::resource::{getrusage, UsageWho};
-    use nix::sys::wait::{waitpid, WaitPidFlag};
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     // kill(-1) anywhere but in a jail's own pid namespace would reach every process of the
     // user: only its pid 1 may do this.
     if nix::unistd::getpid().as_raw() != 1 {
         return None;
     }
+    let deadline = std::time::Instant::now() + END_WAIT;
     let all = nix::unistd::Pid::from_raw(-1);
     loop {
         match nix::sys::signal::kill(all, Signal::SIGKILL) {
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(_) => return None,
         }
-        match waitpid(all, Some(WaitPidFlag::__WALL)) {
+        match waitpid(all, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+            // Children left, none ended yet: wait for SIGCHLD (our signalfd has it), or give up.
+            Ok(WaitStatus::StillAlive) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                let mut fds = [PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+                let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+                if matches!(nix::poll::poll(&mut fds, timeout), Ok(n) if n > 0) {
+                    // SIGCHLD, or a signal for the command, which is gone.
+                    let _ = sfd.read_signal();
+                }
+            }
             Ok(_) | Err(Errno::EINTR) => {}
             Err(Errno::ECHILD) => break,
             Err(_) => return None,
@@ -249,6 +265,10 @@ fn end_the_rest() -> Option<channel::Used> {
         max_rss_kib: u64::try_from(us.max_rss().max(children.max_rss())).unwrap_or(0),
     })
 }
+
+/// How long pid 1 waits for the rest of the jail to die after SIGKILL before it leaves that to
+/// the kernel ([`end_the_rest`]).
+const END_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Tasks (processes and threads) alive in this pid namespace, pid 1 included, from the jail's
 /// own /proc. The jail's user namespace and pid namespace hold the same tasks, so this is what

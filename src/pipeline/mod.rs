@@ -55,15 +55,16 @@ pub struct Call<'a> {
     /// A root caller's helper that stays root ([`crate::supervisor::mapper`]), from `launch`
     /// on: it renames the report into place.
     root_helper: Option<crate::supervisor::mapper::Mapper>,
+    /// The jail's pid 1 while it exits, after its last word said nothing else of the jail
+    /// runs: the record stage overlaps the kernel's teardown of the namespaces, and reaps it
+    /// before the transient uid goes (from `launch` on). Declared before `uid_lease`: a `Call`
+    /// dropped without `record` reaps it first too.
+    pid1: Option<crate::supervisor::wait::Exiting>,
     /// The transient uid the jail runs as (root callers without `--user`), held until the call
     /// is recorded: the jail's processes are gone by then.
     uid_lease: Option<crate::supervisor::transient::Lease>,
     /// The call state store, when the Policy has call rules ([`state`]).
     state: Option<state::Held>,
-    /// The jail's pid 1 while it exits, after its last word said nothing else of the jail
-    /// runs: the record stage overlaps the kernel's teardown of the namespaces, and reaps it
-    /// before the transient uid goes (from `launch` on).
-    pid1: Option<crate::supervisor::wait::Exiting>,
 }
 
 /// Run one call: the stages in order, then the record (for failed and refused calls too).

@@ -44,7 +44,7 @@ pub fn reap(pid: i32) -> Result<(i32, Rusage)> {
 #[derive(Debug)]
 pub struct Exiting {
     pid: i32,
-    /// Held so the pid is not reused before the reap.
+    /// Held until the reap (the unreaped zombie is what keeps the pid from reuse).
     _pidfd: OwnedFd,
 }
 
