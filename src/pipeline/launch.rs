@@ -81,6 +81,13 @@ pub fn launch(
         }
     };
     call.pid1 = taken.pid1.take();
+    // The root helper's maps are written; without a report to rename into place it is done,
+    // and exits now instead of at the end of the call.
+    if call.sink.is_none() {
+        if let Some(helper) = call.root_helper.as_mut() {
+            helper.dismiss();
+        }
+    }
     outcome.warnings.extend(terminal.restore());
     tracing::debug!(?outcome, "jail ended");
     if let Some(line) = outcome.denials.summary_line() {

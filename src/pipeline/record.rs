@@ -44,6 +44,10 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
             eprintln!("tooljail: --report: {e}; the report of this run is lost");
         }
     }
+    // The root helper's last job was that rename: it exits while pid 1 is reaped.
+    if let Some(helper) = root_helper.as_mut() {
+        helper.dismiss();
+    }
     // The jail's pid 1 reaped (it was exiting while the record was written): then its
     // transient uid may go to the next call.
     drop(pid1);

@@ -193,6 +193,12 @@ impl Mapper {
         self.pid
     }
 
+    /// Tell it the call needs it no more: its socket is closed, and it exits on EOF while the
+    /// call goes on; it is reaped when dropped. A request after this fails with EPIPE.
+    pub fn dismiss(&mut self) {
+        drop(self.socket.take());
+    }
+
     fn reap(&mut self) {
         let Some(pid) = self.pid.take() else {
             return;
