@@ -118,14 +118,62 @@ pub fn group(name: &str) -> Option<&'static Group> {
 /// architecture (x86_64, aarch64); the compiler skips it on the others. `Err(name)` names the
 /// first unknown group or syscall (the profile layer adds file:line:col).
 pub fn expand(names: &[String]) -> Result<Vec<String>, String> {
-    let mut out = BTreeSet::new();
+    let mut out = Expansion::default();
     for n in names {
         expand_one(n, &mut out, 0)?;
     }
-    Ok(out.into_iter().collect())
+    Ok(out.into_names())
 }
 
-fn expand_one(name: &str, out: &mut BTreeSet<String>, depth: usize) -> Result<(), String> {
+/// The syscalls [`expand`] has found so far: one bit per entry of the x86_64 table (sorted by
+/// name, so the bits read back in order), and the few names that exist on aarch64 only.
+#[derive(Default)]
+struct Expansion {
+    x86_64: Vec<u64>,
+    elsewhere: BTreeSet<&'static str>,
+}
+
+impl Expansion {
+    /// Record `name`; false when it is a syscall on no supported architecture.
+    fn insert(&mut self, name: &str) -> bool {
+        let x86 = Arch::X86_64.table();
+        if let Ok(i) = x86.binary_search_by(|(n, _)| n.cmp(&name)) {
+            if self.x86_64.is_empty() {
+                self.x86_64 = vec![0; x86.len().div_ceil(64)];
+            }
+            self.x86_64[i / 64] |= 1 << (i % 64);
+            return true;
+        }
+        let other = Arch::Aarch64.table();
+        match other.binary_search_by(|(n, _)| n.cmp(&name)) {
+            Ok(i) => self.elsewhere.insert(other[i].0),
+            Err(_) => return false,
+        };
+        true
+    }
+
+    /// The names found, sorted and deduplicated.
+    fn into_names(self) -> Vec<String> {
+        let x86 = Arch::X86_64.table();
+        let mut out: Vec<String> = x86
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                self.x86_64
+                    .get(i / 64)
+                    .is_some_and(|w| w & (1 << (i % 64)) != 0)
+            })
+            .map(|(_, (n, _))| (*n).to_string())
+            .collect();
+        if !self.elsewhere.is_empty() {
+            out.extend(self.elsewhere.into_iter().map(str::to_string));
+            out.sort_unstable();
+        }
+        out
+    }
+}
+
+fn expand_one(name: &str, out: &mut Expansion, depth: usize) -> Result<(), String> {
     // Groups nest a few levels at most; the bound turns an accidental cycle in the table into an
     // error instead of a stack overflow (a unit test checks the shipped table has none).
     if depth > 8 {
@@ -137,8 +185,7 @@ fn expand_one(name: &str, out: &mut BTreeSet<String>, depth: usize) -> Result<()
             expand_one(m, out, depth + 1)?;
         }
         Ok(())
-    } else if is_known(name) {
-        out.insert(name.to_string());
+    } else if out.insert(name) {
         Ok(())
     } else {
         Err(name.to_string())
@@ -246,6 +293,21 @@ mod tests {
                 "{never} in @system-service"
             );
         }
+    }
+
+    #[test]
+    fn names_of_both_tables_come_out_sorted() {
+        // No shipped name exists on aarch64 alone today; the merge must still sort one in.
+        let mut e = Expansion::default();
+        assert!(e.insert("write") && e.insert("read") && e.insert("write"));
+        assert!(!e.insert("raed"));
+        e.elsewhere.insert("aarch64_only");
+        e.elsewhere.insert("zzz_only");
+        assert_eq!(
+            e.into_names(),
+            s(&["aarch64_only", "read", "write", "zzz_only"])
+        );
+        assert_eq!(Expansion::default().into_names(), Vec::<String>::new());
     }
 
     #[test]

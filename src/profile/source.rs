@@ -101,31 +101,30 @@ pub fn parse(sources: &Sources, src: usize) -> (Option<Layer>, Vec<Error>) {
         let (message, hint) = explain_toml_error(e.message());
         Error::profile(sources.locate(src, offset), message).with_hint(hint)
     };
-    let doc = match toml_edit::ImDocument::parse(f.text.as_str()) {
-        Ok(doc) => doc,
-        Err(_) => {
-            // A syntax error: serde's message and position for it.
-            return match with_source(src, || toml::from_str::<Layer>(&f.text)) {
-                Ok(layer) => (Some(layer), Vec::new()),
-                Err(e) => (None, vec![to_error(&e)]),
-            };
-        }
+    // The usual case, a profile without errors, is parsed once; the document with its entry
+    // spans is parsed only for a profile that has errors.
+    let mut e = match with_source(src, || toml::from_str::<Layer>(&f.text)) {
+        Ok(layer) => return (Some(layer), Vec::new()),
+        Err(e) => e,
+    };
+    let Ok(doc) = toml_edit::ImDocument::parse(f.text.as_str()) else {
+        // A syntax error: serde's message and position for it.
+        return (None, vec![to_error(&e)]);
     };
     let mut text = f.text.clone();
     let mut errors = Vec::new();
-    while errors.len() < MAX_FILE_ERRORS {
-        let e = match with_source(src, || toml::from_str::<Layer>(&text)) {
-            Ok(layer) => return (Some(layer), errors),
-            Err(e) => e,
-        };
+    loop {
         errors.push(to_error(&e));
         let entry = e.span().and_then(|s| entry_span(doc.as_table(), s.start));
         // Nothing left to blank out: the same error would come again.
-        if !entry.is_some_and(|r| blank(&mut text, r)) {
-            break;
+        if errors.len() >= MAX_FILE_ERRORS || !entry.is_some_and(|r| blank(&mut text, r)) {
+            return (None, errors);
         }
+        e = match with_source(src, || toml::from_str::<Layer>(&text)) {
+            Ok(layer) => return (Some(layer), errors),
+            Err(e) => e,
+        };
     }
-    (None, errors)
 }
 
 /// The bytes of the innermost entry of `table` that holds byte `offset`: `key = value` for a
