@@ -5,8 +5,11 @@
 //! The range is `TOOLJAIL_UID_RANGE=FIRST-LAST` when set, else [`DEFAULT_RANGE`]. A uid is held
 //! with an open-file-description lock (F_OFD_SETLK) on its byte of one root-owned lock file,
 //! [`LOCK_FILE`]: the kernel drops the lock when the last fd of that open file is closed, i.e.
-//! when the supervisor and the jail's pid 1 (which inherits the fd) are both gone, however they
-//! end. Nothing is left to clean up, and a crashed call never leaks a uid.
+//! when the supervisor is gone, however it ends (pid 1 closes the copy it inherits with every
+//! other fd it does not need). The supervisor releases the lease only after it has reaped pid 1;
+//! only when tooljail itself is killed does the lock go first, and pid 1 then dies of
+//! PR_SET_PDEATHSIG right after. Nothing is left to clean up, and a crashed call never leaks a
+//! uid.
 //!
 //! What makes a leased uid the jail's alone: the lock keeps other calls off it, and no process
 //! of a call outlives it (the full jail's pid namespace dies with its pid 1; in landlock mode
@@ -114,8 +117,8 @@ impl UidRange {
 }
 
 /// A uid of the range held for this call (its gid is the same number). The lock goes with the
-/// last fd of the lock file, so the jail's pid 1 (which inherits it) keeps the uid taken for as
-/// long as any process of the jail can exist.
+/// last fd of the lock file, held by the supervisor, which drops the lease after it has reaped
+/// the jail's pid 1 (src/pipeline/record.rs).
 #[derive(Debug)]
 pub struct Lease {
     pub uid: u32,
