@@ -131,6 +131,8 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Optio
     let mut cancelled_by: Option<i32> = None;
     let mut witnessed = Witnessed::default();
     let mut observed = None;
+    // Pid 1's last word, once the channel has brought it ([`last_word`]).
+    let mut alone = None;
     let pid1_gone = loop {
         let now = Instant::now();
         if !timed_out && deadline.is_some_and(|d| now >= d) {
@@ -205,7 +207,10 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Optio
                         let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), sig);
                     }
                 }
-                Source::Channel => chan_open = read_some(&jail.chan_rx, &mut chan_buf),
+                Source::Channel => {
+                    chan_open = read_some(&jail.chan_rx, &mut chan_buf);
+                    alone = last_word(&chan_buf);
+                }
                 Source::Handoff => {
                     handoff_open = false;
                     // POLLHUP without data: the command failed before installing the filter;
@@ -245,7 +250,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Optio
                 }
             }
         }
-        if pid_done || last_word(&chan_buf).is_some() {
+        if pid_done || alone.is_some() {
             break pid_done;
         }
     };
@@ -253,7 +258,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Optio
         witnessed = n.witnessed().clone();
         observed = n.observed().cloned();
     }
-    let (pid1_status, rusage, exiting) = match last_word(&chan_buf) {
+    let (pid1_status, rusage, exiting) = match alone {
         // Pid 1 killed and reaped the rest of the jail and said so: it is ending, and is reaped
         // before the call ends ([`Exiting`]).
         Some(used) if !pid1_gone => (
