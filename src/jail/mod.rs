@@ -12,6 +12,7 @@ pub mod landlock;
 mod nest;
 mod rootfs;
 pub mod seccomp;
+mod sysctl;
 
 use crate::channel::{self, Message};
 use crate::error::Error;
