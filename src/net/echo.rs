@@ -108,10 +108,11 @@ impl<'a> Watch<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn secret() -> Secret {
+    /// One credential, for the stream scans' tests and the proxy's.
+    pub(in crate::net) fn secret() -> Secret {
         Secret {
             env: "TOKEN".into(),
             hosts: vec!["api.test".into()],

@@ -688,17 +688,7 @@ fn relay(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn secret() -> Secret {
-        Secret {
-            env: "TOKEN".into(),
-            hosts: vec!["api.test".into()],
-            header: "Authorization".into(),
-            placeholder: "tooljail-placeholder-abc".into(),
-            terminate_tls: false,
-            value: "real-secret".into(),
-        }
-    }
+    use crate::net::echo::tests::secret;
 
     #[test]
     fn substitution_only_for_listed_hosts_and_the_named_header() {

@@ -326,25 +326,21 @@ pub fn openat2_no_symlinks(
 /// `openat2(root, path, O_PATH, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)`: `path` as a process
 /// whose root is `root` would resolve it (absolute symlinks and `..` stay inside `root`).
 pub fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
-    let path = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    openat2(
-        root,
-        &path,
-        libc::O_PATH,
-        0,
-        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-    )
+    in_root(root, path, libc::O_PATH)
 }
 
 /// [`open_in_root`] with `O_NOFOLLOW`: a symbolic link in the last component is opened itself.
 pub fn open_link_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
+    in_root(root, path, libc::O_PATH | libc::O_NOFOLLOW)
+}
+
+fn in_root(root: BorrowedFd<'_>, path: &Path, flags: i32) -> io::Result<OwnedFd> {
     let path = CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     openat2(
         root,
         &path,
-        libc::O_PATH | libc::O_NOFOLLOW,
+        flags,
         0,
         libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
     )
