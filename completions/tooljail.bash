@@ -88,9 +88,6 @@ _tooljail() {
             tooljail__subcmd__help,why)
                 cmd="tooljail__subcmd__help__subcmd__why"
                 ;;
-            tooljail__subcmd__help__subcmd__state,reset)
-                cmd="tooljail__subcmd__help__subcmd__state__subcmd__reset"
-                ;;
             tooljail__subcmd__state,help)
                 cmd="tooljail__subcmd__state__subcmd__help"
                 ;;
@@ -236,12 +233,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__audit)
-            opts="-v -h --audit-log --log --state --verify --user --since --until --tool --session --outcome --json --verbose --log-format --help"
+            opts="-v -h --verbose --log-format --audit-log --log --state --verify --user --since --until --tool --session --outcome --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -278,10 +279,6 @@ _tooljail() {
                     COMPREPLY=($(compgen -W "exited signaled timeout limit violation refused cancelled setup_error" -- "${cur}"))
                     return 0
                     ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -308,7 +305,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__doctor)
-            opts="-v -h --json --verbose --log-format --help"
+            opts="-v -h --verbose --log-format --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -326,12 +323,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__explain)
-            opts="-p -v -h --profile --ro --rw --exec --net --allow-domain --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --json --verbose --log-format --help"
+            opts="-v -p -h --verbose --log-format --profile --ro --rw --exec --net --allow-domain --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -402,10 +403,6 @@ _tooljail() {
                     ;;
                 --stderr-max)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -570,22 +567,8 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__help__subcmd__state)
-            opts="reset"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        tooljail__subcmd__help__subcmd__state__subcmd__reset)
             opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -612,12 +595,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__learn)
-            opts="-p -v -h --profile --out --merge --check --env --verbose --log-format --help"
+            opts="-v -p -h --verbose --log-format --profile --out --merge --check --env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -642,10 +629,6 @@ _tooljail() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -654,7 +637,7 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__man)
-            opts="-v -h --raw --verbose --log-format --help"
+            opts="-v -h --verbose --log-format --raw --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -672,12 +655,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__mcp)
-            opts="-v -h --tools --check --session --agent --max-calls --audit-log --state --verbose --log-format --help"
+            opts="-v -h --verbose --log-format --tools --check --session --agent --max-calls --audit-log --state --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --tools)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -706,10 +693,6 @@ _tooljail() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -736,12 +719,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__run)
-            opts="-p -v -h --profile --ro --rw --exec --net --allow-domain --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --client --verbose --log-format --help"
+            opts="-v -p -h --verbose --log-format --profile --ro --rw --exec --net --allow-domain --gpu --learning --isolation --timeout --memory --limit --env --keep-env --cwd --export-to --export --stdout-max --stderr-max --report --audit-log --session --agent --tool --user --state --client --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -846,10 +833,6 @@ _tooljail() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -858,12 +841,16 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__state)
-            opts="-p -v -h --state --session --profile --json --verbose --log-format --help reset help"
+            opts="-v -p -h --verbose --log-format --state --session --profile --json --help reset help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -878,10 +865,6 @@ _tooljail() {
                     ;;
                 -p)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -934,22 +917,22 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__state__subcmd__reset)
-            opts="-v -h --state --session --verbose --log-format --help"
+            opts="-v -h --verbose --log-format --state --session --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --state)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --session)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -960,22 +943,22 @@ _tooljail() {
             return 0
             ;;
         tooljail__subcmd__why)
-            opts="-v -h --last --audit-log --log --json --verbose --log-format --help"
+            opts="-v -h --verbose --log-format --last --audit-log --log --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 --log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --log-format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -72,6 +72,8 @@ complete -c tooljail -n "__fish_tooljail_needs_command" -a "learn" -d 'Learn the
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "mcp" -d 'Serve jailed tools to an MCP client over stdio, one jail per `tools/call`'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
 complete -c tooljail -n "__fish_tooljail_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l ro -d 'Bind PATH read-only into the jail, files below it executable (repeatable)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l rw -d 'Bind PATH read-write into the jail, not executable unless also given to --exec (repeatable)' -r -F
@@ -100,16 +102,16 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l tool -d 'Tool 
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l user -d 'Run the jail as this user (name or uid); only when tooljail is started as root' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l state -d 'The call state store for `[budget]` rules: `sqlite:PATH` or `postgres://...` (default: the profile\'s `[budget] state`, else `$XDG_STATE_HOME/tooljail/state.db`, for root `/var/lib/tooljail/state.db`). Opened only when the profile has a call rule' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l client -d 'The MCP client this call serves, for the report and audit record: a JSON object (`name`, `version`, `meta`); `tooljail mcp` sets it from the client\'s `initialize` and the request\'s `_meta`' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
-json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -l learning -d 'A learning run (what `tooljail learn` starts): every syscall the filter allows is shown to the supervisor and recorded in the report\'s `observed` section'
-complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s p -l profile -d 'Profile name or path (repeatable; later profiles override earlier ones). Default: `default`' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l ro -d 'Bind PATH read-only into the jail, files below it executable (repeatable)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l rw -d 'Bind PATH read-write into the jail, not executable unless also given to --exec (repeatable)' -r -F
@@ -130,12 +132,10 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l export-to 
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l export -d 'Export the scratch files matching PATTERN (a glob relative to the scratch, or to the profile\'s `[export] from`: `*.csv`, `out/*.csv`, `**/*.png`; repeatable); needs a destination (--export-to or `[export] to`)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stdout-max -d 'Pass at most SIZE bytes of the command\'s stdout to the caller (e.g. `64K`, `1M`); the rest is read and dropped, and one marker line says how many bytes were not shown' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l stderr-max -d 'As --stdout-max, for stderr' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
-json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l gpu -d 'Give the command this host\'s GPUs: the NVIDIA and DRM render device nodes that exist (/dev/nvidia*, /dev/dri/renderD*), with ioctl on exactly those; exit 125 when there are none'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l learning -d 'A learning run (what `tooljail learn` starts): every syscall the filter allows is shown to the supervisor and recorded in the report\'s `observed` section'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -l json -d 'Print the Policy as JSON (the same document `run` hashes into the report)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand explain" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
@@ -143,9 +143,11 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -s v -l verb
 complete -c tooljail -n "__fish_tooljail_using_subcommand profiles" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
-complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -l json -d 'Print the findings as JSON'
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -l json -d 'Print the findings as JSON'
 complete -c tooljail -n "__fish_tooljail_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log -l audit-log -d 'The audit log to read (default: the invoking user\'s default log)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l state -d 'Read the audit records of a state store instead (`sqlite:PATH` or `postgres://...`): a fleet\'s records in one place' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l user -d 'Only runs by this user (name or uid, invoking or effective)' -r
@@ -161,46 +163,46 @@ violation\t'A security rule stopped the command (e.g. a seccomp kill)'
 refused\t'A call rule refused to start the command (`stopped_by`: `rate_limit`, `loop_guard` or `budget`); nothing ran'
 cancelled\t'The caller cancelled the call: tooljail got SIGINT, SIGTERM or SIGHUP while the command ran and passed it on (`signal` says which, when the command died of it)'
 setup_error\t'The jail could not be built or the command could not be executed; it never ran'"
-complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
-json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l verify -d 'Check the log\'s hash chain instead of listing records: name the first record that was removed, changed or inserted (exit 1), or say it is whole (exit 0)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -l json -d 'Print matching records as JSON lines instead of a table'
-complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l state -d 'The store: `sqlite:PATH` or `postgres://...` (default: the caller\'s SQLite store)' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l session -d 'Only this session' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -s p -l profile -d 'Show the session limits of this profile\'s `[budget]` beside the use (repeatable, as `run -p`; its `[budget] state` is the store when `--state` is not given)' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
-json\t'One JSON object per event (for log collectors)'"
-complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l json -d 'Print JSON'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -l json -d 'Print JSON'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and not __fish_seen_subcommand_from reset help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -l state -d 'The store: `sqlite:PATH` or `postgres://...` (default: the caller\'s SQLite store)' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -l session -d 'Only this session' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -l state -d 'The store: `sqlite:PATH` or `postgres://...` (default: the caller\'s SQLite store)' -r
+complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -l session -d 'Only this session' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from reset" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from help" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand state; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l log -l audit-log -d 'The audit log `--last` reads (default: your default audit log)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
+complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l log -l audit-log -d 'The audit log `--last` reads (default: your default audit log)' -r -F
+complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l last -d 'Explain your last run recorded in the audit log instead of a report file'
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -l json -d 'Print the explanation as JSON'
-complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand why" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -s p -l profile -d 'The learning base: the profile the learning run uses' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l out -d 'Write the learned profile to FILE (default: stdout; with --merge, the merged file)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l merge -d 'Add this run to FILE, a profile learned before, so one profile covers the tool\'s modes' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l check -d 'Do not learn: run CMD under the profile FILE and say whether it passes (exit 0) or what was denied (exit 1)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l env -d 'Set KEY=VALUE in the command\'s environment, in the learning or checking run (repeatable; not written into the profile)' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
-json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand learn" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
+json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l tools -d 'Serve the tools of FILE over stdio (JSON-RPC 2.0, newline-delimited)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l check -d 'Check FILE instead: list each tool as served or missing, and why (exit 0 when every tool can be served, 1 when one cannot, 125 when the file is wrong)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l session -d 'Session label of every call (default: one generated per server process)' -r
@@ -208,14 +210,12 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l agent -d 'Agen
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l max-calls -d 'Calls run at once; more wait for a free slot' -r
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l audit-log -d 'Append every call\'s audit record to PATH (as `run --audit-log`)' -r -F
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l state -d 'The call state store for the profiles\' `[budget]` rules (as `run --state`)' -r
-complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
-json\t'One JSON object per event (for log collectors)'"
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand mcp" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l log-format -d 'Format of diagnostics on stderr (`TOOLJAIL_LOG` sets a filter, e.g. `tooljail=debug`)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per event (for log collectors)'"
-complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l raw -d 'Print the roff source instead of showing it through man(1)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s v -l verbose -d 'More diagnostics on stderr (-v: steps and causes, -vv: timings of every setup step)'
+complete -c tooljail -n "__fish_tooljail_using_subcommand man" -l raw -d 'Print the roff source instead of showing it through man(1)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "run" -d 'Run CMD in a jail built from the profile(s)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "check" -d 'Validate profiles (names or paths); exit 0, or 125 with positioned errors'
@@ -229,4 +229,3 @@ complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_s
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "mcp" -d 'Serve jailed tools to an MCP client over stdio, one jail per `tools/call`'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "man" -d 'Show a manual page, built into the binary (so `cargo install` users have them too)'
 complete -c tooljail -n "__fish_tooljail_using_subcommand help; and not __fish_seen_subcommand_from run check explain profiles doctor audit state why learn mcp man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c tooljail -n "__fish_tooljail_using_subcommand help; and __fish_seen_subcommand_from state" -f -a "reset" -d 'Forget the calls of `--session ID` (root, or the user who made them)'

@@ -60,8 +60,11 @@ pub enum LogFormat {
 }
 
 // Parsed once per process: the size of the largest variant costs nothing.
+// Deferred: only the subcommand being run has its arguments built (the rest cost page faults
+// and allocations on every call; docs/startup.md).
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Run CMD in a jail built from the profile(s).
     ///
@@ -397,7 +400,8 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-/// Which profiles, and the overrides applied on top of them.
+// Which profiles, and the overrides applied on top of them. A plain comment: with deferred
+// subcommands a doc comment here would become the about of every subcommand that flattens it.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PolicyArgs {
     /// Profile name or path (repeatable; later profiles override earlier ones). Default: `default`.
