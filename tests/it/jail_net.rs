@@ -23,7 +23,18 @@ fn network_none_cannot_reach_the_host_but_has_its_own_loopback() {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let connect = format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED");
+    let host_netns = std::fs::read_link("/proc/self/ns/net").unwrap();
     each_identity(|ctx| {
+        // A network namespace of its own, not the host's.
+        let r = jail(ctx, &["--", "readlink", "/proc/self/ns/net"]);
+        r.expect(0);
+        assert!(r.stdout.starts_with("net:["), "{}", r.dump());
+        assert_ne!(
+            r.stdout.trim(),
+            host_netns.to_str().unwrap(),
+            "{}",
+            r.dump()
+        );
         let r = jail(ctx, &["--", "bash", "-c", &connect]);
         assert_ne!(r.code(), 0, "{}", r.dump());
         assert!(!r.stdout.contains("CONNECTED"), "{}", r.dump());
