@@ -5,7 +5,9 @@
 # root of /usr and /etc read-only, fresh /proc, minimal /dev, tmpfs /tmp; no Landlock, no
 # seccomp) — and tooljail's default profile (namespaces, new root, Landlock, the seccomp filter
 # and its supervisor, rlimits, the audit record to a scratch file), with audit off, and with
-# `--isolation landlock` (no namespaces).
+# `--isolation landlock` (no namespaces); and the floor (benches/floor.c): the same kernel work
+# for the default profile's walls, asked for by the smallest C program that can, so the bench
+# shows how much of a call is the kernel's and how much is tooljail's own.
 #
 # The runs are interleaved (examples/spawn_timer: round 1 runs every row once, then round 2,
 # ...; timed in-process from spawn to reaped exit, no shell or `date` in the measurement), so
@@ -43,6 +45,12 @@ cp "$TOOLJAIL" "$tmp/tooljail"
 if [ -n "${TOOLJAIL_BASE:-}" ]; then
     cp "$TOOLJAIL_BASE" "$tmp/tooljail-base"
 fi
+# The kernel's floor for the default profile's walls (benches/floor.c), where a C compiler is.
+if command -v gcc > /dev/null 2>&1; then
+    gcc -O2 -static-pie -o "$tmp/floor" benches/floor.c
+else
+    echo "(no gcc: no floor row)"
+fi
 printf 'extends = ["default"]\n[audit]\nenabled = false\n' > "$tmp/no-audit.toml"
 chmod 644 "$tmp/no-audit.toml"
 
@@ -57,6 +65,9 @@ bench() { # $1: a directory the running user may write (audit records)
             "bwrap=bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib --symlink usr/lib64 /lib64 --symlink usr/sbin /sbin --ro-bind /etc /etc --proc /proc --dev /dev --tmpfs /tmp --chdir /tmp /bin/true"
     else
         echo "(bubblewrap is not installed: no bwrap rows)"
+    fi
+    if [ -x "$tmp/floor" ]; then
+        set -- "$@" "floor=$tmp/floor /bin/true"
     fi
     set -- "$@" \
         "tooljail=$tmp/tooljail run --audit-log $out/audit.jsonl -- /bin/true" \

@@ -14,9 +14,9 @@
 //! its own threads (a network namespace's teardown) is in neither.
 //!
 //! Prints one line per row: name, median wall time with its first and third quartile, and the
-//! median CPU time, in microseconds; then, when rows named `bare`, `unshare`, `bwrap` and
-//! `tooljail*` are there, each tooljail row's overhead over `bare` (wall and CPU) as a ratio of
-//! bwrap's and unshare's.
+//! median CPU time, in microseconds; then, when rows named `bare`, `unshare`, `bwrap`, `floor`
+//! and `tooljail*` are there, each tooljail row's overhead over `bare` (wall and CPU) as a ratio
+//! of bwrap's, unshare's and the floor's (benches/floor.c).
 
 use nix::sys::resource::{getrusage, UsageWho};
 use std::process::{Command, ExitCode, Stdio};
@@ -102,7 +102,7 @@ fn main() -> ExitCode {
             let (over_wall, over_cpu) = (wall - bare_wall, cpu - bare_cpu);
             let mut line =
                 format!("{name:<24} overhead wall {over_wall:>6.0} us, cpu {over_cpu:>6.0} us");
-            for base in ["bwrap", "unshare"] {
+            for base in ["bwrap", "unshare", "floor"] {
                 if let Some((w, c)) = get(base) {
                     line += &format!(
                         "; {:.2}x {base}'s wall, {:.2}x its cpu",
