@@ -281,7 +281,9 @@ static void landlock(void) {
  * process with PTRACE_SECCOMP_GET_FILTER): the architecture check, a binary search over runs of
  * syscall numbers, argument checks for the calls that have them. Its USER_NOTIF verdicts (the
  * ones tooljail's supervisor answers: denials, and the calls it watches, execve among them) are
- * ALLOW here, where no supervisor answers: the same program, shape and size. */
+ * ALLOW here, where no supervisor answers: the same program, shape and size. When the default
+ * profile's program changes, read it again from a jailed `sleep` (PTRACE_SECCOMP_GET_FILTER,
+ * as root) and replace the table. */
 static const struct sock_filter program[] = {
     {0x20,0,0,0x4}, {0x15,1,0,0xc000003e}, {0x06,0,0,0x80000000}, {0x20,0,0,0x0},
     {0x45,0,1,0x40000000}, {0x06,0,0,0x80000000}, {0x35,158,0,0xe7}, {0x35,101,0,0x87},

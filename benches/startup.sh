@@ -46,10 +46,10 @@ if [ -n "${TOOLJAIL_BASE:-}" ]; then
     cp "$TOOLJAIL_BASE" "$tmp/tooljail-base"
 fi
 # The kernel's floor for the default profile's walls (benches/floor.c), where a C compiler is.
-if command -v gcc > /dev/null 2>&1; then
-    gcc -O2 -static-pie -o "$tmp/floor" benches/floor.c
-else
+if ! command -v gcc > /dev/null 2>&1; then
     echo "(no gcc: no floor row)"
+elif ! gcc -O2 -static-pie -o "$tmp/floor" benches/floor.c; then
+    echo "(benches/floor.c did not build, see above: no floor row)"
 fi
 printf 'extends = ["default"]\n[audit]\nenabled = false\n' > "$tmp/no-audit.toml"
 chmod 644 "$tmp/no-audit.toml"
