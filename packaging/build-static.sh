@@ -8,12 +8,37 @@
 # The flag goes to the final link only (`cargo rustc`): in RUSTFLAGS or .cargo/config.toml it
 # would reach the proc-macro crates too, which cannot be built static. A later plain
 # `cargo build --release` relinks the same path dynamically.
+#
+# The functions a call runs are laid out first and together in .text
+# (packaging/symbol-order.txt, made by packaging/symbol-order.py): each process of a call then
+# faults in about half as many pages of code (docs/startup.md, "Code layout"). That needs lld,
+# rustc's own linker on x86_64 Linux since Rust 1.90; elsewhere the layout is left as it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo rustc --release --locked --bin tooljail -- -C target-feature=+crt-static >&2
+order=$PWD/packaging/symbol-order.txt
+layout=()
+if rustc -vV | grep -qx 'host: x86_64-unknown-linux-gnu' &&
+    [ "$(rustc -vV | sed -n 's/^release: 1\.\([0-9]*\).*/\1/p')" -ge 90 ]; then
+    # Named by its content: cargo relinks when the arguments change, not when a file they name does.
+    copy=$PWD/target/symbol-order-$(sha256sum "$order" | cut -c1-16).txt
+    mkdir -p target
+    cp "$order" "$copy"
+    layout=(-C "link-arg=-Wl,--symbol-ordering-file=$copy" -C link-arg=-Wl,--no-warn-symbol-ordering)
+else
+    echo "packaging/build-static.sh: the linker is not lld; the code is not laid out by packaging/symbol-order.txt" >&2
+fi
+cargo rustc --release --locked --bin tooljail -- -C target-feature=+crt-static "${layout[@]}" >&2
 bin=target/release/tooljail
 if readelf -lW "$bin" | grep -q 'Requesting program interpreter'; then
     echo "packaging/build-static.sh: $bin is not static (it names a program interpreter)" >&2
     exit 1
+fi
+if [ ${#layout[@]} -gt 0 ]; then
+    # A name the linker does not find is skipped: a toolchain update renames them all.
+    listed=$(grep -cv '^#' "$order")
+    found=$(grep -v '^#' "$order" | sort -u | comm -12 - <(nm "$bin" | awk '{print $NF}' | sort -u) | wc -l)
+    if [ $((found * 10)) -lt $((listed * 9)) ]; then
+        echo "packaging/build-static.sh: only $found of the $listed functions of packaging/symbol-order.txt are in $bin; regenerate it: python3 packaging/symbol-order.py --user <an unprivileged user>" >&2
+    fi
 fi
 echo "$bin"
