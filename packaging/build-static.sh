@@ -17,8 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 order=$PWD/packaging/symbol-order.txt
 layout=()
-if rustc -vV | grep -qx 'host: x86_64-unknown-linux-gnu' &&
-    [ "$(rustc -vV | sed -n 's/^release: 1\.\([0-9]*\).*/\1/p')" -ge 90 ]; then
+# Captured before it is searched: under pipefail, `rustc -vV | grep -q` fails whenever grep
+# exits on its match while rustc is still writing.
+rustc_version=$(rustc -vV)
+if grep -qx 'host: x86_64-unknown-linux-gnu' <<<"$rustc_version" &&
+    [ "$(sed -n 's/^release: 1\.\([0-9]*\).*/\1/p' <<<"$rustc_version")" -ge 90 ]; then
     # Named by its content: cargo relinks when the arguments change, not when a file they name does.
     copy=$PWD/target/symbol-order-$(sha256sum "$order" | cut -c1-16).txt
     mkdir -p target
@@ -36,9 +39,23 @@ fi
 if [ ${#layout[@]} -gt 0 ]; then
     # A name the linker does not find is skipped: a toolchain update renames them all.
     listed=$(grep -cv '^#' "$order")
-    found=$(grep -v '^#' "$order" | sort -u | comm -12 - <(nm "$bin" | awk '{print $NF}' | sort -u) | wc -l)
+    addrs=$(nm "$bin" | awk 'NR == FNR { want[$1] = 1; next } ($3 in want) { print $1 }' \
+        <(grep -v '^#' "$order") -)
+    found=$(wc -l <<<"$addrs")
     if [ $((found * 10)) -lt $((listed * 9)) ]; then
         echo "packaging/build-static.sh: only $found of the $listed functions of packaging/symbol-order.txt are in $bin; regenerate it: python3 packaging/symbol-order.py --user <an unprivileged user>" >&2
+    fi
+    # And the linker laid them out: most of them in the first quarter of .text, not spread
+    # over all of it.
+    read -r text_start text_size < <(readelf -SW "$bin" | sed 's/^ *\[ *[0-9]*\] *//' |
+        awk '$1 == ".text" { print $3, $5 }')
+    near=0
+    while read -r a; do
+        if [ $((16#$a - 16#$text_start)) -lt $((16#$text_size / 4)) ]; then near=$((near + 1)); fi
+    done <<<"$addrs"
+    if [ $((near * 10)) -lt $((found * 8)) ]; then
+        echo "packaging/build-static.sh: the linker did not lay out $bin by packaging/symbol-order.txt ($near of $found functions in the first quarter of .text)" >&2
+        exit 1
     fi
 fi
 echo "$bin"
