@@ -92,7 +92,7 @@ impl Terminal {
                 }
             }
             if let Some(size) = s.size {
-                let changed = crate::sys::tty::window_size(fd).ok().map_or(true, |n| {
+                let changed = crate::sys::tty::window_size(fd).ok().is_none_or(|n| {
                     (n.ws_row, n.ws_col, n.ws_xpixel, n.ws_ypixel)
                         != (size.ws_row, size.ws_col, size.ws_xpixel, size.ws_ypixel)
                 });

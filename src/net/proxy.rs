@@ -334,7 +334,7 @@ fn serve(mut client: TcpStream, egress: &Egress, stop: BorrowedFd<'_>) -> Option
         Err(why) => return Some(forbidden(&mut client, c, why, None)),
     }
     if kind == "http" {
-        let agrees = head.header("host").map_or(true, |h| {
+        let agrees = head.header("host").is_none_or(|h| {
             http::authority(h, Some(80)) == Some((target.host.clone(), target.port))
         });
         if !agrees {

@@ -106,7 +106,7 @@ pub fn admit(call: &mut Call<'_>, checked: &mut Checked) -> Result<()> {
                     left.as_millis()
                 ));
             }
-            if let Some(left) = cpu_left.filter(|l| limits.cpu_time.map_or(true, |c| *l < c)) {
+            if let Some(left) = cpu_left.filter(|l| limits.cpu_time.is_none_or(|c| *l < c)) {
                 limits.cpu_time = Some(left);
                 call.report.warnings.push(format!(
                     "cpu_time clamped to {} ms: what is left of [budget] session_cpu",

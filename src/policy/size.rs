@@ -59,7 +59,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Format a byte count the way a person would write it in a profile ("256M", "1G", "1000").
 pub fn format_size(n: u64) -> String {
     for (shift, unit) in [(40, "T"), (30, "G"), (20, "M"), (10, "K")] {
-        if n != 0 && n % (1u64 << shift) == 0 {
+        if n != 0 && n.is_multiple_of(1u64 << shift) {
             return format!("{}{unit}", n >> shift);
         }
     }

@@ -93,7 +93,7 @@ impl SeccompData {
     /// The 32-bit word at byte offset `off` (little-endian layout), as `BPF_LD|BPF_W|BPF_ABS`
     /// reads it. `None` for an unaligned or out-of-range offset (the kernel rejects those).
     pub fn word(&self, off: u32) -> Option<u32> {
-        if off % 4 != 0 || off >= DATA_LEN {
+        if !off.is_multiple_of(4) || off >= DATA_LEN {
             return None;
         }
         Some(match off {
@@ -103,7 +103,7 @@ impl SeccompData {
             12 => high_word(self.instruction_pointer),
             _ => {
                 let i = usize::try_from((off - 16) / 8).ok()?;
-                if (off - 16) % 8 == 0 {
+                if (off - 16).is_multiple_of(8) {
                     low_word(self.args[i])
                 } else {
                     high_word(self.args[i])

@@ -66,8 +66,8 @@ impl Resolver<'_> {
             path,
             size,
             exec: s.exec.as_ref().is_some_and(|i| i.value),
-            tmp: s.tmp.as_ref().map_or(true, |i| i.value),
-            shm: s.shm.as_ref().map_or(true, |i| i.value),
+            tmp: s.tmp.as_ref().is_none_or(|i| i.value),
+            shm: s.shm.as_ref().is_none_or(|i| i.value),
         }
     }
 

@@ -354,11 +354,7 @@ impl Resolver<'_> {
                 scratch,
                 devices,
                 gpu,
-                observe_writes: l
-                    .filesystem
-                    .observe_writes
-                    .as_ref()
-                    .map_or(true, |i| i.value),
+                observe_writes: l.filesystem.observe_writes.as_ref().is_none_or(|i| i.value),
             },
             network,
             syscalls,
@@ -372,8 +368,8 @@ impl Resolver<'_> {
                     .landlock
                     .scope_abstract_unix
                     .as_ref()
-                    .map_or(true, |i| i.value),
-                scope_signals: l.landlock.scope_signals.as_ref().map_or(true, |i| i.value),
+                    .is_none_or(|i| i.value),
+                scope_signals: l.landlock.scope_signals.as_ref().is_none_or(|i| i.value),
             },
             limits,
             env,
