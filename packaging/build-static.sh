@@ -17,8 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 order=$PWD/packaging/symbol-order.txt
 layout=()
-# Captured before it is searched: under pipefail, `rustc -vV | grep -q` fails whenever grep
-# exits on its match while rustc is still writing.
+# Output is captured before it is searched: under pipefail, `cmd | grep -q` fails whenever grep
+# exits on its match while cmd is still writing.
 rustc_version=$(rustc -vV)
 if grep -qx 'host: x86_64-unknown-linux-gnu' <<<"$rustc_version" &&
     [ "$(sed -n 's/^release: 1\.\([0-9]*\).*/\1/p' <<<"$rustc_version")" -ge 90 ]; then
@@ -32,7 +32,8 @@ else
 fi
 cargo rustc --release --locked --bin tooljail -- -C target-feature=+crt-static "${layout[@]}" >&2
 bin=target/release/tooljail
-if readelf -lW "$bin" | grep -q 'Requesting program interpreter'; then
+headers=$(readelf -lW "$bin")
+if grep -q 'Requesting program interpreter' <<<"$headers"; then
     echo "packaging/build-static.sh: $bin is not static (it names a program interpreter)" >&2
     exit 1
 fi
