@@ -32,9 +32,12 @@ fn containerize() -> &'static Path {
             .join("examples/containerize");
         let dir = tempdir(0o755).keep();
         let bin = dir.join("containerize");
-        std::fs::copy(&built, &bin)
-            .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds it)", built.display()));
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            built.exists(),
+            "{}: missing (cargo test builds it)",
+            built.display()
+        );
+        crate::support::copy_executable(&built, &bin, 0o755);
         bin
     })
 }

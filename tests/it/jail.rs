@@ -2,7 +2,6 @@
 //! Every case runs as root and as the unprivileged test user (see tests/it/support/mod.rs).
 
 use crate::support::{each_identity, run, tempdir, unique, Ctx};
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 
 fn jail(ctx: &Ctx, args: &[&str]) -> crate::support::Run {
@@ -261,8 +260,7 @@ fn setuid_root_binary_does_not_raise_euid() {
     }
     let dir = tempdir(0o755);
     let id = dir.path().join("id");
-    std::fs::copy("/usr/bin/id", &id).unwrap();
-    std::fs::set_permissions(&id, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    crate::support::copy_executable(std::path::Path::new("/usr/bin/id"), &id, 0o4755);
     // Control: outside the jail the copy does raise the test user's euid to 0, so the fixture
     // is a working setuid-root binary. Inside, three walls each stop it: its owner (host root)
     // is not mapped in the jail's user namespaces, no_new_privs is set

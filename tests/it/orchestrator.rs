@@ -5,7 +5,6 @@
 
 use crate::support::{each_identity, run_for, tempdir, Ctx};
 use serde_json::Value;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -44,12 +43,11 @@ fn the_example_orchestrator_decides_from_the_report() {
     // A copy every identity can read and execute.
     let dir = tempdir(0o755);
     let script = dir.path().join("orchestrator.py");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/orchestrator.py"),
+    crate::support::copy_executable(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/orchestrator.py"),
         &script,
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        0o755,
+    );
 
     each_identity(|ctx| {
         let v = orchestrator(ctx, &script, &["--", "echo", "hello"]);

@@ -485,7 +485,7 @@ fn works_as_an_unprivileged_user_with_roots_home() {
     let (uid, gid) = (uid.to_string(), gid.to_string());
     let dir = tempdir(0o755);
     let bin = dir.path().join("tooljail");
-    std::fs::copy(crate::support::binary(), &bin).unwrap();
+    crate::support::copy_executable(&crate::support::binary(), &bin, 0o755);
     let run = |args: &[&str]| -> Run {
         let mut cmd = Command::new("setpriv");
         cmd.args(["--reuid", &uid, "--regid", &gid, "--init-groups"])

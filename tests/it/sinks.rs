@@ -347,7 +347,7 @@ fn a_setuid_or_setgid_tooljail_refuses_to_run() {
     };
     let dir = tempdir(0o755);
     let bin = dir.path().join("tooljail");
-    std::fs::copy(crate::support::binary(), &bin).unwrap();
+    crate::support::copy_executable(&crate::support::binary(), &bin, 0o755);
     let out = tempdir(0o1777);
     for mode in [0o4755, 0o2755] {
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(mode)).unwrap();

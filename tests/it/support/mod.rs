@@ -191,6 +191,27 @@ fn shared_binary() -> &'static Path {
     })
 }
 
+/// Copy a file a test will execute, then give it `mode`. Copied by a process of its own, as
+/// the shared tooljail is: a write fd held by this process would be inherited by every child
+/// another test thread forks meanwhile, until its exec, and an exec of the copy in that window
+/// fails with ETXTBSY ("Text file busy"), also a nested one (`setpriv -- copy`) that
+/// [`spawn`]'s retry cannot see.
+pub fn copy_executable(from: &Path, to: &Path, mode: u32) {
+    let copied = Command::new("cp")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run cp");
+    assert!(
+        copied.success(),
+        "copy {} to {}",
+        from.display(),
+        to.display()
+    );
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 /// Prepare the harness (copies the binary) before a test snapshots host state.
 pub fn init() {
     suite_dir();
@@ -612,9 +633,12 @@ impl Probe {
             .join("examples/probe");
         let dir = tempdir(0o755);
         let bin = dir.path().join("probe");
-        std::fs::copy(&built, &bin)
-            .unwrap_or_else(|e| panic!("{}: {e} (cargo test builds it)", built.display()));
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            built.exists(),
+            "{}: missing (cargo test builds it)",
+            built.display()
+        );
+        copy_executable(&built, &bin, 0o755);
         Probe {
             dir: dir.path().to_str().unwrap().to_owned(),
             bin: bin.to_str().unwrap().to_owned(),

@@ -78,8 +78,8 @@ pub fn run(policy: &Policy, user: Option<u32>, cwd: Option<&Path>, argv: &[&str]
     let ex = examples_dir();
     let launch = dir.path().join("seccomp_launch");
     let probe = dir.path().join("probe");
-    std::fs::copy(ex.join("seccomp_launch"), &launch).expect("seccomp_launch example built");
-    std::fs::copy(ex.join("probe"), &probe).expect("probe example built");
+    super::copy_executable(&ex.join("seccomp_launch"), &launch, 0o755);
+    super::copy_executable(&ex.join("probe"), &probe, 0o755);
     let policy_path = dir.path().join("policy.json");
     std::fs::write(&policy_path, serde_json::to_vec(policy).unwrap()).unwrap();
     std::fs::set_permissions(&policy_path, std::fs::Permissions::from_mode(0o644)).unwrap();
