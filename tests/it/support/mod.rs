@@ -174,28 +174,17 @@ fn shared_binary() -> &'static Path {
     BIN.get_or_init(|| {
         let dir = suite_dir();
         let tmp = dir.join(format!(".tooljail.{}", std::process::id()));
-        // Copied by a process of its own: a write fd held here would be inherited by every
-        // child another test thread forks meanwhile, until its exec, and an exec of the binary
-        // in that window fails with ETXTBSY ("Text file busy").
-        let copied = Command::new("cp")
-            .arg("--")
-            .arg(binary())
-            .arg(&tmp)
-            .status()
-            .expect("run cp");
-        assert!(copied.success(), "copy tooljail to {}", tmp.display());
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy_executable(&binary(), &tmp, 0o755);
         let bin = dir.join("tooljail");
         std::fs::rename(&tmp, &bin).expect("install the shared tooljail");
         bin
     })
 }
 
-/// Copy a file a test will execute, then give it `mode`. Copied by a process of its own, as
-/// the shared tooljail is: a write fd held by this process would be inherited by every child
-/// another test thread forks meanwhile, until its exec, and an exec of the copy in that window
-/// fails with ETXTBSY ("Text file busy"), also a nested one (`setpriv -- copy`) that
-/// [`spawn`]'s retry cannot see.
+/// Copy a file a test will execute, then give it `mode`. Copied by a process of its own: a
+/// write fd held by this process would be inherited by every child another test thread forks
+/// meanwhile, until its exec, and an exec of the copy in that window fails with ETXTBSY ("Text
+/// file busy"), also a nested one (`setpriv -- copy`) that [`spawn`]'s retry cannot see.
 pub fn copy_executable(from: &Path, to: &Path, mode: u32) {
     let copied = Command::new("cp")
         .arg("--")
