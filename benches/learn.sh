@@ -13,6 +13,9 @@ fi
 N="${1:-10}"
 W="$(mktemp -d)"
 trap 'rm -rf "$W"' EXIT
+# Readable by the jail's user: root's jail runs as a transient uid, and the shipped profiles
+# bind the working directory (mktemp makes it 0700: every shipped run would fail at once).
+chmod 755 "$W"
 mkdir "$W/p" && cd "$W/p"
 printf 'import json\nprint(sum(json.load(open("d.json"))["items"]))\n' > job.py
 echo '{"items":[1,2,3]}' > d.json

@@ -4,6 +4,9 @@
 #     kernel; since Linux 5.11 the per-nr action cache skips the BPF program entirely.
 #   - ptrace (always denied): bare (ESRCH from the kernel) vs the USER_NOTIF round trip to the
 #     supervisor, which every denied call pays.
+#   - mmap(PROT_EXEC) of a file and its munmap (what loading a shared library does): bare vs in
+#     the jail, where the filter shows it to the supervisor (observed: a round trip, and a
+#     statfs of the file's mount) because the default profile has places without exec.
 #   - getppid under the same allow-list compiled by the seccompiler crate instead of tooljail's
 #     compiler (examples/seccompiler_launch): the cost of either program per allowed call.
 # Three settings: bare (no filter), the filter alone (examples/seccomp_launch supervise), and
@@ -48,12 +51,14 @@ echo "# $(uname -r), $(nproc) cpus, uid $(id -u), $n calls per run"
 echo "# bare"
 "$probe" bench "$n"
 "$probe" bench-denied "$n"
+"$probe" bench-map-exec "$((n / 20))"
 echo "# the filter alone (@system-service), served by seccomp_launch supervise"
 "$launch" supervise default -- "$probe" bench "$n"
 "$launch" supervise default -- "$probe" bench-denied "$((n / 20))" 2>/dev/null
 echo "# inside the full jail: tooljail run (default profile)"
 jail "$probe" bench "$n"
 jail "$probe" bench-denied "$((n / 20))" 2>/dev/null
+jail "$probe" bench-map-exec "$((n / 20))"
 
 # The filter's cost per allowed call: getppid bare and in the jail, alternated for $rounds
 # rounds so that a change of load hits both sides alike; median and best of each.

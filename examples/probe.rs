@@ -467,6 +467,37 @@ fn bench(nr: libc::c_long, args: [usize; 6], label: &str, count: u64) -> i32 {
     0
 }
 
+/// An executable mapping of a file and its unmapping, `count` times: what loading a shared
+/// library does, and what the jail's filter shows the supervisor (one observed call each). The
+/// munmap unmaps only the page the mmap before it returned.
+fn bench_map_exec(count: u64) -> i32 {
+    use std::os::fd::AsRawFd;
+    let Ok(exe) = std::fs::File::open("/proc/self/exe") else {
+        return 1;
+    };
+    let fd = exe.as_raw_fd() as usize;
+    let prot = (libc::PROT_READ | libc::PROT_EXEC) as usize;
+    let args = [0, 4096, prot, libc::MAP_PRIVATE as usize, fd, 0];
+    let once = || match sys(libc::SYS_mmap, args) {
+        Ok(addr) => sys(libc::SYS_munmap, [addr as usize, 4096, 0, 0, 0, 0]).map(|_| ()),
+        Err(e) => Err(e),
+    };
+    for _ in 0..100.min(count) {
+        if once().is_err() {
+            return 1;
+        }
+    }
+    let t = Instant::now();
+    for _ in 0..count {
+        if once().is_err() {
+            return 1;
+        }
+    }
+    let ns = t.elapsed().as_nanos() as f64 / count as f64;
+    println!(r#"{{"bench":"mmap-exec","calls":{count},"ns_per_call":{ns:.1}}}"#);
+    0
+}
+
 /// One operation of `probe ops`: `Ok(())` or `Err(errno)` (EINVAL for a malformed OP).
 fn op(spec: &str) -> Result<(), i32> {
     use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
@@ -788,6 +819,7 @@ fn main() {
             "close-ebadf",
             count(1),
         ),
+        Some("bench-map-exec") => bench_map_exec(count(1)),
         Some("ops") => ops(&args[1..]),
         Some("unknown-flood") => unknown_flood(count(1)),
         Some("exit42") => 42,

@@ -67,6 +67,7 @@ impl Notifier {
 
     /// Wrap a listener fd already at hand.
     pub fn from_listener(listener: OwnedFd, prog: &Program) -> Notifier {
+        let _ = sys::notif_sync_wake_up(listener.as_fd());
         Notifier {
             listener,
             shadow: CheckedShadow::new(prog.shadow()),

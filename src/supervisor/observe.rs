@@ -15,7 +15,6 @@ use serde::Serialize;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// What the command tried.
@@ -92,19 +91,24 @@ pub fn inspect(pid: u32, syscall: &str, args: &[u64; 6], policy: &Policy) -> Opt
         }
         _ => return None,
     };
+    // The caller waits until this returns, at every exec and library load: the cheapest test
+    // first. In the full jail, a file on a mount with exec is all there is to see (one statfs);
+    // its type and its name are asked for only when the mount refuses exec.
+    if landlock.is_none()
+        && !nix::sys::statvfs::fstatvfs(&file)
+            .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_NOEXEC))
+    {
+        return None;
+    }
     // Only files are executed: X_OK of a directory asks whether it can be searched.
     let st = nix::sys::stat::fstat(file.as_raw_fd()).ok()?;
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return None;
     }
     let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
-    let refused = match landlock {
-        None => nix::sys::statvfs::fstatvfs(&file)
-            .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_NOEXEC)),
-        Some(policy) => {
-            attempt == Attempt::Exec && policy.place_of(&path).is_some_and(|p| !p.exec())
-        }
-    };
+    let refused = landlock.is_none_or(|policy| {
+        attempt == Attempt::Exec && policy.place_of(&path).is_some_and(|p| !p.exec())
+    });
     refused.then_some(Blocked {
         attempt,
         target: Target::Path(path),
@@ -123,14 +127,23 @@ fn write(pid: u32, dirfd: i32, path: u64, flags: u64, policy: &Policy) -> Option
         return None; // a read: nothing a read-only place refuses (a learning run sees these)
     }
     let name = read_cstring(pid, path)?;
-    let (file, path) = match open_in(pid, dirfd, &name) {
+    // The caller waits until this returns: in the full jail the mount's read-only flag (one
+    // statfs) is asked first, and the file's type and name only when the mount refuses writes.
+    let full = policy.isolation.mode == IsolationMode::Full;
+    let read_only = |f: &OwnedFd| {
+        nix::sys::statvfs::fstatvfs(f)
+            .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+    };
+    let path = match open_in(pid, dirfd, &name) {
         Some(file) => {
-            let st = nix::sys::stat::fstat(file.as_raw_fd()).ok()?;
-            if !writes || st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            if !writes || (full && !read_only(&file)) {
                 return None;
             }
-            let path = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
-            (file, path)
+            let st = nix::sys::stat::fstat(file.as_raw_fd()).ok()?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+                return None;
+            }
+            std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?
         }
         None if flags & libc::O_CREAT != 0 => {
             // A new file: its directory decides (the kernel refuses the create there).
@@ -141,16 +154,16 @@ fn write(pid: u32, dirfd: i32, path: u64, flags: u64, policy: &Policy) -> Option
                 _ => b".".to_vec(),
             };
             let dir = open_in(pid, dirfd, &parent)?;
+            if full && !read_only(&dir) {
+                return None;
+            }
             let at = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd())).ok()?;
-            (dir, at.join(base))
+            at.join(base)
         }
         None => return None,
     };
-    let refused = match policy.isolation.mode {
-        IsolationMode::Full => nix::sys::statvfs::fstatvfs(&file)
-            .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)),
-        IsolationMode::Landlock => !policy.place_of(&path).is_some_and(|p| p.writable()),
-    };
+    // In the full jail the mount refused (above); in landlock mode the Policy's place decides.
+    let refused = full || !policy.place_of(&path).is_some_and(|p| p.writable());
     refused.then_some(Blocked {
         attempt: Attempt::Write,
         target: Target::Path(path),
@@ -213,10 +226,20 @@ fn is_tcp(pid: u32, fd: u64) -> Option<bool> {
 
 /// `len` bytes at `addr` in `pid`'s memory.
 pub(super) fn read_bytes(pid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
-    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
     let mut buf = vec![0u8; len];
-    mem.read_exact_at(&mut buf, addr).ok()?;
-    Some(buf)
+    (read_at(pid, addr, &mut buf)? == len).then_some(buf)
+}
+
+/// Read `pid`'s memory at `addr` into `buf` with one process_vm_readv (no descriptor to open
+/// and close while the caller waits; the kernel asks the same ptrace access as /proc/PID/mem).
+/// The bytes read, fewer when a page after `addr` is not readable.
+fn read_at(pid: u32, addr: u64, buf: &mut [u8]) -> Option<usize> {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).ok()?);
+    let remote = [nix::sys::uio::RemoteIoVec {
+        base: usize::try_from(addr).ok()?,
+        len: buf.len(),
+    }];
+    nix::sys::uio::process_vm_readv(pid, &mut [std::io::IoSliceMut::new(buf)], &remote).ok()
 }
 
 /// An `int` argument (a dirfd, an fd): the low 32 bits, sign included.
@@ -226,7 +249,6 @@ pub(super) fn int_arg(arg: u64) -> i32 {
 
 /// The NUL-terminated string at `addr` in `pid`'s memory (at most [`PATH_MAX`] bytes).
 pub(super) fn read_cstring(pid: u32, addr: u64) -> Option<Vec<u8>> {
-    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
     let mut buf = vec![0u8; PATH_MAX];
     let mut got = 0;
     // A string may end before a page the process cannot read: read up to each page end.
@@ -234,7 +256,7 @@ pub(super) fn read_cstring(pid: u32, addr: u64) -> Option<Vec<u8>> {
         let at = addr.checked_add(got as u64)?;
         let to_page_end = 4096 - usize::try_from(at % 4096).ok()?;
         let want = to_page_end.min(PATH_MAX - got);
-        let n = mem.read_at(&mut buf[got..got + want], at).ok()?;
+        let n = read_at(pid, at, &mut buf[got..got + want])?;
         if n == 0 {
             return None;
         }

@@ -269,3 +269,49 @@ fn observe_writes_false_leaves_refused_writes_unnamed() {
         );
     });
 }
+
+/// A write to an existing file in a read-only bind (its mode lets anyone write it, so only the
+/// bind refuses), in the full jail (a read-only mount refuses) and in landlock mode (Landlock
+/// refuses; the Policy's place is what the report names), and a new file in landlock mode.
+#[test]
+fn why_names_the_bind_for_a_write_to_an_existing_file_and_in_landlock_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    each_identity(|ctx| {
+        let records = records_dir();
+        let dir = tempdir(0o755);
+        let file = dir.path().join("existing.txt");
+        std::fs::write(&file, "old\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+        give_to_jail(ctx, dir.path());
+        let d = dir.path().to_str().unwrap();
+        let attempts = [
+            ("full", "existing.txt"),
+            ("landlock", "existing.txt"),
+            ("landlock", "new.txt"),
+        ];
+        for (isolation, name) in attempts {
+            let script = format!("echo x > {name}");
+            let args = [
+                "--isolation",
+                isolation,
+                "--ro",
+                d,
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ];
+            let r = run(ctx, dir.path(), records.path(), &args);
+            assert_ne!(r.code(), 0, "{isolation}: {}", r.dump());
+            r.expect_stderr_contains(&format!("tooljail: denied: write to {d}/{name}"));
+            let (text, v) = why(ctx, records.path());
+            assert!(
+                text.contains(&format!("The command wrote to {d}/{name}.")),
+                "{isolation}: {text}"
+            );
+            assert_eq!(reason(&v, "write")["flag"], format!("--rw {d}"), "{v:#}");
+        }
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "old\n");
+        assert!(!dir.path().join("new.txt").exists());
+    });
+}
