@@ -2,7 +2,7 @@
 //! CMD exec'd. The container tests (tests/containers.rs) run tooljail under it, so they see
 //! what tooljail sees inside `docker run` without needing a container runtime:
 //!
-//!     containerize [--no-openat2 | --only-openat2] -- CMD ARGS...
+//!     containerize [--no-openat2 | --only-openat2] [--no-process-vm-readv] -- CMD ARGS...
 //!
 //! - a seccomp filter like Docker's and Podman's defaults for a process without CAP_SYS_ADMIN:
 //!   `unshare`, `setns`, `mount`, `umount2`, `pivot_root` and `clone` with any CLONE_NEW* flag
@@ -11,6 +11,9 @@
 //! - with `--no-openat2`, `openat2` fails with ENOSYS too, as under runtimes whose profile
 //!   predates it; with `--only-openat2`, that is the whole confinement (namespaces and
 //!   capabilities untouched), to test the full jail without openat2;
+//! - with `--no-process-vm-readv`, `process_vm_readv` and `process_vm_writev` fail with EPERM
+//!   too, as under systemd's `SystemCallFilter=@system-service` (which leaves out `@debug`)
+//!   and container profiles that allow them only with CAP_SYS_PTRACE;
 //! - when started as root: the capability sets and bounding set cut to Docker's default
 //!   (chown, dac_override, fsetid, fowner, mknod, net_raw, setgid, setuid, setfcap, setpcap,
 //!   net_bind_service, sys_chroot, kill, audit_write), so CAP_SYS_ADMIN is gone.
@@ -79,13 +82,14 @@ fn filter(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> BpfProgram {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(dash) = args.iter().position(|a| a == "--") else {
-        die("usage: containerize [--no-openat2] -- CMD ARGS...");
+        die("usage: containerize [OPTIONS] -- CMD ARGS... (see the source's header)");
     };
     let only_openat2 = args[..dash].iter().any(|a| a == "--only-openat2");
     let no_openat2 = only_openat2 || args[..dash].iter().any(|a| a == "--no-openat2");
+    let no_vm_readv = args[..dash].iter().any(|a| a == "--no-process-vm-readv");
     let argv = &args[dash + 1..];
     if argv.is_empty() {
-        die("usage: containerize [--no-openat2 | --only-openat2] -- CMD ARGS...");
+        die("usage: containerize [OPTIONS] -- CMD ARGS... (see the source's header)");
     }
     let root = nix::unistd::geteuid().is_root();
 
@@ -114,6 +118,10 @@ fn main() {
         })
         .collect();
     eperm.insert(libc::SYS_clone, flag_rules);
+    if no_vm_readv {
+        eperm.insert(libc::SYS_process_vm_readv, Vec::new());
+        eperm.insert(libc::SYS_process_vm_writev, Vec::new());
+    }
     let mut enosys: BTreeMap<i64, Vec<SeccompRule>> =
         always(&[libc::SYS_clone3]).into_iter().collect();
     if no_openat2 {

@@ -5,12 +5,12 @@
 //! at each one here and lets it go on unchanged.
 //!
 //! This is observation, not enforcement. The path a call names is read from the caller's
-//! memory (/proc/PID/mem) and resolved inside the jail's root while the caller waits; another
-//! thread of the command could change the string between this read and the kernel's (the
-//! TOCTOU of seccomp user notification). A tool that does that on purpose can hide a path from
-//! the learning run; it cannot gain access: the learned profile is enforced by the mount
-//! namespace, Landlock and the filter, which never look at this record. The record goes into
-//! the report's `observed` section, which `src/learn/` turns into a profile.
+//! memory (process_vm_readv, or /proc/PID/mem) and resolved inside the jail's root while the
+//! caller waits; another thread of the command could change the string between this read and
+//! the kernel's (the TOCTOU of seccomp user notification). A tool that does that on purpose can
+//! hide a path from the learning run; it cannot gain access: the learned profile is enforced by
+//! the mount namespace, Landlock and the filter, which never look at this record. The record
+//! goes into the report's `observed` section, which `src/learn/` turns into a profile.
 
 use super::observe::{
     inet_address, int_arg, open_fd, open_in, open_link_in, read_bytes, read_cstring,

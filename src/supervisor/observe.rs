@@ -15,7 +15,9 @@ use serde::Serialize;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the command tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -230,16 +232,34 @@ pub(super) fn read_bytes(pid: u32, addr: u64, len: usize) -> Option<Vec<u8>> {
     (read_at(pid, addr, &mut buf)? == len).then_some(buf)
 }
 
-/// Read `pid`'s memory at `addr` into `buf` with one process_vm_readv (no descriptor to open
-/// and close while the caller waits; the kernel asks the same ptrace access as /proc/PID/mem).
-/// The bytes read, fewer when a page after `addr` is not readable.
+/// Whether process_vm_readv was refused in this process: a filter around tooljail that leaves
+/// it out (systemd's `SystemCallFilter=@system-service`; container profiles that allow it
+/// only with CAP_SYS_PTRACE). Then every read goes through /proc/PID/mem, as it did before.
+static VM_READV_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Read `pid`'s memory at `addr` into `buf`: with one process_vm_readv (no descriptor to open
+/// and close while the caller waits), else through /proc/PID/mem. Both need ptrace access to
+/// the caller (the supervisor's real and file-system ids are the same); neither reads a page
+/// the caller itself could not (the call it made would fail on such a page anyway). The bytes
+/// read; the callers never ask across a page they have not read up to.
 fn read_at(pid: u32, addr: u64, buf: &mut [u8]) -> Option<usize> {
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).ok()?);
-    let remote = [nix::sys::uio::RemoteIoVec {
-        base: usize::try_from(addr).ok()?,
-        len: buf.len(),
-    }];
-    nix::sys::uio::process_vm_readv(pid, &mut [std::io::IoSliceMut::new(buf)], &remote).ok()
+    if !VM_READV_REFUSED.load(Ordering::Relaxed) {
+        let target = nix::unistd::Pid::from_raw(i32::try_from(pid).ok()?);
+        let remote = [nix::sys::uio::RemoteIoVec {
+            base: usize::try_from(addr).ok()?,
+            len: buf.len(),
+        }];
+        let local = &mut [std::io::IoSliceMut::new(buf)];
+        match nix::sys::uio::process_vm_readv(target, local, &remote) {
+            Ok(n) => return Some(n),
+            Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::EPERM) => {
+                VM_READV_REFUSED.store(true, Ordering::Relaxed);
+            }
+            Err(_) => return None,
+        }
+    }
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    mem.read_at(buf, addr).ok()
 }
 
 /// An `int` argument (a dirfd, an fd): the low 32 bits, sign included.

@@ -125,6 +125,18 @@ fn run_tj_pinned(
     args: &[&str],
     pin: Option<&crate::support::Pin>,
 ) -> Ran {
+    run_tj_confined(ctx, container.then_some(&[]), cwd, args, pin)
+}
+
+/// [`run_tj_pinned`] in the container confinement with containerize's options `confinement`
+/// (`None`: no confinement).
+fn run_tj_confined(
+    ctx: &Ctx,
+    confinement: Option<&[&str]>,
+    cwd: Option<&Path>,
+    args: &[&str],
+    pin: Option<&crate::support::Pin>,
+) -> Ran {
     let out = tempdir(0o1777);
     let report = out.path().join("report.json");
     let audit = out.path().join("audit.jsonl");
@@ -143,7 +155,10 @@ fn run_tj_pinned(
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
-    let cmd = if container { wrap(cmd, &[]) } else { cmd };
+    let cmd = match confinement {
+        Some(pre) => wrap(cmd, pre),
+        None => cmd,
+    };
     let run = run_for(cmd, LIMIT);
     let report = std::fs::read_to_string(&report)
         .ok()
@@ -297,6 +312,48 @@ fn landlock_mode_runs_in_a_container_and_the_report_says_what_it_lacks() {
         full.expect(0);
         assert_eq!(full.report["isolation"]["mode"], "full");
         assert_eq!(full.report["isolation"]["lacks"], serde_json::json!([]));
+    });
+}
+
+/// Where a filter around tooljail refuses process_vm_readv (systemd's `@system-service`, older
+/// container profiles without CAP_SYS_PTRACE), the supervisor still reads what an observed call
+/// names, through /proc/PID/mem: a refused write is named all the same.
+#[test]
+fn without_process_vm_readv_a_refused_write_is_still_named() {
+    each_identity(|ctx| {
+        // The confinement does refuse it (a count of 0 iovecs reads nothing, and succeeds
+        // where the call is allowed).
+        let probe = "import ctypes, os\n\
+                     nr = {'x86_64': 310, 'aarch64': 270}[os.uname().machine]\n\
+                     libc = ctypes.CDLL(None, use_errno=True)\n\
+                     r = libc.syscall(nr, os.getpid(), None, 0, None, 0, 0)\n\
+                     print(r, ctypes.get_errno())";
+        let pre = ["--no-process-vm-readv"];
+        let plain = run_for(contained_plain(ctx, &pre, &["python3", "-c", probe]), LIMIT);
+        assert_eq!(
+            plain.stdout.trim(),
+            format!("-1 {}", libc::EPERM),
+            "{}",
+            plain.dump()
+        );
+        let dir = readable_dir(&[]);
+        let d = dir.path().display().to_string();
+        let script = format!("echo x > {d}/new.txt");
+        let args = [
+            "--isolation",
+            "landlock",
+            "--ro",
+            &d,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ];
+        let r = run_tj_confined(ctx, Some(&pre), None, &args, None);
+        assert_ne!(r.run.code(), 0, "{}", r.dump());
+        let named = format!("tooljail: denied: write to {d}/new.txt");
+        assert!(r.run.stderr.contains(&named), "{}", r.dump());
+        assert!(!dir.path().join("new.txt").exists());
     });
 }
 
