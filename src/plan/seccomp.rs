@@ -447,18 +447,18 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         })?;
         lifted.insert(h.key);
     }
-    let mut allowed = BTreeSet::new();
-    for name in &sc.allow {
-        match arch.number(name) {
-            Some(nr) => {
-                allowed.insert(nr);
-            }
+    let mut numbers = Vec::with_capacity(sc.allow.len());
+    for (name, nr) in sc.allow.iter().zip(arch.numbers(&sc.allow)) {
+        match nr {
+            Some(nr) => numbers.push(nr),
             None if syscalls::is_known(name) => {} // not on this architecture: skipped
             None => {
                 return Err(profile_err(format!("unknown syscall \"{name}\" in allow")));
             }
         }
     }
+    // Built in one go (sorted, then laid out), not by an insert per number.
+    let allowed: BTreeSet<u32> = numbers.into_iter().collect();
 
     let nr_of = |name: &str| arch.number(name);
     let mut ops = vec![

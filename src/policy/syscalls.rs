@@ -81,6 +81,27 @@ impl Arch {
             .map(|i| t[i].1)
     }
 
+    /// The numbers of `names` on this architecture, in their order (`None`: no such syscall
+    /// here). A sorted list, which is what [`expand`] gives, is matched against the table
+    /// (sorted by name too) in one pass: a few hundred comparisons instead of a binary search
+    /// per name. Any other list is looked up name by name.
+    pub fn numbers(self, names: &[String]) -> Vec<Option<u32>> {
+        if !names.is_sorted() {
+            return names.iter().map(|n| self.number(n)).collect();
+        }
+        let t = self.table();
+        let mut at = 0;
+        names
+            .iter()
+            .map(|name| {
+                while t.get(at).is_some_and(|(n, _)| *n < name.as_str()) {
+                    at += 1;
+                }
+                t.get(at).filter(|(n, _)| *n == name).map(|(_, nr)| *nr)
+            })
+            .collect()
+    }
+
     /// The name of syscall `nr` on this architecture (for reports).
     pub fn name_of(self, nr: u32) -> Option<&'static str> {
         self.table().iter().find(|(_, n)| *n == nr).map(|(s, _)| *s)
@@ -198,6 +219,32 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn numbers_of_a_list_are_each_names_number_sorted_or_not() {
+        let mut names: Vec<String> = GROUPS
+            .iter()
+            .flat_map(|g| g.members.iter())
+            .filter(|m| !m.starts_with('@'))
+            .map(|m| m.to_string())
+            .collect();
+        names.extend(s(&["", "a", "not_a_syscall", "zzz", "open", "read"]));
+        for arch in Arch::ALL {
+            let one_by_one: Vec<Option<u32>> = names.iter().map(|n| arch.number(n)).collect();
+            assert_eq!(arch.numbers(&names), one_by_one, "{arch:?}, unsorted");
+            let mut sorted = names.clone();
+            sorted.sort();
+            let one_by_one: Vec<Option<u32>> = sorted.iter().map(|n| arch.number(n)).collect();
+            assert!(one_by_one.iter().filter(|n| n.is_some()).count() > 100);
+            assert_eq!(arch.numbers(&sorted), one_by_one, "{arch:?}, sorted");
+            sorted.dedup();
+            let one_by_one: Vec<Option<u32>> = sorted.iter().map(|n| arch.number(n)).collect();
+            assert_eq!(arch.numbers(&sorted), one_by_one, "{arch:?}, deduplicated");
+            let every: Vec<String> = arch.table().iter().map(|(n, _)| n.to_string()).collect();
+            let all: Vec<Option<u32>> = arch.table().iter().map(|(_, nr)| Some(*nr)).collect();
+            assert_eq!(arch.numbers(&every), all, "{arch:?}, the whole table");
+        }
     }
 
     #[test]

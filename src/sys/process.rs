@@ -94,14 +94,53 @@ pub fn fork() -> io::Result<Forked> {
     }
 }
 
-/// The number of threads in this process, from /proc/self/status.
+/// The number of threads in this process (/proc/self/stat, field 20).
 pub fn thread_count() -> io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+    self_stat().map(|s| s.threads)
+}
+
+/// What /proc/self/stat says of this process that tooljail uses: one read, for the thread count
+/// and the place of the argv and environment strings.
+struct SelfStat {
+    threads: usize,
+    strings: Strings,
+}
+
+/// Where the kernel keeps this process's argv and environment strings (/proc/self/stat fields
+/// 48-51): `[start, end)` each, 0 when unknown.
+#[derive(Clone, Copy)]
+struct Strings {
+    args: (usize, usize),
+    env: (usize, usize),
+}
+
+/// The [`Strings`] of this process image, once read. fork and clone (without CLONE_VM) copy the
+/// address space as it is, so a child of the process that read them finds its own strings at
+/// the same addresses: pid 1 scrubs its copy without reading /proc again. execve ends the image
+/// and this copy of the value with it.
+static STRINGS: std::sync::OnceLock<Strings> = std::sync::OnceLock::new();
+
+fn self_stat() -> io::Result<SelfStat> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
+    // The command name (field 2) may hold spaces and ')', so count fields after the last ')':
+    // what follows starts with field 3 (state), so field N is at index N - 3.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).ok_or_else(invalid)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<usize>().ok());
+    let threads = field(20).ok_or_else(invalid)?;
+    if fields.len() < 51 - 2 {
+        return Err(invalid());
+    }
+    let at = |n: usize| field(n).unwrap_or(0);
+    let strings = Strings {
+        args: (at(48), at(49)),
+        env: (at(50), at(51)),
+    };
+    Ok(SelfStat {
+        threads,
+        strings: *STRINGS.get_or_init(|| strings),
+    })
 }
 
 /// `pidfd_open(2)`: a pidfd for `pid`. Contract: `pid` is a child of the caller not yet reaped,
@@ -282,33 +321,23 @@ pub fn scrub_env() -> io::Result<()> {
 }
 
 fn scrub(args: bool) -> io::Result<()> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // The command name (field 2) may hold spaces and ')', so count fields after the last ')'.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // rest starts with field 3 (state); fields 48..=51 are at index 45..=48.
-    let fields: Vec<usize> = rest
-        .split_whitespace()
-        .skip(45)
-        .take(4)
-        .map(|f| f.parse().unwrap_or(0))
-        .collect();
-    let [arg_start, arg_end, env_start, env_end] = fields[..] else {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    let strings = match STRINGS.get() {
+        Some(s) => *s,
+        None => self_stat()?.strings,
     };
     let ranges = if args {
-        vec![(arg_start, arg_end), (env_start, env_end)]
+        vec![strings.args, strings.env]
     } else {
-        vec![(env_start, env_end)]
+        vec![strings.env]
     };
     for (start, end) in ranges {
         if start == 0 || end <= start {
             continue;
         }
-        // SAFETY: the kernel reports [start, end) as this process's argv/env strings, which
-        // live in our own writable stack mapping. No Rust reference points into them: std and
+        // SAFETY: the kernel reports [start, end) as this process's argv/env strings (or its
+        // parent's before the clone or fork that made this process: the same addresses in this
+        // copy of the address space, see [`STRINGS`]), which live in our own writable stack
+        // mapping. No Rust reference points into them: std and
         // glibc keep only raw pointers (argv, environ), which stay valid and now read empty
         // strings. The process is single-threaded, so nothing reads them concurrently.
         unsafe { std::ptr::write_bytes(start as *mut u8, 0, end - start) };

@@ -28,15 +28,20 @@ pub(super) fn dispatch(
     let top = top
         .max(rules.keys().next_back().copied().unwrap_or(0))
         .max(allowed.last().copied().unwrap_or(0));
-    // Runs of consecutive numbers with the same block: (first number, block).
+    // Runs of consecutive numbers with the same block: (first number, block). Both maps are
+    // walked in step with the numbers (each key is met in order), not searched per number.
     let mut runs: Vec<(u32, &[Op])> = Vec::new();
-    for nr in (0..=top).chain(std::iter::once(top.saturating_add(1))) {
-        let block: &[Op] = match rules.get(&nr) {
+    let mut rule_of = rules.iter().peekable();
+    let mut allows = allowed.iter().peekable();
+    for nr in (0..=top).chain(top.checked_add(1)) {
+        let rule = rule_of.next_if(|(k, _)| **k == nr).map(|(_, b)| b);
+        let allowed = allows.next_if(|k| **k == nr).is_some();
+        let block: &[Op] = match rule {
             Some(b) => {
                 assert!(closed(b), "seccomp rule block for {nr} is not closed");
                 b
             }
-            None if nr <= top && allowed.contains(&nr) => &allow,
+            None if allowed => &allow,
             None => &default,
         };
         match runs.last() {
