@@ -129,7 +129,8 @@ fn self_stat() -> io::Result<SelfStat> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<usize>().ok());
     let threads = field(20).ok_or_else(invalid)?;
-    if fields.len() < 51 - 2 {
+    // Field 51, the last one read below, must be there (a field that does not parse reads 0).
+    if fields.get(51 - 3).is_none() {
         return Err(invalid());
     }
     let at = |n: usize| field(n).unwrap_or(0);
