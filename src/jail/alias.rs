@@ -35,11 +35,18 @@ pub fn aliases(policy: &Policy) -> Vec<Option<Alias>> {
     others.extend(fs.devices.iter().map(PathBuf::as_path));
     others.extend([Path::new("/tmp"), Path::new("/proc"), Path::new("/dev")]);
     let plain = |b: &Bind| b.access == Access::ReadOnly && b.kind == FileKind::Dir;
-    let top_level = |h: &Bind| {
-        !binds
-            .iter()
-            .any(|o| o.source != h.source && h.source.starts_with(&o.source))
-    };
+    // Which binds may hold others, asked once per bind rather than once per pair tried below.
+    let holds: Vec<bool> = binds
+        .iter()
+        .map(|h| {
+            plain(h)
+                && !h.target.starts_with("/proc")
+                && !h.target.starts_with("/dev")
+                && !binds
+                    .iter()
+                    .any(|o| o.source != h.source && h.source.starts_with(&o.source))
+        })
+        .collect();
     binds
         .iter()
         .enumerate()
@@ -49,13 +56,10 @@ pub fn aliases(policy: &Policy) -> Vec<Option<Alias>> {
             }
             let (holder, h) = binds.iter().enumerate().find(|(j, h)| {
                 *j != i
-                    && plain(h)
+                    && holds[*j]
                     && h.exec == b.exec
                     && h.source != b.source
                     && b.source.starts_with(&h.source)
-                    && top_level(h)
-                    && !h.target.starts_with("/proc")
-                    && !h.target.starts_with("/dev")
             })?;
             let below = b.source.strip_prefix(&h.source).ok()?.to_path_buf();
             let link = h.target.join(&below);

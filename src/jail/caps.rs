@@ -53,7 +53,7 @@ pub fn drop_all(bounding_needs_setpcap: bool) -> Result<()> {
                 .with_hint(format!("the kernel refused: {e}"))
         })?;
     }
-    let status = std::fs::read_to_string("/proc/self/status")
+    let status = crate::sys::read_text_at("/proc/self/status")
         .map_err(super::step("read /proc/self/status to verify capabilities"))?;
     let mut left = remaining(&status);
     if keep_bounding {

@@ -169,32 +169,43 @@ pub fn restrict(plan: &LandlockPlan, preflight: &LandlockReport) -> Result<Landl
 /// Opens a rule's path with O_PATH (no read access needed, nothing triggered) and checks it is
 /// the kind the Policy says: a file rule on a directory would silently widen to its tree, a
 /// directory rule on a file would carry rights the kernel rejects.
+///
+/// A directory rule's path is opened with O_DIRECTORY, which is the check itself (ENOTDIR on
+/// anything else); a file rule's path is asked with fstat.
 fn open_rule_path(path: &Path, kind: FileKind) -> Result<std::fs::File> {
     let step = || format!("landlock rule {}", path.display());
+    let mismatch = |found: &str| {
+        Error::setup(
+            step(),
+            format!("the Policy says {kind:?} but the path is {found}"),
+        )
+        .with_hint("the path changed since the profile was resolved; run again")
+    };
+    let directory = if kind == FileKind::Dir {
+        libc::O_DIRECTORY
+    } else {
+        0
+    };
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC | directory)
         .open(path)
         .map_err(|e| {
+            // ENOTDIR: the path, or a directory on the way to it, is not a directory.
+            if e.raw_os_error() == Some(libc::ENOTDIR) && kind == FileKind::Dir {
+                return mismatch("not a directory");
+            }
             Error::setup(step(), &e).with_hint(
                 "the path is in the Policy but cannot be opened inside the jail; check the profile",
             )
         })?;
-    let is_dir = file
-        .metadata()
-        .map_err(|e| Error::setup(step(), &e))?
-        .is_dir();
-    let found = if is_dir {
-        FileKind::Dir
-    } else {
-        FileKind::File
-    };
-    if found != kind {
-        return Err(Error::setup(
-            step(),
-            format!("the Policy says {kind:?} but the path is a {found:?}"),
-        )
-        .with_hint("the path changed since the profile was resolved; run again"));
+    if kind == FileKind::File
+        && file
+            .metadata()
+            .map_err(|e| Error::setup(step(), &e))?
+            .is_dir()
+    {
+        return Err(mismatch("a Dir"));
     }
     Ok(file)
 }
@@ -215,4 +226,26 @@ fn ruleset_error(e: RulesetError) -> Error {
     err.errno = errno;
     err.retryable = matches!(errno, Some(libc::ENOMEM | libc::EMFILE | libc::ENFILE));
     err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_path_of_the_other_kind_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(open_rule_path(dir.path(), FileKind::Dir).is_ok());
+        assert!(open_rule_path(&file, FileKind::File).is_ok());
+        let e = open_rule_path(&file, FileKind::Dir).unwrap_err();
+        assert!(e.message.contains("says Dir but the path is not a"), "{e}");
+        let e = open_rule_path(&file.join("below"), FileKind::Dir).unwrap_err();
+        assert!(e.message.contains("says Dir but the path is not a"), "{e}");
+        let e = open_rule_path(dir.path(), FileKind::File).unwrap_err();
+        assert!(e.message.contains("says File but the path is a Dir"), "{e}");
+        let e = open_rule_path(&dir.path().join("missing"), FileKind::Dir).unwrap_err();
+        assert_eq!(e.errno, Some(libc::ENOENT), "{e}");
+    }
 }

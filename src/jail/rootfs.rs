@@ -116,11 +116,14 @@ pub fn build(
 
     // 5. The Policy's binds, parents before children (a stable sort by depth guarantees it even
     //    if the Policy lists a child first, which would hide the child under its parent).
+    //    Binds side by side in one directory (the /etc files) share one open of it.
     let mut binds: Vec<_> = policy.filesystem.binds.iter().zip(sources).collect();
     binds.sort_by_key(|(bind, _)| bind.target.components().count());
+    let mut held = None;
     for (bind, src) in binds {
-        attach_bind(root.as_fd(), bind, src)?;
+        attach_bind(root.as_fd(), bind, src, &mut held)?;
     }
+    drop(held);
 
     // 6. A fresh /proc of the jail's pid namespace, with host-revealing files masked.
     mount_proc(root.as_fd(), ipc)?;
@@ -200,7 +203,12 @@ enum Source {
 }
 
 /// Step 5: flag the detached copy (recursively: submounts get the same flags), then attach it.
-fn attach_bind(root: BorrowedFd<'_>, bind: &Bind, src: Source) -> Result<()> {
+fn attach_bind(
+    root: BorrowedFd<'_>,
+    bind: &Bind,
+    src: Source,
+    held: &mut Option<Parent>,
+) -> Result<()> {
     let src = match src {
         Source::Alias(link) => return link_bind(root, bind, &link),
         Source::Prepared(tree) => tree,
@@ -212,11 +220,11 @@ fn attach_bind(root: BorrowedFd<'_>, bind: &Bind, src: Source) -> Result<()> {
             if bind.access == Access::ReadOnly {
                 attrs |= RDONLY;
             }
-            mount::set_attr(tree.as_fd(), attrs, 0, true).map_err(step(bind_step(bind)))?;
+            mount::set_attr(tree.as_fd(), attrs, 0, true).map_err(|e| step(bind_step(bind))(e))?;
             tree
         }
     };
-    let target = mount_point(root, &bind.target, bind.kind).map_err(|e| {
+    let target = mount_point_held(root, &bind.target, bind.kind, held).map_err(|e| {
         let err = Error::setup(format!("create mount point {}", bind.target.display()), &e);
         if e.raw_os_error() == Some(libc::ELOOP) {
             err.with_hint(
@@ -226,7 +234,46 @@ fn attach_bind(root: BorrowedFd<'_>, bind: &Bind, src: Source) -> Result<()> {
             err
         }
     })?;
-    mount::attach(src.as_fd(), target.as_fd()).map_err(step(bind_step(bind)))
+    mount::attach(src.as_fd(), target.as_fd()).map_err(|e| step(bind_step(bind))(e))
+}
+
+/// The parent directory of step 5's last mount point, kept open for the next bind in it.
+///
+/// Its fd stays right for every later bind: binds are attached shallowest first, so all the
+/// mounts that could lie on this directory's path (fewer components than a target in it) are
+/// attached before it is opened, and the binds after it, as deep or deeper, never mount on it.
+/// (Should the host rename this directory inside a writable bind's source meanwhile, the next
+/// bind still lands in the directory opened, in the same bind, never outside it: the walk it
+/// saves was no more atomic, one component at a time.)
+struct Parent {
+    path: std::path::PathBuf,
+    fd: OwnedFd,
+}
+
+/// [`mount_point`], opening the target's parent only when it is not the one `held` (which then
+/// holds this parent). The same walk, one step shorter: the held fd was opened by that walk.
+fn mount_point_held(
+    root: BorrowedFd<'_>,
+    target: &Path,
+    kind: FileKind,
+    held: &mut Option<Parent>,
+) -> io::Result<OwnedFd> {
+    let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
+        return mount_point(root, target, kind);
+    };
+    if parent == Path::new("/") {
+        return mount_point(root, target, kind);
+    }
+    let name =
+        CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let dir = match held {
+        Some(h) if h.path == parent => h,
+        _ => held.insert(Parent {
+            path: parent.to_path_buf(),
+            fd: mount_point(root, parent, FileKind::Dir)?,
+        }),
+    };
+    last_mount_point(dir.fd.as_fd(), &name, kind)
 }
 
 /// Step 5 for a bind that is part of another one: a symlink at its target, naming the place in
@@ -274,13 +321,18 @@ fn mount_point(root: BorrowedFd<'_>, target: &Path, kind: FileKind) -> io::Resul
         let next = mount::open_beneath(parent, name, dir_flags, 0)?;
         opened = Some(next);
     }
-    let dir = opened.as_ref().map_or(root, |d| d.as_fd());
+    last_mount_point(opened.as_ref().map_or(root, |d| d.as_fd()), last, kind)
+}
+
+/// The last step of [`mount_point`]: `name` in `dir`, made when missing, as a directory or an
+/// empty file.
+fn last_mount_point(dir: BorrowedFd<'_>, name: &CString, kind: FileKind) -> io::Result<OwnedFd> {
     match kind {
         FileKind::Dir => {
-            mkdir_if_missing(dir.as_fd(), last, 0o755)?;
-            mount::open_beneath(dir.as_fd(), last, dir_flags, 0)
+            mkdir_if_missing(dir, name, 0o755)?;
+            mount::open_beneath(dir, name, libc::O_PATH | libc::O_DIRECTORY, 0)
         }
-        FileKind::File => file_mount_point(dir.as_fd(), last),
+        FileKind::File => file_mount_point(dir, name),
     }
 }
 
@@ -409,34 +461,34 @@ fn mount_proc(root: BorrowedFd<'_>, ipc: Option<IpcCaps>) -> Result<()> {
         let Some(at) = existing(name, libc::O_PATH)? else {
             continue;
         };
-        let what = format!("mask /proc/{name} with /dev/null");
-        let null = mount::clone_tree(None, c"/dev/null", false).map_err(step(&what))?;
-        mount::set_attr(null.as_fd(), RDONLY | NOSUID | NOEXEC, 0, false).map_err(step(&what))?;
-        mount::attach(null.as_fd(), at.as_fd()).map_err(step(&what))?;
+        let what = |e| step(format!("mask /proc/{name} with /dev/null"))(e);
+        let null = mount::clone_tree(None, c"/dev/null", false).map_err(what)?;
+        mount::set_attr(null.as_fd(), RDONLY | NOSUID | NOEXEC, 0, false).map_err(what)?;
+        mount::attach(null.as_fd(), at.as_fd()).map_err(what)?;
     }
     for name in PROC_MASKED_DIRS {
         let Some(at) = existing(name, libc::O_PATH | libc::O_DIRECTORY)? else {
             continue;
         };
-        let what = format!("mask /proc/{name} with an empty tmpfs");
+        let what = |e| step(format!("mask /proc/{name} with an empty tmpfs"))(e);
         let empty = mount::new_fs(
             "tmpfs",
             &[("mode", Some("0555")), ("size", Some("4k"))],
             RDONLY | NOSUID | NODEV | NOEXEC,
         )
-        .map_err(step(&what))?;
-        mount::attach(empty.as_fd(), at.as_fd()).map_err(step(&what))?;
+        .map_err(what)?;
+        mount::attach(empty.as_fd(), at.as_fd()).map_err(what)?;
     }
     for name in PROC_READ_ONLY {
         let Some(at) = existing(name, libc::O_PATH | libc::O_DIRECTORY)? else {
             continue;
         };
-        let what = format!("make /proc/{name} read-only");
-        let cname = CString::new(*name).map_err(|_| Error::setup(&what, libc::EINVAL))?;
-        let tree = mount::clone_tree(Some(proc.as_fd()), &cname, true).map_err(step(&what))?;
-        mount::set_attr(tree.as_fd(), RDONLY | NOSUID | NODEV | NOEXEC, 0, true)
-            .map_err(step(&what))?;
-        mount::attach(tree.as_fd(), at.as_fd()).map_err(step(&what))?;
+        let what = || format!("make /proc/{name} read-only");
+        let cname = CString::new(*name).map_err(|_| Error::setup(what(), libc::EINVAL))?;
+        let failed = |e| step(what())(e);
+        let tree = mount::clone_tree(Some(proc.as_fd()), &cname, true).map_err(failed)?;
+        mount::set_attr(tree.as_fd(), RDONLY | NOSUID | NODEV | NOEXEC, 0, true).map_err(failed)?;
+        mount::attach(tree.as_fd(), at.as_fd()).map_err(failed)?;
     }
     Ok(())
 }
@@ -458,20 +510,21 @@ fn mount_dev(root: BorrowedFd<'_>, policy: &Policy, scratch: Option<&OwnedFd>) -
     let at = mount_point(root, Path::new("/dev"), FileKind::Dir).map_err(step("mount /dev"))?;
     mount::attach(dev.as_fd(), at.as_fd()).map_err(step("mount /dev"))?;
     for node in &policy.filesystem.devices {
-        let what = format!("bind device {}", node.display());
-        let src = mount::clone_tree(None, &c(node)?, false).map_err(step(&what))?;
-        mount::set_attr(src.as_fd(), NOSUID | NOEXEC, 0, false).map_err(step(&what))?;
+        let what = || format!("bind device {}", node.display());
+        let failed = |e| step(what())(e);
+        let src = mount::clone_tree(None, &c(node)?, false).map_err(failed)?;
+        mount::set_attr(src.as_fd(), NOSUID | NOEXEC, 0, false).map_err(failed)?;
         // A node of /dev itself is made in the fresh tmpfs we hold; deeper ones are walked to.
         let at = match (node.parent(), node.file_name()) {
             (Some(parent), Some(name)) if parent == Path::new("/dev") => {
-                let name =
-                    CString::new(name.as_bytes()).map_err(|_| Error::setup(&what, libc::EINVAL))?;
+                let name = CString::new(name.as_bytes())
+                    .map_err(|_| Error::setup(what(), libc::EINVAL))?;
                 file_mount_point(dev.as_fd(), &name)
             }
             _ => mount_point(root, node, FileKind::File),
         }
-        .map_err(step(&what))?;
-        mount::attach(src.as_fd(), at.as_fd()).map_err(step(&what))?;
+        .map_err(failed)?;
+        mount::attach(src.as_fd(), at.as_fd()).map_err(failed)?;
     }
     for (name, to) in [
         ("fd", "/proc/self/fd"),

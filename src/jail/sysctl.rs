@@ -50,7 +50,6 @@ fn sysctl(
     name: &str,
     change: impl FnOnce(&mut [u64]) -> bool,
 ) -> Result<Vec<u64>> {
-    use std::io::Read;
     use std::os::unix::fs::FileExt;
     let what = format!("limit /proc/sys/{name}");
     let path =
@@ -68,9 +67,8 @@ fn sysctl(
         }
         Err(e) => return Err(step(&what)(e)),
     };
-    let mut file = std::fs::File::from(fd);
-    let mut line = String::new();
-    file.read_to_string(&mut line).map_err(step(&what))?;
+    let file = std::fs::File::from(fd);
+    let line = crate::sys::read_text(&file).map_err(step(&what))?;
     let read = line
         .split_whitespace()
         .map(str::parse)

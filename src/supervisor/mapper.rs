@@ -133,7 +133,7 @@ fn rename(socket: &OwnedFd, names: &[u8]) -> i32 {
 
 /// The parent pid of `pid` (`PPid:` of /proc/PID/status, readable for any task).
 fn parent_of(pid: i32) -> Option<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    crate::sys::read_text_at(format!("/proc/{pid}/status"))
         .ok()?
         .lines()
         .find_map(|l| l.strip_prefix("PPid:"))?

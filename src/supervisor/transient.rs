@@ -130,7 +130,7 @@ pub struct Lease {
 /// namespace, the lock file is not root's own, or every uid is taken.
 pub fn allocate(range: UidRange) -> Result<Lease> {
     for file in ["uid_map", "gid_map"] {
-        let map = std::fs::read_to_string(format!("/proc/self/{file}"))
+        let map = crate::sys::read_text_at(format!("/proc/self/{file}"))
             .map_err(|e| Error::setup(format!("read /proc/self/{file}"), &e))?;
         if !range.mapped_in(&map) {
             return Err(Error::setup(

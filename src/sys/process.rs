@@ -121,7 +121,7 @@ struct Strings {
 static STRINGS: std::sync::OnceLock<Strings> = std::sync::OnceLock::new();
 
 fn self_stat() -> io::Result<SelfStat> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let stat = super::read_text_at("/proc/self/stat")?;
     let invalid = || io::Error::from_raw_os_error(libc::EINVAL);
     // The command name (field 2) may hold spaces and ')', so count fields after the last ')':
     // what follows starts with field 3 (state), so field N is at index N - 3.

@@ -74,7 +74,9 @@ pub struct Options {
     pub check_only: bool,
 }
 
-/// Expands syscall groups and names; `Err(name)` = the first unknown one.
+/// Expands syscall groups and names; `Err(name)` = the first unknown one. Each entry must
+/// expand on its own (nothing depends on the entries before it): the resolver expands a list
+/// in one call, and again entry by entry only to place an error.
 pub type Expander<'a> = &'a dyn Fn(&[String]) -> Result<Vec<String>, String>;
 
 /// Default `PATH` when no profile sets one.

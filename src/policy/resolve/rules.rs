@@ -60,6 +60,20 @@ impl Resolver<'_> {
         items: &[Item<String>],
         expander: Expander,
     ) -> Vec<String> {
+        // All entries in one expansion (a few hundred names, each once); only when one is
+        // unknown are they expanded again one by one, to say which.
+        let values: Vec<String> = items.iter().map(|item| item.value.clone()).collect();
+        let mut out = match expander(&values) {
+            Ok(names) => names,
+            Err(_) => self.expand_each(items, expander),
+        };
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// [`Self::expand_syscalls`] entry by entry, with an error at each unknown one.
+    fn expand_each(&mut self, items: &[Item<String>], expander: Expander) -> Vec<String> {
         let mut out = Vec::new();
         for item in items {
             match expander(std::slice::from_ref(&item.value)) {
@@ -75,8 +89,6 @@ impl Resolver<'_> {
                 }
             }
         }
-        out.sort();
-        out.dedup();
         out
     }
 
