@@ -50,6 +50,7 @@ fd close @@ - @@ if let Err\(e\) = process::close_fds_except\(&\[\]\) \{ @@ if l
 fd close @@ - @@ process::close_range\(3, libc::CLOSE_RANGE_CLOEXEC\)\.map_err\([^;]*\)\?; @@
 bind nosuid @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec @@ (fn attach_bind\(.*?let mut attrs = )NOSUID \| NODEV; @@ \1NODEV;
 rw bind exec @@ jail::binds_are_nosuid_nodev_and_writable_ones_noexec jail::a_writable_bind_runs_nothing_unless_exec_is_asked_for @@ (fn attach_bind\(.*?)if !bind\.exec \{\s*attrs \|= NOEXEC;\s*\} @@ \1
+held mount parent @@ jail::binds_side_by_side_inside_a_writable_bind_land_on_top_of_it @@ Some\(h\) if h\.path == parent => h, @@ Some(h) => h,
 pdeathsig @@ jail_lifecycle::sigkill_of_tooljail_takes_the_jail_down_at_once @@ nix::sys::prctl::set_pdeathsig\(Signal::SIGKILL\)\s*\.map_err\([^;]*\)\?; @@
 export ELF content @@ export::each_refusal_rule_names_the_file_and_writes_nothing_outside_to @@ if head\.starts_with\(b"\\x7fELF"\) \{ @@ if false {
 export dots in a name @@ export::each_refusal_rule_names_the_file_and_writes_nothing_outside_to @@ if name\.contains\("\.\."\) \{ @@ if false {

@@ -112,6 +112,35 @@ fn read_only_refuses_writes_and_read_write_reaches_the_host() {
     });
 }
 
+/// Binds side by side in one directory share one open of it while the new root is built
+/// (rootfs.rs, `mount_point_held`). Here that directory lies inside a writable bind, listed after
+/// them: each read-only bind must land inside the writable one, on top, or its directory would
+/// stay writable through it.
+#[test]
+fn binds_side_by_side_inside_a_writable_bind_land_on_top_of_it() {
+    each_identity(|ctx| {
+        let top = tempdir(0o777);
+        for sub in ["x", "y"] {
+            std::fs::create_dir(top.path().join(sub)).unwrap();
+            std::fs::write(top.path().join(sub).join("name"), format!("{sub}\n")).unwrap();
+        }
+        let t = top.path().to_str().unwrap();
+        let (x, y) = (format!("{t}/x"), format!("{t}/y"));
+        let script = format!(
+            "cat {x}/name {y}/name && touch {t}/z && ! touch {x}/new 2>/dev/null \
+             && ! touch {y}/new 2>/dev/null"
+        );
+        jail(
+            ctx,
+            &["--ro", &x, "--ro", &y, "--rw", t, "--", "sh", "-c", &script],
+        )
+        .expect(0)
+        .expect_stdout_contains("x\ny\n");
+        assert!(top.path().join("z").exists());
+        assert!(!top.path().join("x/new").exists() && !top.path().join("y/new").exists());
+    });
+}
+
 #[test]
 fn a_writable_bind_runs_nothing_unless_exec_is_asked_for() {
     // The tool copies a real binary into the writable dir and runs it: refused (126) on --rw
