@@ -17,7 +17,7 @@ targets=(profile_load extends_merge size_duration vars_expand policy_resolve aud
 # The dictionary of profile keys helps the targets that read TOML.
 declare -A dict=([profile_load]=1 [extends_merge]=1 [policy_resolve]=1)
 
-(cd fuzz && time cargo +nightly fuzz build --sanitizer none --debug-assertions)
+(cd fuzz && time cargo +nightly fuzz build --sanitizer none --debug-assertions --codegen-units 2)
 bin_dir=fuzz/target/x86_64-unknown-linux-gnu/release
 work=target/fuzz-corpus
 rm -rf "$work" target/fuzz-artifacts
