@@ -67,6 +67,11 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
                 .map_err(|e| step("make the output relay's pipe the jail's stdio")(e.into()))?;
         }
     }
+    //    The new root's bind sources, copied while the supervisor writes our id maps, which
+    //    they do not need (rootfs::sources); a failure is reported once the maps are written,
+    //    as every step after them is.
+    let trees = std::mem::take(&mut fds.idmapped);
+    let sources = super::rootfs::sources(&plan.policy, ids.uid, trees);
     let mut go = [0u8; 1];
     match nix::unistd::read(fds.sync_rx.as_raw_fd(), &mut go) {
         Ok(1) => {}
@@ -75,10 +80,9 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     //    The id maps are written: from now on not dumpable (no ptrace, no /proc/1/mem, environ
     //    or fd for the command, nor for other host processes of the jail's uid).
     nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
-    // 3. The new root: binds, scratch, /proc (where the IPC namespace's limits are set first),
-    //    /dev; pivot_root.
-    let trees = std::mem::take(&mut fds.idmapped);
-    super::rootfs::build(&plan.policy, plan.limits.ipc, ids.uid, trees)?;
+    // 3. The rest of the new root: scratch, binds, /proc (where the IPC namespace's limits are
+    //    set first), /dev; pivot_root.
+    super::rootfs::build(&plan.policy, plan.limits.ipc, sources?)?;
     //    The export stage reads the scratch after the jail is gone: hand the supervisor an
     //    O_PATH fd of its root now (it keeps the tmpfs alive after the mount namespace dies;
     //    taken before the command exists, so neither a timeout nor the command can prevent it).

@@ -48,16 +48,23 @@ fn c(path: &Path) -> Result<CString> {
         .map_err(|_| Error::setup(format!("path {}", path.display()), libc::EINVAL))
 }
 
-/// Build the new root from `policy` and pivot into it. On return the process's root is the new
-/// root, the host's file system is no longer reachable, and the cwd is "/". `trees`: one slot
-/// per bind, the supervisor's idmapped copy (flags already set) where it made one.
-pub fn build(
+/// What each bind of the new root attaches, in the Policy's order: taken by [`sources`], used
+/// by [`build`].
+pub struct Sources(Vec<Source>);
+
+/// Steps 1 and 2 of the new root: this mount namespace made private, and a detached copy of
+/// every bind's source (or what stands for it: the supervisor's idmapped copy, a link into
+/// another bind). Nothing here needs the jail's id maps: mounts are copied and paths resolved
+/// as the host uid, which the maps do not change (and before them no capability of ours
+/// overrides a file's permissions), so pid 1 takes the sources while the maps are still being
+/// written. `trees`: one slot per bind, the supervisor's idmapped copy (flags already set)
+/// where it made one.
+pub fn sources(
     policy: &Policy,
-    ipc: Option<IpcCaps>,
     host_uid: u32,
     trees: crate::supervisor::idmap::Trees,
-) -> Result<()> {
-    let _span = tracing::debug_span!("rootfs").entered();
+) -> Result<Sources> {
+    let _span = tracing::debug_span!("bind sources").entered();
     // 1. Nothing we mount may propagate back to the host (mount --make-rprivate /).
     mount::make_rprivate_root().map_err(step("make / private"))?;
 
@@ -92,7 +99,14 @@ pub fn build(
         )
         .map_err(|e| source_error(bind, crate::sys::errno_of(&e), host_uid))?;
     }
+    Ok(Sources(sources))
+}
 
+/// Build the rest of the new root from `policy` and the [`sources`] of its binds, and pivot
+/// into it. On return the process's root is the new root, the host's file system is no longer
+/// reachable, and the cwd is "/". Needs the jail's id maps (files are made in the new tmpfs).
+pub fn build(policy: &Policy, ipc: Option<IpcCaps>, sources: Sources) -> Result<()> {
+    let _span = tracing::debug_span!("rootfs").entered();
     // 3. The new root: a small tmpfs, attached over /tmp of this namespace while it is built.
     let root = mount::new_fs(
         "tmpfs",
@@ -117,7 +131,7 @@ pub fn build(
     // 5. The Policy's binds, parents before children (a stable sort by depth guarantees it even
     //    if the Policy lists a child first, which would hide the child under its parent).
     //    Binds side by side in one directory (the /etc files) share one open of it.
-    let mut binds: Vec<_> = policy.filesystem.binds.iter().zip(sources).collect();
+    let mut binds: Vec<_> = policy.filesystem.binds.iter().zip(sources.0).collect();
     binds.sort_by_key(|(bind, _)| bind.target.components().count());
     let mut held = None;
     for (bind, src) in binds {

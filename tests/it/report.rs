@@ -483,6 +483,7 @@ fn vv_prints_the_duration_of_every_setup_step() {
             "preflight",
             "plan",
             "clone and id maps",
+            "bind sources",
             "rootfs",
         ] {
             assert!(
