@@ -6,10 +6,18 @@
 //! Everything downstream (preflight, the launch plan, the jail, the report) reads the Policy and
 //! nothing else, so `tooljail explain` shows exactly what will be enforced.
 
+mod budget;
 pub mod command;
+mod network;
 pub mod resolve;
 pub mod size;
 pub mod syscalls;
+
+pub use budget::{Budget, Label, RateRule};
+pub use network::{
+    domain_matches, proxy_env, Credential, CredentialSource, Egress, NetMode, Network,
+    CREDENTIAL_PLACEHOLDER, PROXY_PORT,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -200,112 +208,6 @@ impl Place<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Network {
-    pub mode: NetMode,
-    /// TCP ports the command may connect to (host mode only; enforced by Landlock ABI 4).
-    pub tcp_connect: Vec<u16>,
-    /// TCP ports the command may bind (host mode only; enforced by Landlock ABI 4).
-    pub tcp_bind: Vec<u16>,
-    /// `allow_domains` and what goes with it: the jail's private namespace gets a proxy that
-    /// the supervisor runs for the call (src/net/). None: no proxy, no cost.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub egress: Option<Egress>,
-}
-
-/// The port of the egress proxy on 127.0.0.1 inside the jail's network namespace (a fresh
-/// namespace, so nothing else holds it).
-pub const PROXY_PORT: u16 = 3128;
-
-/// What the Policy holds for a credential's variable; the egress stage puts a fresh random
-/// placeholder there for each call.
-pub const CREDENTIAL_PLACEHOLDER: &str = "<placeholder, drawn for each call>";
-
-/// The variables that point a tool at the egress proxy, in both spellings tools read.
-pub fn proxy_env() -> Vec<(String, String)> {
-    let url = format!("http://127.0.0.1:{PROXY_PORT}");
-    let mut out = Vec::new();
-    for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
-        out.push((name.to_string(), url.clone()));
-        out.push((name.to_ascii_lowercase(), url.clone()));
-    }
-    for name in ["NO_PROXY", "no_proxy"] {
-        out.push((name.to_string(), "localhost,127.0.0.1,::1".to_string()));
-    }
-    out
-}
-
-/// Egress by domain through the supervisor's proxy (docs/network.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Egress {
-    /// Names the proxy may connect to: exact (`pypi.org`), `*.suffix` (any name below the
-    /// suffix, not the suffix itself), or an IP address (the only way a raw address is
-    /// allowed). Lower case, sorted, deduplicated.
-    pub domains: Vec<String>,
-    /// Ports the proxy may connect to (default 80 and 443).
-    pub ports: Vec<u16>,
-    /// Names pinned to an address (`[network] hosts`): not looked up; the address counts as
-    /// named by a rule, so it may be loopback or private.
-    pub hosts: std::collections::BTreeMap<String, std::net::IpAddr>,
-    /// Credentials the command sees only as a placeholder.
-    pub credentials: Vec<Credential>,
-    /// `upstream_ca`: CA certificates (PEM files) trusted, besides the host's trust store, for
-    /// the servers of connections the proxy terminates. Left out when empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub upstream_ca: Vec<PathBuf>,
-}
-
-/// `[[network.credential]]`: the command's `env` holds a random placeholder; the proxy puts the
-/// real value in place of it in the `header` of requests to `hosts` (plain HTTP: the proxy
-/// reads those requests; HTTPS is tunnelled, never read, unless `terminate_tls`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Credential {
-    pub env: String,
-    pub hosts: Vec<String>,
-    pub header: String,
-    pub source: CredentialSource,
-    /// `terminate_tls = true`: the proxy terminates TLS for CONNECTs to `hosts` (with a
-    /// per-call CA that only the jail trusts) so it can substitute over HTTPS too. Left out
-    /// when false.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub terminate_tls: bool,
-}
-
-/// Where the real value of a credential is read, by the caller, when the call starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CredentialSource {
-    /// The caller's environment variable.
-    Env(String),
-    /// A file the caller can read (one trailing newline is dropped).
-    File(PathBuf),
-}
-
-impl Egress {
-    /// The rule of `domains` that allows `name` (lower case), if any.
-    pub fn domain_rule(&self, name: &str) -> Option<&str> {
-        self.domains
-            .iter()
-            .find(|d| domain_matches(d, name))
-            .map(String::as_str)
-    }
-}
-
-/// Whether the rule `rule` (`name`, `*.suffix` or an address) allows `name`: exact, or below
-/// the suffix by at least one label. Case-insensitive; a trailing dot is ignored.
-pub fn domain_matches(rule: &str, name: &str) -> bool {
-    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
-    match rule.strip_prefix("*.") {
-        Some(suffix) => name
-            .strip_suffix(suffix)
-            .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
-        None => name == rule,
-    }
-}
-
 /// The isolation mode and what the profile refuses to run without.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -406,17 +308,6 @@ impl Wall {
             IsolationMode::Landlock => Wall::ALL.to_vec(),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NetMode {
-    /// A private network namespace holding only `lo` (up): nothing outside is reachable.
-    None,
-    /// The same private namespace; says that the tool talks to servers it starts itself.
-    Loopback,
-    /// The host's network namespace, with TCP ports limited by Landlock.
-    Host,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -622,103 +513,6 @@ impl OutputMode {
             OutputMode::HeadTail => "head+tail",
         }
     }
-}
-
-/// Call rules: rate limits, the loop guard and session budgets, checked against the state store
-/// before a call starts (src/state/). All empty: the call opens no store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Budget {
-    /// Calls per minute per session (shorthand for one `[[budget.rate]]` per session over 1m),
-    /// `None` = unlimited.
-    pub calls_per_minute: Option<u32>,
-    /// `[[budget.rate]]`: sliding-window rate limits.
-    #[serde(default)]
-    pub rate: Vec<RateRule>,
-    /// Identical calls (same argv, cwd, Policy and environment) per session within
-    /// `identical_window` before the loop guard refuses.
-    pub max_identical_calls: Option<u32>,
-    /// The loop guard's window.
-    #[serde(with = "humantime_serde_compat")]
-    pub identical_window: Duration,
-    /// Calls a session may start in all.
-    pub session_calls: Option<u32>,
-    /// CPU time (user + system) a session may use in all.
-    #[serde(with = "humantime_serde_compat::option")]
-    pub session_cpu: Option<Duration>,
-    /// Wall time a session's calls may take in all.
-    #[serde(with = "humantime_serde_compat::option")]
-    pub session_wall: Option<Duration>,
-    /// The store's URL from the profile (`sqlite:PATH` or `postgres://...`); `--state` wins.
-    pub state: Option<String>,
-}
-
-impl Default for Budget {
-    fn default() -> Budget {
-        Budget {
-            calls_per_minute: None,
-            rate: Vec::new(),
-            max_identical_calls: None,
-            identical_window: Budget::IDENTICAL_WINDOW,
-            session_calls: None,
-            session_cpu: None,
-            session_wall: None,
-            state: None,
-        }
-    }
-}
-
-impl Budget {
-    /// The default loop-guard window.
-    pub const IDENTICAL_WINDOW: Duration = Duration::from_secs(600);
-
-    /// Whether any call rule is set (then, and only then, a call opens the state store).
-    pub fn has_rules(&self) -> bool {
-        self.calls_per_minute.is_some()
-            || !self.rate.is_empty()
-            || self.max_identical_calls.is_some()
-            || self.session_calls.is_some()
-            || self.session_cpu.is_some()
-            || self.session_wall.is_some()
-    }
-}
-
-/// A label a rate limit counts by: the attribution labels of a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Label {
-    /// The invoking user (uid).
-    User,
-    /// `--agent`.
-    Agent,
-    /// `--session`.
-    Session,
-    /// `--tool`.
-    Tool,
-}
-
-impl Label {
-    pub const ALL: [Label; 4] = [Label::User, Label::Agent, Label::Session, Label::Tool];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Label::User => "user",
-            Label::Agent => "agent",
-            Label::Session => "session",
-            Label::Tool => "tool",
-        }
-    }
-}
-
-/// `limit` calls per sliding `window`, counted separately for each value of the `per` labels
-/// (no labels: all calls that share the store).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateRule {
-    pub per: Vec<Label>,
-    pub limit: u32,
-    #[serde(with = "humantime_serde_compat")]
-    pub window: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
