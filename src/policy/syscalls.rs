@@ -141,16 +141,112 @@ pub fn group(name: &str) -> Option<&'static Group> {
 pub fn expand(names: &[String]) -> Result<Vec<String>, String> {
     let mut out = Expansion::default();
     for n in names {
-        expand_one(n, &mut out, 0)?;
+        if n.starts_with('@') {
+            let i = GROUPS
+                .iter()
+                .position(|g| g.name == n)
+                .ok_or_else(|| n.clone())?;
+            out.add(&GROUP_BITS[i]);
+        } else if !out.insert(n) {
+            return Err(n.clone());
+        }
     }
     Ok(out.into_names())
 }
 
-/// The syscalls [`expand`] has found so far: one bit per entry of the x86_64 table (sorted by
-/// name, so the bits read back in order), and the few names that exist on aarch64 only.
+/// Words of a set with one bit per entry of the x86_64 table.
+const WORDS: usize = x86_64::TABLE.len().div_ceil(64);
+
+/// Each shipped group's syscalls, nested groups included, as bits over the x86_64 table (sorted
+/// by name, so the bits read back in order). Worked out when tooljail is compiled: expanding
+/// `@system-service` is an OR of a few words, not ~300 binary searches by name at every call. A
+/// member that is no x86_64 syscall, an unknown group or a cycle of groups fails the build.
+static GROUP_BITS: [[u64; WORDS]; GROUPS.len()] = {
+    let mut out = [[0; WORDS]; GROUPS.len()];
+    let mut g = 0;
+    while g < GROUPS.len() {
+        add_group(&mut out[g], g, 0);
+        g += 1;
+    }
+    out
+};
+
+/// Add group `g`'s members to `bits`, at compile time.
+const fn add_group(bits: &mut [u64; WORDS], g: usize, depth: usize) {
+    // Groups nest a few levels at most; the bound turns a cycle in the table into a build error
+    // instead of endless evaluation.
+    if depth > 8 {
+        panic!("syscall groups nest more than 8 deep: is there a cycle?");
+    }
+    let members = GROUPS[g].members;
+    let mut m = 0;
+    while m < members.len() {
+        let name = members[m];
+        if !name.is_empty() && name.as_bytes()[0] == b'@' {
+            add_group(bits, group_index(name), depth + 1);
+        } else {
+            let i = x86_64_index(name);
+            bits[i / 64] |= 1 << (i % 64);
+        }
+        m += 1;
+    }
+}
+
+/// The index of group `name` in [`GROUPS`], at compile time.
+const fn group_index(name: &str) -> usize {
+    let mut g = 0;
+    while g < GROUPS.len() {
+        if matches!(compare(GROUPS[g].name, name), std::cmp::Ordering::Equal) {
+            return g;
+        }
+        g += 1;
+    }
+    panic!("a syscall group includes a group that does not exist");
+}
+
+/// The index of syscall `name` in the x86_64 table, at compile time (a binary search).
+const fn x86_64_index(name: &str) -> usize {
+    let t = x86_64::TABLE;
+    let (mut lo, mut hi) = (0, t.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match compare(t[mid].0, name) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return mid,
+        }
+    }
+    panic!("a syscall group member is not an x86_64 syscall");
+}
+
+/// `str` ordering (bytewise, as `Ord for str`), usable at compile time.
+const fn compare(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return if a[i] < b[i] {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            };
+        }
+        i += 1;
+    }
+    if a.len() < b.len() {
+        std::cmp::Ordering::Less
+    } else if a.len() > b.len() {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// The syscalls [`expand`] has found so far: one bit per entry of the x86_64 table, and the few
+/// names that exist on aarch64 only.
 #[derive(Default)]
 struct Expansion {
-    x86_64: Vec<u64>,
+    x86_64: [u64; WORDS],
     elsewhere: BTreeSet<&'static str>,
 }
 
@@ -159,9 +255,6 @@ impl Expansion {
     fn insert(&mut self, name: &str) -> bool {
         let x86 = Arch::X86_64.table();
         if let Ok(i) = x86.binary_search_by(|(n, _)| n.cmp(&name)) {
-            if self.x86_64.is_empty() {
-                self.x86_64 = vec![0; x86.len().div_ceil(64)];
-            }
             self.x86_64[i / 64] |= 1 << (i % 64);
             return true;
         }
@@ -173,17 +266,20 @@ impl Expansion {
         true
     }
 
+    /// Record a group's syscalls ([`GROUP_BITS`]).
+    fn add(&mut self, bits: &[u64; WORDS]) {
+        for (w, b) in self.x86_64.iter_mut().zip(bits) {
+            *w |= b;
+        }
+    }
+
     /// The names found, sorted and deduplicated.
     fn into_names(self) -> Vec<String> {
         let x86 = Arch::X86_64.table();
         let mut out: Vec<String> = x86
             .iter()
             .enumerate()
-            .filter(|(i, _)| {
-                self.x86_64
-                    .get(i / 64)
-                    .is_some_and(|w| w & (1 << (i % 64)) != 0)
-            })
+            .filter(|(i, _)| self.x86_64[i / 64] & (1 << (i % 64)) != 0)
             .map(|(_, (n, _))| (*n).to_string())
             .collect();
         if !self.elsewhere.is_empty() {
@@ -191,25 +287,6 @@ impl Expansion {
             out.sort_unstable();
         }
         out
-    }
-}
-
-fn expand_one(name: &str, out: &mut Expansion, depth: usize) -> Result<(), String> {
-    // Groups nest a few levels at most; the bound turns an accidental cycle in the table into an
-    // error instead of a stack overflow (a unit test checks the shipped table has none).
-    if depth > 8 {
-        return Err(name.to_string());
-    }
-    if name.starts_with('@') {
-        let g = group(name).ok_or_else(|| name.to_string())?;
-        for m in g.members {
-            expand_one(m, out, depth + 1)?;
-        }
-        Ok(())
-    } else if out.insert(name) {
-        Ok(())
-    } else {
-        Err(name.to_string())
     }
 }
 
@@ -307,6 +384,51 @@ mod tests {
             // Every group expands (no cycles, no unknown names).
             let e = expand(&s(&[g.name])).unwrap();
             assert!(!e.is_empty());
+        }
+    }
+
+    #[test]
+    fn each_groups_bits_are_its_members_looked_up_by_name() {
+        // GROUP_BITS is worked out at compile time; walk the same table at run time, by name.
+        fn walk(g: &Group, out: &mut BTreeSet<String>) {
+            for m in g.members {
+                if m.starts_with('@') {
+                    walk(group(m).expect("known group"), out);
+                } else {
+                    assert!(Arch::X86_64.number(m).is_some(), "{m}");
+                    out.insert(m.to_string());
+                }
+            }
+        }
+        for g in GROUPS {
+            let mut by_name = BTreeSet::new();
+            walk(g, &mut by_name);
+            let by_name: Vec<String> = by_name.into_iter().collect();
+            assert_eq!(expand(&s(&[g.name])).unwrap(), by_name, "{}", g.name);
+        }
+        // Every bit set is a member of some group: nothing outside the table's range.
+        let set: u32 = GROUP_BITS.iter().flatten().map(|w| w.count_ones()).sum();
+        let members: usize = GROUPS
+            .iter()
+            .map(|g| expand(&s(&[g.name])).unwrap().len())
+            .sum();
+        assert_eq!(set as usize, members);
+    }
+
+    #[test]
+    fn compile_time_order_is_strs() {
+        for (a, b) in [
+            ("", ""),
+            ("a", ""),
+            ("", "a"),
+            ("read", "readv"),
+            ("readv", "read"),
+        ] {
+            assert_eq!(compare(a, b), a.cmp(b), "{a:?} {b:?}");
+        }
+        let t = Arch::X86_64.table();
+        for (i, (name, _)) in t.iter().enumerate() {
+            assert_eq!(x86_64_index(name), i);
         }
     }
 

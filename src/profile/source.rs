@@ -24,10 +24,15 @@ pub struct SourceFile {
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
     pub files: Vec<SourceFile>,
+    /// Where each line of each file starts ([`line_starts`]), made by [`Sources::add`]:
+    /// resolution asks for a few hundred positions per call, each a binary search here instead
+    /// of a count of the newlines before it.
+    lines: Vec<Vec<usize>>,
 }
 
 impl Sources {
     pub fn add(&mut self, file: SourceFile) -> usize {
+        self.lines.push(line_starts(&file.text));
         self.files.push(file);
         self.files.len() - 1
     }
@@ -36,7 +41,10 @@ impl Sources {
     pub fn locate(&self, src: usize, offset: usize) -> Location {
         match self.files.get(src) {
             Some(f) => {
-                let (line, col) = line_col(&f.text, offset);
+                let (line, col) = match self.lines.get(src) {
+                    Some(starts) => line_col_in(&f.text, starts, offset),
+                    None => line_col(&f.text, offset),
+                };
                 Location::Span {
                     file: f.origin.to_string(),
                     line,
@@ -73,14 +81,25 @@ impl Sources {
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    line_col_in(text, &line_starts(text), offset)
+}
+
+/// The byte offset at which each line of `text` starts: 0, then one past each newline.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// [`line_col`], with `text`'s [`line_starts`] at hand.
+fn line_col_in(text: &str, starts: &[usize], offset: usize) -> (usize, usize) {
     let mut end = offset.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let before = &text[..end];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
+    // The lines that start at or before `end`; `starts[0]` is 0, so there is at least one.
+    let line = starts.partition_point(|s| *s <= end).max(1);
+    let col = text[starts[line - 1]..end].chars().count() + 1;
     (line, col)
 }
 

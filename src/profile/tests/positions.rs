@@ -270,6 +270,34 @@ fn line_and_column_are_one_based_and_count_characters() {
     assert_eq!(line_col(t, 11), (3, 1));
     assert_eq!(line_col(t, 12), (4, 1));
     assert_eq!(line_col(t, 99), (4, 2));
+    assert_eq!(line_col(t, 4), (2, 1), "inside ç: where it starts");
+    assert_eq!(line_col("", 0), (1, 1));
+    assert_eq!(line_col("\n\n", 2), (3, 1));
+    // Sources keeps each file's line starts; every position is the one counted by hand.
+    let mut sources = crate::profile::source::Sources::default();
+    let src = sources.add(crate::profile::source::SourceFile {
+        id: "builtin:t".into(),
+        name: "t".into(),
+        origin: "builtin:t".into(),
+        dir: None,
+        text: t.into(),
+    });
+    for offset in 0..=t.len() + 1 {
+        let mut end = offset.min(t.len());
+        while !t.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = &t[..end];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        assert_eq!(line_col(t, offset), (line, col), "offset {offset}");
+        let want = crate::error::Location::Span {
+            file: "builtin:t".into(),
+            line,
+            col,
+        };
+        assert_eq!(sources.locate(src, offset), want, "offset {offset}");
+    }
 }
 
 #[test]
