@@ -52,8 +52,10 @@
 //! and installs in the caller (`SECCOMP_IOCTL_NOTIF_ADDFD` + `SEND`): what the kernel itself
 //! does under `vm.memfd_noexec = 2`, which an unprivileged jail cannot set.
 
+mod answer;
 pub mod bpf;
 mod layout;
+mod program;
 pub mod watch;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -63,9 +65,13 @@ use crate::policy::syscalls::{
     X32_SYSCALL_BIT,
 };
 use crate::policy::{Policy, SeccompAction};
+use answer::answer_checked;
+pub use answer::{answer, Answer, CheckedShadow, DenialRule};
 use bpf::{
     arg_lo, Insn, SeccompData, JA, JEQ_K, JGE_K, JGT_K, JSET_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_K,
 };
+pub use program::Program;
+use program::{evaluate, Lowering, Op, Verdict};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 pub use watch::{Watch, WatchPoint};
@@ -161,236 +167,6 @@ fn ret_data(errno: i32) -> u32 {
 /// above), far below the 255 a BPF jump can hold; a longer one is a bug in this compiler.
 fn jump(offset: usize) -> u8 {
     u8::try_from(offset).expect("seccomp jump offsets are short by construction")
-}
-
-/// What one `ret` of the compiled program means, before it is lowered to a return value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    Allow,
-    /// Foreign architecture or x32: nothing sensible can follow; no profile can lift it.
-    KillProcess,
-    /// The profile's action for a syscall outside its allow-list.
-    Default,
-    /// An always-denied hardening rule, answered with this errno (and reported).
-    Harden(i32),
-    /// clone3: ENOSYS straight from the kernel, not reported (it is not a denial of anything
-    /// the tool needs: glibc falls back to clone at once).
-    Enosys,
-    /// memfd_create without MFD_NOEXEC_SEAL: the supervisor answers with a sealed memfd.
-    MemfdSubstitute,
-    /// A limit watch point ([`watch`]): the supervisor looks, then lets the call run.
-    Watch(WatchPoint),
-    /// A call the kernel will refuse or allow by itself (an exec, a PROT_EXEC file mapping),
-    /// shown to the supervisor first so it can name the bind that refuses it; answered with
-    /// SECCOMP_USER_NOTIF_FLAG_CONTINUE, never decided in user space.
-    Observe,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Ld(u32),
-    Jeq(u32, u8, u8),
-    Jgt(u32, u8, u8),
-    Jge(u32, u8, u8),
-    Jset(u32, u8, u8),
-    Ja(u32),
-    /// `Jeq` against the hand-off fd, which is known only in the command
-    /// ([`Program::for_handoff_fd`] patches it in).
-    HandoffFd(u8, u8),
-    Ret(Verdict),
-}
-
-/// A compiled filter: the kernel program, and the shadow program the supervisor runs on each
-/// notification to decide the answer. Both come from the same ops, so they cannot disagree.
-#[derive(Debug, Clone)]
-pub struct Program {
-    arch: Arch,
-    action: SeccompAction,
-    ops: Vec<Op>,
-    /// Index of the instruction comparing sendmsg's fd with the hand-off fd, when the profile
-    /// does not allow sendmsg itself.
-    handoff_slot: Option<usize>,
-    /// The limit watch points compiled in, with the limits the supervisor judges them by.
-    watch: Watch,
-    /// A learning run's program ([`observe_every_allowed`]).
-    learns: bool,
-}
-
-impl Program {
-    /// Whether this is a learning run's program (every allowed call observed).
-    pub fn learns(&self) -> bool {
-        self.learns
-    }
-
-    /// The limit watch points this program notifies ([`watch`]).
-    pub fn watch(&self) -> Watch {
-        self.watch
-    }
-
-    /// The architecture the program accepts (all others are killed).
-    pub fn arch(&self) -> Arch {
-        self.arch
-    }
-
-    /// Number of BPF instructions.
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    /// Never true for a compiled program ([`compile`] refuses empty ones).
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    /// The kernel program, with the hand-off rule matching fd `fd`.
-    pub fn for_handoff_fd(&self, fd: i32) -> Vec<Insn> {
-        let mut p = self.lower(Lowering::Kernel);
-        if let Some(i) = self.handoff_slot {
-            p[i].k = u32::try_from(fd).unwrap_or(u32::MAX);
-        }
-        p
-    }
-
-    /// The kernel's return value for `data` (hand-off fd placeholder unpatched).
-    pub fn evaluate(&self, data: &SeccompData) -> u32 {
-        evaluate(&self.lower(Lowering::Kernel), data)
-    }
-
-    /// The shadow program the supervisor runs on a notification (see [`Lowering::Shadow`]).
-    pub fn shadow(&self) -> Vec<Insn> {
-        self.lower(Lowering::Shadow)
-    }
-
-    fn lower(&self, how: Lowering) -> Vec<Insn> {
-        self.ops
-            .iter()
-            .map(|op| match *op {
-                Op::Ld(off) => Insn::stmt(LD_W_ABS, off),
-                Op::Jeq(k, t, f) => Insn::jump(JEQ_K, k, t, f),
-                Op::Jgt(k, t, f) => Insn::jump(JGT_K, k, t, f),
-                Op::Jge(k, t, f) => Insn::jump(JGE_K, k, t, f),
-                Op::Jset(k, t, f) => Insn::jump(JSET_K, k, t, f),
-                Op::Ja(k) => Insn::stmt(JA, k),
-                Op::HandoffFd(t, f) => Insn::jump(JEQ_K, HANDOFF_FD_PLACEHOLDER, t, f),
-                Op::Ret(v) => Insn::stmt(RET_K, self.lower_verdict(v, how)),
-            })
-            .collect()
-    }
-
-    fn lower_verdict(&self, v: Verdict, how: Lowering) -> u32 {
-        match (v, how) {
-            (Verdict::Allow, _) => ret::ALLOW,
-            (Verdict::KillProcess, _) => ret::KILL_PROCESS,
-            (Verdict::Enosys, _) => ret::ERRNO | ret_data(libc::ENOSYS),
-            (Verdict::Default, _) if self.action == SeccompAction::Log => ret::LOG,
-            (
-                Verdict::Default
-                | Verdict::Harden(_)
-                | Verdict::MemfdSubstitute
-                | Verdict::Watch(_)
-                | Verdict::Observe,
-                Lowering::Kernel,
-            ) => ret::USER_NOTIF,
-            (Verdict::Observe, Lowering::Shadow) => ret::USER_NOTIF,
-            (Verdict::Default, Lowering::Shadow) => match self.action {
-                SeccompAction::Errno(n) => ret::ERRNO | ret_data(n),
-                SeccompAction::Kill | SeccompAction::Log => ret::KILL_THREAD,
-            },
-            (Verdict::Harden(e), Lowering::Shadow) => ret::TRACE | ret_data(e),
-            (Verdict::MemfdSubstitute, Lowering::Shadow) => ret::TRAP,
-            (Verdict::Watch(p), Lowering::Shadow) => ret::ALLOW | p.code(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lowering {
-    /// What the kernel runs: denials become USER_NOTIF.
-    Kernel,
-    /// What the supervisor runs on a notification: TRACE|errno marks a hardening denial,
-    /// ERRNO|errno a profile denial, KILL_THREAD the profile's Kill action, TRAP a memfd to
-    /// substitute, ALLOW|point a limit watch point (look, then let the call run),
-    /// USER_NOTIF a call to observe and continue.
-    Shadow,
-}
-
-/// Which rule denied a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DenialRule {
-    /// Outside the profile's allow-list: `[syscalls] allow` can permit it.
-    Profile,
-    /// An always-denied hardening rule: only `[syscalls] unsafe_allow` lifts it.
-    Hardening,
-}
-
-/// What the supervisor answers one notification (see [`answer`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
-    Deny(DenialRule, i32),
-    Kill,
-    /// Create a memfd with `MFD_NOEXEC_SEAL` and the caller's other flags, and return it.
-    MemfdSubstitute,
-    /// A limit watch point: look at the caller, then let the call run as it is.
-    Watch(WatchPoint),
-    /// Look at the call (which file would be executed or mapped executable), then let the
-    /// kernel run it.
-    Observe,
-}
-
-/// The kernel program's value for `data`. A compiled program always passes bpf::check
-/// (compile verified it), so the run cannot fail; KILL_PROCESS is the fail-closed answer if
-/// that invariant were ever broken.
-fn evaluate(kernel: &[Insn], data: &SeccompData) -> u32 {
-    bpf::run_checked(kernel, data).unwrap_or(ret::KILL_PROCESS)
-}
-
-/// What the supervisor answers a notification for `data`, from the shadow program's value.
-pub fn answer(shadow: &[Insn], data: &SeccompData) -> Answer {
-    match bpf::check(shadow) {
-        Ok(()) => answer_checked(shadow, data),
-        Err(_) => Answer::Kill,
-    }
-}
-
-/// A shadow program that passed [`bpf::check`], checked once when the supervisor takes it, not
-/// on every notification.
-#[derive(Debug)]
-pub struct CheckedShadow(Vec<Insn>);
-
-impl CheckedShadow {
-    /// `shadow` if it passes [`bpf::check`]; `None` (then every notification is answered
-    /// [`Answer::Kill`]) if not.
-    pub fn new(shadow: Vec<Insn>) -> Option<CheckedShadow> {
-        bpf::check(&shadow).ok().map(|()| CheckedShadow(shadow))
-    }
-
-    /// [`answer`] without the check.
-    pub fn answer(&self, data: &SeccompData) -> Answer {
-        answer_checked(&self.0, data)
-    }
-}
-
-/// [`answer`] for a shadow program that passed [`bpf::check`].
-fn answer_checked(shadow: &[Insn], data: &SeccompData) -> Answer {
-    let v = bpf::run_checked(shadow, data).unwrap_or(ret::KILL_THREAD);
-    let errno = i32::try_from(v & ret::DATA).unwrap_or(libc::EPERM);
-    match v & ret::ACTION_FULL {
-        ret::TRACE => Answer::Deny(DenialRule::Hardening, errno),
-        ret::ERRNO => Answer::Deny(DenialRule::Profile, errno),
-        // KILL_THREAD is the shadow's marker for the profile's Kill action (and the fail-closed
-        // answer to a program that could not run). A notification the shadow would allow
-        // cannot happen for one rule set; it is answered as a profile denial, never let through.
-        ret::KILL_THREAD => Answer::Kill,
-        ret::TRAP => Answer::MemfdSubstitute,
-        // ALLOW is the shadow's marker for a watch point; one it does not know is denied.
-        ret::ALLOW => match WatchPoint::from_code(v & ret::DATA) {
-            Some(p) => Answer::Watch(p),
-            None => Answer::Deny(DenialRule::Profile, libc::EPERM),
-        },
-        ret::USER_NOTIF => Answer::Observe,
-        _ => Answer::Deny(DenialRule::Profile, libc::EPERM),
-    }
 }
 
 fn profile_err(message: String) -> Error {

@@ -19,20 +19,23 @@ use std::path::{Component, Path, PathBuf};
 
 mod command;
 mod egress;
+mod export;
 mod fs;
 mod git;
 mod gpu;
+mod limits;
 mod rules;
+mod seccomp;
 
 pub use egress::domain_rule;
 pub use gpu::{gpu_nodes, gpu_places};
-use rules::CliLimit;
-pub use rules::{errno_name, parse_action};
+use limits::CliLimit;
+pub use seccomp::{errno_name, parse_action};
 
 /// Check one `--limit KEY=VALUE` (or a tools file's `[tool.limits]` entry) on its own: `Err`
 /// holds what is wrong and what to do.
 pub fn check_limit(arg: &str) -> Result<(), (String, String)> {
-    rules::parse_cli_limit(arg).map(|_| ())
+    limits::parse_cli_limit(arg).map(|_| ())
 }
 
 /// Command-line overrides, applied on top of the merged profiles.
