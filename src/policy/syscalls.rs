@@ -76,9 +76,7 @@ impl Arch {
     /// The syscall number of `name` on this architecture, `None` when it does not exist here.
     pub fn number(self, name: &str) -> Option<u32> {
         let t = self.table();
-        t.binary_search_by(|(n, _)| n.cmp(&name))
-            .ok()
-            .map(|i| t[i].1)
+        position(t, name).map(|i| t[i].1)
     }
 
     /// The numbers of `names` on this architecture, in their order (`None`: no such syscall
@@ -131,7 +129,7 @@ pub fn is_known(name: &str) -> bool {
 
 /// Look a group up by its `@name`.
 pub fn group(name: &str) -> Option<&'static Group> {
-    GROUPS.iter().find(|g| g.name == name)
+    group_position(name).map(|i| &GROUPS[i])
 }
 
 /// Expand group names (`@name`, nestable) and syscall names into a sorted, deduplicated list of
@@ -142,10 +140,7 @@ pub fn expand(names: &[String]) -> Result<Vec<String>, String> {
     let mut out = Expansion::default();
     for n in names {
         if n.starts_with('@') {
-            let i = GROUPS
-                .iter()
-                .position(|g| g.name == n)
-                .ok_or_else(|| n.clone())?;
+            let i = group_position(n).ok_or_else(|| n.clone())?;
             out.add(&GROUP_BITS[i]);
         } else if !out.insert(n) {
             return Err(n.clone());
@@ -183,40 +178,46 @@ const fn add_group(bits: &mut [u64; WORDS], g: usize, depth: usize) {
     while m < members.len() {
         let name = members[m];
         if !name.is_empty() && name.as_bytes()[0] == b'@' {
-            add_group(bits, group_index(name), depth + 1);
+            let Some(inner) = group_position(name) else {
+                panic!("a syscall group includes a group that does not exist");
+            };
+            add_group(bits, inner, depth + 1);
         } else {
-            let i = x86_64_index(name);
+            let Some(i) = position(x86_64::TABLE, name) else {
+                panic!("a syscall group member is not an x86_64 syscall");
+            };
             bits[i / 64] |= 1 << (i % 64);
         }
         m += 1;
     }
 }
 
-/// The index of group `name` in [`GROUPS`], at compile time.
-const fn group_index(name: &str) -> usize {
+/// The index of group `name` in [`GROUPS`] (`const`, like [`position`]).
+const fn group_position(name: &str) -> Option<usize> {
     let mut g = 0;
     while g < GROUPS.len() {
         if matches!(compare(GROUPS[g].name, name), std::cmp::Ordering::Equal) {
-            return g;
+            return Some(g);
         }
         g += 1;
     }
-    panic!("a syscall group includes a group that does not exist");
+    None
 }
 
-/// The index of syscall `name` in the x86_64 table, at compile time (a binary search).
-const fn x86_64_index(name: &str) -> usize {
-    let t = x86_64::TABLE;
-    let (mut lo, mut hi) = (0, t.len());
+/// The index of syscall `name` in `table` (sorted by name), by binary search. `const`, so that
+/// [`GROUP_BITS`] is worked out at compile time by the same search that looks names up at run
+/// time.
+const fn position(table: &[(&str, u32)], name: &str) -> Option<usize> {
+    let (mut lo, mut hi) = (0, table.len());
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        match compare(t[mid].0, name) {
+        match compare(table[mid].0, name) {
             std::cmp::Ordering::Less => lo = mid + 1,
             std::cmp::Ordering::Greater => hi = mid,
-            std::cmp::Ordering::Equal => return mid,
+            std::cmp::Ordering::Equal => return Some(mid),
         }
     }
-    panic!("a syscall group member is not an x86_64 syscall");
+    None
 }
 
 /// `str` ordering (bytewise, as `Ord for str`), usable at compile time.
@@ -253,15 +254,14 @@ struct Expansion {
 impl Expansion {
     /// Record `name`; false when it is a syscall on no supported architecture.
     fn insert(&mut self, name: &str) -> bool {
-        let x86 = Arch::X86_64.table();
-        if let Ok(i) = x86.binary_search_by(|(n, _)| n.cmp(&name)) {
+        if let Some(i) = position(Arch::X86_64.table(), name) {
             self.x86_64[i / 64] |= 1 << (i % 64);
             return true;
         }
         let other = Arch::Aarch64.table();
-        match other.binary_search_by(|(n, _)| n.cmp(&name)) {
-            Ok(i) => self.elsewhere.insert(other[i].0),
-            Err(_) => return false,
+        match position(other, name) {
+            Some(i) => self.elsewhere.insert(other[i].0),
+            None => return false,
         };
         true
     }
@@ -426,9 +426,14 @@ mod tests {
         ] {
             assert_eq!(compare(a, b), a.cmp(b), "{a:?} {b:?}");
         }
-        let t = Arch::X86_64.table();
-        for (i, (name, _)) in t.iter().enumerate() {
-            assert_eq!(x86_64_index(name), i);
+        for arch in Arch::ALL {
+            let t = arch.table();
+            for (i, (name, _)) in t.iter().enumerate() {
+                assert_eq!(position(t, name), Some(i));
+                assert_eq!(position(t, &format!("{name}_")), None);
+            }
+            assert_eq!(position(t, ""), None);
+            assert_eq!(position(t, "zzzz"), None);
         }
     }
 
