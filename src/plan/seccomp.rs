@@ -54,17 +54,14 @@
 
 mod answer;
 pub mod bpf;
+mod hardening;
 mod layout;
 mod program;
 pub mod watch;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::policy::syscalls::{
-    self, socket_families, Arch, HardeningKind, AF_NETLINK, AF_UNIX, HARDENING, MFD_EXEC,
-    MFD_HUGETLB, MFD_NOEXEC_SEAL, NETLINK_ROUTE, PERSONALITY_QUERY, PER_LINUX, PER_LINUX32,
-    X32_SYSCALL_BIT,
-};
-use crate::policy::{Policy, SeccompAction};
+use crate::policy::syscalls::{self, Arch, HARDENING, X32_SYSCALL_BIT};
+use crate::policy::{Policy, SeccompAction, Syscalls};
 use answer::answer_checked;
 pub use answer::{answer, Answer, CheckedShadow, DenialRule};
 use bpf::{
@@ -196,6 +193,77 @@ pub fn compile_for(policy: &Policy, arch: Arch) -> Result<Program> {
 /// [`compile_for`] with the limit watch points `watch`.
 pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result<Program> {
     let sc = &policy.syscalls;
+    let lifted = check(sc)?;
+    let allowed = allowed_numbers(sc, arch)?;
+    let mut ops = head(arch);
+    let mut rules = Rules {
+        arch,
+        allowed: &allowed,
+        blocks: BTreeMap::new(),
+    };
+    for h in HARDENING {
+        if !lifted.contains(h.key) {
+            hardening::rules(&mut rules, h, policy);
+        }
+    }
+    let mut watch_blocks = watch.blocks();
+    observation_rules(&mut rules, policy, &lifted, &mut watch_blocks);
+    let learning = sc.observe_all;
+    handoff_rule(&mut rules, learning);
+    // Limit watch points, for allowed syscalls (none has a hardening rule: a test checks); the
+    // mmap one, when mmap is observed above, is already part of that rule.
+    for (name, block) in watch_blocks {
+        if let Some(nr) = rules.allowed_nr(name) {
+            rules.add(nr, block);
+        }
+    }
+    ops.extend(layout::dispatch(&rules.blocks, &allowed, arch.max_nr()));
+    let handoff_slot = ops.iter().position(|op| matches!(op, Op::HandoffFd(..)));
+    if learning {
+        observe_every_allowed(&mut ops, handoff_slot);
+    }
+
+    let prog = Program {
+        arch,
+        action: sc.action,
+        ops,
+        handoff_slot,
+        watch,
+        learns: learning,
+    };
+    verify(&prog)?;
+    Ok(prog)
+}
+
+/// The rule block of each syscall that has one, by number, for [`layout::dispatch`]: the
+/// first rule made for a number holds; the plain allow-list is for the others.
+struct Rules<'a> {
+    arch: Arch,
+    /// The numbers the profile allows.
+    allowed: &'a BTreeSet<u32>,
+    blocks: BTreeMap<u32, Vec<Op>>,
+}
+
+impl Rules<'_> {
+    fn add(&mut self, nr: u32, block: Vec<Op>) {
+        self.blocks.entry(nr).or_insert(block);
+    }
+
+    /// The number of `name` on this architecture.
+    fn nr(&self, name: &str) -> Option<u32> {
+        self.arch.number(name)
+    }
+
+    /// The number of `name` when the profile allows it (a syscall not allowed at all needs no
+    /// argument rule: the default action already stops it).
+    fn allowed_nr(&self, name: &str) -> Option<u32> {
+        self.nr(name).filter(|n| self.allowed.contains(n))
+    }
+}
+
+/// What the profile's `[syscalls]` must be for a program to be made at all; returns the
+/// hardening rules its `unsafe_allow` lifts.
+fn check(sc: &Syscalls) -> Result<BTreeSet<&'static str>> {
     if sc.allow.is_empty() {
         return Err(
             profile_err("the syscall allow-list is empty: nothing could run".into())
@@ -223,6 +291,12 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         })?;
         lifted.insert(h.key);
     }
+    Ok(lifted)
+}
+
+/// The numbers of the allowed syscalls on `arch` (a name that is a syscall elsewhere only is
+/// skipped; one that is a syscall nowhere is an error).
+fn allowed_numbers(sc: &Syscalls, arch: Arch) -> Result<BTreeSet<u32>> {
     let mut numbers = Vec::with_capacity(sc.allow.len());
     for (name, nr) in sc.allow.iter().zip(arch.numbers(&sc.allow)) {
         match nr {
@@ -234,9 +308,11 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         }
     }
     // Built in one go (sorted, then laid out), not by an insert per number.
-    let allowed: BTreeSet<u32> = numbers.into_iter().collect();
+    Ok(numbers.into_iter().collect())
+}
 
-    let nr_of = |name: &str| arch.number(name);
+/// The program's start: the architecture checks, then the syscall number loaded.
+fn head(arch: Arch) -> Vec<Op> {
     let mut ops = vec![
         Op::Ld(OFF_ARCH),
         Op::Jeq(arch.audit_arch(), 1, 0),
@@ -247,175 +323,31 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         ops.push(Op::Jset(X32_SYSCALL_BIT, 0, 1));
         ops.push(Op::Ret(Verdict::KillProcess));
     }
-    // The rule block of each syscall that has one (the first rule made for a number holds; the
-    // plain allow list is for the others), laid out by `layout::dispatch` below.
-    let mut rules: BTreeMap<u32, Vec<Op>> = BTreeMap::new();
-    let rule = |rules: &mut BTreeMap<u32, Vec<Op>>, nr: u32, block: Vec<Op>| {
-        rules.entry(nr).or_insert(block);
-    };
-    // The number of `name` when the profile allows it (a syscall not allowed at all needs no
-    // argument rule: the default action already stops it).
-    let allowed_nr = |name: &str| nr_of(name).filter(|n| allowed.contains(n));
-    // Every hardening kind is matched here, without a catch-all: a kind added to the table
-    // must say what it compiles to, or this does not build.
-    for h in HARDENING {
-        if lifted.contains(h.key) {
-            continue;
-        }
-        match h.kind {
-            HardeningKind::Syscall => {
-                if let Some(nr) = nr_of(h.key) {
-                    rule(&mut rules, nr, vec![Op::Ret(Verdict::Harden(libc::EPERM))]);
-                }
-            }
-            HardeningKind::Clone3Enosys => {
-                if let Some(nr) = nr_of("clone3") {
-                    rule(&mut rules, nr, vec![Op::Ret(Verdict::Enosys)]);
-                }
-            }
-            HardeningKind::TtyInjection => {
-                if let Some(nr) = allowed_nr("ioctl") {
-                    // Only the low 32 bits of the request: the kernel truncates `cmd` to unsigned int,
-                    // so TIOCSTI | (1 << 32) is TIOCSTI (CVE-2019-7303, snapd's filter compared 64 bits).
-                    // TIOCSETD, TIOCEXCL and TIOCCONS change the (caller's) terminal in ways
-                    // src/tty.rs cannot put back after the jail.
-                    let b = vec![
-                        Op::Ld(arg_lo(1)),
-                        Op::Jeq(TIOCSTI, 4, 0),
-                        Op::Jeq(TIOCLINUX, 3, 0),
-                        Op::Jeq(TIOCSETD, 2, 0),
-                        Op::Jeq(TIOCEXCL, 1, 0),
-                        Op::Jeq(TIOCCONS, 0, 1),
-                        Op::Ret(Verdict::Harden(libc::EPERM)),
-                        Op::Ret(Verdict::Allow),
-                    ];
-                    rule(&mut rules, nr, b);
-                }
-            }
-            HardeningKind::CloneNamespaces => {
-                if let Some(nr) = allowed_nr("clone") {
-                    // clone(flags, ...) has flags in arg0 on x86_64 and aarch64; the kernel uses the low
-                    // 32 bits (lower_32_bits(clone_flags) in kernel/fork.c).
-                    let b = vec![
-                        Op::Ld(arg_lo(0)),
-                        Op::Jset(CLONE_NEW_MASK, 0, 1),
-                        Op::Ret(Verdict::Harden(libc::EPERM)),
-                        Op::Ret(Verdict::Allow),
-                    ];
-                    rule(&mut rules, nr, b);
-                }
-            }
-            HardeningKind::SocketFamilies => {
-                if let Some(nr) = allowed_nr("socket") {
-                    // socket(domain, type, protocol): domain and protocol are ints (low 32 bits).
-                    let families = socket_families(policy.network.mode, policy.isolation.mode);
-                    let n = families.len();
-                    let mut b = vec![Op::Ld(arg_lo(0))];
-                    // Layout: ld; n x jeq family -> allow; jeq NETLINK ? next : deny; ld proto;
-                    //         jeq ROUTE ? allow : deny; deny; allow.   (index 0 = the first ld)
-                    let deny = n + 4;
-                    let allow = n + 5;
-                    for (i, (af, _)) in families.iter().enumerate() {
-                        let at = i + 1;
-                        b.push(Op::Jeq(*af, jump(allow - at - 1), 0));
-                    }
-                    let at = n + 1;
-                    b.push(Op::Jeq(AF_NETLINK, 0, jump(deny - at - 1)));
-                    b.push(Op::Ld(arg_lo(2)));
-                    b.push(Op::Jeq(NETLINK_ROUTE, 1, 0));
-                    b.push(Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT)));
-                    b.push(Op::Ret(Verdict::Allow));
-                    rule(&mut rules, nr, b);
-                }
-                if let Some(nr) = allowed_nr("socketpair") {
-                    // socketpair(domain, type, protocol, sv): only AF_UNIX implements it, but the kernel
-                    // runs the family's create code (and may autoload its module) before it says
-                    // EOPNOTSUPP, so any other domain gets socket()'s answer. Domain is an int: low 32 bits.
-                    let b = vec![
-                        Op::Ld(arg_lo(0)),
-                        Op::Jeq(AF_UNIX, 1, 0),
-                        Op::Ret(Verdict::Harden(libc::EAFNOSUPPORT)),
-                        Op::Ret(Verdict::Allow),
-                    ];
-                    rule(&mut rules, nr, b);
-                }
-            }
-            HardeningKind::Personality => {
-                if let Some(nr) = allowed_nr("personality") {
-                    // personality(unsigned int persona): the kernel takes the low 32 bits. Only the plain
-                    // Linux persona, its 32-bit uname variant and the query are allowed; the flags
-                    // (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, MMAP_PAGE_ZERO, ...) weaken the process.
-                    let b = vec![
-                        Op::Ld(arg_lo(0)),
-                        Op::Jeq(PER_LINUX, 3, 0),
-                        Op::Jeq(PER_LINUX32, 2, 0),
-                        Op::Jeq(PERSONALITY_QUERY, 1, 0),
-                        Op::Ret(Verdict::Harden(libc::EPERM)),
-                        Op::Ret(Verdict::Allow),
-                    ];
-                    rule(&mut rules, nr, b);
-                }
-            }
-            HardeningKind::MemfdNoexec => {
-                if let Some(nr) = allowed_nr("memfd_create") {
-                    // memfd_create(const char *name, unsigned int flags): flags is an unsigned int (low
-                    // 32 bits). MFD_HUGETLB: a hugetlbfs file, whose F_SEAL_EXEC the kernel does not
-                    // enforce (fchmod +x works on it), and whose pages come from the host's huge page pool,
-                    // which no memory limit counts: EINVAL, what a kernel without hugetlbfs answers.
-                    // MFD_EXEC asks for an executable memfd: EACCES, as under vm.memfd_noexec=2.
-                    // MFD_NOEXEC_SEAL is what the jail wants anyway. Neither (pre-6.3 callers): the
-                    // supervisor creates the memfd with the seal added and hands it back.
-                    let b = vec![
-                        Op::Ld(arg_lo(1)),
-                        Op::Jset(MFD_HUGETLB, 0, 1),
-                        Op::Ret(Verdict::Harden(libc::EINVAL)),
-                        Op::Jset(MFD_EXEC, 0, 1),
-                        Op::Ret(Verdict::Harden(libc::EACCES)),
-                        Op::Jset(MFD_NOEXEC_SEAL, 0, 1),
-                        Op::Ret(Verdict::Allow),
-                        Op::Ret(Verdict::MemfdSubstitute),
-                    ];
-                    rule(&mut rules, nr, b);
-                }
-            }
-            HardeningKind::SpecialModeBits => {
-                if !policy.writes_host() {
-                    continue;
-                }
-                for (name, arg) in MODE_ARGS {
-                    if let Some(nr) = allowed_nr(name) {
-                        // mode_t is an unsigned int: the low 32 bits. An open for writing goes
-                        // on to be observed (below), when writes are.
-                        let mut b = vec![
-                            Op::Ld(arg_lo(*arg)),
-                            Op::Jset(SETID_BITS, 0, 1),
-                            Op::Ret(Verdict::Harden(libc::EPERM)),
-                        ];
-                        b.extend(write_open_tail(policy, name));
-                        rule(&mut rules, nr, b);
-                    }
-                }
-                if let Some(nr) = nr_of("openat2") {
-                    rule(&mut rules, nr, vec![Op::Ret(Verdict::Enosys)]);
-                }
-            }
-        }
-    }
-    let mut watch_blocks = watch.blocks();
-    if let Some(nr) = allowed_nr("connect") {
+    ops
+}
+
+/// The rules that let the supervisor see what a refused call named (a connect's address, an
+/// open for writing's file, an exec's file), so the report can give its fix.
+fn observation_rules(
+    rules: &mut Rules<'_>,
+    policy: &Policy,
+    lifted: &BTreeSet<&str>,
+    watch_blocks: &mut Vec<(&'static str, Vec<Op>)>,
+) {
+    if let Some(nr) = rules.allowed_nr("connect") {
         // Where a connect goes, so one the network mode or Landlock's port rules refuse can be
         // reported with its fix. One round trip per connect.
-        rule(&mut rules, nr, vec![Op::Ret(Verdict::Observe)]);
+        rules.add(nr, vec![Op::Ret(Verdict::Observe)]);
     }
-    // The setid-bits rule above ends open and openat with this check already.
+    // The setid-bits rule (hardening.rs) ends open and openat with this check already.
     let setid_rule = policy.writes_host() && !lifted.contains("setid-bits");
     if policy.observes_writes() && !setid_rule {
         // Which file an open for writing names, so one refused by a read-only place can be
         // reported with its fix (see `supervisor::observe`). One round trip per open for
         // writing.
         for name in ["open", "openat"] {
-            if let Some(nr) = allowed_nr(name) {
-                rule(&mut rules, nr, write_open_tail(policy, name));
+            if let Some(nr) = rules.allowed_nr(name) {
+                rules.add(nr, write_open_tail(policy, name));
             }
         }
     }
@@ -424,24 +356,24 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         // exec can be reported with its fix (see `supervisor::observe`). One round trip to the
         // supervisor per exec and per executable file mapping (a shared library's text).
         for name in ["execve", "execveat"] {
-            if let Some(nr) = allowed_nr(name) {
-                rule(&mut rules, nr, vec![Op::Ret(Verdict::Observe)]);
+            if let Some(nr) = rules.allowed_nr(name) {
+                rules.add(nr, vec![Op::Ret(Verdict::Observe)]);
             }
         }
         // access(path, mode), faccessat(dirfd, path, mode), faccessat2(.., flags) with X_OK:
         // make, execvp and shells ask before they exec, and then never call execve.
         for (name, arg) in [("access", 1), ("faccessat", 2), ("faccessat2", 2)] {
-            if let Some(nr) = allowed_nr(name) {
+            if let Some(nr) = rules.allowed_nr(name) {
                 let b = vec![
                     Op::Ld(arg_lo(arg)),
                     Op::Jset(X_OK, 0, 1),
                     Op::Ret(Verdict::Observe),
                     Op::Ret(Verdict::Allow),
                 ];
-                rule(&mut rules, nr, b);
+                rules.add(nr, b);
             }
         }
-        if let Some(nr) = allowed_nr("mmap") {
+        if let Some(nr) = rules.allowed_nr("mmap") {
             // mmap(addr, len, prot, flags, fd, off): PROT_EXEC of a file (fd not -1) is
             // observed; any other mapping goes on to the memory watch point, when there is one.
             let mut b = vec![
@@ -455,11 +387,17 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
                 Some(i) => b.extend(watch_blocks.remove(i).1),
                 None => b.push(Op::Ret(Verdict::Allow)),
             }
-            rule(&mut rules, nr, b);
+            rules.add(nr, b);
         }
     }
-    let learning = sc.observe_all;
-    if let Some(nr) = nr_of("sendmsg").filter(|n| learning || !allowed.contains(n)) {
+}
+
+/// The hand-off sendmsg, which must pass before anyone listens (see [`install`]).
+fn handoff_rule(rules: &mut Rules<'_>, learning: bool) {
+    if let Some(nr) = rules
+        .nr("sendmsg")
+        .filter(|n| learning || !rules.allowed.contains(n))
+    {
         // The hand-off: after the filter is installed the command must sendmsg the listener
         // fd before anyone listens. If the profile denies sendmsg, that call would become a
         // notification nobody can receive yet: a deadlock. So sendmsg on exactly the hand-off
@@ -472,7 +410,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
             Op::Ld(arg_lo(2)),
             Op::Jeq(HANDOFF_SEND_FLAGS, 1, 0),
             // A learning run observes every other sendmsg the profile allows (below).
-            Op::Ret(if allowed.contains(&nr) {
+            Op::Ret(if rules.allowed.contains(&nr) {
                 Verdict::Allow
             } else {
                 Verdict::Default
@@ -480,31 +418,8 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
             Op::Ret(Verdict::Allow),
         ];
         // Learning: the hand-off goes first, before any rule of sendmsg's own.
-        rules.insert(nr, b);
+        rules.blocks.insert(nr, b);
     }
-    // Limit watch points, for allowed syscalls (none has a hardening rule: a test checks); the
-    // mmap one, when mmap is observed above, is already part of that rule.
-    for (name, block) in watch_blocks {
-        if let Some(nr) = allowed_nr(name) {
-            rule(&mut rules, nr, block);
-        }
-    }
-    ops.extend(layout::dispatch(&rules, &allowed, arch.max_nr()));
-    let handoff_slot = ops.iter().position(|op| matches!(op, Op::HandoffFd(..)));
-    if learning {
-        observe_every_allowed(&mut ops, handoff_slot);
-    }
-
-    let prog = Program {
-        arch,
-        action: sc.action,
-        ops,
-        handoff_slot,
-        watch,
-        learns: learning,
-    };
-    verify(&prog)?;
-    Ok(prog)
 }
 
 /// A learning run's program: every call the program allows becomes an observed one (the

@@ -7,7 +7,9 @@
 
 use super::*;
 use crate::cli::PolicyArgs;
-use crate::policy::syscalls::{AUDIT_ARCH_ARM, AUDIT_ARCH_I386};
+use crate::policy::syscalls::{
+    HardeningKind, AUDIT_ARCH_ARM, AUDIT_ARCH_I386, MFD_EXEC, MFD_HUGETLB, MFD_NOEXEC_SEAL,
+};
 
 mod args;
 mod watch;
