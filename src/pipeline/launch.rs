@@ -125,7 +125,7 @@ pub fn launch(
         .entries()
         .iter()
         .map(|d| {
-            let (remedy, liftable) = crate::outcome::syscall_remedy(
+            let (remedy, liftable) = crate::outcome::denial::syscall_remedy(
                 &d.name,
                 d.rule == crate::supervisor::notify::DenialRule::Hardening,
             );
@@ -152,7 +152,7 @@ pub fn launch(
     let blocked: Vec<_> = outcome
         .blocked
         .iter()
-        .map(|b| crate::outcome::blocked_denial(&plan.policy, b))
+        .map(|b| crate::outcome::denial::blocked_denial(&plan.policy, b))
         .collect();
     // A refused write is said on stderr only when the command failed: tools that try a write
     // and carry on without it (Python's bytecode cache beside a read-only module) are common.
@@ -171,7 +171,7 @@ pub fn launch(
         .denied_syscalls
         .iter()
         .zip(hardening)
-        .map(|(d, hard)| crate::outcome::syscall_denial(d, hard));
+        .map(|(d, hard)| crate::outcome::denial::syscall_denial(d, hard));
     report.denials = blocked.into_iter().chain(syscalls).collect();
     report.observed = outcome.observed.take();
     Ok(Ran { outcome, taken })
