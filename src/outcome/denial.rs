@@ -82,16 +82,7 @@ pub fn blocked_denial(
             None,
         ),
     };
-    PolicyDenial {
-        kind,
-        path: Some(path.display().to_string()),
-        address: None,
-        syscall: None,
-        rule,
-        hint,
-        liftable: lift.is_some(),
-        lift,
-    }
+    path_denial(kind, path, rule, hint, lift)
 }
 
 /// What lifts a refusal by the bind `b`: `flag` given its source, or the `[filesystem]` list
@@ -133,8 +124,19 @@ fn write_denial(policy: &crate::policy::Policy, path: &std::path::Path) -> Polic
             None,
         ),
     };
+    path_denial(DenialKind::Write, path, rule, hint, lift)
+}
+
+/// A denial of `kind` on the file at `path`, liftable when something lifts it.
+fn path_denial(
+    kind: DenialKind,
+    path: &std::path::Path,
+    rule: String,
+    hint: String,
+    lift: Option<Lift>,
+) -> PolicyDenial {
     PolicyDenial {
-        kind: DenialKind::Write,
+        kind,
         path: Some(path.display().to_string()),
         address: None,
         syscall: None,
