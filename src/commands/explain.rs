@@ -47,12 +47,34 @@ fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
 pub fn render(p: &Policy) -> String {
     let mut o = String::new();
     let w = &mut o;
+    header(w, p);
+    isolation(w, p);
+    filesystem(w, p);
+    network(w, p);
+    syscalls(w, p);
+    command(w, p);
+    landlock(w, p);
+    limits(w, p);
+    environment(w, p);
+    export(w, p);
+    output(w, p);
+    budget(w, p);
+    audit(w, p);
+    o
+}
+
+/// The profile, its hash and the profiles merged into it.
+fn header(w: &mut String, p: &Policy) {
     let _ = writeln!(w, "profile: {} ({})", p.name(), p.description);
     let _ = writeln!(w, "policy hash: {}", p.hash());
     let _ = writeln!(w, "\nprofiles (merged in this order):");
     for s in &p.profiles {
         let _ = writeln!(w, "  {:<16} {}", s.name, s.origin);
     }
+}
+
+/// The isolation mode and the walls it has or lacks.
+fn isolation(w: &mut String, p: &Policy) {
     let _ = writeln!(w, "\nisolation: {}", p.isolation.mode.name());
     match p.isolation.mode {
         IsolationMode::Full => {
@@ -75,6 +97,10 @@ pub fn render(p: &Policy) -> String {
         let names: Vec<&str> = p.isolation.requires.iter().map(|r| r.name()).collect();
         let _ = writeln!(w, "  requires: {}", names.join(", "));
     }
+}
+
+/// The binds, the scratch and the devices.
+fn filesystem(w: &mut String, p: &Policy) {
     match p.isolation.mode {
         IsolationMode::Full => {
             let _ = writeln!(w, "\nfilesystem (nothing else exists inside):");
@@ -135,6 +161,10 @@ pub fn render(p: &Policy) -> String {
         .map(|d| d.display().to_string())
         .collect();
     let _ = writeln!(w, "devices: {}", none_if_empty(&devices));
+}
+
+/// The network mode, and the egress proxy's names, ports and credentials.
+fn network(w: &mut String, p: &Policy) {
     let n = &p.network;
     let mode = match (n.mode, p.isolation.mode) {
         (NetMode::None, IsolationMode::Full) => "none (private namespace, only lo)",
@@ -178,6 +208,10 @@ pub fn render(p: &Policy) -> String {
             let _ = writeln!(w, "    upstream CA: {}", ca.display());
         }
     }
+}
+
+/// The seccomp allow-list and what happens to any other call.
+fn syscalls(w: &mut String, p: &Policy) {
     let action = match p.syscalls.action {
         SeccompAction::Errno(e) => format!("fail with errno {e} ({})", errno_name(e)),
         SeccompAction::Kill => "kill the process".into(),
@@ -198,6 +232,10 @@ pub fn render(p: &Policy) -> String {
         "  hardening turned off (unsafe_allow): {}",
         none_if_empty(&p.syscalls.unsafe_allow)
     );
+}
+
+/// The command-line rules, when the profile has any.
+fn command(w: &mut String, p: &Policy) {
     if !p.command.is_default() {
         let _ = writeln!(
             w,
@@ -209,6 +247,10 @@ pub fn render(p: &Policy) -> String {
             }
         }
     }
+}
+
+/// The Landlock rules exactly as the jail applies them.
+fn landlock(w: &mut String, p: &Policy) {
     // The rules exactly as the jail applies them (same function), and what of them this kernel
     // cannot enforce: a right it does not know is listed above but enforced nowhere.
     let landlock = crate::plan::landlock::plan(p);
@@ -232,6 +274,10 @@ pub fn render(p: &Policy) -> String {
             let _ = writeln!(w, "  not enforced: this kernel has no Landlock");
         }
     }
+}
+
+/// Each limit.
+fn limits(w: &mut String, p: &Policy) {
     let m = &p.limits;
     let _ = writeln!(w, "\nlimits:");
     let _ = writeln!(
@@ -258,12 +304,20 @@ pub fn render(p: &Policy) -> String {
             "preferred (rlimits otherwise)"
         }
     );
+}
+
+/// The environment, the working directory and the hostname.
+fn environment(w: &mut String, p: &Policy) {
     let _ = writeln!(w, "\nenv (the complete environment):");
     for (k, v) in &p.env {
         let _ = writeln!(w, "  {k}={v}");
     }
     let _ = writeln!(w, "\ncwd: {}", p.cwd.display());
     let _ = writeln!(w, "hostname: {}", p.hostname);
+}
+
+/// What leaves the scratch directory, and where to.
+fn export(w: &mut String, p: &Policy) {
     let e = &p.export;
     match &e.to {
         Some(to) => {
@@ -307,6 +361,10 @@ pub fn render(p: &Policy) -> String {
             let _ = writeln!(w, "\nexport: nothing leaves the scratch directory");
         }
     }
+}
+
+/// The caps on stdout and stderr.
+fn output(w: &mut String, p: &Policy) {
     for (name, cap) in [("stdout", p.output.stdout), ("stderr", p.output.stderr)] {
         let _ = match cap {
             Some(c) => writeln!(
@@ -318,6 +376,10 @@ pub fn render(p: &Policy) -> String {
             None => writeln!(w, "output: {name} uncapped (the caller's own descriptor)"),
         };
     }
+}
+
+/// The call budget's rules.
+fn budget(w: &mut String, p: &Policy) {
     let b = &p.budget;
     if !b.has_rules() {
         let _ = writeln!(w, "budget: no call rules (no state store is opened)");
@@ -350,6 +412,10 @@ pub fn render(p: &Policy) -> String {
                 .unwrap_or_else(|| "--state, else the default SQLite file".to_string())
         );
     }
+}
+
+/// The audit log.
+fn audit(w: &mut String, p: &Policy) {
     let a = &p.audit;
     let _ = writeln!(
         w,
@@ -360,7 +426,6 @@ pub fn render(p: &Policy) -> String {
             (true, Some(l)) => format!("on, log {}", l.display()),
         }
     );
-    o
 }
 
 fn none_if_empty(v: &[String]) -> String {
