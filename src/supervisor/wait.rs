@@ -1,6 +1,7 @@
 //! The wait loop: poll over the jail's pidfd, our signalfd and the two pipes from the jail, with
 //! the wall-clock deadline as the poll timeout. No signal handlers, no global state.
 
+use super::learning::Observed;
 use super::notify::{Denial, Denials, Event, Notifier};
 use super::observe::{Blocked, MAX_BLOCKED};
 use super::witness::Witnessed;
@@ -107,80 +108,156 @@ enum Source {
 /// seccomp filter's notifications (each one a denied syscall, recorded by name). Ends when pid 1
 /// is gone, or when its last word says it is alone ([`Exiting`], returned to be reaped later).
 pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Option<Exiting>)> {
-    let limits = &plan.policy.limits;
     set_nonblocking(&jail.chan_rx);
-    // A wall time too large to represent is no deadline at all.
-    let deadline = started.checked_add(limits.wall_time);
-    let mut kill_at: Option<Instant> = None;
-    let mut timed_out = false;
-    let mut grace_kill = false;
-    let mut chan_buf = Vec::new();
-    let mut chan_open = true;
-    // The hand-off socket is polled until the listener arrives or the command side hangs up;
-    // then never again (a hung-up socket would make poll return at once forever).
-    let mut handoff_open = true;
-    let mut notifier: Option<Notifier> = None;
-    // With RLIMIT_NPROC (no cgroup counter), the jail's tasks are counted from outside every
-    // SAMPLE_EVERY, for the report's evidence: the peak seen.
-    let sampling = plan.limits.processes == crate::plan::limits::Mechanism::Rlimit;
-    let mut next_sample = Instant::now();
-    let mut tasks_peak: Option<u64> = None;
-    let mut denials = Denials::default();
-    let mut seccomp_kill: Option<Denial> = None;
-    let mut blocked: Vec<Blocked> = Vec::new();
-    let mut cancelled_by: Option<i32> = None;
-    let mut witnessed = Witnessed::default();
-    let mut observed = None;
-    // Pid 1's last word, once the channel has brought it ([`last_word`]).
-    let mut alone = None;
+    let mut clock = Clock::new(started, plan);
+    let mut seen = Seen::default();
     let pid1_gone = loop {
         let now = Instant::now();
-        if !timed_out && deadline.is_some_and(|d| now >= d) {
-            tracing::debug!("wall-clock limit reached: SIGTERM to the command");
-            timed_out = true;
-            let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGTERM);
-            kill_at = Some(now.checked_add(limits.kill_after).unwrap_or(now));
+        clock.tick(now, &jail, plan.policy.limits.kill_after);
+        let mut pid_done = false;
+        for (source, revents) in seen.poll(&jail, clock.timeout(now))? {
+            match source {
+                Source::Pid1 => pid_done = true,
+                Source::Signals => seen.forward_signals(&jail),
+                Source::Channel => seen.read_channel(&jail),
+                Source::Handoff => seen.take_listener(&jail, revents, plan),
+                Source::Seccomp => seen.answer(&jail, revents, plan)?,
+            }
         }
-        if kill_at.is_some_and(|k| now >= k) {
+        if pid_done || seen.alone.is_some() {
+            break pid_done;
+        }
+    };
+    seen.finish(jail, pid1_gone, started, &clock)
+}
+
+/// The wait's timers: the wall-clock deadline, the grace period after it, and the task sampler.
+struct Clock {
+    /// `None`: a wall time too large to represent is no deadline at all.
+    deadline: Option<Instant>,
+    kill_at: Option<Instant>,
+    timed_out: bool,
+    grace_kill: bool,
+    /// With RLIMIT_NPROC (no cgroup counter), the jail's tasks are counted from outside every
+    /// SAMPLE_EVERY, for the report's evidence: the peak seen.
+    sampling: bool,
+    next_sample: Instant,
+    tasks_peak: Option<u64>,
+}
+
+impl Clock {
+    fn new(started: Instant, plan: &Plan) -> Clock {
+        Clock {
+            deadline: started.checked_add(plan.policy.limits.wall_time),
+            kill_at: None,
+            timed_out: false,
+            grace_kill: false,
+            sampling: plan.limits.processes == crate::plan::limits::Mechanism::Rlimit,
+            next_sample: Instant::now(),
+            tasks_peak: None,
+        }
+    }
+
+    /// Act on whatever is due at `now`: the deadline's SIGTERM, the grace period's SIGKILL, a
+    /// count of the jail's tasks.
+    fn tick(&mut self, now: Instant, jail: &Jail, kill_after: Duration) {
+        if !self.timed_out && self.deadline.is_some_and(|d| now >= d) {
+            tracing::debug!("wall-clock limit reached: SIGTERM to the command");
+            self.timed_out = true;
+            let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGTERM);
+            self.kill_at = Some(now.checked_add(kill_after).unwrap_or(now));
+        }
+        if self.kill_at.is_some_and(|k| now >= k) {
             tracing::debug!("grace period over: SIGKILL to the jail");
             let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGKILL);
-            kill_at = None;
-            grace_kill = true;
+            self.kill_at = None;
+            self.grace_kill = true;
         }
-        if sampling && now >= next_sample {
+        if self.sampling && now >= self.next_sample {
             if let Some(n) = count_jail_tasks(jail.pid) {
-                tasks_peak = Some(tasks_peak.unwrap_or(0).max(n));
+                self.tasks_peak = Some(self.tasks_peak.unwrap_or(0).max(n));
             }
-            next_sample = now + sample_interval(now.elapsed());
+            self.next_sample = now + sample_interval(now.elapsed());
         }
-        let next = if timed_out { kill_at } else { deadline };
-        let next = match (next, sampling) {
-            (Some(t), true) => Some(t.min(next_sample)),
-            (None, true) => Some(next_sample),
+    }
+
+    /// How long the poll may sleep: until the next timer, if any.
+    fn timeout(&self, now: Instant) -> PollTimeout {
+        let next = if self.timed_out {
+            self.kill_at
+        } else {
+            self.deadline
+        };
+        let next = match (next, self.sampling) {
+            (Some(t), true) => Some(t.min(self.next_sample)),
+            (None, true) => Some(self.next_sample),
             (t, false) => t,
         };
-        let timeout = match next {
+        match next {
             // Round up so we never wake a hair early and spin.
             Some(t) => {
                 PollTimeout::try_from(t.saturating_duration_since(now) + Duration::from_millis(1))
                     .unwrap_or(PollTimeout::MAX)
             }
             None => PollTimeout::NONE,
-        };
+        }
+    }
+}
+
+/// What the wait has heard from the jail so far.
+struct Seen {
+    chan_buf: Vec<u8>,
+    chan_open: bool,
+    /// The hand-off socket is polled until the listener arrives or the command side hangs up;
+    /// then never again (a hung-up socket would make poll return at once forever).
+    handoff_open: bool,
+    notifier: Option<Notifier>,
+    denials: Denials,
+    seccomp_kill: Option<Denial>,
+    blocked: Vec<Blocked>,
+    cancelled_by: Option<i32>,
+    witnessed: Witnessed,
+    observed: Option<Observed>,
+    /// Pid 1's last word, once the channel has brought it ([`last_word`]).
+    alone: Option<channel::Used>,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            chan_buf: Vec::new(),
+            chan_open: true,
+            handoff_open: true,
+            notifier: None,
+            denials: Denials::default(),
+            seccomp_kill: None,
+            blocked: Vec::new(),
+            cancelled_by: None,
+            witnessed: Witnessed::default(),
+            observed: None,
+            alone: None,
+        }
+    }
+}
+
+impl Seen {
+    /// Poll pid 1's pidfd, the signalfd, and whichever of the channel, the hand-off socket and
+    /// the seccomp listener are still open; the sources that are ready, in the poll set's order.
+    fn poll(&self, jail: &Jail, timeout: PollTimeout) -> Result<Vec<(Source, PollFlags)>> {
         let mut sources = vec![Source::Pid1, Source::Signals];
         let mut fds = vec![
             PollFd::new(jail.pidfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(jail.signals.as_fd(), PollFlags::POLLIN),
         ];
-        if chan_open {
+        if self.chan_open {
             sources.push(Source::Channel);
             fds.push(PollFd::new(jail.chan_rx.as_fd(), PollFlags::POLLIN));
         }
-        if handoff_open {
+        if self.handoff_open {
             sources.push(Source::Handoff);
             fds.push(PollFd::new(jail.seccomp_rx.as_fd(), PollFlags::POLLIN));
         }
-        if let Some(n) = &notifier {
+        if let Some(n) = &self.notifier {
             sources.push(Source::Seccomp);
             fds.push(PollFd::new(n.fd(), PollFlags::POLLIN));
         }
@@ -188,129 +265,138 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Optio
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::setup("poll the jail", e as i32)),
         }
-        let ready: Vec<(Source, PollFlags)> = sources
+        Ok(sources
             .iter()
             .zip(&fds)
             .filter_map(|(s, f)| f.revents().filter(|r| !r.is_empty()).map(|r| (*s, r)))
-            .collect();
-        drop(fds);
-        let mut pid_done = false;
-        for (source, revents) in ready {
-            match source {
-                Source::Pid1 => pid_done = true,
-                Source::Signals => {
-                    while let Ok(Some(info)) = jail.signals.read_signal() {
-                        tracing::debug!(signal = info.ssi_signo, "forwarding to the jail");
-                        let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
-                        // The caller cancelled the call; the first such signal is recorded.
-                        cancelled_by.get_or_insert(sig);
-                        let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), sig);
-                    }
-                }
-                Source::Channel => {
-                    chan_open = read_some(&jail.chan_rx, &mut chan_buf);
-                    alone = last_word(&chan_buf);
-                }
-                Source::Handoff => {
-                    handoff_open = false;
-                    // POLLHUP without data: the command failed before installing the filter;
-                    // the channel says why.
-                    if revents.contains(PollFlags::POLLIN) {
-                        match Notifier::from_handoff(jail.seccomp_rx.as_fd(), &plan.seccomp) {
-                            Ok(n) => notifier = Some(n),
-                            Err(e) => tracing::debug!(error = %e, "no seccomp listener"),
-                        }
-                    }
-                }
-                Source::Seccomp => {
-                    if revents.contains(PollFlags::POLLIN) {
-                        let event = notifier
-                            .as_mut()
-                            .map(|n| n.handle(Some(&plan.policy)))
-                            .transpose()?
-                            .flatten();
-                        if let Some(Event::Blocked(b)) = event {
-                            if blocked.len() < MAX_BLOCKED && !blocked.contains(&b) {
-                                blocked.push(b);
-                            }
-                        } else if let Some(Event::Denied(d)) = event {
-                            denials.record(&d);
-                            if d.kill && seccomp_kill.is_none() {
-                                tracing::debug!(syscall = %d.name, "seccomp kill: SIGKILL to the jail");
-                                let _ =
-                                    process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGKILL);
-                                seccomp_kill = Some(d);
-                            }
-                        }
-                    } else if let Some(n) = notifier.take() {
-                        // POLLHUP: every process under the filter has exited.
-                        witnessed = n.witnessed().clone();
-                        observed = n.observed().cloned();
-                    }
-                }
+            .collect())
+    }
+
+    /// The caller cancelled the call: each signal goes on to the jail, and the first is recorded.
+    fn forward_signals(&mut self, jail: &Jail) {
+        while let Ok(Some(info)) = jail.signals.read_signal() {
+            tracing::debug!(signal = info.ssi_signo, "forwarding to the jail");
+            let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
+            self.cancelled_by.get_or_insert(sig);
+            let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), sig);
+        }
+    }
+
+    fn read_channel(&mut self, jail: &Jail) {
+        self.chan_open = read_some(&jail.chan_rx, &mut self.chan_buf);
+        self.alone = last_word(&self.chan_buf);
+    }
+
+    /// The command's seccomp listener, once. POLLHUP without data: the command failed before
+    /// installing the filter; the channel says why.
+    fn take_listener(&mut self, jail: &Jail, revents: PollFlags, plan: &Plan) {
+        self.handoff_open = false;
+        if revents.contains(PollFlags::POLLIN) {
+            match Notifier::from_handoff(jail.seccomp_rx.as_fd(), &plan.seccomp) {
+                Ok(n) => self.notifier = Some(n),
+                Err(e) => tracing::debug!(error = %e, "no seccomp listener"),
             }
         }
-        if pid_done || alone.is_some() {
-            break pid_done;
-        }
-    };
-    if let Some(n) = &notifier {
-        witnessed = n.witnessed().clone();
-        observed = n.observed().cloned();
     }
-    let (pid1_status, rusage, exiting) = match alone {
-        // Pid 1 killed and reaped the rest of the jail and said so: it is ending, and is reaped
-        // before the call ends ([`Exiting`]).
-        Some(used) if !pid1_gone => (
-            0,
-            Rusage {
-                user_time: Duration::from_micros(used.user_us),
-                system_time: Duration::from_micros(used.system_us),
-                max_rss_kib: used.max_rss_kib,
-            },
-            Some(Exiting {
-                pid: jail.pid,
-                _pidfd: jail.pidfd,
-            }),
-        ),
-        _ => {
-            let (status, rusage) = reap(jail.pid)?;
-            // Every process of the jail is gone now (the pid namespace died with pid 1), so
-            // the channel is at EOF after what was written.
-            while chan_open && read_some(&jail.chan_rx, &mut chan_buf) {}
-            (status, rusage, None)
+
+    /// Answer one seccomp notification; a denial whose rule kills ends the jail. POLLHUP: every
+    /// process under the filter has exited, and what the listener saw is kept.
+    fn answer(&mut self, jail: &Jail, revents: PollFlags, plan: &Plan) -> Result<()> {
+        if !revents.contains(PollFlags::POLLIN) {
+            if let Some(n) = self.notifier.take() {
+                self.witnessed = n.witnessed().clone();
+                self.observed = n.observed().cloned();
+            }
+            return Ok(());
         }
-    };
-    let duration = started.elapsed();
-    let (end, ended) = match channel::decode(&chan_buf) {
-        Ok(messages) => decide(&messages, timed_out, pid1_status),
-        Err(e) => (End::SetupFailed(e), None),
-    };
-    let tasks_at_end = ended.and_then(|e| e.tasks).filter(|n| *n > 0);
-    let scratch = ended
-        .and_then(|e| e.scratch)
-        .filter(|s| s.total > 0)
-        .map(|s| (s.used, s.total));
-    let outcome = Outcome {
-        scratch,
-        grace_kill,
-        tasks_at_end,
-        // Sampled every 10 ms from outside, so a shorter burst (or a whole short run) is missed;
-        // pid 1's count at the end is a floor of the peak.
-        tasks_peak: tasks_peak.max(tasks_at_end),
-        witnessed,
-        cgroup: None,
-        warnings: Vec::new(),
-        end,
-        duration,
-        rusage,
-        denials,
-        seccomp_kill,
-        cancelled_by,
-        blocked,
-        observed,
-    };
-    Ok((outcome, exiting))
+        let event = self
+            .notifier
+            .as_mut()
+            .map(|n| n.handle(Some(&plan.policy)))
+            .transpose()?
+            .flatten();
+        if let Some(Event::Blocked(b)) = event {
+            if self.blocked.len() < MAX_BLOCKED && !self.blocked.contains(&b) {
+                self.blocked.push(b);
+            }
+        } else if let Some(Event::Denied(d)) = event {
+            self.denials.record(&d);
+            if d.kill && self.seccomp_kill.is_none() {
+                tracing::debug!(syscall = %d.name, "seccomp kill: SIGKILL to the jail");
+                let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGKILL);
+                self.seccomp_kill = Some(d);
+            }
+        }
+        Ok(())
+    }
+
+    /// The outcome, once pid 1 is gone (`pid1_gone`) or has said it is alone: pid 1 is reaped
+    /// now, or handed back to be reaped later ([`Exiting`]).
+    fn finish(
+        mut self,
+        jail: Jail,
+        pid1_gone: bool,
+        started: Instant,
+        clock: &Clock,
+    ) -> Result<(Outcome, Option<Exiting>)> {
+        if let Some(n) = &self.notifier {
+            self.witnessed = n.witnessed().clone();
+            self.observed = n.observed().cloned();
+        }
+        let (pid1_status, rusage, exiting) = match self.alone {
+            // Pid 1 killed and reaped the rest of the jail and said so: it is ending, and is
+            // reaped before the call ends ([`Exiting`]).
+            Some(used) if !pid1_gone => (
+                0,
+                Rusage {
+                    user_time: Duration::from_micros(used.user_us),
+                    system_time: Duration::from_micros(used.system_us),
+                    max_rss_kib: used.max_rss_kib,
+                },
+                Some(Exiting {
+                    pid: jail.pid,
+                    _pidfd: jail.pidfd,
+                }),
+            ),
+            _ => {
+                let (status, rusage) = reap(jail.pid)?;
+                // Every process of the jail is gone now (the pid namespace died with pid 1), so
+                // the channel is at EOF after what was written.
+                while self.chan_open && read_some(&jail.chan_rx, &mut self.chan_buf) {}
+                (status, rusage, None)
+            }
+        };
+        let duration = started.elapsed();
+        let (end, ended) = match channel::decode(&self.chan_buf) {
+            Ok(messages) => decide(&messages, clock.timed_out, pid1_status),
+            Err(e) => (End::SetupFailed(e), None),
+        };
+        let tasks_at_end = ended.and_then(|e| e.tasks).filter(|n| *n > 0);
+        let scratch = ended
+            .and_then(|e| e.scratch)
+            .filter(|s| s.total > 0)
+            .map(|s| (s.used, s.total));
+        let outcome = Outcome {
+            scratch,
+            grace_kill: clock.grace_kill,
+            tasks_at_end,
+            // Sampled every 10 ms from outside, so a shorter burst (or a whole short run) is
+            // missed; pid 1's count at the end is a floor of the peak.
+            tasks_peak: clock.tasks_peak.max(tasks_at_end),
+            witnessed: self.witnessed,
+            cgroup: None,
+            warnings: Vec::new(),
+            end,
+            duration,
+            rusage,
+            denials: self.denials,
+            seccomp_kill: self.seccomp_kill,
+            cancelled_by: self.cancelled_by,
+            blocked: self.blocked,
+            observed: self.observed,
+        };
+        Ok((outcome, exiting))
+    }
 }
 
 /// How often the supervisor counts the jail's tasks when RLIMIT_NPROC enforces the limit.
