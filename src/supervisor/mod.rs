@@ -172,6 +172,83 @@ fn run_in(
     mapper: Option<&mut mapper::Mapper>,
     egress: Option<crate::net::Egress>,
 ) -> Result<(Outcome, Taken)> {
+    let (ends, child) = ends(plan, egress.as_ref(), trees)?;
+    // Signals to forward are blocked and read from a signalfd (no handlers, no static state).
+    // The jail's pid 1 inherits the mask and keeps it for its own signalfd.
+    let (sfd, old_mask) = forward_signals()?;
+
+    let started = Instant::now();
+    let clone_span = tracing::debug_span!("clone and id maps").entered();
+    // An unprivileged caller writes the child's id maps itself (see [`clone_pid1`]).
+    let dumpable_clone = mapper.is_none();
+    let (pid, pidfd) = match clone_pid1(plan, dumpable_clone) {
+        Ok(Forked::Child) => {
+            drop((ends, sfd));
+            crate::jail::init::pid1(plan, child, HostIds { uid, gid })
+        }
+        Ok(Forked::Parent {
+            pid,
+            pidfd: Some(pidfd),
+        }) => (pid, pidfd),
+        Ok(Forked::Parent { pidfd: None, .. }) => {
+            return Err(Error::setup("clone3 (no pidfd returned)", libc::EINVAL))
+        }
+        Err(e) => {
+            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+            return Err(e);
+        }
+    };
+    drop(child);
+    let relay_rx = [ends.stdout_rx, ends.stderr_rx];
+    let threads = Threads::start(plan, relay_rx, ends.egress_rx, egress, pid, pidfd.as_fd())?;
+
+    // Map our uid/gid to 0 in the jail's user namespace, then release the child.
+    let root = |outside| identity::IdMap { inside: 0, outside };
+    let mapped = match mapper {
+        Some(m) => m.write_maps(pid),
+        None => identity::write_id_maps(&pid.to_string(), root(uid), root(gid)),
+    };
+    if let Err(e) = mapped {
+        let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        let _ = wait::reap(pid);
+        return Err(e);
+    }
+    release(pid, pidfd.as_fd(), cgroup, ends.sync_tx)?;
+    drop(clone_span);
+
+    let waited = wait::wait(
+        wait::Jail {
+            pid,
+            pidfd,
+            chan_rx: ends.chan_rx,
+            signals: sfd,
+            seccomp_rx: ends.seccomp_rx,
+        },
+        started,
+        plan,
+    );
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    threads.finish(waited, ends.scratch_rx)
+}
+
+/// The supervisor's ends of the pipes and sockets to the jail; pid 1's are [`ChildFds`].
+struct Ends {
+    sync_tx: OwnedFd,
+    chan_rx: OwnedFd,
+    seccomp_rx: OwnedFd,
+    scratch_rx: Option<OwnedFd>,
+    egress_rx: Option<OwnedFd>,
+    stdout_rx: Option<OwnedFd>,
+    stderr_rx: Option<OwnedFd>,
+}
+
+/// Every pipe and socket between the supervisor and the jail, made before the clone: the
+/// supervisor's ends, and pid 1's.
+fn ends(
+    plan: &Plan,
+    egress: Option<&crate::net::Egress>,
+    trees: idmap::Trees,
+) -> Result<(Ends, ChildFds)> {
     let pipe = |what: &str| {
         nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map_err(|e| Error::setup(format!("create the {what} pipe"), e as i32))
@@ -198,13 +275,35 @@ fn run_in(
     };
     let (stdout_rx, stdout_tx) = relay_pipe(&plan.policy.output.stdout, "stdout relay")?;
     let (stderr_rx, stderr_tx) = relay_pipe(&plan.policy.output.stderr, "stderr relay")?;
+    Ok((
+        Ends {
+            sync_tx,
+            chan_rx,
+            seccomp_rx,
+            scratch_rx,
+            egress_rx,
+            stdout_rx,
+            stderr_rx,
+        },
+        ChildFds {
+            sync_rx,
+            chan_tx,
+            seccomp_tx: Some(seccomp_tx),
+            scratch_tx,
+            egress_tx,
+            egress_bundle: egress
+                .and_then(crate::net::Egress::bundle)
+                .map(|(at, pem)| (at.to_path_buf(), pem.to_string())),
+            stdout_tx,
+            stderr_tx,
+            idmapped: trees,
+        },
+    ))
+}
 
-    // Signals to forward are blocked and read from a signalfd (no handlers, no static state).
-    // The jail's pid 1 inherits the mask and keeps it for its own signalfd.
-    let (sfd, old_mask) = forward_signals()?;
-
-    let started = Instant::now();
-    let clone_span = tracing::debug_span!("clone and id maps").entered();
+/// Clone the jail's pid 1 into the plan's namespaces. `dumpable_clone` (an unprivileged caller,
+/// which writes the child's id maps itself) makes the supervisor dumpable for the clone only.
+fn clone_pid1(plan: &Plan, dumpable_clone: bool) -> Result<Forked> {
     // Who writes the child's id maps decides whether anything is ever dumpable:
     // - a root caller's mapper (root) opens the /proc files of a non-dumpable child, so neither
     //   the supervisor nor pid 1 is ever dumpable: no other host process of the jail's uid can
@@ -213,7 +312,6 @@ fn run_in(
     //   must be dumpable until then (a non-dumpable task's /proc/PID files belong to root).
     //   We are made non-dumpable again right after clone. Every process of this uid is the
     //   caller's own, which could read the caller's memory anyway.
-    let dumpable_clone = mapper.is_none();
     if dumpable_clone {
         nix::sys::prctl::set_dumpable(true)
             .map_err(|e| Error::setup("set dumpable for clone", e as i32))?;
@@ -223,127 +321,89 @@ fn run_in(
         nix::sys::prctl::set_dumpable(false)
             .map_err(|e| Error::setup("set the supervisor non-dumpable", e as i32))?;
     }
-    let forked = forked.map_err(|e| userns::clone_refused(crate::sys::errno_of(&e)));
-    let (pid, pidfd) = match forked {
-        Ok(Forked::Child) => {
-            drop((sync_tx, chan_rx, sfd, seccomp_rx));
-            drop((scratch_rx, stdout_rx, stderr_rx, egress_rx));
-            crate::jail::init::pid1(
-                plan,
-                ChildFds {
-                    sync_rx,
-                    chan_tx,
-                    seccomp_tx: Some(seccomp_tx),
-                    scratch_tx,
-                    egress_tx,
-                    egress_bundle: egress
-                        .as_ref()
-                        .and_then(crate::net::Egress::bundle)
-                        .map(|(at, pem)| (at.to_path_buf(), pem.to_string())),
-                    stdout_tx,
-                    stderr_tx,
-                    idmapped: trees,
-                },
-                HostIds { uid, gid },
-            )
-        }
-        Ok(Forked::Parent {
-            pid,
-            pidfd: Some(pidfd),
-        }) => (pid, pidfd),
-        Ok(Forked::Parent { pidfd: None, .. }) => {
-            return Err(Error::setup("clone3 (no pidfd returned)", libc::EINVAL))
-        }
-        Err(e) => {
-            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-            return Err(e);
-        }
-    };
-    drop((sync_rx, chan_tx, seccomp_tx, trees));
-    drop((scratch_tx, stdout_tx, stderr_tx, egress_tx));
-    // The relays start after clone: the supervisor must be single-threaded until then.
-    let relays = [
-        (stdout_rx, plan.policy.output.stdout, 1, "stdout"),
-        (stderr_rx, plan.policy.output.stderr, 2, "stderr"),
-    ]
-    .map(|(rx, cap, fd, name)| start_relay(rx, cap, fd, name));
-    // The egress proxy, a thread like the relays.
-    let proxy = match (egress_rx, egress) {
-        (Some(rx), Some(e)) => Some(crate::net::Proxy::start(rx, e).map_err(|e| {
-            let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-            let _ = wait::reap(pid);
-            Error::setup("start the egress proxy thread", &e)
-        })?),
-        _ => None,
-    };
-    let unrelayed: Vec<&str> = [
-        (
-            plan.policy.output.stdout.is_some(),
-            relays[0].is_some(),
-            "stdout",
-        ),
-        (
-            plan.policy.output.stderr.is_some(),
-            relays[1].is_some(),
-            "stderr",
-        ),
-    ]
-    .iter()
-    .filter(|(capped, started, _)| *capped && !*started)
-    .map(|(_, _, name)| *name)
-    .collect();
+    forked.map_err(|e| userns::clone_refused(crate::sys::errno_of(&e)))
+}
 
-    // Map our uid/gid to 0 in the jail's user namespace, then release the child.
-    let root = |outside| identity::IdMap { inside: 0, outside };
-    let mapped = match mapper {
-        Some(m) => m.write_maps(pid),
-        None => identity::write_id_maps(&pid.to_string(), root(uid), root(gid)),
-    };
-    if let Err(e) = mapped {
-        let _ = process::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-        let _ = wait::reap(pid);
-        return Err(e);
-    }
-    release(pid, pidfd.as_fd(), cgroup, sync_tx)?;
-    drop(clone_span);
+/// The supervisor's threads beside the wait: the relays of capped streams and the egress proxy.
+struct Threads {
+    /// stdout's and stderr's.
+    relays: [Option<crate::relay::Relay>; 2],
+    proxy: Option<crate::net::Proxy>,
+    /// Capped streams whose relay could not start.
+    unrelayed: Vec<&'static str>,
+}
 
-    let waited = wait::wait(
-        wait::Jail {
-            pid,
-            pidfd,
-            chan_rx,
-            signals: sfd,
-            seccomp_rx,
-        },
-        started,
-        plan,
-    );
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-    // Every process of the jail is gone (pid 1 is reaped, and the kernel killed the rest of
-    // its pid namespace first; or pid 1 killed and reaped the rest, closed its stdio and is
-    // exiting): the relays see EOF, and pid 1's hand-off is in the socket.
-    let [stdout, stderr] = relays.map(|r| r.map(crate::relay::Relay::finish));
-    let egress = proxy.map(crate::net::Proxy::finish);
-    let scratch = scratch_rx.and_then(|rx| crate::sys::seccomp::recv_fd(rx.as_fd()).ok().flatten());
-    let (mut outcome, pid1) = waited?;
-    if let End::SetupFailed(e) = &mut outcome.end {
-        userns::explain_eperm(e);
+impl Threads {
+    /// Started after clone: the supervisor must be single-threaded until then. A proxy that
+    /// cannot start ends the jail.
+    fn start(
+        plan: &Plan,
+        [stdout_rx, stderr_rx]: [Option<OwnedFd>; 2],
+        egress_rx: Option<OwnedFd>,
+        egress: Option<crate::net::Egress>,
+        pid: i32,
+        pidfd: std::os::fd::BorrowedFd<'_>,
+    ) -> Result<Threads> {
+        let relays = [
+            (stdout_rx, plan.policy.output.stdout, 1, "stdout"),
+            (stderr_rx, plan.policy.output.stderr, 2, "stderr"),
+        ]
+        .map(|(rx, cap, fd, name)| start_relay(rx, cap, fd, name));
+        let proxy = match (egress_rx, egress) {
+            (Some(rx), Some(e)) => Some(crate::net::Proxy::start(rx, e).map_err(|e| {
+                let _ = process::pidfd_send_signal(pidfd, libc::SIGKILL);
+                let _ = wait::reap(pid);
+                Error::setup("start the egress proxy thread", &e)
+            })?),
+            _ => None,
+        };
+        let unrelayed = [
+            (plan.policy.output.stdout, &relays[0], "stdout"),
+            (plan.policy.output.stderr, &relays[1], "stderr"),
+        ]
+        .iter()
+        .filter(|(cap, relay, _)| cap.is_some() && relay.is_none())
+        .map(|(_, _, name)| *name)
+        .collect();
+        Ok(Threads {
+            relays,
+            proxy,
+            unrelayed,
+        })
     }
-    for name in unrelayed {
-        outcome.warnings.push(format!(
-            "the {name} relay could not start: the command's {name} was lost, not passed uncapped"
-        ));
+
+    /// After the wait, every process of the jail is gone (pid 1 is reaped, and the kernel killed
+    /// the rest of its pid namespace first; or pid 1 killed and reaped the rest, closed its
+    /// stdio and is exiting): the relays see EOF, and pid 1's hand-off is in the socket.
+    fn finish(
+        self,
+        waited: Result<(Outcome, Option<wait::Exiting>)>,
+        scratch_rx: Option<OwnedFd>,
+    ) -> Result<(Outcome, Taken)> {
+        let [stdout, stderr] = self.relays.map(|r| r.map(crate::relay::Relay::finish));
+        let egress = self.proxy.map(crate::net::Proxy::finish);
+        let scratch =
+            scratch_rx.and_then(|rx| crate::sys::seccomp::recv_fd(rx.as_fd()).ok().flatten());
+        let (mut outcome, pid1) = waited?;
+        if let End::SetupFailed(e) = &mut outcome.end {
+            userns::explain_eperm(e);
+        }
+        for name in self.unrelayed {
+            outcome.warnings.push(format!(
+                "the {name} relay could not start: the command's {name} was lost, not passed uncapped"
+            ));
+        }
+        Ok((
+            outcome,
+            Taken {
+                scratch,
+                stdout,
+                stderr,
+                egress,
+                pid1,
+            },
+        ))
     }
-    Ok((
-        outcome,
-        Taken {
-            scratch,
-            stdout,
-            stderr,
-            egress,
-            pid1,
-        },
-    ))
 }
 
 /// Start the relay of a capped stream: from the pipe's read end to a copy of our own
