@@ -46,9 +46,51 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     //    byte means it died before PR_SET_PDEATHSIG took effect: leave quietly.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| step("set PR_SET_PDEATHSIG")(e.into()))?;
-    // 2. Keep no fd of the caller's: only our pipe ends, the seccomp and scratch hand-offs and
-    //    the relay pipes survive. A capped stream's pipe takes the place of the caller's
-    //    descriptor, so nothing in the jail holds that one.
+    // 2. Keep no fd of the caller's.
+    keep_own_fds(fds)?;
+    //    The new root's bind sources, copied while the supervisor writes our id maps, which
+    //    they do not need (rootfs::sources); a failure is reported once the maps are written,
+    //    as every step after them is.
+    let trees = std::mem::take(&mut fds.idmapped);
+    let sources = super::rootfs::sources(&plan.policy, ids.uid, trees);
+    let mut go = [0u8; 1];
+    match nix::unistd::read(fds.sync_rx.as_raw_fd(), &mut go) {
+        Ok(1) => {}
+        _ => process::exit_now(0),
+    }
+    //    The id maps are written: from now on not dumpable (no ptrace, no /proc/1/mem, environ
+    //    or fd for the command, nor for other host processes of the jail's uid).
+    nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
+    // 3. The rest of the new root: scratch, binds, /proc (where the IPC namespace's limits are
+    //    set first), /dev; pivot_root. Then what goes into the scratch or out of it.
+    super::rootfs::build(&plan.policy, plan.limits.ipc, sources?)?;
+    scratch_handoffs(plan, fds)?;
+    // 4. Hostname of the private UTS namespace.
+    nix::unistd::sethostname(&plan.policy.hostname).map_err(|e| step("set hostname")(e.into()))?;
+    // 5. A private network namespace starts with lo down; bring it up.
+    if plan.private_net {
+        net::interface_up("lo").map_err(step("bring lo up"))?;
+    }
+    if let Some(tx) = fds.egress_tx.take() {
+        egress_sockets(tx.as_fd())?;
+    }
+    // 6. Signals arrive through a signalfd; blocked before the fork so none is lost.
+    let sfd = watch_signals()?;
+    // 7. Fork the command.
+    let command = fork_command(plan, fds, ids)?;
+    // 8. Lock pid 1 down too: no capability, no new privileges.
+    super::caps::drop_all(false)?;
+    nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs in pid 1")(e.into()))?;
+    // 9. Minimal init until the command ends.
+    let status = supervise(command, &sfd)?;
+    // 10, 11. The last word, and our exit.
+    last_word(plan, fds, status, &sfd)
+}
+
+/// Close every fd but our pipe ends, the seccomp, scratch and egress hand-offs, the idmapped
+/// trees and the relay pipes. A capped stream's pipe takes the place of the caller's
+/// descriptor, so nothing in the jail holds that one.
+fn keep_own_fds(fds: &mut ChildFds) -> Result<()> {
     let mut keep = vec![fds.sync_rx.as_raw_fd(), fds.chan_tx.as_raw_fd()];
     for fd in [
         &fds.seccomp_tx,
@@ -67,27 +109,17 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
                 .map_err(|e| step("make the output relay's pipe the jail's stdio")(e.into()))?;
         }
     }
-    //    The new root's bind sources, copied while the supervisor writes our id maps, which
-    //    they do not need (rootfs::sources); a failure is reported once the maps are written,
-    //    as every step after them is.
-    let trees = std::mem::take(&mut fds.idmapped);
-    let sources = super::rootfs::sources(&plan.policy, ids.uid, trees);
-    let mut go = [0u8; 1];
-    match nix::unistd::read(fds.sync_rx.as_raw_fd(), &mut go) {
-        Ok(1) => {}
-        _ => process::exit_now(0),
-    }
-    //    The id maps are written: from now on not dumpable (no ptrace, no /proc/1/mem, environ
-    //    or fd for the command, nor for other host processes of the jail's uid).
-    nix::sys::prctl::set_dumpable(false).map_err(|e| step("set pid 1 non-dumpable")(e.into()))?;
-    // 3. The rest of the new root: scratch, binds, /proc (where the IPC namespace's limits are
-    //    set first), /dev; pivot_root.
-    super::rootfs::build(&plan.policy, plan.limits.ipc, sources?)?;
-    //    The export stage reads the scratch after the jail is gone: hand the supervisor an
-    //    O_PATH fd of its root now (it keeps the tmpfs alive after the mount namespace dies;
-    //    taken before the command exists, so neither a timeout nor the command can prevent it).
+    Ok(())
+}
+
+/// Once the new root is built: the scratch handed to the supervisor when the Policy exports,
+/// and the egress CA bundle written into it when a credential terminates TLS.
+fn scratch_handoffs(plan: &Plan, fds: &mut ChildFds) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // The export stage reads the scratch after the jail is gone: hand the supervisor an O_PATH
+    // fd of its root now (it keeps the tmpfs alive after the mount namespace dies; taken before
+    // the command exists, so neither a timeout nor the command can prevent it).
     if let Some(tx) = fds.scratch_tx.take() {
-        use std::os::unix::fs::OpenOptionsExt;
         let root = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
@@ -96,10 +128,9 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
         crate::sys::seccomp::send_fd(tx.as_fd(), root.as_fd(), 0)
             .map_err(step("hand the scratch to the supervisor"))?;
     }
-    //    With a `terminate_tls` credential, the CA bundle the command trusts, in the scratch
-    //    (a fresh tmpfs: the name cannot exist yet).
+    // With a `terminate_tls` credential, the CA bundle the command trusts, in the scratch (a
+    // fresh tmpfs: the name cannot exist yet).
     if let Some((at, pem)) = fds.egress_bundle.take() {
-        use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -108,40 +139,42 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
             .and_then(|mut f| std::io::Write::write_all(&mut f, pem.as_bytes()))
             .map_err(step(format!("write the egress CA bundle {}", at.display())))?;
     }
-    // 4. Hostname of the private UTS namespace.
-    nix::unistd::sethostname(&plan.policy.hostname).map_err(|e| step("set hostname")(e.into()))?;
-    // 5. A private network namespace starts with lo down; bring it up.
-    if plan.private_net {
-        net::interface_up("lo").map_err(step("bring lo up"))?;
+    Ok(())
+}
+
+/// With allow_domains, the egress proxy's socket: made here, in the jail's namespace (so the
+/// command reaches it on 127.0.0.1), listened on by the supervisor, which connects out from the
+/// host's network (src/net/). The command never holds it.
+fn egress_sockets(tx: std::os::fd::BorrowedFd<'_>) -> Result<()> {
+    let at = std::net::SocketAddr::from(([127, 0, 0, 1], crate::policy::PROXY_PORT));
+    let listener = std::net::TcpListener::bind(at).map_err(step("listen for the egress proxy"))?;
+    // And its resolver's socket, where glibc asks when the profile binds no /etc/resolv.conf
+    // (port 53: we hold CAP_NET_BIND_SERVICE over this namespace).
+    let dns = std::net::UdpSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 53)))
+        .map_err(step("bind the egress resolver on 127.0.0.1:53"))?;
+    for sock in [listener.as_fd(), dns.as_fd()] {
+        crate::sys::seccomp::send_fd(tx, sock, 0)
+            .map_err(step("hand the egress proxy's sockets to the supervisor"))?;
     }
-    //    With allow_domains, the egress proxy's socket: made here, in the jail's namespace (so
-    //    the command reaches it on 127.0.0.1), listened on by the supervisor, which connects
-    //    out from the host's network (src/net/). The command never holds it.
-    if let Some(tx) = fds.egress_tx.take() {
-        let at = std::net::SocketAddr::from(([127, 0, 0, 1], crate::policy::PROXY_PORT));
-        let listener =
-            std::net::TcpListener::bind(at).map_err(step("listen for the egress proxy"))?;
-        //    And its resolver's socket, where glibc asks when the profile binds no
-        //    /etc/resolv.conf (port 53: we hold CAP_NET_BIND_SERVICE over this namespace).
-        let dns = std::net::UdpSocket::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 53)))
-            .map_err(step("bind the egress resolver on 127.0.0.1:53"))?;
-        for sock in [listener.as_fd(), dns.as_fd()] {
-            crate::sys::seccomp::send_fd(tx.as_fd(), sock, 0)
-                .map_err(step("hand the egress proxy's sockets to the supervisor"))?;
-        }
-    }
-    // 6. Signals arrive through a signalfd; blocked before the fork so none is lost.
+    Ok(())
+}
+
+/// Block the [`WATCHED`] signals and take them from a signalfd.
+fn watch_signals() -> Result<SignalFd> {
     let mut mask = SigSet::empty();
     for &sig in WATCHED {
         mask.add(sig);
     }
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)
         .map_err(|e| step("block signals in pid 1")(e.into()))?;
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| step("signalfd in pid 1")(e.into()))?;
-    // 7. Fork the command. It keeps nothing above stdio: it is dumpable for a moment while it
-    //    writes its nested user namespace's maps (jail::exec), and takes its two channels to
-    //    the supervisor from us only after that, over a socket only it may use (handoff.rs).
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| step("signalfd in pid 1")(e.into()))
+}
+
+/// Fork the command. It keeps nothing above stdio: it is dumpable for a moment while it writes
+/// its nested user namespace's maps (jail::exec), and takes its two channels to the supervisor
+/// from us only after that, over a socket only it may use (handoff.rs). Returns its pid.
+fn fork_command(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<i32> {
     let listener = super::handoff::listen()?;
     let command = match process::fork().map_err(step("fork the command"))? {
         process::Forked::Child => {
@@ -171,11 +204,12 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // Only the command sends the seccomp listener; our copy would keep the supervisor from
     // seeing the socket hang up if the command fails before installing the filter.
     drop(fds.seccomp_tx.take());
-    // 8. Lock pid 1 down too: no capability, no new privileges.
-    super::caps::drop_all(false)?;
-    nix::sys::prctl::set_no_new_privs().map_err(|e| step("set no_new_privs in pid 1")(e.into()))?;
-    // 9. Minimal init until the command ends.
-    let status = supervise(command, &sfd)?;
+    Ok(command)
+}
+
+/// Once the command has ended with wait status `status`: end the rest of the jail, report to
+/// the supervisor, and exit.
+fn last_word(plan: &Plan, fds: &ChildFds, status: i32, sfd: &SignalFd) -> ! {
     // 10. Report the exact wait status, how full scratch was (evidence for scratch_full) and
     //     how many tasks the jail held as the command ended (evidence for processes), counted
     //     before step 11 ends them.
@@ -197,7 +231,7 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     // 11. Everything else of the jail killed and reaped here, so the last word can say that
     //     nothing of it runs any more: the supervisor need not wait for the kernel to take the
     //     namespaces down (it reaps us before the call ends).
-    let alone = end_the_rest(&sfd, counted == 1);
+    let alone = end_the_rest(sfd, counted == 1);
     //     Our stdio last: a capped stream's relay sees its end now, not at our exit.
     for fd in 0..=2 {
         let _ = nix::unistd::close(fd);
