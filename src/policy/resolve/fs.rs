@@ -78,7 +78,18 @@ impl Resolver<'_> {
         opts: Options,
         scratch: &Scratch,
     ) -> Vec<Bind> {
-        let fs = &m.layer.filesystem;
+        let wants = self.wants(&m.layer.filesystem);
+        let mut binds = self.profile_binds(wants, ov, opts);
+        self.cli_binds(ov, &mut binds);
+        self.git_binds(&m.layer.filesystem.git, &mut binds);
+        binds.sort_by(|a, b| a.target.cmp(&b.target));
+        self.check_targets(&binds, scratch);
+        binds
+    }
+
+    /// The profile's `read_only`, `read_write` and `executable` entries, one per target: an
+    /// entry for a target already listed widens it (writable, executable, not optional).
+    fn wants<'m>(&mut self, fs: &'m crate::profile::schema::FilesystemLayer) -> Vec<Want<'m>> {
         let mut wants: Vec<Want> = Vec::new();
         let lists = [
             (&fs.read_only, Access::ReadOnly, false),
@@ -122,6 +133,13 @@ impl Resolver<'_> {
                 }
             }
         }
+        wants
+    }
+
+    /// Each wanted target looked up on the host: its source (links resolved) and kind. A
+    /// missing optional target is skipped; a `${CWD}` that is `/` or holds the caller's home is
+    /// refused, unless the command line binds it.
+    fn profile_binds(&mut self, wants: Vec<Want>, ov: &Overrides, opts: Options) -> Vec<Bind> {
         // Both the home the user database names and $HOME: the environment is the caller's to
         // set, so it may add a home to protect but never take the real one away.
         let homes: Vec<PathBuf> = [self.host.account_home(), self.host.home()]
@@ -175,11 +193,17 @@ impl Resolver<'_> {
                 origin: at.to_string(),
             });
         }
-        // --ro binds are executable (nothing below them can be written); --rw binds are not:
-        // a writable, executable directory is what noexec scratch exists to prevent, so it takes
-        // an explicit --exec. --exec makes an existing bind of the same target executable, and
-        // otherwise binds the path executable with the access of the bind it lies in (so
-        // `--exec build` inside a writable project stays writable), read-only outside any.
+        binds
+    }
+
+    /// The command line's binds, over the profile's.
+    ///
+    /// --ro binds are executable (nothing below them can be written); --rw binds are not: a
+    /// writable, executable directory is what noexec scratch exists to prevent, so it takes an
+    /// explicit --exec. --exec makes an existing bind of the same target executable, and
+    /// otherwise binds the path executable with the access of the bind it lies in (so `--exec
+    /// build` inside a writable project stays writable), read-only outside any.
+    fn cli_binds(&mut self, ov: &Overrides, binds: &mut Vec<Bind>) {
         for (paths, access, flag) in [
             (&ov.ro, Access::ReadOnly, CLI_FLAGS[0]),
             (&ov.rw, Access::ReadWrite, CLI_FLAGS[1]),
@@ -238,9 +262,11 @@ impl Resolver<'_> {
                 });
             }
         }
-        self.git_binds(&m.layer.filesystem.git, &mut binds);
-        binds.sort_by(|a, b| a.target.cmp(&b.target));
-        for b in &binds {
+    }
+
+    /// No bind may cover what the jail makes itself: /proc, /dev, the scratch.
+    fn check_targets(&mut self, binds: &[Bind], scratch: &Scratch) {
+        for b in binds {
             if reserved(&b.target) || b.target.starts_with(&scratch.path) {
                 let e = Error::profile(
                     b.origin.clone(),
@@ -255,10 +281,8 @@ impl Resolver<'_> {
                 self.errors.push(e);
             }
         }
-        binds
     }
 
-    /// A command-line path made absolute against the current directory, normalised.
     /// The caller's directory as the jail sees it, when a directory bound on the command line
     /// (`--ro`, `--rw`, `--exec`) holds it: the bind's inside path plus the rest of the way.
     /// Binds from profiles do not count: a profile that wants the caller's directory says
@@ -280,6 +304,7 @@ impl Resolver<'_> {
             .map(|(_, inside)| inside)
     }
 
+    /// A command-line path made absolute against the current directory, normalised.
     pub(super) fn cli_abs(&self, p: &Path) -> Option<PathBuf> {
         let abs = if p.is_absolute() {
             p.to_path_buf()
