@@ -12,7 +12,11 @@
 //! - ports: union;
 //! - `[env] set`: per key, a later layer wins; `[env] unset` removes keys from `set` and `keep`.
 
-use super::schema::{Item, Layer, PortEntry};
+use super::schema::{
+    AuditLayer, BudgetLayer, CommandLayer, EnvLayer, ExportLayer, FilesystemLayer, GitLayer, Item,
+    LandlockLayer, Layer, LimitsLayer, NetworkLayer, OutputLayer, PortEntry, ScratchLayer,
+    ServerLayer, SyscallsLayer,
+};
 use super::search;
 use super::source::{parse, Sources};
 use crate::error::{Error, Location};
@@ -177,62 +181,152 @@ impl Loader<'_> {
 
 /// Merge `next` on top of `acc` (see the module docs for the rule).
 pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<Error>) {
-    fn set<T>(a: &mut Option<T>, b: Option<T>) {
-        if b.is_some() {
-            *a = b;
-        }
-    }
-    let (a, b) = (acc, next);
-    set(&mut a.description, b.description);
-    set(&mut a.cwd, b.cwd);
-    set(&mut a.hostname, b.hostname);
-    set(&mut a.isolation, b.isolation);
+    // Every key is named, here and in each section: a new key does not compile until it says
+    // how it merges.
+    let Layer {
+        description,
+        // Loaded before this layer ([`load_all`]), not merged.
+        extends: _,
+        cwd,
+        hostname,
+        isolation,
+        requires,
+        filesystem,
+        network,
+        syscalls,
+        landlock,
+        limits,
+        env,
+        export,
+        output,
+        budget,
+        audit,
+        command,
+        server,
+    } = next;
+    let a = acc;
+    set(&mut a.description, description);
+    set(&mut a.cwd, cwd);
+    set(&mut a.hostname, hostname);
+    set(&mut a.isolation, isolation);
     // Requirements only add up: a profile cannot drop what one it extends requires.
-    for item in b.requires {
+    for item in requires {
         if !a.requires.iter().any(|r| r.value == item.value) {
             a.requires.push(item);
         }
     }
+    let mut m = Merge { sources, errors };
+    m.filesystem(&mut a.filesystem, filesystem);
+    m.network(&mut a.network, network);
+    m.syscalls(&mut a.syscalls, syscalls);
+    landlock_section(&mut a.landlock, landlock);
+    limits_section(&mut a.limits, limits);
+    m.env(&mut a.env, env);
+    m.export(&mut a.export, export);
+    let OutputLayer {
+        stdout_max,
+        stderr_max,
+        mode,
+    } = output;
+    set(&mut a.output.stdout_max, stdout_max);
+    set(&mut a.output.stderr_max, stderr_max);
+    set(&mut a.output.mode, mode);
+    let ServerLayer { state } = server;
+    set(&mut a.server.state, state);
+    budget_section(&mut a.budget, budget);
+    let AuditLayer { enabled, log } = audit;
+    set(&mut a.audit.enabled, enabled);
+    set(&mut a.audit.log, log);
+    let CommandLayer { allow, deny } = command;
+    m.list(&mut a.command.allow, allow);
+    m.list(&mut a.command.deny, deny);
+}
 
-    let (fa, fb) = (&mut a.filesystem, b.filesystem);
-    merge_list(&mut fa.read_only, fb.read_only, sources, errors);
-    merge_list(&mut fa.read_write, fb.read_write, sources, errors);
-    merge_list(&mut fa.executable, fb.executable, sources, errors);
-    merge_list(&mut fa.devices, fb.devices, sources, errors);
-    set(&mut fa.scratch.path, fb.scratch.path);
-    set(&mut fa.scratch.size, fb.scratch.size);
-    set(&mut fa.scratch.exec, fb.scratch.exec);
-    set(&mut fa.scratch.tmp, fb.scratch.tmp);
-    set(&mut fa.scratch.shm, fb.scratch.shm);
-    set(&mut fa.git.work_tree, fb.git.work_tree);
-    set(&mut fa.git.write, fb.git.write);
-    set(&mut fa.gpu, fb.gpu);
-    set(&mut fa.observe_writes, fb.observe_writes);
+/// A single value: a later layer that sets it wins.
+fn set<T>(a: &mut Option<T>, b: Option<T>) {
+    if b.is_some() {
+        *a = b;
+    }
+}
 
-    set(&mut a.network.mode, b.network.mode);
-    merge_list(
-        &mut a.network.allow_domains,
-        b.network.allow_domains,
-        sources,
-        errors,
-    );
-    a.network.hosts.extend(b.network.hosts);
-    a.network.credential.extend(b.network.credential);
-    a.network.upstream_ca.extend(b.network.upstream_ca);
-    for (pa, pb) in [
-        (&mut a.network.tcp_connect, b.network.tcp_connect),
-        (&mut a.network.tcp_bind, b.network.tcp_bind),
-        (&mut a.network.allow_ports, b.network.allow_ports),
-    ] {
-        for p in pb {
+/// The merge of one layer's lists, and the errors of its removals (`"!VALUE"`, `"!N"`, `[env]
+/// unset`) that find nothing to remove.
+struct Merge<'a> {
+    sources: &'a Sources,
+    errors: &'a mut Vec<Error>,
+}
+
+impl Merge<'_> {
+    fn list(&mut self, acc: &mut Vec<Item<String>>, next: Vec<Item<String>>) {
+        merge_list(acc, next, self.sources, self.errors);
+    }
+
+    fn filesystem(&mut self, a: &mut FilesystemLayer, b: FilesystemLayer) {
+        let FilesystemLayer {
+            read_only,
+            read_write,
+            executable,
+            devices,
+            scratch,
+            git,
+            gpu,
+            observe_writes,
+        } = b;
+        self.list(&mut a.read_only, read_only);
+        self.list(&mut a.read_write, read_write);
+        self.list(&mut a.executable, executable);
+        self.list(&mut a.devices, devices);
+        let ScratchLayer {
+            path,
+            size,
+            exec,
+            tmp,
+            shm,
+        } = scratch;
+        set(&mut a.scratch.path, path);
+        set(&mut a.scratch.size, size);
+        set(&mut a.scratch.exec, exec);
+        set(&mut a.scratch.tmp, tmp);
+        set(&mut a.scratch.shm, shm);
+        let GitLayer { work_tree, write } = git;
+        set(&mut a.git.work_tree, work_tree);
+        set(&mut a.git.write, write);
+        set(&mut a.gpu, gpu);
+        set(&mut a.observe_writes, observe_writes);
+    }
+
+    fn network(&mut self, a: &mut NetworkLayer, b: NetworkLayer) {
+        let NetworkLayer {
+            mode,
+            tcp_connect,
+            tcp_bind,
+            allow_domains,
+            allow_ports,
+            hosts,
+            credential,
+            upstream_ca,
+        } = b;
+        set(&mut a.mode, mode);
+        self.list(&mut a.allow_domains, allow_domains);
+        a.hosts.extend(hosts);
+        a.credential.extend(credential);
+        a.upstream_ca.extend(upstream_ca);
+        self.ports(&mut a.tcp_connect, tcp_connect);
+        self.ports(&mut a.tcp_bind, tcp_bind);
+        self.ports(&mut a.allow_ports, allow_ports);
+    }
+
+    /// Ports: union; `"!N"` removes port N.
+    fn ports(&mut self, a: &mut Vec<Item<PortEntry>>, b: Vec<Item<PortEntry>>) {
+        for p in b {
             match p.value {
                 PortEntry::Remove(n) => {
-                    let before = pa.len();
-                    pa.retain(|x| x.value != PortEntry::Port(n));
-                    if pa.len() == before {
-                        errors.push(
+                    let before = a.len();
+                    a.retain(|x| x.value != PortEntry::Port(n));
+                    if a.len() == before {
+                        self.errors.push(
                             Error::profile(
-                                sources.at(&p),
+                                self.sources.at(&p),
                                 format!("nothing to remove: port {n} is not in the list this profile inherits"),
                             )
                             .with_hint("check the port against the extended profile (`tooljail explain -p NAME`)"),
@@ -240,92 +334,130 @@ pub fn merge(acc: &mut Layer, next: Layer, sources: &Sources, errors: &mut Vec<E
                     }
                 }
                 PortEntry::Port(_) => {
-                    if !pa.iter().any(|x| x.value == p.value) {
-                        pa.push(p);
+                    if !a.iter().any(|x| x.value == p.value) {
+                        a.push(p);
                     }
                 }
             }
         }
     }
 
-    merge_list(&mut a.syscalls.allow, b.syscalls.allow, sources, errors);
-    merge_list(&mut a.syscalls.deny, b.syscalls.deny, sources, errors);
-    merge_list(
-        &mut a.syscalls.unsafe_allow,
-        b.syscalls.unsafe_allow,
-        sources,
-        errors,
-    );
-    set(&mut a.syscalls.action, b.syscalls.action);
+    fn syscalls(&mut self, a: &mut SyscallsLayer, b: SyscallsLayer) {
+        let SyscallsLayer {
+            allow,
+            deny,
+            action,
+            unsafe_allow,
+        } = b;
+        self.list(&mut a.allow, allow);
+        self.list(&mut a.deny, deny);
+        self.list(&mut a.unsafe_allow, unsafe_allow);
+        set(&mut a.action, action);
+    }
 
-    set(&mut a.landlock.mode, b.landlock.mode);
-    set(
-        &mut a.landlock.scope_abstract_unix,
-        b.landlock.scope_abstract_unix,
-    );
-    set(&mut a.landlock.scope_signals, b.landlock.scope_signals);
-
-    let (la, lb) = (&mut a.limits, b.limits);
-    set(&mut la.wall_time, lb.wall_time);
-    set(&mut la.kill_after, lb.kill_after);
-    set(&mut la.cpu_time, lb.cpu_time);
-    set(&mut la.memory, lb.memory);
-    set(&mut la.processes, lb.processes);
-    set(&mut la.open_files, lb.open_files);
-    set(&mut la.file_size, lb.file_size);
-    set(&mut la.require_cgroup, lb.require_cgroup);
-
-    merge_list(&mut a.env.keep, b.env.keep, sources, errors);
-    a.env.set.extend(b.env.set);
-    for u in b.env.unset {
-        let in_set = a.env.set.remove(&u.value).is_some();
-        let before = a.env.keep.len();
-        a.env.keep.retain(|k| k.value != u.value);
-        if !in_set && a.env.keep.len() == before {
-            errors.push(
-                Error::profile(
-                    sources.at(&u),
-                    format!(
-                        "nothing to unset: \"{}\" is not in [env] set or keep",
-                        u.value
-                    ),
-                )
-                .with_hint("check the spelling, or remove this entry"),
-            );
+    /// `[env] set`: per key, a later layer wins; `unset` removes keys from `set` and `keep`.
+    fn env(&mut self, a: &mut EnvLayer, b: EnvLayer) {
+        let EnvLayer { keep, set, unset } = b;
+        self.list(&mut a.keep, keep);
+        a.set.extend(set);
+        for u in unset {
+            let in_set = a.set.remove(&u.value).is_some();
+            let before = a.keep.len();
+            a.keep.retain(|k| k.value != u.value);
+            if !in_set && a.keep.len() == before {
+                self.errors.push(
+                    Error::profile(
+                        self.sources.at(&u),
+                        format!(
+                            "nothing to unset: \"{}\" is not in [env] set or keep",
+                            u.value
+                        ),
+                    )
+                    .with_hint("check the spelling, or remove this entry"),
+                );
+            }
         }
     }
 
-    let (xa, xb) = (&mut a.export, b.export);
-    set(&mut xa.to, xb.to);
-    set(&mut xa.from, xb.from);
-    merge_list(&mut xa.patterns, xb.patterns, sources, errors);
-    merge_list(&mut xa.forbid, xb.forbid, sources, errors);
-    merge_list(&mut xa.allow, xb.allow, sources, errors);
-    set(&mut xa.max_bytes, xb.max_bytes);
-    set(&mut xa.max_total_bytes, xb.max_total_bytes);
-    set(&mut xa.max_files, xb.max_files);
-    set(&mut xa.overwrite, xb.overwrite);
-    set(&mut xa.when, xb.when);
-    set(&mut xa.strict, xb.strict);
-    set(&mut a.output.stdout_max, b.output.stdout_max);
-    set(&mut a.output.stderr_max, b.output.stderr_max);
-    set(&mut a.output.mode, b.output.mode);
-    set(&mut a.server.state, b.server.state);
-    set(&mut a.budget.calls_per_minute, b.budget.calls_per_minute);
-    set(
-        &mut a.budget.max_identical_calls,
-        b.budget.max_identical_calls,
-    );
-    set(&mut a.budget.identical_window, b.budget.identical_window);
-    set(&mut a.budget.session_calls, b.budget.session_calls);
-    set(&mut a.budget.session_cpu, b.budget.session_cpu);
-    set(&mut a.budget.session_wall, b.budget.session_wall);
-    set(&mut a.budget.state, b.budget.state);
-    set(&mut a.budget.rate, b.budget.rate);
-    set(&mut a.audit.enabled, b.audit.enabled);
-    set(&mut a.audit.log, b.audit.log);
-    merge_list(&mut a.command.allow, b.command.allow, sources, errors);
-    merge_list(&mut a.command.deny, b.command.deny, sources, errors);
+    fn export(&mut self, a: &mut ExportLayer, b: ExportLayer) {
+        let ExportLayer {
+            to,
+            from,
+            patterns,
+            forbid,
+            allow,
+            max_bytes,
+            max_total_bytes,
+            max_files,
+            overwrite,
+            when,
+            strict,
+        } = b;
+        set(&mut a.to, to);
+        set(&mut a.from, from);
+        self.list(&mut a.patterns, patterns);
+        self.list(&mut a.forbid, forbid);
+        self.list(&mut a.allow, allow);
+        set(&mut a.max_bytes, max_bytes);
+        set(&mut a.max_total_bytes, max_total_bytes);
+        set(&mut a.max_files, max_files);
+        set(&mut a.overwrite, overwrite);
+        set(&mut a.when, when);
+        set(&mut a.strict, strict);
+    }
+}
+
+fn landlock_section(a: &mut LandlockLayer, b: LandlockLayer) {
+    let LandlockLayer {
+        mode,
+        scope_abstract_unix,
+        scope_signals,
+    } = b;
+    set(&mut a.mode, mode);
+    set(&mut a.scope_abstract_unix, scope_abstract_unix);
+    set(&mut a.scope_signals, scope_signals);
+}
+
+fn limits_section(a: &mut LimitsLayer, b: LimitsLayer) {
+    let LimitsLayer {
+        wall_time,
+        kill_after,
+        cpu_time,
+        memory,
+        processes,
+        open_files,
+        file_size,
+        require_cgroup,
+    } = b;
+    set(&mut a.wall_time, wall_time);
+    set(&mut a.kill_after, kill_after);
+    set(&mut a.cpu_time, cpu_time);
+    set(&mut a.memory, memory);
+    set(&mut a.processes, processes);
+    set(&mut a.open_files, open_files);
+    set(&mut a.file_size, file_size);
+    set(&mut a.require_cgroup, require_cgroup);
+}
+
+fn budget_section(a: &mut BudgetLayer, b: BudgetLayer) {
+    let BudgetLayer {
+        calls_per_minute,
+        max_identical_calls,
+        identical_window,
+        session_calls,
+        session_cpu,
+        session_wall,
+        state,
+        rate,
+    } = b;
+    set(&mut a.calls_per_minute, calls_per_minute);
+    set(&mut a.max_identical_calls, max_identical_calls);
+    set(&mut a.identical_window, identical_window);
+    set(&mut a.session_calls, session_calls);
+    set(&mut a.session_cpu, session_cpu);
+    set(&mut a.session_wall, session_wall);
+    set(&mut a.state, state);
+    set(&mut a.rate, rate);
 }
 
 /// The identity of a list entry for de-duplication and removal: an optional path (`/x?`) and
