@@ -247,18 +247,9 @@ impl Error {
     /// terminal shows as written (errors quote values from profiles and the command line).
     pub fn one_line(self) -> Self {
         fn clean(s: String) -> String {
-            if s.chars().any(char::is_control) {
-                s.chars()
-                    .map(|c| {
-                        if c.is_control() {
-                            c.escape_debug().to_string()
-                        } else {
-                            c.to_string()
-                        }
-                    })
-                    .collect()
-            } else {
-                s
+            match crate::shown::one_line(&s) {
+                std::borrow::Cow::Borrowed(_) => s,
+                std::borrow::Cow::Owned(shown) => shown,
             }
         }
         Error {

@@ -25,6 +25,7 @@ pub mod preflight;
 pub mod profile;
 pub mod relay;
 pub mod report;
+pub mod shown;
 pub mod sink;
 pub mod state;
 pub mod supervisor;

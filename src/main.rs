@@ -10,10 +10,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             if let Some((word, fixed)) = forgot_the_separator(&e) {
-                eprintln!(
-                    "tooljail: \"{word}\" is not a tooljail subcommand; to run it in a jail, \
+                tooljail::shown::say(&format!(
+                    "\"{word}\" is not a tooljail subcommand; to run it in a jail, \
                      put the command after `--`: {fixed}"
-                );
+                ));
                 return exit_code(tooljail::error::exit::FAILED);
             }
             // --help and --version are not failures; usage errors are tooljail's own (125).
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
             if code == 0 {
                 let _ = e.print();
             } else {
-                eprintln!("tooljail: {}", usage_error_line(&e));
+                tooljail::shown::say(&usage_error_line(&e));
             }
             return exit_code(code);
         }
@@ -35,13 +35,13 @@ fn main() -> ExitCode {
     let code = match tooljail::commands::dispatch(cli) {
         Ok(code) => exit_code(code),
         Err(e) => {
-            eprintln!("tooljail: {e}");
+            tooljail::shown::say(&e.to_string());
             if verbose > 0 {
                 let errno = e.errno.map(|n| format!(", errno {n}")).unwrap_or_default();
-                eprintln!(
-                    "tooljail: ({:?} error{errno}, retryable: {})",
+                tooljail::shown::say(&format!(
+                    "({:?} error{errno}, retryable: {})",
                     e.kind, e.retryable
-                );
+                ));
             }
             exit_code(e.exit_code())
         }

@@ -161,7 +161,8 @@ pub struct Lift {
 }
 
 impl PolicyDenial {
-    /// The stderr line: `tooljail: denied: exec of /w/hello: ...; to allow it: --exec /w`.
+    /// The stderr line: `tooljail: denied: exec of /w/hello: ...; to allow it: --exec /w`, one
+    /// line whatever the path holds ([`crate::shown::one_line`]).
     pub fn line(&self) -> String {
         let what = match (self.kind, &self.path, &self.address, &self.syscall) {
             (DenialKind::Exec, Some(p), _, _) => format!("exec of {p}"),
@@ -171,7 +172,8 @@ impl PolicyDenial {
             (_, _, _, Some(s)) => format!("syscall {s}"),
             _ => "a call".to_string(),
         };
-        format!("tooljail: denied: {what}: {}; {}", self.rule, self.hint)
+        let line = format!("tooljail: denied: {what}: {}; {}", self.rule, self.hint);
+        crate::shown::one_line(&line).into_owned()
     }
 }
 

@@ -386,15 +386,7 @@ pub fn table(records: &[Report]) -> String {
 /// A table cell on one line: control characters (a newline in an argument or a label) are
 /// escaped, so one record is always one row and cannot forge another.
 fn cell(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::shown::one_line(s).into_owned()
 }
 
 #[cfg(test)]

@@ -20,12 +20,12 @@ pub fn audit(args: &AuditArgs) -> Result<i32> {
     let (records, bad) = audit::query(&path, &filter)?;
     print_records(args, &records);
     for b in &bad {
-        eprintln!(
-            "tooljail: {}:{}: not an audit record ({}); skipped",
+        crate::shown::say(&format!(
+            "{}:{}: not an audit record ({}); skipped",
             path.display(),
             b.line,
             b.error
-        );
+        ));
     }
     Ok(0)
 }
@@ -42,11 +42,11 @@ fn from_store(args: &AuditArgs, url: &str, filter: &Filter) -> Result<i32> {
         match serde_json::from_str::<crate::report::Report>(line) {
             Ok(r) if filter.matches(&r) => records.push(r),
             Ok(_) => {}
-            Err(e) => eprintln!(
-                "tooljail: {}: record {}: not an audit record ({e}); skipped",
+            Err(e) => crate::shown::say(&format!(
+                "{}: record {}: not an audit record ({e}); skipped",
                 url.shown(),
                 i + 1
-            ),
+            )),
         }
     }
     print_records(args, &records);

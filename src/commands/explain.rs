@@ -19,7 +19,7 @@ pub fn explain(args: &ExplainArgs) -> Result<i32> {
                 .pop()
                 .expect("resolution fails with at least one error");
             for e in &errors {
-                eprintln!("tooljail: {e}");
+                crate::shown::say(&format!("{e}"));
             }
             return Err(last);
         }

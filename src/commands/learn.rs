@@ -44,7 +44,7 @@ pub fn learn(args: &LearnArgs) -> Result<i32> {
     let Some(learned) = learn::learn(&RealHost, &report, &cx) else {
         // The command never started (the run said why), or no call reached the filter.
         if report.error.is_none() {
-            eprintln!("tooljail: the learning run recorded nothing; no profile written");
+            crate::shown::say("the learning run recorded nothing; no profile written");
         }
         return Ok(if code == 0 { 125 } else { code });
     };
@@ -75,20 +75,22 @@ pub fn learn(args: &LearnArgs) -> Result<i32> {
         None => print!("{text}"),
     }
     for s in &learned.secrets {
-        eprintln!("tooljail: warning: left out a secret-looking path the run used: {s}");
+        crate::shown::say(&format!(
+            "warning: left out a secret-looking path the run used: {s}"
+        ));
     }
     for t in &learned.tried {
-        eprintln!(
-            "tooljail: warning: not learned: a connect to {t} (the learning base's network mode \
+        crate::shown::say(&format!(
+            "warning: not learned: a connect to {t} (the learning base's network mode \
              refused it); learn with a base that allows it, e.g. `-p http`, if the tool needs it"
-        );
+        ));
     }
-    eprintln!("tooljail: {}", summary(&learned, out));
+    crate::shown::say(&summary(&learned, out));
     if code != 0 {
-        eprintln!(
-            "tooljail: warning: the command exited {code} while learning; the profile lets it do \
+        crate::shown::say(&format!(
+            "warning: the command exited {code} while learning; the profile lets it do \
              exactly what it did, failure included"
-        );
+        ));
     }
     Ok(code)
 }
@@ -123,10 +125,10 @@ fn check(args: &LearnArgs, profile: &Path, report_path: &Path) -> Result<i32> {
     let denied =
         !report.denials.is_empty() || !report.denied_syscalls.is_empty() || refused_by_proxy > 0;
     if code == 0 && !denied {
-        eprintln!(
-            "tooljail: check passed: the command exited 0 under {} with nothing denied",
+        crate::shown::say(&format!(
+            "check passed: the command exited 0 under {} with nothing denied",
             profile.display()
-        );
+        ));
         return Ok(0);
     }
     let how = match (report.exit_code, &report.signal) {
@@ -134,23 +136,23 @@ fn check(args: &LearnArgs, profile: &Path, report_path: &Path) -> Result<i32> {
         (None, Some(s)) => format!("was killed by {s}"),
         (None, None) => format!("ended ({:?})", report.outcome),
     };
-    eprintln!(
-        "tooljail: check failed: the command {how} under {}{}",
+    crate::shown::say(&format!(
+        "check failed: the command {how} under {}{}",
         profile.display(),
         if denied {
             "; denied:"
         } else {
             " (nothing denied by name: a path it needs may be absent; learn again with this run's mode and --merge)"
         }
-    );
+    ));
     if denied {
         eprint!("{}", crate::why::render(&crate::why::explain(&report)));
     }
     if refused_by_proxy > 0 {
-        eprintln!(
-            "tooljail: the egress proxy refused {refused_by_proxy} connection(s) (the report's \
+        crate::shown::say(&format!(
+            "the egress proxy refused {refused_by_proxy} connection(s) (the report's \
              `network` section names them)"
-        );
+        ));
     }
     Ok(1)
 }

@@ -58,7 +58,7 @@ pub fn man(args: &ManArgs) -> Result<i32> {
                 return Ok(0);
             }
         }
-        eprintln!("tooljail: man(1) is not available; printing the page's roff source");
+        crate::shown::say("man(1) is not available; printing the page's roff source");
     }
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()) {

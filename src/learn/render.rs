@@ -12,18 +12,10 @@ fn quote(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// A comment's text on one line: every control character (a line break, a tab, an escape,
-/// DEL, the C1 range) written as `\u{..}` so no command line can end the comment, or make the
-/// file one TOML refuses.
-fn one_line(s: &str) -> String {
-    s.chars().fold(String::with_capacity(s.len()), |mut o, c| {
-        if c.is_control() {
-            let _ = write!(o, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            o.push(c);
-        }
-        o
-    })
+/// A comment's text on one line ([`crate::shown::one_line`]): no command line can end the
+/// comment, or make the file one TOML refuses.
+fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::shown::one_line(s)
 }
 
 fn entry(out: &mut String, value: &str, why: &str) {
@@ -266,7 +258,7 @@ mod tests {
     fn control_characters_in_a_command_line_are_escaped_and_the_profile_loads() {
         assert_eq!(
             one_line("a\tb\x1b[31m\nc\r\u{7f}\u{85}"),
-            "a\\u{9}b\\u{1b}[31m\\u{a}c\\u{d}\\u{7f}\\u{85}"
+            "a\\tb\\u{1b}[31m\\nc\\r\\u{7f}\\u{85}"
         );
         let mut l = sample();
         l.commands = vec!["printf 'a\tb\x1b[0m\x0c\x00'".into()];

@@ -67,7 +67,9 @@ pub fn serve(args: &McpArgs, path: &std::path::Path) -> Result<i32> {
     for t in all {
         match tools::availability(&t) {
             Ok(()) => served.push(t),
-            Err(why) => eprintln!("tooljail: mcp: tool \"{}\" is not served: {why}", t.name),
+            Err(why) => {
+                crate::shown::say(&format!("mcp: tool \"{}\" is not served: {why}", t.name))
+            }
         }
     }
     let exe = std::env::current_exe().map_err(|e| {
@@ -107,7 +109,7 @@ pub fn serve(args: &McpArgs, path: &std::path::Path) -> Result<i32> {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => {
-                eprintln!("tooljail: mcp: reading stdin: {e}");
+                crate::shown::say(&format!("mcp: reading stdin: {e}"));
                 break;
             }
         }

@@ -145,8 +145,8 @@ pub fn apply(call: &mut Call<'_>, planned: &Planned, ran: Ran) -> Result<i32> {
     // One line on stderr, like the denied-syscalls line: what stopped the command and what
     // lifts it, so a person (or an agent reading stderr) does not retry blindly.
     if let Some(s) = &c.stopped_by {
-        eprintln!(
-            "tooljail: stopped by {} {}: {}; {}",
+        crate::shown::say(&format!(
+            "stopped by {} {}: {}; {}",
             s.kind,
             s.name,
             s.evidence,
@@ -155,7 +155,7 @@ pub fn apply(call: &mut Call<'_>, planned: &Planned, ran: Ran) -> Result<i32> {
             } else {
                 s.remedy.clone()
             }
-        );
+        ));
     }
     // Limits reached without certainty, said only when the command failed (as stopped_by).
     let failed = matches!(c.outcome, Outcome::Limit | Outcome::Signaled)
@@ -166,10 +166,10 @@ pub fn apply(call: &mut Call<'_>, planned: &Planned, ran: Ran) -> Result<i32> {
         Vec::new()
     };
     for m in &may_have_been {
-        eprintln!(
-            "tooljail: may have been stopped by {} {}: {}; not certain: {}; to lift it: {}",
+        crate::shown::say(&format!(
+            "may have been stopped by {} {}: {}; not certain: {}; to lift it: {}",
             m.kind, m.name, m.evidence, m.uncertain, m.remedy
-        );
+        ));
     }
     let report = &mut call.report;
     report.may_have_been = Some(may_have_been);

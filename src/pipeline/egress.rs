@@ -36,17 +36,17 @@ pub fn apply(
         .filter(|c| c.verdict == "refused")
     {
         if said.insert((c.host.clone(), c.port, c.rule.clone())) {
-            eprintln!(
-                "tooljail: network: refused {}:{} ({}); {}",
+            crate::shown::say(&format!(
+                "network: refused {}:{} ({}); {}",
                 if c.host.is_empty() { "?" } else { &c.host },
                 c.port,
                 c.rule,
                 c.remedy.as_deref().unwrap_or("")
-            );
+            ));
         }
     }
     if let Some(f) = &account.failure {
-        eprintln!("tooljail: warning: {f}");
+        crate::shown::say(&format!("warning: {f}"));
         call.report.warnings.push(f.clone());
     }
     call.report.network = Some(NetworkReport {

@@ -35,7 +35,7 @@ pub fn apply(
     };
     let done = tracing::debug_span!("export").in_scope(|| exporter.run(scratch, skip));
     for w in &done.warnings {
-        eprintln!("tooljail: warning: {w}");
+        crate::shown::say(&format!("warning: {w}"));
         call.report.warnings.push(w.clone());
     }
     let r = &done.report;
@@ -52,11 +52,11 @@ pub fn apply(
         } else {
             String::new()
         };
-        eprintln!(
-            "tooljail: export: {} file(s) refused: {}{more}; the report's export.refused says why",
+        crate::shown::say(&format!(
+            "export: {} file(s) refused: {}{more}; the report's export.refused says why",
             r.refused.len(),
             list.join(", ")
-        );
+        ));
     }
     call.report.export = Some(done.report);
     match done.strict_failure {
@@ -64,7 +64,7 @@ pub fn apply(
         Some(why) => {
             let e = Error::new(crate::error::ErrorKind::Export, "[export] strict", why)
                 .with_hint("the report's export.refused lists each file and the rule");
-            eprintln!("tooljail: {e}");
+            crate::shown::say(&format!("{e}"));
             call.report.error = Some((&e).into());
             Ok(exit::FAILED)
         }

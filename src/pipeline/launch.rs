@@ -117,7 +117,7 @@ pub fn launch(
     report.resources.tasks_at_end = outcome.tasks_at_end;
     report.resources.tasks_peak = outcome.tasks_peak;
     for w in &outcome.warnings {
-        eprintln!("tooljail: warning: {w}");
+        crate::shown::say(&format!("warning: {w}"));
         report.warnings.push(w.clone());
     }
     report.denied_syscalls = outcome

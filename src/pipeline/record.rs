@@ -41,7 +41,7 @@ pub fn record(call: Call<'_>, result: Result<i32>) -> Result<i32> {
             .as_mut()
             .map(|h| h as &mut dyn crate::sink::Renamer);
         if let Err(e) = sink.write(&report, renamer) {
-            eprintln!("tooljail: --report: {e}; the report of this run is lost");
+            crate::shown::say(&format!("--report: {e}; the report of this run is lost"));
         }
     }
     // The root helper's last job was that rename: it exits while pid 1 is reaped.
@@ -63,10 +63,10 @@ pub fn millis(d: std::time::Duration) -> u64 {
 fn append_record(log: Option<AuditLog>, report: &Report) {
     if let Some(log) = log {
         if let Err(e) = log.append(report) {
-            eprintln!(
-                "tooljail: audit log {}: {e}; the record of this run is lost",
+            crate::shown::say(&format!(
+                "audit log {}: {e}; the record of this run is lost",
                 log.path().display()
-            );
+            ));
         }
     }
 }

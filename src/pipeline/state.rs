@@ -144,7 +144,7 @@ pub fn close(held: Option<Held>, report: &Report) {
         None => match state::open(&url, false) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("tooljail: {e}; the use of this call is not recorded");
+                crate::shown::say(&format!("{e}; the use of this call is not recorded"));
                 return;
             }
         },
@@ -168,17 +168,17 @@ pub fn close(held: Option<Held>, report: &Report) {
                 .unwrap_or_default(),
         };
         if let Err(e) = store.finish(&id, &used) {
-            eprintln!(
-                "tooljail: {}; the use of this call is not recorded",
+            crate::shown::say(&format!(
+                "{}; the use of this call is not recorded",
                 state::error(&url, e)
-            );
+            ));
         }
     }
     if let Err(e) = store.audit(report) {
-        eprintln!(
-            "tooljail: {}; the audit record of this call is not in the store",
+        crate::shown::say(&format!(
+            "{}; the audit record of this call is not in the store",
             state::error(&url, e)
-        );
+        ));
     }
 }
 

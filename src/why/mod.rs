@@ -169,8 +169,10 @@ fn or_unknown(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("(unknown)")
 }
 
-/// The answer as text: one paragraph per reason.
+/// The answer as text: one paragraph per reason, every field it quotes on one line
+/// ([`crate::shown::one_line`]: paths and names come from the jail).
 pub fn render(a: &Answer) -> String {
+    use crate::shown::one_line;
     use std::fmt::Write as _;
     let mut out = String::new();
     let outcome = serde_json::to_value(a.outcome)
@@ -180,29 +182,33 @@ pub fn render(a: &Answer) -> String {
     let _ = writeln!(
         out,
         "run {}: `{}`: {outcome}, exit status {}",
-        a.run_id,
-        a.argv.join(" "),
+        one_line(&a.run_id),
+        one_line(&a.argv.join(" ")),
         a.exit_status
     );
     if let Some(f) = &a.failed {
-        let _ = writeln!(out, "tooljail ran nothing: {f}");
+        let _ = writeln!(out, "tooljail ran nothing: {}", one_line(f));
     }
     if a.reasons.is_empty() && a.failed.is_none() {
         out.push_str("tooljail denied nothing in this run and no limit stopped it.\n");
         return out;
     }
     for (i, r) in a.reasons.iter().enumerate() {
-        let _ = writeln!(out, "\n{}. The command {}.", i + 1, r.what);
-        let _ = writeln!(out, "   Refused because: {}.", r.why.trim_end_matches('.'));
+        let _ = writeln!(out, "\n{}. The command {}.", i + 1, one_line(&r.what));
+        let why = one_line(r.why.trim_end_matches('.'));
+        let _ = writeln!(out, "   Refused because: {why}.");
         if let Some(o) = &r.origin {
-            let _ = writeln!(out, "   The rule comes from: {o}");
+            let _ = writeln!(out, "   The rule comes from: {}", one_line(o));
         }
-        match (&r.flag, &r.profile) {
+        let hint = one_line(&r.hint);
+        let flag = r.flag.as_deref().map(one_line);
+        let profile = r.profile.as_deref().map(one_line);
+        match (flag, profile) {
             (None, None) if !r.liftable => {
-                let _ = writeln!(out, "   Nothing allows it: {}", r.hint);
+                let _ = writeln!(out, "   Nothing allows it: {hint}");
             }
             (None, None) => {
-                let _ = writeln!(out, "   To allow it: {}", r.hint);
+                let _ = writeln!(out, "   To allow it: {hint}");
             }
             (Some(f), Some(p)) => {
                 let _ = writeln!(out, "   To allow it, add the flag:  {f}");

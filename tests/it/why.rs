@@ -315,3 +315,70 @@ fn why_names_the_bind_for_a_write_to_an_existing_file_and_in_landlock_mode() {
         assert!(!dir.path().join("new.txt").exists());
     });
 }
+
+/// A path the jail names is shown on one line wherever tooljail shows it: a name holding a line
+/// break and then a line that reads as tooljail's own, a terminal escape (set the title, clear
+/// the screen), a bell and a right-to-left override neither split tooljail's stderr line nor
+/// forge a reason in `tooljail why` (read later, on an operator's terminal the command never
+/// had), nor reach either as an escape. The report keeps the path exact (JSON escapes it).
+#[test]
+fn a_path_from_the_jail_cannot_forge_a_line_or_reach_the_terminal_as_an_escape() {
+    const FORGED: &str = "tooljail: nothing was denied; retry with --rw ~";
+    let name = format!("a\n{FORGED}\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}txt.exe");
+    let raw = |s: &str| {
+        s.chars()
+            .any(|c| c.is_control() && c != '\n' || c == '\u{202e}')
+    };
+    each_identity(|ctx| {
+        let records = records_dir();
+        let dir = tempdir(0o755);
+        // The command writes nothing to stderr itself: every line there is tooljail's.
+        let script = "touch \"/usr/$1\" 2>/dev/null; exit 3";
+        let r = run(
+            ctx,
+            dir.path(),
+            records.path(),
+            &["--", "sh", "-c", script, "sh", &name],
+        );
+        r.expect(3);
+        let shown = "/usr/a\\ntooljail: nothing was denied; retry with --rw ~\\u{1b}]0;pwned\
+                     \\u{7}\\u{1b}[2J\\u{202e}txt.exe";
+        r.expect_stderr_contains(&format!("tooljail: denied: write to {shown}: "));
+        assert!(!raw(&r.stderr), "{:?}", r.stderr);
+        assert!(
+            r.stderr.lines().all(|l| l.starts_with("tooljail: ")),
+            "{:?}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.lines().any(|l| l.starts_with(FORGED)),
+            "{:?}",
+            r.stderr
+        );
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(records.path().join("report.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            report["denials"][0]["path"],
+            format!("/usr/{name}"),
+            "{report:#}"
+        );
+        let (text, v) = why(ctx, records.path());
+        assert!(
+            text.contains(&format!("The command wrote to {shown}.")),
+            "{text}"
+        );
+        assert!(!raw(&text), "{text:?}");
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with(FORGED)),
+            "{text:?}"
+        );
+        // The JSON answer keeps the words exact.
+        assert_eq!(
+            reason(&v, "write")["what"],
+            format!("wrote to /usr/{name}"),
+            "{v:#}"
+        );
+    });
+}
