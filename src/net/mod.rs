@@ -100,7 +100,7 @@ pub struct Connection {
     /// the server did not answer: `error` says which).
     pub verdict: &'static str,
     /// Allowed: the `allow_domains` entry that matched. Refused: the key that refused it
-    /// (`allow_domains`, `allow_ports`, `address`, `sni`, `host_header`, `malformed`,
+    /// (`allow_domains`, `allow_ports`, `address`, `sni`, `host_header`, `malformed`, `name`,
     /// `upstream_certificate`).
     pub rule: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -23,6 +23,9 @@ pub enum Refusal {
     HostMismatch,
     /// Not an HTTP proxy request the proxy understands.
     Malformed,
+    /// A DNS question for something that is not a host name (a label with a character a name
+    /// may not hold: a space, a control character, a dot inside a label).
+    Name,
     /// A terminated connection's server presented a certificate that did not verify.
     UpstreamCertificate,
 }
@@ -36,6 +39,7 @@ impl Refusal {
             Refusal::Sni => "sni",
             Refusal::HostMismatch => "host_header",
             Refusal::Malformed => "malformed",
+            Refusal::Name => "name",
             Refusal::UpstreamCertificate => "upstream_certificate",
         }
     }
@@ -60,6 +64,9 @@ impl Refusal {
             Refusal::Malformed => {
                 "only HTTP proxy requests (CONNECT, or a URL with http://) pass; cannot be lifted"
                     .into()
+            }
+            Refusal::Name => {
+                "only host names (letters, digits, '-' and '_' in dot-separated labels) are looked up; cannot be lifted".into()
             }
             Refusal::UpstreamCertificate => format!(
                 "the certificate of {host} did not verify against the host's trust store; if a private CA signs it, name that CA's PEM file in [network] upstream_ca"

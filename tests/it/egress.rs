@@ -266,6 +266,76 @@ fn an_allowed_name_works_over_connect_and_plain_http() {
     });
 }
 
+/// DNS questions the jail's resolver gets for what is no host name, under an allowed wildcard:
+/// a label holding a line break and then a line that reads as tooljail's own, a terminal
+/// escape, a space. Each is refused by the `name` rule (NXDOMAIN, looked up nowhere), the
+/// report keeps the name exact, and tooljail's line about it stays one line with no escape. A
+/// host name under the same wildcard is judged and answered as before.
+#[test]
+fn a_question_for_no_host_name_is_refused_and_shown_on_one_line() {
+    if !crate::support::need_python() {
+        return;
+    }
+    const FORGED: &str = "tooljail: nothing was refused";
+    let (_d, p) = profile(
+        "[network]\nallow_domains = [\"*.pkg.test\"]\nhosts = { \"a.pkg.test\" = \"127.0.0.1\" }\n",
+    );
+    let ask = "import socket, struct\n\
+               def ask(labels):\n\
+               \x20   q = struct.pack('>HHHHHH', 7, 0x0100, 1, 0, 0, 0)\n\
+               \x20   q += b''.join(bytes([len(l)]) + l for l in labels) + b'\\0' + struct.pack('>HH', 1, 1)\n\
+               \x20   s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)\n\
+               \x20   s.sendto(q, ('127.0.0.1', 53)); a = s.recv(512)\n\
+               \x20   return a[3] & 15, a[7]\n\
+               for tag, first in [('line', b'a\\ntooljail: nothing was refused'), ('escape', b'x\\x1b]0;t\\x07'),\n\
+               \x20                  ('space', b'a b'), ('good', b'a')]:\n\
+               \x20   print(tag, *ask([first, b'pkg', b'test']))\n";
+    let shown = |first: &str| format!("{first}.pkg.test");
+    each_identity(|ctx| {
+        let (run, report, _) = egress_in(
+            ctx,
+            &p,
+            &[],
+            &[("ask.py", ask)],
+            "python3 @DIR@/ask.py 2>/dev/null",
+        );
+        assert_eq!(run.code(), 0, "{}", dump(&run, &report));
+        for tag in ["line", "escape", "space"] {
+            // NXDOMAIN, no answer.
+            assert_eq!(
+                labelled(&run, &format!("{tag} ")),
+                "3 0",
+                "{}",
+                dump(&run, &report)
+            );
+        }
+        assert_eq!(labelled(&run, "good "), "0 1", "{}", dump(&run, &report));
+        for name in [
+            format!("a\n{FORGED}"),
+            "x\u{1b}]0;t\u{7}".to_string(),
+            "a b".to_string(),
+        ] {
+            one(&report, &run, &shown(&name), "dns", "refused", "name");
+        }
+        one(&report, &run, "a.pkg.test", "dns", "allowed", "*.pkg.test");
+        let err = &run.stderr;
+        assert!(
+            err.contains(&format!(
+                "tooljail: network: refused a\\n{FORGED}.pkg.test:53 (name); "
+            )) && err
+                .contains("tooljail: network: refused x\\u{1b}]0;t\\u{7}.pkg.test:53 (name); "),
+            "{}",
+            dump(&run, &report)
+        );
+        assert!(!err.chars().any(|c| c.is_control() && c != '\n'), "{err:?}");
+        assert!(
+            err.lines()
+                .all(|l| l.starts_with("tooljail: ") && !l.starts_with(FORGED)),
+            "{err:?}"
+        );
+    });
+}
+
 #[test]
 fn everything_else_fails_and_is_reported() {
     if !crate::support::need_python() {

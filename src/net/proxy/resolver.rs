@@ -3,8 +3,9 @@
 
 use super::{fail, note, ready, record, refuse, MAX_RECORDED};
 use crate::net::rules::{self, Refusal};
-use crate::net::{dns, Account, Egress};
+use crate::net::{dns, http, Account, Connection, Egress};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Mutex;
@@ -17,7 +18,7 @@ pub(super) fn resolve_loop(
     stop: BorrowedFd<'_>,
     account: &Mutex<Account>,
 ) {
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     let mut buf = [0u8; 1500];
     loop {
         let mut set = [
@@ -42,11 +43,20 @@ pub(super) fn resolve_loop(
             Err(None) => continue,
         };
         let mut c = record(&q.name, 53, "dns");
+        // Only a host name, in the one spelling every check and lookup uses, is judged and
+        // looked up: a question holding anything else (a space, an escape, a line break) goes
+        // neither to the rules nor to the host's resolver.
+        let Some(name) = http::host_name(&q.name) else {
+            c = refuse(c, &Refusal::Name, None);
+            let _ = sock.send_to(&dns::answer(&q, None), from);
+            note_once(account, &mut seen, &q.name, c);
+            continue;
+        };
         let rule = egress
             .rules
-            .domain_rule(&q.name)
-            .filter(|_| q.name.parse::<IpAddr>().is_err());
-        let addrs = match rule.map(|r| (r, resolve(egress, &q.name, 0))) {
+            .domain_rule(&name)
+            .filter(|_| name.parse::<IpAddr>().is_err());
+        let addrs = match rule.map(|r| (r, resolve(egress, &name, 0))) {
             None => {
                 c = refuse(c, &Refusal::Domain, None);
                 None
@@ -60,7 +70,7 @@ pub(super) fn resolve_loop(
                 let ok: Vec<IpAddr> = all
                     .iter()
                     .map(SocketAddr::ip)
-                    .filter(|ip| rules::address_allowed(&egress.rules, &q.name, *ip))
+                    .filter(|ip| rules::address_allowed(&egress.rules, &name, *ip))
                     .collect();
                 if ok.is_empty() {
                     c = refuse(c, &Refusal::Address, all.first().map(SocketAddr::ip));
@@ -72,14 +82,23 @@ pub(super) fn resolve_loop(
             }
         };
         let _ = sock.send_to(&dns::answer(&q, addrs.as_deref()), from);
-        // Each name once; past the report's list only counted, so a command asking for
-        // endless random names cannot grow the supervisor's memory.
-        if seen.len() >= MAX_RECORDED {
-            let mut a = account.lock().unwrap_or_else(|p| p.into_inner());
-            a.unlisted += 1;
-        } else if seen.insert((q.name.clone(), c.verdict)) {
-            note(account, c);
-        }
+        note_once(account, &mut seen, &q.name, c);
+    }
+}
+
+/// Each name once; past the report's list only counted, so a command asking for endless
+/// random names cannot grow the supervisor's memory.
+fn note_once(
+    account: &Mutex<Account>,
+    seen: &mut BTreeSet<(String, &'static str)>,
+    name: &str,
+    c: Connection,
+) {
+    if seen.len() >= MAX_RECORDED {
+        let mut a = account.lock().unwrap_or_else(|p| p.into_inner());
+        a.unlisted += 1;
+    } else if seen.insert((name.to_string(), c.verdict)) {
+        note(account, c);
     }
 }
 
