@@ -13,7 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
-targets=(profile_load extends_merge size_duration vars_expand policy_resolve audit_read report_roundtrip)
+targets=(profile_load extends_merge size_duration vars_expand policy_resolve audit_read report_roundtrip
+         egress_head egress_hello egress_dns)
 # The dictionary of profile keys helps the targets that read TOML.
 declare -A dict=([profile_load]=1 [extends_merge]=1 [policy_resolve]=1)
 
