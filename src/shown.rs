@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Whether `c` is written escaped.
-fn hidden(c: char) -> bool {
+pub(crate) fn hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

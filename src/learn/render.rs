@@ -7,9 +7,31 @@ use super::Learned;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-/// A TOML string literal.
+/// A TOML string literal, on one line and without a character that hides or reorders text on
+/// screen: a path the command used may hold a line break or a bidirectional control, and the
+/// learned profile is read by a person before it is used. Such a string is written as a basic
+/// string with those characters escaped (`\n`, `\u202E`); its value stays exact.
 fn quote(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
+    if !s.chars().any(crate::shown::hidden) {
+        return toml::Value::String(s.to_string()).to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if crate::shown::hidden(c) => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A comment's text on one line ([`crate::shown::one_line`]): no command line can end the
@@ -253,6 +275,58 @@ fn comments(text: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_with_a_line_break_or_a_bidi_control_is_one_line_and_reads_back_exact() {
+        let mut tricky: Vec<String> = [
+            "/plain/path",
+            "/a\nb",
+            "/a\u{202e}txt.exe",
+            "/q\"uote\\back'single'''",
+            "/x\u{2028}\u{2029}\u{7f}\u{85}\u{0}\u{1b}]0;t\u{7}",
+        ]
+        .map(String::from)
+        .to_vec();
+        tricky.extend(
+            ('\0'..='\u{ffff}')
+                .filter(|c| crate::shown::hidden(*c))
+                .map(|c| format!("/p{c}q\"")),
+        );
+        for s in &tricky {
+            let q = quote(s);
+            assert!(
+                !q.contains('\n') && !q.chars().any(crate::shown::hidden),
+                "{s:?} as {q}"
+            );
+            let t: toml::Table = format!("v = {q}")
+                .parse()
+                .unwrap_or_else(|e| panic!("{q}: {e}"));
+            assert_eq!(t["v"].as_str(), Some(s.as_str()), "{q}");
+        }
+        // A path the command used, holding a line break before what reads as another entry,
+        // and a right-to-left override: one line in the profile, and read back exact.
+        let odd = "/tmp/a\n/etc/shadow\u{202e}";
+        let mut l = sample();
+        l.paths.insert(
+            odd.into(),
+            PathRule {
+                write: true,
+                exec: false,
+                why: "wrote it".into(),
+            },
+        );
+        let text = render(&l);
+        assert!(
+            !text.chars().any(|c| c != '\n' && crate::shown::hidden(c)),
+            "{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("/etc")),
+            "{text}"
+        );
+        let back = parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(back.paths.contains_key(odd), "{text}");
+    }
 
     #[test]
     fn control_characters_in_a_command_line_are_escaped_and_the_profile_loads() {
