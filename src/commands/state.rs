@@ -92,7 +92,13 @@ pub fn state(args: &StateArgs) -> Result<i32> {
                     "SESSION", "CALLS", "CPU_MS", "WALL_MS"
                 );
                 for (s, u) in &usage {
-                    let s = if s.is_empty() { "(none)" } else { s };
+                    // A label is whatever the caller (an agent, perhaps) passed: one row each,
+                    // escaped, so none can forge another or reach the terminal as an escape.
+                    let s = if s.is_empty() {
+                        "(none)".into()
+                    } else {
+                        crate::shown::one_line(s)
+                    };
                     println!("{s:<32} {:>8} {:>10} {:>10}", u.calls, u.cpu_ms, u.wall_ms);
                 }
             }

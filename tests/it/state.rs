@@ -553,3 +553,30 @@ fn a_wall_budget_clamps_the_next_calls_timeout() {
         assert_eq!(report(&path, &r)["stopped_by"]["name"], "session_wall");
     });
 }
+
+/// A session label is whatever the caller passed (an agent, perhaps): `tooljail state` shows
+/// each on one row, escaped, so a label holding a line break and a forged row, or a terminal
+/// escape, neither adds a row nor reaches the operator's terminal raw. `--json` keeps it exact.
+#[test]
+fn a_session_label_cannot_forge_a_row_of_tooljail_state() {
+    let _disk = crate::support::host_disk_written();
+    let (_p, profile) = profile_file("extends = [\"default\"]\n[budget]\nsession_calls = 5\n");
+    each_identity(|ctx| {
+        let (_dir, url, tag, path) = sqlite_case("label");
+        let label = format!("{tag}\nFORGED 999 1 1\u{1b}[31m");
+        run(call(ctx, &url, &label, &profile, &path, &["true"])).expect(0);
+        let r = run(ctx.tooljail(["state", "--state", url.as_str()]));
+        r.expect(0);
+        assert_eq!(r.stdout.lines().count(), 2, "{}", r.dump());
+        assert!(
+            r.stdout
+                .contains(&format!("{tag}\\nFORGED 999 1 1\\u{{1b}}[31m")),
+            "{}",
+            r.dump()
+        );
+        assert!(!r.stdout.contains('\u{1b}'), "{}", r.dump());
+        let r = run(ctx.tooljail(["state", "--state", url.as_str(), "--json"]));
+        let v: Value = serde_json::from_str(&r.stdout).expect("state --json prints JSON");
+        assert_eq!(v["sessions"][0]["session"], label, "{}", r.dump());
+    });
+}
