@@ -161,8 +161,8 @@ pub struct Lift {
 }
 
 impl PolicyDenial {
-    /// The stderr line: `tooljail: denied: exec of /w/hello: ...; to allow it: --exec /w`, one
-    /// line whatever the path holds ([`crate::shown::one_line`]).
+    /// The stderr line after `tooljail: ` ([`crate::shown::say`] writes it on one line whatever
+    /// the path holds): `denied: exec of /w/hello: ...; to allow it: --exec /w`.
     pub fn line(&self) -> String {
         let what = match (self.kind, &self.path, &self.address, &self.syscall) {
             (DenialKind::Exec, Some(p), _, _) => format!("exec of {p}"),
@@ -172,8 +172,7 @@ impl PolicyDenial {
             (_, _, _, Some(s)) => format!("syscall {s}"),
             _ => "a call".to_string(),
         };
-        let line = format!("tooljail: denied: {what}: {}; {}", self.rule, self.hint);
-        crate::shown::one_line(&line).into_owned()
+        format!("denied: {what}: {}; {}", self.rule, self.hint)
     }
 }
 

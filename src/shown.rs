@@ -54,6 +54,11 @@ pub fn say(text: &str) {
     eprintln!("tooljail: {}", one_line(text));
 }
 
+/// Write `tooljail: warning: TEXT` to stderr as one line.
+pub fn warn(text: &str) {
+    say(&format!("warning: {text}"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,7 +117,7 @@ impl Drop for Terminal {
     /// A run that ended in an error still gives the terminal back.
     fn drop(&mut self) {
         for w in self.restore_all() {
-            crate::shown::say(&format!("warning: {w}"));
+            crate::shown::warn(&w);
         }
     }
 }

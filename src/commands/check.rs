@@ -24,7 +24,7 @@ pub fn check(args: &CheckArgs) -> Result<i32> {
         None => Ok(0),
         Some(last) => {
             for e in &errors {
-                crate::shown::say(&format!("{e}"));
+                crate::shown::say(&e.to_string());
             }
             Err(last)
         }

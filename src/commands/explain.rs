@@ -19,7 +19,7 @@ pub fn explain(args: &ExplainArgs) -> Result<i32> {
                 .pop()
                 .expect("resolution fails with at least one error");
             for e in &errors {
-                crate::shown::say(&format!("{e}"));
+                crate::shown::say(&e.to_string());
             }
             return Err(last);
         }

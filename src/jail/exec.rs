@@ -40,7 +40,7 @@ pub(crate) fn become_command(
         // Pid 1 refused the connection: it failed, and reported why itself.
         None if e.errno == Some(libc::ECONNREFUSED) => {}
         // Failed before it had a channel: said here; pid 1 reports the exit status.
-        None => crate::shown::say(&format!("{e}")),
+        None => crate::shown::say(&e.to_string()),
     }
     process::exit_now(e.exit_code())
 }

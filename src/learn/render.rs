@@ -4,6 +4,9 @@
 
 use super::paths::PathRule;
 use super::Learned;
+// A comment's text on one line: no command line can end the comment, or make the file one
+// TOML refuses.
+use crate::shown::one_line;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -32,12 +35,6 @@ fn quote(s: &str) -> String {
     }
     out.push('"');
     out
-}
-
-/// A comment's text on one line ([`crate::shown::one_line`]): no command line can end the
-/// comment, or make the file one TOML refuses.
-fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
-    crate::shown::one_line(s)
 }
 
 fn entry(out: &mut String, value: &str, why: &str) {

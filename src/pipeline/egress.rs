@@ -46,7 +46,7 @@ pub fn apply(
         }
     }
     if let Some(f) = &account.failure {
-        crate::shown::say(&format!("warning: {f}"));
+        crate::shown::warn(f);
         call.report.warnings.push(f.clone());
     }
     call.report.network = Some(NetworkReport {

@@ -35,7 +35,7 @@ pub fn apply(
     };
     let done = tracing::debug_span!("export").in_scope(|| exporter.run(scratch, skip));
     for w in &done.warnings {
-        crate::shown::say(&format!("warning: {w}"));
+        crate::shown::warn(w);
         call.report.warnings.push(w.clone());
     }
     let r = &done.report;
@@ -64,7 +64,7 @@ pub fn apply(
         Some(why) => {
             let e = Error::new(crate::error::ErrorKind::Export, "[export] strict", why)
                 .with_hint("the report's export.refused lists each file and the rule");
-            crate::shown::say(&format!("{e}"));
+            crate::shown::say(&e.to_string());
             call.report.error = Some((&e).into());
             Ok(exit::FAILED)
         }

@@ -117,7 +117,7 @@ pub fn launch(
     report.resources.tasks_at_end = outcome.tasks_at_end;
     report.resources.tasks_peak = outcome.tasks_peak;
     for w in &outcome.warnings {
-        crate::shown::say(&format!("warning: {w}"));
+        crate::shown::warn(w);
         report.warnings.push(w.clone());
     }
     report.denied_syscalls = outcome
@@ -159,7 +159,7 @@ pub fn launch(
     let failed = !matches!(outcome.end, crate::supervisor::End::Exited(0));
     for d in &blocked {
         if d.kind != crate::report::DenialKind::Write || failed {
-            eprintln!("{}", d.line());
+            crate::shown::say(&d.line());
         }
     }
     let hardening = outcome

@@ -23,7 +23,7 @@ pub fn preflight(call: &mut Call<'_>, resolved: Resolved) -> Result<Checked> {
     let preflight =
         tracing::debug_span!("preflight").in_scope(|| crate::preflight::preflight(policy))?;
     if let Some(w) = preflight.landlock.warning() {
-        crate::shown::say(&format!("warning: {w}"));
+        crate::shown::warn(&w);
         call.report.warnings.push(w);
     }
     // cgroup v2 when this caller has a delegated subtree, else rlimits; a profile that requires

@@ -44,7 +44,7 @@ pub fn resolve(call: &mut Call<'_>) -> Result<Resolved> {
                 "profile \"{}\" is {}, not the shipped one (`-p builtin:{}` names that)",
                 p.name, p.origin, p.name
             );
-            crate::shown::say(&format!("warning: {w}"));
+            crate::shown::warn(&w);
             call.report.warnings.push(w);
         }
     }
@@ -88,7 +88,7 @@ fn open_audit(args: &RunArgs, policy: &Policy, report: &mut Report) -> Result<Op
                 "no audit record for this run: the default audit log is unusable ({why}); \
                  pass --audit-log PATH or set [audit] log"
             );
-            crate::shown::say(&format!("warning: {w}"));
+            crate::shown::warn(&w);
             report.warnings.push(w);
             Ok(None)
         }

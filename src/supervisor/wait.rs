@@ -113,7 +113,7 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Optio
     let mut seen = Seen::default();
     let pid1_gone = loop {
         let now = Instant::now();
-        clock.tick(now, &jail, plan.policy.limits.kill_after);
+        clock.tick(now, &jail);
         let mut pid_done = false;
         for (source, revents) in seen.poll(&jail, clock.timeout(now))? {
             match source {
@@ -135,6 +135,8 @@ pub fn wait(jail: Jail, started: Instant, plan: &Plan) -> Result<(Outcome, Optio
 struct Clock {
     /// `None`: a wall time too large to represent is no deadline at all.
     deadline: Option<Instant>,
+    /// The grace period after the deadline's SIGTERM.
+    kill_after: Duration,
     kill_at: Option<Instant>,
     timed_out: bool,
     grace_kill: bool,
@@ -149,6 +151,7 @@ impl Clock {
     fn new(started: Instant, plan: &Plan) -> Clock {
         Clock {
             deadline: started.checked_add(plan.policy.limits.wall_time),
+            kill_after: plan.policy.limits.kill_after,
             kill_at: None,
             timed_out: false,
             grace_kill: false,
@@ -160,12 +163,12 @@ impl Clock {
 
     /// Act on whatever is due at `now`: the deadline's SIGTERM, the grace period's SIGKILL, a
     /// count of the jail's tasks.
-    fn tick(&mut self, now: Instant, jail: &Jail, kill_after: Duration) {
+    fn tick(&mut self, now: Instant, jail: &Jail) {
         if !self.timed_out && self.deadline.is_some_and(|d| now >= d) {
             tracing::debug!("wall-clock limit reached: SIGTERM to the command");
             self.timed_out = true;
             let _ = process::pidfd_send_signal(jail.pidfd.as_fd(), libc::SIGTERM);
-            self.kill_at = Some(now.checked_add(kill_after).unwrap_or(now));
+            self.kill_at = Some(now.checked_add(self.kill_after).unwrap_or(now));
         }
         if self.kill_at.is_some_and(|k| now >= k) {
             tracing::debug!("grace period over: SIGKILL to the jail");
