@@ -538,6 +538,11 @@ impl Sink {
 }
 
 impl OpenSink {
+    /// Whether writing it renames a file into place (see [`Sink::open`]).
+    pub fn renames(&self) -> bool {
+        matches!(self, OpenSink::Replace(r) if r.renames())
+    }
+
     /// Write the report as one JSON document followed by a newline. `renamer`: who may rename
     /// a file report into place when this process no longer may (see [`Sink::open`]).
     pub fn write(

@@ -400,13 +400,19 @@ pub struct Replacement {
 
 /// Renames inside a directory for a process that may no longer: tooljail started as root is
 /// the jail's user by the time the report is written, and a child that stayed root does the
-/// rename (`supervisor::mapper`).
+/// rename (`supervisor::root_helper`).
 pub trait Renamer {
     /// `renameat(dir, from, dir, to)`; both names are single components.
     fn rename_in(&mut self, dir: BorrowedFd<'_>, from: &CStr, to: &CStr) -> io::Result<()>;
 }
 
 impl Replacement {
+    /// Whether [`Replacement::commit`] renames a file (not so for the null device, written in
+    /// place).
+    pub fn renames(&self) -> bool {
+        self.temp.is_some()
+    }
+
     /// Write `bytes` and rename the file over its final name; where
     /// this process may not (EACCES, EPERM), through `renamer`.
     pub fn commit(mut self, bytes: &[u8], renamer: Option<&mut dyn Renamer>) -> io::Result<()> {

@@ -109,7 +109,7 @@ fn writable_as_jail(plan: &Plan, who: &JailIdentity) -> Result<()> {
 }
 
 /// `spare`: a child of the supervisor that is not the command's (a root caller's helper,
-/// `supervisor::mapper`), left alone when the command's leftovers are killed.
+/// `supervisor::root_helper`), left alone when the command's leftovers are killed.
 fn run_in(
     plan: &Plan,
     cgroup: Option<&crate::cgroup::JailCgroup>,

@@ -65,13 +65,17 @@ pub fn launch(
     let (plan, who, cgroup) = (&planned.plan, &planned.who, planned.cgroup.as_deref());
     // A terminal on stdio is given back as it was (src/tty.rs), also when the run fails.
     let terminal = crate::tty::save();
-    // Started as root: a child that stays root writes the jail's id maps and, at the end,
-    // renames the report into place (supervisor::mapper). Kept in the call for `record`.
-    call.root_helper = supervisor::mapper::spawn(who)?;
+    // Started as root with a report file: a child that stays root renames it into place at the
+    // end (supervisor::root_helper). Kept in the call for `record`.
+    if call
+        .sink
+        .as_ref()
+        .is_some_and(crate::report::OpenSink::renames)
+    {
+        call.root_helper = supervisor::root_helper::spawn()?;
+    }
     let (mut outcome, mut taken) = match plan.policy.isolation.mode {
-        IsolationMode::Full => {
-            supervisor::run(plan, who, cgroup, call.root_helper.as_mut(), egress)?
-        }
+        IsolationMode::Full => supervisor::run(plan, who, cgroup, egress)?,
         IsolationMode::Landlock => {
             let spare = call.root_helper.as_ref().and_then(|h| h.pid());
             (
@@ -81,13 +85,6 @@ pub fn launch(
         }
     };
     call.pid1 = taken.pid1.take();
-    // The root helper's maps are written; without a report to rename into place it is done,
-    // and exits now instead of at the end of the call.
-    if call.sink.is_none() {
-        if let Some(helper) = call.root_helper.as_mut() {
-            helper.dismiss();
-        }
-    }
     outcome.warnings.extend(terminal.restore());
     tracing::debug!(?outcome, "jail ended");
     if let Some(line) = outcome.denials.summary_line() {

@@ -52,9 +52,10 @@ pub struct Call<'a> {
     sink: Option<OpenSink>,
     /// The audit log, once [`resolve`] has opened it (a later failure is recorded there too).
     audit: Option<AuditLog>,
-    /// A root caller's helper that stays root ([`crate::supervisor::mapper`]), from `launch`
+    /// A root caller's helper that stays root to put a report file in place
+    /// ([`crate::supervisor::root_helper`]), from `launch`
     /// on: it renames the report into place.
-    root_helper: Option<crate::supervisor::mapper::Mapper>,
+    root_helper: Option<crate::supervisor::root_helper::RootHelper>,
     /// The jail's pid 1 while it exits, after its last word said nothing else of the jail
     /// runs: the record stage overlaps the kernel's teardown of the namespaces, and reaps it
     /// before the transient uid goes (from `launch` on). Declared before `uid_lease`: a `Call`

@@ -100,10 +100,16 @@ fn resolve_named(spec: Option<&str>) -> Result<JailIdentity> {
 /// nobody and transient uids), before creating any namespace: the jail then takes exactly the unprivileged path,
 /// host file permissions apply as that user's, RLIMIT_NPROC counts against it, and no host-root
 /// power (CAP_* in the initial user namespace, root-owned files, /proc/sys) is ever in reach.
-/// A no-op for a non-root caller (`who` is then the caller).
-pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
+/// A no-op for a non-root caller (`who` is then the caller): `Ok(None)`.
+///
+/// `for_maps` (the full jail): one capability outlives the change, CAP_DAC_OVERRIDE, in the
+/// permitted set only (no other set holds anything), so that [`MapsCap::write_maps`] can open the
+/// id-map files of the jail's pid 1, which belong to root while pid 1 is non-dumpable; it is
+/// gone, and checked gone, before anything of the jail runs or is read. Without `for_maps`
+/// every set is empty, as for the jail of `isolation = "landlock"`.
+pub fn become_jail_user(who: &JailIdentity, for_maps: bool) -> Result<Option<MapsCap>> {
     if !nix::unistd::getuid().is_root() && !nix::unistd::geteuid().is_root() {
-        return Ok(());
+        return Ok(None);
     }
     let fail = |what: &'static str| {
         move |e: nix::errno::Errno| {
@@ -142,16 +148,133 @@ pub fn become_jail_user(who: &JailIdentity) -> Result<()> {
     }
     nix::unistd::setgroups(&groups).map_err(fail("setgroups"))?;
     nix::unistd::setresgid(g, g, g).map_err(fail("setresgid"))?;
-    nix::unistd::setresuid(u, u, u).map_err(fail("setresuid"))?;
+    // With keep-caps set, the uid change clears the effective and ambient sets but leaves the
+    // permitted one; it is cut to CAP_DAC_OVERRIDE at once, and keep-caps cleared (the jail's
+    // pid 1, cloned later, inherits the securebits).
+    if for_maps {
+        nix::sys::prctl::set_keepcaps(true).map_err(fail("keep capabilities"))?;
+    }
+    let changed = nix::unistd::setresuid(u, u, u).map_err(fail("setresuid"));
+    let kept = if for_maps {
+        let unset = nix::sys::prctl::set_keepcaps(false).map_err(fail("keep capabilities"));
+        changed.and(unset).and_then(|()| MapsCap::keep(who.uid))
+    } else {
+        changed.map(|()| None)
+    };
+    // On any failure above, whatever is held goes with the MapsCap dropped here.
+    let kept = kept?;
     if nix::unistd::geteuid().is_root() || nix::unistd::getegid().as_raw() == 0 {
         return Err(Error::setup("become the jail's user (verify)", libc::EPERM));
     }
     // Changing uid made us non-dumpable, and we stay so: every other process of this uid on the
     // host must not read our memory or environment (the root caller's), take our fds
     // (pidfd_getfd: the audit log, the report sink, the seccomp listener) or ptrace us. A root
-    // caller's jail gets its id maps from a helper that stays root (supervisor::mapper), so the
+    // caller's jail gets its id maps written through the one capability kept above, so the
     // supervisor is never dumpable again; only an unprivileged caller's clone briefly needs it.
+    Ok(kept)
+}
+
+/// CAP_DAC_OVERRIDE, held in the permitted set only by a supervisor started as root, from its
+/// uid change until the jail's id maps are written ([`MapsCap::write_maps`]). Dropped, the
+/// capability sets are emptied (the supervisor then holds no capability at all).
+///
+/// Why it is needed, and why it is enough: the jail's pid 1 is non-dumpable from birth (a
+/// dumpable task could be read and robbed by any host process of the jail's uid), and the
+/// /proc/PID/uid_map, setgroups and gid_map files of a non-dumpable task belong to root. The
+/// maps themselves (`0 <jail uid> 1`) are what the owner of the jail's user namespace may write
+/// unprivileged. So the supervisor needs to override file permissions for three opens, and
+/// nothing else: it is raised into the effective set for them alone. It is held before pid 1
+/// reads anything or the supervisor reads anything of the jail's, and not once the jail is
+/// released.
+#[derive(Debug)]
+pub struct MapsCap {
+    uid: u32,
+}
+
+impl MapsCap {
+    /// Cut the capability sets to CAP_DAC_OVERRIDE, permitted only, and check them.
+    fn keep(uid: u32) -> Result<Option<MapsCap>> {
+        let kept = MapsCap { uid };
+        let only: caps::CapsHashSet = [caps::Capability::CAP_DAC_OVERRIDE].into_iter().collect();
+        let fail = |what: &str| {
+            let what = what.to_string();
+            move |e: caps::errors::CapsError| {
+                Error::setup(format!("become uid {uid} ({what})"), libc::EPERM)
+                    .with_hint(format!("the kernel refused: {e}"))
+            }
+        };
+        caps::clear(None, caps::CapSet::Ambient).map_err(fail("clear ambient capabilities"))?;
+        caps::clear(None, caps::CapSet::Inheritable)
+            .map_err(fail("clear inheritable capabilities"))?;
+        caps::set(None, caps::CapSet::Permitted, &only)
+            .map_err(fail("keep CAP_DAC_OVERRIDE alone"))?;
+        let held = |set| caps::read(None, set).map_err(fail("read capabilities"));
+        if held(caps::CapSet::Permitted)? != only || !held(caps::CapSet::Effective)?.is_empty() {
+            return Err(Error::setup(
+                format!("become uid {uid} (verify capabilities)"),
+                libc::EPERM,
+            ));
+        }
+        Ok(Some(kept))
+    }
+
+    /// Write the jail's id maps (`0 <uid> 1`, `0 <gid> 1`) for `pid`, our clone, with the
+    /// capability raised for the opens, then drop it and check that no capability is left.
+    /// Fails if either fails.
+    pub fn write_maps(self, pid: i32, gid: u32) -> Result<()> {
+        let root = |outside| IdMap { inside: 0, outside };
+        let (uid, path) = (self.uid, pid.to_string());
+        let written = caps::raise(
+            None,
+            caps::CapSet::Effective,
+            caps::Capability::CAP_DAC_OVERRIDE,
+        )
+        .map_err(|e| {
+            Error::setup(
+                "raise CAP_DAC_OVERRIDE to write the jail's id maps",
+                libc::EPERM,
+            )
+            .with_hint(format!("the kernel refused: {e}"))
+        })
+        .and_then(|()| write_id_maps(&path, root(uid), root(gid)));
+        // Dropped here with its check returned, not in `Drop`.
+        std::mem::forget(self);
+        written.and(clear_all())
+    }
+}
+
+/// Empty the permitted (and so the effective) set; check every set is empty.
+fn clear_all() -> Result<()> {
+    let fail = |e: caps::errors::CapsError| {
+        Error::setup("drop the supervisor's last capability", libc::EPERM)
+            .with_hint(format!("the kernel refused: {e}"))
+    };
+    caps::clear(None, caps::CapSet::Permitted).map_err(fail)?;
+    for set in [
+        caps::CapSet::Permitted,
+        caps::CapSet::Effective,
+        caps::CapSet::Inheritable,
+        caps::CapSet::Ambient,
+    ] {
+        if !caps::read(None, set).map_err(fail)?.is_empty() {
+            return Err(Error::setup(
+                format!("drop the supervisor's last capability (verify {set:?})"),
+                libc::EPERM,
+            ));
+        }
+    }
     Ok(())
+}
+
+impl Drop for MapsCap {
+    /// Not used for the maps (the call failed before them): the capability goes anyway. This
+    /// cannot return a failure, so a capability that would not go ends the process at once.
+    fn drop(&mut self) {
+        if let Err(e) = clear_all() {
+            crate::shown::say(&e.to_string());
+            std::process::abort();
+        }
+    }
 }
 
 /// One single-id mapping of a user namespace: `inside` there is `outside` in its parent.

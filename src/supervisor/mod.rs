@@ -5,9 +5,9 @@
 pub mod identity;
 pub mod idmap;
 pub mod learning;
-pub mod mapper;
 pub mod notify;
 pub mod observe;
+pub mod root_helper;
 pub mod transient;
 pub(crate) mod userns;
 pub(crate) mod wait;
@@ -103,14 +103,14 @@ pub fn run(
     plan: &Plan,
     who: &identity::JailIdentity,
     cgroup_parent: Option<&std::path::Path>,
-    mapper: Option<&mut mapper::Mapper>,
     egress: Option<crate::net::Egress>,
 ) -> Result<(Outcome, Taken)> {
     let _span = tracing::debug_span!("supervisor").entered();
     single_threaded("check the supervisor is single-threaded")?;
     // Root's last act: the writable binds of other owners, idmapped (see idmap.rs).
     let trees = idmap::prepare(&plan.policy.filesystem.binds, who)?;
-    drop_root(who)?;
+    // Started as root: the one capability that writes the jail's id maps is kept, until then.
+    let maps_cap = drop_root(who, true)?;
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
     // The jail's cgroup, made (with its limits) before the jail exists, so no process of the
@@ -118,7 +118,7 @@ pub fn run(
     let cgroup = cgroup_parent
         .map(|parent| jail_cgroup(parent, &plan.policy.limits))
         .transpose()?;
-    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees, mapper, egress);
+    let result = run_in(plan, uid, gid, cgroup.as_ref(), trees, maps_cap, egress);
     let mut outcome = match (result, &cgroup) {
         (Ok((mut o, mut t)), Some(cg)) => {
             // The cgroup's account and its removal need pid 1 gone.
@@ -160,16 +160,16 @@ pub(crate) fn jail_cgroup(
     })
 }
 
-/// The jail itself: pipes, clone, id maps, cgroup membership, release, wait. `mapper`: the
-/// root-owned id-map writer of a root caller (None: the caller is unprivileged and writes the
-/// maps itself).
+/// The jail itself: pipes, clone, id maps, cgroup membership, release, wait. `maps_cap`: a root
+/// caller's kept capability, which writes the maps of a non-dumpable pid 1 (None: the caller is
+/// unprivileged and writes the maps of a dumpable clone).
 fn run_in(
     plan: &Plan,
     uid: u32,
     gid: u32,
     cgroup: Option<&crate::cgroup::JailCgroup>,
     trees: idmap::Trees,
-    mapper: Option<&mut mapper::Mapper>,
+    maps_cap: Option<identity::MapsCap>,
     egress: Option<crate::net::Egress>,
 ) -> Result<(Outcome, Taken)> {
     let (ends, child) = ends(plan, egress.as_ref(), trees)?;
@@ -180,9 +180,11 @@ fn run_in(
     let started = Instant::now();
     let clone_span = tracing::debug_span!("clone and id maps").entered();
     // An unprivileged caller writes the child's id maps itself (see [`clone_pid1`]).
-    let dumpable_clone = mapper.is_none();
+    let dumpable_clone = maps_cap.is_none();
     let (pid, pidfd) = match clone_pid1(plan, dumpable_clone) {
         Ok(Forked::Child) => {
+            // Pid 1's capabilities are its own namespace's; the supervisor's to drop are not.
+            std::mem::forget(maps_cap);
             drop((ends, sfd));
             crate::jail::init::pid1(plan, child, HostIds { uid, gid })
         }
@@ -199,13 +201,12 @@ fn run_in(
         }
     };
     drop(child);
-    let relay_rx = [ends.stdout_rx, ends.stderr_rx];
-    let threads = Threads::start(plan, relay_rx, ends.egress_rx, egress, pid, pidfd.as_fd())?;
 
-    // Map our uid/gid to 0 in the jail's user namespace, then release the child.
+    // Map our uid/gid to 0 in the jail's user namespace (a root caller's capability goes with
+    // it), then start the threads (they inherit no capability) and release the child.
     let root = |outside| identity::IdMap { inside: 0, outside };
-    let mapped = match mapper {
-        Some(m) => m.write_maps(pid),
+    let mapped = match maps_cap {
+        Some(cap) => cap.write_maps(pid, gid),
         None => identity::write_id_maps(&pid.to_string(), root(uid), root(gid)),
     };
     if let Err(e) = mapped {
@@ -213,6 +214,8 @@ fn run_in(
         let _ = wait::reap(pid);
         return Err(e);
     }
+    let relay_rx = [ends.stdout_rx, ends.stderr_rx];
+    let threads = Threads::start(plan, relay_rx, ends.egress_rx, egress, pid, pidfd.as_fd())?;
     release(pid, pidfd.as_fd(), cgroup, ends.sync_tx)?;
     drop(clone_span);
 
@@ -305,9 +308,9 @@ fn ends(
 /// which writes the child's id maps itself) makes the supervisor dumpable for the clone only.
 fn clone_pid1(plan: &Plan, dumpable_clone: bool) -> Result<Forked> {
     // Who writes the child's id maps decides whether anything is ever dumpable:
-    // - a root caller's mapper (root) opens the /proc files of a non-dumpable child, so neither
-    //   the supervisor nor pid 1 is ever dumpable: no other host process of the jail's uid can
-    //   read or rob them (mapper.rs);
+    // - a root caller's supervisor opens the /proc files of a non-dumpable child with the one
+    //   capability it kept (identity::MapsCap), so neither the supervisor nor pid 1 is ever
+    //   dumpable: no other host process of the jail's uid can read or rob them;
     // - an unprivileged caller writes them itself: the child inherits our dumpable flag and
     //   must be dumpable until then (a non-dumpable task's /proc/PID files belong to root).
     //   We are made non-dumpable again right after clone. Every process of this uid is the
@@ -480,22 +483,22 @@ pub(crate) fn release(
 /// The supervisor's first steps, in both isolation modes: check it is single-threaded (clone3
 /// or fork in a multi-threaded process copies only this thread, with other threads' locks held
 /// forever in the child), then, started as root, drop root ([`drop_root`]) before anything of
-/// the jail exists. A root caller's id-map writer ([`mapper::spawn`]) was forked before.
+/// the jail exists, keeping no capability.
 pub(crate) fn become_supervisor(who: &identity::JailIdentity) -> Result<()> {
     single_threaded("check the supervisor is single-threaded")?;
-    drop_root(who)
+    drop_root(who, false).map(drop)
 }
 
 /// Started as root: zero the environment strings (the root caller's, which /proc/PID/environ
 /// shows to whoever may read it; nothing after this point reads the environment: the Policy and
 /// the plan hold what the jail needs), then become the jail's user (--user, or a transient uid).
-/// A no-op for a caller that is not root.
-fn drop_root(who: &identity::JailIdentity) -> Result<()> {
+/// A no-op for a caller that is not root. `for_maps`: see [`identity::become_jail_user`].
+fn drop_root(who: &identity::JailIdentity, for_maps: bool) -> Result<Option<identity::MapsCap>> {
     if !nix::unistd::getuid().is_root() && !nix::unistd::geteuid().is_root() {
-        return Ok(());
+        return Ok(None);
     }
     process::scrub_env().map_err(|e| Error::setup("scrub the supervisor's environment", &e))?;
-    identity::become_jail_user(who)
+    identity::become_jail_user(who, for_maps)
 }
 
 /// Fail (naming `step`) unless this process runs one thread: clone3 or fork in a

@@ -107,8 +107,7 @@ fn check(user_args: &[&str], pin: Option<&crate::support::Pin>, uid: u32, gid: u
         .args(["--", "sleep", "30"]);
     let mut child = spawn(&mut cmd);
     let sup = child.id() as i32;
-    // pid 1 is the supervisor's child that has started the command (the jail is fully
-    // built); a root caller's supervisor also has, for a moment, the id-map writer as a child.
+    // pid 1 is the supervisor's child that has started the command (the jail is fully built).
     let mut pid1 = 0;
     assert!(
         wait_until(Duration::from_secs(5), || {
@@ -179,6 +178,82 @@ fn same_uid_host_processes_cannot_read_or_take_over_the_supervisor() {
     } else {
         check(&["--user", &name], None, uid, gid);
     }
+}
+
+/// The capability sets of `pid` other than the bounding set that are not all zero.
+fn capabilities_held(pid: i32) -> Vec<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    ["CapInh", "CapPrm", "CapEff", "CapAmb"]
+        .iter()
+        .filter_map(|set| {
+            let line = status.lines().find(|l| l.starts_with(set))?;
+            let bits = line.split_whitespace().nth(1)?;
+            (u64::from_str_radix(bits, 16) != Ok(0)).then(|| line.to_string())
+        })
+        .collect()
+}
+
+/// Root's supervisor writes the jail's id maps with one capability kept from root for that
+/// alone (CAP_DAC_OVERRIDE: the maps of a non-dumpable pid 1 belong to root) and holds none by
+/// the time the jail runs, with or without a report file. The helper that stays root exists
+/// only for a report file, which it renames into place at the end; a call without one has no
+/// other child than pid 1.
+#[test]
+fn a_root_callers_supervisor_holds_no_capability_once_the_jail_runs() {
+    if !crate::support::root_or_skip("the supervisor changes uid only when root starts it") {
+        return;
+    }
+    let dir = tempfile::tempdir_in(crate::support::suite_dir()).unwrap();
+    let report = dir.path().join("r.json");
+    let report_args = ["--report".to_string(), report.display().to_string()];
+    for (with_report, extra) in [(false, &[][..]), (true, &report_args[..])] {
+        let mut cmd = Command::new(crate::support::binary());
+        cmd.arg("run").args(extra).args(["--", "sleep", "30"]);
+        let child = spawn(&mut cmd);
+        let sup = child.id() as i32;
+        let mut pid1 = 0;
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                pid1 = children(sup)
+                    .into_iter()
+                    .find(|p| !children(*p).is_empty())
+                    .unwrap_or(0);
+                pid1 != 0
+            }),
+            "the jail's pid 1 never started the command"
+        );
+        let held = capabilities_held(sup);
+        let others: Vec<i32> = children(sup).into_iter().filter(|p| *p != pid1).collect();
+        let uid = std::fs::read_to_string(format!("/proc/{sup}/status"))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .map(str::to_string)
+            .unwrap();
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(sup), nix::sys::signal::SIGTERM);
+        let r = finish(
+            child,
+            Duration::from_secs(10),
+            "tooljail run -- sleep".into(),
+        );
+        assert!(!r.timed_out, "{}", r.dump());
+        assert!(
+            !uid.split_whitespace().skip(1).any(|id| id == "0"),
+            "the supervisor is still root: {uid}"
+        );
+        assert!(
+            held.is_empty(),
+            "report file {with_report}: the supervisor holds {held:?} while the jail runs"
+        );
+        assert_eq!(
+            others.len(),
+            usize::from(with_report),
+            "report file {with_report}: the supervisor's children beside pid 1: {others:?}"
+        );
+    }
+    // The helper did its one job: the report is in place, root's.
+    let meta = std::fs::metadata(&report).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 0);
 }
 
 /// One race: a thief of `uid` (tests/../examples/probe.rs `thief`) attacks every tooljail
