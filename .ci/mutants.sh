@@ -43,7 +43,7 @@ setsid @@ jail_net::no_controlling_terminal_to_inject_into @@ nix::unistd::setsi
 capability drop @@ jail::no_capabilities_and_no_new_privileges @@ (?:\w+::)*caps::drop_all\([^;\n]*\)\?;(?=(?:\s*//[^\n]*)*\s*nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)) @@
 no_new_privs @@ jail::no_capabilities_and_no_new_privileges @@ nix::sys::prctl::set_no_new_privs\(\)\.map_err\(\|e\| step\("set no_new_privs"\)[^;]*\?; @@
 supervisor dumpable @@ supervisor_hardening::a_same_uid_process_racing_root_runs_finds_no_secret_and_steals_no_fd @@ let dumpable_clone = maps_cap\.is_none\(\); @@ let dumpable_clone = true;
-root capability kept @@ supervisor_hardening::a_root_callers_supervisor_holds_no_capability_once_the_jail_runs @@ written\.and\(clear_all\(\)\) @@ written
+root capability kept @@ supervisor_hardening::a_root_callers_supervisor_holds_no_capability_once_the_jail_runs @@ if let Err\(e\) = clear_all\(\) \{ @@ if let Err(e) = Ok::<(), Error>(()) {
 syslog allowed @@ seccomp_probe::probe_checks_pass_and_every_denial_is_named fulljail_seccomp::probe_checks_pass_in_the_jail_and_every_denial_is_reported @@ deny\("syslog", "[^"]*"\), @@
 syslog allowed @@ - @@ (name: "@system-service",.*?members: &\[) @@ \1 "syslog",
 fd close @@ jail::caller_fds_are_not_inherited @@ process::close_fds_except\(&keep\)\.map_err\(step\("close inherited fds"\)\)\?; @@

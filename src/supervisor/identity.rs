@@ -97,16 +97,17 @@ fn resolve_named(spec: Option<&str>) -> Result<JailIdentity> {
 
 /// When started as root (real or effective uid 0), become `who` irrevocably (real, effective
 /// and saved ids), with the supplementary groups the user database gives `who` (none for
-/// nobody and transient uids), before creating any namespace: the jail then takes exactly the unprivileged path,
-/// host file permissions apply as that user's, RLIMIT_NPROC counts against it, and no host-root
-/// power (CAP_* in the initial user namespace, root-owned files, /proc/sys) is ever in reach.
-/// A no-op for a non-root caller (`who` is then the caller): `Ok(None)`.
+/// nobody and transient uids), before creating any namespace: the jail then takes exactly the
+/// unprivileged path, host file permissions apply as that user's, RLIMIT_NPROC counts against
+/// it, and no host-root power (CAP_* in the initial user namespace, root-owned files,
+/// /proc/sys) is in reach once the jail runs. Non-dumpable from here on, whatever
+/// `fs.suid_dumpable` says. A no-op for a non-root caller (`who` is then the caller):
+/// `Ok(None)`.
 ///
-/// `for_maps` (the full jail): one capability outlives the change, CAP_DAC_OVERRIDE, in the
-/// permitted set only (no other set holds anything), so that [`MapsCap::write_maps`] can open the
-/// id-map files of the jail's pid 1, which belong to root while pid 1 is non-dumpable; it is
-/// gone, and checked gone, before anything of the jail runs or is read. Without `for_maps`
-/// every set is empty, as for the jail of `isolation = "landlock"`.
+/// `for_maps` (the full jail): the capabilities that open the jail's id-map files outlive the
+/// change, in the permitted set only ([`MapsCap`]); they are gone, and checked gone, before
+/// the jail is released. Without `for_maps` every capability set is emptied and checked empty,
+/// as for the jail of `isolation = "landlock"`.
 pub fn become_jail_user(who: &JailIdentity, for_maps: bool) -> Result<Option<MapsCap>> {
     if !nix::unistd::getuid().is_root() && !nix::unistd::geteuid().is_root() {
         return Ok(None);
@@ -149,53 +150,83 @@ pub fn become_jail_user(who: &JailIdentity, for_maps: bool) -> Result<Option<Map
     nix::unistd::setgroups(&groups).map_err(fail("setgroups"))?;
     nix::unistd::setresgid(g, g, g).map_err(fail("setresgid"))?;
     // With keep-caps set, the uid change clears the effective and ambient sets but leaves the
-    // permitted one; it is cut to CAP_DAC_OVERRIDE at once, and keep-caps cleared (the jail's
-    // pid 1, cloned later, inherits the securebits).
+    // permitted one; from the change on, a MapsCap guards it (dropped on any failure, it
+    // empties every set), keep-caps is cleared and the sets are cut to what MapsCap keeps.
     if for_maps {
         nix::sys::prctl::set_keepcaps(true).map_err(fail("keep capabilities"))?;
     }
-    let changed = nix::unistd::setresuid(u, u, u).map_err(fail("setresuid"));
+    nix::unistd::setresuid(u, u, u).map_err(fail("setresuid"))?;
     let kept = if for_maps {
-        let unset = nix::sys::prctl::set_keepcaps(false).map_err(fail("keep capabilities"));
-        changed.and(unset).and_then(|()| MapsCap::keep(who.uid))
+        let guard = MapsCap { uid: who.uid };
+        nix::sys::prctl::set_keepcaps(false).map_err(fail("keep capabilities"))?;
+        Some(guard.keep()?)
     } else {
-        changed.map(|()| None)
+        // Also when the caller's securebits kept them across the change (no-setuid-fixup).
+        clear_all()?;
+        None
     };
-    // On any failure above, whatever is held goes with the MapsCap dropped here.
-    let kept = kept?;
     if nix::unistd::geteuid().is_root() || nix::unistd::getegid().as_raw() == 0 {
         return Err(Error::setup("become the jail's user (verify)", libc::EPERM));
     }
-    // Changing uid made us non-dumpable, and we stay so: every other process of this uid on the
-    // host must not read our memory or environment (the root caller's), take our fds
-    // (pidfd_getfd: the audit log, the report sink, the seccomp listener) or ptrace us. A root
-    // caller's jail gets its id maps written through the one capability kept above, so the
-    // supervisor is never dumpable again; only an unprivileged caller's clone briefly needs it.
+    // Changing uid made us non-dumpable (unless fs.suid_dumpable is 1: then made so here), and
+    // we stay so: every other process of this uid on the host must not read our memory or
+    // environment (the root caller's), take our fds (pidfd_getfd: the audit log, the report
+    // sink, the seccomp listener) or ptrace us. A root caller's jail gets its id maps written
+    // through the capabilities kept above, so the supervisor is never dumpable again; only an
+    // unprivileged caller's clone briefly needs it.
+    nix::sys::prctl::set_dumpable(false).map_err(fail("set non-dumpable"))?;
     Ok(kept)
 }
 
-/// CAP_DAC_OVERRIDE, held in the permitted set only by a supervisor started as root, from its
-/// uid change until the jail's id maps are written ([`MapsCap::write_maps`]). Dropped, the
-/// capability sets are emptied (the supervisor then holds no capability at all).
+/// The capabilities a supervisor started as root holds, in the permitted set only, from its
+/// uid change until the jail's id maps are written ([`MapsCap::write_maps`]): CAP_DAC_OVERRIDE,
+/// and CAP_SYS_PTRACE when the caller had it. Dropped, every capability set is emptied (the
+/// supervisor then holds no capability at all); if that fails, the process ends at once.
 ///
-/// Why it is needed, and why it is enough: the jail's pid 1 is non-dumpable from birth (a
-/// dumpable task could be read and robbed by any host process of the jail's uid), and the
-/// /proc/PID/uid_map, setgroups and gid_map files of a non-dumpable task belong to root. The
-/// maps themselves (`0 <jail uid> 1`) are what the owner of the jail's user namespace may write
-/// unprivileged. So the supervisor needs to override file permissions for three opens, and
-/// nothing else: it is raised into the effective set for them alone. It is held before pid 1
-/// reads anything or the supervisor reads anything of the jail's, and not once the jail is
-/// released.
+/// Why they are needed, and why they are enough: the jail's pid 1 is non-dumpable from birth
+/// (a dumpable task could be read and robbed by any host process of the jail's uid), and the
+/// /proc/PID/uid_map, setgroups and gid_map files of a non-dumpable task belong to root
+/// (CAP_DAC_OVERRIDE opens them); where /proc is mounted with `hidepid`, /proc/PID of a
+/// non-dumpable task is only visible with CAP_SYS_PTRACE. The maps themselves (`0 <jail uid>
+/// 1`) are what the owner of the jail's user namespace may write unprivileged. Both are raised
+/// into the effective set for the three opens alone, in a single-threaded supervisor that has
+/// not yet read anything of the jail's and before pid 1 is released (until then it runs only
+/// its own setup). Pid 1 inherits none of them: the kernel gives the first process of a new
+/// user namespace a fresh set of capabilities of that namespace, and fresh securebits.
 #[derive(Debug)]
 pub struct MapsCap {
     uid: u32,
 }
 
+/// What [`MapsCap`] keeps: CAP_DAC_OVERRIDE, which it needs, and CAP_SYS_PTRACE if held.
+fn maps_caps() -> Result<caps::CapsHashSet> {
+    let permitted = caps::read(None, caps::CapSet::Permitted).map_err(|e| {
+        Error::setup("read capabilities", libc::EPERM).with_hint(format!("the kernel refused: {e}"))
+    })?;
+    if !permitted.contains(&caps::Capability::CAP_DAC_OVERRIDE) {
+        return Err(Error::setup(
+            "keep CAP_DAC_OVERRIDE to write the jail's id maps",
+            libc::EPERM,
+        )
+        .with_hint(
+            "tooljail started as root needs CAP_DAC_OVERRIDE (its jail's pid 1 is non-dumpable, \
+             so its /proc files are root's); give the process that capability",
+        ));
+    }
+    Ok([
+        caps::Capability::CAP_DAC_OVERRIDE,
+        caps::Capability::CAP_SYS_PTRACE,
+    ]
+    .into_iter()
+    .filter(|c| permitted.contains(c))
+    .collect())
+}
+
 impl MapsCap {
-    /// Cut the capability sets to CAP_DAC_OVERRIDE, permitted only, and check them.
-    fn keep(uid: u32) -> Result<Option<MapsCap>> {
-        let kept = MapsCap { uid };
-        let only: caps::CapsHashSet = [caps::Capability::CAP_DAC_OVERRIDE].into_iter().collect();
+    /// Cut the capability sets to [`maps_caps`], permitted only, and check them. Dropped on
+    /// failure, which empties every set.
+    fn keep(self) -> Result<MapsCap> {
+        let uid = self.uid;
         let fail = |what: &str| {
             let what = what.to_string();
             move |e: caps::errors::CapsError| {
@@ -203,11 +234,13 @@ impl MapsCap {
                     .with_hint(format!("the kernel refused: {e}"))
             }
         };
+        let only = maps_caps()?;
+        caps::clear(None, caps::CapSet::Effective).map_err(fail("clear effective capabilities"))?;
         caps::clear(None, caps::CapSet::Ambient).map_err(fail("clear ambient capabilities"))?;
         caps::clear(None, caps::CapSet::Inheritable)
             .map_err(fail("clear inheritable capabilities"))?;
         caps::set(None, caps::CapSet::Permitted, &only)
-            .map_err(fail("keep CAP_DAC_OVERRIDE alone"))?;
+            .map_err(fail("keep only what writes the id maps"))?;
         let held = |set| caps::read(None, set).map_err(fail("read capabilities"));
         if held(caps::CapSet::Permitted)? != only || !held(caps::CapSet::Effective)?.is_empty() {
             return Err(Error::setup(
@@ -215,41 +248,65 @@ impl MapsCap {
                 libc::EPERM,
             ));
         }
-        Ok(Some(kept))
+        Ok(self)
     }
 
-    /// Write the jail's id maps (`0 <uid> 1`, `0 <gid> 1`) for `pid`, our clone, with the
-    /// capability raised for the opens, then drop it and check that no capability is left.
-    /// Fails if either fails.
+    /// Write the jail's id maps (`0 <uid> 1`, `0 <gid> 1`) for `pid`, our clone, with the kept
+    /// capabilities raised for the opens, then drop them and check that no capability is left
+    /// (the process ends at once if one is). Fails if the maps could not be written.
     pub fn write_maps(self, pid: i32, gid: u32) -> Result<()> {
         let root = |outside| IdMap { inside: 0, outside };
         let (uid, path) = (self.uid, pid.to_string());
-        let written = caps::raise(
-            None,
-            caps::CapSet::Effective,
-            caps::Capability::CAP_DAC_OVERRIDE,
-        )
-        .map_err(|e| {
-            Error::setup(
-                "raise CAP_DAC_OVERRIDE to write the jail's id maps",
-                libc::EPERM,
-            )
-            .with_hint(format!("the kernel refused: {e}"))
-        })
-        .and_then(|()| write_id_maps(&path, root(uid), root(gid)));
-        // Dropped here with its check returned, not in `Drop`.
-        std::mem::forget(self);
-        written.and(clear_all())
+        // Capabilities are per thread: a thread started before would keep what it inherited.
+        let written = super::threads::single_threaded("write the jail's id maps single-threaded")
+            .and_then(|()| {
+                let kept = caps::read(None, caps::CapSet::Permitted).unwrap_or_default();
+                caps::set(None, caps::CapSet::Effective, &kept).map_err(|e| {
+                    Error::setup(
+                        "raise the capabilities that write the jail's id maps",
+                        libc::EPERM,
+                    )
+                    .with_hint(format!("the kernel refused: {e}"))
+                })
+            })
+            .and_then(|()| write_id_maps(&path, root(uid), root(gid)))
+            .map_err(|e| match e.errno {
+                Some(libc::ENOENT | libc::EACCES | libc::EPERM)
+                    if !caps::has_cap(
+                        None,
+                        caps::CapSet::Effective,
+                        caps::Capability::CAP_SYS_PTRACE,
+                    )
+                    .unwrap_or(false) =>
+                {
+                    e.with_hint(
+                        "with /proc mounted hidepid, the non-dumpable pid 1 is visible only with \
+                         CAP_SYS_PTRACE: give tooljail that capability, or mount /proc without \
+                         hidepid",
+                    )
+                }
+                _ => e,
+            });
+        // Dropped here, not in `Drop`: the same check, the same end if it fails.
+        drop(self);
+        written
     }
 }
 
-/// Empty the permitted (and so the effective) set; check every set is empty.
+/// Empty the ambient, inheritable and permitted (and so the effective) sets; check every set is
+/// empty.
 fn clear_all() -> Result<()> {
     let fail = |e: caps::errors::CapsError| {
         Error::setup("drop the supervisor's last capability", libc::EPERM)
             .with_hint(format!("the kernel refused: {e}"))
     };
-    caps::clear(None, caps::CapSet::Permitted).map_err(fail)?;
+    for set in [
+        caps::CapSet::Ambient,
+        caps::CapSet::Inheritable,
+        caps::CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(fail)?;
+    }
     for set in [
         caps::CapSet::Permitted,
         caps::CapSet::Effective,
@@ -267,8 +324,9 @@ fn clear_all() -> Result<()> {
 }
 
 impl Drop for MapsCap {
-    /// Not used for the maps (the call failed before them): the capability goes anyway. This
-    /// cannot return a failure, so a capability that would not go ends the process at once.
+    /// After the maps, or instead of them (the call failed before): every capability goes. A
+    /// drop cannot return a failure, so a capability that would not go ends the process at
+    /// once, before anything of the jail is read.
     fn drop(&mut self) {
         if let Err(e) = clear_all() {
             crate::shown::say(&e.to_string());

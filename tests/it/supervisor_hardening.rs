@@ -180,24 +180,38 @@ fn same_uid_host_processes_cannot_read_or_take_over_the_supervisor() {
     }
 }
 
-/// The capability sets of `pid` other than the bounding set that are not all zero.
-fn capabilities_held(pid: i32) -> Vec<String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    ["CapInh", "CapPrm", "CapEff", "CapAmb"]
-        .iter()
-        .filter_map(|set| {
-            let line = status.lines().find(|l| l.starts_with(set))?;
-            let bits = line.split_whitespace().nth(1)?;
-            (u64::from_str_radix(bits, 16) != Ok(0)).then(|| line.to_string())
-        })
-        .collect()
+/// The capability sets other than the bounding set that are not all zero, in every thread of
+/// `pid` (capabilities are per thread), and how many threads were read.
+fn capabilities_held(pid: i32) -> (Vec<String>, usize) {
+    let mut held = Vec::new();
+    let mut threads = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        threads += 1;
+        for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+            let Some(line) = status.lines().find(|l| l.starts_with(set)) else {
+                held.push(format!("{}: no {set}", task.path().display()));
+                continue;
+            };
+            let bits = line.split_whitespace().nth(1).unwrap_or("?");
+            if u64::from_str_radix(bits, 16) != Ok(0) {
+                held.push(format!("{}: {line}", task.path().display()));
+            }
+        }
+    }
+    (held, threads)
 }
 
-/// Root's supervisor writes the jail's id maps with one capability kept from root for that
+/// Root's supervisor writes the jail's id maps with the capabilities kept from root for that
 /// alone (CAP_DAC_OVERRIDE: the maps of a non-dumpable pid 1 belong to root) and holds none by
-/// the time the jail runs, with or without a report file. The helper that stays root exists
-/// only for a report file, which it renames into place at the end; a call without one has no
-/// other child than pid 1.
+/// the time the jail runs, in any thread (a capped stdout starts a relay thread), with or
+/// without a report file. The helper that stays root exists only for a report file, which it
+/// renames into place at the end; a call without one has no other child than pid 1.
 #[test]
 fn a_root_callers_supervisor_holds_no_capability_once_the_jail_runs() {
     if !crate::support::root_or_skip("the supervisor changes uid only when root starts it") {
@@ -208,7 +222,9 @@ fn a_root_callers_supervisor_holds_no_capability_once_the_jail_runs() {
     let report_args = ["--report".to_string(), report.display().to_string()];
     for (with_report, extra) in [(false, &[][..]), (true, &report_args[..])] {
         let mut cmd = Command::new(crate::support::binary());
-        cmd.arg("run").args(extra).args(["--", "sleep", "30"]);
+        cmd.args(["run", "--stdout-max", "1K"])
+            .args(extra)
+            .args(["--", "sleep", "30"]);
         let child = spawn(&mut cmd);
         let sup = child.id() as i32;
         let mut pid1 = 0;
@@ -222,7 +238,7 @@ fn a_root_callers_supervisor_holds_no_capability_once_the_jail_runs() {
             }),
             "the jail's pid 1 never started the command"
         );
-        let held = capabilities_held(sup);
+        let (held, threads) = capabilities_held(sup);
         let others: Vec<i32> = children(sup).into_iter().filter(|p| *p != pid1).collect();
         let uid = std::fs::read_to_string(format!("/proc/{sup}/status"))
             .unwrap()
@@ -244,6 +260,10 @@ fn a_root_callers_supervisor_holds_no_capability_once_the_jail_runs() {
         assert!(
             held.is_empty(),
             "report file {with_report}: the supervisor holds {held:?} while the jail runs"
+        );
+        assert!(
+            threads >= 2,
+            "no relay thread was read: {threads} thread(s)"
         );
         assert_eq!(
             others.len(),
@@ -319,11 +339,33 @@ fn race(user_args: &[&str], uid: u32, gid: u32) -> (Vec<String>, u64, usize) {
     (stolen, done["seen"].as_u64().unwrap(), runs)
 }
 
+/// Where /proc is mounted with `hidepid`, the /proc/PID directory of a non-dumpable task is
+/// hidden from a process of the same uid without CAP_SYS_PTRACE: root's supervisor, which writes
+/// its non-dumpable pid 1's id maps, keeps that capability for the opens too, so the jail runs.
+#[test]
+fn a_root_callers_jail_starts_under_a_proc_mounted_with_hidepid() {
+    if !crate::support::root_or_skip("only root can mount a /proc of its own") {
+        return;
+    }
+    for hidepid in ["invisible", "noaccess"] {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg(format!(
+                "mount -t proc -o hidepid={hidepid} proc /proc && exec \"$0\" run -- sh -c 'id -u; echo ran'"
+            ))
+            .arg(crate::support::binary());
+        let r = run_for(cmd, Duration::from_secs(30));
+        r.expect(0);
+        assert!(r.stdout.contains("ran"), "hidepid={hidepid}:\n{}", r.dump());
+    }
+}
+
 /// Issue 13 item 1: a host process of the jail's uid racing root's runs for a few seconds finds
 /// no secret in any tooljail process's environment and takes no descriptor from any of them
 /// (pidfd_getfd, /proc/PID/fd/N): root's environment is zeroed before the drop, the id maps
-/// are written by a root-owned helper, so neither the supervisor nor the jail's pid 1 is ever
-/// dumpable, and what is dumpable for a moment holds nothing of root's.
+/// are written with capabilities the supervisor keeps only until then, so neither the supervisor
+/// nor the jail's pid 1 is ever dumpable, and what is dumpable for a moment holds nothing of
+/// root's.
 #[test]
 fn a_same_uid_process_racing_root_runs_finds_no_secret_and_steals_no_fd() {
     if !crate::support::root_or_skip("the supervisor changes uid only when root starts it") {
