@@ -6,6 +6,11 @@
       tooljail and of the floor: each sample is charged to the syscall it was in (its outermost
       `__x64_sys_*` frame), to page faults, to user space, or to the rest of the kernel, and
       printed in ms per call side by side.
+  where.py roles TOOLJAIL_SUMMARY FLOOR_SUMMARY CALLS
+      `perf sched timehist -s` of `perf sched record` over CALLS calls of tooljail and of the
+      floor: each process's time on a CPU, summed by its part in a call (the launcher: the
+      supervisor or the floor's parent; root's helper; pid 1; the command, before and after
+      its execve), in ms per call side by side.
   where.py faults SCRIPT CALLS BINARY
       `perf script --show-mmap-events -F comm,pid,addr,dso` of `perf record -e page-faults -c 1
       -d` over CALLS calls: faults per call by process (the process that exec'd BINARY, then
@@ -58,6 +63,49 @@ def cpu(tooljail, floor, calls, hz):
     print(f"{'all':40} {sum(tj.values()) * ms:7.2f}ms {sum(fl.values()) * ms:7.2f}ms")
 
 
+SUMMARY_ROW = re.compile(r"^\s*(\S+)\[(\d+)\]\s+(\d+)\s+\d+\s+([\d.]+)")
+
+
+def time_by_role(path, launcher):
+    """ms on CPU by part of a call, from `perf sched timehist -s`, and the number of calls."""
+    procs = {}
+    for line in open(path, encoding="utf-8", errors="replace"):
+        m = SUMMARY_ROW.match(line)
+        if m:
+            procs[int(m.group(2))] = (m.group(1), int(m.group(3)), float(m.group(4)))
+    children = collections.defaultdict(list)
+    for pid, (_, parent, _) in procs.items():
+        children[parent].append(pid)
+    roles, calls = collections.Counter(), 0
+    for pid, (comm, parent, ms) in procs.items():
+        # A call's first process: the launcher, started by the loop's shell.
+        if comm != launcher or procs.get(parent, ("",))[0] == launcher:
+            continue
+        calls += 1
+        roles["the launcher"] += ms
+        for child in children[pid]:
+            grand = children[child]
+            roles["pid 1" if grand else "root's helper"] += procs[child][2]
+            for g in grand:
+                roles["the command"] += procs[g][2] + sum(procs[d][2] for d in children[g])
+    return roles, calls
+
+
+def by_role(tooljail, floor, calls):
+    tj, tj_calls = time_by_role(tooljail, "tooljail")
+    fl, fl_calls = time_by_role(floor, "floor")
+    if tj_calls != calls or fl_calls != calls:
+        print(f"(found {tj_calls} tooljail and {fl_calls} floor calls of {calls}: other "
+              "processes of those names ran)")
+    print("CPU per call by process (perf sched: time on a CPU; its tracing of every switch")
+    print("inflates both columns; the command's row includes /bin/true itself)")
+    print(f"{'':40} {'tooljail':>9} {'floor':>9}")
+    for role in ["the launcher", "root's helper", "pid 1", "the command"]:
+        print(f"{role:40} {tj[role] / max(tj_calls, 1):7.2f}ms {fl[role] / max(fl_calls, 1):7.2f}ms")
+    print(f"{'all':40} {sum(tj.values()) / max(tj_calls, 1):7.2f}ms "
+          f"{sum(fl.values()) / max(fl_calls, 1):7.2f}ms")
+
+
 def sections(binary):
     """(start, end, name) of the binary's allocated sections, by virtual address."""
     out = subprocess.run(["readelf", "-SW", binary], capture_output=True, text=True).stdout
@@ -100,8 +148,8 @@ def faults(path, calls, binary):
             region = dso.strip("()")
         counts[(roles[pid], region)] += 1
     print(f"page faults per call, by process and region ({calls} calls)")
-    print("(as root the children are root's helper, pid 1 and the command before its execve;")
-    print(" unprivileged, pid 1 and the command)")
+    print("(the children are pid 1 and the command before its execve; as root with a report")
+    print(" file, root's helper first)")
     total = collections.Counter()
     for (role, region), n in sorted(counts.items()):
         total[role] += n
@@ -113,6 +161,8 @@ def faults(path, calls, binary):
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "cpu":
         cpu(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    elif len(sys.argv) == 5 and sys.argv[1] == "roles":
+        by_role(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif len(sys.argv) == 5 and sys.argv[1] == "faults":
         faults(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     else:

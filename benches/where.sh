@@ -7,6 +7,9 @@
 #   was taken in, to page faults, to user space, or to the rest of the kernel (RCU callbacks,
 #   interrupts). Sampling inflates both columns alike: compare them with each other, and take
 #   wall and CPU figures from benches/startup.sh.
+# - CPU per call by process: each process's time on a CPU (`perf sched`), summed by its part in
+#   a call (the supervisor or the floor's parent, root's helper, pid 1, the command), tooljail
+#   against the floor.
 # - Page faults per call of tooljail, by process (the supervisor, then its children in the
 #   order they were made) and by region (the binary's sections, heap, stack).
 #
@@ -49,6 +52,13 @@ perf record -q -F "$HZ" -a -g -o "$tmp/cpu-floor.data" -- sh "$tmp/loop" "$tmp/f
 perf script -i "$tmp/cpu-tooljail.data" -F comm,ip,sym,dso > "$tmp/cpu-tooljail.txt" 2> /dev/null
 perf script -i "$tmp/cpu-floor.data" -F comm,ip,sym,dso > "$tmp/cpu-floor.txt" 2> /dev/null
 python3 benches/where.py cpu "$tmp/cpu-tooljail.txt" "$tmp/cpu-floor.txt" "$N" "$HZ"
+echo
+
+perf sched record -q -o "$tmp/sched-tooljail.data" -- sh "$tmp/loop" $tooljail > /dev/null 2>&1
+perf sched record -q -o "$tmp/sched-floor.data" -- sh "$tmp/loop" "$tmp/floor" /bin/true > /dev/null 2>&1
+perf sched timehist -s -i "$tmp/sched-tooljail.data" > "$tmp/sched-tooljail.txt" 2> /dev/null
+perf sched timehist -s -i "$tmp/sched-floor.data" > "$tmp/sched-floor.txt" 2> /dev/null
+python3 benches/where.py roles "$tmp/sched-tooljail.txt" "$tmp/sched-floor.txt" "$N"
 echo
 
 perf record -q -e page-faults -c 1 -d -o "$tmp/faults.data" -- sh "$tmp/loop" $tooljail
