@@ -160,6 +160,7 @@ fn gather() -> Findings {
     checks.push(host::cgroup(&cgroup_host, &cgroup));
     checks.push(host::limits_path());
     checks.push(host::jail_uid());
+    checks.push(host::id_maps());
     checks.push(host::idmap());
 
     let neutral = NeutralCwd::neutral();

@@ -360,6 +360,65 @@ fn a_root_callers_jail_starts_under_a_proc_mounted_with_hidepid() {
     }
 }
 
+/// The `id maps` check in the output of `tooljail doctor --json`: (status, detail).
+fn doctor_id_maps(r: &Run) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("doctor --json: {e}\n{}", r.dump()));
+    let check = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "id maps")
+        .unwrap_or_else(|| panic!("no id maps check\n{}", r.dump()))
+        .clone();
+    (
+        check["status"].as_str().unwrap().to_string(),
+        check["detail"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A root caller without the capabilities that write its jail's id maps (CAP_DAC_OVERRIDE; and
+/// CAP_SYS_PTRACE under a `hidepid` /proc) is refused with exit 125 and a line naming what to
+/// give, nothing runs, and `doctor` says the same beforehand; with them, doctor says ok.
+#[test]
+fn a_root_caller_without_what_writes_the_maps_is_refused_and_doctor_says_so() {
+    if !crate::support::root_or_skip("only root's jails need a capability for their maps") {
+        return;
+    }
+    let bin = crate::support::binary();
+    // tooljail ARGS in a mount namespace of its own after SETUP, without capability DROP.
+    let shell = |setup: &str, drop: &str, args: &[&str]| {
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+            .arg(format!(
+                "{setup} exec setpriv --bounding-set -{drop} -- \"$0\" \"$@\""
+            ))
+            .arg(&bin)
+            .args(args);
+        run_for(cmd, Duration::from_secs(30))
+    };
+    let hidepid = "mount -t proc -o hidepid=invisible proc /proc &&";
+    let cases = [
+        ("", "dac_override", "CAP_DAC_OVERRIDE"),
+        (hidepid, "sys_ptrace", "CAP_SYS_PTRACE"),
+    ];
+    for (setup, drop, named) in cases {
+        let (status, detail) = doctor_id_maps(&shell(setup, drop, &["doctor", "--json"]));
+        assert_eq!(status, "missing", "{setup} -{drop}: {detail}");
+        assert!(detail.contains(named), "{setup} -{drop}: {detail}");
+        let r = shell(setup, drop, &["run", "--", "sh", "-c", "echo ran"]);
+        r.expect(125);
+        assert!(!r.stdout.contains("ran"), "{}", r.dump());
+        assert!(r.stderr.contains(named), "{setup} -{drop}: {}", r.dump());
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.dump());
+    }
+    // With them (and under hidepid, with CAP_SYS_PTRACE too): ok.
+    for setup in ["", hidepid] {
+        let (status, detail) = doctor_id_maps(&shell(setup, "mknod", &["doctor", "--json"]));
+        assert_eq!(status, "ok", "{setup}: {detail}");
+    }
+}
+
 /// Issue 13 item 1: a host process of the jail's uid racing root's runs for a few seconds finds
 /// no secret in any tooljail process's environment and takes no descriptor from any of them
 /// (pidfd_getfd, /proc/PID/fd/N): root's environment is zeroed before the drop, the id maps

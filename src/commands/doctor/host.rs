@@ -296,6 +296,75 @@ pub(super) fn jail_uid() -> Check {
     }
 }
 
+/// Root's jails get their id maps from the supervisor, with the capabilities it keeps for that
+/// alone (supervisor::identity::MapsCap): CAP_DAC_OVERRIDE, and CAP_SYS_PTRACE where /proc
+/// hides other tasks (`hidepid`).
+pub(super) fn id_maps() -> Check {
+    let name = "id maps".to_string();
+    if !nix::unistd::getuid().is_root() {
+        return Check {
+            name,
+            status: Status::Info,
+            detail: "started by you, the supervisor writes its jail's maps as you (its clone is \
+                     dumpable for that moment)"
+                .into(),
+        };
+    }
+    let held = caps::read(None, caps::CapSet::Permitted).unwrap_or_default();
+    let dac = held.contains(&caps::Capability::CAP_DAC_OVERRIDE);
+    let ptrace = held.contains(&caps::Capability::CAP_SYS_PTRACE);
+    let hidepid = proc_hidepid();
+    let (status, detail) = match (dac, &hidepid, ptrace) {
+        (false, _, _) => (
+            Status::Missing,
+            "CAP_DAC_OVERRIDE is not held: root's jails cannot write their id maps (a \
+             non-dumpable pid 1's /proc files are root's); give tooljail that capability"
+                .to_string(),
+        ),
+        (true, Some(h), false) => (
+            Status::Missing,
+            format!(
+                "/proc is mounted with hidepid={h} and CAP_SYS_PTRACE is not held: a \
+                 non-dumpable pid 1 is invisible there, so root's jails cannot write their id \
+                 maps; give tooljail CAP_SYS_PTRACE, or mount /proc without hidepid"
+            ),
+        ),
+        (true, Some(h), true) => (
+            Status::Ok,
+            format!(
+                "written by the supervisor with CAP_DAC_OVERRIDE and CAP_SYS_PTRACE (/proc is \
+                 mounted with hidepid={h}), dropped before the jail runs"
+            ),
+        ),
+        (true, None, _) => (
+            Status::Ok,
+            "written by the supervisor with CAP_DAC_OVERRIDE, dropped before the jail runs"
+                .to_string(),
+        ),
+    };
+    Check {
+        name,
+        status,
+        detail,
+    }
+}
+
+/// The `hidepid=` of the /proc this process sees, when it hides other tasks.
+fn proc_hidepid() -> Option<String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // The last mount at /proc is the one on top.
+    let line = mountinfo
+        .lines()
+        .rfind(|l| l.split(' ').nth(4) == Some("/proc"))?;
+    let (_, fs) = line.split_once(" - ")?;
+    let options = fs.split(' ').nth(2)?;
+    options
+        .split(',')
+        .find_map(|o| o.strip_prefix("hidepid="))
+        .filter(|v| !matches!(*v, "0" | "off"))
+        .map(str::to_string)
+}
+
 /// Which mounted file systems can hold a `--rw` directory of root's (idmapped binds).
 pub(super) fn idmap() -> Check {
     let name = "idmapped binds".to_string();
