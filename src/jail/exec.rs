@@ -73,12 +73,11 @@ fn last_steps(
     let landlock_mode = nest.is_none();
     match nest {
         Some(n) => {
-            // Until its stop, pid 1 waits for the command to stop or end (nest::open), not to
-            // connect: a step failing before then ends the command here, said on stderr, and
-            // pid 1 reports its exit status (taking the channels first would wait for a pid 1
-            // that waits for a stop: both hung until the wall-clock limit, found under a
-            // caller's hard RLIMIT_NPROC of 5, which the command's rlimits cannot raise). Pid 1
-            // writes the maps when the command asks for its channels, before it answers.
+            // Until its second stop, pid 1 waits for the command to stop or end (nest::map),
+            // not to connect: a step failing before then ends the command here, said on
+            // stderr, and pid 1 reports its exit status (taking the channels first would wait
+            // for a pid 1 that waits for a stop: both hung until the wall-clock limit, found
+            // under a caller's hard RLIMIT_NPROC of 5, which the command's rlimits cannot raise).
             first().and_then(|()| super::nest::enter())?;
             *taken = super::handoff::take(n.handoff, 2)?;
             super::nest::verify(n.ids)?;

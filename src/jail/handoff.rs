@@ -1,13 +1,13 @@
 //! How the command gets its two channels to the supervisor (the status channel and the seccomp
 //! hand-off socket) without holding them while it is dumpable.
 //!
-//! The command's nested user namespace needs it dumpable for a moment (its id-map files are
-//! opened then: [`super::nest`]): then any host process of the jail's uid may read its memory
-//! and take its descriptors. So pid 1 forks it holding nothing above stdio, and hands the
+//! The command must write its own nested user namespace's id maps, which needs it dumpable for
+//! a moment (`exec::nest_user_namespace`): then any host process of the jail's uid may read its
+//! memory and take its descriptors. So pid 1 forks it holding nothing above stdio, and hands the
 //! channels over only once it is non-dumpable again: pid 1 listens on an abstract unix socket
-//! (autobound, a name the kernel picks), the command connects once non-dumpable, and pid 1
-//! writes the command's id maps and then sends the two descriptors to the one peer whose pid
-//! (SO_PEERCRED, in pid 1's pid namespace) is the command's. A host process is outside that pid namespace (its pid reads 0) and is turned
+//! (autobound, a name the kernel picks), the command connects after the maps, and pid 1 sends
+//! the two descriptors to the one peer whose pid (SO_PEERCRED, in pid 1's pid namespace) is
+//! the command's. A host process is outside that pid namespace (its pid reads 0) and is turned
 //! away; in a private network namespace it cannot even reach the socket.
 
 use crate::error::{Error, Result};
@@ -60,14 +60,9 @@ impl Listener {
     }
 
     /// Pid 1, after forking `command`: wait until it connects (or ends: `Ok` then, its wait
-    /// status tells the rest), run `first` (the command is non-dumpable by then), and send it
-    /// `fds` in order. Peers other than `command` are closed unanswered.
-    pub fn give(
-        self,
-        command: i32,
-        first: impl FnOnce() -> Result<()>,
-        fds: &[BorrowedFd<'_>],
-    ) -> Result<()> {
+    /// status tells the rest), and send it `fds` in order. Peers other than `command` are
+    /// closed unanswered.
+    pub fn give(self, command: i32, fds: &[BorrowedFd<'_>]) -> Result<()> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         let pidfd = crate::sys::process::pidfd_open(command)
             .map_err(|e| Error::setup("pidfd_open the command (channel hand-off)", &e))?;
@@ -93,7 +88,6 @@ impl Listener {
             if peer.pid() != command {
                 continue;
             }
-            first()?;
             for fd in fds {
                 crate::sys::seccomp::send_fd(conn.as_fd(), *fd, libc::MSG_NOSIGNAL)
                     .map_err(|e| Error::setup("send the channels (channel hand-off)", &e))?;
@@ -104,7 +98,7 @@ impl Listener {
 }
 
 /// The command, once non-dumpable again: connect to pid 1's socket `name` and receive `count`
-/// descriptors (close-on-exec), in the order pid 1 sent them (after it wrote the maps).
+/// descriptors (close-on-exec), in the order pid 1 sent them.
 pub fn take(name: &[u8], count: usize) -> Result<Vec<OwnedFd>> {
     let fd = seqpacket()?;
     let addr = UnixAddr::new_abstract(name).map_err(setup("name the socket"))?;

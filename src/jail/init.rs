@@ -196,13 +196,11 @@ fn fork_command(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<i32> {
         }
         process::Forked::Parent { pid, .. } => pid,
     };
-    // The command's nested user namespace: its maps opened by us at its stop (nest.rs), and
-    // written once it asks for its channels, non-dumpable again.
-    let maps = super::nest::open(command)?;
+    // The command's nested user namespace: its maps opened and written by us (nest.rs).
+    super::nest::map(command, ids)?;
     let mut give = vec![fds.chan_tx.as_fd()];
     give.extend(fds.seccomp_tx.as_ref().map(|f| f.as_fd()));
-    let write = || maps.map_or(Ok(()), |m| m.write(ids));
-    listener.give(command, write, &give)?;
+    listener.give(command, &give)?;
     // Only the command sends the seccomp listener; our copy would keep the supervisor from
     // seeing the socket hang up if the command fails before installing the filter.
     drop(fds.seccomp_tx.take());

@@ -5,11 +5,10 @@
 //! must be dumpable for its maps to be opened at all; while it is, any host process of the
 //! jail's uid may take its descriptors. So the command only *lets* them be opened: it stops
 //! itself (SIGSTOP) once dumpable, pid 1 (never dumpable) opens the three files, the command
-//! is continued and makes itself non-dumpable, and only then asks pid 1 for its channels
-//! ([`super::handoff`]); pid 1 writes the maps through the descriptors it holds (the kernel
-//! checks the opener's credentials, not the writer's state) once that request came from the
-//! command, and only then answers it. No descriptor but stdio is ever in the command's table
-//! while it is dumpable.
+//! is continued, makes itself non-dumpable and stops again, and only then pid 1 writes the maps
+//! through the descriptors it holds (the kernel checks the opener's credentials, not the
+//! writer's state). No descriptor but stdio is ever in the command's table while it is
+//! dumpable (its channels come later: [`super::handoff`]).
 //!
 //! A process that sends the command SIGCONT early, or kills it, only makes the call fail.
 
@@ -22,16 +21,16 @@ use std::io::Write;
 
 const WHAT: &str = "create the command's user namespace";
 
-/// The command's side: unshare(CLONE_NEWUSER), then the stop at which pid 1 opens its maps
-/// (see the module), then non-dumpable again. Then [`super::handoff::take`] (pid 1 writes the
-/// maps before it answers) and [`verify`].
+/// The command's side: unshare(CLONE_NEWUSER), then the two stops pid 1 waits for (see the
+/// module). Then [`verify`].
 pub fn enter() -> Result<()> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
         .map_err(|e| crate::supervisor::userns::unshare_refused(e as i32))?;
     let fail = |e: nix::errno::Errno| Error::setup(WHAT, e as i32);
     nix::sys::prctl::set_dumpable(true).map_err(fail)?;
     nix::sys::signal::raise(Signal::SIGSTOP).map_err(fail)?;
-    nix::sys::prctl::set_dumpable(false).map_err(fail)
+    nix::sys::prctl::set_dumpable(false).map_err(fail)?;
+    nix::sys::signal::raise(Signal::SIGSTOP).map_err(fail)
 }
 
 /// The command's side, after [`enter`]: the ids it now has are exactly the host's.
@@ -72,20 +71,12 @@ fn stopped(command: Pid) -> Result<bool> {
     }
 }
 
-/// The command's id-map files, opened by pid 1 at its stop ([`open`]).
-pub struct Maps {
-    command: i32,
-    uid_map: std::fs::File,
-    setgroups: std::fs::File,
-    gid_map: std::fs::File,
-}
-
-/// Pid 1's side, right after forking `command`: open its maps at its stop, and continue it.
-/// `None` when the command ended before (its wait status says why).
-pub fn open(command: i32) -> Result<Option<Maps>> {
+/// Pid 1's side, right after forking `command`: open its maps at its first stop, write them at
+/// its second. `Ok` also when the command ended before (its wait status says why).
+pub fn map(command: i32, ids: HostIds) -> Result<()> {
     let pid = Pid::from_raw(command);
     if !stopped(pid)? {
-        return Ok(None);
+        return Ok(());
     }
     let open = |file: &str| {
         std::fs::OpenOptions::new()
@@ -94,35 +85,24 @@ pub fn open(command: i32) -> Result<Option<Maps>> {
             .map_err(|e| Error::setup(format!("{WHAT} (open /proc/{command}/{file})"), &e))
     };
     let files = [open("uid_map"), open("setgroups"), open("gid_map")];
-    nix::sys::signal::kill(pid, Signal::SIGCONT)
-        .map_err(|e| Error::setup(format!("{WHAT} (continue the command)"), e as i32))?;
+    let cont = || {
+        nix::sys::signal::kill(pid, Signal::SIGCONT)
+            .map_err(|e| Error::setup(format!("{WHAT} (continue the command)"), e as i32))
+    };
+    cont()?;
     let [uid_map, setgroups, gid_map] = files;
-    Ok(Some(Maps {
-        command,
-        uid_map: uid_map?,
-        setgroups: setgroups?,
-        gid_map: gid_map?,
-    }))
-}
-
-impl Maps {
-    /// Write the maps: the host ids, 0 in the jail's namespace, are the command's own ids again
-    /// in its nested one; setgroups "deny" before the gid map, as an unprivileged writer must.
-    /// Call once the command asked for its channels (it is non-dumpable by then).
-    pub fn write(mut self, ids: HostIds) -> Result<()> {
-        // Each file takes one write(2): a map is parsed from the first write, and only once.
-        self.uid_map
-            .write_all(format!("{} 0 1\n", ids.uid).as_bytes())
-            .and_then(|()| self.setgroups.write_all(b"deny\n"))
-            .and_then(|()| {
-                self.gid_map
-                    .write_all(format!("{} 0 1\n", ids.gid).as_bytes())
-            })
-            .map_err(|e| {
-                Error::setup(
-                    format!("{WHAT} (write /proc/{}'s id maps)", self.command),
-                    &e,
-                )
-            })
+    let (mut uid_map, mut setgroups, mut gid_map) = (uid_map?, setgroups?, gid_map?);
+    if !stopped(pid)? {
+        return Ok(());
     }
+    // The host ids, 0 in the jail's namespace, are the command's own ids again in its nested
+    // one; setgroups "deny" before the gid map, as an unprivileged writer must.
+    // Each file takes one write(2): a map is parsed from the first write, and only once.
+    let written = uid_map
+        .write_all(format!("{} 0 1\n", ids.uid).as_bytes())
+        .and_then(|()| setgroups.write_all(b"deny\n"))
+        .and_then(|()| gid_map.write_all(format!("{} 0 1\n", ids.gid).as_bytes()))
+        .map_err(|e| Error::setup(format!("{WHAT} (write /proc/{command}'s id maps)"), &e));
+    cont()?;
+    written
 }
