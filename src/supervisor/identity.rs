@@ -293,8 +293,8 @@ impl MapsCap {
     }
 }
 
-/// Empty the ambient, inheritable and permitted (and so the effective) sets; check every set is
-/// empty.
+/// Empty the ambient, inheritable and permitted (and so the effective) sets; check that every
+/// set is empty.
 fn clear_all() -> Result<()> {
     let fail = |e: caps::errors::CapsError| {
         Error::setup("drop the supervisor's last capability", libc::EPERM)
@@ -307,11 +307,13 @@ fn clear_all() -> Result<()> {
     ] {
         caps::clear(None, set).map_err(fail)?;
     }
+    // Three capget(2)s. The ambient set needs no read of its own (the caps crate would probe
+    // every capability, 82 prctl(2)s): the kernel keeps it within permitted and inheritable,
+    // both checked empty here.
     for set in [
         caps::CapSet::Permitted,
         caps::CapSet::Effective,
         caps::CapSet::Inheritable,
-        caps::CapSet::Ambient,
     ] {
         if !caps::read(None, set).map_err(fail)?.is_empty() {
             return Err(Error::setup(
