@@ -30,6 +30,23 @@ fn children(pid: i32) -> Vec<i32> {
         .collect()
 }
 
+/// The jail's pid 1 under supervisor `sup`, once it has started the command (the jail is fully
+/// built): the supervisor's child that has a child.
+fn pid1_once_built(sup: i32) -> i32 {
+    let mut pid1 = 0;
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            pid1 = children(sup)
+                .into_iter()
+                .find(|p| !children(*p).is_empty())
+                .unwrap_or(0);
+            pid1 != 0
+        }),
+        "the jail's pid 1 never started the command"
+    );
+    pid1
+}
+
 /// `pid` exists and is not a zombie: a read refused by a process that is gone proves nothing.
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -107,18 +124,7 @@ fn check(user_args: &[&str], pin: Option<&crate::support::Pin>, uid: u32, gid: u
         .args(["--", "sleep", "30"]);
     let mut child = spawn(&mut cmd);
     let sup = child.id() as i32;
-    // pid 1 is the supervisor's child that has started the command (the jail is fully built).
-    let mut pid1 = 0;
-    assert!(
-        wait_until(Duration::from_secs(5), || {
-            pid1 = children(sup)
-                .into_iter()
-                .find(|p| !children(*p).is_empty())
-                .unwrap_or(0);
-            pid1 != 0
-        }),
-        "the jail's pid 1 never started the command"
-    );
+    let pid1 = pid1_once_built(sup);
     for (who, pid) in [("supervisor", sup), ("pid 1", pid1)] {
         for (file, r) in attack(uid, gid, pid) {
             // Refused because of who we are, by a process that is still there.
@@ -227,17 +233,7 @@ fn a_root_callers_supervisor_holds_no_capability_once_the_jail_runs() {
             .args(["--", "sleep", "30"]);
         let child = spawn(&mut cmd);
         let sup = child.id() as i32;
-        let mut pid1 = 0;
-        assert!(
-            wait_until(Duration::from_secs(5), || {
-                pid1 = children(sup)
-                    .into_iter()
-                    .find(|p| !children(*p).is_empty())
-                    .unwrap_or(0);
-                pid1 != 0
-            }),
-            "the jail's pid 1 never started the command"
-        );
+        let pid1 = pid1_once_built(sup);
         let (held, threads) = capabilities_held(sup);
         let others: Vec<i32> = children(sup).into_iter().filter(|p| *p != pid1).collect();
         let uid = std::fs::read_to_string(format!("/proc/{sup}/status"))
