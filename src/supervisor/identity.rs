@@ -189,8 +189,8 @@ pub fn become_jail_user(who: &JailIdentity, for_maps: bool) -> Result<Option<Map
 /// (CAP_DAC_OVERRIDE opens them); where /proc is mounted with `hidepid`, /proc/PID of a
 /// non-dumpable task is only visible with CAP_SYS_PTRACE. The maps themselves (`0 <jail uid>
 /// 1`) are what the owner of the jail's user namespace may write unprivileged. Both are raised
-/// into the effective set for the three opens alone, in a single-threaded supervisor that has
-/// not yet read anything of the jail's and before pid 1 is released (until then it runs only
+/// into the effective set for the three opens alone, before the supervisor starts a thread or
+/// reads anything of the jail's and before pid 1 is released (until then it runs only
 /// its own setup). Pid 1 inherits none of them: the kernel gives the first process of a new
 /// user namespace a fresh set of capabilities of that namespace, and fresh securebits.
 #[derive(Debug)]
@@ -257,17 +257,16 @@ impl MapsCap {
     pub fn write_maps(self, pid: i32, gid: u32) -> Result<()> {
         let root = |outside| IdMap { inside: 0, outside };
         let (uid, path) = (self.uid, pid.to_string());
-        // Capabilities are per thread: a thread started before would keep what it inherited.
-        let written = super::threads::single_threaded("write the jail's id maps single-threaded")
-            .and_then(|()| {
-                let kept = caps::read(None, caps::CapSet::Permitted).unwrap_or_default();
-                caps::set(None, caps::CapSet::Effective, &kept).map_err(|e| {
-                    Error::setup(
-                        "raise the capabilities that write the jail's id maps",
-                        libc::EPERM,
-                    )
-                    .with_hint(format!("the kernel refused: {e}"))
-                })
+        // Capabilities are per thread: the supervisor's threads start after this (run_in), and
+        // supervisor_hardening reads every thread's sets while the jail runs.
+        let kept = caps::read(None, caps::CapSet::Permitted).unwrap_or_default();
+        let written = caps::set(None, caps::CapSet::Effective, &kept)
+            .map_err(|e| {
+                Error::setup(
+                    "raise the capabilities that write the jail's id maps",
+                    libc::EPERM,
+                )
+                .with_hint(format!("the kernel refused: {e}"))
             })
             .and_then(|()| write_id_maps(&path, root(uid), root(gid)))
             .map_err(|e| match e.errno {
@@ -287,7 +286,7 @@ impl MapsCap {
                 }
                 _ => e,
             });
-        // Dropped here, not in `Drop`: the same check, the same end if it fails.
+        // `Drop` empties every set now, before anything of the jail is read.
         drop(self);
         written
     }

@@ -8,8 +8,6 @@ pub mod learning;
 pub mod notify;
 pub mod observe;
 pub mod root_helper;
-mod threads;
-pub(crate) use threads::single_threaded;
 pub mod transient;
 pub(crate) mod userns;
 pub(crate) mod wait;
@@ -501,4 +499,17 @@ fn drop_root(who: &identity::JailIdentity, for_maps: bool) -> Result<Option<iden
     }
     process::scrub_env().map_err(|e| Error::setup("scrub the supervisor's environment", &e))?;
     identity::become_jail_user(who, for_maps)
+}
+
+/// Fail (naming `step`) unless this process runs one thread: clone3 or fork in a
+/// multi-threaded process copies only this thread, with other threads' locks held forever in
+/// the child.
+pub(crate) fn single_threaded(step: &str) -> Result<()> {
+    let threads = process::thread_count().map_err(|e| Error::setup("count threads", &e))?;
+    if threads != 1 {
+        return Err(Error::setup(step, libc::EBUSY).with_hint(format!(
+            "{threads} threads are running; this is a tooljail bug"
+        )));
+    }
+    Ok(())
 }
