@@ -37,6 +37,7 @@ use crate::audit::AuditLog;
 use crate::cli::RunArgs;
 use crate::error::Result;
 use crate::report::{OpenSink, Report};
+use std::mem::ManuallyDrop;
 use std::time::Instant;
 
 pub use begin::refuse_setid;
@@ -82,7 +83,11 @@ fn stages(call: &mut Call<'_>) -> Result<i32> {
     let mut checked = preflight::preflight(call, resolved)?;
     tracing::debug_span!("state admit").in_scope(|| state::admit(call, &mut checked))?;
     let egress = egress::prepare(&mut checked)?;
-    let plan = launch::plan(call, checked)?;
+    // Kept, not freed: the clone of pid 1 leaves every heap page write-protected, and freeing
+    // the plan would write the allocator's list pointers across them, each first write a page
+    // fault (a copy while pid 1 lives). It is plain data (no descriptor, no process) and the
+    // process ends with the call; with the report, about 10 page faults per call.
+    let plan = ManuallyDrop::new(launch::plan(call, checked)?);
     let exporter = export::prepare(&plan)?;
     let mut ran = launch::launch(call, &plan, egress)?;
     egress::apply(

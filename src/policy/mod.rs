@@ -292,8 +292,10 @@ impl Policy {
     /// and the audit record.
     pub fn hash(&self) -> String {
         use sha2::{Digest, Sha256};
-        let json = serde_json::to_vec(self).expect("Policy serializes");
-        let digest = Sha256::digest(&json);
+        // Serialized straight into the hash: the JSON text is never held.
+        let mut hasher = Sha256::new();
+        serde_json::to_writer(&mut hasher, self).expect("Policy serializes");
+        let digest = hasher.finalize();
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
