@@ -61,6 +61,7 @@ rw as owner @@ root_callers::rw_writes_as_the_directorys_owner_and_others_files_
 egress address @@ egress::everything_else_fails_and_is_reported @@ if !needs_a_rule\(ip\) \{ @@ if true {
 egress sni @@ egress::everything_else_fails_and_is_reported @@ Hello::ServerName\(Some\(name\)\) if name == target\.host => \{ @@ Hello::ServerName(Some(_name)) => {
 egress credential @@ egress::a_credential_reaches_only_its_host_and_never_the_jail @@ if listed && name\.eq_ignore_ascii_case\(&s\.header\) \{ @@ if name.eq_ignore_ascii_case(&s.header) {
+proc mask flags @@ jail::proc_is_masked_and_its_sysctls_read_only @@ mount::set_attr\(first\.as_fd\(\), RDONLY \| NOSUID \| NOEXEC, 0, false\) @@ mount::set_attr(first.as_fd(), 0, 0, false)
 pid 1 ends the rest @@ limits::a_daemon_left_running_is_ended_and_its_cpu_time_counted @@ (if !nothing_left \{\s*)loop \{ @@ \1while all.as_raw() == 0 {
 EOF
 )

@@ -471,14 +471,24 @@ fn mount_proc(root: BorrowedFd<'_>, ipc: Option<IpcCaps>) -> Result<()> {
             Err(e) => Err(step(format!("mask /proc/{name}"))(e)),
         }
     };
+    // /dev/null is cloned and made read-only once; each further mask is a clone of that mount,
+    // which keeps its flags (one lookup and one mount_setattr per call, not per file).
+    let mut null: Option<OwnedFd> = None;
     for name in PROC_MASKED_FILES {
         let Some(at) = existing(name, libc::O_PATH)? else {
             continue;
         };
         let what = |e| step(format!("mask /proc/{name} with /dev/null"))(e);
-        let null = mount::clone_tree(None, c"/dev/null", false).map_err(what)?;
-        mount::set_attr(null.as_fd(), RDONLY | NOSUID | NOEXEC, 0, false).map_err(what)?;
-        mount::attach(null.as_fd(), at.as_fd()).map_err(what)?;
+        let mask = match &null {
+            Some(first) => mount::clone_tree(Some(first.as_fd()), c"", false).map_err(what)?,
+            None => {
+                let first = mount::clone_tree(None, c"/dev/null", false).map_err(what)?;
+                mount::set_attr(first.as_fd(), RDONLY | NOSUID | NOEXEC, 0, false).map_err(what)?;
+                first
+            }
+        };
+        mount::attach(mask.as_fd(), at.as_fd()).map_err(what)?;
+        null.get_or_insert(mask);
     }
     for name in PROC_MASKED_DIRS {
         let Some(at) = existing(name, libc::O_PATH | libc::O_DIRECTORY)? else {

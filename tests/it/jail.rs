@@ -432,6 +432,40 @@ fn proc_is_masked_and_its_sysctls_read_only() {
                 );
             }
         }
+        // Every file mask is a read-only, nosuid, noexec /dev/null: the first one bound, the
+        // others clones of that mount, which must keep its flags.
+        let mut masks = 0;
+        for name in [
+            "kcore",
+            "keys",
+            "latency_stats",
+            "timer_list",
+            "timer_stats",
+            "sched_debug",
+            "sysrq-trigger",
+            "cmdline",
+            "sys/kernel/random/boot_id",
+        ] {
+            let host = format!("/proc/{name}");
+            if !std::path::Path::new(&host).exists() {
+                continue;
+            }
+            let line = r
+                .stdout
+                .lines()
+                .find(|l| l.split(' ').nth(4) == Some(host.as_str()))
+                .unwrap_or_else(|| panic!("{host} not masked\n{}", r.dump()));
+            let flags: Vec<&str> = line.split(' ').nth(5).unwrap_or("").split(',').collect();
+            for want in ["ro", "nosuid", "noexec"] {
+                assert!(flags.contains(&want), "{host}'s mask is not {want}: {line}");
+            }
+            masks += 1;
+        }
+        assert!(
+            masks >= 2,
+            "fewer than two file masks to compare\n{}",
+            r.dump()
+        );
         let sys = r
             .stdout
             .lines()
