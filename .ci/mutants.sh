@@ -63,6 +63,8 @@ egress sni @@ egress::everything_else_fails_and_is_reported @@ Hello::ServerName
 egress credential @@ egress::a_credential_reaches_only_its_host_and_never_the_jail @@ if listed && name\.eq_ignore_ascii_case\(&s\.header\) \{ @@ if name.eq_ignore_ascii_case(&s.header) {
 proc mask flags @@ jail::proc_is_masked_and_its_sysctls_read_only @@ mount::set_attr\(first\.as_fd\(\), RDONLY \| NOSUID \| NOEXEC, 0, false\) @@ mount::set_attr(first.as_fd(), 0, 0, false)
 pid 1 ends the rest @@ limits::a_daemon_left_running_is_ended_and_its_cpu_time_counted @@ (if !nothing_left \{\s*)loop \{ @@ \1while all.as_raw() == 0 {
+closed stdio @@ sinks::a_closed_stdin_or_stdout_is_dev_null_never_a_file_tooljail_opens @@ if let Err\(e\) = tooljail::sys::process::open_closed_stdio\(\) \{ @@ if let Err(e) = std::io::Result::<()>::Ok(()) {
+pid 1 signal actions @@ jail_lifecycle::signals_the_caller_ignored_reach_the_command_with_their_default_action @@ process::default_dispositions\(\); @@
 EOF
 )
 

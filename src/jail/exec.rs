@@ -52,10 +52,18 @@ fn last_steps(
     taken: &mut Vec<OwnedFd>,
 ) -> Result<Infallible> {
     let _span = tracing::debug_span!("command").entered();
+    let landlock_mode = nest.is_none();
     let first = || -> Result<()> {
-        // Signals back to their defaults, none blocked: pid 1's mask and Rust's ignored SIGPIPE
-        // would otherwise survive execve.
-        process::reset_signals().map_err(step("reset signal dispositions"))?;
+        // Signals back to their defaults, none blocked: pid 1's mask and a signal the caller
+        // left ignored would otherwise survive execve. Pid 1 has set the actions already (in
+        // its wait for the supervisor: src/jail/init.rs); the supervisor, without namespaces,
+        // has not.
+        if landlock_mode {
+            process::reset_signals()
+        } else {
+            process::unblock_signals()
+        }
+        .map_err(step("reset signal dispositions"))?;
         // setsid: a new session with no controlling terminal, so TIOCSTI into the caller's
         // terminal is impossible and the command's process group can be signalled as a whole.
         nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
@@ -70,7 +78,6 @@ fn last_steps(
     // might hold reaches the jail's mounts, network or IPC limits. After the rlimits: the new
     // namespace records RLIMIT_NPROC as its ceiling, so the process limit still counts pid 1.
     // Then, non-dumpable again, the channels from pid 1; also when a step failed, to say why.
-    let landlock_mode = nest.is_none();
     match nest {
         Some(n) => {
             // Until its second stop, pid 1 waits for the command to stop or end (nest::map),
@@ -118,16 +125,28 @@ fn last_steps(
     Err(exec(plan))
 }
 
-/// execve each candidate in turn with the Policy's environment; returns only on failure, with
+/// Exec each candidate in turn with the Policy's environment; returns only on failure, with
 /// the error env(1) would give: 127 when nothing was found, 126 when something was found but
 /// could not be executed. Like execvp(3), a search goes on past ENOENT/ENOTDIR/EACCES and stops
 /// at any other error; unlike it, ENOEXEC is never retried through a shell.
+///
+/// Each exec is `execveat(AT_FDCWD, path, argv, envp, 0)` when the profile allows execveat,
+/// which the kernel runs exactly as `execve(path, argv, envp)`: the filter shows the supervisor
+/// every execve but lets this one form pass unseen, so the command's own exec costs no round
+/// trip (src/plan/seccomp.rs).
 fn exec(plan: &Plan) -> Error {
     let program = plan.program();
     let mut denied = None;
     let mut last = Errno::ENOENT;
+    let unseen = plan.seccomp.allows_execveat();
     for path in &plan.candidates {
-        let err = match nix::unistd::execve(path, &plan.argv, &plan.envp) {
+        let done = if unseen {
+            let flags = nix::fcntl::AtFlags::empty();
+            nix::unistd::execveat(None, path, &plan.argv, &plan.envp, flags)
+        } else {
+            nix::unistd::execve(path, &plan.argv, &plan.envp)
+        };
+        let err = match done {
             Ok(never) => match never {},
             Err(e) => e,
         };

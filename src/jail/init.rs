@@ -53,6 +53,10 @@ fn run(plan: &Plan, fds: &mut ChildFds, ids: HostIds) -> Result<std::convert::In
     //    as every step after them is.
     let trees = std::mem::take(&mut fds.idmapped);
     let sources = super::rootfs::sources(&plan.policy, ids.uid, trees);
+    //    Every signal's action back to the default, in that wait too, for the command pid 1
+    //    forks: a signal the caller left ignored would stay ignored through its execve. Pid 1's
+    //    own signals are blocked and read from a signalfd, so their actions do not matter here.
+    process::default_dispositions();
     let mut go = [0u8; 1];
     match nix::unistd::read(fds.sync_rx.as_raw_fd(), &mut go) {
         Ok(1) => {}

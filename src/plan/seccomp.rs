@@ -34,7 +34,8 @@
 //!   nr == open, openat -> low32(flags) & (O_WRONLY|O_RDWR|O_CREAT|O_TRUNC) ? NOTIFY(observe) : ALLOW
 //!                         (after the setid-bits check when the jail can write the host)
 //!   when a bind (or the scratch) is not executable:
-//!   nr == execve, execveat                -> NOTIFY(observe, continue)
+//!   nr == execve                          -> NOTIFY(observe, continue)
+//!   nr == execveat -> low32(arg0) == AT_FDCWD ? ALLOW : NOTIFY(observe, continue)
 //!   nr == access, faccessat(2) -> low32(mode) & X_OK ? NOTIFY(observe) : ALLOW
 //!   nr == mmap    -> low32(prot) & PROT_EXEC && low32(fd) != -1 ? NOTIFY(observe) : ALLOW
 //!   nr == ptrace, mount, bpf, ... (hardening) -> NOTIFY(EPERM)
@@ -108,6 +109,8 @@ pub const TIOCCONS: u32 = 0x541D;
 pub const X_OK: u32 = 0x1;
 /// `PROT_EXEC` of mmap(2).
 pub const PROT_EXEC: u32 = 0x4;
+/// `AT_FDCWD` (-100) as the low 32 bits of a dirfd argument, an int.
+pub const AT_FDCWD_LO: u32 = u32::from_ne_bytes(libc::AT_FDCWD.to_ne_bytes());
 /// S_ISUID | S_ISGID: the mode bits no file made through a writable bind may carry.
 pub const SETID_BITS: u32 = 0o6000;
 /// The syscalls that take a mode, and the index of their mode argument.
@@ -230,6 +233,7 @@ pub fn compile_watching_for(policy: &Policy, arch: Arch, watch: Watch) -> Result
         handoff_slot,
         watch,
         learns: learning,
+        execveat: rules.allowed_nr("execveat").is_some(),
     };
     verify(&prog)?;
     Ok(prog)
@@ -355,10 +359,26 @@ fn observation_rules(
         // Which file an exec or an executable mapping names, so a refusal by a bind without
         // exec can be reported with its fix (see `supervisor::observe`). One round trip to the
         // supervisor per exec and per executable file mapping (a shared library's text).
-        for name in ["execve", "execveat"] {
-            if let Some(nr) = rules.allowed_nr(name) {
-                rules.add(nr, vec![Op::Ret(Verdict::Observe)]);
-            }
+        if let Some(nr) = rules.allowed_nr("execve") {
+            rules.add(nr, vec![Op::Ret(Verdict::Observe)]);
+        }
+        // execveat(dirfd, path, argv, envp, flags) from AT_FDCWD runs unseen: that is how the
+        // command process itself execs (src/jail/exec.rs), before any code of the tool runs,
+        // and the supervisor could read nothing of it (the process is not dumpable and its
+        // memory belongs to the host's user namespace until that exec): a round trip for
+        // nothing in every call. Tools exec through execve (libc's execve, execvp,
+        // posix_spawn) or execveat from a descriptor (fexecve), both seen; one that calls
+        // execveat(AT_FDCWD, ...) itself goes unexplained, never unrefused: the kernel decides.
+        if let Some(nr) = rules.allowed_nr("execveat") {
+            rules.add(
+                nr,
+                vec![
+                    Op::Ld(arg_lo(0)),
+                    Op::Jeq(AT_FDCWD_LO, 0, 1),
+                    Op::Ret(Verdict::Allow),
+                    Op::Ret(Verdict::Observe),
+                ],
+            );
         }
         // access(path, mode), faccessat(dirfd, path, mode), faccessat2(.., flags) with X_OK:
         // make, execvp and shells ask before they exec, and then never call execve.

@@ -238,18 +238,51 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Give SIGPIPE back its default action (terminate), which the Rust runtime sets to ignore, so
-/// that `tooljail profiles | head -1` ends quietly like any Unix filter instead of panicking on
-/// EPIPE. Called first thing in `main`, before any thread or child exists.
+/// Open /dev/null on each of descriptors 0, 1 and 2 that is closed, as Rust's runtime does
+/// before its `main` (tooljail's entry point does without that runtime: src/main.rs). A caller
+/// that starts tooljail with stdout closed would otherwise see the first file tooljail opens
+/// (the audit log, a report file) take descriptor 1, and the command's output written into it.
+pub fn open_closed_stdio() -> io::Result<()> {
+    for fd in 0..=2 {
+        match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD) {
+            Err(nix::errno::Errno::EBADF) => {}
+            Err(e) => return Err(e.into()),
+            Ok(_) => continue,
+        }
+        // The lowest free descriptor: `fd` itself, since those below it are open. Without
+        // O_CLOEXEC: it is the stdio the command inherits, and kept open for good.
+        let null = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        if null != fd {
+            return Err(io::Error::other(format!(
+                "descriptor {fd} was closed and /dev/null did not take its place"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Give SIGPIPE back its default action (terminate), so that `tooljail profiles | head -1` ends
+/// quietly like any Unix filter instead of failing on EPIPE: the caller may have left it
+/// ignored. Called first thing in `main`, before any thread or child exists.
 pub fn default_sigpipe() {
     // SAFETY: installing SIG_DFL involves no handler code and cannot fail for SIGPIPE.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
 /// Reset every catchable signal to its default action and unblock all signals. A disposition of
-/// SIG_IGN and the signal mask both survive execve(2); the Rust runtime ignores SIGPIPE and the
-/// supervisor blocks the signals it forwards, so the command must not inherit either.
+/// SIG_IGN and the signal mask both survive execve(2); the caller may have left signals ignored
+/// and the supervisor blocks the signals it forwards, so the command must not inherit either.
 pub fn reset_signals() -> io::Result<()> {
+    default_dispositions();
+    unblock_signals()
+}
+
+/// Every catchable signal's action back to the default (SIG_IGN survives fork and execve).
+pub fn default_dispositions() {
     for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
@@ -258,6 +291,10 @@ pub fn reset_signals() -> io::Result<()> {
         // (reserved by glibc) just return EINVAL, which we ignore.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
+}
+
+/// An empty signal mask (the mask survives fork and execve).
+pub fn unblock_signals() -> io::Result<()> {
     // SAFETY: sigset_t is plain old data; all-zero is a valid value.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a valid sigset_t for writes.

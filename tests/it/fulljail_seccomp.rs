@@ -309,6 +309,28 @@ fn ordinary_tools_run_with_no_denial() {
 }
 
 #[test]
+fn the_command_starts_through_execve_when_the_profile_denies_execveat() {
+    // The command's own exec is execveat(AT_FDCWD, ...) when the profile allows it (the
+    // filter lets that one form pass unseen); without it, plain execve. Under a kill action a
+    // wrong choice would end the jail before the command ran.
+    let (_d, p) = crate::support::profile_file(
+        "extends = [\"default\"]\n[syscalls]\naction = \"kill\"\ndeny = [\"execveat\"]\n",
+    );
+    each_identity(|ctx| {
+        let r = jail(
+            ctx,
+            &["-p", p.to_str().unwrap(), "--", "sh", "-c", "echo ran"],
+        );
+        r.run.expect(0).expect_stdout_contains("ran");
+        r.expect_no_denial("execveat denied, the command started through execve");
+        // A PATH search past a missing candidate takes the same way.
+        let r = jail(ctx, &["-p", p.to_str().unwrap(), "--", "true"]);
+        r.run.expect(0);
+        r.expect_no_denial("true found on PATH");
+    });
+}
+
+#[test]
 fn a_kill_action_stops_the_command_and_names_the_rule() {
     let (_d, kill) = crate::support::profile_file(
         "extends = [\"default\"]\n[syscalls]\naction = \"kill\"\ndeny = [\"uname\"]\n",

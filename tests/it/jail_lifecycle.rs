@@ -1,7 +1,8 @@
 //! Lifecycle: the wall-clock timeout, signals, and that nothing of the jail outlives it.
 
 use crate::support::{
-    each_identity, finish, host_pids_running, run, spawn, unique, wait_until, Ctx, LOAD_SLACK,
+    each_identity, finish, host_pids_running, run, spawn, through, unique, wait_until, Ctx,
+    LOAD_SLACK,
 };
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,45 @@ fn jail(ctx: &Ctx, args: &[&str]) -> crate::support::Run {
     let mut a = vec!["run"];
     a.extend_from_slice(args);
     run(ctx.tooljail(a))
+}
+
+#[test]
+fn signals_the_caller_ignored_reach_the_command_with_their_default_action() {
+    // SIG_IGN and the signal mask survive fork and execve: the command must start as any
+    // program does, whatever its caller ignored (nohup, a shell's background job) and whatever
+    // tooljail blocks to forward signals. Both launches: pid 1 resets the actions for the
+    // command it forks, the command without namespaces resets its own.
+    each_identity(|ctx| {
+        for mode in [&[][..], &["--isolation", "landlock"][..]] {
+            let mut args = vec!["run"];
+            args.extend_from_slice(mode);
+            args.extend([
+                "--",
+                "sh",
+                "-c",
+                "grep -E '^Sig(Ign|Blk):' /proc/self/status",
+            ]);
+            let ignoring = [
+                "sh",
+                "-c",
+                "trap '' HUP INT QUIT USR1 USR2 TERM CHLD; exec \"$@\"",
+                "sh",
+            ];
+            let r = run(through(&ignoring, &ctx.tooljail(args)));
+            r.expect(0);
+            // sh (dash) itself sets nothing: what it shows is what the command was given.
+            let mask = |name: &str| {
+                let line = r.stdout.lines().find_map(|l| l.strip_prefix(name));
+                let hex = line.unwrap_or_else(|| panic!("no {name}\n{}", r.dump()));
+                u64::from_str_radix(hex.trim(), 16).unwrap()
+            };
+            assert_eq!(mask("SigBlk:"), 0, "{mode:?}: {}", r.dump());
+            // Signals 32 and 33 are glibc's own (thread cancellation, set*id across threads):
+            // no program sets them through signal(), and a libc installs its handlers there.
+            let glibc = (1u64 << 31) | (1 << 32);
+            assert_eq!(mask("SigIgn:") & !glibc, 0, "{mode:?}: {}", r.dump());
+        }
+    });
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! a named audit log's directory is never created; `-` and `fd:N` are unaffected; a setuid or
 //! setgid tooljail refuses to run at all.
 
-use crate::support::{each_identity, identities, profile_file, run, tempdir, Ctx, Who};
+use crate::support::{each_identity, identities, profile_file, run, tempdir, through, Ctx, Who};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -318,20 +318,15 @@ fn stdout_and_inherited_descriptors_are_not_checked() {
             chown(&out, other, false);
         }
         let inner = ctx.tooljail(["--audit-log", &spare, "--report", "fd:3", "--", "true"]);
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg("f=$1; shift; exec \"$@\" 3>\"$f\"")
-            .arg("sh")
-            .arg(&out)
-            .arg(inner.get_program())
-            .args(inner.get_args());
-        for (k, v) in inner.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        run(cmd).expect(0);
+        let out_arg = out.to_str().unwrap();
+        let fd3 = [
+            "sh",
+            "-c",
+            "f=$1; shift; exec \"$@\" 3>\"$f\"",
+            "sh",
+            out_arg,
+        ];
+        run(through(&fd3, &inner)).expect(0);
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert_eq!(doc["outcome"], "exited");
@@ -587,6 +582,34 @@ fn the_report_is_replaced_whole_after_the_command() {
                 run.expect(0);
                 assert_eq!(run.stdout, "old report\n", "{}", run.dump());
             }
+        }
+    });
+}
+
+#[test]
+fn a_closed_stdin_or_stdout_is_dev_null_never_a_file_tooljail_opens() {
+    // Started with descriptors 0 and 1 closed, tooljail puts /dev/null in their place before
+    // it opens anything: else its audit log (or the uid lease's lock) would take descriptor 1
+    // and become the command's stdout.
+    each_identity(|ctx| {
+        let (_dir, log) = spare_log();
+        let cmd = ctx.tooljail([
+            "run",
+            "--audit-log",
+            log.as_str(),
+            "--",
+            "sh",
+            "-c",
+            "readlink /proc/self/fd/0 >&2; echo $((6 * 7))x",
+        ]);
+        let closed = ["sh", "-c", "exec \"$@\" <&- >&-", "sh"];
+        let r = run(through(&closed, &cmd));
+        r.expect(0);
+        assert_eq!(r.stderr.trim(), "/dev/null", "{}", r.dump());
+        let audit = std::fs::read_to_string(&log).unwrap();
+        assert!(!audit.contains("42x"), "{audit}");
+        for line in audit.lines() {
+            serde_json::from_str::<serde_json::Value>(line).expect("an audit record");
         }
     });
 }

@@ -7,7 +7,7 @@
 
 use crate::support::api::report::Report;
 use crate::support::{
-    finish, identities, records_dir, run_for, spawn, unique, wait_until, Ctx, KillOnDrop,
+    finish, identities, records_dir, run_for, spawn, through, unique, wait_until, Ctx, KillOnDrop,
 };
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
@@ -455,21 +455,6 @@ fn in_fault(f: &Fault, cmd: &std::process::Command) -> std::process::Command {
         "sh",
     ];
     through(&prefix, cmd)
-}
-
-/// `cmd` started through the program and arguments of `prefix`, with its environment.
-fn through(prefix: &[&str], cmd: &std::process::Command) -> std::process::Command {
-    let mut c = std::process::Command::new(prefix[0]);
-    c.args(&prefix[1..])
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => c.env(k, v),
-            None => c.env_remove(k),
-        };
-    }
-    c
 }
 
 /// Each fault fails closed with one clear line and nothing run, or works with its report and

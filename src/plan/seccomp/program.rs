@@ -55,9 +55,17 @@ pub struct Program {
     pub(super) watch: Watch,
     /// A learning run's program ([`observe_every_allowed`]).
     pub(super) learns: bool,
+    /// The profile allows `execveat`: the command's own exec goes through it, unseen
+    /// (`observation_rules`); without it, through `execve`.
+    pub(super) execveat: bool,
 }
 
 impl Program {
+    /// Whether the command's own exec may be `execveat(AT_FDCWD, ...)` (see `execveat`).
+    pub fn allows_execveat(&self) -> bool {
+        self.execveat
+    }
+
     /// Whether this is a learning run's program (every allowed call observed).
     pub fn learns(&self) -> bool {
         self.learns

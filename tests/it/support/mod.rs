@@ -397,6 +397,22 @@ pub fn run_for(mut cmd: Command, timeout: Duration) -> Run {
 }
 
 /// Run `cmd` with [`RUN_TIMEOUT`].
+/// `cmd` started through the program and arguments of `prefix` (`["sh", "-c", "...; exec
+/// \"$@\"", "sh"]`: a shell that changes what `cmd` inherits), with its environment.
+pub fn through(prefix: &[&str], cmd: &Command) -> Command {
+    let mut c = Command::new(prefix[0]);
+    c.args(&prefix[1..])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c
+}
+
 pub fn run(cmd: Command) -> Run {
     run_for(cmd, RUN_TIMEOUT)
 }

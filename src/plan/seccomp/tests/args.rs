@@ -510,3 +510,43 @@ fn observe_writes_false_lets_opens_for_writing_run_unseen_and_keeps_the_setid_ch
         }
     }
 }
+
+#[test]
+fn the_commands_own_exec_runs_unseen_and_every_other_exec_is_observed() {
+    // dirfd as a caller passes it: the int in the low half, sign-extended or not.
+    let at_fdcwd = [u64::from(AT_FDCWD_LO), libc::AT_FDCWD as u64];
+    for arch in Arch::ALL {
+        let prog = compile_for(&default_policy(), arch).unwrap();
+        assert!(prog.allows_execveat(), "{arch:?}");
+        for dirfd in at_fdcwd {
+            let args = [dirfd, 0x1000, 0x2000, 0x3000, 0];
+            assert_eq!(call(&prog, "execveat", &args), ret::ALLOW, "{arch:?}");
+        }
+        // fexecve: execveat(fd, "", argv, envp, AT_EMPTY_PATH); any other dirfd.
+        let empty = libc::AT_EMPTY_PATH as u64;
+        for args in [
+            [3, 0x1000, 0x2000, 0x3000, empty],
+            [5, 0x1000, 0x2000, 0x3000, 0],
+        ] {
+            assert_eq!(
+                shadow_answer(&prog, "execveat", &args),
+                Answer::Observe,
+                "{arch:?}"
+            );
+        }
+        // AT_FDCWD in the high half only is another descriptor to the kernel.
+        let high = [u64::from(AT_FDCWD_LO) << 32, 0x1000, 0x2000, 0x3000, 0];
+        assert_eq!(shadow_answer(&prog, "execveat", &high), Answer::Observe);
+        if arch.number("execve").is_some() {
+            let args = [0x1000, 0x2000, 0x3000];
+            assert_eq!(shadow_answer(&prog, "execve", &args), Answer::Observe);
+        }
+        // A profile without execveat: the command execs through execve, observed as any.
+        let mut p = default_policy();
+        p.syscalls.allow.retain(|n| n != "execveat");
+        let prog = compile_for(&p, arch).unwrap();
+        assert!(!prog.allows_execveat(), "{arch:?}");
+        let args = [u64::from(AT_FDCWD_LO), 0x1000, 0x2000, 0x3000, 0];
+        assert_ne!(call(&prog, "execveat", &args), ret::ALLOW, "{arch:?}");
+    }
+}

@@ -420,6 +420,7 @@ fn far_jumps_of_the_dispatch_run_as_laid_out() {
         handoff_slot: None,
         watch: Watch::default(),
         learns: false,
+        execveat: false,
     };
     let shadow = prog.shadow();
     bpf::check(&shadow).unwrap();
