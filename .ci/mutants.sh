@@ -64,7 +64,7 @@ egress credential @@ egress::a_credential_reaches_only_its_host_and_never_the_ja
 proc mask flags @@ jail::proc_is_masked_and_its_sysctls_read_only @@ mount::set_attr\(first\.as_fd\(\), RDONLY \| NOSUID \| NOEXEC, 0, false\) @@ mount::set_attr(first.as_fd(), 0, 0, false)
 pid 1 ends the rest @@ limits::a_daemon_left_running_is_ended_and_its_cpu_time_counted @@ (if !nothing_left \{\s*)loop \{ @@ \1while all.as_raw() == 0 {
 closed stdio @@ sinks::a_closed_stdin_or_stdout_is_dev_null_never_a_file_tooljail_opens @@ if let Err\(e\) = tooljail::sys::process::open_closed_stdio\(\) \{ @@ if let Err(e) = std::io::Result::<()>::Ok(()) {
-pid 1 signal actions @@ jail_lifecycle::signals_the_caller_ignored_reach_the_command_with_their_default_action @@ process::default_dispositions\(\); @@
+pid 1 signal actions @@ jail_lifecycle::signals_the_caller_ignored_reach_the_command_with_their_default_action @@ process::default_dispositions\(\);(?=\s*let mut go = \[0u8; 1\];\s*match) @@
 EOF
 )
 

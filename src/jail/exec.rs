@@ -52,18 +52,11 @@ fn last_steps(
     taken: &mut Vec<OwnedFd>,
 ) -> Result<Infallible> {
     let _span = tracing::debug_span!("command").entered();
-    let landlock_mode = nest.is_none();
     let first = || -> Result<()> {
-        // Signals back to their defaults, none blocked: pid 1's mask and a signal the caller
-        // left ignored would otherwise survive execve. Pid 1 has set the actions already (in
-        // its wait for the supervisor: src/jail/init.rs); the supervisor, without namespaces,
-        // has not.
-        if landlock_mode {
-            process::reset_signals()
-        } else {
-            process::unblock_signals()
-        }
-        .map_err(step("reset signal dispositions"))?;
+        // No signal blocked: pid 1's mask (or the supervisor's) would otherwise survive execve.
+        // Signal actions, which survive it too, were set back to the defaults before this
+        // process was given the go (pid 1's `run`, `command_without_namespaces`).
+        process::unblock_signals().map_err(step("reset signal dispositions"))?;
         // setsid: a new session with no controlling terminal, so TIOCSTI into the caller's
         // terminal is impossible and the command's process group can be signalled as a whole.
         nix::unistd::setsid().map_err(|e| step("setsid")(e.into()))?;
@@ -78,6 +71,7 @@ fn last_steps(
     // might hold reaches the jail's mounts, network or IPC limits. After the rlimits: the new
     // namespace records RLIMIT_NPROC as its ceiling, so the process limit still counts pid 1.
     // Then, non-dumpable again, the channels from pid 1; also when a step failed, to say why.
+    let landlock_mode = nest.is_none();
     match nest {
         Some(n) => {
             // Until its second stop, pid 1 waits for the command to stop or end (nest::map),

@@ -79,6 +79,9 @@ pub fn command_without_namespaces(
     if nix::unistd::getppid().as_raw() != supervisor {
         crate::sys::process::exit_now(125);
     }
+    // Every signal's action back to the default in the wait for the go byte, as pid 1 does
+    // for the command it forks (init.rs): the command itself only empties its signal mask.
+    crate::sys::process::default_dispositions();
     let mut go = [0u8; 1];
     if !matches!(nix::unistd::read(sync_rx.as_raw_fd(), &mut go), Ok(1)) {
         crate::sys::process::exit_now(125);

@@ -273,15 +273,8 @@ pub fn default_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
 
-/// Reset every catchable signal to its default action and unblock all signals. A disposition of
-/// SIG_IGN and the signal mask both survive execve(2); the caller may have left signals ignored
-/// and the supervisor blocks the signals it forwards, so the command must not inherit either.
-pub fn reset_signals() -> io::Result<()> {
-    default_dispositions();
-    unblock_signals()
-}
-
-/// Every catchable signal's action back to the default (SIG_IGN survives fork and execve).
+/// Every catchable signal's action back to the default. SIG_IGN survives fork and execve(2),
+/// and the caller may have left signals ignored: the command must not inherit that.
 pub fn default_dispositions() {
     for sig in 1..=libc::SIGRTMAX() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
@@ -293,7 +286,8 @@ pub fn default_dispositions() {
     }
 }
 
-/// An empty signal mask (the mask survives fork and execve).
+/// An empty signal mask (the mask survives fork and execve; the supervisor and pid 1 block
+/// the signals they forward).
 pub fn unblock_signals() -> io::Result<()> {
     // SAFETY: sigset_t is plain old data; all-zero is a valid value.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
